@@ -1,0 +1,182 @@
+"""The MLLM backbone: a Hugging Face causal LM + an MLP connector for pre-extracted visual tokens
++ a learnable [CLS] query embedding.
+
+The same `load_language_model` loads the embedded tiny Llama (built from a config, tokenizer
+trained locally) or any real checkpoint by hub name or local path
+(`meta-llama/Llama-3.2-1B-Instruct`, `Qwen/Qwen2.5-0.5B-Instruct`, SmolLM2, ...).
+
+Explained in notebooks/01_generative_vs_discriminative.ipynb.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from .benchmark import tokenizer_corpus
+from .samples import PROMPTS
+from .tokenizer import train_embedded_tokenizer
+
+EMBEDDED = "embedded-tiny-llama"
+VIDEO_MARKER = "<video>"  # split point of the rendered chat template; never tokenized
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class BackboneConfig:
+    """Which LM to use and how to fine-tune it.
+
+    name: `EMBEDDED` (random-init tiny Llama, CPU-sized) or a hub name / local folder of a real model.
+    lora: None = LoRA for a pretrained model, full fine-tuning for the random-init embedded one.
+    The LoRA defaults are the paper's (r 128, alpha 256, dropout 0.05 on q/k/v/o/gate/up/down).
+    """
+    name: str = EMBEDDED
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_size: int = 256
+    vocab_size: int = 4096
+    lora: bool | None = None
+    lora_r: int = 128
+    lora_alpha: int = 256
+    lora_dropout: float = 0.05
+    dtype: str = "auto"  # for real checkpoints; the embedded model is float32
+    trust_remote_code: bool = False
+
+
+def load_language_model(cfg: BackboneConfig):
+    """Return (causal LM, tokenizer). Builds the embedded tiny Llama or loads `cfg.name`."""
+    if cfg.name == EMBEDDED:
+        tokenizer = train_embedded_tokenizer(tokenizer_corpus(), vocab_size=cfg.vocab_size)
+        config = LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
+            num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
+            num_key_value_heads=cfg.num_heads, max_position_embeddings=1024,
+            # LlamaConfig defaults bos=1, eos=2: real ids of *our* vocabulary would silently stop
+            # generation, so the ids always come from the tokenizer.
+            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
+        return LlamaForCausalLM(config), tokenizer
+    tokenizer = AutoTokenizer.from_pretrained(cfg.name, trust_remote_code=cfg.trust_remote_code)
+    if tokenizer.pad_token is None:  # Llama-3 ships without one; padded positions are masked anyway
+        tokenizer.pad_token = tokenizer.eos_token
+    lm = AutoModelForCausalLM.from_pretrained(cfg.name, dtype=cfg.dtype,
+                                              trust_remote_code=cfg.trust_remote_code)
+    lm.generation_config.pad_token_id = tokenizer.pad_token_id
+    return lm, tokenizer
+
+
+def apply_lora(lm, cfg: BackboneConfig, train_lm_head: bool):
+    """Wrap the LM with LoRA adapters (peft). The LM head is adapted only when an LM loss is trained."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = LORA_TARGETS + (["lm_head"] if train_lm_head else [])
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=targets)
+    # peft injects the adapters into `lm`'s own modules, so `lm` keeps working as the adapted model.
+    return get_peft_model(lm, lora)
+
+
+class Connector(nn.Sequential):
+    """Linear -> GELU -> Linear: one visual token (feature_dim) -> one LM input embedding."""
+
+    def __init__(self, visual_dim: int, hidden_size: int):
+        super().__init__(nn.Linear(visual_dim, hidden_size), nn.GELU(), nn.Linear(hidden_size, hidden_size))
+
+
+def position_ids_from_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Positions count only real tokens, so left or right padding leaves them unchanged."""
+    return (mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+class MLLM(nn.Module):
+    """Visual tokens -> connector -> LM, with a learnable [CLS] query.
+
+    A sample's input sequence is `[chat prefix] [visual tokens] [prompt, assistant turn] (+ [CLS])
+    (+ target tokens)`; every part is an embedding built explicitly, so no placeholder token id
+    ever needs to exist in the LM's vocabulary.
+    """
+
+    def __init__(self, lm, tokenizer, visual_dim: int):
+        super().__init__()
+        self.lm, self.tokenizer, self.visual_dim = lm, tokenizer, visual_dim
+        hidden = lm.config.get_text_config().hidden_size
+        self.connector = Connector(visual_dim, hidden)
+        std = lm.config.get_text_config().initializer_range
+        self.cls_query = nn.Parameter(torch.randn(hidden) * std)
+        self._prompt_ids = {kind: self._render_prompt(text) for kind, text in PROMPTS.items()}
+
+    def _render_prompt(self, question: str) -> tuple[list[int], list[int]]:
+        """Token ids before and after the visual tokens, from the tokenizer's chat template."""
+        content = f"{VIDEO_MARKER}\n{question}"
+        if self.tokenizer.chat_template:
+            text = self.tokenizer.apply_chat_template([{"role": "user", "content": content}],
+                                                      add_generation_prompt=True, tokenize=False)
+        else:
+            text = (self.tokenizer.bos_token or "") + f"Question: {content}\nAnswer:"
+        before, after = text.split(VIDEO_MARKER)
+        encode = lambda s: self.tokenizer(s, add_special_tokens=False)["input_ids"]
+        return encode(before), encode(after)
+
+    @property
+    def device(self) -> torch.device:
+        return self.cls_query.device
+
+    def embed_tokens(self, ids) -> torch.Tensor:
+        ids = torch.as_tensor(ids, dtype=torch.long, device=self.device)
+        return self.lm.get_input_embeddings()(ids)
+
+    def prefix_embeds(self, visual: list[torch.Tensor], kinds: list[str]) -> list[torch.Tensor]:
+        """One [L_i, H] embedding sequence per sample: chat prefix, visual tokens, question."""
+        for v in visual:
+            if v.ndim != 2 or v.shape[1] != self.visual_dim:
+                raise ValueError(f"visual tokens must be [N, {self.visual_dim}], got {tuple(v.shape)}")
+        prompt = {k: tuple(self.embed_tokens(ids) for ids in self._prompt_ids[k]) for k in set(kinds)}
+        dtype = prompt[kinds[0]][0].dtype
+        vis = [self.connector(v.to(self.device, self.connector[0].weight.dtype)).to(dtype) for v in visual]
+        return [torch.cat([prompt[k][0], v, prompt[k][1]]) for v, k in zip(vis, kinds)]
+
+    def cls_embed(self, like: torch.Tensor) -> torch.Tensor:
+        return self.cls_query.to(like.dtype)[None]
+
+    @staticmethod
+    def pad(seqs: list[torch.Tensor], left: bool = False):
+        """Pad [L_i, H] sequences to a batch; returns embeds, attention mask, position ids."""
+        n = max(len(s) for s in seqs)
+        embeds = seqs[0].new_zeros(len(seqs), n, seqs[0].shape[-1])
+        mask = torch.zeros(len(seqs), n, dtype=torch.long, device=seqs[0].device)
+        for i, s in enumerate(seqs):
+            sl = slice(n - len(s), n) if left else slice(0, len(s))
+            embeds[i, sl], mask[i, sl] = s, 1
+        return embeds, mask, position_ids_from_mask(mask)
+
+    def hidden_states(self, embeds, mask, positions) -> torch.Tensor:
+        """Last-layer hidden states (already after the final norm); the LM head is not computed."""
+        out = self.lm.get_decoder()(inputs_embeds=embeds, attention_mask=mask, position_ids=positions)
+        return out.last_hidden_state
+
+    def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.lm.get_output_embeddings()(hidden)
+
+    def teacher_forced(self, stems: list[torch.Tensor], targets: list[list[int]],
+                       suffix: torch.Tensor | None = None):
+        """Append each stem's target tokens (then `suffix`, if given) and compute the next-token
+        loss on the target tokens only.
+
+        LM logits are computed at the target positions alone, never over the whole sequence (the
+        output vocabulary is the most expensive matrix in a small model). Returns (hidden states
+        [B, L, H], attention mask, mean loss over target tokens, per-token log-probs [M]).
+        """
+        tail = [] if suffix is None else [suffix]
+        seqs = [torch.cat([s, self.embed_tokens(t), *tail]) for s, t in zip(stems, targets)]
+        embeds, mask, positions = self.pad(seqs)
+        hidden = self.hidden_states(embeds, mask, positions)
+        rows = torch.tensor([i for i, t in enumerate(targets) for _ in t], device=self.device)
+        cols = torch.tensor([len(s) - 1 + j for s, t in zip(stems, targets) for j in range(len(t))],
+                            device=self.device)
+        gold = torch.tensor([tok for t in targets for tok in t], device=self.device)
+        logprobs = self.lm_logits(hidden[rows, cols]).float().log_softmax(-1)
+        token_logprobs = logprobs.gather(-1, gold[:, None])[:, 0]
+        return hidden, mask, -token_logprobs.mean(), token_logprobs

@@ -1,0 +1,86 @@
+"""One interface for the three classifiers (generative, discriminative, GAD).
+
+Every classifier offers `loss(batch)` for training and `predict(batch)` returning per-class
+scores and the predicted class, so metrics, plots and benchmarks treat all of them alike.
+
+Explained in notebooks/01_generative_vs_discriminative.ipynb.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .backbone import MLLM
+from .samples import LABEL_SET, Sample
+
+
+@dataclass
+class Batch:
+    visual: list[torch.Tensor]  # one [N_i, D] tensor per sample
+    kinds: list[str]            # "step" | "next" | "task" | "oad"
+    targets: torch.Tensor       # [B] class index in the sample's label set
+    contexts: list[str]         # text GAD generates after [CLS]
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    @property
+    def label_set(self) -> str:
+        """The single label set of a batch to predict (prediction needs one output space)."""
+        sets = {LABEL_SET[k] for k in self.kinds}
+        if len(sets) != 1:
+            raise ValueError(f"predict() needs samples of one label set, got {sorted(sets)}")
+        return sets.pop()
+
+
+def collate(samples: list[Sample]) -> Batch:
+    """Samples -> Batch (visual tokens stay a list: kinds may differ in length)."""
+    if not samples:
+        raise ValueError("empty batch: no samples to collate")
+    for s in samples:
+        if not np.isfinite(s.visual).all():
+            raise ValueError(f"NaN or inf in the visual features of sample {s.video_id!r} frame {s.frame}")
+    return Batch(visual=[torch.from_numpy(np.ascontiguousarray(s.visual, dtype=np.float32)) for s in samples],
+                 kinds=[s.kind for s in samples],
+                 targets=torch.tensor([s.target for s in samples], dtype=torch.long),
+                 contexts=[s.context for s in samples])
+
+
+@dataclass
+class Prediction:
+    scores: np.ndarray  # [B, C] higher is better
+    pred: np.ndarray    # [B] predicted class index
+
+
+class ActionClassifier(nn.Module):
+    """Base class: an MLLM backbone plus a way to read a class out of it.
+
+    label_names: {label set -> class names}, e.g. {"steps": [...], "tasks": [...]}.
+    """
+
+    def __init__(self, mllm: MLLM, label_names: dict[str, list[str]]):
+        super().__init__()
+        self.mllm, self.label_names = mllm, {k: list(v) for k, v in label_names.items()}
+
+    def check_targets(self, batch: Batch) -> None:
+        for kind, t in zip(batch.kinds, batch.targets.tolist()):
+            names = self.label_names.get(LABEL_SET[kind])
+            if names is None:
+                raise ValueError(f"no label set {LABEL_SET[kind]!r} for samples of kind {kind!r}; "
+                                 f"this model has {sorted(self.label_names)}")
+            if not 0 <= t < len(names):
+                raise ValueError(f"target {t} of a {kind!r} sample is outside label set "
+                                 f"{LABEL_SET[kind]!r} ({len(names)} classes)")
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.loss(batch)
+
+    @torch.no_grad()
+    def predict(self, batch: Batch) -> Prediction:
+        raise NotImplementedError

@@ -1,0 +1,58 @@
+"""The discriminative classifier: a learnable [CLS] query after video + prompt; the LM's
+last-layer hidden state at [CLS] feeds a linear head; cross-entropy over classes; argmax.
+
+One prefill, no decoding, and the LM head is never computed.
+
+Explained in notebooks/01_generative_vs_discriminative.ipynb.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .classifier import ActionClassifier, Batch, Prediction
+from .samples import LABEL_SET
+
+
+class DiscriminativeClassifier(ActionClassifier):
+    """[CLS] hidden state -> one linear head per label set (steps, shared by recognition and
+    forecasting; tasks; OAD classes). `background_weight` down-weights OAD background samples."""
+
+    def __init__(self, mllm, label_names, background_weight: float = 1.0):
+        super().__init__(mllm, label_names)
+        hidden = mllm.cls_query.numel()
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(names)) for name, names in label_names.items()})
+        self.background_weight = background_weight
+
+    def cls_hidden(self, batch: Batch) -> torch.Tensor:
+        """[B, H]: the hidden state at the [CLS] query appended after each sample's prefix."""
+        prefixes = self.mllm.prefix_embeds(batch.visual, batch.kinds)
+        seqs = [torch.cat([p, self.mllm.cls_embed(p)]) for p in prefixes]
+        embeds, mask, positions = self.mllm.pad(seqs)
+        hidden = self.mllm.hidden_states(embeds, mask, positions)
+        return hidden[torch.arange(len(seqs)), mask.sum(1) - 1]
+
+    def classification_loss(self, h_cls: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Cross-entropy over each sample's own label set, background samples weighted."""
+        targets = batch.targets.to(h_cls.device)
+        losses, weights = [], []
+        for name in sorted({LABEL_SET[k] for k in batch.kinds}):
+            idx = torch.tensor([i for i, k in enumerate(batch.kinds) if LABEL_SET[k] == name], device=h_cls.device)
+            logits = self.heads[name](h_cls[idx]).float()
+            losses.append(F.cross_entropy(logits, targets[idx], reduction="none"))
+            w = torch.ones_like(losses[-1])
+            if name == "oad":
+                w[targets[idx] == 0] = self.background_weight
+            weights.append(w)
+        losses, weights = torch.cat(losses), torch.cat(weights)
+        return (losses * weights).sum() / weights.sum()
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        self.check_targets(batch)
+        return self.classification_loss(self.cls_hidden(batch), batch)
+
+    @torch.no_grad()
+    def predict(self, batch: Batch) -> Prediction:
+        logits = self.heads[batch.label_set](self.cls_hidden(batch)).float().log_softmax(-1)
+        return Prediction(scores=logits.cpu().numpy(), pred=logits.argmax(-1).cpu().numpy())

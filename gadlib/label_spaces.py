@@ -1,0 +1,106 @@
+"""Label spaces: how class names become the token sequences a generative classifier decodes.
+
+The paper's four tokenizations (claim 2):
+- text:   the tokenizer's own sub-words ("add sugar" -> [add, _sugar]).
+- rand:   every sub-word replaced by a random token, consistently: the same sub-word becomes the
+          same random token in every label. Meaning is removed, overlap between classes is kept.
+- desync: every (label, position) gets its own random token: no token is shared between classes.
+- extend: one new vocabulary token per class (single-step generation); embeddings are resized.
+
+Explained in notebooks/02_tokenization_ablations.ipynb.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+MAPPINGS = ("text", "rand", "desync", "extend")
+
+
+class LabelSpace:
+    """The target token sequence (without EOS) of every class of one label set under one mapping.
+
+    For `extend`, call `add_tokens(tokenizer, lm)` once before training: it adds the class tokens
+    and resizes the LM's embeddings.
+    """
+
+    def __init__(self, names: list[str], tokenizer, mapping: str = "text", seed: int = 0,
+                 prefix: str = "cls"):
+        if mapping not in MAPPINGS:
+            raise ValueError(f"unknown label mapping {mapping!r}; expected one of {MAPPINGS}")
+        if len(set(names)) != len(names):
+            dup = [n for n, c in Counter(names).items() if c > 1]
+            raise ValueError(f"duplicate class names in label space: {dup[:5]}")
+        if not names:
+            raise ValueError("a label space needs at least one class name")
+        self.names, self.mapping = list(names), mapping
+        self.new_tokens = [f"<|{prefix}_{i}|>" for i in range(len(names))] if mapping == "extend" else []
+        self.text_sequences = [tokenizer(n, add_special_tokens=False)["input_ids"] for n in names]
+        rng = np.random.default_rng(seed)
+        # Random tokens come from the ordinary vocabulary: never a special token.
+        pool = np.setdiff1d(np.arange(len(tokenizer)), tokenizer.all_special_ids)
+        if mapping == "text":
+            self.sequences = self.text_sequences
+        elif mapping == "rand":
+            used = sorted({t for seq in self.text_sequences for t in seq})
+            renamed = dict(zip(used, rng.choice(pool, size=len(used), replace=False).tolist()))
+            self.sequences = [[renamed[t] for t in seq] for seq in self.text_sequences]
+        elif mapping == "desync":
+            need = sum(len(s) for s in self.text_sequences)
+            if need > len(pool):
+                raise ValueError(f"desync needs {need} distinct tokens but the vocabulary has {len(pool)}")
+            draws = iter(rng.choice(pool, size=need, replace=False).tolist())
+            self.sequences = [[next(draws) for _ in seq] for seq in self.text_sequences]
+        else:
+            ids = tokenizer.convert_tokens_to_ids(self.new_tokens)
+            if any(i is None or i == tokenizer.unk_token_id for i in ids):
+                self.sequences = None  # filled by add_tokens
+            else:
+                self.sequences = [[i] for i in ids]
+
+    def add_tokens(self, tokenizer, lm) -> None:
+        """extend: add one token per class and resize the LM's input and output embeddings."""
+        if self.mapping != "extend":
+            return
+        tokenizer.add_tokens(self.new_tokens, special_tokens=False)
+        lm.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        self.sequences = [[i] for i in tokenizer.convert_tokens_to_ids(self.new_tokens)]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise ValueError(f"label {name!r} is not in the label space ({len(self.names)} classes)") from None
+
+    def snap(self, generated: list[int], tokenizer) -> np.ndarray:
+        """Edit-distance of a generated sequence to every class (the paper's snapping step).
+
+        text: distance between decoded strings (as in the paper); the random mappings have no
+        readable text, so their token sequences are compared. Returns distances [C]; argmin wins.
+        """
+        if self.mapping == "text":
+            text = tokenizer.decode(generated, skip_special_tokens=True).strip()
+            return np.array([Levenshtein.distance(text, n) for n in self.names], dtype=np.float32)
+        return np.array([Levenshtein.distance(generated, s) for s in self.sequences], dtype=np.float32)
+
+    def overlap_stats(self) -> dict:
+        return token_overlap_stats(self.sequences)
+
+
+def token_overlap_stats(sequences: list[list[int]]) -> dict:
+    """How much the classes' token sequences overlap (what the paper blames for the generative gap)."""
+    first = Counter(s[0] for s in sequences)
+    token_classes = Counter(t for s in sequences for t in set(s))
+    return {
+        "num_classes": len(sequences),
+        "tokens_per_label": float(np.mean([len(s) for s in sequences])),
+        "max_tokens_per_label": int(max(len(s) for s in sequences)),
+        "distinct_tokens": len(token_classes),
+        "share_first_token_shared": float(np.mean([first[s[0]] > 1 for s in sequences])),
+        "share_any_token_shared": float(np.mean([any(token_classes[t] > 1 for t in s) for s in sequences])),
+    }

@@ -1,0 +1,39 @@
+"""Build any of the compared classifiers from a name, on one backbone recipe.
+
+`build_classifier("generative" | "discriminative" | "gad", ...)` is what notebooks, benchmarks and
+checkpoints call, so every method is built the same way and a checkpoint can rebuild its model.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from accelerate.utils import set_seed
+
+from .backbone import EMBEDDED, MLLM, BackboneConfig, apply_lora, load_language_model
+from .discriminative import DiscriminativeClassifier
+from .gad import GADClassifier
+from .generative import GenerativeClassifier
+
+METHODS = {"generative": GenerativeClassifier, "discriminative": DiscriminativeClassifier, "gad": GADClassifier}
+
+
+def build_classifier(method: str, label_names: dict[str, list[str]], visual_dim: int,
+                     backbone: BackboneConfig | None = None, seed: int = 0, **method_kwargs):
+    """A fresh classifier; `seed` fixes every random initialisation (LM, connector, heads, [CLS]).
+
+    method_kwargs go to the classifier: e.g. mapping="desync" (generative), lam=1.0 (gad).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {sorted(METHODS)}")
+    backbone = backbone or BackboneConfig()
+    set_seed(seed)
+    lm, tokenizer = load_language_model(backbone)
+    use_lora = backbone.lora if backbone.lora is not None else backbone.name != EMBEDDED
+    mllm = MLLM(lm, tokenizer, visual_dim)
+    classifier = METHODS[method](mllm, label_names, **method_kwargs)  # extend resizes embeddings here
+    if use_lora:
+        lm.requires_grad_(False)
+        mllm.lm = apply_lora(lm, backbone, train_lm_head=method != "discriminative")
+    classifier.spec = {"method": method, "label_names": label_names, "visual_dim": visual_dim,
+                       "backbone": asdict(backbone), "seed": seed, "method_kwargs": method_kwargs}
+    return classifier

@@ -1,0 +1,176 @@
+"""Turn videos into training/evaluation samples for the four tasks of the paper.
+
+Explained in notebooks/01_generative_vs_discriminative.ipynb (step recognition) and
+notebooks on GAD and online action detection (the other builders).
+
+A `Sample` is what one forward pass of the model sees: visual tokens, which question is asked
+(`kind` -> `PROMPTS`), the class to predict, and the `context` text that GAD learns to generate
+after [CLS] during fine-tuning (the task goal for COIN steps, the previous action for OAD).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gadlib.datasets import Video, VideoDataset
+
+PROMPTS = {"step": "What is the action in the video?",
+           "next": "What is the next action for the video?",
+           "task": "What is the overall activity in the video?",
+           "oad": "What is the action in the last frame?"}
+
+# Which classifier head / label space a sample kind uses: recognition and forecasting share
+# the step head, as in the paper.
+LABEL_SET = {"step": "steps", "next": "steps", "task": "tasks", "oad": "oad"}
+
+NO_PREVIOUS_ACTION = "none"
+
+
+@dataclass
+class Sample:
+    visual: np.ndarray  # float32 [N, D]: frames x tokens_per_frame flattened in time order
+    kind: str  # "step" | "next" | "task" | "oad"
+    target: int  # class index in the label space LABEL_SET[kind]
+    context: str  # the text GAD generates after [CLS]
+    video_id: str
+    frame: int  # "oad": the frame predicted; otherwise the first frame of the segment/span
+
+
+def label_names(dataset: VideoDataset, label_set: str) -> list[str]:
+    """Class names of a label space: "steps", "tasks" or "oad" (background first)."""
+    if label_set == "steps":
+        return list(dataset.step_names)
+    if label_set == "tasks":
+        if not dataset.task_names:
+            raise ValueError(f"data set {dataset.name!r} has no task_names")
+        return list(dataset.task_names)
+    if label_set == "oad":
+        return ["background"] + list(dataset.step_names)
+    raise ValueError(f'label_set should be "steps", "tasks" or "oad", got {label_set!r}')
+
+
+def _frame_indices(start: int, end: int, num_frames: int, rng: np.random.Generator | None) -> np.ndarray:
+    """num_frames indices spread uniformly over frames start .. end - 1 (repeats if too few).
+
+    Without rng: evenly spaced (evaluation). With rng: one random frame from each of num_frames
+    equal bins, a cheap temporal augmentation for training.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if rng is None:
+        return np.round(np.linspace(start, end - 1, num_frames)).astype(np.int64)
+    edges = np.linspace(start, end, num_frames + 1)
+    picks = edges[:-1] + rng.random(num_frames) * (edges[1:] - edges[:-1])
+    return np.clip(np.floor(picks), start, end - 1).astype(np.int64)
+
+
+def _tokens(video: Video, frames: np.ndarray) -> np.ndarray:
+    """Visual tokens of the given frames, flattened to [frames * tokens_per_frame, D]."""
+    return video.features[frames].reshape(-1, video.features.shape[2])
+
+
+def _nonempty(samples: list[Sample], dataset: VideoDataset, subset: str, what: str) -> list[Sample]:
+    if not samples:
+        raise ValueError(f"data set {dataset.name!r}, subset {subset!r}: no {what} samples")
+    return samples
+
+
+def _step_context(dataset: VideoDataset, video: Video, step: int) -> str:
+    """'<step>. <task>.' - GAD's target text for COIN steps (just '<step>.' without tasks)."""
+    name = dataset.step_names[step]
+    if video.task is None or not dataset.task_names:
+        return f"{name}."
+    return f"{name}. {dataset.task_names[video.task]}."
+
+
+def _segment_samples(dataset: VideoDataset, subset: str, num_frames: int,
+                     rng: np.random.Generator | None, kind: str) -> list[Sample]:
+    """Step recognition (target: this segment) and forecasting (target: the next segment)."""
+    samples = []
+    for video in dataset.split(subset):
+        # Forecasting needs a next segment, so the last one yields no sample.
+        last = len(video.segments) - (1 if kind == "next" else 0)
+        for i, seg in enumerate(video.segments[:last]):
+            target = video.segments[i + 1].label if kind == "next" else seg.label
+            frames = _frame_indices(seg.start, seg.end, num_frames, rng)
+            samples.append(Sample(_tokens(video, frames), kind, target,
+                                  _step_context(dataset, video, seg.label), video.video_id, seg.start))
+    return _nonempty(samples, dataset, subset, f"{kind!r}")
+
+
+def step_recognition_samples(dataset: VideoDataset, subset: str, num_frames: int = 8,
+                             rng: np.random.Generator | None = None) -> list[Sample]:
+    """One sample per segment: its frames -> its step. Pass rng to jitter frames (training)."""
+    return _segment_samples(dataset, subset, num_frames, rng, "step")
+
+
+def step_forecasting_samples(dataset: VideoDataset, subset: str, num_frames: int = 8,
+                             rng: np.random.Generator | None = None) -> list[Sample]:
+    """One sample per segment but the last: its frames -> the next segment's step."""
+    return _segment_samples(dataset, subset, num_frames, rng, "next")
+
+
+def task_recognition_samples(dataset: VideoDataset, subset: str, num_frames: int = 16,
+                             rng: np.random.Generator | None = None) -> list[Sample]:
+    """One sample per video: frames of the annotated span -> the video's task.
+
+    The span runs from the first segment's start to the last segment's end (the whole video
+    when it has no segments). Context: the video's steps in order, "a, b, c."
+    """
+    label_names(dataset, "tasks")  # raises when the data set has no tasks
+    samples = []
+    for video in dataset.split(subset):
+        if video.task is None:
+            raise ValueError(f"data set {dataset.name!r}, video {video.video_id!r}: task is None")
+        start = video.segments[0].start if video.segments else 0
+        end = video.segments[-1].end if video.segments else len(video.features)
+        frames = _frame_indices(start, end, num_frames, rng)
+        context = ", ".join(dataset.step_names[s.label] for s in video.segments) + "."
+        samples.append(Sample(_tokens(video, frames), "task", video.task, context, video.video_id, start))
+    return _nonempty(samples, dataset, subset, "'task'")
+
+
+def _previous_actions(dataset: VideoDataset, video: Video) -> list[str]:
+    """Per frame t: name of the last segment with end <= t, i.e. the action before the one at
+    t (or the last one, when t is background); NO_PREVIOUS_ACTION before the first."""
+    names, previous = [], NO_PREVIOUS_ACTION
+    ends = iter(video.segments)
+    seg = next(ends, None)
+    for t in range(len(video.features)):
+        while seg is not None and seg.end <= t:
+            previous = dataset.step_names[seg.label]
+            seg = next(ends, None)
+        names.append(previous)
+    return names
+
+
+def oad_samples(dataset: VideoDataset, subset: str, window: int = 8, long_context: int = 0,
+                long_tokens: int = 8, stride: int = 4, offset: int = 0, dense: bool = False) -> list[Sample]:
+    """Online action detection: what is happening at frame t, seeing only frames <= t.
+
+    Frames t = offset, offset + stride, ... (every frame when dense). Visual tokens, in time
+    order: `long_tokens` frames spread uniformly over the `long_context` frames before the
+    window (none when long_context == 0), then the `window` frames ending at t. Frame indices
+    below 0 are clamped to 0, so early windows repeat the first frame. Target: the frame
+    label at t (0 = background). Context: the previous action ("none" before the first).
+    """
+    for value, field, low in ((window, "window", 1), (stride, "stride", 1), (long_context, "long_context", 0),
+                              (long_tokens, "long_tokens", 0), (offset, "offset", 0)):
+        if value < low:
+            raise ValueError(f"oad_samples: {field} must be >= {low}, got {value}")
+    samples = []
+    for video in dataset.split(subset):
+        labels = video.frame_labels()
+        previous = _previous_actions(dataset, video)
+        times = range(len(labels)) if dense else range(offset, len(labels), stride)
+        for t in times:
+            frames = np.arange(t - window + 1, t + 1)
+            if long_context > 0 and long_tokens > 0:
+                before = np.round(np.linspace(t - window - long_context + 1, t - window, long_tokens))
+                frames = np.concatenate([before.astype(np.int64), frames])
+            frames = np.maximum(frames, 0)
+            samples.append(Sample(_tokens(video, frames), "oad", int(labels[t]), previous[t],
+                                  video.video_id, t))
+    return _nonempty(samples, dataset, subset, "'oad'")

@@ -1,0 +1,87 @@
+"""The embedded tokenizer: a byte-level BPE trained here, deterministically, with no network.
+
+A real LM's tokenizer (Llama-3, Qwen2.5) was trained on far more text than action labels, so a
+label like "pour olive oil" splits into several sub-words and the label tokens are a small part of
+the output vocabulary. That is what makes the generative classifier's output space overlap across
+classes (paper claim 1). We mimic it by training on a large pseudo-English filler corpus plus the
+prompts, and by seeing each label word only a few times, so label words are *not* whole tokens.
+
+Explained in notebooks/02_tokenization_ablations.ipynb.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
+SPECIAL_TOKENS = [PAD, BOS, EOS]  # ids 0, 1, 2: set in the LM config explicitly (see backbone.py)
+
+# A minimal chat template so the embedded model goes through the same `apply_chat_template`
+# path as a real instruct model.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant:\n{% endif %}"
+)
+
+_ONSETS = ["", "b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w",
+           "st", "tr", "ch", "sh", "pl", "gr", "br", "sp", "cl", "fl", "th", "qu", "z"]
+_VOWELS = ["a", "e", "i", "o", "u", "ea", "ou", "ai", "ie", "y", "oo", "ei"]
+_CODAS = ["", "", "n", "r", "s", "t", "l", "ng", "ck", "m", "rd", "st", "x", "p"]
+_FUNCTION_WORDS = ("the a of and to in is it that for on with as was by at from this be are or an "
+                   "not but what all were when we there can which their if has more one its so "
+                   "video action next overall activity last frame step task first then").split()
+
+
+def filler_corpus(num_words: int = 120_000, lexicon_size: int = 12_000, seed: int = 0) -> list[str]:
+    """Pseudo-English sentences over a Zipf-distributed lexicon of syllable-built words.
+
+    The lexicon is much larger than the BPE vocabulary, so merges end up sub-word sized, as in a
+    real tokenizer.
+    """
+    rng = np.random.default_rng(seed)
+    lexicon = []
+    for _ in range(lexicon_size):
+        n_syl = rng.choice([1, 2, 2, 3, 3, 4])
+        lexicon.append("".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) + rng.choice(_CODAS)
+                               for _ in range(n_syl)))
+    lexicon = list(_FUNCTION_WORDS) + lexicon
+    ranks = np.arange(1, len(lexicon) + 1)
+    p = 1.0 / ranks ** 1.05
+    words = rng.choice(len(lexicon), size=num_words, p=p / p.sum())
+    lines, i = [], 0
+    while i < num_words:
+        n = int(rng.integers(6, 18))
+        lines.append(" ".join(lexicon[w] for w in words[i:i + n]).capitalize() + ".")
+        i += n
+    return lines
+
+
+def train_embedded_tokenizer(extra_texts: list[str] = (), vocab_size: int = 4096,
+                             seed: int = 0) -> PreTrainedTokenizerFast:
+    """Train the embedded byte-level BPE tokenizer (deterministic for a given input).
+
+    extra_texts: domain text the tokenizer should have seen a little of (prompts, label names).
+    Each call returns a new tokenizer object (callers add tokens to it); training runs once per input.
+    """
+    fast = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(_trained(tuple(extra_texts), vocab_size, seed)),
+                                   bos_token=BOS, eos_token=EOS, pad_token=PAD)
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+@functools.lru_cache(maxsize=8)
+def _trained(extra_texts: tuple[str, ...], vocab_size: int, seed: int) -> str:
+    from .samples import PROMPTS  # local import: samples.py does not need the tokenizer
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    corpus = filler_corpus(seed=seed) + list(PROMPTS.values()) * 50 + list(extra_texts)
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return tok.to_str()
