@@ -264,7 +264,7 @@ def coin_like(size: str = "cpu") -> BenchmarkConfig:
     recognition, step forecasting and task recognition; several tokens per frame; COIN layout."""
     return _sized(size,
                   dict(num_classes=60, num_tasks=12, steps_per_task=(4, 7), videos_per_task=40,
-                       tokens_per_frame=3, feature_dim=64),
+                       tokens_per_frame=2, feature_dim=64),
                   dict(num_classes=300, num_tasks=60, steps_per_task=(4, 7), videos_per_task=45,
                        tokens_per_frame=10, feature_dim=128),
                   name="coin_like", noise=4.0, label_overlap=0.6, compositionality=0.5,

@@ -113,11 +113,12 @@ def step_forecasting_samples(dataset: VideoDataset, subset: str, num_frames: int
 
 
 def task_recognition_samples(dataset: VideoDataset, subset: str, num_frames: int = 16,
-                             rng: np.random.Generator | None = None) -> list[Sample]:
+                             rng: np.random.Generator | None = None, context_steps: int = 3) -> list[Sample]:
     """One sample per video: frames of the annotated span -> the video's task.
 
     The span runs from the first segment's start to the last segment's end (the whole video
-    when it has no segments). Context: the video's steps in order, "a, b, c."
+    when it has no segments). Context: the video's first `context_steps` steps in order,
+    "a, b, c." (short on purpose: GAD pays for every generated token during training).
     """
     label_names(dataset, "tasks")  # raises when the data set has no tasks
     samples = []
@@ -127,7 +128,7 @@ def task_recognition_samples(dataset: VideoDataset, subset: str, num_frames: int
         start = video.segments[0].start if video.segments else 0
         end = video.segments[-1].end if video.segments else len(video.features)
         frames = _frame_indices(start, end, num_frames, rng)
-        context = ", ".join(dataset.step_names[s.label] for s in video.segments) + "."
+        context = ", ".join(dataset.step_names[s.label] for s in video.segments[:context_steps]) + "."
         samples.append(Sample(_tokens(video, frames), "task", video.task, context, video.video_id, start))
     return _nonempty(samples, dataset, subset, "'task'")
 

@@ -17,13 +17,15 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
-SPECIAL_TOKENS = [PAD, BOS, EOS]  # ids 0, 1, 2: set in the LM config explicitly (see backbone.py)
+ROLES = ["<|system|>", "<|user|>", "<|assistant|>"]
+# ids 0, 1, 2 for pad/bos/eos: set in the LM config explicitly (see backbone.py)
+SPECIAL_TOKENS = [PAD, BOS, EOS] + ROLES
 
-# A minimal chat template so the embedded model goes through the same `apply_chat_template`
-# path as a real instruct model.
+# A minimal chat template, with one special token per role as instruct models have, so the
+# embedded model goes through the same `apply_chat_template` path as a real one.
 CHAT_TEMPLATE = (
-    "{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}assistant:\n{% endif %}"
+    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 
 _ONSETS = ["", "b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w",
@@ -67,7 +69,8 @@ def train_embedded_tokenizer(extra_texts: list[str] = (), vocab_size: int = 4096
     Each call returns a new tokenizer object (callers add tokens to it); training runs once per input.
     """
     fast = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(_trained(tuple(extra_texts), vocab_size, seed)),
-                                   bos_token=BOS, eos_token=EOS, pad_token=PAD)
+                                   bos_token=BOS, eos_token=EOS, pad_token=PAD,
+                                   additional_special_tokens=ROLES)
     fast.chat_template = CHAT_TEMPLATE
     return fast
 

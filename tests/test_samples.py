@@ -79,7 +79,9 @@ def test_task_recognition():
     samples = task_recognition_samples(_dataset(), "train", num_frames=5)
     assert [(s.video_id, s.target, s.frame, s.kind) for s in samples] == [("a", 1, 2, "task"), ("c", 0, 3, "task")]
     assert _frames(samples[0]).tolist() == [2, 8, 14, 21, 27]  # the annotated span 2..27
-    assert samples[0].context == "add salt, stir soup, pour water, add salt."
+    assert samples[0].context == "add salt, stir soup, pour water."  # the first 3 steps
+    assert task_recognition_samples(_dataset(), "train", 5, context_steps=4)[0].context == \
+        "add salt, stir soup, pour water, add salt."
     with pytest.raises(ValueError, match="no task_names"):
         task_recognition_samples(_dataset(tasks=False), "train")
 
