@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pad_sequence
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from .benchmark import tokenizer_corpus
@@ -144,12 +145,10 @@ class MLLM(nn.Module):
     @staticmethod
     def pad(seqs: list[torch.Tensor], left: bool = False):
         """Pad [L_i, H] sequences to a batch; returns embeds, attention mask, position ids."""
-        n = max(len(s) for s in seqs)
-        embeds = seqs[0].new_zeros(len(seqs), n, seqs[0].shape[-1])
-        mask = torch.zeros(len(seqs), n, dtype=torch.long, device=seqs[0].device)
-        for i, s in enumerate(seqs):
-            sl = slice(n - len(s), n) if left else slice(0, len(s))
-            embeds[i, sl], mask[i, sl] = s, 1
+        side = "left" if left else "right"
+        embeds = pad_sequence(seqs, batch_first=True, padding_side=side)
+        ones = [torch.ones(len(s), dtype=torch.long, device=s.device) for s in seqs]
+        mask = pad_sequence(ones, batch_first=True, padding_side=side)
         return embeds, mask, position_ids_from_mask(mask)
 
     def hidden_states(self, embeds, mask, positions) -> torch.Tensor:
@@ -170,7 +169,10 @@ class MLLM(nn.Module):
         [B, L, H], attention mask, mean loss over target tokens, per-token log-probs [M]).
         """
         tail = [] if suffix is None else [suffix]
-        seqs = [torch.cat([s, self.embed_tokens(t), *tail]) for s, t in zip(stems, targets)]
+        # One embedding call for the whole batch: each call's backward writes a dense
+        # vocabulary-sized gradient, so per-sample calls cost more than the LM itself here.
+        embedded = self.embed_tokens([tok for t in targets for tok in t]).split([len(t) for t in targets])
+        seqs = [torch.cat([s, e, *tail]) for s, e in zip(stems, embedded)]
         embeds, mask, positions = self.pad(seqs)
         hidden = self.hidden_states(embeds, mask, positions)
         rows = torch.tensor([i for i, t in enumerate(targets) for _ in t], device=self.device)
