@@ -121,6 +121,11 @@ class MLLM(nn.Module):
         encode = lambda s: self.tokenizer(s, add_special_tokens=False)["input_ids"]
         return encode(before), encode(after)
 
+    def prefix_length(self, kind: str, num_visual_tokens: int) -> int:
+        """Positions a sample of `kind` occupies before [CLS] or the first label token."""
+        before, after = self._prompt_ids[kind]
+        return len(before) + num_visual_tokens + len(after)
+
     @property
     def device(self) -> torch.device:
         return self.cls_query.device

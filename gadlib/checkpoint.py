@@ -63,7 +63,7 @@ def load_classifier(folder):
     if unexpected or expected - set(state):
         raise ValueError(f"checkpoint {folder} does not match its spec: missing "
                          f"{sorted(expected - set(state))[:5]}, unexpected {unexpected[:5]}")
-    return classifier
+    return classifier.eval()  # ready to predict: no (LoRA) dropout
 
 
 def load_training_state(folder, classifier, optimizer, scheduler) -> dict:

@@ -75,6 +75,14 @@ class ActionClassifier(nn.Module):
                 raise ValueError(f"target {t} of a {kind!r} sample is outside label set "
                                  f"{LABEL_SET[kind]!r} ({len(names)} classes)")
 
+    def predict_label_set(self, batch: Batch) -> str:
+        """The one label set `predict` scores for this batch, checked against the model's."""
+        name = batch.label_set
+        if name not in self.label_names:
+            raise ValueError(f"no label set {name!r} for samples of kind(s) {sorted(set(batch.kinds))}; "
+                             f"this model has {sorted(self.label_names)}")
+        return name
+
     def loss(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
 

@@ -54,5 +54,5 @@ class DiscriminativeClassifier(ActionClassifier):
 
     @torch.no_grad()
     def predict(self, batch: Batch) -> Prediction:
-        logits = self.heads[batch.label_set](self.cls_hidden(batch)).float().log_softmax(-1)
+        logits = self.heads[self.predict_label_set(batch)](self.cls_hidden(batch)).float().log_softmax(-1)
         return Prediction(scores=logits.cpu().numpy(), pred=logits.argmax(-1).cpu().numpy())

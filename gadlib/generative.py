@@ -27,20 +27,23 @@ class GenerativeClassifier(ActionClassifier):
 
     decoding: "greedy" (KV-cache greedy decoding + edit-distance snapping) or "exact"
     (log-likelihood of every class). Scores of greedy decoding are minus the edit distance.
+    label_eos: end every label with EOS (default). Without it the label tokens alone carry the
+    loss (used in notebook 02 to test why `extend` trails the discriminative head).
     """
 
     def __init__(self, mllm, label_names, mapping: str = "text", seed: int = 0,
-                 decoding: str = "greedy"):
+                 decoding: str = "greedy", label_eos: bool = True):
         super().__init__(mllm, label_names)
         tok = mllm.tokenizer
         self.label_spaces = {name: LabelSpace(names, tok, mapping, seed=seed, prefix=name)
                              for name, names in label_names.items()}
         for space in self.label_spaces.values():
             space.add_tokens(tok, mllm.lm)  # extend only: one new token per class
-        self.mapping, self.decoding = mapping, decoding
+        self.mapping, self.decoding, self.label_eos = mapping, decoding, label_eos
 
     def label_tokens(self, label_set: str, target: int) -> list[int]:
-        return self.label_spaces[label_set].sequences[target] + [self.mllm.tokenizer.eos_token_id]
+        eos = [self.mllm.tokenizer.eos_token_id] if self.label_eos else []
+        return self.label_spaces[label_set].sequences[target] + eos
 
     def loss(self, batch: Batch) -> torch.Tensor:
         self.check_targets(batch)
@@ -56,7 +59,7 @@ class GenerativeClassifier(ActionClassifier):
         if decoding == "exact":
             scores = self.class_log_likelihoods(batch).cpu().numpy()
         else:
-            space = self.label_spaces[batch.label_set]
+            space = self.label_spaces[self.predict_label_set(batch)]
             scores = -np.stack([space.snap(g, self.mllm.tokenizer) for g in self.greedy_decode(batch)])
         return Prediction(scores=scores, pred=scores.argmax(1))
 
@@ -67,9 +70,9 @@ class GenerativeClassifier(ActionClassifier):
     @torch.no_grad()
     def greedy_decode(self, batch: Batch, use_cache: bool = True) -> list[list[int]]:
         """Greedy decoding with transformers' `generate` (KV cache); tokens up to, not incl., EOS."""
-        space, tok = self.label_spaces[batch.label_set], self.mllm.tokenizer
+        space, tok = self.label_spaces[self.predict_label_set(batch)], self.mllm.tokenizer
         embeds, mask, _ = self._left_padded_prefix(batch)
-        max_new = max(len(s) for s in space.sequences) + 1
+        max_new = max(len(s) for s in space.sequences) + int(self.label_eos)
         out = self.mllm.lm.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new,
                                     min_new_tokens=0, do_sample=False, num_beams=1, use_cache=use_cache,
                                     eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
@@ -80,20 +83,22 @@ class GenerativeClassifier(ActionClassifier):
 
     @torch.no_grad()
     def class_log_likelihoods(self, batch: Batch, budget: int = 2 ** 25) -> torch.Tensor:
-        """[B, C] log p(label tokens + EOS | video, prompt) for every class.
+        """[B, C] log p(label tokens (+ EOS) | video, prompt) for every class.
 
         One prefill per sample; its KV cache is then reused for every class, chunks of classes at
         a time (batched cache reuse), so the cost is one forward of the label tokens per class,
         never one full forward of the prompt per class. `budget` caps the logits held at once.
         """
-        space, lm = self.label_spaces[batch.label_set], self.mllm.lm
-        seqs = [s + [self.mllm.tokenizer.eos_token_id] for s in space.sequences]
+        label_set, lm = self.predict_label_set(batch), self.mllm.lm
+        seqs = [self.label_tokens(label_set, c) for c in range(len(self.label_names[label_set]))]
         embeds, mask, positions = self._left_padded_prefix(batch)
         out = lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True,
                  logits_to_keep=1)
         first = out.logits[:, -1].float().log_softmax(-1)
         scores = first[:, [s[0] for s in seqs]].clone()
-        steps = max(len(s) for s in seqs) - 1  # >= 1: every sequence ends with EOS
+        steps = max(len(s) for s in seqs) - 1
+        if steps == 0:  # one-token labels (extend without EOS): the first step is everything
+            return scores
         n, dev = len(batch), embeds.device
         pad_id = self.mllm.tokenizer.pad_token_id
         inputs = torch.tensor([s[:-1] + [pad_id] * (steps + 1 - len(s)) for s in seqs], device=dev)

@@ -56,15 +56,15 @@ class LabelSpace:
         else:
             ids = tokenizer.convert_tokens_to_ids(self.new_tokens)
             if any(i is None or i == tokenizer.unk_token_id for i in ids):
-                self.sequences = None  # filled by add_tokens
-            else:
-                self.sequences = [[i] for i in ids]
+                # not added yet: the ids add_tokens() will give them (appended after the vocabulary)
+                ids = list(range(len(tokenizer), len(tokenizer) + len(names)))
+            self.sequences = [[i] for i in ids]
 
     def add_tokens(self, tokenizer, lm) -> None:
         """extend: add one token per class and resize the LM's input and output embeddings."""
         if self.mapping != "extend":
             return
-        tokenizer.add_tokens(self.new_tokens, special_tokens=False)
+        tokenizer.add_tokens(self.new_tokens, special_tokens=False)  # no-op for tokens already there
         lm.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         self.sequences = [[i] for i in tokenizer.convert_tokens_to_ids(self.new_tokens)]
 

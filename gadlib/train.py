@@ -69,8 +69,12 @@ def epoch_loader(samples: list[Sample], config: TrainConfig, epoch: int) -> Data
     """This epoch's batches in an order fixed by (seed, epoch): resuming replays it exactly."""
     if not samples:
         raise ValueError("no training samples")
-    order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
-    return DataLoader([samples[i] for i in order], batch_size=config.batch_size, collate_fn=collate)
+    seed = config.seed * 100_003 + epoch
+    order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed))
+    # Its own generator: iterating a DataLoader otherwise draws from the global torch RNG, which
+    # dropout (LoRA) also uses, so a resumed run would continue a different random stream.
+    return DataLoader([samples[i] for i in order], batch_size=config.batch_size, collate_fn=collate,
+                      generator=torch.Generator().manual_seed(seed))
 
 
 def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int], list[Sample]],
@@ -125,6 +129,7 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
                                 scheduler, asdict(history))
             if config.stop_after and history.steps >= config.stop_after:
                 bar.close()
+                model.eval()  # predict() right after training must not apply (LoRA) dropout
                 return history
         history.epoch_loss.append(float(np.mean(epoch_losses)))
     bar.close()
@@ -132,6 +137,7 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
     if config.checkpoint_dir:
         save_checkpoint(config.checkpoint_dir, accelerator.unwrap_model(model), optimizer, scheduler,
                         asdict(history))
+    model.eval()  # predict() right after training must not apply (LoRA) dropout
     return history
 
 

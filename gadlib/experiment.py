@@ -1,0 +1,94 @@
+"""Run a comparison: the same backbone, data and budget for every method, over several seeds.
+
+A notebook defines the settings once (`Setup`), then `run(method, seed, ...)` trains and
+evaluates one model, and `summarize` turns the runs into the results-file schema
+(METHOD -> METRIC -> mean, std, per-seed values).
+
+Explained in notebooks/01_generative_vs_discriminative.ipynb.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .backbone import EMBEDDED, BackboneConfig
+from .datasets import VideoDataset
+from .methods import build_classifier
+from .metrics import mean_std
+from .samples import (Sample, label_names, step_forecasting_samples, step_recognition_samples,
+                      task_recognition_samples)
+from .train import History, TrainConfig, evaluate, train
+
+OFFLINE_KINDS = ("step", "next", "task")
+
+
+@dataclass
+class Setup:
+    """Everything that must be the same for the methods being compared."""
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    num_frames: int = 4          # frames sampled per step / per video
+    kinds: tuple = OFFLINE_KINDS  # trained jointly: one step head (recognition + forecasting), one task head
+
+    @property
+    def backbone_name(self) -> str:
+        return "tiny Llama (random init, embedded)" if self.backbone.name == EMBEDDED else self.backbone.name
+
+
+def offline_samples(dataset: VideoDataset, subset: str, num_frames: int, kinds=OFFLINE_KINDS,
+                    rng: np.random.Generator | None = None) -> list[Sample]:
+    """Joint samples of the three offline tasks (step recognition, forecasting, task recognition)."""
+    build = {"step": step_recognition_samples, "next": step_forecasting_samples, "task": task_recognition_samples}
+    return [s for kind in kinds for s in build[kind](dataset, subset, num_frames, rng=rng)]
+
+
+@dataclass
+class Run:
+    """One trained model: its method, seed, training history and test predictions per kind."""
+    method: str
+    seed: int
+    history: History
+    results: dict           # evaluate(): {kind: {"scores", "pred", "targets", "metrics"}}
+    classifier: object = None
+
+    def metric(self, kind: str, name: str) -> float:
+        return self.results[kind]["metrics"][name]
+
+
+def run(method: str, dataset: VideoDataset, seed: int, setup: Setup, test: list[Sample] | None = None,
+        decodings: tuple[str, ...] = ("greedy",), keep_model: bool = False, name: str | None = None,
+        **method_kwargs) -> dict[str, Run]:
+    """Train one `method` model with `seed` and evaluate it on the test split.
+
+    Training samples are re-drawn every epoch with jittered frames (a seeded augmentation).
+    A generative model is evaluated once per decoding ("greedy": the paper's protocol;
+    "exact": class log-likelihood ranking); the runs are keyed `name` (default: the method) and
+    `name + "_exact"`.
+    """
+    name = name or method
+    names = {"steps": label_names(dataset, "steps")}
+    if "task" in setup.kinds:
+        names["tasks"] = label_names(dataset, "tasks")
+    model = build_classifier(method, names, dataset.feature_dim, setup.backbone, seed=seed, **method_kwargs)
+    epoch_samples = lambda epoch: offline_samples(dataset, "train", setup.num_frames, setup.kinds,
+                                                  rng=np.random.default_rng([seed, epoch]))
+    history = train(model, epoch_samples, replace(setup.train, seed=seed))
+    test = test if test is not None else offline_samples(dataset, "test", setup.num_frames, setup.kinds)
+    if method != "generative":
+        return {name: Run(name, seed, history, evaluate(model, test), model if keep_model else None)}
+    out = {}
+    for decoding in decodings:
+        key = name if decoding == "greedy" else f"{name}_{decoding}"
+        out[key] = Run(key, seed, history, evaluate(model, test, decoding=decoding), model if keep_model else None)
+    return out
+
+
+def summarize(runs: list[Run], kinds=OFFLINE_KINDS, metrics=("top1", "top5", "balanced_top1")) -> dict:
+    """{method: {"<kind>_<metric>": {"mean", "std", "per_seed"}}} in seed order."""
+    out = {}
+    for method in dict.fromkeys(r.method for r in runs):
+        mine = sorted((r for r in runs if r.method == method), key=lambda r: r.seed)
+        out[method] = {f"{kind}_{m}": mean_std([r.metric(kind, m) for r in mine])
+                       for kind in kinds if kind in mine[0].results for m in metrics}
+    return out

@@ -1,0 +1,357 @@
+"""The three classifiers against plain, unbatched reference computations.
+
+Every reference runs one sample at a time through the LM (`lm(inputs_embeds=...)`, no padding,
+no cache, no attention mask), so padding sides, position ids, KV-cache reuse and index
+arithmetic in gadlib are all checked against the obvious computation.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gadlib.classifier import Batch, collate
+from gadlib.discriminative import DiscriminativeClassifier
+from gadlib.gad import GENERATE, ORDERS, GADClassifier
+from gadlib.generative import GenerativeClassifier
+from gadlib.methods import METHODS, build_classifier
+from gadlib.samples import LABEL_SET, task_recognition_samples
+
+ATOL = 1e-4  # float32 CPU; log-likelihoods are O(10)
+
+
+# ---------------------------------------------------------------------------------------------
+# References
+# ---------------------------------------------------------------------------------------------
+
+def full_logprobs(mllm, embeds: torch.Tensor) -> torch.Tensor:
+    """[L, V] next-token log-probs of one unpadded sequence, one plain forward."""
+    return mllm.lm(inputs_embeds=embeds[None]).logits[0].float().log_softmax(-1)
+
+
+def last_hidden(mllm, embeds: torch.Tensor) -> torch.Tensor:
+    """[L, H] last-layer (normed) hidden states of one unpadded sequence."""
+    return mllm.lm.get_decoder()(inputs_embeds=embeds[None]).last_hidden_state[0]
+
+
+def reference_log_likelihoods(clf: GenerativeClassifier, batch: Batch) -> torch.Tensor:
+    """[B, C]: one full forward per (sample, class), summing log p at label + EOS positions."""
+    mllm, label_set = clf.mllm, batch.label_set
+    prefixes = mllm.prefix_embeds(batch.visual, batch.kinds)
+    out = torch.zeros(len(batch), len(clf.label_names[label_set]))
+    for i, p in enumerate(prefixes):
+        for c in range(out.shape[1]):
+            toks = clf.label_tokens(label_set, c)
+            lp = full_logprobs(mllm, torch.cat([p, mllm.embed_tokens(toks)]))
+            out[i, c] = sum(lp[len(p) - 1 + j, t] for j, t in enumerate(toks))
+    return out
+
+
+def reference_greedy(clf: GenerativeClassifier, batch: Batch) -> list[list[int]]:
+    """No-cache greedy loop: full forward over prefix + generated tokens each step, argmax,
+    stop at EOS (not returned) or after the longest label (+ 1 for its EOS)."""
+    mllm, tok = clf.mllm, clf.mllm.tokenizer
+    max_new = max(len(s) for s in clf.label_spaces[batch.label_set].sequences) + int(getattr(clf, "label_eos", True))
+    out = []
+    for p in mllm.prefix_embeds(batch.visual, batch.kinds):
+        gen = []
+        for _ in range(max_new):
+            seq = torch.cat([p, mllm.embed_tokens(gen)]) if gen else p
+            positions = torch.arange(len(seq))[None]
+            logits = mllm.lm(inputs_embeds=seq[None], position_ids=positions).logits[0, -1]
+            nxt = int(logits.argmax())
+            if nxt == tok.eos_token_id:
+                break
+            gen.append(nxt)
+        out.append(gen)
+    return out
+
+
+def reference_gad_loss(clf: GADClassifier, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(classification loss, generation loss) of GAD for its order, one sample at a time."""
+    mllm = clf.mllm
+    cls = mllm.cls_query[None]
+    h_cls, token_nll = [], []
+    for p, kind, target, ctx in zip(mllm.prefix_embeds(batch.visual, batch.kinds), batch.kinds,
+                                    batch.targets.tolist(), batch.contexts):
+        text = ctx if clf.generate == "context" else clf.label_names[LABEL_SET[kind]][target]
+        toks = mllm.tokenizer(text, add_special_tokens=False)["input_ids"] + [mllm.tokenizer.eos_token_id]
+        ctx_emb = mllm.embed_tokens(toks)
+        if clf.order == "disc_first":    # [prefix][CLS][context]: CLS predicts the first token
+            seq, first = torch.cat([p, cls, ctx_emb]), len(p)
+            h = last_hidden(mllm, seq)[len(p)]
+        elif clf.order == "gen_first":   # [prefix][context][CLS]
+            seq, first = torch.cat([p, ctx_emb, cls]), len(p) - 1
+            h = last_hidden(mllm, seq)[len(p) + len(toks)]
+        else:                             # [prefix][CLS] and [prefix][context]
+            seq, first = torch.cat([p, ctx_emb]), len(p) - 1
+            h = last_hidden(mllm, torch.cat([p, cls]))[-1]
+        lp = full_logprobs(mllm, seq)
+        token_nll += [-lp[first + j, t] for j, t in enumerate(toks)]
+        h_cls.append(h)
+    logits = clf.heads[batch.label_set](torch.stack(h_cls))
+    return F.cross_entropy(logits, batch.targets), torch.stack(token_nll).mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# Generative: exact scoring and greedy decoding
+# ---------------------------------------------------------------------------------------------
+
+def test_mixed_batch_has_different_prefix_lengths(trained, mixed_batch):
+    clf = trained("generative")
+    lengths = [len(p) for p in clf.mllm.prefix_embeds(mixed_batch.visual, mixed_batch.kinds)]
+    assert len(set(lengths)) > 1 and mixed_batch.label_set == "steps"
+
+
+@pytest.mark.parametrize("mapping,kwargs", [("text", {}), ("extend", {}), ("extend", {"label_eos": False})])
+def test_exact_scores_equal_teacher_forced_reference(trained, mixed_batch, mapping, kwargs):
+    clf = trained("generative", mapping=mapping, **kwargs)
+    with torch.no_grad():
+        ref = reference_log_likelihoods(clf, mixed_batch)
+        scores = clf.class_log_likelihoods(mixed_batch)
+    assert scores.shape == ref.shape
+    torch.testing.assert_close(scores, ref, atol=ATOL, rtol=0)
+    # Not a degenerate check: the scores differ across classes and across samples.
+    assert ref.std(1).min() > 0.1 and (ref - ref.mean(0)).abs().max() > 0.1
+    pred = clf.predict(mixed_batch, decoding="exact")
+    np.testing.assert_array_equal(pred.pred, ref.argmax(1).numpy())
+    np.testing.assert_allclose(pred.scores, ref.numpy(), atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("budget", [1, "three_classes"])
+def test_exact_scores_do_not_depend_on_the_class_chunking(trained, mixed_batch, budget):
+    clf = trained("generative")
+    with torch.no_grad():
+        full = clf.class_log_likelihoods(mixed_batch)
+        if budget == "three_classes":  # chunks of 3, 3 and 2 of the 8 classes
+            steps = max(len(s) for s in clf.label_spaces["steps"].sequences)
+            budget = 3 * len(mixed_batch) * steps * len(clf.mllm.tokenizer)
+        chunked = clf.class_log_likelihoods(mixed_batch, budget=budget)
+    torch.testing.assert_close(chunked, full, atol=ATOL, rtol=0)
+    torch.testing.assert_close(chunked, reference_log_likelihoods(clf, mixed_batch).detach(), atol=ATOL, rtol=0)
+
+
+def test_generative_loss_is_the_mean_nll_of_the_target_labels(trained, mixed_batch):
+    """Training (right padding, teacher forcing) and scoring (left padding, cache) agree."""
+    clf = trained("generative")
+    with torch.no_grad():
+        loss = clf.loss(mixed_batch)
+        ll = reference_log_likelihoods(clf, mixed_batch)
+    targets = mixed_batch.targets
+    n_tokens = sum(len(clf.label_tokens("steps", t)) for t in targets.tolist())
+    expected = -ll[torch.arange(len(targets)), targets].sum() / n_tokens
+    torch.testing.assert_close(loss, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("mapping", ["text", "extend"])
+def test_greedy_decoding_equals_a_no_cache_reference_loop(trained, mixed_batch, mapping):
+    clf = trained("generative", mapping=mapping)
+    with torch.no_grad():
+        ref = reference_greedy(clf, mixed_batch)
+        assert clf.greedy_decode(mixed_batch) == ref
+        assert clf.greedy_decode(mixed_batch, use_cache=False) == ref
+    # A trained model: outputs are label-like and differ across samples.
+    assert len({tuple(r) for r in ref}) > 1 and any(len(r) >= 1 for r in ref)
+    pred = clf.predict(mixed_batch, decoding="greedy")
+    space = clf.label_spaces["steps"]
+    expected = -np.stack([space.snap(g, clf.mllm.tokenizer) for g in ref])
+    np.testing.assert_array_equal(pred.scores, expected)
+    np.testing.assert_array_equal(pred.pred, expected.argmax(1))
+
+
+def test_greedy_decoding_of_a_sample_does_not_depend_on_its_batch(trained, mixed_batch):
+    clf = trained("generative")
+    with torch.no_grad():
+        together = clf.greedy_decode(mixed_batch)
+        alone = [clf.greedy_decode(Batch([v], [k], t[None], [c]))[0]
+                 for v, k, t, c in zip(mixed_batch.visual, mixed_batch.kinds, mixed_batch.targets,
+                                       mixed_batch.contexts)]
+    assert together == alone
+
+
+def test_unknown_decoding_raises(trained, mixed_batch):
+    with pytest.raises(ValueError, match="decoding must be one of"):
+        trained("generative").predict(mixed_batch, decoding="beam")
+
+
+# ---------------------------------------------------------------------------------------------
+# Discriminative and GAD
+# ---------------------------------------------------------------------------------------------
+
+def test_discriminative_predict_equals_reference(trained, mixed_batch):
+    clf = trained("discriminative")
+    with torch.no_grad():
+        prefixes = clf.mllm.prefix_embeds(mixed_batch.visual, mixed_batch.kinds)
+        h = torch.stack([last_hidden(clf.mllm, torch.cat([p, clf.mllm.cls_query[None]]))[-1] for p in prefixes])
+        ref = clf.heads["steps"](h).log_softmax(-1)
+        pred = clf.predict(mixed_batch)
+    np.testing.assert_allclose(pred.scores, ref.numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(pred.pred, ref.argmax(1).numpy())
+    ce = F.cross_entropy(clf.heads["steps"](h), mixed_batch.targets)
+    torch.testing.assert_close(clf.loss(mixed_batch).detach(), ce, atol=1e-5, rtol=0)
+
+
+def test_cls_hidden_is_padding_invariant(trained, mixed_batch):
+    clf = trained("discriminative")
+    lengths = [len(p) for p in clf.mllm.prefix_embeds(mixed_batch.visual, mixed_batch.kinds)]
+    short = int(np.argmin(lengths))
+    long = int(np.argmax(lengths))
+    one = lambda i: Batch([mixed_batch.visual[i]], [mixed_batch.kinds[i]], mixed_batch.targets[i:i + 1],
+                          [mixed_batch.contexts[i]])
+    pair = Batch([mixed_batch.visual[short], mixed_batch.visual[long]],
+                 [mixed_batch.kinds[short], mixed_batch.kinds[long]],
+                 mixed_batch.targets[[short, long]], [mixed_batch.contexts[short]] * 2)
+    with torch.no_grad():
+        h_pair = clf.cls_hidden(pair)
+        torch.testing.assert_close(h_pair[0], clf.cls_hidden(one(short))[0], atol=1e-5, rtol=0)
+        torch.testing.assert_close(h_pair[1], clf.cls_hidden(one(long))[0], atol=1e-5, rtol=0)
+        # ... and the [CLS] state does depend on the video (not a constant).
+        assert (h_pair[0] - h_pair[1]).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("generate", GENERATE)
+@pytest.mark.parametrize("order", ORDERS)
+def test_gad_predicts_like_discriminative_and_adds_a_generation_loss(names, visual_dim, trained,
+                                                                      mixed_batch, order, generate):
+    disc = trained("discriminative")  # trained: weights differ from any fresh initialisation
+    gad = build_classifier("gad", names, visual_dim, seed=0, order=order, generate=generate, lam=0.7)
+    missing, unexpected = gad.load_state_dict(disc.state_dict(), strict=False)
+    assert not missing and not unexpected
+    gad.eval()
+    a, b = disc.predict(mixed_batch), gad.predict(mixed_batch)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(a.pred, b.pred)
+
+    with torch.no_grad():
+        disc_loss, gad_loss = disc.loss(mixed_batch), gad.loss(mixed_batch)
+        ref_cls, ref_gen = reference_gad_loss(gad, mixed_batch)
+    torch.testing.assert_close(gad_loss, ref_cls + 0.7 * ref_gen, atol=1e-4, rtol=0)
+    assert ref_gen > 0.5 and (gad_loss - disc_loss).abs() > 0.3  # the generation term is there
+    if order != "gen_first":  # [CLS] sees exactly what it sees at test time
+        torch.testing.assert_close(ref_cls, disc_loss, atol=1e-5, rtol=0)
+    gad.lam = 0.0
+    with torch.no_grad():
+        torch.testing.assert_close(gad.loss(mixed_batch), ref_cls, atol=1e-5, rtol=0)
+
+
+def test_gad_generation_targets(names, visual_dim, mixed_batch):
+    for generate in GENERATE:
+        gad = build_classifier("gad", names, visual_dim, generate=generate)
+        tok = gad.mllm.tokenizer
+        targets = gad.generation_targets(mixed_batch)
+        texts = mixed_batch.contexts if generate == "context" else [names["steps"][t] for t in mixed_batch.targets]
+        assert [tok.decode(t[:-1]) for t in targets] == texts
+        assert all(t[-1] == tok.eos_token_id for t in targets)
+    # COIN steps: GAD generates "<step>. <task>." (the step of the segment, then the task goal).
+    assert mixed_batch.contexts[0].startswith(names["steps"][int(mixed_batch.targets[0])] + ". ")
+    with pytest.raises(ValueError, match="order must be one of"):
+        build_classifier("gad", names, visual_dim, order="gen_last")
+    with pytest.raises(ValueError, match="generate one of"):
+        build_classifier("gad", names, visual_dim, generate="everything")
+
+
+def test_same_seed_same_initialisation_different_seed_different(names, visual_dim):
+    a, b = (build_classifier("discriminative", names, visual_dim, seed=5) for _ in range(2))
+    c = build_classifier("discriminative", names, visual_dim, seed=6)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not torch.equal(sa["mllm.cls_query"], sc["mllm.cls_query"])
+    assert isinstance(a, DiscriminativeClassifier) and set(METHODS) == {"generative", "discriminative", "gad"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_bad_input_raises_clear_value_errors(names, visual_dim, dataset, test_samples, method):
+    clf = build_classifier(method, names, visual_dim)
+    good = collate(test_samples[:2])
+
+    wrong_dim = dataclasses.replace(good, visual=[torch.zeros(4, visual_dim + 3), good.visual[1]])
+    with pytest.raises(ValueError, match=rf"\[N, {visual_dim}\], got \(4, {visual_dim + 3}\)"):
+        clf.loss(wrong_dim)
+    with pytest.raises(ValueError, match=rf"got \(4, {visual_dim + 3}\)"):
+        clf.predict(wrong_dim)
+    with pytest.raises(ValueError, match=r"got \(4,\)"):
+        clf.loss(dataclasses.replace(good, visual=[torch.zeros(4), good.visual[1]]))
+
+    for bad in (len(names["steps"]), -1):
+        with pytest.raises(ValueError, match="outside label set 'steps'"):
+            clf.loss(dataclasses.replace(good, targets=torch.tensor([0, bad])))
+
+    tasks = task_recognition_samples(dataset, "test", num_frames=2)
+    with pytest.raises(ValueError, match="no label set 'tasks'"):
+        clf.loss(collate(tasks[:2]))
+    with pytest.raises(ValueError, match="'tasks'"):
+        clf.predict(collate(tasks[:2]))
+    mixed = collate([test_samples[0], tasks[0]])
+    with pytest.raises(ValueError, match="one label set"):
+        clf.predict(mixed)
+
+
+def test_collate_rejects_empty_and_non_finite(test_samples):
+    with pytest.raises(ValueError, match="empty batch"):
+        collate([])
+    for value in (np.nan, np.inf):
+        s = dataclasses.replace(test_samples[0], visual=test_samples[0].visual.copy())
+        s.visual[1, 2] = value
+        with pytest.raises(ValueError, match=f"NaN or inf .* {s.video_id!r}"):
+            collate([test_samples[1], s])
+    batch = collate(test_samples[:3])
+    assert batch.targets.dtype == torch.long and batch.targets.tolist() == [s.target for s in test_samples[:3]]
+    assert all(v.dtype == torch.float32 for v in batch.visual) and len(batch) == 3
+
+
+def test_unknown_method_or_mapping_raises(names, visual_dim):
+    with pytest.raises(ValueError, match="unknown method 'generate'"):
+        build_classifier("generate", names, visual_dim)
+    with pytest.raises(ValueError, match="unknown label mapping"):
+        build_classifier("generative", names, visual_dim, mapping="shuffled")
+
+
+# ---------------------------------------------------------------------------------------------
+# Joint training over several label sets, and OAD background weighting
+# ---------------------------------------------------------------------------------------------
+
+def test_losses_of_a_batch_mixing_label_sets_equal_per_sample_references(dataset, names, visual_dim, test_samples):
+    """COIN trains step recognition and task recognition jointly: one head per label set."""
+    joint = {"steps": names["steps"], "tasks": list(dataset.task_names)}
+    tasks = task_recognition_samples(dataset, "test", num_frames=3)
+    batch = collate([test_samples[0], tasks[0], test_samples[1], tasks[1]])
+    disc = build_classifier("discriminative", joint, visual_dim, seed=2)
+    gen = build_classifier("generative", joint, visual_dim, seed=2)
+    with torch.no_grad():
+        prefixes = disc.mllm.prefix_embeds(batch.visual, batch.kinds)
+        ce = []
+        for p, k, t in zip(prefixes, batch.kinds, batch.targets.tolist()):
+            h = last_hidden(disc.mllm, torch.cat([p, disc.mllm.cls_query[None]]))[-1]
+            ce.append(F.cross_entropy(disc.heads[LABEL_SET[k]](h)[None], torch.tensor([t])))
+        torch.testing.assert_close(disc.loss(batch), torch.stack(ce).mean(), atol=1e-5, rtol=0)
+
+        nll, n = 0.0, 0
+        for p, k, t in zip(gen.mllm.prefix_embeds(batch.visual, batch.kinds), batch.kinds, batch.targets.tolist()):
+            toks = gen.label_tokens(LABEL_SET[k], t)
+            lp = full_logprobs(gen.mllm, torch.cat([p, gen.mllm.embed_tokens(toks)]))
+            nll -= sum(lp[len(p) - 1 + j, tok] for j, tok in enumerate(toks))
+            n += len(toks)
+        torch.testing.assert_close(gen.loss(batch), nll / n, atol=1e-5, rtol=0)
+    # Predictions use the batch's one label set, with that set's number of classes.
+    assert disc.predict(collate(tasks[:3])).scores.shape == (3, len(joint["tasks"]))
+    assert gen.predict(collate(tasks[:3]), decoding="exact").scores.shape == (3, len(joint["tasks"]))
+
+
+def test_oad_background_samples_are_down_weighted(visual_dim):
+    oad_names = {"oad": ["background", "add salt", "stir soup"]}
+    clf = build_classifier("discriminative", oad_names, visual_dim, background_weight=0.2)
+    g = torch.Generator().manual_seed(0)
+    batch = Batch([torch.randn(3, visual_dim, generator=g) for _ in range(4)], ["oad"] * 4,
+                  torch.tensor([0, 1, 0, 2]), ["none"] * 4)
+    with torch.no_grad():
+        h = clf.cls_hidden(batch)
+        ce = F.cross_entropy(clf.heads["oad"](h), batch.targets, reduction="none")
+        w = torch.tensor([0.2, 1.0, 0.2, 1.0])
+        torch.testing.assert_close(clf.loss(batch), (ce * w).sum() / w.sum(), atol=1e-6, rtol=0)

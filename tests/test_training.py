@@ -1,0 +1,197 @@
+"""Training, evaluation, checkpoints and resuming, on the embedded tiny Llama."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gadlib.checkpoint import load_classifier, save_checkpoint, trainable_state
+from gadlib.classifier import collate
+from gadlib.methods import build_classifier
+from gadlib.train import TrainConfig, evaluate, train
+
+from conftest import QUICK_TRAIN
+
+RECIPES = {"generative": {}, "discriminative": {}, "gad": {}}
+
+
+@pytest.mark.parametrize("method", sorted(RECIPES))
+def test_brief_training_lowers_the_loss_and_beats_chance(trained, test_samples, names, method):
+    clf = trained(method, epochs=6)
+    loss = clf.history.loss
+    assert clf.history.steps == len(loss) == 6 * 4  # 63 samples, batch 16: 4 steps per epoch
+    assert len(clf.history.epoch_loss) == 6 and all(np.isfinite(loss))
+    assert np.mean(loss[-4:]) < 0.6 * np.mean(loss[:4])
+    chance = 1 / len(names["steps"])
+    results = evaluate(clf, test_samples)
+    assert set(results) == {"step"}
+    r = results["step"]
+    assert r["scores"].shape == (len(test_samples), len(names["steps"]))
+    np.testing.assert_array_equal(r["targets"], [s.target for s in test_samples])
+    assert r["metrics"]["top1"] == pytest.approx(np.mean(r["pred"] == r["targets"]))
+    assert r["metrics"]["top1"] > 3 * chance, r["metrics"]
+    if method == "generative":  # exact scoring works on the same model too
+        exact = evaluate(clf, test_samples, decoding="exact")["step"]["metrics"]
+        assert exact["top5"] > 5 * chance
+
+
+def test_evaluate_groups_by_kind_and_batches_consistently(trained, test_samples, dataset):
+    from gadlib.samples import step_forecasting_samples
+
+    clf = trained("discriminative")
+    samples = test_samples[:7] + step_forecasting_samples(dataset, "test", num_frames=3)[:5]
+    a = evaluate(clf, samples, batch_size=3)
+    b = evaluate(clf, samples, batch_size=64)
+    assert set(a) == {"step", "next"} and len(a["step"]["pred"]) == 7 and len(a["next"]["pred"]) == 5
+    for kind in a:
+        np.testing.assert_allclose(a[kind]["scores"], b[kind]["scores"], atol=1e-5, rtol=0)
+        np.testing.assert_array_equal(a[kind]["pred"], b[kind]["pred"])
+    with pytest.raises(ValueError, match="no samples"):
+        evaluate(clf, [])
+
+
+def _assert_same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    differing = [k for k in sa if not torch.equal(sa[k], sb[k])]
+    assert not differing, differing[:5]
+
+
+@pytest.mark.parametrize("method,kwargs", [("generative", {}), ("generative", {"mapping": "extend"}),
+                                           ("discriminative", {}), ("gad", {"order": "gen_first"})])
+def test_checkpoint_round_trip_gives_identical_predictions(trained, mixed_batch, tmp_path, method, kwargs):
+    clf = trained(method, **kwargs)
+    folder = save_checkpoint(tmp_path / "ckpt", clf)
+    assert {p.name for p in folder.iterdir()} == {"model.safetensors", "spec.json", "tokenizer"}
+    spec = json.loads((folder / "spec.json").read_text())
+    assert spec["method"] == method and spec["method_kwargs"] == kwargs
+    loaded = load_classifier(folder)
+    assert type(loaded) is type(clf)
+    _assert_same_weights(clf, loaded)
+    loaded.eval()
+    decodings = ["greedy", "exact"] if method == "generative" else [None]
+    for decoding in decodings:
+        kw = {"decoding": decoding} if decoding else {}
+        a, b = clf.predict(mixed_batch, **kw), loaded.predict(mixed_batch, **kw)
+        np.testing.assert_array_equal(a.scores, b.scores)
+        np.testing.assert_array_equal(a.pred, b.pred)
+    if kwargs.get("mapping") == "extend":
+        assert len(loaded.mllm.tokenizer) == len(clf.mllm.tokenizer)
+        assert loaded.label_spaces["steps"].sequences == clf.label_spaces["steps"].sequences
+        # The saved tokenizer holds the class tokens too.
+        from transformers import AutoTokenizer
+        saved = AutoTokenizer.from_pretrained(folder / "tokenizer")
+        assert len(saved) == len(clf.mllm.tokenizer)
+        assert saved.convert_tokens_to_ids(clf.label_spaces["steps"].new_tokens) == \
+            [s[0] for s in clf.label_spaces["steps"].sequences]
+
+
+def test_checkpoint_of_an_untrained_spec_does_not_pass_as_trained(trained, tmp_path, names, visual_dim):
+    """The saved weights, not the seed, carry the model: a checkpoint whose weights are missing
+    a tensor is refused."""
+    from safetensors.torch import load_file, save_file
+
+    clf = trained("discriminative")
+    folder = save_checkpoint(tmp_path / "ckpt", clf)
+    state = load_file(folder / "model.safetensors")
+    assert set(state) == set(trainable_state(clf))
+    del state["mllm.cls_query"]
+    save_file(state, folder / "model.safetensors")
+    with pytest.raises(ValueError, match="does not match its spec"):
+        load_classifier(folder)
+    with pytest.raises(FileNotFoundError, match="spec.json"):
+        load_classifier(tmp_path / "nothing")
+
+
+def test_save_checkpoint_replaces_an_existing_folder(trained, tmp_path):
+    clf = trained("discriminative")
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "stale.txt").write_text("old")
+    save_checkpoint(tmp_path / "ckpt", clf)
+    assert not (tmp_path / "ckpt" / "stale.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]  # no temporary folder left behind
+
+
+def _run(names, visual_dim, samples, method="gad", seed=0, **config):
+    clf = build_classifier(method, names, visual_dim, seed=seed)
+    history = train(clf, samples, TrainConfig(**{**QUICK_TRAIN, **config}))
+    return clf, history
+
+
+@pytest.mark.parametrize("stop_after", [3, 4, 6])  # mid-epoch, epoch boundary, mid second epoch
+def test_resuming_gives_the_weights_of_an_uninterrupted_run(names, visual_dim, train_samples, tmp_path,
+                                                            stop_after):
+    config = dict(epochs=2, lr=5e-3, warmup=0.2)
+    samples = train_samples[:40]  # 3 steps per epoch of 16, 16, 8 samples
+    full, full_history = _run(names, visual_dim, samples, **config)
+    assert full_history.steps == 6
+
+    ckpt = tmp_path / "ckpt"
+    part, part_history = _run(names, visual_dim, samples, checkpoint_dir=str(ckpt),
+                              checkpoint_every=stop_after, stop_after=stop_after, **config)
+    assert part_history.steps == stop_after and (ckpt / "training_state.pt").is_file()
+    resumed = build_classifier("gad", names, visual_dim, seed=0)
+    history = train(resumed, samples, TrainConfig(**{**QUICK_TRAIN, **config}), resume_from=ckpt)
+    assert history.steps == 6
+    assert history.loss == full_history.loss  # bit-identical losses, step by step
+    _assert_same_weights(resumed, full)
+    # The interrupted run really stopped early: its weights are not the final ones.
+    if stop_after < 6:
+        assert not torch.equal(part.mllm.cls_query, full.mllm.cls_query)
+
+
+def test_training_is_deterministic_and_seeded(names, visual_dim, train_samples):
+    samples = train_samples[:32]
+    a, ha = _run(names, visual_dim, samples, method="generative", epochs=1)
+    b, hb = _run(names, visual_dim, samples, method="generative", epochs=1)
+    assert ha.loss == hb.loss
+    _assert_same_weights(a, b)
+    assert not a.training  # train() hands back a model ready to predict (no dropout)
+    c, hc = _run(names, visual_dim, samples, method="generative", epochs=1, seed=1)  # data order
+    assert hc.loss != ha.loss
+
+
+def test_discriminative_training_never_touches_the_lm_head(names, visual_dim, train_samples):
+    clf = build_classifier("discriminative", names, visual_dim)
+    lm_head = clf.mllm.lm.get_output_embeddings().weight.detach().clone()
+    train(clf, train_samples[:16], TrainConfig(**{**QUICK_TRAIN, "epochs": 1}))
+    # The discriminative classifier never computes the LM head: it gets no gradient.
+    assert torch.equal(clf.mllm.lm.get_output_embeddings().weight, lm_head)
+
+
+def test_train_rejects_no_samples(names, visual_dim):
+    clf = build_classifier("discriminative", names, visual_dim)
+    with pytest.raises(ValueError, match="no training samples"):
+        train(clf, [], TrainConfig(progress=False))
+
+
+def test_train_accepts_per_epoch_samples(names, visual_dim, train_samples):
+    seen = []
+
+    def draw(epoch):
+        seen.append(epoch)
+        return train_samples[epoch * 16:(epoch + 1) * 16]
+
+    clf = build_classifier("discriminative", names, visual_dim)
+    history = train(clf, draw, TrainConfig(**{**QUICK_TRAIN, "epochs": 2}))
+    assert history.steps == 2 and 1 in seen
+
+
+def test_grad_accumulation_counts_optimizer_steps(names, visual_dim, train_samples):
+    _, history = _run(names, visual_dim, train_samples[:32], method="discriminative", epochs=1,
+                      batch_size=8, grad_accum=2)
+    assert history.steps == 2 and len(history.loss) == 2
+
+
+def test_training_updates_every_trained_part(names, visual_dim, train_samples):
+    """GAD trains the connector, [CLS], the head and (full fine-tuning) the LM and its head."""
+    clf = build_classifier("gad", names, visual_dim)
+    before = {k: v.clone() for k, v in clf.state_dict().items()}
+    train(clf, train_samples[:16], TrainConfig(**{**QUICK_TRAIN, "epochs": 1, "warmup": 0.0}))
+    after = clf.state_dict()
+    for prefix in ("mllm.connector.", "mllm.cls_query", "heads.steps.", "mllm.lm.model.layers.0.",
+                   "mllm.lm.lm_head."):
+        keys = [k for k in before if k.startswith(prefix)]
+        assert keys and all(not torch.equal(before[k], after[k]) for k in keys), prefix

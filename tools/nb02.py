@@ -1,0 +1,297 @@
+"""Source of notebooks/02_tokenization_ablations.ipynb (cells in order)."""
+NAME = "02_tokenization_ablations"
+
+CELLS = [
+("md", r"""
+# 02 · Tokenization ablations: when do shared label tokens hurt a generative classifier?
+
+[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/02_tokenization_ablations.ipynb)
+· [⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb)
+
+The paper (claim 2) changes only *how labels become tokens* and keeps everything else fixed:
+
+| mapping | what it keeps | paper, EK100 S-F1 |
+|---|---|---|
+| **text**: the tokenizer's sub-words | meaning and overlap | 16.7 |
+| **rand**: each sub-word → a random token, the same one in every label | overlap, not meaning | 16.8 |
+| **desync**: the same sub-word in different labels → different random tokens | neither (no token shared between classes) | 23.0 |
+| **extend**: one new vocabulary token per class | single-step generation | 23.3 |
+| discriminative (for comparison) | | 23.2 |
+
+Their reading: meaning does not matter, **tokens shared between classes** do.
+
+**You will:** (1) rerun that table on a synthetic EPIC-Kitchens-like benchmark (hundreds of
+verb-noun classes, long tail), 3 seeds; (2) then do what the paper could not: vary the data on
+purpose (how much a class's look follows its words × how much the labels share words) and watch
+where the paper's ordering holds and where it flips.
+
+**Run time:** about 5 minutes on a 2-core CPU at the default settings; the last code cell prints
+this run's own time.
+"""),
+("code", r"""
+# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
+import sys, os
+if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
+    !git clone -q --depth 1 https://github.com/gad-lab/gad-lab /content/gad-lab
+    !grep -v '^torch==' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
+    sys.path.insert(0, "/content/gad-lab")
+"""),
+("code", r"""
+import time
+import numpy as np, pandas as pd, torch
+import matplotlib.pyplot as plt, seaborn as sns
+from IPython.display import display
+from gadlib.utils import pick_device, quiet, versions
+quiet()
+T0 = time.perf_counter()
+device = pick_device()
+pd.Series(versions()).to_frame("version").T
+"""),
+("code", r"""
+from gadlib.backbone import BackboneConfig
+from gadlib.train import TrainConfig
+from gadlib.experiment import Setup
+
+PROFILE = "gpu" if device.type == "cuda" else "cpu"
+PRESET = "epic_like"            # synthetic; mimics EPIC-Kitchens' label structure, not EPIC-Kitchens
+SEEDS = [0, 1, 2]               # part 1
+GRID_SEEDS = [0]                # part 2 (one seed per cell on CPU; more on a GPU)
+BACKBONE = BackboneConfig()     # or BackboneConfig(name="Qwen/Qwen2.5-0.5B-Instruct") with a local copy
+EPOCHS, LR = (5, 1e-3) if PROFILE == "cpu" else (10, 1e-3)
+NUM_FRAMES = 4
+if PROFILE == "gpu":
+    GRID_SEEDS = [0, 1, 2]
+setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES, kinds=("step",),
+              train=TrainConfig(epochs=EPOCHS, lr=LR, batch_size=64))
+MAPPINGS = ("text", "rand", "desync", "extend")
+"""),
+("md", r"""
+## 1 · How labels become tokens under each mapping
+"""),
+("code", r"""
+from gadlib.datasets import ensure_benchmark
+from gadlib.backbone import load_language_model
+from gadlib.label_spaces import LabelSpace
+
+data = ensure_benchmark(PRESET, size=PROFILE)
+names = data.step_names
+_, tokenizer = load_language_model(BACKBONE)
+spaces = {m: LabelSpace(names, tokenizer, m, seed=0) for m in MAPPINGS}  # extend: ids the new tokens will get
+for name_i in range(3):
+    print(f"{names[name_i]!r:>26}: " + " | ".join(f"{m}: {spaces[m].sequences[name_i]}" for m in MAPPINGS))
+stats = pd.DataFrame({m: s.overlap_stats() for m, s in spaces.items()}).T
+print(f"backbone tokenizer: {'embedded BPE (trained locally)' if BACKBONE.name.startswith('embedded') else BACKBONE.name}")
+display(stats)
+"""),
+("md", r"""
+Read the table: **rand** has exactly text's overlap (the same sub-word gets the same random token);
+**desync** has none (no token is shared by two classes) but the same lengths; **extend** is one
+token per class. The class frequencies follow a long tail, like EPIC-Kitchens:
+"""),
+("code", r"""
+counts = np.bincount([s.label for v in data.split("train") for s in v.segments], minlength=len(names))
+plt.figure(figsize=(7, 2.4)); plt.bar(range(len(counts)), np.sort(counts)[::-1], width=1.0)
+plt.yscale("log"); plt.xlabel("class rank"); plt.ylabel("train segments"); plt.title("class frequency (long tail)")
+plt.show()
+"""),
+("md", r"""
+## 2 · Part 1: the paper's table, on the EPIC-like benchmark
+Step recognition from the frames of a segment. Same backbone, data and budget for every row;
+each generative model is evaluated with greedy decoding + snapping (the paper's protocol) and with
+exact class scoring.
+"""),
+("code", r"""
+from gadlib.experiment import run, summarize, offline_samples
+from tqdm.auto import tqdm
+
+test = offline_samples(data, "test", NUM_FRAMES, kinds=("step",))
+runs, kept = [], {}
+for seed in tqdm(SEEDS, desc="seeds"):
+    for mapping in MAPPINGS:
+        out = run("generative", data, seed, setup, test=test, decodings=("greedy", "exact"),
+                  name=f"gen_{mapping}", mapping=mapping, keep_model=seed == SEEDS[0])
+        runs += out.values(); kept.update(out if seed == SEEDS[0] else {})
+    out = run("discriminative", data, seed, setup, test=test, keep_model=seed == SEEDS[0])
+    runs += out.values(); kept.update(out if seed == SEEDS[0] else {})
+part1 = summarize(runs, kinds=("step",))
+print(f"part 1: {len(SEEDS) * 5} models in {time.perf_counter() - T0:.0f} s")
+"""),
+("code", r"""
+from gadlib.timing import ms_per_sample
+probe = test[:16]
+decode_steps = {f"gen_{m}": spaces[m].overlap_stats()["tokens_per_label"] + 1 for m in MAPPINGS}
+rows = {}
+for method, stats in part1.items():
+    rows[method] = {"top-1 %": f"{100 * stats['step_top1']['mean']:.1f} ± {100 * stats['step_top1']['std']:.1f}",
+                    "balanced top-1 %": f"{100 * stats['step_balanced_top1']['mean']:.1f} ± {100 * stats['step_balanced_top1']['std']:.1f}",
+                    "top-5 %": f"{100 * stats['step_top5']['mean']:.1f} ± {100 * stats['step_top5']['std']:.1f}",
+                    "decoding steps": decode_steps.get(method.removesuffix("_exact"), 0) if not method.endswith("_exact") else "scores all",
+                    "ms / sample (b1)": ms_per_sample(kept[method].classifier, probe, 1,
+                                                      **({"decoding": "exact"} if method.endswith("_exact") else {}))}
+part1_table = pd.DataFrame(rows).T
+print(f"{len(names)} classes (chance {100 / len(names):.2f}%), mean ± std over seeds {SEEDS}")
+display(part1_table)
+"""),
+("code", r"""
+rows = [{"method": m, "seed": i, "top-1": v} for m, s in part1.items() for i, v in enumerate(s["step_top1"]["per_seed"])]
+df = pd.DataFrame(rows)
+plt.figure(figsize=(9, 3))
+sns.barplot(df, x="method", y="top-1", errorbar="sd", capsize=0.1, color="lightsteelblue")
+sns.stripplot(df, x="method", y="top-1", color="k", size=3)
+plt.xticks(rotation=20); plt.title("part 1: step recognition top-1 (mean ± std over seeds)"); plt.show()
+"""),
+("md", r"""
+### Why does `extend` trail the discriminative head?
+An extra vocabulary token per class read out by the LM head is the *same kind* of linear readout
+as the `[CLS]` head, yet the exploration that preceded this repo found `extend` 7 to 26 points
+behind. Two differences remain in our implementation, and we can measure both on the trained
+`gen_extend` model:
+
+1. **The softmax runs over the whole vocabulary** (thousands of text tokens + the class tokens).
+   Greedy decoding can emit a text token instead of a class token; exact scoring restricts the
+   choice to the classes. The gap `gen_extend_exact − gen_extend` measures that.
+2. **The training signal is shared with EOS.** The LM loss averages over the label tokens
+   *and* the end-of-sequence token, so the class decision gets half the gradient of a
+   discriminative head's cross-entropy at the same learning rate (a quarter to a fifth for text
+   labels of 3–4 tokens).
+"""),
+("code", r"""
+from gadlib.classifier import collate
+ext = kept["gen_extend"].classifier
+ids = torch.tensor(ext.label_spaces["steps"].sequences).flatten()
+first = []
+with torch.no_grad():
+    for i in range(0, len(test), 128):
+        b = collate(test[i:i + 128])
+        first += [g[0] if g else -1 for g in ext.greedy_decode(b)]
+first = torch.tensor(first)
+share_class = torch.isin(first, ids).float().mean().item()
+e = part1["gen_extend"]["step_top1"]["mean"]; ex = part1["gen_extend_exact"]["step_top1"]["mean"]
+d = part1["discriminative"]["step_top1"]["mean"]
+print(f"greedy extend emitted a class token first in {100 * share_class:.1f}% of test samples")
+print(f"extend greedy {100 * e:.1f}%  ->  restricted to classes (exact) {100 * ex:.1f}%   vs discriminative {100 * d:.1f}%")
+"""),
+("md", r"""
+The second suspect is tested by giving the class token the full gradient: the same `extend`
+model trained with the EOS term removed from the loss (`label_eos=False`), so its loss is exactly
+a cross-entropy over the vocabulary at one position, like the `[CLS]` head's over the classes.
+"""),
+("code", r"""
+fix_runs = []
+for seed in SEEDS:
+    out = run("generative", data, seed, setup, test=test, decodings=("greedy", "exact"),
+              name="gen_extend_noeos", mapping="extend", label_eos=False)
+    fix_runs += out.values()
+fix = summarize(fix_runs, kinds=("step",))
+extend_table = pd.DataFrame({m: {"top-1 %": f"{100 * s['step_top1']['mean']:.1f} ± {100 * s['step_top1']['std']:.1f}"}
+                             for m, s in {**{k: part1[k] for k in ("gen_extend", "gen_extend_exact", "discriminative")}, **fix}.items()}).T
+display(extend_table)
+"""),
+("md", r"""
+## 3 · Part 2: the controlled experiment
+Two knobs of the benchmark, everything else fixed (classes, tail, noise, budget):
+
+* **visual compositionality**: 0 = every class has its own look, unrelated to its words;
+  1 = a class looks like the sum of its verb's look and its object's look (label words match
+  the visual structure);
+* **label overlap**: how many classes share a verb or an object.
+
+For each cell: text (greedy and exact), desync and the discriminative classifier.
+"""),
+("code", r"""
+GRID = {"compositionality": [0.0, 1.0], "label_overlap": [0.3, 0.9]}
+GRID_CLASSES = 120 if PROFILE == "cpu" else 1000
+grid_runs = []
+cells = [(c, o) for c in GRID["compositionality"] for o in GRID["label_overlap"]]
+for c, o in tqdm(cells, desc="grid"):
+    cell = ensure_benchmark(PRESET, size=PROFILE, compositionality=c, label_overlap=o, num_classes=GRID_CLASSES)
+    cell_test = offline_samples(cell, "test", NUM_FRAMES, kinds=("step",))
+    for seed in GRID_SEEDS:
+        for mapping in ("text", "desync"):
+            out = run("generative", cell, seed, setup, test=cell_test, decodings=("greedy", "exact"),
+                      name=f"gen_{mapping}", mapping=mapping)
+            grid_runs += [(c, o, r) for r in out.values()]
+        grid_runs += [(c, o, r) for r in run("discriminative", cell, seed, setup, test=cell_test).values()]
+print(f"part 2: {len(cells)} cells x {len(GRID_SEEDS)} seed(s), {time.perf_counter() - T0:.0f} s since start")
+"""),
+("code", r"""
+sweep = []
+for c, o in cells:
+    mine = [r for (cc, oo, r) in grid_runs if (cc, oo) == (c, o)]
+    sweep.append({"compositionality": c, "overlap": o, "num_classes": GRID_CLASSES,
+                  "metrics": summarize(mine, kinds=("step",))})
+grid_df = pd.DataFrame([{"compositionality": p["compositionality"], "overlap": p["overlap"], "method": m,
+                         "top-1": s["step_top1"]["mean"]} for p in sweep for m, s in p["metrics"].items()])
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+pivot = lambda m: grid_df[grid_df.method == m].pivot(index="compositionality", columns="overlap", values="top-1")
+for ax, (title, values) in zip(axes, [("discriminative", pivot("discriminative")),
+                                      ("discriminative − gen_text", pivot("discriminative") - pivot("gen_text")),
+                                      ("gen_desync − gen_text", pivot("gen_desync") - pivot("gen_text"))]):
+    sns.heatmap(100 * values, annot=True, fmt=".1f", cmap="RdBu_r" if "−" in title else "viridis",
+                center=0 if "−" in title else None, ax=ax)
+    ax.set_title(title + " (points)" if "−" in title else title + " top-1 %")
+plt.tight_layout(); plt.show()
+display(grid_df.pivot_table(index=["compositionality", "overlap"], columns="method", values="top-1").mul(100).round(1))
+"""),
+("md", r"""
+## 4 · What this run shows
+Generated from this run's numbers: where the paper's signature (discriminative > text ≈ rand;
+desync ≈ extend ≈ discriminative) holds, where it reverses, and by how much.
+"""),
+("code", r"""
+def pts(stats, key="step_top1"):
+    return 100 * stats[key]["mean"], 100 * stats[key]["std"]
+
+def seed_diff(a, b):
+    x = 100 * (np.array(part1[a]["step_top1"]["per_seed"]) - np.array(part1[b]["step_top1"]["per_seed"]))
+    return x.mean(), x.std(ddof=1) if len(x) > 1 else 0.0
+
+lines = ["Part 1 (EPIC-like, " + f"{len(names)} classes, {len(SEEDS)} seeds):"]
+for a, b, claim in [("discriminative", "gen_text", "discriminative > text"),
+                    ("gen_rand", "gen_text", "rand ≈ text"),
+                    ("gen_desync", "gen_text", "desync > text"),
+                    ("gen_extend", "discriminative", "extend ≈ discriminative")]:
+    m, s = seed_diff(a, b)
+    holds = (abs(m) <= max(s, 1.0)) if "≈" in claim else (m > s)
+    lines.append(f"- {claim} (paper): {a} − {b} = {m:+.1f} ± {s:.1f} points -> {'holds' if holds else 'does not hold'} here.")
+lines.append("Part 2 (one cell = compositionality, overlap):")
+for p in sweep:
+    g = p["metrics"]
+    d_t = 100 * (g["discriminative"]["step_top1"]["mean"] - g["gen_text"]["step_top1"]["mean"])
+    s_t = 100 * (g["gen_desync"]["step_top1"]["mean"] - g["gen_text"]["step_top1"]["mean"])
+    e_t = 100 * (g["gen_text_exact"]["step_top1"]["mean"] - g["gen_text"]["step_top1"]["mean"])
+    lines.append(f"- c={p['compositionality']}, overlap={p['overlap']}: disc − text {d_t:+.1f}, desync − text {s_t:+.1f}, "
+                 f"exact − greedy (text) {e_t:+.1f} points"
+                 + ("  [paper's ordering]" if d_t > 0 and s_t > 0 else "  [reversed]" if d_t < 0 and s_t < 0 else "  [mixed]"))
+if len(GRID_SEEDS) == 1:
+    lines.append("Part 2 uses one seed per cell: differences of a few points are within seed noise (compare part 1's stds).")
+print("\n".join(lines))
+"""),
+("code", r"""
+from gadlib.results import save_results
+elapsed = time.perf_counter() - T0
+path = save_results("02_tokenization_ablations", {
+    "profile": PROFILE, "backbone": setup.backbone_name, "dataset": f"{PRESET} ({PROFILE} size, synthetic)",
+    "seeds": SEEDS, "grid_seeds": GRID_SEEDS, "settings": {"epochs": EPOCHS, "lr": LR, "num_frames": NUM_FRAMES},
+    "metrics": {**part1, **fix}, "overlap_stats": stats.to_dict(orient="index"),
+    "timing": {m: {"ms_per_sample_b1": float(r["ms / sample (b1)"])} for m, r in part1_table.iterrows()},
+    "overlap_sweep": sweep, "seconds": elapsed})
+print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}")
+"""),
+("md", r"""
+## Exercises
+1. **More classes.** Set `GRID_CLASSES = 400`. The exploration behind this repo saw text *beat*
+   the discriminative head at 1000 compositional classes (shared words act as shared
+   parameters for rare classes). Does the crossover appear here?
+2. **Rare classes.** Compute top-1 on classes with fewer than 5 training segments for each
+   mapping (hint: `np.bincount` of the train labels, then mask `runs[...].results["step"]`).
+   Which mapping helps the tail?
+3. **A real tokenizer.** With a local copy of Qwen2.5 or Llama-3.2, set `BACKBONE` to it and
+   rerun section 1 only: how many tokens per label, and how much first-token sharing?
+4. **The size of the softmax.** Build the embedded backbone with `BackboneConfig(vocab_size=1024)`
+   and rerun part 1. Which mappings move?
+
+---
+[⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb)
+"""),
+]
