@@ -173,7 +173,7 @@ def forced_greedy_predict(gen, batch: Batch, space: LabelSpace, new_tokens: int)
 def decoded_tokens(gen, batches: list[Batch]) -> tuple[float, int]:
     """Mean number of tokens plain greedy decoding runs per sample (EOS included), and the cap."""
     space = gen.label_spaces[batches[0].label_set]
-    cap = max(len(s) for s in space.sequences) + 1
+    cap = max(len(s) for s in space.sequences) + int(getattr(gen, "label_eos", True))
     counts = []
     for b in batches:
         for seq in gen.greedy_decode(b):

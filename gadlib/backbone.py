@@ -141,7 +141,9 @@ class MLLM(nn.Module):
                 raise ValueError(f"visual tokens must be [N, {self.visual_dim}], got {tuple(v.shape)}")
         prompt = {k: tuple(self.embed_tokens(ids) for ids in self._prompt_ids[k]) for k in set(kinds)}
         dtype = prompt[kinds[0]][0].dtype
-        vis = [self.connector(v.to(self.device, self.connector[0].weight.dtype)).to(dtype) for v in visual]
+        # One connector call for the whole batch (per-sample calls cost more than the tiny LM).
+        flat = torch.cat(visual).to(self.device, self.connector[0].weight.dtype)
+        vis = self.connector(flat).to(dtype).split([len(v) for v in visual])
         return [torch.cat([prompt[k][0], v, prompt[k][1]]) for v, k in zip(vis, kinds)]
 
     def cls_embed(self, like: torch.Tensor) -> torch.Tensor:
