@@ -11,6 +11,7 @@ Explained in notebooks/01_generative_vs_discriminative.ipynb and 02_tokenization
 from __future__ import annotations
 
 import copy
+from collections import defaultdict
 
 import numpy as np
 import torch
@@ -96,9 +97,30 @@ class GenerativeClassifier(ActionClassifier):
                  logits_to_keep=1)
         first = out.logits[:, -1].float().log_softmax(-1)
         scores = first[:, [s[0] for s in seqs]].clone()
-        steps = max(len(s) for s in seqs) - 1
-        if steps == 0:  # one-token labels (extend without EOS): the first step is everything
-            return scores
+        # Classes are grouped by label length, so a chunk needs no padding and no position is
+        # computed twice for nothing; each group is split into chunks that fit `budget`.
+        by_length = defaultdict(list)
+        for c, s in enumerate(seqs):
+            by_length[len(s)].append(c)
+        n, dev = len(batch), embeds.device
+        for length, classes in by_length.items():
+            steps = length - 1
+            if steps == 0:  # one-token labels: the first step is everything
+                continue
+            inputs = torch.tensor([seqs[c][:-1] for c in classes], device=dev)
+            gold = torch.tensor([seqs[c][1:] for c in classes], device=dev)
+            chunk = max(1, budget // (n * steps * len(self.mllm.tokenizer)))
+            for c0 in range(0, len(classes), chunk):
+                k = len(classes[c0:c0 + chunk])
+                cache = copy.deepcopy(out.past_key_values)  # the forward below extends a cache in place
+                cache.batch_repeat_interleave(k)
+                attn = torch.cat([mask.repeat_interleave(k, 0), mask.new_ones(n * k, steps)], 1)
+                pos = positions[:, -1:].repeat_interleave(k, 0) + 1 + torch.arange(steps, device=dev)
+                logits = lm(input_ids=inputs[c0:c0 + k].repeat(n, 1), attention_mask=attn, position_ids=pos,
+                            past_key_values=cache, use_cache=True).logits.float().log_softmax(-1)
+                lp = logits.gather(-1, gold[c0:c0 + k].repeat(n, 1)[..., None])[..., 0].sum(-1)
+                scores[:, classes[c0:c0 + k]] += lp.view(n, k)
+        return scores
         n, dev = len(batch), embeds.device
         pad_id = self.mllm.tokenizer.pad_token_id
         inputs = torch.tensor([s[:-1] + [pad_id] * (steps + 1 - len(s)) for s in seqs], device=dev)

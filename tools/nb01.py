@@ -1,4 +1,6 @@
 """Source of notebooks/01_generative_vs_discriminative.ipynb (cells in order)."""
+from nb import COLAB_CELL, SETUP_CELL
+
 NAME = "01_generative_vs_discriminative"
 
 CELLS = [
@@ -27,27 +29,8 @@ direction of the effects with the paper's COIN numbers.
 **Run time:** about 5 minutes on a 2-core laptop CPU at the default settings (measured: see the
 README's notebook table); the last cell prints this run's own time.
 """),
-("code", r"""
-# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
-import sys, os
-if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
-    !git clone -q --depth 1 https://github.com/gad-lab/gad-lab /content/gad-lab
-    !grep -v '^torch==' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
-    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
-"""),
-("code", r"""
-import time
-import numpy as np, pandas as pd, torch
-import matplotlib.pyplot as plt
-from IPython.display import display
-
-import gadlib
-from gadlib.utils import pick_device, quiet, versions
-quiet()
-T0 = time.perf_counter()
-device = pick_device()
-pd.Series(versions()).to_frame("version").T
-"""),
+COLAB_CELL,
+SETUP_CELL,
 ("md", r"""
 ## Settings
 Everything the three methods share. On a GPU the profile switches to the larger benchmark; to use
