@@ -9,7 +9,6 @@ the README's results table regenerated from results/*.json.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,6 @@ def main(argv: list[str]) -> int:
     if not notebooks:
         print(f"no notebooks matching {argv} in {root / 'notebooks'}", file=sys.stderr)
         return 2
-    os.environ.setdefault("MPLBACKEND", "Agg")
     (root / "runs").mkdir(exist_ok=True)
     times = {}
     for path in notebooks:

@@ -12,6 +12,7 @@ if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
 """)
 
 SETUP_CELL = ("code", r"""
+%matplotlib inline
 import time
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt, seaborn as sns
