@@ -24,7 +24,7 @@ def sample_figure(dataset, samples_by_kind: dict, results: dict, kind: str, inde
     sample = samples_by_kind[kind][index]
     names = label_names(dataset, LABEL_SET[kind])
     video = next(v for v in dataset.videos if v.video_id == sample.video_id)
-    fig = plt.figure(figsize=(10, 1.8 + 1.1 * len(results)))
+    fig = plt.figure(figsize=(10, 1.8 + 0.75 * len(results)))
     grid = fig.add_gridspec(1 + len(results), 1, height_ratios=[1.2] + [1] * len(results))
     seg = next((i for i, s in enumerate(video.segments) if s.start == sample.frame), None)
     plot_timeline(video, dataset.step_names, ax=fig.add_subplot(grid[0]), highlight=seg)

@@ -215,7 +215,7 @@ for method in ("generative", "discriminative", "gad"):
     sharing[method] = {k: np.mean([p[k] for p in per_seed]) for k in ("errors", "same_verb", "same_object")}
 display(pd.DataFrame(sharing).T.round(3).rename(columns={"errors": "errors per seed",
         "same_verb": "share of errors with the same verb", "same_object": "share with the same object"}))
-for method in ("generative", "discriminative"):
+for method in ("generative", "discriminative", "gad"):
     r = kept[method].results["step"]
     print(f"most confused step pairs, {method} (seed {SEEDS[0]}):")
     display(confused_pairs(r["pred"], r["targets"], data.step_names, top=6))
