@@ -47,10 +47,20 @@ class BackboneConfig:
     trust_remote_code: bool = False
 
 
+def load_tokenizer(cfg: BackboneConfig):
+    """The backbone's tokenizer alone (cheap: no weights are loaded)."""
+    if cfg.name == EMBEDDED:
+        return train_embedded_tokenizer(tokenizer_corpus(), vocab_size=cfg.vocab_size)
+    tokenizer = AutoTokenizer.from_pretrained(cfg.name, trust_remote_code=cfg.trust_remote_code)
+    if tokenizer.pad_token is None:  # Llama-3 ships without one; padded positions are masked anyway
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load_language_model(cfg: BackboneConfig):
     """Return (causal LM, tokenizer). Builds the embedded tiny Llama or loads `cfg.name`."""
+    tokenizer = load_tokenizer(cfg)
     if cfg.name == EMBEDDED:
-        tokenizer = train_embedded_tokenizer(tokenizer_corpus(), vocab_size=cfg.vocab_size)
         config = LlamaConfig(
             vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
             num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
@@ -60,9 +70,6 @@ def load_language_model(cfg: BackboneConfig):
             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
         return LlamaForCausalLM(config), tokenizer
-    tokenizer = AutoTokenizer.from_pretrained(cfg.name, trust_remote_code=cfg.trust_remote_code)
-    if tokenizer.pad_token is None:  # Llama-3 ships without one; padded positions are masked anyway
-        tokenizer.pad_token = tokenizer.eos_token
     lm = AutoModelForCausalLM.from_pretrained(cfg.name, dtype=cfg.dtype,
                                               trust_remote_code=cfg.trust_remote_code)
     lm.generation_config.pad_token_id = tokenizer.pad_token_id

@@ -83,7 +83,7 @@ How much do the labels overlap? Word level (the benchmark's own statistics) and 
 """),
 ("code", r"""
 from gadlib.backbone import load_language_model
-_, tokenizer = load_language_model(BACKBONE)
+lm, tokenizer = load_language_model(BACKBONE)   # untrained: used here for its tokenizer and prompt layout
 steps_space = LabelSpace(data.step_names, tokenizer, "text")
 overlap = pd.DataFrame({"words": pd.Series(label_overlap_stats(data.step_names)),
                         "tokens": pd.Series(steps_space.overlap_stats())})
@@ -118,7 +118,6 @@ generative one needs one extra forward per label token, plus the end-of-sequence
 """),
 ("code", r"""
 from gadlib.backbone import MLLM
-lm, _ = load_language_model(BACKBONE)
 prefix_len = MLLM(lm, tokenizer, data.feature_dim).prefix_length("step", NUM_FRAMES * data.tokens_per_frame)
 label_tokens = steps_space.overlap_stats()["tokens_per_label"]
 print(f"prefix ≈ {prefix_len} positions; labels average {label_tokens:.2f} tokens")

@@ -55,12 +55,12 @@ MAPPINGS = ("text", "rand", "desync", "extend")
 """),
 ("code", r"""
 from gadlib.datasets import ensure_benchmark
-from gadlib.backbone import load_language_model
+from gadlib.backbone import load_tokenizer
 from gadlib.label_spaces import LabelSpace
 
 data = ensure_benchmark(PRESET, size=PROFILE)
 names = data.step_names
-_, tokenizer = load_language_model(BACKBONE)
+tokenizer = load_tokenizer(BACKBONE)
 spaces = {m: LabelSpace(names, tokenizer, m, seed=0) for m in MAPPINGS}  # extend: ids the new tokens will get
 for name_i in range(3):
     print(f"{names[name_i]!r:>26}: " + " | ".join(f"{m}: {spaces[m].sequences[name_i]}" for m in MAPPINGS))
