@@ -27,8 +27,8 @@ verb-noun classes, long tail), 3 seeds; (2) then do what the paper could not: va
 purpose (how much a class's look follows its words × how much the labels share words) and watch
 where the paper's ordering holds and where it flips.
 
-**Run time:** about 5 minutes on a 2-core CPU at the default settings; the last code cell prints
-this run's own time.
+**Run time:** about 4 minutes measured on a 2-core CPU (no GPU) at the default settings; the last
+code cell prints this run's own time.
 """),
 COLAB_CELL,
 SETUP_CELL,
