@@ -1,0 +1,72 @@
+"""The notebook plumbing: experiment runs and summaries, error analysis, results files, timing."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gadlib import results as results_mod
+from gadlib.experiment import Run, Setup, offline_samples, run, summarize
+from gadlib.plots import confused_pairs, error_sharing, split_label
+from gadlib.readme_table import results_table
+from gadlib.timing import ms_per_sample
+from gadlib.train import History, TrainConfig
+
+
+def _run(method, seed, top1):
+    return Run(method, seed, History(), {"step": {"metrics": {"top1": top1, "top5": 1.0, "balanced_top1": top1}}})
+
+
+def test_summarize_mean_std_per_seed_in_seed_order():
+    runs = [_run("disc", 2, 0.7), _run("disc", 0, 0.5), _run("disc", 1, 0.6), _run("gen", 0, 0.1)]
+    s = summarize(runs, kinds=("step",))
+    assert s["disc"]["step_top1"]["per_seed"] == [0.5, 0.6, 0.7]
+    assert s["disc"]["step_top1"]["mean"] == pytest.approx(0.6)
+    assert s["disc"]["step_top1"]["std"] == pytest.approx(0.1)  # ddof=1
+    assert s["gen"]["step_top1"] == {"mean": 0.1, "std": 0.0, "per_seed": [0.1]}
+    assert set(s["disc"]) == {"step_top1", "step_top5", "step_balanced_top1"}
+
+
+def test_error_sharing_and_confused_pairs_hand_case():
+    names = ["add sugar", "add salt", "cut onion", "peel onion"]
+    targets = np.array([0, 0, 0, 2, 3, 1])
+    pred = np.array([1, 1, 2, 3, 3, 1])  # errors: 0->1 twice (same verb), 0->2, 2->3 (same object)
+    share = error_sharing(pred, targets, names)
+    assert share == {"errors": 4, "same_verb": 0.5, "same_object": 0.25}
+    table = confused_pairs(pred, targets, names, top=2)
+    assert table.iloc[0].to_dict() == {"true": "add sugar", "predicted": "add salt", "count": 2,
+                                       "same verb": True, "same object": False}
+    assert len(table) == 2
+    assert split_label("pour olive oil") == ("pour", "olive oil")
+    assert np.isnan(error_sharing(targets, targets, names)["same_verb"])
+
+
+def test_save_results_writes_plain_json_atomically(tmp_path, monkeypatch):
+    (tmp_path / "gadlib").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # notebooks run in notebooks/: results go to the root
+    path = results_mod.save_results("99_test", {"profile": "cpu", "seconds": 60.0, "metrics": {
+        "disc": {"step_top1": {"mean": np.float32(0.5), "std": 0.0, "per_seed": np.array([0.5])}}}})
+    assert path == tmp_path / "results" / "99_test.json"
+    data = json.loads(path.read_text())
+    assert data["notebook"] == "99_test" and data["metrics"]["disc"]["step_top1"]["per_seed"] == [0.5]
+    assert list((tmp_path / "results").iterdir()) == [path]  # no temp file left behind
+    assert "| 99_test | disc | step 50.0 ± 0.0 | cpu | 1.0 min |" in results_table()
+    with pytest.raises(FileNotFoundError, match="98_missing"):
+        results_mod.load_results("98_missing")
+
+
+def test_run_trains_and_evaluates_every_decoding(dataset):
+    setup = Setup(num_frames=2, kinds=("step", "next"), train=TrainConfig(epochs=1, batch_size=32, progress=False))
+    out = run("generative", dataset, 0, setup, decodings=("greedy", "exact"), name="gen_text", keep_model=True)
+    assert set(out) == {"gen_text", "gen_text_exact"}
+    test = offline_samples(dataset, "test", 2, kinds=("step", "next"))
+    for r in out.values():
+        assert set(r.results) == {"step", "next"}
+        assert len(r.results["step"]["targets"]) == sum(s.kind == "step" for s in test)
+        assert r.history.steps == -(-len(offline_samples(dataset, "train", 2, ("step", "next"))) // 32)
+    # Both decodings evaluate the same trained model.
+    assert out["gen_text"].classifier is out["gen_text_exact"].classifier
+    assert ms_per_sample(out["gen_text"].classifier, test[:4], batch_size=2, repeats=1) > 0
