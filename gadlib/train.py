@@ -99,7 +99,9 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
         start_epoch, skip = divmod(history.steps, steps_per_epoch)
         skip *= config.grad_accum
     model.train()
-    bar = tqdm(total=total, initial=history.steps, disable=not config.progress, desc="train", leave=False)
+    # disable is passed only to switch the bar off, so TQDM_DISABLE=1 (CI) still silences it otherwise
+    quiet = {} if config.progress else {"disable": True}
+    bar = tqdm(total=total, initial=history.steps, desc="train", leave=False, **quiet)
     t0 = time.perf_counter() - history.train_seconds
     for epoch in range(start_epoch, config.epochs):
         loader = accelerator.prepare_data_loader(epoch_loader(samples_of(epoch), config, epoch))
