@@ -99,6 +99,20 @@ def position_ids_from_mask(mask: torch.Tensor) -> torch.Tensor:
     return (mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
+def prompt_ids(tokenizer, kind: str) -> tuple[list[int], list[int]]:
+    """Token ids before and after the visual tokens of a `kind` sample, from the tokenizer's
+    chat template (a plain "Question/Answer" layout when it has none)."""
+    content = f"{VIDEO_MARKER}\n{PROMPTS[kind]}"
+    if tokenizer.chat_template:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": content}],
+                                             add_generation_prompt=True, tokenize=False)
+    else:
+        text = (tokenizer.bos_token or "") + f"Question: {content}\nAnswer:"
+    before, after = text.split(VIDEO_MARKER)
+    encode = lambda t: tokenizer(t, add_special_tokens=False)["input_ids"]
+    return encode(before), encode(after)
+
+
 class MLLM(nn.Module):
     """Visual tokens -> connector -> LM, with a learnable [CLS] query.
 
@@ -114,24 +128,7 @@ class MLLM(nn.Module):
         self.connector = Connector(visual_dim, hidden)
         std = lm.config.get_text_config().initializer_range
         self.cls_query = nn.Parameter(torch.randn(hidden) * std)
-        self._prompt_ids = {kind: self._render_prompt(text) for kind, text in PROMPTS.items()}
-
-    def _render_prompt(self, question: str) -> tuple[list[int], list[int]]:
-        """Token ids before and after the visual tokens, from the tokenizer's chat template."""
-        content = f"{VIDEO_MARKER}\n{question}"
-        if self.tokenizer.chat_template:
-            text = self.tokenizer.apply_chat_template([{"role": "user", "content": content}],
-                                                      add_generation_prompt=True, tokenize=False)
-        else:
-            text = (self.tokenizer.bos_token or "") + f"Question: {content}\nAnswer:"
-        before, after = text.split(VIDEO_MARKER)
-        encode = lambda s: self.tokenizer(s, add_special_tokens=False)["input_ids"]
-        return encode(before), encode(after)
-
-    def prefix_length(self, kind: str, num_visual_tokens: int) -> int:
-        """Positions a sample of `kind` occupies before [CLS] or the first label token."""
-        before, after = self._prompt_ids[kind]
-        return len(before) + num_visual_tokens + len(after)
+        self._prompt_ids = {kind: prompt_ids(tokenizer, kind) for kind in PROMPTS}
 
     @property
     def device(self) -> torch.device:

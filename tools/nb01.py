@@ -82,8 +82,8 @@ How much do the labels overlap? Word level (the benchmark's own statistics) and 
 (under the backbone's tokenizer; what a generative classifier actually decodes).
 """),
 ("code", r"""
-from gadlib.backbone import load_language_model
-lm, tokenizer = load_language_model(BACKBONE)   # untrained: used here for its tokenizer and prompt layout
+from gadlib.backbone import load_tokenizer
+tokenizer = load_tokenizer(BACKBONE)
 steps_space = LabelSpace(data.step_names, tokenizer, "text")
 overlap = pd.DataFrame({"words": pd.Series(label_overlap_stats(data.step_names)),
                         "tokens": pd.Series(steps_space.overlap_stats())})
@@ -117,8 +117,9 @@ discriminative classifier then needs one more position (`[CLS]`) in the *same* f
 generative one needs one extra forward per label token, plus the end-of-sequence token.
 """),
 ("code", r"""
-from gadlib.backbone import MLLM
-prefix_len = MLLM(lm, tokenizer, data.feature_dim).prefix_length("step", NUM_FRAMES * data.tokens_per_frame)
+from gadlib.backbone import prompt_ids
+before, after = prompt_ids(tokenizer, "step")   # chat tokens around the visual tokens
+prefix_len = len(before) + NUM_FRAMES * data.tokens_per_frame + len(after)
 label_tokens = steps_space.overlap_stats()["tokens_per_label"]
 print(f"prefix ≈ {prefix_len} positions; labels average {label_tokens:.2f} tokens")
 print(f"discriminative: 1 forward over {prefix_len + 1} positions")
