@@ -53,6 +53,15 @@ class Video:
     segments: list[Segment]  # sorted by start, non-overlapping, inside [0, T)
     task: int | None  # index into VideoDataset.task_names; None when the data set has no tasks
     subset: str  # "train" or "test"
+    # bool [T] or None: frames neither trained on nor scored (a data set's `ignore_index` class,
+    # e.g. THUMOS'14's "Ambiguous"); None = every frame counts
+    ignored: np.ndarray | None = None
+
+    def ignored_mask(self) -> np.ndarray:
+        """bool [T]: True where a frame must not be trained on, scored or used as a previous action."""
+        if self.ignored is None:
+            return np.zeros(len(self.features), dtype=bool)
+        return np.asarray(self.ignored, dtype=bool)
 
     def frame_labels(self) -> np.ndarray:
         """int64 [T]: 0 = background, step label + 1 inside a segment."""
