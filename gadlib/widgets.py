@@ -60,3 +60,58 @@ def sample_explorer(dataset, samples_by_kind: dict, results: dict, k: int = 5):
 
     out = w.interactive_output(draw, {"kind": kind, "index": index})
     return w.VBox([w.HBox([kind, index]), out])
+
+
+def _class_colours(num_classes: int) -> np.ndarray:
+    """RGBA per class: grey for background (class 0), a fixed qualitative cycle for the others."""
+    cmap = plt.get_cmap("tab20")
+    colours = np.array([cmap(i % 20) for i in range(num_classes)])
+    colours[0] = (0.85, 0.85, 0.85, 1.0)
+    return colours
+
+
+def oad_timeline_figure(predictions: dict, class_names: list[str], video: int = 0, start: int = 0,
+                        length: int | None = None):
+    """Truth and each method's per-frame prediction for one test video, as coloured strips.
+
+    predictions: {method: [DensePrediction, ...]} (`gadlib.oad.predict_dense` or `evaluate_oad`
+    output), the same videos in the same order for every method. Frames `start .. start+length`.
+    Explained in notebooks/05_online_action_detection.ipynb.
+    """
+    first = next(iter(predictions.values()))[video]
+    end = len(first.truth) if length is None else min(len(first.truth), start + length)
+    rows = {"truth": first.truth[start:end]}
+    rows.update({m: p[video].pred[start:end] for m, p in predictions.items()})
+    colours = _class_colours(len(class_names))
+    fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 0.9))
+    ax.imshow(np.stack([colours[r] for r in rows.values()]), aspect="auto", interpolation="nearest",
+              extent=(start - 0.5, end - 0.5, len(rows) - 0.5, -0.5))
+    ax.set_yticks(range(len(rows)), list(rows))
+    ax.set_xlabel("frame")
+    shown = [c for c in np.unique(np.concatenate(list(rows.values()))) if c != 0][:8]
+    for c in shown:  # a small legend: the classes of this stretch (at most 8)
+        ax.plot([], [], "s", color=colours[c], label=class_names[c])
+    if shown:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    ax.set_title(f"video {first.video_id}, frames {start}-{end - 1} (grey = background)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def oad_timeline_explorer(predictions: dict, class_names: list[str], window: int = 120):
+    """Scrub through the test videos: pick a video and move a `window`-frame view along it."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    videos = next(iter(predictions.values()))
+    video = w.IntSlider(0, 0, len(videos) - 1, description="video")
+    start = w.IntSlider(0, 0, max(0, len(videos[0].truth) - 1), description="frame")
+    video.observe(lambda change: setattr(start, "max", max(0, len(videos[change["new"]].truth) - 1)), "value")
+
+    def draw(video, start):
+        fig = oad_timeline_figure(predictions, class_names, video, start, window)
+        display(fig)
+        plt.close(fig)
+
+    out = w.interactive_output(draw, {"video": video, "start": start})
+    return w.VBox([w.HBox([video, start]), out])
