@@ -312,7 +312,7 @@ def _pooled_frames(scores, truths, ignore_index: int | None) -> tuple[np.ndarray
                              f"scores[{i}] {s.shape}; got {t.shape}")
         t = _multi_hot(t, num_classes, ignore_index, f"truths[{i}]")
         keep = ~t[1]
-        kept_scores.append(s[keep].astype(np.float64))
+        kept_scores.append(s[keep])  # dtype kept: EK100-sized [N, ~3800] scores are large
         kept_truths.append(t[0][keep])
     scores, truth = np.concatenate(kept_scores), np.concatenate(kept_truths)
     if len(scores) == 0:
