@@ -201,44 +201,43 @@ def oad_metrics(preds: list[np.ndarray], truths: list[np.ndarray], scores: list[
 
 def _segment_counts(pred_segs, true_segs, iou: float) -> np.ndarray:
     """[TP, FP, FN] of one video for `segment_f1`."""
-    matched = np.zeros(len(true_segs), dtype=bool)
-    tp = fp = 0
-    for label, start, end in pred_segs:
-        overlaps = [_iou(start, end, ts, te) if tl == label else 0.0 for tl, ts, te in true_segs]
-        best = int(np.argmax(overlaps)) if overlaps else -1  # argmax: first of equal maxima
-        if best >= 0 and overlaps[best] >= iou and not matched[best]:
+    if not true_segs:
+        return np.array([0, len(pred_segs), 0])
+    pred, true = np.array(pred_segs).reshape(-1, 3), np.array(true_segs)
+    overlaps = _iou_matrix(pred, true)
+    overlaps[pred[:, :1] != true[None, :, 0]] = 0.0  # only a true segment of the same class can match
+    matched = np.zeros(len(true), dtype=bool)
+    tp = 0
+    for best, overlap in zip(overlaps.argmax(1), overlaps.max(1)):  # argmax: first of equal maxima
+        if overlap >= iou and not matched[best]:
             matched[best] = True
             tp += 1
-        else:
-            fp += 1
-    return np.array([tp, fp, len(true_segs) - matched.sum()])
+    return np.array([tp, len(pred) - tp, len(true) - tp])
 
 
-def _iou(start_a: int, end_a: int, start_b: int, end_b: int) -> float:
-    intersection = min(end_a, end_b) - max(start_a, start_b)
-    if intersection <= 0:
-        return 0.0
-    return intersection / (max(end_a, end_b) - min(start_a, start_b))  # overlapping: the hull is the union
+def _iou_matrix(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """IoU [P, T] between (label, start, end) rows; ends exclusive."""
+    p_start, p_end = pred[:, 1, None], pred[:, 2, None]  # [P, 1]
+    t_start, t_end = true[None, :, 1], true[None, :, 2]  # [1, T]
+    intersection = np.minimum(p_end, t_end) - np.maximum(p_start, t_start)
+    hull = np.maximum(p_end, t_end) - np.minimum(p_start, t_start)  # the union when they overlap
+    return np.where(intersection > 0, intersection / hull, 0.0)
 
 
 def _start_counts(pred_segs, true_segs, tolerance: float) -> np.ndarray:
     """[TP, FP, FN] of one video for `point_f1`; `tolerance` in frames."""
-    true_labels = np.array([label for label, _, _ in true_segs])
-    true_starts = np.array([start for _, start, _ in true_segs])
-    matched = np.zeros(len(true_segs), dtype=bool)
-    tp = fp = 0
-    for label, start, _ in pred_segs:
-        if len(true_segs) == 0:
-            fp += 1
-            continue
-        distance = np.abs(true_starts - start)
-        best = int(np.argmin(distance))  # first of equal minima: true starts are sorted, so the earlier
-        if distance[best] <= tolerance and true_labels[best] == label and not matched[best]:
+    if not true_segs:
+        return np.array([0, len(pred_segs), 0])
+    pred, true = np.array(pred_segs).reshape(-1, 3), np.array(true_segs)
+    distance = np.abs(pred[:, 1:2] - true[None, :, 1])  # [P, T] between starts
+    nearest = distance.argmin(1)  # first of equal minima: true starts are sorted, so the earlier one
+    matched = np.zeros(len(true), dtype=bool)
+    tp = 0
+    for p, best in enumerate(nearest):
+        if distance[p, best] <= tolerance and true[best, 0] == pred[p, 0] and not matched[best]:
             matched[best] = True
             tp += 1
-        else:
-            fp += 1
-    return np.array([tp, fp, len(true_segs) - matched.sum()])
+    return np.array([tp, len(pred) - tp, len(true) - tp])
 
 
 def _f1(tp: int, fp: int, fn: int) -> float:
@@ -247,6 +246,7 @@ def _f1(tp: int, fp: int, fn: int) -> float:
 
 
 def _calibrated_ap_one_class(positive: np.ndarray, score: np.ndarray) -> float:
+    score = score.astype(np.float64)  # negating unsigned integer scores would wrap around
     order = np.argsort(-score, kind="stable")
     tp = np.cumsum(positive[order])
     fp = np.cumsum(~positive[order])
