@@ -113,13 +113,15 @@ def per_frame_map(scores: list[np.ndarray] | np.ndarray, truths, background: int
     `ignore_index`, averaged over the classes with at least one positive frame (NaN if none has).
     `scores`: float [T, C] per video. `truths`: labels [T] or multi-hot [T, C] per video.
 
-    `thumos_postprocess` (THUMOS'14; the per-frame protocol of Shou et al. 2017, CDC, that MAT/TeSTra
-    evaluate with): every CliffDiving is also a Diving, so the Diving score becomes
-    max(Diving, CliffDiving) per frame, and CliffDiving frames also count as Diving positives
-    (THUMOS annotates each CliffDiving instance as Diving too; a no-op for multi-hot truth that already
-    has both). The CDC protocol's optional 5-frame max smoothing looks at future frames, so it is not
-    applied (online setting). The two columns come from `class_names` (one name per score column, or
-    per non-background column) or, without names, from the 21/22-column MAT/TeSTra layout.
+    `thumos_postprocess` (THUMOS'14, the "switch" of the per-frame protocol of Shou et al. 2017, CDC):
+    every CliffDiving is also a Diving, so the Diving score becomes max(Diving, CliffDiving) per frame,
+    and CliffDiving frames also count as Diving positives (THUMOS annotates each CliffDiving instance
+    as Diving too; a no-op for multi-hot truth that already has both). The CDC protocol's other option,
+    a 5-frame max smoothing, looks at future frames, so it is not offered (online setting).
+    Off by default: the public MAT/TeSTra-style evaluation scripts we read keep both options off and
+    only drop the Ambiguous frames, i.e. their mAP is `ignore_index=21` with this left False.
+    The two columns come from `class_names` (one name per score column, or per non-background
+    column) or, without names, from the 21/22-column MAT/TeSTra layout.
     """
     scores, truth = _pooled_frames(scores, truths, ignore_index)
     if thumos_postprocess:
@@ -310,10 +312,9 @@ def _pooled_frames(scores, truths, ignore_index: int | None) -> tuple[np.ndarray
         if t.ndim not in (1, 2) or len(t) != len(s) or (t.ndim == 2 and t.shape[1] != num_classes):
             raise ValueError(f"video {i}: truths[{i}] must be labels [T] or multi-hot [T, C] matching "
                              f"scores[{i}] {s.shape}; got {t.shape}")
-        t = _multi_hot(t, num_classes, ignore_index, f"truths[{i}]")
-        keep = ~t[1]
-        kept_scores.append(s[keep])  # dtype kept: EK100-sized [N, ~3800] scores are large
-        kept_truths.append(t[0][keep])
+        positives, ignored = _multi_hot(t, num_classes, ignore_index, f"truths[{i}]")
+        kept_scores.append(s[~ignored])  # dtype kept: EK100-sized [N, ~3800] scores are large
+        kept_truths.append(positives[~ignored])
     scores, truth = np.concatenate(kept_scores), np.concatenate(kept_truths)
     if len(scores) == 0:
         raise ValueError("no frame left to evaluate (every frame is ignored or the videos are empty)")
