@@ -159,6 +159,7 @@ def oad_metrics(preds: list[np.ndarray], truths: list[np.ndarray], scores: list[
     `thumos_postprocess` (with `class_names`, see `per_frame_map`) applies to "map" only.
     Returns {"seg_f1_0.1", "seg_f1_0.25", "seg_f1_0.5", "point_f1_1s", "point_f1_2s", "map", "cap",
     "frame_acc"}; frame_acc = fraction of kept frames whose predicted label is the true one.
+    "map" and "cap" are NaN when no kept frame holds an action (they are undefined then).
     """
     pairs = _paired_videos(preds, truths)
     scores = _video_list(scores, "scores")

@@ -336,6 +336,16 @@ def test_oad_metrics_thumos_postprocess_changes_map_only():
     assert {k: v for k, v in post.items() if k != "map"} == {k: v for k, v in plain.items() if k != "map"}
 
 
+def test_oad_metrics_all_background():
+    truth = np.zeros(10, dtype=int)
+    pred = seq(10, [(1, 2, 5)])
+    m = oad_metrics([pred], [truth], [np.eye(2)[pred]], fps=1.0)
+    # FP 1, nothing true: every F1 is 0; no action frame: mAP and cAP undefined (NaN)
+    assert all(m[k] == 0.0 for k in KEYS if "f1" in k)
+    assert np.isnan(m["map"]) and np.isnan(m["cap"])
+    assert m["frame_acc"] == pytest.approx(0.7)
+
+
 # ---- input checking ----------------------------------------------------------------------------
 
 def test_bad_inputs_raise_clear_errors():
