@@ -1,17 +1,21 @@
-"""Videos with step segments in memory, and the two on-disk layouts people already have.
+"""The two on-disk layouts people already have, and the synthetic benchmarks written in them.
 
 Explained in notebooks/01_generative_vs_discriminative.ipynb (data) and used by every notebook.
+The data model (`Segment`, `Video`, `VideoDataset`) lives in `gadlib.data` and is re-exported here.
 
 - COIN layout: `<root>/COIN.json` (segments in seconds), `<root>/features/<video>.npy`
   `[T, tokens, D]`, and our `<root>/meta.json` (fps, step and task names).
-- OAD layout (MAT/TeSTra convention): `<root>/<feature_dir>/<video>.npy` `[T, D]`,
-  `<root>/target_perframe/<video>.npy` `[T, C]` one-hot (column 0 = background) and
-  `<root>/data_info.json` (class_names, num_classes, fps, train/test session sets).
+- OAD layout (MAT/TeSTra convention): `<root>/<feature_dir>/<video>.npy` `[T, D]` (one folder
+  per modality, e.g. `rgb_kinetics_resnet50` and `flow_kinetics_bninception`),
+  `<root>/target_perframe/<video>.npy` `[T, C]` (column 0 = background) and
+  `<root>/data_info.json` (class_names, num_classes, fps, ignore_index, train/val/test session
+  sets; either one data set or several keyed by name). The label rules are in `read_oad`.
 
 Readers check everything they read and name the file and field at fault. Writers never leave a
 half-written data set behind: they write into a temporary folder next to the target and rename
 it at the end. `ensure_benchmark` generates a synthetic preset on first use, writes it in its
 layout and reads it back through the same reader, so our data and yours take the same path.
+See data/README.md for pointing the readers at real COIN / THUMOS'14 / EPIC-Kitchens folders.
 """
 
 from __future__ import annotations
@@ -23,79 +27,21 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from gadlib import benchmark
+from gadlib.benchmark import BenchmarkConfig, preset
+# Re-exported: `from gadlib.datasets import Video, Segment, VideoDataset` keeps working.
+from gadlib.data import SUBSETS, ConcatenatedFeatures, OADInfo, Segment, Video, VideoDataset  # noqa: F401
+
 log = logging.getLogger(__name__)
 
-SUBSETS = ("train", "test")
 _COIN_SUBSET = {"training": "train", "testing": "test"}
-
-
-@dataclass
-class Segment:
-    """One annotated step: frames start .. end - 1."""
-
-    start: int  # first frame index (inclusive)
-    end: int  # last frame index (exclusive); end > start
-    label: int  # index into VideoDataset.step_names
-
-
-@dataclass
-class Video:
-    """One video: per-frame visual tokens plus its step segments."""
-
-    video_id: str
-    features: np.ndarray  # float32 [T, tokens_per_frame, D]
-    segments: list[Segment]  # sorted by start, non-overlapping, inside [0, T)
-    task: int | None  # index into VideoDataset.task_names; None when the data set has no tasks
-    subset: str  # "train" or "test"
-    # bool [T] or None: frames neither trained on nor scored (a data set's `ignore_index` class,
-    # e.g. THUMOS'14's "Ambiguous"); None = every frame counts
-    ignored: np.ndarray | None = None
-
-    def ignored_mask(self) -> np.ndarray:
-        """bool [T]: True where a frame must not be trained on, scored or used as a previous action."""
-        if self.ignored is None:
-            return np.zeros(len(self.features), dtype=bool)
-        return np.asarray(self.ignored, dtype=bool)
-
-    def frame_labels(self) -> np.ndarray:
-        """int64 [T]: 0 = background, step label + 1 inside a segment."""
-        labels = np.zeros(len(self.features), dtype=np.int64)
-        for s in self.segments:
-            labels[s.start:s.end] = s.label + 1
-        return labels
-
-
-@dataclass
-class VideoDataset:
-    """A data set: videos, class names without background, task names ([] for OAD data)."""
-
-    name: str
-    videos: list[Video]
-    step_names: list[str]
-    task_names: list[str]
-    fps: float
-
-    def split(self, subset: str) -> list[Video]:
-        """The videos of one subset ("train" or "test")."""
-        videos = [v for v in self.videos if v.subset == subset]
-        if not videos:
-            raise ValueError(f"data set {self.name!r} has no videos in subset {subset!r} "
-                             f"(subsets present: {sorted({v.subset for v in self.videos})})")
-        return videos
-
-    @property
-    def feature_dim(self) -> int:
-        return int(self.videos[0].features.shape[2])
-
-    @property
-    def tokens_per_frame(self) -> int:
-        return int(self.videos[0].features.shape[1])
+# Arrays are checked this many bytes at a time, so a memory-mapped file is never copied whole.
+CHUNK_BYTES = 16 << 20
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,11 +57,12 @@ def _load_json(path: Path):
         raise ValueError(f"{path}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from e
 
 
-def _load_npy(path: Path, what: str) -> np.ndarray:
+def _load_npy(path: Path, what: str, mmap: bool = False) -> np.ndarray:
+    """np.load, read-only memory-mapped when `mmap` (nothing is read until it is indexed)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {what} file not found")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except (ValueError, OSError, EOFError) as e:
         raise ValueError(f"{path}: cannot read {what} array: {e}") from e
 
@@ -146,6 +93,33 @@ def _names(record, key: str, where: str) -> list[str]:
     return names
 
 
+def _chunks(array) -> range:
+    """Start rows of blocks of about CHUNK_BYTES (works on arrays, memory maps and views)."""
+    row_bytes = max(1, int(np.prod(array.shape[1:])) * array.dtype.itemsize)
+    return range(0, len(array), max(1, CHUNK_BYTES // row_bytes))
+
+
+def _first_nonfinite_row(array) -> int | None:
+    """Index of the first row holding NaN or inf, checked block by block (no full copy), or None."""
+    if not np.issubdtype(array.dtype, np.inexact):
+        return None
+    step = _chunks(array).step
+    for start in _chunks(array):
+        block = np.asarray(array[start:start + step])
+        finite = np.isfinite(block).reshape(len(block), -1).all(axis=1)
+        if not finite.all():
+            return start + int(np.argmin(finite))
+    return None
+
+
+def _check_numeric_finite(array, where: str) -> None:
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{where}: features should be numeric, got dtype {array.dtype}")
+    bad = _first_nonfinite_row(array)
+    if bad is not None:
+        raise ValueError(f"{where}: features contain NaN or inf (first at frame {bad})")
+
+
 def _check_features(features: np.ndarray, where: str) -> np.ndarray:
     """Features as float32 [T, tokens, D] ([T, D] is read as one token per frame)."""
     if features.ndim == 2:
@@ -153,11 +127,7 @@ def _check_features(features: np.ndarray, where: str) -> np.ndarray:
     if features.ndim != 3 or features.shape[0] == 0 or features.shape[2] == 0:
         raise ValueError(f"{where}: features should be [T, D] or [T, tokens, D] with T, D > 0, "
                          f"got shape {features.shape}")
-    if not np.issubdtype(features.dtype, np.number):
-        raise ValueError(f"{where}: features should be numeric, got dtype {features.dtype}")
-    finite = np.isfinite(features).all(axis=(1, 2))
-    if not finite.all():
-        raise ValueError(f"{where}: features contain NaN or inf (first at frame {int(np.argmin(finite))})")
+    _check_numeric_finite(features, where)
     return features.astype(np.float32, copy=False)
 
 
@@ -205,18 +175,28 @@ def _check_dataset(dataset: VideoDataset) -> None:
         seen.add(v.video_id)
         if v.subset not in SUBSETS:
             raise ValueError(f"{where}: subset should be one of {SUBSETS}, got {v.subset!r}")
-        if not isinstance(v.features, np.ndarray) or v.features.ndim != 3:
-            raise ValueError(f"{where}: features should be an array [T, tokens, D], got "
+        if not isinstance(v.features, (np.ndarray, ConcatenatedFeatures)) or v.features.ndim != 3 \
+                or 0 in v.features.shape:
+            raise ValueError(f"{where}: features should be an array [T, tokens, D] with T, D > 0, got "
                              f"{getattr(v.features, 'shape', type(v.features).__name__)}")
-        _check_features(v.features, where)
+        _check_numeric_finite(v.features, where)
         first = _check_same_shape(v.features, first, where)
         _check_segments(v.segments, len(v.features), len(dataset.step_names), where)
+        if v.ignored is not None and np.shape(v.ignored) != (len(v.features),):
+            raise ValueError(f"{where}: ignored should be a bool array [T] = [{len(v.features)}], "
+                             f"got shape {np.shape(v.ignored)}")
         if dataset.task_names and not (isinstance(v.task, (int, np.integer))
                                        and 0 <= v.task < len(dataset.task_names)):
             raise ValueError(f"{where}: task should be an index into the {len(dataset.task_names)} "
                              f"task_names, got {v.task!r}")
         if not dataset.task_names and v.task is not None:
             raise ValueError(f"{where}: task is {v.task!r} but the data set has no task_names")
+
+
+def _check_splits(videos: list[Video], where: str) -> None:
+    for subset in ("train", "test"):
+        if not any(v.subset == subset for v in videos):
+            raise ValueError(f"{where}: the {subset!r} split is empty")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,10 +241,16 @@ def _write_json(path: Path, value) -> None:
 
 def _write_coin_files(dataset: VideoDataset, folder: Path) -> None:
     _check_dataset(dataset)
+    for v in dataset.videos:
+        # COIN.json knows only "training" and "testing", and has no per-frame mask.
+        if v.subset == "val" or v.ignored_mask().any():
+            raise ValueError(f"data set {dataset.name!r}, video {v.video_id!r}: the COIN layout cannot "
+                             f"hold {'a val subset' if v.subset == 'val' else 'ignored frames'}; "
+                             f"use write_oad")
     (folder / "features").mkdir()
     database = {}
     for v in dataset.videos:
-        np.save(folder / "features" / f"{v.video_id}.npy", v.features.astype(np.float32))
+        np.save(folder / "features" / f"{v.video_id}.npy", np.asarray(v.features, dtype=np.float32))
         fps, T = dataset.fps, len(v.features)
         entry = {"subset": "training" if v.subset == "train" else "testing"}
         if v.task is not None:
@@ -361,24 +347,44 @@ def read_coin(root: str | Path, features: str = "features", fps: float | None = 
                         task_names=list(task_names), fps=fps)
 
 
-def _check_splits(videos: list[Video], where: str) -> None:
-    for subset in SUBSETS:
-        if not any(v.subset == subset for v in videos):
-            raise ValueError(f"{where}: the {subset!r} split is empty")
-
-
 # ---------------------------------------------------------------------------------------------
 # OAD layout (MAT / TeSTra)
 # ---------------------------------------------------------------------------------------------
+
+# data_info.json fields read_oad interprets; any other field of the entry is kept in OADInfo.extra.
+_OAD_FIELDS = ("name", "class_names", "num_classes", "ignore_index", "fps",
+               "train_session_set", "val_session_set", "test_session_set")
+EMPTY_ROWS = ("error", "background", "ignore")
+
+
+def _oad_target(dataset: VideoDataset, video: Video, columns: list[int], ignored_column: int | None,
+                num_classes: int) -> np.ndarray:
+    """float32 one-hot [T, C]: a frame's class column; ignored frames set only the ignore column."""
+    column_of_label = np.array([0] + columns)
+    target = np.eye(num_classes, dtype=np.float32)[column_of_label[video.frame_labels()]]
+    mask = video.ignored_mask()
+    if mask.any():
+        if ignored_column is None:
+            raise ValueError(f"data set {dataset.name!r}, video {video.video_id!r}: has ignored frames but "
+                             f"no ignore class to write them as (dataset.oad_info has no ignore_index "
+                             f"pointing at an action column)")
+        target[mask] = 0
+        target[mask, ignored_column] = 1
+    return target
+
 
 def _write_oad_files(dataset: VideoDataset, folder: Path, feature_dir: str = "rgb_features") -> None:
     _check_dataset(dataset)
     if dataset.tokens_per_frame != 1:
         raise ValueError(f"data set {dataset.name!r}: the OAD layout stores one token per frame, "
                          f"got tokens_per_frame={dataset.tokens_per_frame}")
+    info = dataset.oad_info or OADInfo(["background"] + list(dataset.step_names))
+    columns, ignored_column = info.step_columns(), info.ignored_column()
+    if [info.class_names[c] for c in columns] != list(dataset.step_names):
+        raise ValueError(f"data set {dataset.name!r}: oad_info.class_names (without background and the "
+                         f"ignored class) differ from step_names; fix one, or set oad_info=None")
     (folder / feature_dir).mkdir(parents=True)
     (folder / "target_perframe").mkdir()
-    num_classes = len(dataset.step_names) + 1
     for v in dataset.videos:
         for a, b in zip(v.segments, v.segments[1:]):
             if a.end == b.start and a.label == b.label:
@@ -386,88 +392,212 @@ def _write_oad_files(dataset: VideoDataset, folder: Path, feature_dir: str = "rg
                 raise ValueError(f"data set {dataset.name!r}, video {v.video_id!r}: segments at frames "
                                  f"{a.start} and {b.start} touch and share a label; the OAD layout "
                                  f"would merge them")
-        np.save(folder / feature_dir / f"{v.video_id}.npy", v.features[:, 0, :].astype(np.float32))
+        np.save(folder / feature_dir / f"{v.video_id}.npy", np.asarray(v.features[:, 0, :], dtype=np.float32))
         np.save(folder / "target_perframe" / f"{v.video_id}.npy",
-                np.eye(num_classes, dtype=np.float32)[v.frame_labels()])
-    _write_json(folder / "data_info.json", {
-        "name": dataset.name,
-        "class_names": ["background"] + list(dataset.step_names),
-        "num_classes": num_classes,
-        "fps": dataset.fps,
-        "train_session_set": [v.video_id for v in dataset.videos if v.subset == "train"],
-        "test_session_set": [v.video_id for v in dataset.videos if v.subset == "test"],
-    })
+                _oad_target(dataset, v, columns, ignored_column, len(info.class_names)))
+    entry = {**info.extra, "class_names": list(info.class_names), "num_classes": len(info.class_names)}
+    if info.ignore_index is not None:
+        entry["ignore_index"] = info.ignore_index
+    entry["fps"] = dataset.fps
+    for subset in SUBSETS:
+        ids = [v.video_id for v in dataset.videos if v.subset == subset]
+        if ids or subset != "val":  # val_session_set only when there is a val split
+            entry[f"{subset}_session_set"] = ids
+    _write_json(folder / "data_info.json", {info.key: entry} if info.key else {"name": dataset.name, **entry})
 
 
 def write_oad(dataset: VideoDataset, root: str | Path, feature_dir: str = "rgb_features") -> None:
-    """Write `dataset` in the OAD layout under `root` (atomically). Tasks are not written."""
+    """Write `dataset` in the OAD layout under `root` (atomically). Tasks are not written.
+
+    With `dataset.oad_info` (set by `read_oad`), data_info.json gets the original class list,
+    `ignore_index`, data-set key and other fields back unchanged, and ignored frames are written
+    as rows with only the ignore column set. Targets are written one-hot: a multi-hot row that
+    `read_oad` resolved to one class is written as that class.
+    """
     _atomic_write(Path(root), lambda folder: _write_oad_files(dataset, folder, feature_dir))
 
 
-def read_oad(root: str | Path, feature_dir: str = "rgb_features", name: str | None = None) -> VideoDataset:
-    """Read an OAD-layout data set; segments are the runs of equal non-background labels.
-
-    MAT/TeSTra keep one data_info.json for several data sets ({"THUMOS": {...}, ...}): then
-    `name` picks the entry (optional when there is only one).
-    """
-    root = Path(root)
-    info_path = root / "data_info.json"
-    info = _load_json(info_path)
+def _oad_entry(info, info_path: Path, name: str | None) -> tuple[dict, str, str | None]:
+    """The data set's entry of data_info.json, where to say it is, and its key (None: flat file)."""
     where = str(info_path)
-    if isinstance(info, dict) and "class_names" not in info:
-        nested = {k: v for k, v in info.items() if isinstance(v, dict) and "class_names" in v}
-        if name is None and len(nested) == 1:
-            name = next(iter(nested))
-        if name not in nested:
-            raise ValueError(f"{where}: missing field 'class_names' (and no data set entry "
-                             f"{name!r} among {sorted(nested)})")
-        info, where = nested[name], f"{info_path}: [{name!r}]"
-    class_names = _names(info, "class_names", where)
-    num_classes = _field(info, "num_classes", where, "integer")
+    if not isinstance(info, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(info).__name__}")
+    if "class_names" in info:
+        return info, where, None
+    nested = {k: v for k, v in info.items() if isinstance(v, dict) and "class_names" in v}
+    if name is None and len(nested) > 1:
+        raise ValueError(f"{where}: holds several data sets {sorted(nested)}; pass name= to pick one")
+    if name is None and nested:
+        name = next(iter(nested))
+    if name not in nested:
+        raise ValueError(f"{where}: missing field 'class_names' (and no data set entry {name!r} among "
+                         f"{sorted(nested)})")
+    return nested[name], f"{info_path}: [{name!r}]", name
+
+
+def _oad_info(entry: dict, where: str, key: str | None) -> OADInfo:
+    class_names = _names(entry, "class_names", where)
+    num_classes = _field(entry, "num_classes", where, "integer")
     if num_classes != len(class_names) or num_classes < 2:
         raise ValueError(f"{where}: field 'num_classes' is {num_classes} but 'class_names' has "
                          f"{len(class_names)} entries (background first, at least one action)")
-    fps = _field(info, "fps", where, "number")
-    if fps <= 0:
-        raise ValueError(f"{where}: field 'fps' must be > 0, got {fps}")
-    sessions = {subset: _field(info, f"{subset}_session_set", where, "list") for subset in SUBSETS}
-    for subset, ids in sessions.items():
-        if not ids:
-            raise ValueError(f"{where}: field '{subset}_session_set' is empty (empty {subset!r} split)")
-    both = set(sessions["train"]) & set(sessions["test"])
-    if both:
-        raise ValueError(f"{where}: videos {sorted(both)[:5]} are in both train_session_set and test_session_set")
-
-    videos, first = [], None
-    for subset, ids in sessions.items():
-        for vid in ids:
-            feature_path = root / feature_dir / f"{vid}.npy"
-            target_path = root / "target_perframe" / f"{vid}.npy"
-            array = _check_features(_load_npy(feature_path, f"feature (video {vid!r} listed in {info_path})"),
-                                    str(feature_path))
-            if array.shape[1] != 1:
-                raise ValueError(f"{feature_path}: OAD features should be [T, D], got shape {array.shape}")
-            first = _check_same_shape(array, first, str(feature_path))
-            labels = _one_hot_labels(_load_npy(target_path, f"target (video {vid!r} listed in {info_path})"),
-                                     len(array), num_classes, target_path)
-            change = np.flatnonzero(np.diff(labels)) + 1
-            starts, ends = np.r_[0, change], np.r_[change, len(labels)]
-            segments = [Segment(int(s), int(e), int(labels[s]) - 1) for s, e in zip(starts, ends) if labels[s]]
-            videos.append(Video(vid, array, segments, None, subset))
-    return VideoDataset(name=info.get("name", name or root.name), videos=videos,
-                        step_names=list(class_names[1:]), task_names=[], fps=float(fps))
+    ignore_index = _field(entry, "ignore_index", where, "integer") if "ignore_index" in entry else None
+    if ignore_index is not None and ignore_index >= num_classes:
+        raise ValueError(f"{where}: field 'ignore_index' is {ignore_index}, not a column of the "
+                         f"{num_classes} classes (negative, e.g. -100, means no ignored class)")
+    info = OADInfo(list(class_names), ignore_index, key, {k: v for k, v in entry.items() if k not in _OAD_FIELDS})
+    if not info.step_columns():
+        raise ValueError(f"{where}: field 'class_names' has no action class besides background and the "
+                         f"ignored class {ignore_index}")
+    return info
 
 
-def _one_hot_labels(target: np.ndarray, num_frames: int, num_classes: int, path: Path) -> np.ndarray:
-    """Class index per frame from a [T, C] one-hot target, checking it is exactly that."""
+def _oad_sessions(entry: dict, where: str) -> dict[str, list[str]]:
+    """Video ids per subset; val only when the file has a val_session_set."""
+    sessions = {}
+    for subset in SUBSETS:
+        key = f"{subset}_session_set"
+        if subset == "val" and key not in entry:
+            continue
+        ids = _field(entry, key, where, "list")
+        if not all(isinstance(i, str) for i in ids):
+            raise ValueError(f"{where}: field {key!r} should be a list of video id strings")
+        if not ids and subset != "val":
+            raise ValueError(f"{where}: field {key!r} is empty (empty {subset!r} split)")
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"{where}: field {key!r} lists videos {repeated[:5]} more than once")
+        sessions[subset] = ids
+    subsets = list(sessions)
+    for i, a in enumerate(subsets):
+        for b in subsets[i + 1:]:
+            both = set(sessions[a]) & set(sessions[b])
+            if both:
+                raise ValueError(f"{where}: videos {sorted(both)[:5]} are in both {a}_session_set "
+                                 f"and {b}_session_set")
+    return sessions
+
+
+def _oad_features(root: Path, feature_dirs: list[str], vid: str, info_path: Path, first: list,
+                  mmap: bool):
+    """One video's features from every folder: [T, 1, sum D] array, memory map or lazy view.
+
+    `first` holds, per folder, (file, [1, D]) of the first video, filled on the first call.
+    """
+    parts, paths = [], []
+    for k, folder in enumerate(feature_dirs):
+        path = root / folder / f"{vid}.npy"
+        part = _load_npy(path, f"feature (video {vid!r} listed in {info_path})", mmap)
+        if part.ndim == 3 and part.shape[1] == 1:
+            part = part[:, 0, :]
+        if part.ndim != 2 or 0 in part.shape:
+            raise ValueError(f"{path}: OAD features should be [T, D] with T, D > 0, got shape {part.shape}")
+        _check_numeric_finite(part, str(path))
+        first[k] = _check_same_shape(part[:, None, :], first[k], str(path))
+        if parts and len(part) != len(parts[0]):
+            raise ValueError(f"{path} has {len(part)} frames but {paths[0]} has {len(parts[0])}; "
+                             f"every feature folder needs one row per frame")
+        parts.append(part)
+        paths.append(path)
+    if not mmap:
+        return np.concatenate([p.astype(np.float32, copy=False) for p in parts], axis=1)[:, None, :]
+    if len(parts) == 1 and parts[0].dtype == np.float32:
+        return parts[0][:, None, :]  # still a read-only memory map
+    return ConcatenatedFeatures(parts)
+
+
+def _oad_labels(target, num_frames: int, info: OADInfo, path: Path,
+                empty_rows: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: label (0 = background, step + 1) and ignored flag, by the rules of `read_oad`."""
+    num_classes = len(info.class_names)
     if target.ndim != 2 or target.shape != (num_frames, num_classes):
         raise ValueError(f"{path}: target should be [T, C] = [{num_frames}, {num_classes}] (T from the "
                          f"features, C = num_classes), got shape {target.shape}")
-    ok = ((target == 0) | (target == 1)).all(axis=1) & (target.sum(axis=1) == 1)
-    if not ok.all():
-        row = int(np.argmin(ok))
-        raise ValueError(f"{path}: row {row} is not one-hot: {target[row].tolist()[:10]}")
-    return target.argmax(axis=1)
+    if not (np.issubdtype(target.dtype, np.number) or target.dtype == bool):
+        raise ValueError(f"{path}: target should be numeric, got dtype {target.dtype}")
+    columns, ignored_column = np.array(info.step_columns()), info.ignored_column()
+    labels = np.zeros(num_frames, dtype=np.int64)
+    ignored = np.zeros(num_frames, dtype=bool)
+    step = max(1, CHUNK_BYTES // (8 * num_classes))  # rows of float64
+    for start in range(0, num_frames, step):
+        block = np.asarray(target[start:start + step], dtype=np.float64)
+        bad = ~((block >= 0) & (block <= 1))  # NaN fails both
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise ValueError(f"{path}: row {start + row}, column {col} ({info.class_names[col]!r}) is "
+                             f"{block[row, col]}; targets should be 0/1 (or soft values in [0, 1])")
+        actions = block[:, columns]
+        is_ignored = (block[:, ignored_column] > 0 if ignored_column is not None
+                      else np.zeros(len(block), dtype=bool))
+        has_action = actions.max(axis=1) > 0
+        empty = ~(has_action | is_ignored | (block[:, 0] > 0))
+        if empty.any() and empty_rows == "error":
+            raise ValueError(f"{path}: row {start + int(np.argmax(empty))} has no class set (all zeros); "
+                             f"pass empty_rows='background' or 'ignore' to read such rows")
+        is_ignored |= empty & (empty_rows == "ignore")
+        # argmax: the largest value wins, ties go to the lowest column (CliffDiving before Diving).
+        labels[start:start + step] = np.where(has_action & ~is_ignored, actions.argmax(axis=1) + 1, 0)
+        ignored[start:start + step] = is_ignored
+    return labels, ignored
+
+
+def read_oad(root: str | Path, feature_dir: str | list[str] = "rgb_features", name: str | None = None,
+             mmap: bool = False, empty_rows: str = "error") -> VideoDataset:
+    """Read an OAD-layout data set (MAT/TeSTra convention); segments are runs of one label.
+
+    data_info.json: one data set, or several keyed by name ({"THUMOS": {...}, "TVSeries": {...}},
+    as TeSTra ships it): `name` picks one (required when there are several). Subsets:
+    train_session_set, test_session_set and, when present, val_session_set (subset "val").
+
+    feature_dir: one folder or a list (e.g. ["rgb_kinetics_resnet50", "flow_kinetics_bninception"]):
+    each `<folder>/<video>.npy` is [T, D_i], all with the same T; frames are concatenated to
+    [T, 1, sum D_i] in the order given.
+
+    Target rows (`target_perframe/<video>.npy`, [T, C], 0/1 or soft values in [0, 1]; a column is
+    "set" when > 0):
+    - ignore_index: a row whose ignored column is set (THUMOS'14's "Ambiguous", 21) is ignored,
+      whatever else is set (as the MAT/TeSTra losses drop it): `Video.ignored` is True there and
+      the frame is background in `frame_labels()`. The ignored class is not a step. -100 (no
+      class) and 0 (the background column, EPIC-Kitchens-100 in TeSTra) ignore nothing.
+    - several actions set (THUMOS'14 labels CliffDiving frames Diving too): the largest value
+      wins, ties go to the lowest column; background (column 0) counts only when no action is set.
+    - nothing set: an error naming file and row, unless `empty_rows` is "background" or "ignore".
+
+    mmap: memory-map the feature files instead of reading them (for data sets larger than RAM):
+    features are then read-only memory maps, or `ConcatenatedFeatures` views for several folders
+    or a non-float32 dtype, and NaN/inf are checked in blocks of CHUNK_BYTES. Peak memory: about
+    the features of the whole data set (float32) without mmap; with mmap, one block of
+    CHUNK_BYTES plus 9 bytes per frame (labels and mask); pages read are cached by the OS.
+    """
+    root = Path(root)
+    if empty_rows not in EMPTY_ROWS:
+        raise ValueError(f"read_oad: empty_rows should be one of {EMPTY_ROWS}, got {empty_rows!r}")
+    feature_dirs = [feature_dir] if isinstance(feature_dir, (str, os.PathLike)) else list(feature_dir)
+    if not feature_dirs:
+        raise ValueError("read_oad: feature_dir is an empty list")
+    info_path = root / "data_info.json"
+    entry, where, key = _oad_entry(_load_json(info_path), info_path, name)
+    info = _oad_info(entry, where, key)
+    fps = _field(entry, "fps", where, "number")
+    if fps <= 0:
+        raise ValueError(f"{where}: field 'fps' must be > 0, got {fps}")
+    sessions = _oad_sessions(entry, where)
+
+    videos, first = [], [None] * len(feature_dirs)
+    for subset, ids in sessions.items():
+        for vid in ids:
+            features = _oad_features(root, feature_dirs, vid, info_path, first, mmap)
+            target_path = root / "target_perframe" / f"{vid}.npy"
+            target = _load_npy(target_path, f"target (video {vid!r} listed in {info_path})", mmap=True)
+            labels, ignored = _oad_labels(target, len(features), info, target_path, empty_rows)
+            del target  # closes the memory map
+            change = np.flatnonzero(np.diff(labels)) + 1
+            starts, ends = np.r_[0, change], np.r_[change, len(labels)]
+            segments = [Segment(int(s), int(e), int(labels[s]) - 1) for s, e in zip(starts, ends) if labels[s]]
+            videos.append(Video(vid, features, segments, None, subset, ignored if ignored.any() else None))
+    return VideoDataset(name=key or entry.get("name") or name or root.name, videos=videos,
+                        step_names=[info.class_names[c] for c in info.step_columns()], task_names=[],
+                        fps=float(fps), oad_info=info)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -518,8 +648,6 @@ def ensure_benchmark(name_or_config, size: str = "cpu", layout: str | None = Non
     `manifest.json` (config + sha256 of every file) written last. A missing manifest or a
     changed file means it is generated again.
     """
-    from gadlib.benchmark import BenchmarkConfig, generate_benchmark, preset  # benchmark imports us
-
     if isinstance(name_or_config, BenchmarkConfig):
         config = dataclasses.replace(name_or_config, **overrides)
         label = config.name
@@ -535,7 +663,7 @@ def ensure_benchmark(name_or_config, size: str = "cpu", layout: str | None = Non
 
     if not _manifest_ok(folder, record):
         log.info("generating %s", folder)
-        dataset = generate_benchmark(config)
+        dataset = benchmark.generate_benchmark(config)
 
         def fill(tmp: Path) -> None:
             if config.layout == "coin":
