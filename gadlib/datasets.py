@@ -478,6 +478,15 @@ def _oad_sessions(entry: dict, where: str) -> dict[str, list[str]]:
     return sessions
 
 
+def _oad_feature_file(path: Path, what: str, mmap: bool) -> np.ndarray:
+    part = _load_npy(path, what, mmap)
+    if part.ndim == 3 and part.shape[1] == 1:
+        part = part[:, 0, :]
+    if part.ndim != 2 or 0 in part.shape:
+        raise ValueError(f"{path}: OAD features should be [T, D] with T, D > 0, got shape {part.shape}")
+    return part
+
+
 def _oad_features(root: Path, feature_dirs: list[str], vid: str, info_path: Path, first: list,
                   mmap: bool):
     """One video's features from every folder: [T, 1, sum D] array, memory map or lazy view.
@@ -487,18 +496,21 @@ def _oad_features(root: Path, feature_dirs: list[str], vid: str, info_path: Path
     parts, paths = [], []
     for k, folder in enumerate(feature_dirs):
         path = root / folder / f"{vid}.npy"
-        part = _load_npy(path, f"feature (video {vid!r} listed in {info_path})", mmap)
-        if part.ndim == 3 and part.shape[1] == 1:
-            part = part[:, 0, :]
-        if part.ndim != 2 or 0 in part.shape:
-            raise ValueError(f"{path}: OAD features should be [T, D] with T, D > 0, got shape {part.shape}")
+        what = f"feature (video {vid!r} listed in {info_path})"
+        part = _oad_feature_file(path, what, mmap)
         _check_numeric_finite(part, str(path))
         first[k] = _check_same_shape(part[:, None, :], first[k], str(path))
         if parts and len(part) != len(parts[0]):
             raise ValueError(f"{path} has {len(part)} frames but {paths[0]} has {len(parts[0])}; "
                              f"every feature folder needs one row per frame")
+        if mmap:
+            # A fresh map: the pages the check touched leave this process (the OS may cache them).
+            del part
+            part = _oad_feature_file(path, what, mmap)
         parts.append(part)
         paths.append(path)
+    if not mmap and len(parts) == 1:
+        return parts[0].astype(np.float32, copy=False)[:, None, :]
     if not mmap:
         return np.concatenate([p.astype(np.float32, copy=False) for p in parts], axis=1)[:, None, :]
     if len(parts) == 1 and parts[0].dtype == np.float32:
@@ -565,9 +577,10 @@ def read_oad(root: str | Path, feature_dir: str | list[str] = "rgb_features", na
 
     mmap: memory-map the feature files instead of reading them (for data sets larger than RAM):
     features are then read-only memory maps, or `ConcatenatedFeatures` views for several folders
-    or a non-float32 dtype, and NaN/inf are checked in blocks of CHUNK_BYTES. Peak memory: about
-    the features of the whole data set (float32) without mmap; with mmap, one block of
-    CHUNK_BYTES plus 9 bytes per frame (labels and mask); pages read are cached by the OS.
+    or a non-float32 dtype, and NaN/inf are checked in blocks of CHUNK_BYTES. Peak memory:
+    without mmap, the features of the whole data set as float32 plus one video's concatenation;
+    with mmap, a few blocks of CHUNK_BYTES plus 9 bytes per frame (labels, ignored mask). Measured
+    numbers: data/README.md (benchmarks/oad_reader_memory.py).
     """
     root = Path(root)
     if empty_rows not in EMPTY_ROWS:
