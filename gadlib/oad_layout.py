@@ -246,7 +246,7 @@ def read_oad(root: str | Path, feature_dir: str | list[str] = "rgb_features", na
 
     mmap: memory-map the feature files instead of reading them (for data sets larger than RAM):
     features are then read-only memory maps, or `ConcatenatedFeatures` views for several folders
-    or a non-float32 dtype, and NaN/inf are checked in blocks of CHUNK_BYTES. Peak memory:
+    or a non-float32 dtype, and NaN/inf are checked in blocks of `layout_io.CHUNK_BYTES`. Peak memory:
     without mmap, the features of the whole data set as float32 plus one video's concatenation;
     with mmap, a few blocks of CHUNK_BYTES plus 9 bytes per frame (labels, ignored mask). Measured
     numbers: data/README.md (benchmarks/oad_reader_memory.py).
