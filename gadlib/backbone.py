@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from .benchmark import tokenizer_corpus
+from .vocabulary import tokenizer_corpus
 from .samples import PROMPTS
 from .tokenizer import train_embedded_tokenizer
 

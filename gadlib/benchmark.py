@@ -37,64 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gadlib.datasets import Segment, Video, VideoDataset
-
-# ---------------------------------------------------------------------------------------------
-# Vocabulary (hand-written for gadlib). Verbs are single words, so "first word" = verb.
-# ---------------------------------------------------------------------------------------------
-
-VERBS: list[str] = """
-add pour cut chop slice peel wash rinse dry stir mix whisk boil fry bake grill season spread
-fold roll knead measure weigh open close remove insert attach detach tighten loosen screw drill
-sand paint glue clamp hammer mark wipe scrub sweep fill empty drain plug cover wrap unwrap place
-lift hang check heat cool squeeze grate crack sprinkle serve
-""".split()
-
-# Objects, separated by "|"; compound and multi-word objects on purpose, so that labels
-# split into several sub-words ("wrap:plastic" is EPIC-Kitchens' noun notation).
-OBJECTS: list[str] = """
-sugar|brown sugar|salt|sea salt|pepper|black pepper|bell pepper|flour|butter|milk|cream
-sour cream|egg|onion|spring onion|garlic|ginger|tomato|potato|sweet potato|carrot|celery
-lettuce|cucumber|mushroom|rice|pasta|noodles|bread|dough|batter|cheese|ham|bacon|chicken|beef
-fish|shrimp|tofu|lemon|lime|orange|apple|banana|strawberry|honey|jam|yogurt|oats|tea|tea bag
-coffee|ground coffee|water|ice|sauce|soy sauce|tomato sauce|olive oil|vegetable oil|vinegar
-baking soda|baking powder|vanilla extract|chili flakes|basil|parsley|cinnamon|nutmeg
-cocoa powder|chocolate|nuts|raisins|broth|stock cube|tortilla|avocado|beans|corn|peas|spinach
-cabbage|eggplant|zucchini|pumpkin|syrup|maple syrup|mayonnaise|mustard|ketchup|pickles|sausage
-knife|bread knife|pan|frying pan|pot|kettle|bowl|mixing bowl|plate|cup|mug|spoon|wooden spoon
-fork|lid|oven|stove|blender|toaster|microwave|fridge|freezer|cutting board|baking tray
-measuring cup|teapot|filter paper|sponge|towel|paper towel|tap|sink|dishwasher|bin|bag:paper
-bag:plastic|wrap:plastic|foil:aluminium|container:lid|jar|bottle|can|screw|nail|bolt|washer
-drill bit|screwdriver|hammer|wrench|tyre|spare tyre|wheel|jack|hubcap|lug nut|brake pad
-bike chain|pedal|saddle|inner tube|valve|pump|hose|air filter|oil filter|cartridge|battery
-car battery|light bulb|lamp shade|socket|switch|cable|extension cord|shelf|bracket|wall anchor
-drywall|tile|grout|sealant|paint roller|paintbrush|masking tape|sandpaper|wood glue|plank
-door hinge|door handle|lock|curtain rod|blind|window|mirror|picture frame|picture hook|carpet
-floor|mop|bucket|vacuum bag|duvet cover|pillow case|bed sheet|shirt|button|needle|thread|zip
-sock|shoe|shoelace|shoe polish|plant|potting soil|seed|fertiliser|cistern|shower head
-drain cover|wiper blade|engine oil|dipstick|gift box|ribbon|table cloth|napkin
-""".replace("\n", "|").strip("|").split("|")
-
-TASKS: list[str] = """
-make tea|make coffee|make pancakes|bake bread|make pizza|make salad|make omelette|make smoothie
-cook pasta|cook rice|make sandwich|make soup|bake cookies|make lemonade|make sushi|make curry
-grill steak|make guacamole|make french toast|boil eggs|change tyre|replace bike chain
-fix bike puncture|assemble shelf|hang picture|paint wall|replace light bulb|install ceiling fan
-replace door handle|fix leaking tap|unclog sink|tile backsplash|build birdhouse|sharpen knife
-replace car battery|change engine oil|replace wiper blades|install curtain rod|assemble chair
-patch drywall|clean oven|descale kettle|wash dishes|do laundry|iron shirt|make bed|clean windows
-vacuum carpet|mop floor|repot plant|sew button|polish shoes|clean fridge|wrap gift
-clean bathroom|change duvet cover|defrost freezer|clean gutter|wash car|set table
-""".replace("\n", "|").strip("|").split("|")
-
-# Qualifiers that make Ego4D-GoalStep-like descriptive labels of 5-8 words. They add words,
-# shared across many classes, that carry no visual information at all.
-PHRASES: list[str] = """
-with a sharp knife|on the cutting board|into the large bowl|until it is soft|for a few minutes
-over medium heat|in the kitchen sink|along the top edge|using both hands|on the work bench
-with a clean cloth|into small even pieces|next to the stove|from the top shelf
-back into the box|under running water|with the power drill|around the outer rim
-""".replace("\n", "|").strip("|").split("|")
+from gadlib.data import Segment, Video, VideoDataset
+# Re-exported: callers import the word lists and the tokenizer corpus from here too.
+from gadlib.vocabulary import OBJECTS, PHRASES, TASKS, VERBS, tokenizer_corpus  # noqa: F401
 
 _STREAMS = {"labels": 0, "appearance": 1, "scripts": 2, "videos": 3, "features": 4}
 
@@ -477,18 +422,3 @@ def label_overlap_stats(names: list[str]) -> dict:
         "num_verbs": len(first_count),
         "num_objects": len({" ".join(w[1:]) for w in words}),
     }
-
-
-def tokenizer_corpus(repeats: int = 12, seed: int = 0) -> list[str]:
-    """Domain text for the embedded tokenizer: random verb-object phrases, tasks and phrases.
-
-    Each word is seen in label-like context (after a verb, with its leading space) a few times:
-    enough that frequent pieces merge, too few for every word to become one token, so labels
-    average about 3 sub-words, like a real LM's tokenizer on unusual words.
-    """
-    rng = np.random.default_rng(seed)
-    lines = []
-    for _ in range(repeats):
-        lines += [f"{rng.choice(VERBS)} {o}" for o in OBJECTS]
-        lines += [f"{v} {rng.choice(OBJECTS)} {rng.choice(PHRASES)}" for v in VERBS]
-    return lines + TASKS * repeats

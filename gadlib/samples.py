@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gadlib.datasets import Video, VideoDataset
+from gadlib.data import Video, VideoDataset
 
 PROMPTS = {"step": "What is the action in the video?",
            "next": "What is the next action for the video?",

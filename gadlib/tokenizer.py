@@ -16,6 +16,8 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from .samples import PROMPTS
+
 PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
 ROLES = ["<|system|>", "<|user|>", "<|assistant|>"]
 # ids 0, 1, 2 for pad/bos/eos: set in the LM config explicitly (see backbone.py)
@@ -77,8 +79,6 @@ def train_embedded_tokenizer(extra_texts: list[str] = (), vocab_size: int = 4096
 
 @functools.lru_cache(maxsize=8)
 def _trained(extra_texts: tuple[str, ...], vocab_size: int, seed: int) -> str:
-    from .samples import PROMPTS  # local import: samples.py does not need the tokenizer
-
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()

@@ -1,0 +1,127 @@
+"""The COIN layout: `COIN.json` (segments in seconds) + `features/<video>.npy` [T, tokens, D].
+
+Explained in notebooks/01_generative_vs_discriminative.ipynb (data). Also our `meta.json`
+(fps, step and task names), written so that a generated data set reads back exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gadlib.data import Segment, Video, VideoDataset
+from gadlib.layout_io import (atomic_write, check_dataset, check_features, check_same_shape, check_segments,
+                              check_splits, json_field, load_json, load_npy, name_list, write_json)
+
+_COIN_SUBSET = {"training": "train", "testing": "test"}
+
+
+def write_coin_files(dataset: VideoDataset, folder: Path) -> None:
+    """Write `dataset` in the COIN layout into the empty `folder` (write_coin makes it atomic)."""
+    check_dataset(dataset)
+    for v in dataset.videos:
+        # COIN.json knows only "training" and "testing", and has no per-frame mask.
+        if v.subset == "val" or v.ignored_mask().any():
+            raise ValueError(f"data set {dataset.name!r}, video {v.video_id!r}: the COIN layout cannot "
+                             f"hold {'a val subset' if v.subset == 'val' else 'ignored frames'}; "
+                             f"use write_oad")
+    (folder / "features").mkdir()
+    database = {}
+    for v in dataset.videos:
+        np.save(folder / "features" / f"{v.video_id}.npy", np.asarray(v.features, dtype=np.float32))
+        fps, T = dataset.fps, len(v.features)
+        entry = {"subset": "training" if v.subset == "train" else "testing"}
+        if v.task is not None:
+            entry.update({"class": dataset.task_names[v.task], "recipe_type": int(v.task)})
+        entry.update({
+            "start": v.segments[0].start / fps if v.segments else 0.0,
+            "end": v.segments[-1].end / fps if v.segments else T / fps,
+            "duration": T / fps,
+            "annotation": [{"id": str(s.label), "segment": [s.start / fps, s.end / fps],
+                            "label": dataset.step_names[s.label]} for s in v.segments],
+        })
+        database[v.video_id] = entry
+    write_json(folder / "COIN.json", {"database": database})
+    write_json(folder / "meta.json", {"name": dataset.name, "fps": dataset.fps,
+                                       "step_names": dataset.step_names, "task_names": dataset.task_names})
+
+
+def write_coin(dataset: VideoDataset, root: str | Path) -> None:
+    """Write `dataset` in the COIN layout under `root` (replacing it atomically)."""
+    atomic_write(Path(root), lambda folder: write_coin_files(dataset, folder))
+
+
+def read_coin(root: str | Path, features: str = "features", fps: float | None = None) -> VideoDataset:
+    """Read a COIN-layout data set.
+
+    fps comes from meta.json; without it, from the `fps` argument, else 2.0 (the rate at which
+    the paper extracted COIN features). Without meta.json, step and task names are the sorted
+    names found in the annotations. Annotation "id"s are ignored (real COIN uses global ids).
+    """
+    root = Path(root)
+    ann_path, meta_path = root / "COIN.json", root / "meta.json"
+    database = json_field(load_json(ann_path), "database", str(ann_path), "dict")
+    for vid, entry in database.items():
+        where = f"{ann_path}: database[{vid!r}]"
+        if json_field(entry, "subset", where, "string") not in _COIN_SUBSET:
+            raise ValueError(f"{where}: field 'subset' should be one of {list(_COIN_SUBSET)}, "
+                             f"got {entry['subset']!r}")
+        for j, item in enumerate(json_field(entry, "annotation", where, "list")):
+            json_field(item, "label", f"{where}.annotation[{j}]", "string")
+            segment = json_field(item, "segment", f"{where}.annotation[{j}]", "list")
+            if len(segment) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                            for x in segment):
+                raise ValueError(f"{where}.annotation[{j}]: field 'segment' should be [start_s, end_s], "
+                                 f"got {segment!r}")
+    has_tasks = any("class" in e for e in database.values())
+
+    if meta_path.exists():
+        meta = load_json(meta_path)
+        meta_fps = json_field(meta, "fps", str(meta_path), "number")
+        if fps is not None and fps != meta_fps:
+            raise ValueError(f"{meta_path}: field 'fps' is {meta_fps} but fps={fps} was passed")
+        fps = meta_fps
+        step_names = name_list(meta, "step_names", str(meta_path))
+        task_names = name_list(meta, "task_names", str(meta_path))
+        name = meta.get("name", root.name)
+        has_tasks = has_tasks or bool(task_names)
+    else:
+        step_names = sorted({item["label"] for e in database.values() for item in e["annotation"]})
+        task_names = sorted({json_field(e, "class", f"{ann_path}: database[{vid!r}]", "string")
+                             for vid, e in database.items()}) if has_tasks else []
+        name = root.name
+    fps = 2.0 if fps is None else float(fps)
+    if fps <= 0:
+        raise ValueError(f"{meta_path}: field 'fps' must be > 0, got {fps}")
+    step_index = {n: i for i, n in enumerate(step_names)}
+    task_index = {n: i for i, n in enumerate(task_names)}
+
+    videos, first = [], None
+    for vid, entry in database.items():
+        where = f"{ann_path}: database[{vid!r}]"
+        feature_path = root / features / f"{vid}.npy"
+        array = check_features(load_npy(feature_path, f"feature (video {vid!r} listed in {ann_path})"),
+                                str(feature_path))
+        first = check_same_shape(array, first, str(feature_path))
+        task = None
+        if has_tasks:
+            task_name = json_field(entry, "class", where, "string")
+            if task_name not in task_index:
+                raise ValueError(f"{where}: field 'class' {task_name!r} is not in task_names of {meta_path}")
+            task = task_index[task_name]
+        segments = []
+        for j, item in enumerate(entry["annotation"]):
+            if item["label"] not in step_index:
+                raise ValueError(f"{where}.annotation[{j}]: label {item['label']!r} is not in step_names "
+                                 f"of {meta_path}")
+            start, end = (int(round(x * fps)) for x in item["segment"])
+            segments.append(Segment(start, end, step_index[item["label"]]))
+        segments.sort(key=lambda s: s.start)
+        check_segments(segments, len(array), len(step_names),
+                        f"{where} (frames at {fps} fps; {len(array)} frames in {feature_path})")
+        videos.append(Video(vid, array, segments, task, _COIN_SUBSET[entry["subset"]]))
+    check_splits(videos, str(ann_path))
+    return VideoDataset(name=name, videos=videos, step_names=list(step_names),
+                        task_names=list(task_names), fps=fps)
+

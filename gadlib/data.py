@@ -1,0 +1,153 @@
+"""The data model: videos with step segments, and the data sets that hold them.
+
+Explained in notebooks/01_generative_vs_discriminative.ipynb (data) and used by every notebook.
+Nothing here reads or writes files: the on-disk layouts live in `gadlib.datasets`, the synthetic
+generator in `gadlib.benchmark`; both build these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SUBSETS = ("train", "val", "test")
+
+
+@dataclass
+class Segment:
+    """One annotated step: frames start .. end - 1."""
+
+    start: int  # first frame index (inclusive)
+    end: int  # last frame index (exclusive); end > start
+    label: int  # index into VideoDataset.step_names
+
+
+class ConcatenatedFeatures:
+    """Per-frame features of one video kept in several on-disk arrays, concatenated on access.
+
+    TeSTra-style data sets ship RGB and optical-flow features in separate folders. Reading a
+    split of EPIC-Kitchens-100 with both into memory would take ~18 GB; this view holds only the
+    (memory-mapped) parts and builds the rows that are asked for. It behaves like a read-only
+    float32 array [T, 1, sum of D]: `len`, `.shape`, `.ndim`, `.dtype`, `view[frames]` (frames:
+    int, slice or index array, optionally followed by token/feature indices) and `np.asarray`
+    (which materialises this one video).
+    """
+
+    def __init__(self, parts: list[np.ndarray]):
+        if not parts or any(p.ndim != 2 or len(p) != len(parts[0]) for p in parts):
+            raise ValueError(f"ConcatenatedFeatures: parts should be [T, D_i] arrays with one T, got shapes "
+                             f"{[p.shape for p in parts]}")
+        self.parts = list(parts)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return len(self.parts[0]), 1, sum(p.shape[1] for p in self.parts)
+
+    ndim = 3
+    dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.parts[0])
+
+    def __getitem__(self, key) -> np.ndarray:
+        frames, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        rows = np.concatenate([np.asarray(p[frames], dtype=np.float32) for p in self.parts], axis=-1)
+        rows = rows[..., None, :]  # the token axis: one token per frame
+        if not rest:
+            return rows
+        return rows[(slice(None),) * (rows.ndim - 2) + tuple(rest)]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        array = self[:]
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"ConcatenatedFeatures(shape={self.shape}, parts={[p.shape[1] for p in self.parts]})"
+
+
+@dataclass
+class Video:
+    """One video: per-frame visual tokens plus its step segments."""
+
+    video_id: str
+    # float32 [T, tokens_per_frame, D]: an array, a read-only memory map, or a
+    # ConcatenatedFeatures view (read_oad(..., mmap=True)); index it by frames
+    features: np.ndarray | ConcatenatedFeatures
+    segments: list[Segment]  # sorted by start, non-overlapping, inside [0, T)
+    task: int | None  # index into VideoDataset.task_names; None when the data set has no tasks
+    subset: str  # "train", "val" or "test"
+    # bool [T] or None: frames neither trained on nor scored (a data set's `ignore_index` class,
+    # e.g. THUMOS'14's "Ambiguous"); None = every frame counts
+    ignored: np.ndarray | None = None
+
+    def ignored_mask(self) -> np.ndarray:
+        """bool [T]: True where a frame must not be trained on, scored or used as a previous action."""
+        if self.ignored is None:
+            return np.zeros(len(self.features), dtype=bool)
+        return np.asarray(self.ignored, dtype=bool)
+
+    def frame_labels(self) -> np.ndarray:
+        """int64 [T]: 0 = background, step label + 1 inside a segment."""
+        labels = np.zeros(len(self.features), dtype=np.int64)
+        for s in self.segments:
+            labels[s.start:s.end] = s.label + 1
+        return labels
+
+
+@dataclass
+class OADInfo:
+    """What an OAD data_info.json says beyond `VideoDataset`'s fields, kept for writing it back.
+
+    `read_oad` fills it so that `write_oad` reproduces the file's class list (with the ignored
+    class, e.g. THUMOS'14's "Ambiguous"), its `ignore_index` and its data-set key unchanged.
+    """
+
+    class_names: list[str]  # every target column, background first, ignored class included
+    ignore_index: int | None = None  # as written in the file (21, -100, 0, ...); None: not written
+    key: str | None = None  # the entry's name in a multi-data-set file ({"THUMOS": {...}}); None: flat
+    extra: dict = field(default_factory=dict)  # other fields of the entry ("data_root", "metrics", ...)
+
+    def ignored_column(self) -> int | None:
+        """The target column whose frames are ignored, or None.
+
+        Only an action column counts: -100 (PyTorch's "no class", TVSeries in TeSTra) means
+        none, and 0 (EPIC-Kitchens-100 in TeSTra, whose loss skips background) points at the
+        background column, which stays a class here (the paper trains on background frames,
+        down-weighted, and its metrics already leave background out).
+        """
+        if self.ignore_index is not None and 1 <= self.ignore_index < len(self.class_names):
+            return self.ignore_index
+        return None
+
+    def step_columns(self) -> list[int]:
+        """Target column of each step (step i -> column step_columns()[i])."""
+        return [c for c in range(1, len(self.class_names)) if c != self.ignored_column()]
+
+
+@dataclass
+class VideoDataset:
+    """A data set: videos, class names without background, task names ([] for OAD data)."""
+
+    name: str
+    videos: list[Video]
+    step_names: list[str]
+    task_names: list[str]
+    fps: float
+    oad_info: OADInfo | None = None  # set by read_oad; write_oad writes it back
+
+    def split(self, subset: str) -> list[Video]:
+        """The videos of one subset ("train", "val" or "test")."""
+        videos = [v for v in self.videos if v.subset == subset]
+        if not videos:
+            raise ValueError(f"data set {self.name!r} has no videos in subset {subset!r} "
+                             f"(subsets present: {sorted({v.subset for v in self.videos})})")
+        return videos
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.videos[0].features.shape[2])
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return int(self.videos[0].features.shape[1])
