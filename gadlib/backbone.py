@@ -9,6 +9,7 @@ Explained in notebooks/01_generative_vs_discriminative.ipynb.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,7 +25,7 @@ from .tokenizer import train_embedded_tokenizer
 EMBEDDED = "embedded-tiny-llama"
 VIDEO_MARKER = "<video>"  # split point of the rendered chat template; never tokenized
 # The date chat templates write into prompts (Llama-3.x's own fallback when no clock is given).
-PROMPT_DATE, PROMPT_DATE_FORMAT = datetime(2024, 7, 26), "%d %b %Y"
+PROMPT_DATE = datetime(2024, 7, 26)
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -126,9 +127,21 @@ def position_ids_from_mask(mask: torch.Tensor) -> torch.Tensor:
     return (mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
-def fixed_strftime(fmt: str) -> str:
-    """The template clock, stopped at `PROMPT_DATE`."""
-    return PROMPT_DATE.strftime(fmt)
+_STRFTIME_NOW = re.compile(r"""strftime_now\(\s*(['"])(.*?)\1\s*\)""")
+
+
+def stop_template_clock(template: str) -> str:
+    """The chat template with every `strftime_now("<format>")` call replaced by `PROMPT_DATE`
+    in that format (a string literal).
+
+    The renderer turns variables passed to it into plain data, so its `strftime_now` cannot be
+    shadowed by a function; the template source is rewritten instead.
+    """
+    stopped = _STRFTIME_NOW.sub(lambda m: repr(PROMPT_DATE.strftime(m.group(2))), template)
+    if re.search(r"strftime_now\s*\(", stopped):
+        raise ValueError("the chat template calls strftime_now() with a format that is not a string literal, "
+                         "so its prompts would change from day to day; pass a fixed template")
+    return stopped
 
 
 def prompt_ids(tokenizer, kind: str) -> tuple[list[int], list[int]]:
@@ -136,17 +149,15 @@ def prompt_ids(tokenizer, kind: str) -> tuple[list[int], list[int]]:
     chat template (a plain "Question/Answer" layout when it has none).
 
     Llama-3.1+ templates write today's date into the system turn ("Today Date: 23 Nov 2026",
-    from `date_string` or the renderer's `strftime_now`): a model trained today and reloaded
-    tomorrow would see another prompt. Both are fixed to `PROMPT_DATE` here.
+    from `date_string` or the renderer's clock `strftime_now`): a model trained today and
+    reloaded tomorrow would see another prompt. Both are fixed to `PROMPT_DATE` here.
     """
     content = f"{VIDEO_MARKER}\n{PROMPTS[kind]}"
     if tokenizer.chat_template:
-        # Variables passed to the renderer shadow its globals, so `strftime_now` is replaced too
-        # for templates that call it without looking at `date_string`.
         text = tokenizer.apply_chat_template([{"role": "user", "content": content}],
-                                             add_generation_prompt=True, tokenize=False,
-                                             date_string=fixed_strftime(PROMPT_DATE_FORMAT),
-                                             strftime_now=fixed_strftime)
+                                             chat_template=stop_template_clock(tokenizer.chat_template),
+                                             date_string=PROMPT_DATE.strftime("%d %b %Y"),
+                                             add_generation_prompt=True, tokenize=False)
     else:
         text = (tokenizer.bos_token or "") + f"Question: {content}\nAnswer:"
     before, after = text.split(VIDEO_MARKER)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gadlib.benchmark import tokenizer_corpus
-from gadlib.label_spaces import MAPPINGS, LabelSpace, token_overlap_stats
+from gadlib.label_spaces import MAPPINGS, LabelSpace, excluded_token_ids, token_overlap_stats
 from gadlib.methods import build_classifier
 from gadlib.tokenizer import train_embedded_tokenizer
 
@@ -166,3 +166,21 @@ def test_bad_label_spaces_raise(tok):
     with pytest.raises(ValueError, match="not in the label space"):
         LabelSpace(NAMES, tok).index("juggle")
     assert LabelSpace(NAMES, tok).index("pour water") == 4
+
+
+@pytest.mark.parametrize("kind", ["llama3", "qwen2"])
+def test_random_mappings_never_draw_an_added_token(kind):
+    """A Llama-3 tokenizer adds 256 tokens (headers, end-of-text, reserved ones that were never
+    trained); Qwen2 adds tool / fill-in-the-middle tokens not even marked special. None of them
+    may stand in for a label word; `all_special_ids` alone lists only a few."""
+    from test_real_lm import LLAMA3_SPECIAL, QWEN2_ADDED, QWEN2_SPECIAL, llama3_tokenizer, qwen2_tokenizer
+
+    tok = llama3_tokenizer() if kind == "llama3" else qwen2_tokenizer()
+    added = set(tok.convert_tokens_to_ids(LLAMA3_SPECIAL if kind == "llama3" else QWEN2_SPECIAL + QWEN2_ADDED))
+    assert excluded_token_ids(tok) == added | set(tok.all_special_ids)
+    assert len(added - set(tok.all_special_ids)) >= 5  # the case the old pool missed
+    drawn = set()
+    for seed, mapping in product(range(20), ("rand", "desync")):
+        drawn |= {t for s in LabelSpace(NAMES, tok, mapping, seed=seed).sequences for t in s}
+    assert not drawn & added
+    assert len(drawn) > 100  # enough draws that an unfiltered pool would have hit added tokens

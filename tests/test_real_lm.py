@@ -102,3 +102,99 @@ def write_model_folder(kind: str, folder) -> None:
     torch.manual_seed(0)
     model_cls(config).to(dtype).save_pretrained(folder)
     tok.save_pretrained(folder)
+
+
+@pytest.fixture(scope="module", params=sorted(FOLDERS))
+def folder(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp(request.param)
+    write_model_folder(request.param, path)
+    return request.param, path
+
+
+def _backbone(path) -> BackboneConfig:
+    return BackboneConfig(name=str(path), lora_r=4, lora_alpha=8)  # LoRA: the default for a folder
+
+
+METHOD_CASES = [("discriminative", {}), ("gad", {})] + [("generative", {"mapping": m})
+                                                        for m in ("text", "rand", "desync", "extend")]
+FEW_STEPS = TrainConfig(epochs=1, batch_size=8, lr=1e-2, warmup=0.0, progress=False)
+
+
+def test_the_folders_arrive_like_hub_checkpoints(folder):
+    kind, path = folder
+    from gadlib.backbone import load_language_model
+    lm, tok = load_language_model(BackboneConfig(name=str(path)))
+    assert lm.dtype == FOLDERS[kind][3]  # dtype="auto" keeps the checkpoint's half precision
+    assert lm.config.tie_word_embeddings == FOLDERS[kind][4]
+    assert tok.chat_template and tok.pad_token is not None
+    assert len(tok.added_tokens_decoder) >= 10
+
+
+@pytest.mark.parametrize("method,kwargs", METHOD_CASES, ids=[k.get("mapping", m) for m, k in METHOD_CASES])
+def test_train_evaluate_checkpoint_reload_predict(folder, method, kwargs, names, visual_dim, train_samples,
+                                                  test_samples, mixed_batch, tmp_path):
+    """The whole life of a model on a half-precision checkpoint, on CPU without autocast: each
+    step used to stop at `mat1 and mat2 must have the same dtype (BFloat16, Float)`."""
+    kind, path = folder
+    clf = build_classifier(method, names, visual_dim, backbone=_backbone(path), **kwargs)
+    half = FOLDERS[kind][3]
+    assert clf.mllm.lm.get_input_embeddings().weight.dtype == half
+    # What is trained from scratch stays fp32; so do the LoRA adapters (peft upcasts them).
+    trainable = {n: p for n, p in clf.named_parameters() if p.requires_grad}
+    assert trainable and all(p.dtype == torch.float32 for p in trainable.values())
+
+    history = train(clf, train_samples[:16], FEW_STEPS)
+    assert history.steps == 2 and np.isfinite(history.loss).all()
+    decodings = [{"decoding": "greedy"}, {"decoding": "exact"}] if method == "generative" else [{}]
+    for kw in decodings:
+        result = evaluate(clf, test_samples[:8], batch_size=4, **kw)["step"]
+        assert result["scores"].shape == (8, len(names["steps"])) and np.isfinite(result["scores"]).all()
+
+    loaded = load_classifier(save_checkpoint(tmp_path / "ckpt", clf))
+    assert loaded.mllm.lm.get_input_embeddings().weight.dtype == half
+    for kw in decodings:
+        np.testing.assert_array_equal(loaded.predict(mixed_batch, **kw).scores,
+                                      clf.predict(mixed_batch, **kw).scores)
+
+
+def _token_rows(lm) -> dict[str, torch.Tensor]:
+    """The effective (full-rank) input and output embedding matrices: base rows with peft's
+    trainable token rows written over them, before any low-rank LoRA update of the LM head."""
+    from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
+
+    rows = {}
+    for module in lm.modules():
+        if isinstance(module, TrainableTokensLayer):
+            side = "input" if isinstance(module.base_layer, torch.nn.Embedding) else "output"
+            rows[side] = module.get_merged_weights(module.active_adapters).detach().float().clone()
+    return rows
+
+
+@pytest.mark.parametrize("method", ["generative", "discriminative"])
+def test_extend_trains_the_new_rows_and_only_them(folder, method, names, visual_dim, train_samples):
+    """Under LoRA the LM is frozen: the class tokens `extend` adds must still train, input and
+    output rows, with tied and untied embeddings, while every pretrained row stays as it was."""
+    kind, path = folder
+    if method == "discriminative":  # no new tokens: no trainable rows either
+        clf = build_classifier(method, names, visual_dim, backbone=_backbone(path))
+        assert _token_rows(clf.mllm.lm) == {}
+        return
+    clf = build_classifier(method, names, visual_dim, backbone=_backbone(path), mapping="extend")
+    new = clf.new_token_ids
+    assert len(new) == len(names["steps"])
+    old = torch.ones(clf.mllm.lm.get_input_embeddings().weight.shape[0], dtype=torch.bool)
+    old[new] = False
+    before = _token_rows(clf.mllm.lm)
+    assert set(before) == {"input", "output"}
+    train(clf, train_samples[:16], FEW_STEPS)
+    after = _token_rows(clf.mllm.lm)
+    for side in ("input", "output"):
+        assert torch.equal(after[side][old], before[side][old]), side
+        moved = (after[side][new] - before[side][new]).abs().amax(1)
+        assert (moved > 0).all(), (side, moved)
+    if FOLDERS[kind][4]:  # tied: one matrix, the new rows included
+        assert torch.equal(after["input"], after["output"])
+    else:
+        assert not torch.equal(after["input"][new], after["output"][new])
+    # The LM head keeps its LoRA adapter as well (the paper's recipe when an LM loss is trained).
+    assert any("lm_head" in n and "lora_B" in n for n, _ in clf.named_parameters())
