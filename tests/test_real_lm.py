@@ -18,9 +18,9 @@ from transformers import (LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from gadlib.backbone import BackboneConfig
 from gadlib.benchmark import tokenizer_corpus
 from gadlib.checkpoint import load_classifier, save_checkpoint
-from gadlib.classifier import collate
 from gadlib.methods import build_classifier
 from gadlib.samples import PROMPTS
+from gadlib.timing import ms_per_sample
 from gadlib.train import TrainConfig, evaluate, train
 
 # Llama-3.2-Instruct's template, shortened to the part that matters here: today's date.
@@ -155,6 +155,7 @@ def test_train_evaluate_checkpoint_reload_predict(folder, method, kwargs, names,
     for kw in decodings:
         np.testing.assert_array_equal(loaded.predict(mixed_batch, **kw).scores,
                                       clf.predict(mixed_batch, **kw).scores)
+        assert ms_per_sample(loaded, test_samples[:2], batch_size=2, repeats=1, **kw) > 0  # runs outside autocast
 
 
 def _token_rows(lm) -> dict[str, torch.Tensor]:
