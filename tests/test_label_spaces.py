@@ -184,3 +184,20 @@ def test_random_mappings_never_draw_an_added_token(kind):
         drawn |= {t for s in LabelSpace(NAMES, tok, mapping, seed=seed).sequences for t in s}
     assert not drawn & added
     assert len(drawn) > 100  # enough draws that an unfiltered pool would have hit added tokens
+
+
+def test_extend_never_shrinks_a_padded_vocabulary():
+    """Real checkpoints have more embedding rows than tokens (Qwen2.5: 151936 for 151665):
+    adding fewer class tokens than spare rows must keep every pretrained row."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = train_embedded_tokenizer(tokenizer_corpus())  # a fresh object: add_tokens mutates it
+    old_len, rows = len(tok), len(tok) + 50
+    lm = LlamaForCausalLM(LlamaConfig(vocab_size=rows, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                      num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=False))
+    before = [m.weight.detach().clone() for m in (lm.get_input_embeddings(), lm.get_output_embeddings())]
+    space = LabelSpace(NAMES, tok, "extend")
+    space.add_tokens(tok, lm)
+    assert space.sequences == [[old_len + i] for i in range(len(NAMES))]
+    for w, m in zip(before, (lm.get_input_embeddings(), lm.get_output_embeddings())):
+        assert torch.equal(m.weight, w)  # same shape, same rows: the spare rows now hold the classes
