@@ -15,9 +15,10 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, 
 from transformers import (LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config,
                           Qwen2ForCausalLM)
 
-from gadlib.backbone import BackboneConfig
+from gadlib.backbone import BackboneConfig, load_language_model
 from gadlib.benchmark import tokenizer_corpus
 from gadlib.checkpoint import load_classifier, save_checkpoint
+from gadlib.label_spaces import MAPPINGS
 from gadlib.methods import build_classifier
 from gadlib.samples import PROMPTS
 from gadlib.timing import ms_per_sample
@@ -115,14 +116,12 @@ def _backbone(path) -> BackboneConfig:
     return BackboneConfig(name=str(path), lora_r=4, lora_alpha=8)  # LoRA: the default for a folder
 
 
-METHOD_CASES = [("discriminative", {}), ("gad", {})] + [("generative", {"mapping": m})
-                                                        for m in ("text", "rand", "desync", "extend")]
+METHOD_CASES = [("discriminative", {}), ("gad", {})] + [("generative", {"mapping": m}) for m in MAPPINGS]
 FEW_STEPS = TrainConfig(epochs=1, batch_size=8, lr=1e-2, warmup=0.0, progress=False)
 
 
 def test_the_folders_arrive_like_hub_checkpoints(folder):
     kind, path = folder
-    from gadlib.backbone import load_language_model
     lm, tok = load_language_model(BackboneConfig(name=str(path)))
     assert lm.dtype == FOLDERS[kind][3]  # dtype="auto" keeps the checkpoint's half precision
     assert lm.config.tie_word_embeddings == FOLDERS[kind][4]
