@@ -9,7 +9,9 @@ Explained in notebooks/01_generative_vs_discriminative.ipynb.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 
 import torch
 from torch import nn
@@ -22,6 +24,8 @@ from .tokenizer import train_embedded_tokenizer
 
 EMBEDDED = "embedded-tiny-llama"
 VIDEO_MARKER = "<video>"  # split point of the rendered chat template; never tokenized
+# The date chat templates write into prompts (Llama-3.x's own fallback when no clock is given).
+PROMPT_DATE = datetime(2024, 7, 26)
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -76,13 +80,37 @@ def load_language_model(cfg: BackboneConfig):
     return lm, tokenizer
 
 
-def apply_lora(lm, cfg: BackboneConfig, train_lm_head: bool):
-    """Wrap the LM with LoRA adapters (peft). The LM head is adapted only when an LM loss is trained."""
+def _module_name(model, module) -> str:
+    return next(name for name, m in model.named_modules() if m is module)
+
+
+def apply_lora(lm, cfg: BackboneConfig, train_lm_head: bool, new_token_ids: list[int] = ()):
+    """Wrap the LM with LoRA adapters (peft). The LM head is adapted only when an LM loss is trained.
+
+    new_token_ids: vocabulary rows added for this model (the `extend` label mapping). A frozen LM
+    would never train them (a low-rank update of the LM head only approximates them), so their
+    input and output rows are made fully trainable with peft's `trainable_token_indices`; every
+    other row stays frozen. With tied embeddings peft ties the output rows to the input rows.
+    """
     from peft import LoraConfig, get_peft_model
 
-    targets = LORA_TARGETS + (["lm_head"] if train_lm_head else [])
+    head = _module_name(lm, lm.get_output_embeddings())
+    targets = LORA_TARGETS + ([head] if train_lm_head else [])
+    trainable_tokens = None
+    if new_token_ids:
+        new_token_ids = sorted(int(i) for i in new_token_ids)
+        rows = lm.get_input_embeddings().num_embeddings
+        if new_token_ids[-1] >= rows:
+            raise ValueError(f"new token id {new_token_ids[-1]} is outside the LM's {rows} embedding rows; "
+                             "resize the embeddings (LabelSpace.add_tokens) before applying LoRA")
+        if lm.config.get_text_config().tie_word_embeddings:
+            trainable_tokens = new_token_ids  # the input embedding; peft ties the LM head to it
+        else:
+            # A LoRA-wrapped head keeps the original Linear as `base_layer`: the token rows wrap that.
+            out = f"{head}.base_layer" if train_lm_head else head
+            trainable_tokens = {_module_name(lm, lm.get_input_embeddings()): new_token_ids, out: new_token_ids}
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=targets)
+                      target_modules=targets, trainable_token_indices=trainable_tokens)
     # peft injects the adapters into `lm`'s own modules, so `lm` keeps working as the adapted model.
     return get_peft_model(lm, lora)
 
@@ -99,12 +127,36 @@ def position_ids_from_mask(mask: torch.Tensor) -> torch.Tensor:
     return (mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
+_STRFTIME_NOW = re.compile(r"""strftime_now\(\s*(['"])(.*?)\1\s*\)""")
+
+
+def stop_template_clock(template: str) -> str:
+    """The chat template with every `strftime_now("<format>")` call replaced by `PROMPT_DATE`
+    in that format (a string literal).
+
+    The renderer turns variables passed to it into plain data, so its `strftime_now` cannot be
+    shadowed by a function; the template source is rewritten instead.
+    """
+    stopped = _STRFTIME_NOW.sub(lambda m: repr(PROMPT_DATE.strftime(m.group(2))), template)
+    if re.search(r"strftime_now\s*\(", stopped):
+        raise ValueError("the chat template calls strftime_now() with a format that is not a string literal, "
+                         "so its prompts would change from day to day; pass a fixed template")
+    return stopped
+
+
 def prompt_ids(tokenizer, kind: str) -> tuple[list[int], list[int]]:
     """Token ids before and after the visual tokens of a `kind` sample, from the tokenizer's
-    chat template (a plain "Question/Answer" layout when it has none)."""
+    chat template (a plain "Question/Answer" layout when it has none).
+
+    Llama-3.1+ templates write today's date into the system turn ("Today Date: 23 Nov 2026",
+    from `date_string` or the renderer's clock `strftime_now`): a model trained today and
+    reloaded tomorrow would see another prompt. Both are fixed to `PROMPT_DATE` here.
+    """
     content = f"{VIDEO_MARKER}\n{PROMPTS[kind]}"
     if tokenizer.chat_template:
         text = tokenizer.apply_chat_template([{"role": "user", "content": content}],
+                                             chat_template=stop_template_clock(tokenizer.chat_template),
+                                             date_string=PROMPT_DATE.strftime("%d %b %Y"),
                                              add_generation_prompt=True, tokenize=False)
     else:
         text = (tokenizer.bos_token or "") + f"Question: {content}\nAnswer:"

@@ -33,13 +33,20 @@ class DiscriminativeClassifier(ActionClassifier):
         hidden = self.mllm.hidden_states(embeds, mask, positions)
         return hidden[torch.arange(len(seqs)), mask.sum(1) - 1]
 
+    def head_logits(self, name: str, h_cls: torch.Tensor) -> torch.Tensor:
+        """fp32 logits of head `name`. The head stays fp32 while a half-precision LM gives
+        bf16/fp16 hidden states, so they are cast here, explicitly: outside autocast (evaluation,
+        CPU training) nothing else would."""
+        head = self.heads[name]
+        return head(h_cls.to(head.weight.dtype)).float()
+
     def classification_loss(self, h_cls: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Cross-entropy over each sample's own label set, background samples weighted."""
         targets = batch.targets.to(h_cls.device)
         losses, weights = [], []
         for name in sorted({LABEL_SET[k] for k in batch.kinds}):
             idx = torch.tensor([i for i, k in enumerate(batch.kinds) if LABEL_SET[k] == name], device=h_cls.device)
-            logits = self.heads[name](h_cls[idx]).float()
+            logits = self.head_logits(name, h_cls[idx])
             losses.append(F.cross_entropy(logits, targets[idx], reduction="none"))
             w = torch.ones_like(losses[-1])
             if name == "oad":
@@ -54,5 +61,5 @@ class DiscriminativeClassifier(ActionClassifier):
 
     @torch.no_grad()
     def predict(self, batch: Batch) -> Prediction:
-        logits = self.heads[self.predict_label_set(batch)](self.cls_hidden(batch)).float().log_softmax(-1)
+        logits = self.head_logits(self.predict_label_set(batch), self.cls_hidden(batch)).log_softmax(-1)
         return Prediction(scores=logits.cpu().numpy(), pred=logits.argmax(-1).cpu().numpy())

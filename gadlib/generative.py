@@ -42,6 +42,12 @@ class GenerativeClassifier(ActionClassifier):
             space.add_tokens(tok, mllm.lm)  # extend only: one new token per class
         self.mapping, self.decoding, self.label_eos = mapping, decoding, label_eos
 
+    @property
+    def new_token_ids(self) -> list[int]:
+        """Vocabulary ids added for this model (`extend`: one per class); LoRA trains their rows."""
+        tok = self.mllm.tokenizer
+        return [i for space in self.label_spaces.values() for i in tok.convert_tokens_to_ids(space.new_tokens)]
+
     def label_tokens(self, label_set: str, target: int) -> list[int]:
         eos = [self.mllm.tokenizer.eos_token_id] if self.label_eos else []
         return self.label_spaces[label_set].sequences[target] + eos

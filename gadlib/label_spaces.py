@@ -19,6 +19,16 @@ from rapidfuzz.distance import Levenshtein
 MAPPINGS = ("text", "rand", "desync", "extend")
 
 
+def excluded_token_ids(tokenizer) -> set[int]:
+    """Ids a random label token must never be: every special token and every *added* token.
+
+    A Llama-3 tokenizer adds ~256 tokens (chat headers, end-of-text, reserved tokens that were
+    never trained) and Qwen2 adds tool / fill-in-the-middle tokens that are not even marked
+    special; `all_special_ids` misses most of them.
+    """
+    return set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
+
+
 class LabelSpace:
     """The target token sequence (without EOS) of every class of one label set under one mapping.
 
@@ -39,8 +49,7 @@ class LabelSpace:
         self.new_tokens = [f"<|{prefix}_{i}|>" for i in range(len(names))] if mapping == "extend" else []
         self.text_sequences = [tokenizer(n, add_special_tokens=False)["input_ids"] for n in names]
         rng = np.random.default_rng(seed)
-        # Random tokens come from the ordinary vocabulary: never a special token.
-        pool = np.setdiff1d(np.arange(len(tokenizer)), tokenizer.all_special_ids)
+        pool = np.setdiff1d(np.arange(len(tokenizer)), sorted(excluded_token_ids(tokenizer)))
         if mapping == "text":
             self.sequences = self.text_sequences
         elif mapping == "rand":
@@ -65,7 +74,10 @@ class LabelSpace:
         if self.mapping != "extend":
             return
         tokenizer.add_tokens(self.new_tokens, special_tokens=False)  # no-op for tokens already there
-        lm.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        # Real checkpoints often have more rows than tokens (Qwen2.5: 151936 for 151665): never
+        # shrink, which would drop pretrained rows.
+        rows = max(len(tokenizer), lm.get_input_embeddings().num_embeddings)
+        lm.resize_token_embeddings(rows, mean_resizing=False)
         self.sequences = [[i] for i in tokenizer.convert_tokens_to_ids(self.new_tokens)]
 
     def __len__(self) -> int:

@@ -33,7 +33,8 @@ def build_classifier(method: str, label_names: dict[str, list[str]], visual_dim:
     classifier = METHODS[method](mllm, label_names, **method_kwargs)  # extend resizes embeddings here
     if use_lora:
         lm.requires_grad_(False)
-        mllm.lm = apply_lora(lm, backbone, train_lm_head=method != "discriminative")
+        mllm.lm = apply_lora(lm, backbone, train_lm_head=method != "discriminative",
+                             new_token_ids=getattr(classifier, "new_token_ids", []))
     classifier.spec = {"method": method, "label_names": label_names, "visual_dim": visual_dim,
                        "backbone": asdict(backbone), "seed": seed, "method_kwargs": method_kwargs}
     return classifier

@@ -188,3 +188,52 @@ def test_prefix_embeds_and_position_ids(names, visual_dim, test_samples):
         assert embeds.shape == (2, 4, 3) and m.sum(1).tolist() == [2, 4]
         assert m[0].tolist() == ([0, 0, 1, 1] if left else [1, 1, 0, 0])
         assert pos[0][m[0].bool()].tolist() == [0, 1]
+
+
+class _Clock:
+    """Stands in for the `datetime` class transformers' template renderer reads `now()` from."""
+    today = None
+
+    @classmethod
+    def now(cls, tz=None):
+        return cls.today
+
+
+# A Llama-3.2-style template that reads the clock itself, without looking at `date_string`.
+CLOCK_ONLY_TEMPLATE = ("{{ bos_token }}Today Date: {{ strftime_now('%d %b %Y') }}\n"
+                       "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+                       "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+
+
+@pytest.mark.parametrize("template", ["llama3", "clock_only"])
+def test_prompts_do_not_change_from_day_to_day(template, monkeypatch):
+    """Llama-3.x templates write today's date into the prompt: a model reloaded tomorrow must
+    still see the prompt it was trained with."""
+    import datetime
+
+    import transformers.utils.chat_template_utils as renderer
+    from test_real_lm import llama3_tokenizer
+
+    tok = llama3_tokenizer()
+    if template == "clock_only":
+        tok.chat_template = CLOCK_ONLY_TEMPLATE
+    messages = [{"role": "user", "content": "hi"}]
+    monkeypatch.setattr(renderer, "datetime", _Clock)
+    rendered, prompts = [], []
+    for day in (datetime.datetime(2026, 11, 23), datetime.datetime(2027, 1, 2)):
+        _Clock.today = day
+        rendered.append(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+        prompts.append({kind: backbone.prompt_ids(tok, kind) for kind in PROMPTS})
+    assert "23 Nov 2026" in rendered[0] and "02 Jan 2027" in rendered[1]  # the clock is what moved
+    assert prompts[0] == prompts[1]
+    before, _ = prompts[0]["step"]
+    assert "Today Date: 26 Jul 2024" in tok.decode(before)
+
+
+def test_stop_template_clock_rewrites_literal_formats_and_refuses_others():
+    assert backbone.stop_template_clock("{{ strftime_now('%Y-%m-%d') }} {{ strftime_now( \"%b\" ) }}") == \
+        "{{ '2024-07-26' }} {{ 'Jul' }}"
+    template = "{% set f = '%d' %}{{ strftime_now(f) }}"
+    with pytest.raises(ValueError, match="strftime_now"):
+        backbone.stop_template_clock(template)
+    assert backbone.stop_template_clock(CHAT_TEMPLATE) == CHAT_TEMPLATE  # no clock: unchanged

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gadlib.benchmark import tokenizer_corpus
-from gadlib.label_spaces import MAPPINGS, LabelSpace, token_overlap_stats
+from gadlib.label_spaces import MAPPINGS, LabelSpace, excluded_token_ids, token_overlap_stats
 from gadlib.methods import build_classifier
 from gadlib.tokenizer import train_embedded_tokenizer
 
@@ -166,3 +166,38 @@ def test_bad_label_spaces_raise(tok):
     with pytest.raises(ValueError, match="not in the label space"):
         LabelSpace(NAMES, tok).index("juggle")
     assert LabelSpace(NAMES, tok).index("pour water") == 4
+
+
+@pytest.mark.parametrize("kind", ["llama3", "qwen2"])
+def test_random_mappings_never_draw_an_added_token(kind):
+    """A Llama-3 tokenizer adds 256 tokens (headers, end-of-text, reserved ones that were never
+    trained); Qwen2 adds tool / fill-in-the-middle tokens not even marked special. None of them
+    may stand in for a label word; `all_special_ids` alone lists only a few."""
+    from test_real_lm import LLAMA3_SPECIAL, QWEN2_ADDED, QWEN2_SPECIAL, llama3_tokenizer, qwen2_tokenizer
+
+    tok = llama3_tokenizer() if kind == "llama3" else qwen2_tokenizer()
+    added = set(tok.convert_tokens_to_ids(LLAMA3_SPECIAL if kind == "llama3" else QWEN2_SPECIAL + QWEN2_ADDED))
+    assert excluded_token_ids(tok) == added | set(tok.all_special_ids)
+    assert len(added - set(tok.all_special_ids)) >= 5  # the case the old pool missed
+    drawn = set()
+    for seed, mapping in product(range(20), ("rand", "desync")):
+        drawn |= {t for s in LabelSpace(NAMES, tok, mapping, seed=seed).sequences for t in s}
+    assert not drawn & added
+    assert len(drawn) > 100  # enough draws that an unfiltered pool would have hit added tokens
+
+
+def test_extend_never_shrinks_a_padded_vocabulary():
+    """Real checkpoints have more embedding rows than tokens (Qwen2.5: 151936 for 151665):
+    adding fewer class tokens than spare rows must keep every pretrained row."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = train_embedded_tokenizer(tokenizer_corpus())  # a fresh object: add_tokens mutates it
+    old_len, rows = len(tok), len(tok) + 50
+    lm = LlamaForCausalLM(LlamaConfig(vocab_size=rows, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                      num_attention_heads=2, num_key_value_heads=2, tie_word_embeddings=False))
+    before = [m.weight.detach().clone() for m in (lm.get_input_embeddings(), lm.get_output_embeddings())]
+    space = LabelSpace(NAMES, tok, "extend")
+    space.add_tokens(tok, lm)
+    assert space.sequences == [[old_len + i] for i in range(len(NAMES))]
+    for w, m in zip(before, (lm.get_input_embeddings(), lm.get_output_embeddings())):
+        assert torch.equal(m.weight, w)  # same shape, same rows: the spare rows now hold the classes
