@@ -91,18 +91,20 @@ class OADWindows(Sequence):
     dense window of EPIC-Kitchens-100 (~1.4M frames) as a list of samples would take ~70 GB.
 
     videos: the videos; times: per video, the frames t to predict (int array); cfg: window layout;
-    step_names: the data set's class names without background (for the previous-action context).
+    step_names: the data set's class names without background, for the previous-action context;
+    None for inference windows (contexts are then "": GAD generates nothing at inference).
     Slicing returns another `OADWindows`.
     """
 
-    def __init__(self, videos: list[Video], times: list[np.ndarray], cfg: OADConfig, step_names: list[str]):
+    def __init__(self, videos: list[Video], times: list[np.ndarray], cfg: OADConfig,
+                 step_names: list[str] | None = None):
         if len(videos) != len(times):
             raise ValueError(f"OADWindows: {len(videos)} videos but {len(times)} arrays of times")
         self.videos, self.cfg, self.offsets = list(videos), cfg, window_offsets(cfg)
         # Context strings as codes: the same few names repeat over millions of frames.
-        self.context_names = [NO_PREVIOUS_ACTION] + list(step_names)
+        self.context_names = [NO_PREVIOUS_ACTION] + list(step_names) if step_names is not None else [""]
         code = {name: i for i, name in enumerate(self.context_names)}
-        dataset = VideoDataset("windows", self.videos, list(step_names), [], fps=1.0)
+        dataset = VideoDataset("windows", self.videos, list(step_names or []), [], fps=1.0)
         vid, ts, targets, contexts = [], [], [], []
         for i, (video, t) in enumerate(zip(self.videos, times)):
             t = np.asarray(t, dtype=np.int64)
@@ -110,7 +112,10 @@ class OADWindows(Sequence):
             if t.size and (t.min() < 0 or t.max() >= T):
                 raise ValueError(f"OADWindows: video {video.video_id!r} has {T} frames, asked for frame "
                                  f"{int(t.min() if t.min() < 0 else t.max())}")
-            previous = np.array([code[name] for name in _previous_actions(dataset, video)], dtype=np.int32)
+            if step_names is None:
+                previous = np.zeros(T, dtype=np.int32)
+            else:
+                previous = np.array([code[name] for name in _previous_actions(dataset, video)], dtype=np.int32)
             vid.append(np.full(len(t), i, dtype=np.int32))
             ts.append(t)
             targets.append(video.frame_labels()[t])
@@ -207,7 +212,7 @@ class DensePrediction:
 def _dense_windows(videos: list[Video], cfg: OADConfig) -> OADWindows:
     if not videos:
         raise ValueError("predict_dense: no videos")
-    return OADWindows(videos, [np.arange(len(v.features)) for v in videos], cfg, [])
+    return OADWindows(videos, [np.arange(len(v.features)) for v in videos], cfg)
 
 
 def _split_by_video(videos: list[Video], scores: np.ndarray, preds: np.ndarray) -> list[DensePrediction]:
