@@ -86,9 +86,10 @@ class OADWindows(Sequence):
 
     Memory: 24 bytes per window (video index, t, target, context code) plus the videos' features,
     which are only read, never copied (a memory-mapped array stays on disk). Indexing one window
-    copies its (window + long_tokens) x tokens_per_frame x D floats; `batch(indices)` copies one
-    batch, e.g. 32 windows x 136 frames x 1024-d x 4 bytes = 18 MB. Compare: materialising every
-    dense window of EPIC-Kitchens-100 (~1.4M frames) as a list of samples would take ~70 GB.
+    copies its L = window + long_tokens frames (L x tokens_per_frame x D float32); `batch(indices)`
+    copies one batch: B x L x D x 4 bytes, e.g. 32 x (16 + 128) x 1024 x 4 B = 19 MB for the
+    paper's EK100 setting, against N x L x D x 4 bytes for a list of all N windows of a split
+    (every window copies its frames: L times the features themselves).
 
     videos: the videos; times: per video, the frames t to predict (int array); cfg: window layout;
     step_names: the data set's class names without background, for the previous-action context;
@@ -234,8 +235,8 @@ def predict_dense(classifier: ActionClassifier, videos: list[Video], cfg: OADCon
     so short videos do not leave batches half empty; every window has the same length (the first
     frames' windows repeat frame 0), so a batch needs no padding. predict_kwargs go to
     `classifier.predict` (e.g. decoding="exact"). Memory: one batch of windows plus the output
-    scores, T x C float32 over all videos (EPIC-Kitchens-100 test, ~0.5M frames x 3.8k classes:
-    ~7 GB; score fewer videos per call there).
+    scores, T x C x 4 bytes over all videos (e.g. 100k frames x 3.8k classes = 1.5 GB: with
+    thousands of classes, score a few videos per call).
     """
     if batch_size < 1:
         raise ValueError(f"predict_dense: batch_size must be >= 1, got {batch_size}")
