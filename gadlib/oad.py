@@ -110,6 +110,10 @@ class OADWindows(Sequence):
         for i, (video, t) in enumerate(zip(self.videos, times)):
             t = np.asarray(t, dtype=np.int64)
             T = len(video.features)
+            if video.features.ndim != 3 or video.features.shape[1:] != self.videos[0].features.shape[1:]:
+                raise ValueError(f"OADWindows: video {video.video_id!r} has features of shape "
+                                 f"{video.features.shape}, expected [T, tokens, D] = [T, "
+                                 f"{', '.join(map(str, self.videos[0].features.shape[1:]))}] like the first video")
             if t.size and (t.min() < 0 or t.max() >= T):
                 raise ValueError(f"OADWindows: video {video.video_id!r} has {T} frames, asked for frame "
                                  f"{int(t.min() if t.min() < 0 else t.max())}")
@@ -240,8 +244,8 @@ def predict_dense(classifier: ActionClassifier, videos: list[Video], cfg: OADCon
     """
     if batch_size < 1:
         raise ValueError(f"predict_dense: batch_size must be >= 1, got {batch_size}")
-    classifier.eval()
     windows = _dense_windows(videos, cfg)
+    classifier.eval()
     scores, preds = [], []
     for start in tqdm(range(0, len(windows), batch_size), disable=not progress, desc="oad frames", leave=False):
         p = classifier.predict(windows.batch(np.arange(start, min(start + batch_size, len(windows)))),
@@ -256,8 +260,8 @@ def predict_dense_reference(classifier: ActionClassifier, videos: list[Video], c
                             **predict_kwargs) -> list[DensePrediction]:
     """The same predictions as `predict_dense`, one frame at a time through `collate` (slow, obvious:
     the reference the batched path is tested against, and the per-frame baseline of the benchmark)."""
-    classifier.eval()
     windows = _dense_windows(videos, cfg)
+    classifier.eval()
     scores, preds = [], []
     for i in range(len(windows)):
         p = classifier.predict(collate([windows[i]]), **predict_kwargs)

@@ -88,6 +88,9 @@ def test_stride_offset_and_bad_arguments():
             OADConfig(**{field: 0})
     with pytest.raises(ValueError, match="background_weight must be > 0"):
         OADConfig(background_weight=0)
+    odd = Video("odd", np.zeros((5, 1, 4), np.float32), [], None, "test")
+    with pytest.raises(ValueError, match="video 'odd' has features of shape"):
+        predict_dense(None, [data.videos[1], odd], OADConfig())
 
 
 def test_ignored_frames_give_no_sample_and_no_previous_action():
