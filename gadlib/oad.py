@@ -84,12 +84,13 @@ def window_offsets(cfg: OADConfig) -> np.ndarray:
 class OADWindows(Sequence):
     """A lazy sequence of OAD `Sample`s: (video, t) pairs whose visual tokens are gathered on access.
 
-    Memory: 24 bytes per window (video index, t, target, context code) plus the videos' features,
-    which are only read, never copied (a memory-mapped array stays on disk). Indexing one window
-    copies its L = window + long_tokens frames (L x tokens_per_frame x D float32); `batch(indices)`
-    copies one batch: B x L x D x 4 bytes, e.g. 32 x (16 + 128) x 1024 x 4 B = 19 MB for the
-    paper's EK100 setting, against N x L x D x 4 bytes for a list of all N windows of a split
-    (every window copies its frames: L times the features themselves).
+    Memory: 24 bytes per window (video index, t, target, context code; 4.8 MB measured for 200k
+    windows, benchmarks/oad_fps.md) plus the videos' features, which are only read, never copied
+    (a memory-mapped array stays on disk). Indexing one window copies its L = cfg.frames_per_window
+    frames (L x tokens_per_frame x D float32); `batch(indices)` copies one batch, B x L x D x 4
+    bytes: e.g. 32 x (16 + 128) x 1024 x 4 B = 19 MB with a 16-frame window and 128 long-context
+    frames, against N x L x D x 4 bytes for a list of all N windows of a split (every window copies
+    its frames: L times the features themselves).
 
     videos: the videos; times: per video, the frames t to predict (int array); cfg: window layout;
     step_names: the data set's class names without background, for the previous-action context;
