@@ -59,11 +59,18 @@ class ActionClassifier(nn.Module):
     """Base class: an MLLM backbone plus a way to read a class out of it.
 
     label_names: {label set -> class names}, e.g. {"steps": [...], "tasks": [...]}.
+    background_weight: loss weight of OAD samples whose target is background (class 0); the
+      paper down-weights them (0.2-1.0 per data set). Every classifier applies it through
+      `sample_weights`, so the three are compared under the same loss weighting
+      (notebooks/05_online_action_detection.ipynb).
     """
 
-    def __init__(self, mllm: MLLM, label_names: dict[str, list[str]]):
+    def __init__(self, mllm: MLLM, label_names: dict[str, list[str]], background_weight: float = 1.0):
         super().__init__()
+        if not background_weight > 0:
+            raise ValueError(f"background_weight must be > 0, got {background_weight}")
         self.mllm, self.label_names = mllm, {k: list(v) for k, v in label_names.items()}
+        self.background_weight = float(background_weight)
 
     def check_targets(self, batch: Batch) -> None:
         for kind, t in zip(batch.kinds, batch.targets.tolist()):
@@ -82,6 +89,14 @@ class ActionClassifier(nn.Module):
             raise ValueError(f"no label set {name!r} for samples of kind(s) {sorted(set(batch.kinds))}; "
                              f"this model has {sorted(self.label_names)}")
         return name
+
+    def sample_weights(self, batch: Batch) -> torch.Tensor:
+        """float32 [B]: each sample's weight in the loss, `background_weight` for OAD background
+        samples and 1 for every other sample."""
+        background = torch.tensor([LABEL_SET[k] == "oad" for k in batch.kinds]) & (batch.targets.cpu() == 0)
+        weights = torch.ones(len(batch), dtype=torch.float32)
+        weights[background] = self.background_weight
+        return weights.to(self.mllm.device)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError

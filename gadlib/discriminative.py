@@ -20,10 +20,9 @@ class DiscriminativeClassifier(ActionClassifier):
     forecasting; tasks; OAD classes). `background_weight` down-weights OAD background samples."""
 
     def __init__(self, mllm, label_names, background_weight: float = 1.0):
-        super().__init__(mllm, label_names)
+        super().__init__(mllm, label_names, background_weight)
         hidden = mllm.cls_query.numel()
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(names)) for name, names in label_names.items()})
-        self.background_weight = background_weight
 
     def cls_hidden(self, batch: Batch) -> torch.Tensor:
         """[B, H]: the hidden state at the [CLS] query appended after each sample's prefix."""
@@ -41,18 +40,15 @@ class DiscriminativeClassifier(ActionClassifier):
         return head(h_cls.to(head.weight.dtype)).float()
 
     def classification_loss(self, h_cls: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """Cross-entropy over each sample's own label set, background samples weighted."""
+        """Cross-entropy over each sample's own label set, weighted by `sample_weights`
+        (OAD background samples down-weighted)."""
         targets = batch.targets.to(h_cls.device)
-        losses, weights = [], []
+        losses = torch.zeros(len(batch), device=h_cls.device)
         for name in sorted({LABEL_SET[k] for k in batch.kinds}):
             idx = torch.tensor([i for i, k in enumerate(batch.kinds) if LABEL_SET[k] == name], device=h_cls.device)
             logits = self.head_logits(name, h_cls[idx])
-            losses.append(F.cross_entropy(logits, targets[idx], reduction="none"))
-            w = torch.ones_like(losses[-1])
-            if name == "oad":
-                w[targets[idx] == 0] = self.background_weight
-            weights.append(w)
-        losses, weights = torch.cat(losses), torch.cat(weights)
+            losses = losses.index_put((idx,), F.cross_entropy(logits, targets[idx], reduction="none"))
+        weights = self.sample_weights(batch)
         return (losses * weights).sum() / weights.sum()
 
     def loss(self, batch: Batch) -> torch.Tensor:

@@ -33,8 +33,8 @@ class GenerativeClassifier(ActionClassifier):
     """
 
     def __init__(self, mllm, label_names, mapping: str = "text", seed: int = 0,
-                 decoding: str = "greedy", label_eos: bool = True):
-        super().__init__(mllm, label_names)
+                 decoding: str = "greedy", label_eos: bool = True, background_weight: float = 1.0):
+        super().__init__(mllm, label_names, background_weight)
         tok = mllm.tokenizer
         self.label_spaces = {name: LabelSpace(names, tok, mapping, seed=seed, prefix=name)
                              for name, names in label_names.items()}
@@ -53,10 +53,16 @@ class GenerativeClassifier(ActionClassifier):
         return self.label_spaces[label_set].sequences[target] + eos
 
     def loss(self, batch: Batch) -> torch.Tensor:
+        """Mean next-token NLL of the label tokens, each token weighted by its sample's weight
+        (`sample_weights`: OAD background, the word "background", down-weighted as in the
+        discriminative loss). With all weights 1 it is the plain mean over label tokens."""
         self.check_targets(batch)
         prefixes = self.mllm.prefix_embeds(batch.visual, batch.kinds)
         targets = [self.label_tokens(LABEL_SET[k], t) for k, t in zip(batch.kinds, batch.targets.tolist())]
-        return self.mllm.teacher_forced(prefixes, targets)[2]
+        token_logprobs = self.mllm.teacher_forced(prefixes, targets)[3]
+        weights = self.sample_weights(batch).repeat_interleave(
+            torch.tensor([len(t) for t in targets], device=token_logprobs.device))
+        return -(weights * token_logprobs).sum() / weights.sum()
 
     @torch.no_grad()
     def predict(self, batch: Batch, decoding: str | None = None) -> Prediction:

@@ -135,9 +135,13 @@ def task_recognition_samples(dataset: VideoDataset, subset: str, num_frames: int
 
 def _previous_actions(dataset: VideoDataset, video: Video) -> list[str]:
     """Per frame t: name of the last segment with end <= t, i.e. the action before the one at
-    t (or the last one, when t is background); NO_PREVIOUS_ACTION before the first."""
+    t (or the last one, when t is background); NO_PREVIOUS_ACTION before the first.
+
+    A segment whose frames are all ignored (`Video.ignored_mask()`) is never a previous action.
+    """
+    ignored = video.ignored_mask()
     names, previous = [], NO_PREVIOUS_ACTION
-    ends = iter(video.segments)
+    ends = iter(s for s in video.segments if not ignored[s.start:s.end].all())
     seg = next(ends, None)
     for t in range(len(video.features)):
         while seg is not None and seg.end <= t:
@@ -148,30 +152,20 @@ def _previous_actions(dataset: VideoDataset, video: Video) -> list[str]:
 
 
 def oad_samples(dataset: VideoDataset, subset: str, window: int = 8, long_context: int = 0,
-                long_tokens: int = 8, stride: int = 4, offset: int = 0, dense: bool = False) -> list[Sample]:
+                long_tokens: int = 8, stride: int = 4, offset: int = 0, dense: bool = False):
     """Online action detection: what is happening at frame t, seeing only frames <= t.
 
-    Frames t = offset, offset + stride, ... (every frame when dense). Visual tokens, in time
-    order: `long_tokens` frames spread uniformly over the `long_context` frames before the
-    window (none when long_context == 0), then the `window` frames ending at t. Frame indices
-    below 0 are clamped to 0, so early windows repeat the first frame. Target: the frame
-    label at t (0 = background). Context: the previous action ("none" before the first).
+    Frames t = offset, offset + stride, ... (every frame when dense), except frames marked
+    ignored (`Video.ignored_mask()`). Visual tokens, in time order: `long_tokens` frames spread
+    uniformly over the `long_context` frames before the window (none when long_context == 0),
+    then the `window` frames ending at t. Frame indices below 0 are clamped to 0, so early
+    windows repeat the first frame. Target: the frame label at t (0 = background). Context: the
+    previous action ("none" before the first).
+
+    Returns a lazy sequence of `Sample`s (`gadlib.oad.OADWindows`, see `gadlib.oad.window_offsets`
+    for the exact frames): windows are gathered when indexed, never for the whole split at once.
     """
-    for value, field, low in ((window, "window", 1), (stride, "stride", 1), (long_context, "long_context", 0),
-                              (long_tokens, "long_tokens", 0), (offset, "offset", 0)):
-        if value < low:
-            raise ValueError(f"oad_samples: {field} must be >= {low}, got {value}")
-    samples = []
-    for video in dataset.split(subset):
-        labels = video.frame_labels()
-        previous = _previous_actions(dataset, video)
-        times = range(len(labels)) if dense else range(offset, len(labels), stride)
-        for t in times:
-            frames = np.arange(t - window + 1, t + 1)
-            if long_context > 0 and long_tokens > 0:
-                before = np.round(np.linspace(t - window - long_context + 1, t - window, long_tokens))
-                frames = np.concatenate([before.astype(np.int64), frames])
-            frames = np.maximum(frames, 0)
-            samples.append(Sample(_tokens(video, frames), "oad", int(labels[t]), previous[t],
-                                  video.video_id, t))
-    return _nonempty(samples, dataset, subset, "'oad'")
+    from gadlib.oad import OADConfig, training_windows  # gadlib.oad builds on this module
+
+    cfg = OADConfig(window=window, long_context=long_context, long_tokens=long_tokens, stride=stride)
+    return training_windows(dataset, subset, cfg, offset=offset, dense=dense)

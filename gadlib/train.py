@@ -12,12 +12,12 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from accelerate import Accelerator
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
@@ -65,15 +65,19 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     return Accelerator(mixed_precision=mp, gradient_accumulation_steps=config.grad_accum)
 
 
-def epoch_loader(samples: list[Sample], config: TrainConfig, epoch: int) -> DataLoader:
-    """This epoch's batches in an order fixed by (seed, epoch): resuming replays it exactly."""
-    if not samples:
+def epoch_loader(samples: Sequence[Sample], config: TrainConfig, epoch: int) -> DataLoader:
+    """This epoch's batches in an order fixed by (seed, epoch): resuming replays it exactly.
+
+    `samples` may be a list or a lazy sequence (`gadlib.oad.OADWindows`): the loader only
+    indexes it, batch by batch, so a lazy sequence never holds more than one batch of samples.
+    """
+    if not len(samples):
         raise ValueError("no training samples")
     seed = config.seed * 100_003 + epoch
     order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed))
     # Its own generator: iterating a DataLoader otherwise draws from the global torch RNG, which
     # dropout (LoRA) also uses, so a resumed run would continue a different random stream.
-    return DataLoader([samples[i] for i in order], batch_size=config.batch_size, collate_fn=collate,
+    return DataLoader(Subset(samples, order.tolist()), batch_size=config.batch_size, collate_fn=collate,
                       generator=torch.Generator().manual_seed(seed))
 
 
