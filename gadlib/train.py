@@ -116,7 +116,11 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
 def enable_gradient_checkpointing(classifier: ActionClassifier) -> None:
     """Recompute each LM layer's activations in the backward pass instead of storing them.
     Non-reentrant, so it works with frozen (LoRA) inputs and restores the dropout RNG."""
-    classifier.mllm.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    lm = classifier.mllm.lm
+    if hasattr(lm, "activation_checkpointing_enable"):  # transformers >= 5.x name
+        lm.activation_checkpointing_enable({"use_reentrant": False})
+    else:
+        lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def epoch_loader(samples: list[Sample], config: TrainConfig, epoch: int) -> DataLoader:
