@@ -98,7 +98,8 @@ def choose_mixed_precision(requested: str, cuda: bool, bf16_supported: bool) -> 
     return "bf16" if bf16_supported else "fp16"
 
 
-def _device_mixed_precision(requested: str) -> str:
+def resolve_mixed_precision(requested: str) -> str:
+    """`choose_mixed_precision` for this machine."""
     cuda = torch.cuda.is_available()
     # including_emulation=False: a T4 emulates bf16 (slowly) and would otherwise report support.
     return choose_mixed_precision(requested, cuda, cuda and torch.cuda.is_bf16_supported(including_emulation=False))
@@ -109,7 +110,7 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     # discriminative classifier is never computed, and a head whose label set is absent from a
     # batch (tasks) gets none either. find_unused_parameters lets DDP skip them.
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
-    return Accelerator(mixed_precision=_device_mixed_precision(config.mixed_precision),
+    return Accelerator(mixed_precision=resolve_mixed_precision(config.mixed_precision),
                        gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp])
 
 
@@ -238,7 +239,7 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
 def _autocast(classifier: ActionClassifier, mixed_precision: str):
     """The training precision for prediction too: a bf16 / fp16 LM feeds fp32 heads."""
     device = next(classifier.parameters()).device
-    mp = _device_mixed_precision(mixed_precision) if device.type == "cuda" else "no"
+    mp = resolve_mixed_precision(mixed_precision) if device.type == "cuda" else "no"
     if mp == "no":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16 if mp == "bf16" else torch.float16)
