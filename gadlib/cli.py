@@ -308,8 +308,11 @@ def run(cfg: RunConfig) -> dict | None:
     runs, timing = [], {}
     for seed in cfg.seeds:
         folder = out / ("checkpoint" if len(cfg.seeds) == 1 else f"checkpoint-seed{seed}")
-        classifier = build_classifier(cfg.method, names, dataset.feature_dim, backbone, seed=seed,
-                                      **cfg.method_kwargs)
+        try:
+            classifier = build_classifier(cfg.method, names, dataset.feature_dim, backbone, seed=seed,
+                                          **cfg.method_kwargs)
+        except TypeError as e:  # an argument the method's class does not take
+            raise ValueError(f"method_kwargs {cfg.method_kwargs} do not fit method {cfg.method!r}: {e}") from None
         resume = folder if cfg.resume and (folder / "training_state.pt").is_file() else None
         history = train(classifier, lambda epoch: task_samples(dataset, cfg.data, kinds, "train", seed, epoch),
                         replace(cfg.train, seed=seed, checkpoint_dir=str(folder)), resume_from=resume)
