@@ -144,3 +144,24 @@ def _num_test_samples() -> int:
     from gadlib.samples import step_recognition_samples
 
     return len(step_recognition_samples(generate_benchmark(preset("coin_like", **DATA_CONFIG)), "test", 2))
+
+
+def test_the_command_line_entry_point_runs_unchanged_on_two_processes(tmp_path):
+    """`accelerate launch ... -m gadlib.train --config configs/smoke.yaml`: one results file and
+    one checkpoint, written by the main process; the results are what the checkpoint predicts."""
+    from gadlib.cli import DataConfig, load_data, task_kinds, task_samples
+    from gadlib.train import evaluate
+
+    out = tmp_path / "run"
+    accelerate_launch(["-m", "gadlib.train", "--config", "configs/smoke.yaml", "--output-dir", str(out),
+                       "--method", "discriminative", "--method_kwargs", "{}", "--train.epochs", "1",
+                       "--train.batch_size", "16", "--data.max_train_videos", "6", "--data.max_test_videos", "4"])
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "results.json"]
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["num_processes"] == 2
+    data_cfg = DataConfig(**saved["settings"]["data"])
+    dataset, layout = load_data(data_cfg)
+    kinds = task_kinds(data_cfg, layout)
+    again = evaluate(load_classifier(out / "checkpoint"), task_samples(dataset, data_cfg, kinds, "test"))
+    for kind in kinds:
+        assert saved["metrics"]["discriminative"][f"{kind}_top1"]["per_seed"] == [again[kind]["metrics"]["top1"]]
