@@ -75,8 +75,24 @@ state = PartialState()
 rank = state.process_index
 save_file(trainable_state(clf), f"{{out}}/rank{{rank}}.safetensors")
 results = evaluate(clf, step_recognition_samples(data, "test", 2))
+
+# Exact resume under two processes: LoRA dropout, stopped mid-epoch (3 steps per epoch).
+from gadlib.backbone import BackboneConfig
+lora = BackboneConfig(lora=True, lora_r=4, lora_alpha=8, lora_dropout=0.3)
+resume_cfg = dict(epochs=2, batch_size=4, lr=2e-3, warmup=0.2, progress=False)
+runs = {{}}
+for name, extra, resume_from in (("full", {{}}, None),
+                                  ("part", dict(checkpoint_dir=out + "/resume", checkpoint_every=2, stop_after=2), None),
+                                  ("resumed", {{}}, out + "/resume")):
+    model = build_classifier("gad", names, data.feature_dim, lora, seed=0)
+    runs[name] = (model, train(model, train_samples[:24], TrainConfig(**resume_cfg, **extra), resume_from=resume_from))
+(full, h_full), (resumed, h_resumed) = runs["full"], runs["resumed"]
+resume = {{"steps": h_resumed.steps, "loss": h_resumed.loss == h_full.loss,
+          "epoch_loss": h_resumed.epoch_loss == h_full.epoch_loss,
+          "weights": all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), resumed.state_dict().values())),
+          "stopped_early": not torch.equal(runs["part"][0].mllm.cls_query, full.mllm.cls_query)}}
 json.dump({{"num_processes": state.num_processes, "history": asdict(history), "n_pred": len(results["step"]["pred"]),
-           "top1": results["step"]["metrics"]["top1"]}}, open(f"{{out}}/rank{{rank}}.json", "w"))
+           "top1": results["step"]["metrics"]["top1"], "resume": resume}}, open(f"{{out}}/rank{{rank}}.json", "w"))
 """
 
 
@@ -105,6 +121,12 @@ def test_two_processes_end_with_identical_weights_and_one_reloadable_checkpoint(
     # 32 samples, 4 per batch and process, 2 processes: 4 optimizer steps, the same history everywhere.
     assert logs[0]["history"]["steps"] == 4 and logs[0]["history"]["loss"] == logs[1]["history"]["loss"]
     assert logs[0]["n_pred"] == logs[1]["n_pred"] == _num_test_samples()  # evaluation counts each sample once
+
+
+def test_two_processes_resume_exactly(two_process_run):
+    for rank in (0, 1):
+        resume = json.loads((two_process_run / f"rank{rank}.json").read_text())["resume"]
+        assert resume == {"steps": 6, "loss": True, "epoch_loss": True, "weights": True, "stopped_early": True}, rank
 
 
 def test_two_processes_match_one_process_with_the_same_effective_batch(two_process_run, names_tasks, visual_dim,
