@@ -154,8 +154,8 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
     total = steps_per_epoch * config.epochs
     if config.gradient_checkpointing:
         enable_gradient_checkpointing(classifier)
-    lr = config.lr if config.lr is not None else default_lr(getattr(classifier, "spec", {}).get("backbone", {})
-                                                             .get("name", EMBEDDED))
+    backbone_name = getattr(classifier, "spec", {}).get("backbone", {}).get("name", EMBEDDED)
+    lr = config.lr if config.lr is not None else default_lr(backbone_name)
     params = [p for p in classifier.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay)
     # A prepared scheduler steps once per process per optimizer step, hence the n_proc factor.
