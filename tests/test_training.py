@@ -165,6 +165,22 @@ def test_rng_states_round_trip_through_a_weights_only_file(tmp_path):
     assert (random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist()) == expected
 
 
+def test_each_process_resumes_its_own_rng_stream(names, visual_dim, tmp_path):
+    """A checkpoint holds one RNG state per process; process i restores the i-th."""
+    clf = build_classifier("discriminative", names, visual_dim)
+    optimizer = torch.optim.AdamW(clf.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    per_process, expected = [], []
+    for seed in (10, 11):
+        torch.manual_seed(seed)
+        per_process.append(rng_states())
+        expected.append(torch.rand(4))
+    save_checkpoint(tmp_path / "ckpt", clf, optimizer, scheduler, {}, rng=per_process)
+    for index in (1, 0):
+        load_training_state(tmp_path / "ckpt", clf, optimizer, scheduler, process_index=index, num_processes=2)
+        assert torch.equal(torch.rand(4), expected[index])
+
+
 def test_resume_refuses_another_process_count_and_old_checkpoints(names, visual_dim, train_samples, tmp_path):
     clf, _ = _run(names, visual_dim, train_samples[:16], method="discriminative", epochs=1,
                   checkpoint_dir=str(tmp_path / "ckpt"))
