@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from gadlib.checkpoint import load_classifier, save_checkpoint, trainable_state
+from gadlib.backbone import BackboneConfig
+from gadlib.checkpoint import (load_classifier, load_training_state, restore_rng_states, rng_states,
+                               save_checkpoint, trainable_state)
 from gadlib.classifier import collate
 from gadlib.methods import build_classifier
-from gadlib.train import TrainConfig, evaluate, train
+from gadlib.train import (EMBEDDED_LR, PRETRAINED_LR, TrainConfig, choose_mixed_precision, default_lr, evaluate,
+                          train)
 
 from conftest import QUICK_TRAIN
 
@@ -114,32 +117,133 @@ def test_save_checkpoint_replaces_an_existing_folder(trained, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]  # no temporary folder left behind
 
 
-def _run(names, visual_dim, samples, method="gad", seed=0, **config):
-    clf = build_classifier(method, names, visual_dim, seed=seed)
+def _run(names, visual_dim, samples, method="gad", seed=0, backbone=None, **config):
+    clf = build_classifier(method, names, visual_dim, backbone, seed=seed)
     history = train(clf, samples, TrainConfig(**{**QUICK_TRAIN, **config}))
     return clf, history
 
 
-@pytest.mark.parametrize("stop_after", [3, 4, 6])  # mid-epoch, epoch boundary, mid second epoch
+# LoRA with a large dropout on the embedded LM: the resumed run must continue the dropout RNG stream.
+LORA_DROPOUT = BackboneConfig(lora=True, lora_r=4, lora_alpha=8, lora_dropout=0.3)
+
+
+@pytest.mark.parametrize("backbone", [None, LORA_DROPOUT], ids=["full", "lora_dropout"])
+@pytest.mark.parametrize("stop_after", [2, 3, 4])  # mid-epoch, end of the first epoch, mid second epoch
 def test_resuming_gives_the_weights_of_an_uninterrupted_run(names, visual_dim, train_samples, tmp_path,
-                                                            stop_after):
-    config = dict(epochs=2, lr=5e-3, warmup=0.2)
+                                                            stop_after, backbone):
+    config = dict(epochs=2, lr=5e-3, warmup=0.2, backbone=backbone)
     samples = train_samples[:40]  # 3 steps per epoch of 16, 16, 8 samples
     full, full_history = _run(names, visual_dim, samples, **config)
-    assert full_history.steps == 6
+    assert full_history.steps == 6 and len(full_history.epoch_loss) == 2 and full_history.batch_loss == []
 
     ckpt = tmp_path / "ckpt"
     part, part_history = _run(names, visual_dim, samples, checkpoint_dir=str(ckpt),
                               checkpoint_every=stop_after, stop_after=stop_after, **config)
     assert part_history.steps == stop_after and (ckpt / "training_state.pt").is_file()
-    resumed = build_classifier("gad", names, visual_dim, seed=0)
-    history = train(resumed, samples, TrainConfig(**{**QUICK_TRAIN, **config}), resume_from=ckpt)
+    assert len(part_history.batch_loss) == stop_after % 3  # the unfinished epoch's batches
+    resumed = build_classifier("gad", names, visual_dim, backbone, seed=0)
+    torch.manual_seed(123)  # a different RNG state in between: the checkpoint must restore its own
+    history = train(resumed, samples, TrainConfig(**{**QUICK_TRAIN, "epochs": 2, "lr": 5e-3, "warmup": 0.2}),
+                    resume_from=ckpt)
     assert history.steps == 6
     assert history.loss == full_history.loss  # bit-identical losses, step by step
+    # The resumed epoch's mean covers the batches before the interruption too.
+    assert history.epoch_loss == full_history.epoch_loss
     _assert_same_weights(resumed, full)
     # The interrupted run really stopped early: its weights are not the final ones.
-    if stop_after < 6:
-        assert not torch.equal(part.mllm.cls_query, full.mllm.cls_query)
+    assert not torch.equal(part.mllm.cls_query, full.mllm.cls_query)
+
+
+def test_rng_states_round_trip_through_a_weights_only_file(tmp_path):
+    import random
+
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    torch.save(rng_states(), tmp_path / "rng.pt")
+    expected = (random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist())
+    random.seed(2), np.random.seed(2), torch.manual_seed(2)  # move every stream elsewhere
+    restore_rng_states(torch.load(tmp_path / "rng.pt", weights_only=True))
+    assert (random.random(), np.random.rand(3).tolist(), torch.rand(3).tolist()) == expected
+
+
+def test_each_process_resumes_its_own_rng_stream(names, visual_dim, tmp_path):
+    """A checkpoint holds one RNG state per process; process i restores the i-th."""
+    clf = build_classifier("discriminative", names, visual_dim)
+    optimizer = torch.optim.AdamW(clf.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    per_process, expected = [], []
+    for seed in (10, 11):
+        torch.manual_seed(seed)
+        per_process.append(rng_states())
+        expected.append(torch.rand(4))
+    save_checkpoint(tmp_path / "ckpt", clf, optimizer, scheduler, {}, rng=per_process)
+    for index in (1, 0):
+        load_training_state(tmp_path / "ckpt", clf, optimizer, scheduler, process_index=index, num_processes=2)
+        assert torch.equal(torch.rand(4), expected[index])
+
+
+def test_resume_refuses_another_process_count_and_old_checkpoints(names, visual_dim, train_samples, tmp_path):
+    clf, _ = _run(names, visual_dim, train_samples[:16], method="discriminative", epochs=1,
+                  checkpoint_dir=str(tmp_path / "ckpt"))
+    optimizer = torch.optim.AdamW(clf.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    with pytest.raises(ValueError, match="written by 1 process"):
+        load_training_state(tmp_path / "ckpt", clf, optimizer, scheduler, process_index=0, num_processes=2)
+    state = torch.load(tmp_path / "ckpt" / "training_state.pt", weights_only=True)
+    del state["rng"]
+    torch.save(state, tmp_path / "ckpt" / "training_state.pt")
+    with pytest.raises(ValueError, match="no RNG states"):
+        load_training_state(tmp_path / "ckpt", clf, optimizer, scheduler)
+
+
+@pytest.mark.parametrize("requested,cuda,bf16,expected", [
+    ("auto", False, False, "no"), ("auto", True, True, "bf16"), ("auto", True, False, "fp16"),
+    ("no", True, True, "no"), ("fp16", True, True, "fp16"), ("bf16", False, False, "bf16")])
+def test_mixed_precision_choice(requested, cuda, bf16, expected):
+    assert choose_mixed_precision(requested, cuda, bf16) == expected
+
+
+def test_mixed_precision_rejects_unknown_names():
+    with pytest.raises(ValueError, match="mixed_precision must be one of"):
+        choose_mixed_precision("fp8x", True, True)
+
+
+def test_lr_none_is_chosen_from_the_backbone(names, visual_dim, train_samples):
+    assert default_lr("embedded-tiny-llama") == EMBEDDED_LR == 1e-3
+    assert default_lr("meta-llama/Llama-3.2-1B-Instruct") == PRETRAINED_LR == 1e-4
+    samples, base = train_samples[:16], dict(QUICK_TRAIN, epochs=1, warmup=0.0)
+    trained = {}
+    for name, lr in (("embedded-tiny-llama", None), ("embedded-tiny-llama", 1e-3), ("some/pretrained", None),
+                     ("some/pretrained", 1e-4)):
+        clf = build_classifier("discriminative", names, visual_dim, seed=0)
+        clf.spec["backbone"]["name"] = name  # what the rate is chosen from
+        train(clf, samples, TrainConfig(**{**base, "lr": lr}))
+        trained[name, lr] = clf
+    _assert_same_weights(trained["embedded-tiny-llama", None], trained["embedded-tiny-llama", 1e-3])
+    _assert_same_weights(trained["some/pretrained", None], trained["some/pretrained", 1e-4])
+    assert not torch.equal(trained["some/pretrained", None].mllm.cls_query,
+                           trained["embedded-tiny-llama", None].mllm.cls_query)
+
+
+def test_gradient_checkpointing_recomputes_layers_and_changes_no_number(names, visual_dim, train_samples):
+    """With checkpointing each LM layer runs twice per step (forward, then again in the backward);
+    the result is the same, dropout included (the RNG state is replayed)."""
+    runs = {}
+    for checkpointing in (False, True):
+        clf = build_classifier("gad", names, visual_dim, LORA_DROPOUT, seed=0)
+        calls = []
+        # Count calls of a part of the layer by wrapping its forward: module hooks do not run
+        # again when the backward pass recomputes a checkpointed layer.
+        mlp = clf.mllm.lm.get_decoder().layers[0].mlp
+        mlp.forward = lambda x, forward=mlp.forward, calls=calls: (calls.append(1), forward(x))[1]
+        history = train(clf, train_samples[:32], TrainConfig(**{**QUICK_TRAIN, "epochs": 1,
+                                                                "gradient_checkpointing": checkpointing}))
+        runs[checkpointing] = (clf, history, len(calls))
+    (plain, plain_history, plain_calls), (ckpt, ckpt_history, ckpt_calls) = runs[False], runs[True]
+    assert plain_history.steps == 2 and plain_calls == 2 and ckpt_calls == 4
+    np.testing.assert_allclose(ckpt_history.loss, plain_history.loss, rtol=1e-6)
+    for (k, a), b in zip(plain.state_dict().items(), ckpt.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=k)
+    assert plain_history.peak_gpu_memory_gib is None  # CPU: no GPU memory to report
 
 
 def test_training_is_deterministic_and_seeded(names, visual_dim, train_samples):
@@ -183,6 +287,12 @@ def test_grad_accumulation_counts_optimizer_steps(names, visual_dim, train_sampl
     _, history = _run(names, visual_dim, train_samples[:32], method="discriminative", epochs=1,
                       batch_size=8, grad_accum=2)
     assert history.steps == 2 and len(history.loss) == 2
+    # 5 micro-batches, 2 per step: the last step has one alone and averages only it.
+    _, history = _run(names, visual_dim, train_samples[:40], method="discriminative", epochs=1,
+                      batch_size=8, grad_accum=2)
+    assert history.steps == 3 and len(history.loss) == 3
+    # Steps of 2, 2 and 1 micro-batches: the epoch mean weights them so.
+    assert history.epoch_loss[0] == pytest.approx((2 * history.loss[0] + 2 * history.loss[1] + history.loss[2]) / 5)
 
 
 def test_training_updates_every_trained_part(names, visual_dim, train_samples):
