@@ -36,7 +36,8 @@ from .datasets import VideoDataset, ensure_benchmark, read_coin, read_oad
 from .experiment import OFFLINE_KINDS, Run, Setup, offline_samples, summarize
 from .methods import build_classifier
 from .results import _plain
-from .samples import LABEL_SET, Sample, label_names, oad_samples
+from .oad import OADConfig, evaluate_oad, training_windows
+from .samples import LABEL_SET, Sample, label_names
 from .train import TrainConfig, evaluate, resolve_mixed_precision, train
 
 
@@ -48,7 +49,8 @@ class DataConfig:
     when `path` is None. path: a folder in the COIN layout (`COIN.json`) or the OAD layout
     (`data_info.json`); features: its feature sub-folder (default "features" / "rgb_features").
     kinds: None = step, next, task for COIN data and oad for OAD data. num_frames: frames per
-    step / task sample; window, long_context, long_tokens, stride: OAD samples (`oad_samples`).
+    step / task sample; window, long_context, long_tokens, stride, background_weight: OAD windows
+    (`gadlib.oad.OADConfig`; the test split is evaluated densely, every frame).
     max_train_videos / max_test_videos: keep only the first N videos of a subset (quick checks).
     """
     preset: str | None = "coin_like"
@@ -61,6 +63,7 @@ class DataConfig:
     long_context: int = 0
     long_tokens: int = 8
     stride: int = 4
+    background_weight: float = 1.0
     max_train_videos: int | None = None
     max_test_videos: int | None = None
 
@@ -251,14 +254,22 @@ def task_kinds(cfg: DataConfig, layout: str) -> tuple[str, ...]:
     return kinds
 
 
+OAD_METRICS = ("seg_f1_0.1", "seg_f1_0.25", "seg_f1_0.5", "point_f1_1s", "point_f1_2s", "map", "cap",
+               "frame_acc", "fps")
+
+
+def oad_config(cfg: DataConfig) -> OADConfig:
+    return OADConfig(window=cfg.window, long_context=cfg.long_context, long_tokens=cfg.long_tokens,
+                     stride=cfg.stride, background_weight=cfg.background_weight)
+
+
 def task_samples(dataset: VideoDataset, cfg: DataConfig, kinds: tuple[str, ...], subset: str,
                  seed: int = 0, epoch: int | None = None) -> list[Sample]:
-    """The samples of `subset`. Training (epoch given) draws jittered frames per (seed, epoch)
-    for step / task samples, and shifts the OAD frame grid by one frame per epoch."""
+    """The training samples of `subset`, drawn per (seed, epoch): jittered frames for step / task
+    samples, OAD windows on a frame grid shifted by a seeded offset (as `gadlib.oad.run_oad`)."""
     if kinds == ("oad",):
-        # TODO(oad): gadlib.oad's dense per-frame evaluation replaces the strided test grid.
-        offset = epoch % cfg.stride if epoch is not None else 0
-        return oad_samples(dataset, subset, cfg.window, cfg.long_context, cfg.long_tokens, cfg.stride, offset)
+        offset = int(np.random.default_rng([seed, epoch or 0]).integers(cfg.stride))
+        return training_windows(dataset, subset, oad_config(cfg), offset=offset)
     rng = np.random.default_rng([seed, epoch]) if epoch is not None else None
     return offline_samples(dataset, subset, cfg.num_frames, kinds, rng=rng)
 
@@ -302,7 +313,10 @@ def run(cfg: RunConfig) -> dict | None:
         dataset, layout = load_data(cfg.data)
     kinds = task_kinds(cfg.data, layout)
     names = label_sets(dataset, kinds)
-    test = task_samples(dataset, cfg.data, kinds, "test")
+    is_oad = kinds == ("oad",)
+    # OAD: every frame of every test video (dense, `evaluate_oad`); otherwise the test samples
+    test = None if is_oad else offline_samples(dataset, "test", cfg.data.num_frames, kinds)
+    extra = {"background_weight": cfg.data.background_weight} if is_oad else {}
     backbone = backbone_for_precision(cfg.backbone, cfg.train.mixed_precision)
     decodings = cfg.eval.decodings if cfg.method == "generative" else ["greedy"]
     runs, timing = [], {}
@@ -310,7 +324,7 @@ def run(cfg: RunConfig) -> dict | None:
         folder = out / ("checkpoint" if len(cfg.seeds) == 1 else f"checkpoint-seed{seed}")
         try:
             classifier = build_classifier(cfg.method, names, dataset.feature_dim, backbone, seed=seed,
-                                          **cfg.method_kwargs)
+                                          **extra, **cfg.method_kwargs)
         except TypeError as e:  # an argument the method's class does not take
             raise ValueError(f"method_kwargs {cfg.method_kwargs} do not fit method {cfg.method!r}: {e}") from None
         resume = folder if cfg.resume and (folder / "training_state.pt").is_file() else None
@@ -321,8 +335,12 @@ def run(cfg: RunConfig) -> dict | None:
                 key = cfg.method if decoding == "greedy" else f"{cfg.method}_{decoding}"
                 kwargs = {"decoding": decoding} if cfg.method == "generative" else {}
                 start = time.perf_counter()
-                results = evaluate(classifier, test, cfg.eval.batch_size,
-                                   mixed_precision=cfg.train.mixed_precision, **kwargs)
+                if is_oad:
+                    results = {"oad": evaluate_oad(classifier, dataset, "test", oad_config(cfg.data),
+                                                   cfg.eval.batch_size, **kwargs)}
+                else:
+                    results = evaluate(classifier, test, cfg.eval.batch_size,
+                                       mixed_precision=cfg.train.mixed_precision, **kwargs)
                 runs.append(Run(key, seed, history, results))
                 timing.setdefault(key, {"train_seconds": [], "train_ms_per_step": [], "eval_seconds": [],
                                         "peak_gpu_memory_gib": []})
@@ -340,7 +358,8 @@ def run(cfg: RunConfig) -> dict | None:
                "profile": cfg.data.size if cfg.data.path is None else "custom",
                "backbone": Setup(backbone=cfg.backbone).backbone_name, "dataset": source,
                "seeds": list(cfg.seeds), "kinds": list(kinds), "num_processes": state.num_processes,
-               "settings": asdict(cfg), "metrics": summarize(runs, kinds), "timing": timing,
+               "settings": asdict(cfg), "timing": timing,
+               "metrics": summarize(runs, kinds, OAD_METRICS) if is_oad else summarize(runs, kinds),
                "checkpoints": sorted(str(p) for p in out.glob("checkpoint*")),
                "seconds": time.perf_counter() - t0}
     _write_json(out / "results.json", payload)

@@ -28,6 +28,7 @@ from .classifier import ActionClassifier, Batch, collate
 from .datasets import Video, VideoDataset
 from .experiment import Run, Setup
 from .methods import build_classifier
+from .metrics import oad_metrics
 from .samples import NO_PREVIOUS_ACTION, Sample, _previous_actions, label_names
 from .train import train
 
@@ -280,8 +281,6 @@ def evaluate_oad(classifier: ActionClassifier, dataset: VideoDataset, subset: st
     Note the two rates: `dataset.fps` (video frames per second, for point F1 in seconds) and the
     returned "fps" (throughput, as the paper's FPS column).
     """
-    from .metrics import oad_metrics  # written alongside; imported here so the rest works without it
-
     videos = dataset.split(subset)
     t0 = time.perf_counter()
     dense = predict_dense(classifier, videos, cfg, batch_size=batch_size, **predict_kwargs)
@@ -289,7 +288,9 @@ def evaluate_oad(classifier: ActionClassifier, dataset: VideoDataset, subset: st
     metrics = oad_metrics([d.pred for d in dense], [d.truth for d in dense], [d.scores for d in dense],
                           dataset.fps, ignored=[d.ignored for d in dense], background=0,
                           class_names=label_names(dataset, "oad"))
-    return {"videos": dense, "metrics": metrics, "fps": sum(len(d.pred) for d in dense) / seconds}
+    fps = sum(len(d.pred) for d in dense) / seconds
+    # throughput also among the metrics, so `experiment.summarize` reports it per seed
+    return {"videos": dense, "metrics": {**metrics, "fps": fps}, "fps": fps}
 
 
 def run_oad(method: str, dataset: VideoDataset, seed: int, setup: Setup, cfg: OADConfig,

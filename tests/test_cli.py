@@ -156,7 +156,15 @@ def test_oad_layout_folder_trains_oad(tmp_path):
     payload = main(["--config", SMOKE, "--output-dir", str(out), "--data.path", str(tmp_path / "oad"),
                     "--method", "discriminative", "--method_kwargs", "{}", "--train.epochs", "1", "--data.stride", "4"])
     assert payload["kinds"] == ["oad"] and payload["profile"] == "custom"
-    assert set(payload["metrics"]["discriminative"]) == {"oad_top1", "oad_top5", "oad_balanced_top1"}
+    # dense evaluation with the paper's OAD metrics, and the saved checkpoint predicts the same
+    from gadlib.cli import OAD_METRICS, oad_config
+    from gadlib.oad import evaluate_oad
+
+    assert set(payload["metrics"]["discriminative"]) == {f"oad_{m}" for m in OAD_METRICS}
     classifier = load_classifier(out / "checkpoint")
     assert list(classifier.label_names) == ["oad"] and classifier.label_names["oad"][0] == "background"
-    assert np.isfinite(payload["metrics"]["discriminative"]["oad_top1"]["mean"])
+    assert classifier.background_weight == 1.0
+    dataset, _ = load_data(DataConfig(**payload["settings"]["data"]))
+    again = evaluate_oad(classifier, dataset, "test", oad_config(DataConfig(**payload["settings"]["data"])))
+    for m in OAD_METRICS[:-1]:  # fps is a wall-clock rate
+        assert payload["metrics"]["discriminative"][f"oad_{m}"]["per_seed"] == [again["metrics"][m]]
