@@ -47,6 +47,7 @@ def test_save_results_writes_plain_json_atomically(tmp_path, monkeypatch):
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")  # notebooks run in notebooks/: results go to the root
+    monkeypatch.delenv(results_mod.RESULTS_DIR_ENV)  # as in the main job, not under the tests' temp folder
     path = results_mod.save_results("99_test", {"profile": "cpu", "seconds": 60.0, "metrics": {
         "disc": {"step_top1": {"mean": np.float32(0.5), "std": 0.0, "per_seed": np.array([0.5])}}}})
     assert path == tmp_path / "results" / "99_test.json"
