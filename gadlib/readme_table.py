@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import re
 import sys
 from pathlib import Path
 
 from .results import (TOKENIZATION_CLAIMS, claim_line, fmt_mean_std, grid_gap_line, paired_difference,
-                      repo_root, results_dir)
+                      read_results_file, repo_root, results_dir)
 
 BEGIN, END = "<!-- BEGIN generated:{} -->", "<!-- END generated:{} -->"
 _BLOCK = re.compile(r"<!-- BEGIN generated:([\w-]+) -->\n(.*?)<!-- END generated:([\w-]+) -->", re.S)
@@ -29,13 +28,7 @@ NB01, NB02 = "01_generative_vs_discriminative", "02_tokenization_ablations"
 
 def load_all(folder: Path) -> dict[str, dict]:
     """{notebook name: results} for every results/NN_*.json in `folder`."""
-    out = {}
-    for path in sorted(Path(folder).glob("[0-9][0-9]_*.json")):
-        try:
-            out[path.stem] = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON ({e})") from e
-    return out
+    return {path.stem: read_results_file(path) for path in sorted(Path(folder).glob("[0-9][0-9]_*.json"))}
 
 
 def run_minutes(res: dict) -> float:

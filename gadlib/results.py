@@ -71,14 +71,20 @@ def save_results(notebook: str, payload: dict) -> Path:
     return path
 
 
-def load_results(notebook: str, folder: Path | None = None) -> dict:
-    path = (folder or results_dir()) / f"{notebook}.json"
+def read_results_file(path: Path) -> dict:
+    """One results file; a missing or malformed file names itself and the notebook to rerun."""
+    path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no results file {path}: run notebooks/{notebook}.ipynb first")
+        raise FileNotFoundError(f"no results file {path}: run notebooks/{path.stem}.ipynb first")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}): rerun notebooks/{notebook}.ipynb") from e
+        raise ValueError(f"{path} is not valid JSON ({e}): rerun notebooks/{path.stem}.ipynb") from e
+
+
+def load_results(notebook: str, folder: Path | None = None) -> dict:
+    """<folder or results_dir()>/<notebook>.json."""
+    return read_results_file((folder or results_dir()) / f"{notebook}.json")
 
 
 def record_run(notebook: str, wall_seconds: float, machine: str) -> Path:
