@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .metrics import mean_std
+
 RESULTS_DIR_ENV = "GADLAB_RESULTS_DIR"
 
 
@@ -140,7 +142,8 @@ def paired_difference(a, b, scale: float = 100.0) -> PairedDifference:
     if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
         raise ValueError(f"paired_difference needs per-seed values of the same seeds; got shapes {a.shape} and {b.shape}")
     x = scale * (a - b)
-    return PairedDifference(float(x.mean()), float(x.std(ddof=1)) if len(x) > 1 else 0.0, int((x > 0).sum()), len(x))
+    s = mean_std(x)
+    return PairedDifference(s["mean"], s["std"], int((x > 0).sum()), len(x))
 
 
 # What notebook 02 checks of the paper's claim 2 (A, B, relation): one list for the notebook's
