@@ -8,7 +8,7 @@ A generated block sits between `<!-- BEGIN generated:NAME -->` and `<!-- END gen
 lines; `BLOCKS` lists the names. The test suite checks that the committed README equals what
 this module makes from the committed results, so a hand-edited number fails CI.
 
-Explained in notebooks/01_generative_vs_discriminative.ipynb (its results file).
+Not a notebook topic: it keeps the README honest (README, "Results of the last full run").
 """
 from __future__ import annotations
 

@@ -56,7 +56,9 @@ def main(argv: list[str]) -> int:
         print(f"  {name}: {t / 60:.1f} min")
     print("\n" + results_table())
     readme = root / "README.md"
-    if readme.is_file() and results_dir() == root / "results":
+    if results_dir() != root / "results":
+        print(f"\n{readme.name} left as it is: these results went to {results_dir()}, not results/")
+    elif readme.is_file():
         readme.write_text(render_readme(readme.read_text()))
         print(f"\n{readme.name}: generated blocks rewritten from results/*.json")
     return 0
