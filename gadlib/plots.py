@@ -32,7 +32,9 @@ def plot_accuracy(summary: dict, metric: str = "top1", ax=None, chance: dict | N
     df = per_seed_table(summary, metric)
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
     sns.barplot(df, x="task", y=metric, hue="method", errorbar="sd", capsize=0.1, ax=ax)
-    sns.stripplot(df, x="task", y=metric, hue="method", dodge=True, color="k", size=3, legend=False, ax=ax)
+    # one black per method: a plain color= with hue is a deprecated gradient palette in seaborn 0.13
+    sns.stripplot(df, x="task", y=metric, hue="method", dodge=True, palette=["k"] * df["method"].nunique(),
+                  size=3, legend=False, ax=ax)
     if chance:
         for i, (task, c) in enumerate(chance.items()):
             ax.hlines(c, i - 0.45, i + 0.45, colors="grey", linestyles=":", label="chance" if i == 0 else None)

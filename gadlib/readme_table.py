@@ -1,24 +1,176 @@
-"""Regenerate the README's results table from results/*.json: `python -m gadlib.readme_table`."""
+"""The README's numbers, generated from results/*.json, never typed in.
+
+    python -m gadlib.readme_table            # print the table of every method
+    python -m gadlib.readme_table --write    # rewrite the README's generated blocks
+    python -m gadlib.readme_table --check    # exit 1 (and show the diff) if they are stale
+
+A generated block sits between `<!-- BEGIN generated:NAME -->` and `<!-- END generated:NAME -->`
+lines; `BLOCKS` lists the names. The test suite checks that the committed README equals what
+this module makes from the committed results, so a hand-edited number fails CI.
+
+Not a notebook topic: it keeps the README honest (README, "Results of the last full run").
+"""
 from __future__ import annotations
 
-import json
+import argparse
+import difflib
+import re
+import sys
+from pathlib import Path
 
-from .results import repo_root
+from .results import (TOKENIZATION_CLAIMS, claim_line, fmt_mean_std, grid_gap_line, paired_difference,
+                      read_results_file, repo_root, results_dir)
+
+BEGIN, END = "<!-- BEGIN generated:{} -->", "<!-- END generated:{} -->"
+_BLOCK = re.compile(r"<!-- BEGIN generated:([\w-]+) -->\n(.*?)<!-- END generated:([\w-]+) -->", re.S)
+NB01, NB02 = "01_generative_vs_discriminative", "02_tokenization_ablations"
 
 
-def results_table() -> str:
+def load_all(folder: Path) -> dict[str, dict]:
+    """{notebook name: results} for every results/NN_*.json in `folder`."""
+    return {path.stem: read_results_file(path) for path in sorted(Path(folder).glob("[0-9][0-9]_*.json"))}
+
+
+def run_minutes(res: dict) -> float:
+    """A notebook's measured run time in minutes: the main job's wall time (kernel start to last
+    cell) when it recorded one, else the notebook's own timer (setup cell to results cell)."""
+    seconds = res.get("run", {}).get("wall_seconds", res.get("seconds"))
+    if seconds is None:
+        raise KeyError(f"results of {res.get('notebook', '?')} hold no run time ('run.wall_seconds' or 'seconds')")
+    return seconds / 60
+
+
+def methods_table(results: dict[str, dict]) -> str:
     """A markdown table: notebook, method, each top-1 metric as mean ± std (in %), run time."""
     rows = ["| notebook | method | metric (top-1 %, mean ± std over seeds) | profile | run time |",
             "|---|---|---|---|---|"]
-    for path in sorted((repo_root() / "results").glob("[0-9][0-9]_*.json")):
-        res = json.loads(path.read_text())
+    for name, res in results.items():
         for method, metrics in res.get("metrics", {}).items():
-            cells = ", ".join(f"{k.removesuffix('_top1')} {100 * v['mean']:.1f} ± {100 * v['std']:.1f}"
+            cells = ", ".join(f"{k.removesuffix('_top1')} {fmt_mean_std(v)}"
                               for k, v in metrics.items() if k.endswith("_top1") and not k.endswith("balanced_top1"))
-            rows.append(f"| {res['notebook']} | {method} | {cells} | {res.get('profile', '?')} "
-                        f"| {res.get('seconds', float('nan')) / 60:.1f} min |")
+            rows.append(f"| {name} | {method} | {cells} | {res.get('profile', '?')} | {run_minutes(res):.1f} min |")
     return "\n".join(rows)
 
 
+def results_table(folder: Path | None = None) -> str:
+    """`methods_table` of the results files in `folder` (default: `results_dir()`)."""
+    return methods_table(load_all(folder or results_dir()))
+
+
+def quickstart_time(results: dict[str, dict]) -> str:
+    """The quickstart's sentence on how long the main job takes."""
+    parts = [f"{name[:2]}: {run_minutes(res):.1f} min" for name, res in results.items()]
+    total = sum(run_minutes(res) for res in results.values())
+    machines = {res["run"]["machine"] for res in results.values() if "run" in res}
+    where = (f"the main job's wall time on {'; '.join(sorted(machines))}" if machines else
+             "each notebook's own timer; the main job adds its wall time and machine on its next run")
+    return (f"Time of the last full run, from `results/*.json`: **{total:.1f} minutes** for all notebooks "
+            f"({', '.join(parts)}; {where}).")
+
+
+def notebook_table(old: str, results: dict[str, dict]) -> str:
+    """The notebook table as written, with its last column (run time) filled in from results."""
+    lines = []
+    for line in old.splitlines():
+        m = re.search(r"\(notebooks/(\d\d_\w+)\.ipynb\)", line)
+        if m and line.startswith("|"):
+            res = results.get(m.group(1))
+            cells = line.rstrip().rstrip("|").split("|")
+            cells[-1] = f" {run_minutes(res):.1f} min " if res else " not run yet "
+            line = "|".join(cells) + "|"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def results_01(res: dict) -> str:
+    """Notebook 01's table (top-1 per task, latency) and its paired differences."""
+    m, timing = res["metrics"], res.get("timing", {})
+    rows = [f"**01 · COIN-like**, data: {res['dataset']}, backbone: {res['backbone']}; top-1 %, mean ± std over seeds {res['seeds']}:",
+            "", "| method | step recognition | step forecasting | task recognition | ms / sample (batch 1) |",
+            "|---|---|---|---|---|"]
+    titles = {"generative": "generative (greedy + snapping)", "generative_exact": "generative, exact class scoring",
+              "discriminative": "discriminative", "gad": "GAD"}
+    for method, title in titles.items():
+        if method in m:
+            ms = timing.get(method, {}).get("ms_per_sample_b1")
+            cells = [fmt_mean_std(m[method][f"{k}_top1"]) for k in ("step", "next", "task")]
+            cells.append(f"{ms:.1f}" if ms is not None else "–")
+            rows.append(f"| {title} | " + " | ".join(cells) + " |")
+    rows.append("")
+    for a, b in (("discriminative", "generative"), ("gad", "discriminative"), ("generative_exact", "generative")):
+        diffs = [(k, paired_difference(m[a][f"{k}_top1"], m[b][f"{k}_top1"])) for k in ("step", "next", "task")]
+        rows.append(f"- {a} − {b}, points: " + ", ".join(f"{k} {d} ({a} ahead in {d.wins}/{d.n} seeds)" for k, d in diffs))
+    return "\n".join(rows)
+
+
+def results_02(res: dict) -> str:
+    """Notebook 02's step-recognition top-1 per mapping, the paper's claims checked, the grid."""
+    m = res["metrics"]
+    shown = ", ".join(f"{k.removeprefix('gen_')} {fmt_mean_std(v['step_top1'])}" for k, v in m.items())
+    rows = [f"**02 · EPIC-like**, data: {res['dataset']}, backbone: {res['backbone']}; step recognition top-1 %, "
+            f"mean ± std over seeds {res['seeds']}: {shown}.", ""]
+    rows += [claim_line(m, a, b, rel) for a, b, rel in TOKENIZATION_CLAIMS]
+    if res.get("overlap_sweep"):
+        rows.append(grid_gap_line(res["overlap_sweep"]) + f" Grid: {len(res.get('grid_seeds', []))} seed(s) per cell.")
+    return "\n".join(rows)
+
+
+def _need(results: dict[str, dict], name: str) -> dict:
+    if name not in results:
+        raise FileNotFoundError(f"no results/{name}.json: run notebooks/{name}.ipynb (python -m gadlib.run_notebooks)")
+    return results[name]
+
+
+# Block name -> how to make it from (its current text, all results).
+BLOCKS = {
+    "quickstart-time": lambda old, r: quickstart_time(r),
+    "notebook-table": notebook_table,
+    "results-01": lambda old, r: results_01(_need(r, NB01)),
+    "results-02": lambda old, r: results_02(_need(r, NB02)),
+    "results-all": lambda old, r: methods_table(r),
+}
+
+
+def render_readme(text: str, folder: Path | None = None) -> str:
+    """`text` with every generated block remade from the results files in `folder`."""
+    results = load_all(folder or results_dir())
+
+    def remake(match: re.Match) -> str:
+        name, body, end = match.groups()
+        if end != name:
+            raise ValueError(f"README: generated block {name!r} is closed by {END.format(end)!r}")
+        if name not in BLOCKS:
+            raise ValueError(f"README: unknown generated block {name!r}; known: {sorted(BLOCKS)}")
+        return f"{BEGIN.format(name)}\n{BLOCKS[name](body.rstrip(chr(10)), results)}\n{END.format(name)}"
+
+    out = _BLOCK.sub(remake, text)
+    opened, closed = text.count("<!-- BEGIN generated:"), text.count("<!-- END generated:")
+    if opened != closed:
+        raise ValueError(f"README: {opened} generated blocks opened but {closed} closed")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m gadlib.readme_table", description=__doc__.split("\n")[0])
+    p.add_argument("--write", action="store_true", help="rewrite the README's generated blocks in place")
+    p.add_argument("--check", action="store_true", help="exit 1 if the README's generated blocks are stale")
+    p.add_argument("--readme", type=Path, default=None, help="default: README.md at the repository root")
+    args = p.parse_args(argv)
+    if not (args.write or args.check):
+        print(results_table())
+        return 0
+    readme = args.readme or repo_root() / "README.md"
+    old = readme.read_text()
+    new = render_readme(old)
+    if args.write:
+        readme.write_text(new)
+        print(f"{readme}: {'updated' if new != old else 'already up to date'}")
+        return 0
+    if new != old:
+        sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True), str(readme), "generated"))
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    print(results_table())
+    sys.exit(main())

@@ -47,6 +47,7 @@ def test_save_results_writes_plain_json_atomically(tmp_path, monkeypatch):
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")  # notebooks run in notebooks/: results go to the root
+    monkeypatch.delenv(results_mod.RESULTS_DIR_ENV)  # as in the main job, not under the tests' temp folder
     path = results_mod.save_results("99_test", {"profile": "cpu", "seconds": 60.0, "metrics": {
         "disc": {"step_top1": {"mean": np.float32(0.5), "std": 0.0, "per_seed": np.array([0.5])}}}})
     assert path == tmp_path / "results" / "99_test.json"
@@ -70,3 +71,25 @@ def test_run_trains_and_evaluates_every_decoding(dataset):
     # Both decodings evaluate the same trained model.
     assert out["gen_text"].classifier is out["gen_text_exact"].classifier
     assert ms_per_sample(out["gen_text"].classifier, test[:4], batch_size=2, repeats=1) > 0
+
+
+def test_plots_raise_no_library_warnings():
+    """Students' notebook outputs must not show library warnings (seaborn 0.13 warned about
+    `color=` with `hue=` in the strip plot)."""
+    import warnings
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gadlib.plots import plot_accuracy, plot_latency, plot_losses
+    summary = {m: {f"{k}_top1": {"mean": 0.5, "std": 0.1, "per_seed": [0.4, 0.5, 0.6]} for k in ("step", "task")}
+               for m in ("discriminative", "generative", "gad")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plot_accuracy(summary, chance={"step recognition": 0.1, "task recognition": 0.2})
+        plot_latency({m: {"ms_per_sample_b1": 2.0, "ms_per_sample_batched": 1.0} for m in summary})
+        plot_losses({"discriminative": History(loss=[1.0, 0.5])})
+    dots = [c for c in ax.collections if len(c.get_offsets()) and len(c.get_facecolor())]
+    assert dots and all((c.get_facecolor()[:, :3] == 0).all() for c in dots)  # the seeds' dots stay black
+    plt.close("all")

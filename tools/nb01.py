@@ -11,7 +11,8 @@ CELLS = [
 · next: [02 · tokenization ablations ➡](02_tokenization_ablations.ipynb)
 
 A multimodal LLM (video features → connector → causal LM) can classify an action in two ways
-(Pang et al., ICLR 2026):
+(Pang, Chatterjee, Sener, Yao. *On Discriminative vs. Generative classifiers: Rethinking MLLMs for
+Action Understanding.* ICLR 2026, [arXiv:2603.02546](https://arxiv.org/abs/2603.02546)):
 
 * **generative**: decode the label text token by token ("add sugar"), then snap it to the nearest
   class name by edit distance;
@@ -26,8 +27,9 @@ backbone and the same budget, over 3 seeds; measure top-1/top-5 accuracy per tas
 latency; see whether the generative model's errors stay inside shared label words; and compare the
 direction of the effects with the paper's COIN numbers.
 
-**Run time:** 3.1 minutes measured on a 2-core CPU (no GPU) at the default settings; the last
-code cell prints this run's own time.
+**Run time:** a few minutes on a laptop CPU at the default settings, no GPU needed. The measured
+time of the last full run, and the machine, are in `results/01_generative_vs_discriminative.json`
+and the README's notebook table; the last code cell prints this run's own time.
 """),
 COLAB_CELL,
 SETUP_CELL,
@@ -150,10 +152,11 @@ summary = summarize(runs)
 print(f"trained {len(SEEDS) * 3} models in {time.perf_counter() - T0:.0f} s since the start of the notebook")
 """),
 ("code", r"""
+from gadlib.results import fmt_mean_std
+
 def table(summary, metrics):
     # 'mean ± std' in % for the chosen metrics, one row per method
-    return pd.DataFrame({m: {k: f"{100 * s['mean']:.1f} ± {100 * s['std']:.1f}"
-                             for k, s in stats.items() if k.split("_", 1)[1] in metrics}
+    return pd.DataFrame({m: {k: fmt_mean_std(s) for k, s in stats.items() if k.split("_", 1)[1] in metrics}
                          for m, stats in summary.items()}).T
 
 chance = {"step recognition": 1 / len(data.step_names), "step forecasting": 1 / len(data.step_names),
@@ -235,7 +238,7 @@ sample_explorer(data, samples_by_kind, explored)
 """),
 ("md", r"""
 ## 7 · Side by side with the paper (different data, different scale)
-The paper's numbers are COIN with Llama-3.2-1B (quoted from `shared/paper-notes.md`); ours are a
+The paper's numbers are COIN with Llama-3.2-1B (quoted from Pang et al., ICLR 2026, arXiv:2603.02546); ours are a
 synthetic COIN-like benchmark with a 2-layer random-init LM. Compare the **direction and size of
 the differences**, not the absolute numbers. The paper reports no generative COIN row for the 1B
 model, so only discriminative vs GAD can be compared there.
@@ -256,20 +259,22 @@ display(pd.DataFrame(rows).set_index("task").round(1))
 The text below is generated from this run's numbers.
 """),
 ("code", r"""
+from gadlib.results import paired_difference
+
 def diff(a, b, key):
-    x = np.array(summary[a][key]["per_seed"]) - np.array(summary[b][key]["per_seed"])
-    return 100 * x.mean(), 100 * (x.std(ddof=1) if len(x) > 1 else 0.0), int((x > 0).sum()), len(x)
+    # per-seed A − B in points: pairing by seed removes the variation both methods share
+    return paired_difference(summary[a][key], summary[b][key])
 
 lines = []
 for kind, title in (("step", "step recognition"), ("next", "step forecasting"), ("task", "task recognition")):
-    d, s, wins, n = diff("discriminative", "generative", f"{kind}_top1")
-    verdict = "beat" if d > s else ("trailed" if d < -s else "was within one std of")
-    lines.append(f"- {title}: discriminative {verdict} generative (greedy) by {d:+.1f} ± {s:.1f} points (ahead in {wins}/{n} seeds).")
-    g, gs, gw, _ = diff("gad", "discriminative", f"{kind}_top1")
-    lines.append(f"  GAD vs discriminative: {g:+.1f} ± {gs:.1f} points (ahead in {gw}/{n} seeds).")
-e, es, _, _ = diff("generative_exact", "generative", "step_top1")
-lines.append(f"- Exact class scoring vs greedy decoding (step recognition): {e:+.1f} ± {es:.1f} points: "
-             + ("decoding error explains little of the generative gap." if abs(e) < 3 else "decoding error is a sizeable part of the gap."))
+    d = diff("discriminative", "generative", f"{kind}_top1")
+    verdict = "beat" if d.ahead else ("trailed" if d.behind else "was within one std of")
+    lines.append(f"- {title}: discriminative {verdict} generative (greedy) by {d} points (ahead in {d.wins}/{d.n} seeds).")
+    g = diff("gad", "discriminative", f"{kind}_top1")
+    lines.append(f"  GAD vs discriminative: {g} points (ahead in {g.wins}/{g.n} seeds).")
+e = diff("generative_exact", "generative", "step_top1")
+lines.append(f"- Exact class scoring vs greedy decoding (step recognition): {e} points: "
+             + ("decoding error explains little of the generative gap." if abs(e.mean) < 3 else "decoding error is a sizeable part of the gap."))
 speed = timing["generative"]["ms_per_sample_b1"] / timing["discriminative"]["ms_per_sample_b1"]
 lines.append(f"- At batch 1, generative inference took {speed:.2f}x the discriminative latency "
              f"({timing['generative']['ms_per_sample_b1']:.1f} vs {timing['discriminative']['ms_per_sample_b1']:.1f} ms per sample); "

@@ -10,7 +10,9 @@ CELLS = [
 [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/02_tokenization_ablations.ipynb)
 · [⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb)
 
-The paper (claim 2) changes only *how labels become tokens* and keeps everything else fixed:
+The paper's tokenization study (Pang, Chatterjee, Sener, Yao, ICLR 2026,
+[arXiv:2603.02546](https://arxiv.org/abs/2603.02546); EPIC-Kitchens-100 online action detection,
+generative classifiers only) changes only *how labels become tokens* and keeps everything else fixed:
 
 | mapping | what it keeps | paper, EK100 S-F1 |
 |---|---|---|
@@ -27,8 +29,9 @@ verb-noun classes, long tail), 3 seeds; (2) then do what the paper could not: va
 purpose (how much a class's look follows its words × how much the labels share words) and watch
 where the paper's ordering holds and where it flips.
 
-**Run time:** about 4 minutes measured on a 2-core CPU (no GPU) at the default settings; the last
-code cell prints this run's own time.
+**Run time:** a few minutes on a laptop CPU at the default settings, no GPU needed. The measured
+time of the last full run, and the machine, are in `results/02_tokenization_ablations.json` and the
+README's notebook table; the last code cell prints this run's own time.
 """),
 COLAB_CELL,
 SETUP_CELL,
@@ -106,12 +109,13 @@ print(f"part 1: {len(SEEDS) * 5} models in {time.perf_counter() - T0:.0f} s")
 """),
 ("code", r"""
 from gadlib.timing import ms_per_sample
+from gadlib.results import fmt_mean_std
 probe = test[:16]
 decode_steps = {f"gen_{m}": spaces[m].overlap_stats()["tokens_per_label"] + 1 for m in MAPPINGS}
 rows = {}
-pm = lambda s, k: f"{100 * s[k]['mean']:.1f} ± {100 * s[k]['std']:.1f}"
 for method, s in part1.items():
-    rows[method] = {"top-1 %": pm(s, "step_top1"), "balanced top-1 %": pm(s, "step_balanced_top1"), "top-5 %": pm(s, "step_top5"),
+    rows[method] = {"top-1 %": fmt_mean_std(s["step_top1"]), "balanced top-1 %": fmt_mean_std(s["step_balanced_top1"]),
+                    "top-5 %": fmt_mean_std(s["step_top5"]),
                     "decoding steps": decode_steps.get(method.removesuffix("_exact"), 0) if not method.endswith("_exact") else "scores all",
                     "ms / sample (b1)": ms_per_sample(kept[method].classifier, probe, 1,
                                                       **({"decoding": "exact"} if method.endswith("_exact") else {}))}
@@ -130,17 +134,20 @@ plt.xticks(rotation=20); plt.title("part 1: step recognition top-1 (mean ± std 
 ("md", r"""
 ### Why does `extend` trail the discriminative head?
 An extra vocabulary token per class read out by the LM head is the *same kind* of linear readout
-as the `[CLS]` head, yet the exploration that preceded this repo found `extend` 7 to 26 points
-behind. Two differences remain in our implementation, and we can measure both on the trained
+as the `[CLS]` head, yet in part 1 `extend` trails it (the cells below print by how much in this
+run). Two differences remain in our implementation, and we can probe both on the trained
 `gen_extend` model:
 
 1. **The softmax runs over the whole vocabulary** (thousands of text tokens + the class tokens).
    Greedy decoding can emit a text token instead of a class token; exact scoring restricts the
    choice to the classes. The gap `gen_extend_exact − gen_extend` measures that.
-2. **The training signal is shared with EOS.** The LM loss averages over the label tokens
-   *and* the end-of-sequence token, so the class decision gets half the gradient of a
-   discriminative head's cross-entropy at the same learning rate (a quarter to a fifth for text
-   labels of 3–4 tokens).
+2. **The training signal is shared with EOS.** The LM loss averages over the class token *and*
+   the end-of-sequence token. "So the class decision gets half the gradient" is tempting but does
+   not follow: AdamW divides each update by a running RMS of that parameter's own gradient, so a
+   constant factor on the loss cancels out (up to `eps`; the second cell below checks it). What
+   the EOS term does change is the *mix*: the shared weights (connector, LM) also learn to predict
+   EOS, and at the EOS position every class token is a wrong answer, so the class tokens' output
+   rows are pushed down there. That this mix is what hurts is a **hypothesis**, tested after that.
 """),
 ("code", r"""
 from gadlib.classifier import collate
@@ -159,9 +166,37 @@ print(f"greedy extend emitted a class token first in {100 * share_class:.1f}% of
 print(f"extend greedy {100 * e:.1f}%  ->  restricted to classes (exact) {100 * ex:.1f}%   vs discriminative {100 * d:.1f}%")
 """),
 ("md", r"""
-The second suspect is tested by giving the class token the full gradient: the same `extend`
-model trained with the EOS term removed from the loss (`label_eos=False`), so its loss is exactly
-a cross-entropy over the vocabulary at one position, like the `[CLS]` head's over the classes.
+First, the premise: a constant scale on the loss, under AdamW and under plain SGD. The same tiny
+linear classifier is trained twice from the same initialisation, once on the loss and once on
+half of it.
+"""),
+("code", r"""
+def trained_weights(optimizer, loss_scale, steps=20):
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 8), torch.randint(0, 4, (64,))
+    layer = torch.nn.Linear(8, 4)
+    opt = optimizer(layer.parameters(), lr=1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        (loss_scale * torch.nn.functional.cross_entropy(layer(x), y)).backward()
+        opt.step()
+    return layer.weight.detach()
+
+scale_gaps = {}
+for optimizer in (torch.optim.AdamW, torch.optim.SGD):
+    full = trained_weights(optimizer, 1.0)
+    scale_gaps[optimizer.__name__] = (full - trained_weights(optimizer, 0.5)).abs().max().item()
+    moved = (full - trained_weights(optimizer, 0.0)).abs().max().item()
+    print(f"{optimizer.__name__:>5}: loss vs loss / 2 -> final weights differ by at most {scale_gaps[optimizer.__name__]:.1e} "
+          f"(training moved them by up to {moved:.1e})")
+assert scale_gaps["AdamW"] < 1e-4 < scale_gaps["SGD"], "expected AdamW (not SGD) to be invariant to a constant loss scale"
+"""),
+("md", r"""
+So halving the loss changes (almost) nothing under AdamW; only the mix of the two terms can matter.
+The hypothesis is tested by removing the EOS term from the loss (`label_eos=False`): the same
+`extend` model, whose loss is then exactly a cross-entropy over the vocabulary at one position,
+like the `[CLS]` head's over the classes. (For the shared weights this removes the EOS half of the
+mix; for the class-token rows, the push-down at the EOS position.)
 """),
 ("code", r"""
 fix_runs = []
@@ -170,7 +205,7 @@ for seed in SEEDS:
               name="gen_extend_noeos", mapping="extend", label_eos=False)
     fix_runs += out.values()
 fix = summarize(fix_runs, kinds=("step",))
-extend_table = pd.DataFrame({m: {"top-1 %": f"{100 * s['step_top1']['mean']:.1f} ± {100 * s['step_top1']['std']:.1f}"}
+extend_table = pd.DataFrame({m: {"top-1 %": fmt_mean_std(s["step_top1"])}
                              for m, s in {**{k: part1[k] for k in ("gen_extend", "gen_extend_exact", "discriminative")}, **fix}.items()}).T
 display(extend_table)
 noeos = fix["gen_extend_noeos"]["step_top1"]["mean"]
@@ -235,18 +270,11 @@ Generated from this run's numbers: where the paper's signature (discriminative >
 desync ≈ extend ≈ discriminative) holds, where it reverses, and by how much.
 """),
 ("code", r"""
-def seed_diff(a, b):
-    x = 100 * (np.array(part1[a]["step_top1"]["per_seed"]) - np.array(part1[b]["step_top1"]["per_seed"]))
-    return x.mean(), x.std(ddof=1) if len(x) > 1 else 0.0
-
+from gadlib.results import TOKENIZATION_CLAIMS, claim_line, grid_gap_line, paired_difference
+# '>' holds when A − B exceeds one std of the paired (per-seed) difference; '≈' when |A − B| is
+# within one std or 1 point. The README states the same checks on the committed results.
 lines = ["Part 1 (EPIC-like, " + f"{len(names)} classes, {len(SEEDS)} seeds):"]
-for a, b, claim in [("discriminative", "gen_text", "discriminative > text"),
-                    ("gen_rand", "gen_text", "rand ≈ text"),
-                    ("gen_desync", "gen_text", "desync > text"),
-                    ("gen_extend", "discriminative", "extend ≈ discriminative")]:
-    m, s = seed_diff(a, b)
-    holds = (abs(m) <= max(s, 1.0)) if "≈" in claim else (m > s)
-    lines.append(f"- {claim} (paper): {a} − {b} = {m:+.1f} ± {s:.1f} points -> {'holds' if holds else 'does not hold'} here.")
+lines += [claim_line(part1, a, b, relation) for a, b, relation in TOKENIZATION_CLAIMS]
 lines.append("Part 2 (one cell = compositionality, overlap):")
 for p in sweep:
     g = p["metrics"]
@@ -256,13 +284,9 @@ for p in sweep:
     lines.append(f"- c={p['compositionality']}, overlap={p['overlap']}: disc − text {d_t:+.1f}, desync − text {s_t:+.1f}, "
                  f"exact − greedy (text) {e_t:+.1f} points"
                  + ("  [paper's ordering]" if d_t > 0 and s_t > 0 else "  [reversed]" if d_t < 0 and s_t < 0 else "  [mixed]"))
-gaps = {(p["compositionality"], p["overlap"]): 100 * (p["metrics"]["discriminative"]["step_top1"]["mean"]
-                                                      - p["metrics"]["gen_text"]["step_top1"]["mean"]) for p in sweep}
-lo, hi = min(gaps, key=gaps.get), max(gaps, key=gaps.get)
-lines.append(f"- The discriminative lead over text is smallest at compositionality={lo[0]}, overlap={lo[1]} "
-             f"({gaps[lo]:+.1f} points) and largest at compositionality={hi[0]}, overlap={hi[1]} ({gaps[hi]:+.1f}).")
+lines.append(grid_gap_line(sweep))
 desync_wins = [p for p in sweep if p["metrics"]["gen_desync"]["step_top1"]["mean"] > p["metrics"]["gen_text"]["step_top1"]["mean"] + 0.02]
-if not desync_wins and seed_diff("gen_desync", "gen_text")[0] <= 0:
+if not desync_wins and paired_difference(part1["gen_desync"]["step_top1"], part1["gen_text"]["step_top1"]).mean <= 0:
     lines.append("- desync never beat text by more than 2 points, in part 1 or in the grid: the paper's central signature "
                  "(removing shared tokens closes the gap) did not appear at this scale. Candidates for what produces it on real "
                  "data: a pretrained LM's priors over the label words, real visual structure, far more training. "
@@ -284,9 +308,9 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 """),
 ("md", r"""
 ## Exercises
-1. **More classes.** Set `GRID_CLASSES = 400`. The exploration behind this repo saw text *beat*
-   the discriminative head at 1000 compositional classes (shared words act as shared
-   parameters for rare classes). Does the crossover appear here?
+1. **More classes.** Set `GRID_CLASSES = 400`. Does the discriminative lead over text shrink, or
+   even reverse, as the classes multiply? A hypothesis to test: with compositional features,
+   shared label words act as shared parameters for rare classes.
 2. **Rare classes.** Compute top-1 on classes with fewer than 5 training segments for each
    mapping (hint: `np.bincount` of the train labels, then mask `runs[...].results["step"]`).
    Which mapping helps the tail?

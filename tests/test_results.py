@@ -1,0 +1,148 @@
+"""Results files, the README's generated numbers, and the rule that tests never write results/."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from gadlib import readme_table, run_notebooks
+from gadlib.results import (RESULTS_DIR_ENV, TOKENIZATION_CLAIMS, claim_line, fmt_mean_std, load_results,
+                            paired_difference, record_run, results_dir, save_results)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _summary(per_seed):
+    return {"mean": statistics.mean(per_seed), "std": statistics.stdev(per_seed), "per_seed": per_seed}
+
+
+def test_fmt_mean_std_hand_cases():
+    assert fmt_mean_std({"mean": 0.62775, "std": 0.03303}) == "62.8 ± 3.3"
+    assert fmt_mean_std({"mean": 1.5, "std": 0.25}, scale=1, digits=2) == "1.50 ± 0.25"
+    with pytest.raises(ValueError, match="'mean' and 'std'"):
+        fmt_mean_std({"mean": 0.5})
+
+
+def test_paired_difference_matches_a_recomputation():
+    a, b = [0.5, 0.6, 0.7], [0.4, 0.6, 0.5]
+    d = paired_difference(a, b)
+    per_seed = [100 * (x - y) for x, y in zip(a, b)]      # +10, 0, +20 points
+    assert d.mean == pytest.approx(statistics.mean(per_seed))
+    assert d.std == pytest.approx(statistics.stdev(per_seed))   # ddof=1, not the spread of A and B
+    assert (d.wins, d.n) == (2, 3)                         # a tie is not a win
+    assert str(d) == "+10.0 ± 10.0"
+    assert not d.ahead and not d.behind and d.similar()
+    # Summaries are accepted as well as per-seed lists; pairing follows the seed order.
+    assert paired_difference(_summary(b), _summary(a)).mean == pytest.approx(-10.0)
+    assert paired_difference([0.3], [0.1]).std == 0.0
+    with pytest.raises(ValueError, match="same seeds"):
+        paired_difference([0.1, 0.2], [0.1, 0.2, 0.3])
+
+
+def test_claim_line_verdicts():
+    metrics = {"discriminative": {"step_top1": _summary([0.40, 0.42, 0.41])},
+               "gen_text": {"step_top1": _summary([0.20, 0.21, 0.22])},
+               "gen_rand": {"step_top1": _summary([0.205, 0.215, 0.215])},
+               "gen_desync": {"step_top1": _summary([0.15, 0.25, 0.10])},
+               "gen_extend": {"step_top1": _summary([0.10, 0.12, 0.08])}}
+    lines = [claim_line(metrics, a, b, rel) for a, b, rel in TOKENIZATION_CLAIMS]
+    assert lines[0].endswith("-> holds here.") and "+20.0 ± 1.0" in lines[0]
+    assert lines[1].endswith("-> holds here.")            # 0.3 points apart: ≈
+    assert lines[2].endswith("-> does not hold here.")    # desync − text = -4.3 ± 6.7: not ahead
+    assert lines[3].endswith("-> does not hold here.")    # extend 30 points behind: not ≈
+    with pytest.raises(KeyError, match="gen_missing"):
+        claim_line(metrics, "gen_missing", "gen_text", ">")
+
+
+def test_tests_write_results_to_a_temporary_folder():
+    """The root conftest.py points results at a temporary folder for the whole session."""
+    folder = Path(os.environ[RESULTS_DIR_ENV])
+    assert results_dir() == folder and folder.resolve() != ROOT / "results"
+
+
+def test_a_notebook_kernel_started_by_the_tests_inherits_the_results_folder(monkeypatch):
+    """nbmake runs notebooks in Jupyter kernels started from the pytest process (via nbclient,
+    as here): their save_results must land in the temporary folder, not in results/."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # gadlib importable without an install
+    committed = {p.name: p.read_bytes() for p in (ROOT / "results").glob("*.json")}
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "from gadlib.results import save_results\nprint(save_results('99_kernel_check', {'seconds': 1.0}))"))
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    written = Path(nb.cells[0].outputs[0]["text"].strip())
+    assert written == Path(os.environ[RESULTS_DIR_ENV]) / "99_kernel_check.json" and written.is_file()
+    assert {p.name: p.read_bytes() for p in (ROOT / "results").glob("*.json")} == committed
+
+
+def test_the_readme_numbers_are_the_generated_ones():
+    """Every number in the README's generated blocks comes from the committed results/*.json:
+    after editing results or the generator, run `python -m gadlib.readme_table --write`."""
+    readme = (ROOT / "README.md").read_text()
+    assert readme.count("<!-- BEGIN generated:") >= len(readme_table.BLOCKS)
+    assert readme_table.render_readme(readme, ROOT / "results") == readme
+
+
+def test_a_typed_number_in_a_generated_block_is_caught():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.index("<!-- BEGIN generated:results-01 -->")
+    row = readme.index("| discriminative |", block)
+    typed = readme[:row] + readme[row:].replace("| discriminative | ", "| discriminative | 99.9 ± 0.1 | ", 1)
+    assert readme_table.render_readme(typed, ROOT / "results") == readme
+    with pytest.raises(ValueError, match="unknown generated block 'nope'"):
+        readme_table.render_readme("<!-- BEGIN generated:nope -->\nx\n<!-- END generated:nope -->\n", ROOT / "results")
+    with pytest.raises(ValueError, match="opened but"):
+        readme_table.render_readme("<!-- BEGIN generated:results-all -->\nx\n", ROOT / "results")
+
+
+def _fake_repo(root: Path) -> None:
+    """A repository root with one notebook that saves results, and a README with generated blocks."""
+    (root / "gadlib").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("")
+    (root / "notebooks").mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "from gadlib.results import save_results\n"
+        "save_results('01_fake', {'profile': 'cpu', 'seconds': 0.5, 'metrics': "
+        "{'disc': {'step_top1': {'mean': 0.5, 'std': 0.1, 'per_seed': [0.4, 0.6]}}}})"))
+    nbformat.write(nb, root / "notebooks" / "01_fake.ipynb")
+    (root / "README.md").write_text(
+        "intro\n<!-- BEGIN generated:quickstart-time -->\nabout 7 minutes\n<!-- END generated:quickstart-time -->\n"
+        "<!-- BEGIN generated:notebook-table -->\n| notebook | what | time |\n|---|---|---|\n"
+        "| [01](notebooks/01_fake.ipynb) | fake | 3.1 min |\n<!-- END generated:notebook-table -->\n"
+        "<!-- BEGIN generated:results-all -->\n<!-- END generated:results-all -->\noutro\n")
+
+
+def test_main_job_records_wall_time_and_regenerates_the_readme(tmp_path, monkeypatch, capsys):
+    _fake_repo(tmp_path)
+    monkeypatch.delenv(RESULTS_DIR_ENV)   # the main job writes the repository's results/
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernel imports the real gadlib
+    monkeypatch.chdir(tmp_path)
+    assert run_notebooks.main(["01"]) == 0
+    res = load_results("01_fake", tmp_path / "results")
+    wall = res["run"]["wall_seconds"]
+    assert wall > 0 and res["run"]["machine"] == run_notebooks.machine_description()
+    assert (tmp_path / "runs" / "01_fake.ipynb").is_file()
+    readme = (tmp_path / "README.md").read_text()
+    assert f"**{wall / 60:.1f} minutes** for all notebooks (01: {wall / 60:.1f} min" in readme
+    assert f"| [01](notebooks/01_fake.ipynb) | fake | {wall / 60:.1f} min |" in readme
+    assert f"| 01_fake | disc | step 50.0 ± 10.0 | cpu | {wall / 60:.1f} min |" in readme
+    assert "about 7 minutes" not in readme and readme.startswith("intro\n") and readme.endswith("outro\n")
+    # Without a main-job record, the notebook's own timer is used and said to be.
+    data = json.loads((tmp_path / "results" / "01_fake.json").read_text())
+    del data["run"]
+    assert "0.0 min; each notebook's own timer" in readme_table.quickstart_time({"01_fake": data})
+
+
+def test_record_run_needs_the_notebooks_results(tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULTS_DIR_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="98_missing"):
+        record_run("98_missing", 1.0, "here")
+    save_results("97_x", {"seconds": 2.0})
+    (tmp_path / "96_bad.json").write_text("{")
+    with pytest.raises(ValueError, match="96_bad.json is not valid JSON"):
+        load_results("96_bad")
