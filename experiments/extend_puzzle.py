@@ -311,7 +311,7 @@ def main(argv=None) -> None:
         "settings": {"preset": "epic_like (cpu size, synthetic)", "num_classes": len(data.step_names),
                      "train_samples_per_epoch": len(offline_samples(data, "train", frames, kinds=("step",))),
                      "test_samples": len(test), "epochs": epochs, "lr": lr, "batch_size": 64,
-                     "weight_decay": setup.train.weight_decay, "num_frames": frames, "seeds": args.seeds,
+                     "weight_decay": setup.train.weight_decay, "num_frames": frames,
                      "backbone": setup.backbone_name, "torch_threads": 1},
         "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores shared with other jobs (loaded)",
         "self_checks": checks,
@@ -342,7 +342,7 @@ def main(argv=None) -> None:
         summary = summarize(runs, kinds=("step",))
         for key, s in summary.items():
             entry = {m.removeprefix("step_"): v for m, v in s.items()}
-            entry["final_epoch_loss"] = losses
+            entry["seeds"], entry["final_epoch_loss"] = list(args.seeds), losses
             if spec is not None:
                 entry.update(desc=spec["desc"], group=spec["group"], options=spec["options"])
             elif key.startswith("disc"):
