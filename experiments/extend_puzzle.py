@@ -40,7 +40,7 @@ from gadlib.samples import LABEL_SET
 from gadlib.train import TrainConfig
 from gadlib.utils import quiet
 
-INITS = ("normal", "linear", "mean")
+INITS = ("normal", "linear", "mean", "normal_linear_scale")
 SOFTMAX = ("vocab", "classes")
 READOUTS = ("prompt", "cls")
 OLD_ROWS = ("trained", "frozen")
@@ -54,7 +54,8 @@ class ExtendVariant(GenerativeClassifier):
         "classes" = over the class tokens' rows only (what the [CLS] head's cross-entropy does).
     init: the new output rows: "normal" = N(0, initializer_range) (gadlib: resize with
         mean_resizing=False), "linear" = nn.Linear's kaiming-uniform, U(+-1/sqrt(H)), like the
-        head, "mean" = transformers' mean_resizing=True (mean of the old rows + 1e-9 x their covariance).
+        head, "mean" = transformers' mean_resizing=True (mean of the old rows + 1e-9 x their covariance),
+        "normal_linear_scale" = Gaussian at nn.Linear's std, 1/sqrt(3H) (scale, not shape, matters?).
     bias: a per-class bias added to the class tokens' logits (nn.Linear's init); lm_head has none.
     readout: "prompt" = the hidden state at the last prompt token predicts the class token
         (generation) or "cls" = at the learned [CLS] query appended after the prompt (the head's).
@@ -62,6 +63,9 @@ class ExtendVariant(GenerativeClassifier):
         position (they stay in the softmax); only matters with softmax="vocab".
     feed_label: with EOS, the class token is fed as input to predict EOS (teacher forcing);
         False feeds the input embedding detached, so the EOS term cannot train the new input rows.
+    eos_trains_class_rows: with EOS, the softmax at the EOS position also spans the class tokens
+        and pushes their output rows down; False detaches the class rows there (they stay in the
+        softmax), so only the class position trains them.
 
     predict() ranks the classes by their logits at the read-out position (the softmax over the
     class tokens; the EOS term is left out), i.e. gadlib's "exact" decoding without log p(EOS).
@@ -69,14 +73,14 @@ class ExtendVariant(GenerativeClassifier):
 
     def __init__(self, mllm, label_names, label_eos: bool = True, softmax: str = "vocab",
                  init: str = "normal", bias: bool = False, readout: str = "prompt",
-                 old_rows: str = "trained", feed_label: bool = True):
+                 old_rows: str = "trained", feed_label: bool = True, eos_trains_class_rows: bool = True):
         for name, value, allowed in (("softmax", softmax, SOFTMAX), ("init", init, INITS),
                                      ("readout", readout, READOUTS), ("old_rows", old_rows, OLD_ROWS)):
             if value not in allowed:
                 raise ValueError(f"ExtendVariant: {name} must be one of {allowed}, got {value!r}")
         super().__init__(mllm, label_names, mapping="extend", decoding="exact", label_eos=label_eos)
         self.softmax, self.init, self.readout = softmax, init, readout
-        self.old_rows, self.feed_label = old_rows, feed_label
+        self.old_rows, self.feed_label, self.eos_trains_class_rows = old_rows, feed_label, eos_trains_class_rows
         self.class_rows = {}
         for name, space in self.label_spaces.items():
             ids = [s[0] for s in space.sequences]
@@ -99,6 +103,8 @@ class ExtendVariant(GenerativeClassifier):
         for a, b in self.class_rows.values():
             if self.init == "linear":  # exactly nn.Linear.reset_parameters for the weight
                 nn.init.kaiming_uniform_(out_w[a:b], a=math.sqrt(5))
+            elif self.init == "normal_linear_scale":
+                out_w[a:b].normal_(0.0, 1 / math.sqrt(3 * out_w.shape[1]))
             elif self.init == "mean":  # transformers' mean_resizing=True, on both matrices
                 for w in (in_w, out_w):
                     old = w[:first].float()
@@ -155,7 +161,14 @@ class ExtendVariant(GenerativeClassifier):
         nll = F.cross_entropy(logits, gold, reduction="none")
         if not self.label_eos:
             return nll.mean()
-        eos_nll = -self.mllm.lm_logits(hidden[rows, ends + 1]).float().log_softmax(-1)[:, eos]
+        h_eos = hidden[rows, ends + 1]
+        if self.eos_trains_class_rows:
+            eos_logits = self.mllm.lm_logits(h_eos)
+        else:
+            w = self.mllm.lm.get_output_embeddings().weight
+            eos_logits = h_eos @ torch.cat([w[:a], w[a:a + len(self.label_names[label_set])].detach(),
+                                            w[a + len(self.label_names[label_set]):]]).T
+        eos_nll = -eos_logits.float().log_softmax(-1)[:, eos]
         return torch.cat([nll, eos_nll]).mean()  # the mean over label tokens, as teacher_forced
 
     @torch.no_grad()
@@ -172,7 +185,7 @@ class ExtendVariant(GenerativeClassifier):
 methods.METHODS["extend_variant"] = ExtendVariant  # script-local registration: run() builds it
 
 BASE = dict(label_eos=True, softmax="vocab", init="normal", bias=False, readout="prompt",
-            old_rows="trained", feed_label=True)
+            old_rows="trained", feed_label=True, eos_trains_class_rows=True)
 TOP = dict(BASE, label_eos=False, softmax="classes", init="linear", bias=True, readout="cls")
 
 
@@ -206,6 +219,8 @@ SINGLE_FROM_L0 = {
                                "single_from_L0", **dict(BASE, old_rows="frozen")),
     "L0+label_input_detached": rung("L0, the class token fed as input without gradient (input side)",
                                     "single_from_L0", **dict(BASE, feed_label=False)),
+    "L0+eos_spares_class_rows": rung("L0, the EOS-position softmax does not train the class rows",
+                                     "single_from_L0", **dict(BASE, eos_trains_class_rows=False)),
 }
 NOEOS = dict(BASE, label_eos=False)
 SINGLE_FROM_L1 = {
@@ -213,6 +228,8 @@ SINGLE_FROM_L1 = {
     "L1+mean_init": rung("L1 with mean_resizing=True rows", "single_from_L1", **dict(NOEOS, init="mean")),
     "L1+bias": rung("L1 + per-class bias", "single_from_L1", **dict(NOEOS, bias=True)),
     "L1+cls_readout": rung("L1 + [CLS] read-out", "single_from_L1", **dict(NOEOS, readout="cls")),
+    "L2+normal_linear_scale": rung("L2 + N(0, 1/sqrt(3H)) rows: nn.Linear's std, Gaussian shape", "single_from_L2",
+                                   **dict(NOEOS, softmax="classes", init="normal_linear_scale")),
     "L1+frozen_old_rows": rung("L1, old vocabulary rows frozen at the class position", "single_from_L1",
                                **dict(NOEOS, old_rows="frozen")),
 }
@@ -289,13 +306,15 @@ def main(argv=None) -> None:
     p.add_argument("--rungs", nargs="+", default=None, help="subset of rung names (default: all)")
     p.add_argument("--out", default="results/extend_puzzle.json")
     p.add_argument("--check", action="store_true", help="run the self-checks only")
+    p.add_argument("--epochs", type=int, default=5, help="notebook 02's CPU budget is 5")
+    p.add_argument("--tag", default="", help="appended to the rung names in the results (e.g. @15ep)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     os.environ.setdefault("TQDM_DISABLE", "1")
     quiet()
     t_start = time.perf_counter()
     # notebook 02's CPU settings (tools/nb02.py)
-    epochs, lr, frames = 5, 1e-3, 4
+    epochs, lr, frames = args.epochs, 1e-3, 4
     setup = Setup(backbone=BackboneConfig(), num_frames=frames, kinds=("step",),
                   train=TrainConfig(epochs=epochs, lr=lr, batch_size=64, progress=False))
     data = ensure_benchmark("epic_like", size="cpu")
@@ -310,7 +329,7 @@ def main(argv=None) -> None:
         "what": "extend vs [CLS] head ladder (issue 9); top-1 etc. on the test split, mean/std over seeds",
         "settings": {"preset": "epic_like (cpu size, synthetic)", "num_classes": len(data.step_names),
                      "train_samples_per_epoch": len(offline_samples(data, "train", frames, kinds=("step",))),
-                     "test_samples": len(test), "epochs": epochs, "lr": lr, "batch_size": 64,
+                     "test_samples": len(test), "epochs": 5, "lr": lr, "batch_size": 64,
                      "weight_decay": setup.train.weight_decay, "num_frames": frames,
                      "backbone": setup.backbone_name, "torch_threads": 1},
         "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores shared with other jobs (loaded)",
@@ -342,7 +361,7 @@ def main(argv=None) -> None:
         summary = summarize(runs, kinds=("step",))
         for key, s in summary.items():
             entry = {m.removeprefix("step_"): v for m, v in s.items()}
-            entry["seeds"], entry["final_epoch_loss"] = list(args.seeds), losses
+            entry["seeds"], entry["final_epoch_loss"], entry["epochs"] = list(args.seeds), losses, epochs
             if spec is not None:
                 entry.update(desc=spec["desc"], group=spec["group"], options=spec["options"])
             elif key.startswith("disc"):
@@ -351,9 +370,9 @@ def main(argv=None) -> None:
                 entry.update(desc=f"gadlib GenerativeClassifier(mapping='extend', label_eos={name == 'L0_gadlib'}), "
                                   + ("exact decoding" if key.endswith("_exact") else "greedy decoding"),
                              group="gadlib")
-            results["rungs"][key] = entry
+            results["rungs"][key + args.tag] = entry
         seconds = time.perf_counter() - t0
-        results["timings_s"][name] = {"total": seconds, "train_per_model": train_s}
+        results["timings_s"][name + args.tag] = {"total": seconds, "train_per_model": train_s}
         t1 = summary[next(iter(summary))]["step_top1"]
         print(f"{name:26s} top-1 {100 * t1['mean']:5.1f} +/- {100 * t1['std']:4.1f}  "
               f"({', '.join(f'{100 * v:.1f}' for v in t1['per_seed'])})  {seconds:5.0f} s", flush=True)
