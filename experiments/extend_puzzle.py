@@ -66,6 +66,8 @@ class ExtendVariant(GenerativeClassifier):
     eos_trains_class_rows: with EOS, the softmax at the EOS position also spans the class tokens
         and pushes their output rows down; False detaches the class rows there (they stay in the
         softmax), so only the class position trains them.
+    eos_trains_trunk: False detaches the hidden state at the EOS position: the EOS term then
+        trains only the LM-head rows, never the LM, the connector or the input rows.
 
     predict() ranks the classes by their logits at the read-out position (the softmax over the
     class tokens; the EOS term is left out), i.e. gadlib's "exact" decoding without log p(EOS).
@@ -73,7 +75,8 @@ class ExtendVariant(GenerativeClassifier):
 
     def __init__(self, mllm, label_names, label_eos: bool = True, softmax: str = "vocab",
                  init: str = "normal", bias: bool = False, readout: str = "prompt",
-                 old_rows: str = "trained", feed_label: bool = True, eos_trains_class_rows: bool = True):
+                 old_rows: str = "trained", feed_label: bool = True, eos_trains_class_rows: bool = True,
+                 eos_trains_trunk: bool = True):
         for name, value, allowed in (("softmax", softmax, SOFTMAX), ("init", init, INITS),
                                      ("readout", readout, READOUTS), ("old_rows", old_rows, OLD_ROWS)):
             if value not in allowed:
@@ -81,6 +84,7 @@ class ExtendVariant(GenerativeClassifier):
         super().__init__(mllm, label_names, mapping="extend", decoding="exact", label_eos=label_eos)
         self.softmax, self.init, self.readout = softmax, init, readout
         self.old_rows, self.feed_label, self.eos_trains_class_rows = old_rows, feed_label, eos_trains_class_rows
+        self.eos_trains_trunk = eos_trains_trunk
         self.class_rows = {}
         for name, space in self.label_spaces.items():
             ids = [s[0] for s in space.sequences]
@@ -161,7 +165,7 @@ class ExtendVariant(GenerativeClassifier):
         nll = F.cross_entropy(logits, gold, reduction="none")
         if not self.label_eos:
             return nll.mean()
-        h_eos = hidden[rows, ends + 1]
+        h_eos = hidden[rows, ends + 1] if self.eos_trains_trunk else hidden[rows, ends + 1].detach()
         if self.eos_trains_class_rows:
             eos_logits = self.mllm.lm_logits(h_eos)
         else:
@@ -185,7 +189,7 @@ class ExtendVariant(GenerativeClassifier):
 methods.METHODS["extend_variant"] = ExtendVariant  # script-local registration: run() builds it
 
 BASE = dict(label_eos=True, softmax="vocab", init="normal", bias=False, readout="prompt",
-            old_rows="trained", feed_label=True, eos_trains_class_rows=True)
+            old_rows="trained", feed_label=True, eos_trains_class_rows=True, eos_trains_trunk=True)
 TOP = dict(BASE, label_eos=False, softmax="classes", init="linear", bias=True, readout="cls")
 
 
@@ -221,6 +225,8 @@ SINGLE_FROM_L0 = {
                                     "single_from_L0", **dict(BASE, feed_label=False)),
     "L0+eos_spares_class_rows": rung("L0, the EOS-position softmax does not train the class rows",
                                      "single_from_L0", **dict(BASE, eos_trains_class_rows=False)),
+    "L0+eos_spares_trunk": rung("L0, the EOS term trains the LM-head rows only (hidden state detached)",
+                                "single_from_L0", **dict(BASE, eos_trains_trunk=False)),
 }
 NOEOS = dict(BASE, label_eos=False)
 SINGLE_FROM_L1 = {
@@ -300,6 +306,35 @@ def self_checks(data, setup: Setup, test) -> dict:
     return report
 
 
+REFERENCE = {"single_from_L0": "L0_extend", "single_from_L1": "L1_noeos", "single_from_L2": "L2_classes",
+             "leave_one_out": "L5_cls_readout"}
+
+
+def markdown_table(results: dict) -> str:
+    """The rungs as a markdown table; each delta is against the rung's reference on the same seeds
+    (ladder: the previous rung; single changes: their baseline; leave-one-out: L5)."""
+    rungs = results["rungs"]
+    lines = ["| rung | change | seeds | top-1 % | delta vs reference (same seeds) | balanced top-1 % | final train loss |",
+             "|---|---|---|---|---|---|---|"]
+    ladder = [k for k, v in rungs.items() if v.get("group") == "ladder"]
+    for name, e in rungs.items():
+        group = e.get("group")
+        ref = (ladder[ladder.index(name) - 1] if group == "ladder" and ladder.index(name) else
+               REFERENCE.get(group) if "@" not in name else
+               ("disc" + name[name.index("@"):] if not name.startswith("disc") else None))
+        delta = ""
+        if ref in rungs:
+            mine = dict(zip(e["seeds"], e["top1"]["per_seed"]))
+            theirs = dict(zip(rungs[ref]["seeds"], rungs[ref]["top1"]["per_seed"]))
+            common = [s for s in mine if s in theirs]
+            d = 100 * np.array([mine[s] - theirs[s] for s in common])
+            delta = f"{d.mean():+.1f} vs {ref}" + (f" (per seed {', '.join(f'{x:+.1f}' for x in d)})" if len(d) > 1 else "")
+        pm = lambda m: f"{100 * e[m]['mean']:.1f} ± {100 * e[m]['std']:.1f}"
+        lines.append(f"| {name} | {e.get('desc', '')} | {len(e['seeds'])} | {pm('top1')} | {delta} | "
+                     f"{pm('balanced_top1')} | {np.mean(e['final_epoch_loss']):.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -307,8 +342,12 @@ def main(argv=None) -> None:
     p.add_argument("--out", default="results/extend_puzzle.json")
     p.add_argument("--check", action="store_true", help="run the self-checks only")
     p.add_argument("--epochs", type=int, default=5, help="notebook 02's CPU budget is 5")
+    p.add_argument("--table", action="store_true", help="print the results file as a markdown table")
     p.add_argument("--tag", default="", help="appended to the rung names in the results (e.g. @15ep)")
     args = p.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(Path(args.out).read_text())))
+        return
     torch.set_num_threads(1)
     os.environ.setdefault("TQDM_DISABLE", "1")
     quiet()
