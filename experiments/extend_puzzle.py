@@ -22,6 +22,8 @@ import os
 import platform
 import sys
 import time
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -246,7 +248,31 @@ LEAVE_ONE_OUT = {
     "L5-cls_readout": rung("L5 reading at the last prompt token", "leave_one_out", **dict(TOP, readout="prompt")),
     "L5+eos": rung("L5 with the EOS term", "leave_one_out", **dict(TOP, label_eos=True)),
 }
-RUNGS = {**LADDER, **SINGLE_FROM_L0, **SINGLE_FROM_L1, **LEAVE_ONE_OUT}
+# A probe of *why* the EOS term hurts (hypothesis: AdamW's second moment, beta2 = 0.999, i.e. a
+# 1000-step memory in a 120-step run, keeps the large early EOS gradients): both baselines with a
+# 100-step memory. Not a difference between extend and the head (both use train()'s AdamW).
+ADAM_PROBE = {
+    "L0+adam_beta2_0.99": rung("L0 trained with AdamW betas (0.9, 0.99)", "single_from_L0",
+                               **dict(BASE, adam_beta2=0.99)),
+    "L1+adam_beta2_0.99": rung("L1 trained with AdamW betas (0.9, 0.99)", "single_from_L1",
+                               **dict(NOEOS, adam_beta2=0.99)),
+}
+RUNGS = {**LADDER, **SINGLE_FROM_L0, **SINGLE_FROM_L1, **LEAVE_ONE_OUT, **ADAM_PROBE}
+
+
+@contextmanager
+def adamw_beta2(beta2: float | None):
+    """gadlib.train.train builds `torch.optim.AdamW(params, lr, weight_decay)`; this swaps in other
+    betas for one rung without touching gadlib."""
+    if beta2 is None:
+        yield
+        return
+    original = torch.optim.AdamW
+    torch.optim.AdamW = partial(original, betas=(0.9, beta2))
+    try:
+        yield
+    finally:
+        torch.optim.AdamW = original
 
 
 # -- self-checks: the variant must be gadlib's extend when every switch is off, and the [CLS]
@@ -394,7 +420,9 @@ def main(argv=None) -> None:
                 out = run("generative", data, seed, setup, test=test, decodings=("greedy", "exact"),
                           name=name, mapping="extend", label_eos=name == "L0_gadlib")
             else:
-                out = run("extend_variant", data, seed, setup, test=test, name=name, **spec["options"])
+                options = dict(spec["options"])
+                with adamw_beta2(options.pop("adam_beta2", None)):
+                    out = run("extend_variant", data, seed, setup, test=test, name=name, **options)
             runs += out.values()
             first = next(iter(out.values()))
             losses.append(first.history.epoch_loss[-1])
