@@ -434,3 +434,57 @@ def test_oad_background_samples_are_down_weighted(visual_dim):
         ce = F.cross_entropy(clf.heads["oad"](h), batch.targets, reduction="none")
         w = torch.tensor([0.2, 1.0, 0.2, 1.0])
         torch.testing.assert_close(clf.loss(batch), (ce * w).sum() / w.sum(), atol=1e-6, rtol=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The prompt-embedding cache never serves stale embeddings nor cuts the training graph
+# ---------------------------------------------------------------------------------------------
+
+def _fresh_prompt(mllm, kind):
+    return tuple(mllm.embed_tokens(ids) for ids in mllm._prompt_ids[kind])
+
+
+def test_prompt_cache_follows_optimizer_steps_and_keeps_gradients(names, visual_dim, test_samples):
+    """Embedded LM = full fine-tuning: the embedding matrix is trained, so a cached prompt must
+    be refreshed after every step, and training must get gradients to the prompt tokens' rows."""
+    clf = build_classifier("discriminative", names, visual_dim, seed=4)
+    batch = collate(test_samples[:3])
+    embedding = clf.mllm.lm.get_input_embeddings().weight
+    optimizer = torch.optim.SGD([p for p in clf.parameters() if p.requires_grad], lr=1.0)
+    prompt_rows = sorted({i for part in clf.mllm._prompt_ids["step"] for i in part})
+    for _ in range(2):
+        clf.eval()
+        with torch.no_grad():
+            before = clf.predict(batch).scores
+            cached = clf.mllm.prompt_embeds("step")
+            assert clf.mllm.prompt_embeds("step") is cached  # served from the cache
+        clf.train()
+        optimizer.zero_grad()
+        clf.loss(batch).backward()  # after a cached eval call: the graph must reach the embedding
+        assert embedding.grad[prompt_rows].abs().sum(1).min() > 0
+        optimizer.step()
+        clf.eval()
+        with torch.no_grad():
+            after = clf.mllm.prompt_embeds("step")
+            for got, want in zip(after, _fresh_prompt(clf.mllm, "step")):
+                torch.testing.assert_close(got, want, atol=0, rtol=0)
+            assert (after[1] - cached[1]).abs().max() > 1e-3  # the step did change them
+            assert np.abs(clf.predict(batch).scores - before).max() > 1e-4
+
+
+def test_prompt_cache_follows_load_state_dict_and_frozen_embeddings(names, visual_dim, test_samples):
+    a = build_classifier("generative", names, visual_dim, seed=5).eval()
+    b = build_classifier("generative", names, visual_dim, seed=6).eval()
+    with torch.no_grad():
+        stale = a.mllm.prompt_embeds("next")
+        a.load_state_dict(b.state_dict())
+        for got, want in zip(a.mllm.prompt_embeds("next"), b.mllm.prompt_embeds("next")):
+            torch.testing.assert_close(got, want, atol=0, rtol=0)
+        assert (a.mllm.prompt_embeds("next")[0] - stale[0]).abs().max() > 1e-3
+    # A frozen embedding (LoRA) is cached with gradients on too, and still follows in-place edits.
+    a.mllm.lm.get_input_embeddings().weight.requires_grad_(False)
+    first = a.mllm.prompt_embeds("step")
+    assert a.mllm.prompt_embeds("step") is first and not first[0].requires_grad
+    with torch.no_grad():
+        a.mllm.lm.get_input_embeddings().weight.mul_(2)
+    torch.testing.assert_close(a.mllm.prompt_embeds("step")[0], 2 * first[0])
