@@ -68,14 +68,24 @@ class GenerativeClassifier(ActionClassifier):
         return self.mllm.pad(self.mllm.prefix_embeds(batch.visual, batch.kinds), left=True)
 
     @torch.no_grad()
-    def greedy_decode(self, batch: Batch, use_cache: bool = True) -> list[list[int]]:
-        """Greedy decoding with transformers' `generate` (KV cache); tokens up to, not incl., EOS."""
+    def greedy_decode(self, batch: Batch, use_cache: bool = True, new_tokens: int | None = None) -> list[list[int]]:
+        """Greedy decoding with transformers' `generate` (KV cache); tokens up to, not incl., EOS.
+
+        new_tokens: decode exactly this many steps (EOS is suppressed until then), instead of up
+        to the longest label (+ EOS); benchmarks/speed.py uses it to time the decode a trained
+        model would run for labels of a given length.
+        """
         space, tok = self.label_spaces[self.predict_label_set(batch)], self.mllm.tokenizer
         embeds, mask, _ = self._left_padded_prefix(batch)
-        max_new = max(len(s) for s in space.sequences) + int(self.label_eos)
+        if new_tokens is not None and new_tokens < 1:
+            raise ValueError(f"new_tokens must be >= 1, got {new_tokens}")
+        max_new = new_tokens or max(len(s) for s in space.sequences) + int(self.label_eos)
         out = self.mllm.lm.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new,
-                                    min_new_tokens=0, do_sample=False, num_beams=1, use_cache=use_cache,
-                                    eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+                                    min_new_tokens=new_tokens or 0, do_sample=False, num_beams=1,
+                                    use_cache=use_cache, eos_token_id=tok.eos_token_id,
+                                    pad_token_id=tok.pad_token_id)
+        if new_tokens is not None and out.shape[1] != new_tokens:
+            raise RuntimeError(f"forced decoding produced {out.shape[1]} tokens, expected {new_tokens}")
         decoded = []
         for row in out.tolist():  # with inputs_embeds, generate returns only the new tokens
             decoded.append(row[:row.index(tok.eos_token_id)] if tok.eos_token_id in row else row)

@@ -241,6 +241,17 @@ def test_greedy_decoding_equals_a_no_cache_reference_loop(trained, mixed_batch, 
     np.testing.assert_array_equal(pred.pred, expected.argmax(1))
 
 
+def test_forced_greedy_decoding_runs_exactly_new_tokens_steps(trained, mixed_batch):
+    clf = trained("generative")
+    with torch.no_grad():
+        free = reference_greedy(clf, mixed_batch)
+        forced = clf.greedy_decode(mixed_batch, new_tokens=9)
+    assert all(len(f) == 9 for f in forced)  # past the label and its EOS: EOS is suppressed
+    assert all(f[:len(g)] == g for f, g in zip(forced, free))  # the same greedy path until then
+    with pytest.raises(ValueError, match="new_tokens must be >= 1"):
+        clf.greedy_decode(mixed_batch, new_tokens=0)
+
+
 def test_greedy_decoding_of_a_sample_does_not_depend_on_its_batch(trained, mixed_batch):
     clf = trained("generative")
     with torch.no_grad():
