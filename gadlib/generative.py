@@ -147,8 +147,10 @@ class GenerativeClassifier(ActionClassifier):
             sel = (rows >= r0) & (rows < r0 + step)
             if not sel.any():
                 continue
-            logprobs = self.mllm.lm_logits(hidden[:, r0:r0 + step]).float().log_softmax(-1)
-            edge[:, nodes[sel]] = logprobs[:, rows[sel] - r0, tokens[sel]]
+            logits = self.mllm.lm_logits(hidden[:, r0:r0 + step]).float()
+            # log-softmax read at the child tokens only: no vocabulary-sized log-prob tensor
+            at = rows[sel] - r0
+            edge[:, nodes[sel]] = logits[:, at, tokens[sel]] - logits.logsumexp(-1)[:, at]
 
 
 class TreeEdges(NamedTuple):
