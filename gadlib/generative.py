@@ -75,10 +75,10 @@ class GenerativeClassifier(ActionClassifier):
         to the longest label (+ EOS); benchmarks/speed.py uses it to time the decode a trained
         model would run for labels of a given length.
         """
-        space, tok = self.label_spaces[self.predict_label_set(batch)], self.mllm.tokenizer
-        embeds, mask, _ = self._left_padded_prefix(batch)
         if new_tokens is not None and new_tokens < 1:
             raise ValueError(f"new_tokens must be >= 1, got {new_tokens}")
+        space, tok = self.label_spaces[self.predict_label_set(batch)], self.mllm.tokenizer
+        embeds, mask, _ = self._left_padded_prefix(batch)
         max_new = new_tokens or max(len(s) for s in space.sequences) + int(self.label_eos)
         out = self.mllm.lm.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new,
                                     min_new_tokens=new_tokens or 0, do_sample=False, num_beams=1,
