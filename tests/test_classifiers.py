@@ -191,6 +191,17 @@ def test_exact_scores_of_overlapping_labels_equal_the_per_class_method(names, vi
             torch.testing.assert_close(per_chunk_log_likelihoods(clf, mixed_batch), ref, atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_tree_attention_mask_works_with_either_attention_kernel(names, visual_dim, mixed_batch, attention):
+    """The packed tree chunks rely on a custom 4-D additive mask: both kernels must honour it."""
+    clf = build_classifier("generative", names, visual_dim, seed=7).eval()
+    clf.mllm.lm.set_attn_implementation(attention)
+    assert clf.mllm.lm.config._attn_implementation == attention
+    with torch.no_grad():
+        torch.testing.assert_close(clf.class_log_likelihoods(mixed_batch, max_nodes=4),
+                                   reference_log_likelihoods(clf, mixed_batch), atol=ATOL, rtol=0)
+
+
 def test_label_prefix_tree_by_hand():
     #   root -> 5 -> 6 -> 9      labels: [5, 6, 9], [5, 6], [5, 7], [8]
     #             -> 7
