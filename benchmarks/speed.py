@@ -3,7 +3,8 @@
 Every method is built on the SAME backbone (same recipe, same seed, hence the same initial LM
 weights) and timed on the SAME inputs: step-recognition test samples of a synthetic benchmark.
 
-What is timed (milliseconds; median over `--repeats` timed runs after `--warmup` untimed ones):
+What is timed (milliseconds; median over `--repeats` timed runs after `--warmup` untimed ones,
+all paths of a table round-robin through gadlib.timing):
 
 - inference latency per sample at batch 1 and batch 32, in eval mode under torch.no_grad():
   generative (greedy KV-cache decoding + edit-distance snapping, `predict(decoding="greedy")`),
@@ -11,6 +12,9 @@ What is timed (milliseconds; median over `--repeats` timed runs after `--warmup`
   gad (the discriminative path by construction: measured anyway);
 - backbone_forward: one bare forward of the LM's decoder over the same prefix + [CLS] embeddings
   (built before the timer starts), no head - the floor a one-prefill classifier can reach;
+- exact class scoring (`class_log_likelihoods`, through the prefix tree of the label tokens) vs
+  the per-chunk method it replaced (kept as the reference in tests/test_classifiers.py), on one
+  batch, for verb-noun label sets of 60, 1000 and ~3800 classes (EK100-sized);
 - one training step (forward + backward + AdamW step) per method at batch 32;
 - a label-length sweep: synthetic label sets whose names are exactly L tokens, L in 1, 2, 4, 8;
   the generative classifier is forced to decode exactly L + 1 tokens (label + EOS; min_new_tokens
@@ -19,7 +23,7 @@ What is timed (milliseconds; median over `--repeats` timed runs after `--warmup`
 An untrained LM rarely emits EOS, so the plain greedy rows run to `max_new_tokens` (longest
 label + 1); `generated_tokens_mean` says how many tokens were actually decoded.
 
-    python benchmarks/speed.py                         # embedded tiny Llama, CPU, ~1-2 min
+    python benchmarks/speed.py --threads 1             # embedded tiny Llama, CPU, ~3 min
     python benchmarks/speed.py --backbone Qwen/Qwen2.5-0.5B-Instruct --size gpu --device cuda
 
 Writes results/speed.json (at the repository root) and prints a table. See benchmarks/README.md.

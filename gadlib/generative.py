@@ -4,7 +4,8 @@ class name by edit distance (the paper's protocol).
 Training is next-token cross-entropy on the label tokens only. Inference costs a prefill plus one
 forward per label token. A second, exact, way to predict ranks every class by the log-likelihood
 of its label under the model (not in the paper): comparing it with greedy decoding separates
-*decoding* error from *representation* error.
+*decoding* error from *representation* error. It reads all labels through their prefix tree
+(`LabelPrefixTree`), so a label prefix shared by many classes is computed once.
 
 Explained in notebooks/01_generative_vs_discriminative.ipynb and 02_tokenization_ablations.ipynb.
 """
