@@ -3,7 +3,8 @@
 Every method is built on the SAME backbone (same recipe, same seed, hence the same initial LM
 weights) and timed on the SAME inputs: step-recognition test samples of a synthetic benchmark.
 
-What is timed (milliseconds; median over `--repeats` timed runs after `--warmup` untimed ones):
+What is timed (milliseconds; median over `--repeats` timed runs after `--warmup` untimed ones,
+all paths of a table round-robin through gadlib.timing):
 
 - inference latency per sample at batch 1 and batch 32, in eval mode under torch.no_grad():
   generative (greedy KV-cache decoding + edit-distance snapping, `predict(decoding="greedy")`),
@@ -11,6 +12,9 @@ What is timed (milliseconds; median over `--repeats` timed runs after `--warmup`
   gad (the discriminative path by construction: measured anyway);
 - backbone_forward: one bare forward of the LM's decoder over the same prefix + [CLS] embeddings
   (built before the timer starts), no head - the floor a one-prefill classifier can reach;
+- exact class scoring (`class_log_likelihoods`, through the prefix tree of the label tokens) vs
+  the per-chunk method it replaced (kept as the reference in tests/test_classifiers.py), on one
+  batch, for verb-noun label sets of 60, 1000 and ~3800 classes (EK100-sized);
 - one training step (forward + backward + AdamW step) per method at batch 32;
 - a label-length sweep: synthetic label sets whose names are exactly L tokens, L in 1, 2, 4, 8;
   the generative classifier is forced to decode exactly L + 1 tokens (label + EOS; min_new_tokens
@@ -19,7 +23,7 @@ What is timed (milliseconds; median over `--repeats` timed runs after `--warmup`
 An untrained LM rarely emits EOS, so the plain greedy rows run to `max_new_tokens` (longest
 label + 1); `generated_tokens_mean` says how many tokens were actually decoded.
 
-    python benchmarks/speed.py                         # embedded tiny Llama, CPU, ~1-2 min
+    python benchmarks/speed.py --threads 1             # embedded tiny Llama, CPU, ~3 min
     python benchmarks/speed.py --backbone Qwen/Qwen2.5-0.5B-Instruct --size gpu --device cuda
 
 Writes results/speed.json (at the repository root) and prints a table. See benchmarks/README.md.
@@ -30,7 +34,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -43,14 +46,17 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
 from gadlib.backbone import EMBEDDED, BackboneConfig  # noqa: E402
-from gadlib.benchmark import PRESETS, generate_benchmark, preset  # noqa: E402
+from gadlib.benchmark import OBJECTS, PRESETS, VERBS, generate_benchmark, preset  # noqa: E402
 from gadlib.classifier import Batch, collate  # noqa: E402
 from gadlib.label_spaces import LabelSpace  # noqa: E402
 from gadlib.methods import build_classifier  # noqa: E402
 from gadlib.samples import label_names, step_recognition_samples  # noqa: E402
+from gadlib.timing import compare_latency, round_robin_ms  # noqa: E402
+from gadlib.utils import pick_device  # noqa: E402
 
 METHODS = ("generative", "generative_exact", "discriminative", "gad")
 SWEEP_LENGTHS = (1, 2, 4, 8)
+SCORING_CLASSES = (60, 1000, 3800)  # COIN-like, and an EK100-sized verb-noun label set (~3800)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -69,6 +75,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train-repeats", type=int, default=None, help="timed training steps (default: --repeats)")
     p.add_argument("--sweep", type=int, nargs="*", default=list(SWEEP_LENGTHS),
                    help="label lengths (tokens) of the sweep; none to skip it")
+    p.add_argument("--scoring-classes", type=int, nargs="*", default=list(SCORING_CLASSES),
+                   help="label-set sizes of the exact-scoring growth entry; none to skip it")
+    p.add_argument("--scoring-samples", type=int, default=8,
+                   help="samples (one batch) scored per exact-scoring measurement")
+    p.add_argument("--scoring-repeats", type=int, default=3, help="timed runs per exact-scoring measurement")
     p.add_argument("--device", default="auto", help='"auto" (cuda when available, else cpu), cpu, cuda, cuda:1, mps')
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0)
@@ -81,66 +92,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--warmup must be >= 0")
     if any(length < 1 for length in args.sweep):
         p.error("--sweep lengths must be >= 1")
+    if any(c < 2 or c > len(VERBS) * len(OBJECTS) for c in args.scoring_classes):
+        p.error(f"--scoring-classes must be in 2..{len(VERBS) * len(OBJECTS)}")
+    if args.scoring_samples < 1 or args.scoring_repeats < 1:
+        p.error("--scoring-samples and --scoring-repeats must be >= 1")
     return args
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-# ---------------------------------------------------------------------------------------------
-# Timing
-# ---------------------------------------------------------------------------------------------
-
-class Timer:
-    """Median wall-clock time of a callable, synchronising CUDA around every timed run."""
-
-    def __init__(self, device: torch.device, warmup: int, repeats: int):
-        self.device, self.warmup, self.repeats = device, warmup, repeats
-
-    def sync(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        elif self.device.type == "mps":
-            torch.mps.synchronize()
-
-    def median_ms(self, fns: dict, repeats: int | None = None) -> dict[str, float]:
-        """Median ms of each fn(run_index) in `fns`, timed round-robin.
-
-        Every round times each fn once, in a fresh seeded random order, so a slow spell of the
-        machine (another process, turbo, thermal) lands on all of them alike, and no fn always
-        runs right after the same neighbour (e.g. one that leaves the allocator or the caches in
-        a bad state). Each fn first runs `warmup` untimed times."""
-        names = list(fns)
-        for name in names:
-            for i in range(self.warmup):
-                fns[name](i)
-        self.sync()
-        times = {name: [] for name in names}
-        order = np.random.default_rng(len(names))
-        for r in range(repeats or self.repeats):
-            for name in order.permutation(names).tolist():
-                self.sync()
-                t0 = time.perf_counter()
-                fns[name](r)
-                self.sync()
-                times[name].append(time.perf_counter() - t0)
-        return {name: 1000 * statistics.median(t) for name, t in times.items()}
-
-    def per_sample_ms(self, fns: dict, batches: list) -> dict[str, float]:
-        """Median ms per sample of each fn(batch); one timed run calls fn on every batch in turn
-        (several batch-1 samples, or one big batch)."""
-        n = sum(len(b) for b in batches)
-
-        def over_batches(fn):
-            def run(_):
-                for b in batches:
-                    fn(b)
-            return run
-        ms = self.median_ms({name: over_batches(fn) for name, fn in fns.items()})
-        return {name: v / n for name, v in ms.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,18 +112,10 @@ def backbone_inputs(disc, batch: Batch):
 
 
 def forced_greedy_predict(gen, batch: Batch, space: LabelSpace, new_tokens: int) -> np.ndarray:
-    """`GenerativeClassifier.predict(decoding="greedy")` with the decode forced to exactly
-    `new_tokens` steps (label + EOS of a trained model): generate, cut at EOS, snap."""
-    tok = gen.mllm.tokenizer
-    embeds, mask, _ = gen._left_padded_prefix(batch)
-    out = gen.mllm.lm.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=new_tokens,
-                               min_new_tokens=new_tokens, do_sample=False, num_beams=1, use_cache=True,
-                               eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    if out.shape[1] != new_tokens:
-        raise RuntimeError(f"forced decoding produced {out.shape[1]} tokens, expected {new_tokens}")
-    decoded = [row[:row.index(tok.eos_token_id)] if tok.eos_token_id in row else row for row in out.tolist()]
-    scores = -np.stack([space.snap(g, tok) for g in decoded])
-    return scores.argmax(1)
+    """Greedy prediction with the decode forced to exactly `new_tokens` steps (label + EOS of a
+    trained model), snapped to the sweep's label set `space`."""
+    decoded = gen.greedy_decode(batch, new_tokens=new_tokens)
+    return (-np.stack([space.snap(g, gen.mllm.tokenizer) for g in decoded])).argmax(1)
 
 
 def decoded_tokens(gen, batches: list[Batch]) -> tuple[float, int]:
@@ -213,12 +161,55 @@ def fixed_length_names(tokenizer, length: int, count: int, seed: int = 0) -> lis
 
 
 # ---------------------------------------------------------------------------------------------
+# Exact class scoring: how its cost grows with the number of classes
+# ---------------------------------------------------------------------------------------------
+
+def verb_noun_names(count: int, seed: int = 0) -> list[str]:
+    """`count` distinct "verb object" names drawn from the synthetic benchmark's vocabulary
+    (60 verbs x 220 objects): at 3800 classes each verb starts ~60 labels, as in EK100."""
+    pairs = [f"{v} {o}" for v in VERBS for o in OBJECTS]
+    return [pairs[i] for i in np.random.default_rng(seed).permutation(len(pairs))[:count]]
+
+
+def old_per_chunk_scoring():
+    """The exact scoring gadlib used before the prefix tree, kept as the reference in
+    tests/test_classifiers.py (one copy of it in the repository): time the very same function."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from test_classifiers import per_chunk_log_likelihoods
+    return per_chunk_log_likelihoods
+
+
+def scoring_growth(args, visual_dim: int, samples: list, device: torch.device) -> list[dict]:
+    """ms per sample of exact scoring (prefix tree, and the old per-chunk method) at each
+    label-set size, on one batch of `--scoring-samples` samples; checks both give the same scores."""
+    old = old_per_chunk_scoring()
+    batch = collate(samples[:args.scoring_samples])
+    rows = []
+    for count in args.scoring_classes:
+        gen = build_classifier("generative", {"steps": verb_noun_names(count, args.seed)}, visual_dim,
+                               backbone=BackboneConfig(name=args.backbone), seed=args.seed).to(device).eval()
+        tree = gen.label_tree("steps")
+        with torch.no_grad():
+            gap = (gen.class_log_likelihoods(batch) - old(gen, batch)).abs().max().item()
+        print(f"  {count} classes: {tree.num_nodes - 1} tree nodes ({len(tree.inner)} computed), "
+              f"max |tree - old| = {gap:.1e}", flush=True)
+        ms = compare_latency({"tree": gen.class_log_likelihoods, "old_per_chunk": lambda b: old(gen, b)},
+                             [batch], repeats=args.scoring_repeats, warmup=1, seed=args.seed, device=device)
+        label_tokens = sum(len(gen.label_tokens("steps", c)) for c in range(count))
+        rows.append({"classes": count, "label_tokens_with_eos": label_tokens, "tree_nodes": tree.num_nodes - 1,
+                     "tree_nodes_computed": len(tree.inner), "tree_ms_per_sample": ms["tree"],
+                     "old_per_chunk_ms_per_sample": ms["old_per_chunk"],
+                     "old_over_tree": ms["old_per_chunk"] / ms["tree"], "max_abs_difference": gap})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
 # Training step
 # ---------------------------------------------------------------------------------------------
 
 def train_step_fn(clf, batch: Batch, device: torch.device):
     """One zero_grad + loss + backward + AdamW step of `clf` (bf16 autocast on CUDA, as in
-    gadlib.train), as a fn(run_index) for Timer; every classifier gets its own optimizer."""
+    gadlib.train), as a fn(run_index) for round_robin_ms; every classifier gets its own optimizer."""
     params = [p for p in clf.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
     cuda = device.type == "cuda"
@@ -269,6 +260,16 @@ def format_table(result: dict, batch_size: int) -> str:
                          f"{r['ratio_b1']:>10.2f}{r['generative_ms_b32']:>10.3f}"
                          f"{r['discriminative_ms_b32']:>10.3f}{r['ratio_b32']:>10.2f}")
         lines.append("(ms per sample)")
+    if result.get("exact_scoring_growth"):
+        lines.append("")
+        lines.append(f"exact class scoring at batch {result['settings']['scoring_samples']} (ms per sample)")
+        head = f"{'classes':>8}{'label tokens':>14}{'tree nodes':>12}{'computed':>10}{'tree':>10}" \
+               f"{'old':>10}{'old/tree':>10}"
+        lines += [head, "-" * len(head)]
+        for r in result["exact_scoring_growth"]:
+            lines.append(f"{r['classes']:>8}{r['label_tokens_with_eos']:>14}{r['tree_nodes']:>12}"
+                         f"{r['tree_nodes_computed']:>10}{r['tree_ms_per_sample']:>10.2f}"
+                         f"{r['old_per_chunk_ms_per_sample']:>10.2f}{r['old_over_tree']:>10.2f}")
     return "\n".join(lines)
 
 
@@ -278,7 +279,7 @@ def main(argv=None) -> dict:
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = pick_device() if args.device == "auto" else torch.device(args.device)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
 
@@ -300,7 +301,7 @@ def main(argv=None) -> dict:
     models = {m: build_classifier(m, names, visual_dim, backbone=backbone, seed=args.seed).to(device).eval()
               for m in ("generative", "discriminative", "gad")}
     gen, disc = models["generative"], models["discriminative"]
-    timer = Timer(device, args.warmup, args.repeats)
+    timing = dict(repeats=args.repeats, warmup=args.warmup, seed=args.seed, device=device)
     print(f"backbone {args.backbone} on {device} ({torch.get_num_threads()} threads); preset {args.preset} "
           f"({args.size}); {len(test)} test samples, {batch_big.visual[0].shape[0]} visual tokens each; "
           f"{len(names['steps'])} classes", flush=True)
@@ -327,10 +328,10 @@ def main(argv=None) -> dict:
 
     with torch.no_grad():
         print(f"timing inference at batch 1 ({len(fns)} paths x {args.repeats} runs) ...", flush=True)
-        ms_b1 = timer.per_sample_ms(fns, batches_b1)
+        ms_b1 = compare_latency(fns, batches_b1, **timing)
         print(f"timing inference at batch {args.batch_size} ... ({time.perf_counter() - t_start:.0f} s so far)",
               flush=True)
-        ms_big = timer.per_sample_ms(fns, [batch_big])
+        ms_big = compare_latency(fns, [batch_big], **timing)
     methods = {name: {"ms_per_sample_b1": ms_b1[name], "ms_per_sample_b32": ms_big[name]} for name in METHODS}
     bf_b1, bf_big = ms_b1["backbone_forward"], ms_big["backbone_forward"]
     backbone_forward = {"ms_per_sample_b1": bf_b1, "ms_per_sample_b32": bf_big,
@@ -349,12 +350,18 @@ def main(argv=None) -> dict:
     generated_mean, cap = decoded_tokens(gen, batches_b1)
     label_tokens_mean = float(np.mean([len(s) for s in gen.label_spaces["steps"].sequences]))
 
+    # -- exact scoring at growing label-set sizes: prefix tree vs the old per-chunk method ------
+    if args.scoring_classes:
+        print(f"timing exact class scoring at {args.scoring_classes} classes ... "
+              f"({time.perf_counter() - t_start:.0f} s so far)", flush=True)
+    growth = scoring_growth(args, visual_dim, test, device) if args.scoring_classes else []
+
     # -- training step (after inference: it changes the weights) --------------------------------
     train_repeats = args.train_repeats or args.repeats
     print(f"timing training steps at batch {args.batch_size} ... ({time.perf_counter() - t_start:.0f} s so far)",
           flush=True)
-    train_ms = timer.median_ms({name: train_step_fn(clf, batch_train, device) for name, clf in models.items()},
-                               train_repeats)
+    train_ms = round_robin_ms({name: train_step_fn(clf, batch_train, device) for name, clf in models.items()},
+                              **dict(timing, repeats=train_repeats))
     for name, clf in models.items():
         clf.eval()
         methods[name]["train_ms_per_step"] = train_ms[name]
@@ -369,12 +376,14 @@ def main(argv=None) -> dict:
         "methods": {name: methods[name] for name in METHODS},
         "backbone_forward": backbone_forward,
         "label_length_sweep": sweep,
+        "exact_scoring_growth": growth,
         "generated_tokens_mean": generated_mean,
         "max_new_tokens": cap,
         "settings": {"preset": args.preset, "size": args.size, "num_frames": args.num_frames,
                      "visual_tokens": int(batch_big.visual[0].shape[0]), "num_classes": len(names["steps"]),
                      "batch_size": args.batch_size, "b1_samples": args.b1_samples, "repeats": args.repeats,
                      "train_repeats": train_repeats, "warmup": args.warmup, "seed": args.seed,
+                     "scoring_samples": args.scoring_samples, "scoring_repeats": args.scoring_repeats,
                      "torch": torch.__version__, "python": platform.python_version(),
                      "machine": platform.machine(), "processor": platform.processor()},
         "note": "ms_per_sample_b32 keeps its name whatever --batch-size is; generative_exact trains like "

@@ -10,6 +10,7 @@ Explained in notebooks/01_generative_vs_discriminative.ipynb.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -181,6 +182,7 @@ class MLLM(nn.Module):
         std = lm.config.get_text_config().initializer_range
         self.cls_query = nn.Parameter(torch.randn(hidden) * std)
         self._prompt_ids = {kind: prompt_ids(tokenizer, kind) for kind in PROMPTS}
+        self._prompt_cache: dict[str, tuple] = {}  # kind -> (embedding parameters' state, embeddings)
 
     @property
     def device(self) -> torch.device:
@@ -190,12 +192,35 @@ class MLLM(nn.Module):
         ids = torch.as_tensor(ids, dtype=torch.long, device=self.device)
         return self.lm.get_input_embeddings()(ids)
 
+    def prompt_embeds(self, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings of the prompt tokens before and after the visual tokens of a `kind` sample.
+
+        They depend on nothing but the input-embedding module's parameters, so they are cached
+        per kind (embedding them on every call was a measurable part of a batch-1 prediction).
+        The cache can never serve stale or graph-less embeddings: with gradients enabled and a
+        trainable embedding (full fine-tuning of the embedded LM) they are recomputed, so training
+        gets the graph; otherwise (inference, or a frozen embedding under LoRA) an entry is keyed
+        on each parameter's identity and in-place version counter, which an optimizer step,
+        `load_state_dict` or `.to()` all change.
+        """
+        module = self.lm.get_input_embeddings()
+        params = list(module.parameters())
+        if torch.is_grad_enabled() and any(p.requires_grad for p in params):
+            return tuple(self.embed_tokens(ids) for ids in self._prompt_ids[kind])
+        state = [(p._version, p.device, p.dtype) for p in params]
+        hit = self._prompt_cache.get(kind)
+        if hit is not None and hit[1] == state and all(r() is p for r, p in zip(hit[0], params)):
+            return hit[2]
+        embeds = tuple(self.embed_tokens(ids) for ids in self._prompt_ids[kind])
+        self._prompt_cache[kind] = ([weakref.ref(p) for p in params], state, embeds)
+        return embeds
+
     def prefix_embeds(self, visual: list[torch.Tensor], kinds: list[str]) -> list[torch.Tensor]:
         """One [L_i, H] embedding sequence per sample: chat prefix, visual tokens, question."""
         for v in visual:
             if v.ndim != 2 or v.shape[1] != self.visual_dim:
                 raise ValueError(f"visual tokens must be [N, {self.visual_dim}], got {tuple(v.shape)}")
-        prompt = {k: tuple(self.embed_tokens(ids) for ids in self._prompt_ids[k]) for k in set(kinds)}
+        prompt = {k: self.prompt_embeds(k) for k in set(kinds)}
         dtype = prompt[kinds[0]][0].dtype
         # One connector call for the whole batch (per-sample calls cost more than the tiny LM).
         flat = torch.cat(visual).to(self.device, self.connector[0].weight.dtype)
@@ -208,6 +233,10 @@ class MLLM(nn.Module):
     @staticmethod
     def pad(seqs: list[torch.Tensor], left: bool = False):
         """Pad [L_i, H] sequences to a batch; returns embeds, attention mask, position ids."""
+        longest = max(len(s) for s in seqs)
+        if all(len(s) == longest for s in seqs):  # nothing to pad (always so at batch 1): fewer ops
+            mask = torch.ones(len(seqs), longest, dtype=torch.long, device=seqs[0].device)
+            return torch.stack(seqs), mask, torch.arange(longest, device=mask.device).expand_as(mask)
         side = "left" if left else "right"
         embeds = pad_sequence(seqs, batch_first=True, padding_side=side)
         ones = [torch.ones(len(s), dtype=torch.long, device=s.device) for s in seqs]
@@ -216,7 +245,9 @@ class MLLM(nn.Module):
 
     def hidden_states(self, embeds, mask, positions) -> torch.Tensor:
         """Last-layer hidden states (already after the final norm); the LM head is not computed."""
-        out = self.lm.get_decoder()(inputs_embeds=embeds, attention_mask=mask, position_ids=positions)
+        # use_cache=False: a KV cache nobody reads is built otherwise (the config's default).
+        out = self.lm.get_decoder()(inputs_embeds=embeds, attention_mask=mask, position_ids=positions,
+                                    use_cache=False)
         return out.last_hidden_state
 
     def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,9 @@ arithmetic in gadlib are all checked against the obvious computation.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ import torch.nn.functional as F
 from gadlib.classifier import Batch, collate
 from gadlib.discriminative import DiscriminativeClassifier
 from gadlib.gad import GENERATE, ORDERS, GADClassifier
-from gadlib.generative import GenerativeClassifier
+from gadlib.generative import GenerativeClassifier, LabelPrefixTree
 from gadlib.methods import METHODS, build_classifier
 from gadlib.samples import LABEL_SET, task_recognition_samples
 
@@ -48,6 +50,42 @@ def reference_log_likelihoods(clf: GenerativeClassifier, batch: Batch) -> torch.
             lp = full_logprobs(mllm, torch.cat([p, mllm.embed_tokens(toks)]))
             out[i, c] = sum(lp[len(p) - 1 + j, t] for j, t in enumerate(toks))
     return out
+
+
+def per_chunk_log_likelihoods(clf: GenerativeClassifier, batch: Batch, budget: int = 2 ** 25) -> torch.Tensor:
+    """[B, C]: gadlib's exact scoring before the prefix tree, kept verbatim as a second reference
+    (and timed against the tree by benchmarks/speed.py): one prefill, then every class's label
+    tokens fed after a deep copy of the prefill's KV cache, classes grouped by label length and
+    chunked to `budget` logits, full-vocabulary log-softmax at every label position."""
+    label_set, lm = batch.label_set, clf.mllm.lm
+    seqs = [clf.label_tokens(label_set, c) for c in range(len(clf.label_names[label_set]))]
+    embeds, mask, positions = clf.mllm.pad(clf.mllm.prefix_embeds(batch.visual, batch.kinds), left=True)
+    out = lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True,
+             logits_to_keep=1)
+    first = out.logits[:, -1].float().log_softmax(-1)
+    scores = first[:, [s[0] for s in seqs]].clone()
+    by_length = defaultdict(list)
+    for c, s in enumerate(seqs):
+        by_length[len(s)].append(c)
+    n, dev = len(batch), embeds.device
+    for length, classes in by_length.items():
+        steps = length - 1
+        if steps == 0:
+            continue
+        inputs = torch.tensor([seqs[c][:-1] for c in classes], device=dev)
+        gold = torch.tensor([seqs[c][1:] for c in classes], device=dev)
+        chunk = max(1, budget // (n * steps * len(clf.mllm.tokenizer)))
+        for c0 in range(0, len(classes), chunk):
+            k = len(classes[c0:c0 + chunk])
+            cache = copy.deepcopy(out.past_key_values)
+            cache.batch_repeat_interleave(k)
+            attn = torch.cat([mask.repeat_interleave(k, 0), mask.new_ones(n * k, steps)], 1)
+            pos = positions[:, -1:].repeat_interleave(k, 0) + 1 + torch.arange(steps, device=dev)
+            logits = lm(input_ids=inputs[c0:c0 + k].repeat(n, 1), attention_mask=attn, position_ids=pos,
+                        past_key_values=cache, use_cache=True).logits.float().log_softmax(-1)
+            lp = logits.gather(-1, gold[c0:c0 + k].repeat(n, 1)[..., None])[..., 0].sum(-1)
+            scores[:, classes[c0:c0 + k]] += lp.view(n, k)
+    return scores
 
 
 def reference_greedy(clf: GenerativeClassifier, batch: Batch) -> list[list[int]]:
@@ -121,17 +159,69 @@ def test_exact_scores_equal_teacher_forced_reference(trained, mixed_batch, mappi
     np.testing.assert_allclose(pred.scores, ref.numpy(), atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("budget", [1, "three_classes"])
-def test_exact_scores_do_not_depend_on_the_class_chunking(trained, mixed_batch, budget):
+@pytest.mark.parametrize("max_nodes,budget", [(1, 1), (2, 2 ** 25), (3, 10 ** 4), (10 ** 6, 2 ** 25)])
+def test_exact_scores_do_not_depend_on_the_chunking(trained, mixed_batch, max_nodes, budget):
+    """One node per forward (every chunk re-reads its ancestors), a few, or the whole tree at
+    once; the LM head on one row at a time or many: the same scores as the old per-class method."""
     clf = trained("generative")
+    assert len(clf.label_tree("steps").inner) > 3  # the small chunk sizes really split the tree
     with torch.no_grad():
-        full = clf.class_log_likelihoods(mixed_batch)
-        if budget == "three_classes":  # chunks of 3, 3 and 2 of the 8 classes
-            steps = max(len(s) for s in clf.label_spaces["steps"].sequences)
-            budget = 3 * len(mixed_batch) * steps * len(clf.mllm.tokenizer)
-        chunked = clf.class_log_likelihoods(mixed_batch, budget=budget)
-    torch.testing.assert_close(chunked, full, atol=ATOL, rtol=0)
-    torch.testing.assert_close(chunked, reference_log_likelihoods(clf, mixed_batch).detach(), atol=ATOL, rtol=0)
+        scores = clf.class_log_likelihoods(mixed_batch, max_nodes=max_nodes, budget=budget)
+        old = per_chunk_log_likelihoods(clf, mixed_batch)
+    torch.testing.assert_close(scores, old, atol=ATOL, rtol=0)
+    torch.testing.assert_close(scores, reference_log_likelihoods(clf, mixed_batch).detach(), atol=ATOL, rtol=0)
+
+
+def test_exact_scores_of_overlapping_labels_equal_the_per_class_method(names, visual_dim, mixed_batch):
+    """A label set made of shared words (many classes per first token, labels that are prefixes
+    of others without EOS): tree scores = old method = teacher forcing."""
+    words = names["steps"][0].split() + names["steps"][1].split()
+    overlap = [words[0], f"{words[0]} {words[1]}", f"{words[0]} {words[1]} {words[-1]}", f"{words[0]} {words[-1]}",
+               f"{words[1]} {words[0]}", f"{words[1]}"]
+    for label_eos in (True, False):
+        clf = build_classifier("generative", {"steps": overlap}, visual_dim, seed=3, label_eos=label_eos).eval()
+        tree = clf.label_tree("steps")
+        n_tokens = sum(len(clf.label_tokens("steps", c)) for c in range(len(overlap)))
+        assert tree.num_nodes - 1 < n_tokens  # shared prefixes are shared nodes
+        with torch.no_grad():
+            ref = reference_log_likelihoods(clf, mixed_batch)
+            for max_nodes in (1, 2, 256):
+                scores = clf.class_log_likelihoods(mixed_batch, max_nodes=max_nodes)
+                torch.testing.assert_close(scores, ref, atol=ATOL, rtol=0)
+            torch.testing.assert_close(per_chunk_log_likelihoods(clf, mixed_batch), ref, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_tree_attention_mask_works_with_either_attention_kernel(names, visual_dim, mixed_batch, attention):
+    """The packed tree chunks rely on a custom 4-D additive mask: both kernels must honour it."""
+    clf = build_classifier("generative", names, visual_dim, seed=7).eval()
+    clf.mllm.lm.set_attn_implementation(attention)
+    assert clf.mllm.lm.config._attn_implementation == attention
+    with torch.no_grad():
+        torch.testing.assert_close(clf.class_log_likelihoods(mixed_batch, max_nodes=4),
+                                   reference_log_likelihoods(clf, mixed_batch), atol=ATOL, rtol=0)
+
+
+def test_label_prefix_tree_by_hand():
+    #   root -> 5 -> 6 -> 9      labels: [5, 6, 9], [5, 6], [5, 7], [8]
+    #             -> 7
+    #        -> 8
+    tree = LabelPrefixTree([[5, 6, 9], [5, 6], [5, 7], [8]])
+    assert LabelPrefixTree([[5, 6], [5, 6]]).paths.tolist() == [[1, 2], [1, 2]]  # equal labels, one path
+    assert tree.tokens == [-1, 5, 6, 9, 7, 8] and tree.parents == [-1, 0, 1, 2, 1, 0]
+    assert tree.depths == [0, 1, 2, 3, 2, 1] and tree.children[0] == [1, 5] and tree.children[1] == [2, 4]
+    assert tree.paths.tolist() == [[1, 2, 3], [1, 2, 0], [1, 4, 0], [5, 0, 0]]
+    assert tree.inner == [1, 2] and tree.ancestors(3) == [1, 2]
+    whole, = tree.chunks(10)
+    assert whole.context == [1, 2] and whole.sees.tolist() == [[True, False], [True, True]]
+    assert whole.children.nodes.tolist() == [2, 4, 3] and whole.children.rows.tolist() == [0, 0, 1]
+    first, second = tree.chunks(1)  # node 2's chunk re-reads its ancestor 1 as context only
+    assert second.context == [1, 2] and second.children.nodes.tolist() == [3] and second.children.rows.tolist() == [1]
+    assert second.depths.tolist() == [1, 2] and second.tokens.tolist() == [5, 6]
+    with pytest.raises(ValueError, match="at least one token"):
+        LabelPrefixTree([[1], []])
+    with pytest.raises(ValueError, match="max_nodes"):
+        tree.chunks(0)
 
 
 def test_generative_loss_is_the_mean_nll_of_the_target_labels(trained, mixed_batch):
@@ -160,6 +250,17 @@ def test_greedy_decoding_equals_a_no_cache_reference_loop(trained, mixed_batch, 
     expected = -np.stack([space.snap(g, clf.mllm.tokenizer) for g in ref])
     np.testing.assert_array_equal(pred.scores, expected)
     np.testing.assert_array_equal(pred.pred, expected.argmax(1))
+
+
+def test_forced_greedy_decoding_runs_exactly_new_tokens_steps(trained, mixed_batch):
+    clf = trained("generative")
+    with torch.no_grad():
+        free = reference_greedy(clf, mixed_batch)
+        forced = clf.greedy_decode(mixed_batch, new_tokens=9)
+    assert all(len(f) == 9 for f in forced)  # past the label and its EOS: EOS is suppressed
+    assert all(f[:len(g)] == g for f, g in zip(forced, free))  # the same greedy path until then
+    with pytest.raises(ValueError, match="new_tokens must be >= 1"):
+        clf.greedy_decode(mixed_batch, new_tokens=0)
 
 
 def test_greedy_decoding_of_a_sample_does_not_depend_on_its_batch(trained, mixed_batch):
@@ -355,3 +456,57 @@ def test_oad_background_samples_are_down_weighted(visual_dim):
         ce = F.cross_entropy(clf.heads["oad"](h), batch.targets, reduction="none")
         w = torch.tensor([0.2, 1.0, 0.2, 1.0])
         torch.testing.assert_close(clf.loss(batch), (ce * w).sum() / w.sum(), atol=1e-6, rtol=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The prompt-embedding cache never serves stale embeddings nor cuts the training graph
+# ---------------------------------------------------------------------------------------------
+
+def _fresh_prompt(mllm, kind):
+    return tuple(mllm.embed_tokens(ids) for ids in mllm._prompt_ids[kind])
+
+
+def test_prompt_cache_follows_optimizer_steps_and_keeps_gradients(names, visual_dim, test_samples):
+    """Embedded LM = full fine-tuning: the embedding matrix is trained, so a cached prompt must
+    be refreshed after every step, and training must get gradients to the prompt tokens' rows."""
+    clf = build_classifier("discriminative", names, visual_dim, seed=4)
+    batch = collate(test_samples[:3])
+    embedding = clf.mllm.lm.get_input_embeddings().weight
+    optimizer = torch.optim.SGD([p for p in clf.parameters() if p.requires_grad], lr=1.0)
+    prompt_rows = sorted({i for part in clf.mllm._prompt_ids["step"] for i in part})
+    for _ in range(2):
+        clf.eval()
+        with torch.no_grad():
+            before = clf.predict(batch).scores
+            cached = clf.mllm.prompt_embeds("step")
+            assert clf.mllm.prompt_embeds("step") is cached  # served from the cache
+        clf.train()
+        optimizer.zero_grad()
+        clf.loss(batch).backward()  # after a cached eval call: the graph must reach the embedding
+        assert embedding.grad[prompt_rows].abs().sum(1).min() > 0
+        optimizer.step()
+        clf.eval()
+        with torch.no_grad():
+            after = clf.mllm.prompt_embeds("step")
+            for got, want in zip(after, _fresh_prompt(clf.mllm, "step")):
+                torch.testing.assert_close(got, want, atol=0, rtol=0)
+            assert (after[1] - cached[1]).abs().max() > 1e-3  # the step did change them
+            assert np.abs(clf.predict(batch).scores - before).max() > 1e-4
+
+
+def test_prompt_cache_follows_load_state_dict_and_frozen_embeddings(names, visual_dim, test_samples):
+    a = build_classifier("generative", names, visual_dim, seed=5).eval()
+    b = build_classifier("generative", names, visual_dim, seed=6).eval()
+    with torch.no_grad():
+        stale = a.mllm.prompt_embeds("next")
+        a.load_state_dict(b.state_dict())
+        for got, want in zip(a.mllm.prompt_embeds("next"), b.mllm.prompt_embeds("next")):
+            torch.testing.assert_close(got, want, atol=0, rtol=0)
+        assert (a.mllm.prompt_embeds("next")[0] - stale[0]).abs().max() > 1e-3
+    # A frozen embedding (LoRA) is cached with gradients on too, and still follows in-place edits.
+    a.mllm.lm.get_input_embeddings().weight.requires_grad_(False)
+    first = a.mllm.prompt_embeds("step")
+    assert a.mllm.prompt_embeds("step") is first and not first[0].requires_grad
+    with torch.no_grad():
+        a.mllm.lm.get_input_embeddings().weight.mul_(2)
+    torch.testing.assert_close(a.mllm.prompt_embeds("step")[0], 2 * first[0])

@@ -225,9 +225,9 @@ Generated from this run's numbers: paired differences over seeds (same seed, sam
 from gadlib.results import paired_difference
 
 def compare(sumry, a, b, key):
-    d = paired_difference(sumry[a][key]["per_seed"], sumry[b][key]["per_seed"])
-    verdict = "above" if d["mean"] > d["std"] else ("below" if d["mean"] < -d["std"] else "within one std of")
-    return f"{100 * d['mean']:+.1f} ± {100 * d['std']:.1f} points ({verdict}; ahead in {d['wins']}/{d['n']} seeds)"
+    d = paired_difference(sumry[a][key], sumry[b][key])   # per-seed A − B, in points
+    verdict = "ahead" if d.ahead else ("behind" if d.behind else "within one std")
+    return f"{d} points ({verdict}; ahead in {d.wins}/{d.n} seeds)"
 
 lines = []
 for p in PRESETS:
