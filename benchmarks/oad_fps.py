@@ -18,7 +18,7 @@ The paper's FPS column (its Table: generative 38.3 vs discriminative 58.0 on THU
 
     python benchmarks/oad_fps.py --threads 1            # embedded tiny Llama, CPU, a few minutes
 
-Writes results/oad_fps.json (at the repository root) and prints a table. See benchmarks/oad_fps.md.
+Writes results/oad_fps.json (at the repository root) and prints a table. See benchmarks/README.md.
 """
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ class OADWindows(Sequence):
     """A lazy sequence of OAD `Sample`s: (video, t) pairs whose visual tokens are gathered on access.
 
     Memory: 24 bytes per window (video index, t, target, context code; 4.8 MB measured for 200k
-    windows, benchmarks/oad_fps.md) plus the videos' features, which are only read, never copied
+    windows, benchmarks/README.md) plus the videos' features, which are only read, never copied
     (a memory-mapped array stays on disk). Indexing one window copies its L = cfg.frames_per_window
     frames (L x tokens_per_frame x D float32); `batch(indices)` copies one batch, B x L x D x 4
     bytes: e.g. 32 x (16 + 128) x 1024 x 4 B = 19 MB with a 16-frame window and 128 long-context

@@ -23,7 +23,7 @@ from .results import (TOKENIZATION_CLAIMS, claim_line, fmt_mean_std, grid_gap_li
 
 BEGIN, END = "<!-- BEGIN generated:{} -->", "<!-- END generated:{} -->"
 _BLOCK = re.compile(r"<!-- BEGIN generated:([\w-]+) -->\n(.*?)<!-- END generated:([\w-]+) -->", re.S)
-NB01, NB02 = "01_generative_vs_discriminative", "02_tokenization_ablations"
+NB01, NB02, NB05 = "01_generative_vs_discriminative", "02_tokenization_ablations", "05_online_action_detection"
 
 
 def load_all(folder: Path) -> dict[str, dict]:
@@ -41,13 +41,16 @@ def run_minutes(res: dict) -> float:
 
 
 def methods_table(results: dict[str, dict]) -> str:
-    """A markdown table: notebook, method, each top-1 metric as mean ± std (in %), run time."""
-    rows = ["| notebook | method | metric (top-1 %, mean ± std over seeds) | profile | run time |",
+    """A markdown table: notebook, method, each headline metric as mean ± std (in %), run time.
+    Headline: top-1 of the offline tasks, segment F1 at IoU 0.1 of each OAD data set."""
+    rows = ["| notebook | method | metric (%, mean ± std over seeds) | profile | run time |",
             "|---|---|---|---|---|"]
     for name, res in results.items():
         for method, metrics in res.get("metrics", {}).items():
             cells = ", ".join(f"{k.removesuffix('_top1')} {fmt_mean_std(v)}"
                               for k, v in metrics.items() if k.endswith("_top1") and not k.endswith("balanced_top1"))
+            cells = cells or ", ".join(f"{k.removesuffix('_seg_f1_0.1')} S-F1@0.1 {fmt_mean_std(v)}"
+                                       for k, v in metrics.items() if k.endswith("_seg_f1_0.1"))
             rows.append(f"| {name} | {method} | {cells} | {res.get('profile', '?')} | {run_minutes(res):.1f} min |")
     return "\n".join(rows)
 
@@ -115,6 +118,31 @@ def results_02(res: dict) -> str:
     return "\n".join(rows)
 
 
+def results_05(res: dict) -> str:
+    """Notebook 05's OAD table (segment / point F1, mAP, FPS per data set), the paired differences
+    and the tokenization study with the paper's metrics."""
+    m, presets = res["metrics"], res["presets"]
+    rows = [f"**05 · online action detection**, data: {res['dataset']}, backbone: {res['backbone']}; %, "
+            f"mean ± std over seeds {res['seeds']} (FPS: frames per second of dense evaluation on this CPU):", "",
+            "| data | method | S-F1@0.1 | S-F1@0.5 | P-F1@1s | mAP | FPS |", "|---|---|---|---|---|---|---|"]
+    for p in presets:
+        for method in ("generative", "discriminative", "gad"):
+            s = m[method]
+            rows.append(f"| {p} | {method} | " + " | ".join(fmt_mean_std(s[f"{p}_{k}"]) for k in
+                        ("seg_f1_0.1", "seg_f1_0.5", "point_f1_1s", "map")) + f" | {s[f'{p}_fps']['mean']:.0f} |")
+    rows.append("")
+    for a, b in (("discriminative", "generative"), ("gad", "discriminative")):
+        diffs = [(p, paired_difference(m[a][f"{p}_seg_f1_0.1"], m[b][f"{p}_seg_f1_0.1"])) for p in presets]
+        rows.append(f"- {a} − {b}, S-F1@0.1 points: " + ", ".join(f"{p} {d} ({a} ahead in {d.wins}/{d.n} seeds)"
+                                                                 for p, d in diffs))
+    t = res.get("tokenization")
+    if t:
+        shown = ", ".join(f"{k.removeprefix('gen_')} {fmt_mean_std(v['epic_like_seg_f1_0.1'])}" for k, v in t.items())
+        rows.append(f"- tokenization study (epic_like, S-F1@0.1, seeds {res['token_seeds']}): {shown}.")
+        rows += ["  " + claim_line(t, a, b, rel, key="epic_like_seg_f1_0.1") for a, b, rel in TOKENIZATION_CLAIMS]
+    return "\n".join(rows)
+
+
 def _need(results: dict[str, dict], name: str) -> dict:
     if name not in results:
         raise FileNotFoundError(f"no results/{name}.json: run notebooks/{name}.ipynb (python -m gadlib.run_notebooks)")
@@ -127,6 +155,7 @@ BLOCKS = {
     "notebook-table": notebook_table,
     "results-01": lambda old, r: results_01(_need(r, NB01)),
     "results-02": lambda old, r: results_02(_need(r, NB02)),
+    "results-05": lambda old, r: results_05(_need(r, NB05)),
     "results-all": lambda old, r: methods_table(r),
 }
 

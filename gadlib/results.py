@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .layout_io import load_json
 from .metrics import mean_std
 
 RESULTS_DIR_ENV = "GADLAB_RESULTS_DIR"
@@ -79,9 +80,9 @@ def read_results_file(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no results file {path}: run notebooks/{path.stem}.ipynb first")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}): rerun notebooks/{path.stem}.ipynb") from e
+        return load_json(path)
+    except ValueError as e:  # malformed JSON: the message names the file, line and column
+        raise ValueError(f"{e}: rerun notebooks/{path.stem}.ipynb") from e
 
 
 def load_results(notebook: str, folder: Path | None = None) -> dict:

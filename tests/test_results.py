@@ -144,5 +144,5 @@ def test_record_run_needs_the_notebooks_results(tmp_path, monkeypatch):
         record_run("98_missing", 1.0, "here")
     save_results("97_x", {"seconds": 2.0})
     (tmp_path / "96_bad.json").write_text("{")
-    with pytest.raises(ValueError, match="96_bad.json is not valid JSON"):
+    with pytest.raises(ValueError, match="96_bad.json: malformed JSON"):
         load_results("96_bad")

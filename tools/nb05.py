@@ -50,10 +50,12 @@ from gadlib.oad import OADConfig
 PROFILE = "gpu" if device.type == "cuda" else "cpu"
 PRESETS = ["thumos_like", "crosstask_like", "epic_like"]   # synthetic; their structure, not their content
 SEEDS = [0, 1, 2]
-TOKEN_SEEDS = [0, 1, 2]                                     # the tokenization study (part 5)
+TOKEN_SEEDS = [0, 1] if PROFILE == "cpu" else [0, 1, 2]     # the tokenization study (part 5): 2 seeds fit the CPU budget
 BACKBONE = BackboneConfig()                                 # embedded tiny Llama (random init)
-EPOCHS, LR, BATCH = (3, 1e-3, 64) if PROFILE == "cpu" else (10, 1e-3, 64)
+EPOCHS, LR, BATCH = (5, 1e-3, 64) if PROFILE == "cpu" else (10, 1e-3, 64)
 OAD = OADConfig(window=8, stride=4 if PROFILE == "cpu" else 2, background_weight=0.5)
+# On CPU the EPIC-like stream is cut to 3 videos per task (75 videos) to fit a few minutes.
+SIZE_OVERRIDES = {"epic_like": dict(videos_per_task=3)} if PROFILE == "cpu" else {}
 
 setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TrainConfig(epochs=EPOCHS, lr=LR, batch_size=BATCH))
 print(OAD)
@@ -68,7 +70,7 @@ the same reader a real THUMOS'14 or EPIC-Kitchens folder would use.
 from gadlib.datasets import ensure_benchmark
 from gadlib.samples import label_names
 
-data = {p: ensure_benchmark(p, size=PROFILE) for p in PRESETS}
+data = {p: ensure_benchmark(p, size=PROFILE, **SIZE_OVERRIDES.get(p, {})) for p in PRESETS}
 rows = {}
 for p, d in data.items():
     labels = np.concatenate([v.frame_labels() for v in d.videos])
@@ -112,6 +114,10 @@ print(inspect.getsource(oad.predict_dense))
 ## 3 · Generative vs discriminative vs GAD on three OAD benchmarks
 Same backbone, data, windows and budget for every method; background is down-weighted in every
 loss (the generative one included, where "background" is an ordinary word to decode).
+
+Read **mAP** with care for the generative row: greedy decoding gives each frame one label and a
+score of minus the edit distance to every class, so its class ranking is mostly ties; segment
+and point F1 (computed from the per-frame labels) are the fair comparison, as in the paper.
 """),
 ("code", r"""
 from tqdm.auto import tqdm
@@ -249,8 +255,10 @@ elapsed = time.perf_counter() - T0
 path = save_results("05_online_action_detection", {
     "profile": PROFILE, "backbone": setup.backbone_name, "dataset": ", ".join(f"{p} ({PROFILE} size, synthetic)" for p in PRESETS),
     "seeds": SEEDS, "token_seeds": TOKEN_SEEDS,
-    "settings": {"epochs": EPOCHS, "lr": LR, "batch_size": BATCH, "oad": dataclasses.asdict(OAD)},
-    "metrics": {**summary, **{m: s for m, s in token_summary.items() if m.startswith("gen_")}},
+    "settings": {"epochs": EPOCHS, "lr": LR, "batch_size": BATCH, "oad": dataclasses.asdict(OAD),
+                 "size_overrides": SIZE_OVERRIDES},
+    "presets": PRESETS, "metrics": summary,
+    "tokenization": token_summary,   # epic_like, seeds TOKEN_SEEDS (its own discriminative runs)
     "seconds": elapsed})
 print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}")
 """),
