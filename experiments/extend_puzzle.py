@@ -51,7 +51,7 @@ OLD_ROWS = ("trained", "frozen")
 class ExtendVariant(GenerativeClassifier):
     """`extend` (one new LM-head row per class) with every difference from the [CLS] head as a switch.
 
-    label_eos: the EOS term of the LM loss (gadlib's default: True).
+    label_eos: the EOS term of the LM loss (True in gadlib when the ladder was run; gadlib's extend now has none).
     softmax: "vocab" = over the whole vocabulary (old tokens + class tokens, gadlib's loss) or
         "classes" = over the class tokens' rows only (what the [CLS] head's cross-entropy does).
     init: the new output rows: "normal" = N(0, initializer_range) (gadlib: resize with
@@ -83,7 +83,10 @@ class ExtendVariant(GenerativeClassifier):
                                      ("readout", readout, READOUTS), ("old_rows", old_rows, OLD_ROWS)):
             if value not in allowed:
                 raise ValueError(f"ExtendVariant: {name} must be one of {allowed}, got {value!r}")
-        super().__init__(mllm, label_names, mapping="extend", decoding="exact", label_eos=label_eos)
+        # extend_init="normal": resize's N(0, 0.02) rows, redrawn by init_new_rows() per `init`
+        # (gadlib's default is now "linear"; the ladder keeps its own switch and its committed numbers).
+        super().__init__(mllm, label_names, mapping="extend", decoding="exact", label_eos=label_eos,
+                         extend_init="normal")
         self.softmax, self.init, self.readout = softmax, init, readout
         self.old_rows, self.feed_label, self.eos_trains_class_rows = old_rows, feed_label, eos_trains_class_rows
         self.eos_trains_trunk = eos_trains_trunk
@@ -418,7 +421,7 @@ def main(argv=None) -> None:
                 out = run("discriminative", data, seed, setup, test=test, name=name)
             elif name in ("L0_gadlib", "L1_gadlib"):  # gadlib's own code path, greedy and exact
                 out = run("generative", data, seed, setup, test=test, decodings=("greedy", "exact"),
-                          name=name, mapping="extend", label_eos=name == "L0_gadlib")
+                          name=name, mapping="extend", label_eos=name == "L0_gadlib", extend_init="normal")
             else:
                 options = dict(spec["options"])
                 with adamw_beta2(options.pop("adam_beta2", None)):

@@ -28,19 +28,29 @@ class GenerativeClassifier(ActionClassifier):
 
     decoding: "greedy" (KV-cache greedy decoding + edit-distance snapping) or "exact"
     (log-likelihood of every class). Scores of greedy decoding are minus the edit distance.
-    label_eos: end every label with EOS (default). Without it the label tokens alone carry the
-    loss (used in notebook 02 to test why `extend` trails the discriminative head).
+    label_eos: end every label with EOS. None (default): EOS for text / rand / desync, whose
+    labels have several tokens and need a stop token; none for `extend`, whose one-token label
+    needs none (greedy decoding then runs one step, exact scoring is one softmax per sample).
+    In notebook 02's setting the EOS term costs `extend` about 13 points of top-1
+    (experiments/extend_puzzle.md).
+    extend_init: how `extend` initialises its class tokens' output rows, "linear" (default,
+    like the discriminative head's weights) or "normal"; see `LabelSpace.add_tokens`.
+    Both options are explained in notebooks/02_tokenization_ablations.ipynb.
     """
 
     def __init__(self, mllm, label_names, mapping: str = "text", seed: int = 0,
-                 decoding: str = "greedy", label_eos: bool = True, background_weight: float = 1.0):
+                 decoding: str = "greedy", label_eos: bool | None = None, extend_init: str = "linear",
+                 background_weight: float = 1.0):
         super().__init__(mllm, label_names, background_weight)
+        if label_eos not in (None, True, False):
+            raise ValueError(f"label_eos must be None, True or False, got {label_eos!r}")
         tok = mllm.tokenizer
         self.label_spaces = {name: LabelSpace(names, tok, mapping, seed=seed, prefix=name)
                              for name, names in label_names.items()}
         for space in self.label_spaces.values():
-            space.add_tokens(tok, mllm.lm)  # extend only: one new token per class
-        self.mapping, self.decoding, self.label_eos = mapping, decoding, label_eos
+            space.add_tokens(tok, mllm.lm, init=extend_init)  # extend only: one new token per class
+        self.mapping, self.decoding = mapping, decoding
+        self.label_eos = (mapping != "extend") if label_eos is None else label_eos
 
     @property
     def new_token_ids(self) -> list[int]:

@@ -11,12 +11,16 @@ Explained in notebooks/02_tokenization_ablations.ipynb.
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
+import torch
 from rapidfuzz.distance import Levenshtein
 
 MAPPINGS = ("text", "rand", "desync", "extend")
+# How `extend` initialises the output rows of its class tokens (LabelSpace.add_tokens).
+EXTEND_INITS = ("linear", "normal")
 
 
 def excluded_token_ids(tokenizer) -> set[int]:
@@ -32,8 +36,8 @@ def excluded_token_ids(tokenizer) -> set[int]:
 class LabelSpace:
     """The target token sequence (without EOS) of every class of one label set under one mapping.
 
-    For `extend`, call `add_tokens(tokenizer, lm)` once before training: it adds the class tokens
-    and resizes the LM's embeddings.
+    For `extend`, call `add_tokens(tokenizer, lm)` once before training: it adds the class tokens,
+    resizes the LM's embeddings and initialises the class tokens' output rows.
     """
 
     def __init__(self, names: list[str], tokenizer, mapping: str = "text", seed: int = 0,
@@ -69,16 +73,39 @@ class LabelSpace:
                 ids = list(range(len(tokenizer), len(tokenizer) + len(names)))
             self.sequences = [[i] for i in ids]
 
-    def add_tokens(self, tokenizer, lm) -> None:
-        """extend: add one token per class and resize the LM's input and output embeddings."""
+    def add_tokens(self, tokenizer, lm, init: str = "linear") -> None:
+        """extend: add one token per class, resize the LM's input and output embeddings and
+        initialise the output rows of the tokens this call added.
+
+        init="linear": those rows get `nn.Linear`'s weight init (kaiming-uniform, a=sqrt(5): std
+        1/sqrt(3 * hidden)), the init of the discriminative head they stand in for. "normal": the
+        rows `resize_token_embeddings(mean_resizing=False)` draws, N(0, initializer_range). In
+        notebook 02's setting "normal" is 8-18 points worse (experiments/extend_puzzle.md): the
+        rows start about 2.5x smaller than the head's. transformers' default mean_resizing=True is
+        never used: it makes all class rows (nearly) identical and training collapses to one class.
+        With tied embeddings the input rows are the same tensor, so they get the same init.
+        Explained in notebooks/02_tokenization_ablations.ipynb.
+        """
+        if init not in EXTEND_INITS:
+            raise ValueError(f"add_tokens: init must be one of {EXTEND_INITS}, got {init!r}")
         if self.mapping != "extend":
             return
+        vocab = tokenizer.get_vocab()
+        added = [t for t in self.new_tokens if t not in vocab]
         tokenizer.add_tokens(self.new_tokens, special_tokens=False)  # no-op for tokens already there
         # Real checkpoints often have more rows than tokens (Qwen2.5: 151936 for 151665): never
         # shrink, which would drop pretrained rows.
         rows = max(len(tokenizer), lm.get_input_embeddings().num_embeddings)
         lm.resize_token_embeddings(rows, mean_resizing=False)
         self.sequences = [[i] for i in tokenizer.convert_tokens_to_ids(self.new_tokens)]
+        if init == "linear" and added:
+            # Only rows this call added: tokens already in the tokenizer may carry trained rows.
+            ids = torch.tensor(tokenizer.convert_tokens_to_ids(added))
+            weight = lm.get_output_embeddings().weight
+            fresh = torch.empty(len(ids), weight.shape[1], dtype=torch.float32)
+            torch.nn.init.kaiming_uniform_(fresh, a=math.sqrt(5))  # what nn.Linear.reset_parameters does
+            with torch.no_grad():
+                weight[ids.to(weight.device)] = fresh.to(weight.device, weight.dtype)
 
     def __len__(self) -> int:
         return len(self.names)

@@ -144,7 +144,7 @@ def test_mixed_batch_has_different_prefix_lengths(trained, mixed_batch):
     assert len(set(lengths)) > 1 and mixed_batch.label_set == "steps"
 
 
-@pytest.mark.parametrize("mapping,kwargs", [("text", {}), ("extend", {}), ("extend", {"label_eos": False})])
+@pytest.mark.parametrize("mapping,kwargs", [("text", {}), ("extend", {}), ("extend", {"label_eos": True})])
 def test_exact_scores_equal_teacher_forced_reference(trained, mixed_batch, mapping, kwargs):
     clf = trained("generative", mapping=mapping, **kwargs)
     with torch.no_grad():
@@ -510,3 +510,87 @@ def test_prompt_cache_follows_load_state_dict_and_frozen_embeddings(names, visua
     with torch.no_grad():
         a.mllm.lm.get_input_embeddings().weight.mul_(2)
     torch.testing.assert_close(a.mllm.prompt_embeds("step")[0], 2 * first[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# extend's options: label_eos (None = no EOS for extend) and extend_init
+# ---------------------------------------------------------------------------------------------
+
+def test_label_eos_default_is_no_eos_for_extend_only(names, visual_dim):
+    eos = None
+    for mapping in ("text", "rand", "desync", "extend"):
+        clf = build_classifier("generative", names, visual_dim, seed=0, mapping=mapping)
+        eos = clf.mllm.tokenizer.eos_token_id
+        assert clf.label_eos == (mapping != "extend"), mapping
+        assert (clf.label_tokens("steps", 0)[-1] == eos) == (mapping != "extend"), mapping
+    for label_eos in (True, False):  # an explicit choice wins for every mapping
+        for mapping in ("text", "extend"):
+            clf = build_classifier("generative", names, visual_dim, seed=0, mapping=mapping, label_eos=label_eos)
+            assert clf.label_eos is label_eos
+            assert (clf.label_tokens("steps", 0)[-1] == eos) is label_eos
+    with pytest.raises(ValueError, match="label_eos must be None, True or False, got 'yes'"):
+        build_classifier("generative", names, visual_dim, mapping="extend", label_eos="yes")
+    with pytest.raises(ValueError, match="init must be one of"):
+        build_classifier("generative", names, visual_dim, mapping="extend", extend_init="zeros")
+
+
+def test_extend_without_eos_is_one_softmax_at_the_last_prompt_position(trained, mixed_batch):
+    """Without EOS an extend label is one token: greedy decoding takes one step (the argmax over
+    the whole vocabulary) and exact scoring is log p(class token) at the last prompt position,
+    recomputed here with a plain unpadded forward per sample."""
+    clf = trained("generative", mapping="extend")
+    assert clf.label_eos is False
+    ids = [s[0] for s in clf.label_spaces["steps"].sequences]
+    eos = clf.mllm.tokenizer.eos_token_id
+    with torch.no_grad():
+        last = torch.stack([full_logprobs(clf.mllm, p)[-1]
+                            for p in clf.mllm.prefix_embeds(mixed_batch.visual, mixed_batch.kinds)])
+        decoded = clf.greedy_decode(mixed_batch)
+        scores = clf.class_log_likelihoods(mixed_batch)
+    assert decoded == [[] if t == eos else [t] for t in last.argmax(-1).tolist()]
+    torch.testing.assert_close(scores, last[:, ids], atol=ATOL, rtol=0)
+    assert (scores.argmax(1) == last[:, ids].argmax(1)).all() and scores.std(1).min() > 0.1
+    # Trained without EOS, the class tokens hold far more than a uniform share of the mass there.
+    assert last[:, ids].exp().sum(1).min() > 50 * len(ids) / last.shape[1]
+    # With EOS the exact score adds log p(EOS | class): a different model and score.
+    with_eos = trained("generative", mapping="extend", label_eos=True)
+    assert with_eos.label_tree("steps").num_nodes > clf.label_tree("steps").num_nodes
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"label_eos": True, "extend_init": "normal"}])
+def test_checkpoint_rebuilds_extends_options(names, visual_dim, train_samples, mixed_batch, tmp_path, kwargs):
+    from gadlib.checkpoint import load_classifier, save_checkpoint
+    from gadlib.train import TrainConfig, train
+
+    clf = build_classifier("generative", names, visual_dim, seed=1, mapping="extend", **kwargs)
+    train(clf, train_samples[:32], TrainConfig(epochs=1, batch_size=16, lr=2e-3, progress=False))
+    clf.eval()
+    loaded = load_classifier(save_checkpoint(tmp_path / "ckpt", clf))
+    assert loaded.spec["method_kwargs"] == {"mapping": "extend", **kwargs}
+    assert loaded.label_eos == clf.label_eos == kwargs.get("label_eos", False)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.class_log_likelihoods(mixed_batch), clf.class_log_likelihoods(mixed_batch),
+                                   atol=0, rtol=0)
+        assert loaded.greedy_decode(mixed_batch) == clf.greedy_decode(mixed_batch)
+
+
+def test_lora_trainable_tokens_start_from_the_linear_init(names, visual_dim):
+    """peft's trainable token rows copy the class rows when LoRA is applied: the LoRA model starts
+    from the same head-like rows as the fully fine-tuned one (same seed)."""
+    from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
+
+    from gadlib.backbone import BackboneConfig
+
+    full = build_classifier("generative", names, visual_dim, seed=2, mapping="extend")
+    lora = build_classifier("generative", names, visual_dim, backbone=BackboneConfig(lora=True, lora_r=4, lora_alpha=8),
+                            seed=2, mapping="extend")
+    ids = lora.new_token_ids
+    assert ids == full.new_token_ids
+    want = full.mllm.lm.get_output_embeddings().weight[ids]
+    layers = [m for m in lora.mllm.lm.modules() if isinstance(m, TrainableTokensLayer)
+              and not isinstance(m.base_layer, torch.nn.Embedding)]
+    assert len(layers) == 1
+    got = layers[0].get_merged_weights(layers[0].active_adapters)[ids]
+    torch.testing.assert_close(got, want, atol=0, rtol=0)
+    bound = full.mllm.lm.config.hidden_size ** -0.5  # nn.Linear's kaiming-uniform bound
+    assert want.abs().max() <= bound and want.std() > 2 * 0.02

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gadlib.benchmark import tokenizer_corpus
-from gadlib.label_spaces import MAPPINGS, LabelSpace, excluded_token_ids, token_overlap_stats
+from gadlib.label_spaces import EXTEND_INITS, MAPPINGS, LabelSpace, excluded_token_ids, token_overlap_stats
 from gadlib.methods import build_classifier
 from gadlib.tokenizer import train_embedded_tokenizer
 
@@ -99,7 +99,7 @@ def test_extend_adds_one_new_token_per_class(names, visual_dim):
         ids += [s[0] for s in space.sequences]
         for name, tok_str, seq in zip(space.names, space.new_tokens, space.sequences):
             assert ext.mllm.tokenizer(tok_str, add_special_tokens=False)["input_ids"] == seq
-        assert ext.label_tokens(label_set, 0) == space.sequences[0] + [ext.mllm.tokenizer.eos_token_id]
+        assert ext.label_tokens(label_set, 0) == space.sequences[0]  # one token, no EOS (label_eos=None)
     assert sorted(ids) == list(range(old_len, old_len + n_new))
     # The shared base tokenizer (cached training) is not touched by another model's extension.
     assert len(build_classifier("generative", all_names, visual_dim, seed=0).mllm.tokenizer) == old_len
@@ -199,5 +199,64 @@ def test_extend_never_shrinks_a_padded_vocabulary():
     space = LabelSpace(NAMES, tok, "extend")
     space.add_tokens(tok, lm)
     assert space.sequences == [[old_len + i] for i in range(len(NAMES))]
-    for w, m in zip(before, (lm.get_input_embeddings(), lm.get_output_embeddings())):
-        assert torch.equal(m.weight, w)  # same shape, same rows: the spare rows now hold the classes
+    (w_in, w_out), new = before, [s[0] for s in space.sequences]
+    assert torch.equal(lm.get_input_embeddings().weight, w_in)  # same shape, same rows
+    w = lm.get_output_embeddings().weight
+    assert w.shape == w_out.shape and torch.equal(w[:old_len], w_out[:old_len])
+    # The spare rows now hold the classes: their output rows get the head-like init (init="linear").
+    assert not torch.equal(w[new], w_out[new])
+
+
+def _tiny_lm(tok, tied: bool, hidden: int = 64):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    return LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=32,
+                                        num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                                        tie_word_embeddings=tied))
+
+
+def _extend(init: str, tied: bool, seed: int = 0):
+    """A fresh tokenizer + tiny LM extended with NAMES' class tokens under `init`, from `seed`."""
+    tok = train_embedded_tokenizer(tokenizer_corpus())  # a fresh object: add_tokens mutates it
+    torch.manual_seed(seed)
+    lm = _tiny_lm(tok, tied)
+    space = LabelSpace(NAMES, tok, "extend")
+    old_len = len(tok)
+    before = [m.weight.detach().clone() for m in (lm.get_input_embeddings(), lm.get_output_embeddings())]
+    space.add_tokens(tok, lm, init=init)
+    return tok, lm, space, old_len, before
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_extend_linear_init_is_nn_linears_init_of_the_new_output_rows(tied):
+    """init="linear" = resize's N(0, 0.02) rows, then the class rows redrawn exactly as
+    nn.Linear(hidden, classes) draws its weight: recomputed here from the same RNG state."""
+    _, lm_n, space_n, old_len, before = _extend("normal", tied)
+    after_normal = torch.get_rng_state()  # where "linear" starts its own draw
+    _, lm_l, space_l, _, _ = _extend("linear", tied)
+    assert space_l.sequences == space_n.sequences == [[old_len + i] for i in range(len(NAMES))]
+    torch.set_rng_state(after_normal)
+    reference = torch.nn.Linear(lm_l.config.hidden_size, len(NAMES), bias=False).weight
+    out_l, out_n = lm_l.get_output_embeddings().weight, lm_n.get_output_embeddings().weight
+    torch.testing.assert_close(out_l[old_len:], reference, rtol=0, atol=0)
+    assert torch.equal(out_l[:old_len], before[1][:old_len]) and torch.equal(out_l[:old_len], out_n[:old_len])
+    # The scales the puzzle measured: resize's rows ~ N(0, 0.02); nn.Linear's bound 1/sqrt(hidden).
+    bound = lm_l.config.hidden_size ** -0.5
+    assert out_l[old_len:].abs().max() <= bound and out_l[old_len:].std() > 1.5 * out_n[old_len:].std()
+    in_l = lm_l.get_input_embeddings().weight
+    if tied:  # one matrix: the input rows of the class tokens are the new output rows
+        assert in_l is out_l
+    else:  # the input rows keep resize's draw
+        assert torch.equal(in_l, lm_n.get_input_embeddings().weight)
+
+
+def test_extend_init_is_drawn_once_and_named_when_wrong():
+    tok, lm, space, old_len, _ = _extend("linear", tied=False)
+    drawn = lm.get_output_embeddings().weight.detach().clone()
+    space.add_tokens(tok, lm)  # tokens already there (e.g. trained rows): nothing is redrawn
+    assert torch.equal(lm.get_output_embeddings().weight, drawn)
+    assert EXTEND_INITS == ("linear", "normal")
+    with pytest.raises(ValueError, match=r"init must be one of .*'uniform'"):
+        space.add_tokens(tok, lm, init="uniform")
+    with pytest.raises(ValueError, match="init must be one of"):  # named even for mappings without new tokens
+        LabelSpace(NAMES, tok, "text").add_tokens(tok, lm, init="mean")

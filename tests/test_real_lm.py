@@ -179,7 +179,9 @@ def test_extend_trains_the_new_rows_and_only_them(folder, method, names, visual_
         clf = build_classifier(method, names, visual_dim, backbone=_backbone(path))
         assert _token_rows(clf.mllm.lm) == {}
         return
-    clf = build_classifier(method, names, visual_dim, backbone=_backbone(path), mapping="extend")
+    # label_eos=True: the class token is then fed as input too, so its input rows get a gradient
+    # (without EOS, extend's default, untied input rows are never used and rightly stay put).
+    clf = build_classifier(method, names, visual_dim, backbone=_backbone(path), mapping="extend", label_eos=True)
     new = clf.new_token_ids
     assert len(new) == len(names["steps"])
     old = torch.ones(clf.mllm.lm.get_input_embeddings().weight.shape[0], dtype=torch.bool)
