@@ -240,6 +240,11 @@ for p in PRESETS:
     k = f"{p}_seg_f1_0.1"
     lines.append(f"- {p}: S-F1@0.1 discriminative − generative {compare(summary, 'discriminative', 'generative', k)}; "
                  f"GAD − discriminative {compare(summary, 'gad', 'discriminative', k)}.")
+    videos = kept[(p, "generative")].results["oad"]["videos"]
+    said_bg = np.mean(np.concatenate([v.pred for v in videos]) == 0)
+    is_bg = np.mean(np.concatenate([v.truth for v in videos]) == 0)
+    lines.append(f"  the generative model (seed {SEEDS[0]}) said 'background' on {100 * said_bg:.0f}% of the test frames "
+                 f"(truth: {100 * is_bg:.0f}%)" + (": it mostly learned to stay silent." if said_bg > 1.5 * is_bg else "."))
     fps = summary["discriminative"][f"{p}_fps"]["mean"] / summary["generative"][f"{p}_fps"]["mean"]
     lines.append(f"  discriminative evaluated {fps:.1f}x the generative frames per second (paper: "
                  f"{PAPER[p]['discriminative'][2] / PAPER[p]['generative'][2]:.2f}x).")
