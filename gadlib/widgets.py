@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import seaborn as sns
 
 from .plots import KIND_TITLES, plot_timeline
 from .samples import LABEL_SET, label_names
@@ -63,10 +64,17 @@ def sample_explorer(dataset, samples_by_kind: dict, results: dict, k: int = 5):
 
 
 def _class_colours(num_classes: int) -> np.ndarray:
-    """RGBA per class: grey for background (class 0), a fixed qualitative cycle for the others."""
-    cmap = plt.get_cmap("tab20")
-    colours = np.array([cmap(i % 20) for i in range(num_classes)])
-    colours[0] = (0.85, 0.85, 0.85, 1.0)
+    """RGBA per class: light grey for background (class 0), a distinct hue for every action.
+
+    Hues are spread with a stride coprime to the class count, so neighbouring class ids (often
+    steps of the same task) get far-apart colours; no action is grey, so none reads as background.
+    """
+    n = max(num_classes - 1, 1)
+    stride = next(k for k in range(max(2, n // 3), n + 2) if np.gcd(k, n) == 1)
+    hues = sns.husl_palette(n, s=0.85, l=0.6)
+    colours = np.ones((num_classes, 4))
+    colours[1:, :3] = [hues[(i * stride) % n] for i in range(num_classes - 1)]
+    colours[0, :3] = 0.88
     return colours
 
 

@@ -1,0 +1,48 @@
+"""The OAD timeline figure and explorer (notebook 05): what is drawn is what was predicted."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gadlib.oad import DensePrediction  # noqa: E402
+from gadlib.widgets import _class_colours, oad_timeline_explorer, oad_timeline_figure  # noqa: E402
+
+
+def _video(video_id, truth, shift):
+    truth = np.asarray(truth)
+    return DensePrediction(video_id, np.zeros((len(truth), 8), np.float32), np.roll(truth, shift), truth,
+                           np.zeros(len(truth), bool))
+
+
+def test_class_colours_are_distinct_and_only_background_is_grey():
+    for n in (2, 8, 21, 61, 201):
+        c = _class_colours(n)
+        assert c.shape == (n, 4)
+        assert len({tuple(np.round(x, 4)) for x in c}) == n
+        assert np.ptp(c[0, :3]) == 0  # background: grey
+        assert (np.ptp(c[1:, :3], axis=1) > 0.1).all()  # every action: a colour
+
+
+def test_timeline_rows_are_truth_then_each_methods_prediction():
+    truth = [0, 0, 3, 3, 3, 0, 5, 5, 0, 7]
+    preds = {"generative": [_video("a", truth, 1)], "discriminative": [_video("a", truth, 2)]}
+    names = ["background"] + [f"c{i}" for i in range(1, 8)]
+    fig = oad_timeline_figure(preds, names, video=0, start=2, length=6)
+    ax = fig.axes[0]
+    image = ax.images[0].get_array()
+    colours = _class_colours(len(names))
+    expected = [np.asarray(truth)[2:8]] + [p[0].pred[2:8] for p in preds.values()]
+    np.testing.assert_allclose(image, np.stack([colours[r] for r in expected]))
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["truth", "generative", "discriminative"]
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"c3", "c5"}  # c7 lies outside frames 2-7
+    plt.close(fig)
+
+
+def test_explorer_frame_slider_follows_the_chosen_video():
+    preds = {"gad": [_video("a", [0, 1, 1, 0], 0), _video("b", [0] * 10, 0)]}
+    box = oad_timeline_explorer(preds, ["background", "c1"], window=4)
+    video, frame = box.children[0].children
+    assert (video.max, frame.max) == (1, 3)
+    video.value = 1
+    assert frame.max == 9
