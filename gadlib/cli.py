@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import tempfile
 import time
 import types
 import typing
@@ -35,7 +32,7 @@ from .backbone import EMBEDDED, BackboneConfig
 from .datasets import VideoDataset, ensure_benchmark, read_coin, read_oad
 from .experiment import OFFLINE_KINDS, Run, Setup, offline_samples, summarize
 from .methods import build_classifier
-from .results import _plain
+from .results import _write_json
 from .oad import OADConfig, evaluate_oad, training_windows
 from .samples import LABEL_SET, Sample, label_names
 from .train import TrainConfig, evaluate, resolve_mixed_precision, train
@@ -293,14 +290,6 @@ def backbone_for_precision(backbone: BackboneConfig, mixed_precision: str) -> Ba
 # The run
 # ---------------------------------------------------------------------------------------------
 
-def _write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(_plain(payload), f, indent=1)
-    os.replace(tmp, path)
-
-
 def run(cfg: RunConfig) -> dict | None:
     """Train and evaluate `cfg.method` for every seed; the main process writes
     <output_dir>/results.json and returns its content (other processes return None)."""
@@ -362,6 +351,7 @@ def run(cfg: RunConfig) -> dict | None:
                "metrics": summarize(runs, kinds, OAD_METRICS) if is_oad else summarize(runs, kinds),
                "checkpoints": sorted(str(p) for p in out.glob("checkpoint*")),
                "seconds": time.perf_counter() - t0}
+    out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "results.json", payload)
     return payload
 

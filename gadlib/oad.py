@@ -146,8 +146,7 @@ class OADWindows(Sequence):
         if isinstance(i, slice):
             return self._take(np.arange(len(self))[i])
         i = range(len(self))[i]  # negative indices; IndexError when out of range
-        return Sample(self.visual([i])[0], "oad", int(self._target[i]), self.context_names[self._context[i]],
-                      self.videos[self._video[i]].video_id, int(self._t[i]))
+        return self.__getitems__([i])[0]
 
     def frames(self, indices) -> np.ndarray:
         """int64 [n, L]: the frame indices each window reads (clamped at 0, never after t)."""

@@ -54,7 +54,7 @@ TOKEN_SEEDS = [0, 1] if PROFILE == "cpu" else [0, 1, 2]     # the tokenization s
 BACKBONE = BackboneConfig()                                 # embedded tiny Llama (random init)
 EPOCHS, LR, BATCH = (5, 1e-3, 64) if PROFILE == "cpu" else (10, 1e-3, 64)
 OAD = OADConfig(window=8, stride=4 if PROFILE == "cpu" else 2, background_weight=0.5)
-# On CPU the EPIC-like stream is cut to 3 videos per task (75 videos) to fit a few minutes.
+# On CPU the EPIC-like stream keeps 3 videos per task (the table below counts them) to fit a few minutes.
 SIZE_OVERRIDES = {"epic_like": dict(videos_per_task=3)} if PROFILE == "cpu" else {}
 
 setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TrainConfig(epochs=EPOCHS, lr=LR, batch_size=BATCH))
@@ -112,8 +112,9 @@ print(inspect.getsource(oad.predict_dense))
 """),
 ("md", r"""
 ## 3 · Generative vs discriminative vs GAD on three OAD benchmarks
-Same backbone, data, windows and budget for every method; background is down-weighted in every
-loss (the generative one included, where "background" is an ordinary word to decode).
+Same backbone, data, windows and budget for every method; background windows are down-weighted
+in every method's classification loss (the generative one included, where "background" is an
+ordinary word to decode; GAD's auxiliary generation of the previous action is not weighted).
 
 Read **mAP** with care for the generative row: greedy decoding gives each frame one label and a
 score of minus the edit distance to every class, so its class ranking is mostly ties; segment
