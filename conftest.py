@@ -5,6 +5,11 @@ The notebooks executed by `pytest --nbmake` call `gadlib.results.save_results`, 
 folder (removed at the end); the Jupyter kernels nbmake starts inherit the variable from this
 process (tests/test_results.py checks that a kernel does). Set GADLAB_RESULTS_DIR yourself to keep
 the test run's results somewhere; pointing it at the committed results/ is refused.
+
+Under pytest-xdist (`-n auto`, the README's test command) every worker, and every kernel it starts,
+gets an equal share of the CPU threads: torch's default of one thread per core in every worker
+oversubscribes the machine (two 2-thread processes on 2 cores ran 15x slower than one, measured in
+benchmarks/README.md), while one thread per worker finishes the suite sooner than one process.
 """
 import os
 import shutil
@@ -19,7 +24,19 @@ ROOT = Path(__file__).resolve().parent
 _made: list[str] = []
 
 
+def _share_threads():
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if not workers or "OMP_NUM_THREADS" in os.environ:   # not a worker, or the user chose
+        return
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = threads          # inherited by the Jupyter kernels nbmake starts
+    import torch
+    torch.set_num_threads(int(threads))
+
+
 def pytest_configure(config):
+    _share_threads()
     chosen = os.environ.get(RESULTS_DIR_ENV)
     if chosen and Path(chosen).resolve() == ROOT / "results":
         raise pytest.UsageError(f"{RESULTS_DIR_ENV}={chosen} is the committed results folder; tests must not write there")
