@@ -49,6 +49,8 @@ class DataConfig:
     step / task sample; window, long_context, long_tokens, stride, background_weight: OAD windows
     (`gadlib.oad.OADConfig`; the test split is evaluated densely, every frame).
     max_train_videos / max_test_videos: keep only the first N videos of a subset (quick checks).
+    missing_features / clip_frames: COIN layout only, `read_coin`'s options for a real folder
+    ("skip" videos without a feature file; clip segments ending at most N frames past the features).
     """
     preset: str | None = "coin_like"
     size: str = "cpu"
@@ -63,6 +65,8 @@ class DataConfig:
     background_weight: float = 1.0
     max_train_videos: int | None = None
     max_test_videos: int | None = None
+    missing_features: str = "error"
+    clip_frames: int = 0
 
 
 @dataclass
@@ -222,7 +226,8 @@ def load_data(cfg: DataConfig) -> tuple[VideoDataset, str]:
     if cfg.path is not None:
         root = Path(cfg.path).expanduser()
         if (root / "COIN.json").is_file():
-            dataset, layout = read_coin(root, features=cfg.features or "features"), "coin"
+            dataset, layout = read_coin(root, features=cfg.features or "features",
+                                        missing_features=cfg.missing_features, clip_frames=cfg.clip_frames), "coin"
         elif (root / "data_info.json").is_file():
             dataset, layout = read_oad(root, feature_dir=cfg.features or "rgb_features"), "oad"
         elif not root.is_dir():
