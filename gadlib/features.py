@@ -171,7 +171,7 @@ class FrameEncoder:
         model = AutoModel.from_pretrained(name, dtype=self.dtype, trust_remote_code=trust_remote_code)
         # A CLIP / SigLIP checkpoint loads as image + text model: keep the image tower only.
         self.model = getattr(model, "vision_model", model).to(self.device).eval().requires_grad_(False)
-        config = self.model.config
+        config = getattr(self.model, "config", None) or getattr(model.config, "vision_config", model.config)
         self.patch_size = getattr(config, "patch_size", None)
         if self.patch_size is None:
             raise ValueError(f"{name}: its config has no patch_size; gadlib.features needs a ViT-style encoder")

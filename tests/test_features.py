@@ -247,3 +247,24 @@ def test_bad_files_are_listed_and_the_run_goes_on(encoders, video_dir, tmp_path,
     assert "audio_only.mp4: has no video stream" in manifest["failed"]["audio_only"]
     err = capsys.readouterr().err
     assert "FAILED corrupt:" in err and "corrupt.mp4" in err and "FAILED audio_only:" in err
+
+
+def test_an_image_text_checkpoint_uses_its_image_tower(tmp_path, video_dir):
+    from transformers import SiglipConfig, SiglipModel
+
+    torch.manual_seed(0)
+    config = SiglipConfig(text_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                           num_attention_heads=2, vocab_size=50),
+                          vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                             num_attention_heads=2, image_size=48, patch_size=8))
+    model = SiglipModel(config).eval()
+    model.save_pretrained(tmp_path / "siglip_full")
+    SiglipImageProcessorPil(size={"height": 48, "width": 48}).save_pretrained(tmp_path / "siglip_full")
+    encoder = F.FrameEncoder(str(tmp_path / "siglip_full"), "pooled_grid")
+    frames = [f for _, f in F.frames_at_fps(video_dir / "cfr.mp4", 1.0)]
+    tokens = encoder(frames)
+    assert tokens.shape == (2, 10, 32)
+    pixels = SiglipImageProcessorPil.from_pretrained(tmp_path / "siglip_full")(images=frames, return_tensors="pt")
+    with torch.no_grad():
+        expected = model.vision_model(pixel_values=pixels["pixel_values"]).pooler_output
+    np.testing.assert_allclose(tokens[:, 0], expected.numpy(), rtol=1e-4, atol=1e-5)
