@@ -51,3 +51,37 @@ def test_config_runs_a_few_steps(path, tmp_path):
             key = f"{kind}_{metric}" if kind else metric
             assert key in metrics, f"{path.name}: paper.{method}.{metric} is not a metric gadlib reports"
             assert value > 0 and (metric == "fps" or value <= 1.0), f"{path.name}: {metric} should be a fraction"
+
+
+def test_real_folder_options_reach_the_readers(tmp_path):
+    """data.missing_features / clip_frames (COIN), data_info_key / mmap / "a,b" features (OAD)."""
+    import numpy as np
+
+    from gadlib.benchmark import BenchmarkConfig, generate_benchmark
+    from gadlib.cli import DataConfig, load_data
+    from gadlib.datasets import write_coin, write_oad
+
+    small = dict(num_classes=6, num_tasks=2, steps_per_task=(3, 4), videos_per_task=3, feature_dim=4, latent_dim=4)
+    coin = generate_benchmark(BenchmarkConfig(**small))
+    write_coin(coin, tmp_path / "coin")
+    gone = coin.split("train")[1].video_id
+    (tmp_path / "coin" / "features" / f"{gone}.npy").unlink()
+    with pytest.raises(FileNotFoundError, match=f"{gone}.npy"):
+        load_data(DataConfig(path=str(tmp_path / "coin")))
+    with pytest.warns(UserWarning, match="skipped 1 video"):
+        data, layout = load_data(DataConfig(path=str(tmp_path / "coin"), missing_features="skip", clip_frames=1))
+    assert layout == "coin" and len(data.videos) == len(coin.videos) - 1
+
+    oad = generate_benchmark(BenchmarkConfig(**small, layout="oad"))
+    root = tmp_path / "oad"
+    write_oad(oad, root, feature_dir="rgb")
+    (root / "flow").mkdir()
+    for v in oad.videos:
+        np.save(root / "flow" / f"{v.video_id}.npy", np.ones((len(v.features), 3), np.float32))
+    info = json.loads((root / "data_info.json").read_text())
+    (root / "data_info.json").write_text(json.dumps({"THUMOS": info, "Other": info}))
+    with pytest.raises(ValueError, match="THUMOS"):  # several data sets and no key: the error lists them
+        load_data(DataConfig(path=str(root), features="rgb"))
+    data, layout = load_data(DataConfig(path=str(root), features="rgb,flow", data_info_key="THUMOS", mmap=True))
+    assert layout == "oad" and data.feature_dim == 4 + 3
+    np.testing.assert_array_equal(np.asarray(data.videos[0].features[:, 0, 4:]), 1.0)
