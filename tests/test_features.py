@@ -215,7 +215,8 @@ def test_a_run_resumes_after_an_interruption(encoders, video_dir, tmp_path):
     assert report.skipped == ["cfr"] and sorted(report.extracted) == ["short", "vfr"]
     assert resumed.frames == 3 + 4  # short (1.5 s) and vfr (2.0 s) at 2 fps; cfr not redone
     for vid in ("cfr", "short", "vfr"):
-        np.testing.assert_array_equal(np.load(folder / f"{vid}.npy"), np.load(tmp_path / "ref" / "features" / f"{vid}.npy"))
+        reference_array = np.load(tmp_path / "ref" / "features" / f"{vid}.npy")
+        np.testing.assert_array_equal(np.load(folder / f"{vid}.npy"), reference_array)
     assert sorted(json.loads((folder / "manifest.json").read_text())["videos"]) == ["cfr", "short", "vfr"]
 
     with pytest.raises(ValueError, match="extracted with settings .* not"):
