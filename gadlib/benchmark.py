@@ -33,7 +33,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -52,7 +56,16 @@ class BenchmarkConfig:
     """Data set name; also the prefix of the generated folder."""
     num_classes: int = 40
     """Number of step classes (without background). Tens to thousands (at most
-    len(VERBS) * len(OBJECTS) verb-object pairs)."""
+    len(VERBS) * len(OBJECTS) verb-object pairs). Set from `class_names` when that is given."""
+    class_names: list[str] | str | None = None
+    """A user's own class vocabulary instead of the built-in verb x object lists ("how would a
+    generative classifier fare on *my* label set?"): a list of names, or the path of a UTF-8 text
+    file with one name per line (blank lines and lines starting with "#" skipped), read when the
+    config is made so that the config (and the cache key of `ensure_benchmark`) holds the names.
+    num_classes becomes their number and class i is the i-th name; `label_overlap` and
+    `label_style` are unused: the overlap is the names' own. For `compositionality` the first word
+    of a name (`label_words`) plays the verb and the other words the object (a one-word name is
+    its own object)."""
     num_tasks: int = 10
     """Number of tasks (procedures); each is an ordered script of step classes."""
     steps_per_task: tuple[int, int] = (4, 7)
@@ -116,14 +129,17 @@ class BenchmarkConfig:
             if not ok:
                 raise ValueError(f"BenchmarkConfig.{field}: {message} (got {getattr(self, field)!r})")
 
+        if self.class_names is not None:
+            self.class_names = _read_class_names(self.class_names)
+            self.num_classes = len(self.class_names)
         for field in ("steps_per_task", "step_frames", "background_frames"):
             value = tuple(getattr(self, field))
             need(len(value) == 2 and 0 <= value[0] <= value[1], field, "expected (min, max), 0 <= min <= max")
             setattr(self, field, (int(value[0]), int(value[1])))
         need(self.num_classes >= 1, "num_classes", "must be >= 1")
-        need(self.num_classes <= len(VERBS) * len(OBJECTS), "num_classes",
-             f"the vocabulary has only {len(VERBS) * len(OBJECTS)} verb-object pairs")
-        need(1 <= self.num_tasks <= len(TASKS), "num_tasks", f"must be in [1, {len(TASKS)}]")
+        need(self.class_names is not None or self.num_classes <= len(VERBS) * len(OBJECTS), "num_classes",
+             f"the vocabulary has only {len(VERBS) * len(OBJECTS)} verb-object pairs (or pass class_names)")
+        need(self.num_tasks >= 1, "num_tasks", "must be >= 1")
         need(self.steps_per_task[0] >= 1, "steps_per_task", "min must be >= 1")
         need(self.num_tasks * self.steps_per_task[1] >= self.num_classes, "steps_per_task",
              f"num_tasks * max steps must be >= num_classes={self.num_classes} so every class is used")
@@ -144,6 +160,30 @@ class BenchmarkConfig:
         need(self.layout in ("coin", "oad"), "layout", 'must be "coin" or "oad"')
         need(self.layout == "coin" or self.tokens_per_frame == 1, "tokens_per_frame",
              'the "oad" layout stores one token per frame')
+
+
+def _read_class_names(value) -> list[str]:
+    """class_names as a list of distinct, non-empty names (from a list or a text file)."""
+    where = "BenchmarkConfig.class_names"
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        if not path.is_file():
+            raise FileNotFoundError(f"{where}: file {path} not found")
+        where = f"{path}"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        value = [n.strip() for n in lines if n.strip() and not n.lstrip().startswith("#")]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(n, str) for n in value):
+        raise ValueError(f"{where}: expected a list of strings or a file path, got {type(value).__name__}")
+    names = [n.strip() for n in value]
+    if not names:
+        raise ValueError(f"{where}: no class names")
+    wordless = [n for n in names if not label_words(n)]
+    if wordless:
+        raise ValueError(f"{where}: names without a letter or digit: {wordless[:5]}")
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
+    if duplicates:
+        raise ValueError(f"{where}: duplicate class names {duplicates[:5]}")
+    return names
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,8 +287,23 @@ def _vocabulary_sizes(num_classes: int, overlap: float) -> tuple[int, int]:
     return n_verbs, n_objects
 
 
+def _user_classes(names: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A user's names, each one's verb index (its first word) and object index (its other words)."""
+    verbs: dict[str, int] = {}
+    objects: dict[str, int] = {}
+    verb_of, object_of = [], []
+    for name in names:
+        words = label_words(name)
+        verb_of.append(verbs.setdefault(words[0], len(verbs)))
+        rest = " ".join(words[1:]) or f"<{name}>"  # a one-word name shares no object
+        object_of.append(objects.setdefault(rest, len(objects)))
+    return list(names), np.array(verb_of), np.array(object_of)
+
+
 def _make_classes(config: BenchmarkConfig) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Class names, and each class's verb index and object index (into the chosen words)."""
+    if config.class_names is not None:
+        return _user_classes(config.class_names)
     rng = _rng(config, "labels")
     n_verbs, n_objects = _vocabulary_sizes(config.num_classes, config.label_overlap)
     verbs = [VERBS[i] for i in rng.choice(len(VERBS), n_verbs, replace=False)]
@@ -387,15 +442,38 @@ def generate_benchmark(config: BenchmarkConfig) -> VideoDataset:
         videos.append(Video(video_id=f"v{i:05d}", features=tokens.astype(np.float32), segments=segments,
                             task=int(task), subset="test" if is_test[i] else "train"))
     return VideoDataset(name=config.name, videos=videos, step_names=names,
-                        task_names=TASKS[:config.num_tasks], fps=float(config.fps))
+                        task_names=task_names(config.num_tasks), fps=float(config.fps))
+
+
+def task_names(num_tasks: int) -> list[str]:
+    """The built-in task names, then "task <i>" once they run out (large user vocabularies)."""
+    return TASKS[:num_tasks] + [f"task {i}" for i in range(len(TASKS), num_tasks)]
 
 
 # ---------------------------------------------------------------------------------------------
 # Overlap statistics
 # ---------------------------------------------------------------------------------------------
 
+def _camel_parts(token: str) -> list[str]:
+    """"CliffDiving" -> [Cliff, Diving], "BBQGrill" -> [BBQ, Grill], "step2" -> [step, 2]
+    (str methods, so accented letters count as letters)."""
+    cuts = [i for i in range(1, len(token))
+            if (token[i - 1].islower() and token[i].isupper())
+            or (token[i - 1].isupper() and token[i].isupper() and token[i + 1:i + 2].islower())
+            or token[i - 1].isdigit() != token[i].isdigit()]
+    return [token[a:b] for a, b in zip([0] + cuts, cuts + [len(token)])]
+
+
+def label_words(name: str) -> list[str]:
+    """The lower-cased words of a class name as data sets write them: split on spaces, `_ : - /`
+    (any character that is not a letter or digit) and CamelCase, so "CliffDiving" -> [cliff,
+    diving], "take_pan" -> [take, pan], "wrap:plastic" -> [wrap, plastic], "pick-up" -> [pick, up]."""
+    return [part.lower() for token in re.split(r"[\W_]+", name) if token for part in _camel_parts(token)]
+
+
 def label_overlap_stats(names: list[str]) -> dict:
-    """Word-level overlap of class names (words = whitespace-separated).
+    """Word-level overlap of class names (words = `label_words`: lower-cased, split on spaces,
+    separators and CamelCase).
 
     num_verbs: distinct first words; num_objects: distinct remainders after the first word
     (the object, for verb-object labels); share_first_word_shared: share of classes whose first
@@ -406,7 +484,10 @@ def label_overlap_stats(names: list[str]) -> dict:
     """
     if not names:
         raise ValueError("label_overlap_stats: names is empty")
-    words = [n.split() for n in names]
+    words = [label_words(n) for n in names]
+    empty = [n for n, w in zip(names, words) if not w]
+    if empty:
+        raise ValueError(f"label_overlap_stats: class names without a letter or digit: {empty[:5]}")
     first_count: dict[str, int] = {}
     word_classes: dict[str, int] = {}
     for w in words:

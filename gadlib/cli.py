@@ -44,11 +44,16 @@ class DataConfig:
 
     preset / size: a synthetic benchmark (`gadlib.benchmark.PRESETS`, "cpu" or "gpu" size), used
     when `path` is None. path: a folder in the COIN layout (`COIN.json`) or the OAD layout
-    (`data_info.json`); features: its feature sub-folder (default "features" / "rgb_features").
+    (`data_info.json`); features: its feature sub-folder (default "features" / "rgb_features"; OAD:
+    "a,b" concatenates several folders frame by frame).
     kinds: None = step, next, task for COIN data and oad for OAD data. num_frames: frames per
     step / task sample; window, long_context, long_tokens, stride, background_weight: OAD windows
     (`gadlib.oad.OADConfig`; the test split is evaluated densely, every frame).
     max_train_videos / max_test_videos: keep only the first N videos of a subset (quick checks).
+    missing_features / clip_frames: COIN layout only, `read_coin`'s options for a real folder
+    ("skip" videos without a feature file; clip segments ending at most N frames past the features).
+    data_info_key / mmap: OAD layout only, `read_oad`'s `name` (the data set's key in a
+    data_info.json holding several, e.g. TeSTra's "THUMOS", "EK100") and `mmap` (large data sets).
     """
     preset: str | None = "coin_like"
     size: str = "cpu"
@@ -63,6 +68,10 @@ class DataConfig:
     background_weight: float = 1.0
     max_train_videos: int | None = None
     max_test_videos: int | None = None
+    missing_features: str = "error"
+    clip_frames: int = 0
+    data_info_key: str | None = None
+    mmap: bool = False
 
 
 @dataclass
@@ -86,6 +95,7 @@ class RunConfig:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    paper: dict = field(default_factory=dict)  # the paper's numbers (configs/paper_*.yaml), reference only
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,9 +232,14 @@ def load_data(cfg: DataConfig) -> tuple[VideoDataset, str]:
     if cfg.path is not None:
         root = Path(cfg.path).expanduser()
         if (root / "COIN.json").is_file():
-            dataset, layout = read_coin(root, features=cfg.features or "features"), "coin"
+            dataset, layout = read_coin(root, features=cfg.features or "features",
+                                        missing_features=cfg.missing_features, clip_frames=cfg.clip_frames), "coin"
         elif (root / "data_info.json").is_file():
-            dataset, layout = read_oad(root, feature_dir=cfg.features or "rgb_features"), "oad"
+            # "rgb,flow": several feature folders, concatenated per frame (TeSTra's RGB + flow)
+            folders = (cfg.features or "rgb_features").split(",")
+            dataset = read_oad(root, feature_dir=folders if len(folders) > 1 else folders[0],
+                               name=cfg.data_info_key, mmap=cfg.mmap)
+            layout = "oad"
         elif not root.is_dir():
             raise FileNotFoundError(f"data.path {root} does not exist: set data.path in the config or "
                                     "pass --data.path FOLDER")
@@ -368,9 +383,13 @@ def main(argv: list[str] | None = None) -> dict | None:
     payload = run(cfg)
     if payload is not None:
         for method, metrics in payload["metrics"].items():
-            top1 = ", ".join(f"{k.removesuffix('_top1')} {v['mean']:.3f}" for k, v in metrics.items()
-                             if k.endswith("_top1") and not k.endswith("balanced_top1"))
-            print(f"{method}: top-1 {top1}")
+            if "oad_seg_f1_0.1" in metrics:  # OAD: the paper's two headline metrics
+                line = (f"segment F1@0.1 {metrics['oad_seg_f1_0.1']['mean']:.3f}, "
+                        f"point F1@1s {metrics['oad_point_f1_1s']['mean']:.3f}")
+            else:
+                line = "top-1 " + ", ".join(f"{k.removesuffix('_top1')} {v['mean']:.3f}" for k, v in metrics.items()
+                                            if k.endswith("_top1") and not k.endswith("balanced_top1"))
+            print(f"{method}: {line}")
         print(f"results: {Path(cfg.output_dir or Path('runs') / cfg.name) / 'results.json'} "
               f"({payload['seconds']:.0f} s, {payload['num_processes']} process(es))")
     return payload

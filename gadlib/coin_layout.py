@@ -6,6 +6,8 @@ Explained in notebooks/01_generative_vs_discriminative.ipynb (data). Also our `m
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,13 +54,53 @@ def write_coin(dataset: VideoDataset, root: str | Path) -> None:
     atomic_write(Path(root), lambda folder: write_coin_files(dataset, folder))
 
 
-def read_coin(root: str | Path, features: str = "features", fps: float | None = None) -> VideoDataset:
+@dataclass
+class CoinReadReport:
+    """What a lenient `read_coin` left out or changed.
+
+    skipped: video id -> why (its feature file is missing); clipped: (video id, segment index,
+    end frame in COIN.json, end frame kept) for each segment cut back to the last feature frame;
+    dropped: (video id, segment index) of segments that clipping left empty.
+    """
+    skipped: dict[str, str] = field(default_factory=dict)
+    clipped: list[tuple[str, int, int, int]] = field(default_factory=list)
+    dropped: list[tuple[str, int]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = []
+        if self.skipped:
+            parts.append(f"skipped {len(self.skipped)} video(s) without a feature file "
+                         f"({', '.join(list(self.skipped)[:5])}{', ...' if len(self.skipped) > 5 else ''})")
+        if self.clipped:
+            most = max(old - new for _, _, old, new in self.clipped)
+            parts.append(f"clipped {len(self.clipped)} segment(s) ending past the features by at most "
+                         f"{most} frame(s) (first: video {self.clipped[0][0]!r}, segment {self.clipped[0][1]})")
+        if self.dropped:
+            parts.append(f"dropped {len(self.dropped)} segment(s) left empty by clipping")
+        return "; ".join(parts)
+
+
+def read_coin(root: str | Path, features: str = "features", fps: float | None = None,
+              missing_features: str = "error", clip_frames: int = 0,
+              report: CoinReadReport | None = None) -> VideoDataset:
     """Read a COIN-layout data set.
 
     fps comes from meta.json; without it, from the `fps` argument, else 2.0 (the rate at which
     the paper extracted COIN features). Without meta.json, step and task names are the sorted
     names found in the annotations. Annotation "id"s are ignored (real COIN uses global ids).
+
+    Strict by default (our generated data must read back exactly). For a real folder:
+    missing_features="skip" leaves out the videos of COIN.json without a feature file, and
+    clip_frames=N cuts a segment that ends at most N frames past the last feature frame back to it
+    (real COIN end times often round to one frame past the features); a segment that clipping
+    leaves empty is dropped, an overrun beyond N is still an error. Whatever was skipped or
+    clipped is reported in a warning, and in full in `report` when one is passed.
     """
+    if missing_features not in ("error", "skip"):
+        raise ValueError(f'read_coin: missing_features must be "error" or "skip", got {missing_features!r}')
+    if not (isinstance(clip_frames, int) and clip_frames >= 0):
+        raise ValueError(f"read_coin: clip_frames must be an integer >= 0 (frames), got {clip_frames!r}")
+    report = CoinReadReport() if report is None else report
     root = Path(root)
     ann_path, meta_path = root / "COIN.json", root / "meta.json"
     database = json_field(load_json(ann_path), "database", str(ann_path), "dict")
@@ -101,6 +143,9 @@ def read_coin(root: str | Path, features: str = "features", fps: float | None = 
     for vid, entry in database.items():
         where = f"{ann_path}: database[{vid!r}]"
         feature_path = root / features / f"{vid}.npy"
+        if missing_features == "skip" and not feature_path.is_file():
+            report.skipped[vid] = f"{feature_path}: file not found"
+            continue
         array = check_features(load_npy(feature_path, f"feature (video {vid!r} listed in {ann_path})"),
                                 str(feature_path))
         first = check_same_shape(array, first, str(feature_path))
@@ -116,11 +161,19 @@ def read_coin(root: str | Path, features: str = "features", fps: float | None = 
                 raise ValueError(f"{where}.annotation[{j}]: label {item['label']!r} is not in step_names "
                                  f"of {meta_path}")
             start, end = (int(round(x * fps)) for x in item["segment"])
+            if len(array) < end <= len(array) + clip_frames:
+                report.clipped.append((vid, j, end, len(array)))
+                end = len(array)
+                if end <= start:
+                    report.dropped.append((vid, j))
+                    continue
             segments.append(Segment(start, end, step_index[item["label"]]))
         segments.sort(key=lambda s: s.start)
         check_segments(segments, len(array), len(step_names),
                         f"{where} (frames at {fps} fps; {len(array)} frames in {feature_path})")
         videos.append(Video(vid, array, segments, task, _COIN_SUBSET[entry["subset"]]))
+    if report.summary():
+        warnings.warn(f"read_coin {root}: {report.summary()}", stacklevel=2)
     check_splits(videos, str(ann_path))
     return VideoDataset(name=name, videos=videos, step_names=list(step_names),
                         task_names=list(task_names), fps=fps)

@@ -11,6 +11,7 @@ Explained in notebooks/02_tokenization_ablations.ipynb.
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -63,11 +64,20 @@ def filler_corpus(num_words: int = 120_000, lexicon_size: int = 12_000, seed: in
     return lines
 
 
-def train_embedded_tokenizer(extra_texts: list[str] = (), vocab_size: int = 4096,
+# BPE merges stop here: a larger vocab_size adds reserved tokens instead of merges, so that
+# sizing the vocabulary up for desync never changes how any text is tokenized.
+BPE_VOCAB_SIZE = 4096
+
+
+def train_embedded_tokenizer(extra_texts: list[str] = (), vocab_size: int = BPE_VOCAB_SIZE,
                              seed: int = 0) -> PreTrainedTokenizerFast:
     """Train the embedded byte-level BPE tokenizer (deterministic for a given input).
 
     extra_texts: domain text the tokenizer should have seen a little of (prompts, label names).
+    vocab_size: up to BPE_VOCAB_SIZE, the number of BPE tokens; beyond it, the 4096-token BPE plus
+    `<|reserved_i|>` tokens up to vocab_size. Reserved tokens are ordinary vocabulary entries
+    that no text ever encodes to (no merge builds them): room for desync's random label tokens,
+    which need one distinct token per sub-word occurrence (see `desync_vocab_size`).
     Each call returns a new tokenizer object (callers add tokens to it); training runs once per input.
     """
     fast = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(_trained(tuple(extra_texts), vocab_size, seed)),
@@ -78,7 +88,7 @@ def train_embedded_tokenizer(extra_texts: list[str] = (), vocab_size: int = 4096
 
 
 @functools.lru_cache(maxsize=8)
-def _trained(extra_texts: tuple[str, ...], vocab_size: int, seed: int) -> str:
+def _trained_bpe(extra_texts: tuple[str, ...], vocab_size: int, seed: int) -> str:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -88,3 +98,26 @@ def _trained(extra_texts: tuple[str, ...], vocab_size: int, seed: int) -> str:
     corpus = filler_corpus(seed=seed) + list(PROMPTS.values()) * 50 + list(extra_texts)
     tok.train_from_iterator(corpus, trainer=trainer)
     return tok.to_str()
+
+
+@functools.lru_cache(maxsize=8)
+def _trained(extra_texts: tuple[str, ...], vocab_size: int, seed: int) -> str:
+    state = json.loads(_trained_bpe(extra_texts, min(vocab_size, BPE_VOCAB_SIZE), seed))
+    vocab = state["model"]["vocab"]
+    first = len(vocab)
+    for i in range(vocab_size - first):
+        vocab[f"<|reserved_{i}|>"] = first + i
+    return json.dumps(state)
+
+
+def desync_vocab_size(label_sets: list[list[str]], tokenizer) -> int:
+    """The vocabulary size the embedded tokenizer needs for the desync mapping of these label
+    sets: desync draws a distinct random token for every sub-word occurrence of a label set,
+    from the tokens that are neither special nor added (`excluded_token_ids`), so a few thousand
+    classes of ~3 sub-words outgrow the 4096-token BPE. Returns len(tokenizer) when it suffices."""
+    from .label_spaces import excluded_token_ids
+
+    pool = len(tokenizer) - len(excluded_token_ids(tokenizer))
+    need = max((sum(len(tokenizer(n, add_special_tokens=False)["input_ids"]) for n in names)
+                for names in label_sets), default=0)
+    return len(tokenizer) + max(0, need - pool)

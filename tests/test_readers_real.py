@@ -372,3 +372,86 @@ def test_oad_info_columns():
     assert (info.ignored_column(), info.step_columns()) == (2, [1, 3])
     assert OADInfo(["bg", "a"], ignore_index=-100).ignored_column() is None
     assert OADInfo(["bg", "a"], ignore_index=0).step_columns() == [1]
+
+
+# ---------------------------------------------------------------------------------------------
+# COIN as it comes: videos without features, end times rounding one frame past the features
+# ---------------------------------------------------------------------------------------------
+
+def _coin_root(tmp_path):
+    """A COIN.json written by hand as the official one is (global step ids, extra fields), 2 fps.
+
+    a: 10 frames; its last segment ends at 5.2 s -> frame 10 (ok). b: 8 frames; a segment ends at
+    4.3 s -> frame 9, one past the features; another starts at 4.0 s (frame 8) and ends at 4.4 s
+    (frame 9): clipping leaves it empty. c: listed in COIN.json, no feature file. d: a testing video.
+    """
+    root = tmp_path / "COIN"
+    (root / "features").mkdir(parents=True)
+    for vid, frames in (("a", 10), ("b", 8), ("d", 6)):
+        np.save(root / "features" / f"{vid}.npy", _features(len(vid), frames, 4))
+
+    def entry(subset, task, *segments):
+        return {"subset": subset, "class": task, "recipe_type": 3, "start": 0.0, "end": 9.9,
+                "annotation": [{"id": str(100 + i), "segment": list(seg), "label": label}
+                               for i, (label, *seg) in enumerate(segments)]}
+    database = {"a": entry("training", "MakeTea", ("boil water", 0.5, 2.0), ("pour water", 3.0, 5.2)),
+                "b": entry("training", "MakeTea", ("boil water", 1.0, 2.5), ("pour water", 2.6, 4.0),
+                           ("add tea bag", 4.3, 4.3 + 0.05)),
+                "c": entry("training", "ChangeTyre", ("jack car", 1.0, 2.0)),
+                "d": entry("testing", "MakeTea", ("pour water", 0.0, 3.0))}
+    database["b"]["annotation"][1]["segment"] = [2.6, 4.3]  # frame 9 > 8 frames
+    database["b"]["annotation"][2]["segment"] = [4.0, 4.4]  # frames [8, 9): empty once clipped
+    (root / "COIN.json").write_text(json.dumps({"version": "1.0", "database": database}))
+    return root
+
+
+def test_coin_strict_by_default_names_what_is_wrong(tmp_path):
+    from gadlib.datasets import read_coin
+
+    root = _coin_root(tmp_path)
+    with pytest.raises(ValueError, match=r"'b'.*segment 1 frames \[5, 9\) outside the video's 8 frames"):
+        read_coin(root)
+    with pytest.raises(FileNotFoundError, match=r"features/c\.npy: feature .*file not found"):
+        read_coin(root, clip_frames=1)
+    for bad in ({"missing_features": "ignore"}, {"clip_frames": -1}, {"clip_frames": 0.5}):
+        with pytest.raises(ValueError, match="read_coin: (missing_features|clip_frames)"):
+            read_coin(root, **bad)
+
+
+def test_coin_lenient_skips_and_clips_and_reports(tmp_path):
+    from gadlib.coin_layout import CoinReadReport, read_coin
+
+    root = _coin_root(tmp_path)
+    report = CoinReadReport()
+    with pytest.warns(UserWarning, match=r"skipped 1 video.*\(c\).*clipped 2 segment.*at most 1 frame.*dropped 1"):
+        coin = read_coin(root, missing_features="skip", clip_frames=1, report=report)
+    assert sorted(v.video_id for v in coin.videos) == ["a", "b", "d"]
+    assert list(report.skipped) == ["c"] and "c.npy" in report.skipped["c"]
+    assert report.clipped == [("b", 1, 9, 8), ("b", 2, 9, 8)] and report.dropped == [("b", 2)]
+    names = coin.step_names  # sorted names of every annotation, the skipped video's included
+    assert names == ["add tea bag", "boil water", "jack car", "pour water"]
+    b = next(v for v in coin.videos if v.video_id == "b")
+    assert [(s.start, s.end, names[s.label]) for s in b.segments] == [(2, 5, "boil water"), (5, 8, "pour water")]
+    a = next(v for v in coin.videos if v.video_id == "a")
+    assert [(s.start, s.end) for s in a.segments] == [(1, 4), (6, 10)]  # untouched: 5.2 s -> frame 10 = T
+    # The tolerance is a bound: a segment 2 frames past the features is still an error.
+    database = json.loads((root / "COIN.json").read_text())
+    database["database"]["a"]["annotation"][1]["segment"] = [3.0, 6.0]  # frame 12, 10 frames
+    (root / "COIN.json").write_text(json.dumps(database))
+    with pytest.raises(ValueError, match=r"'a'.*segment 1 frames \[6, 12\) outside"):
+        read_coin(root, missing_features="skip", clip_frames=1)
+
+
+def test_coin_strict_read_warns_nothing(tmp_path):
+    import warnings
+
+    from gadlib.coin_layout import read_coin
+
+    root = _coin_root(tmp_path)
+    (root / "features" / "c.npy").write_bytes((root / "features" / "d.npy").read_bytes())
+    database = json.loads((root / "COIN.json").read_text())
+    database["database"]["b"]["annotation"] = database["database"]["b"]["annotation"][:1]
+    (root / "COIN.json").write_text(json.dumps(database))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(read_coin(root, missing_features="skip", clip_frames=2).videos) == 4
