@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -182,10 +181,15 @@ def build(root: Path | None = None) -> list[Path]:
 
 
 def _sync(path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(path)],
-                         capture_output=True, text=True)
-    if out.returncode:
-        raise CourseError(f"jupytext --sync {path.name} failed:\n{out.stderr.strip()}")
+    """`jupytext --sync --quiet path`, in this process (a subprocess per pair costs seconds)."""
+    from jupytext.cli import jupytext as jupytext_cli
+
+    try:
+        code = jupytext_cli(["--sync", "--quiet", str(path)])
+    except Exception as e:  # jupytext reports bad input by raising; keep the file name in the message
+        raise CourseError(f"jupytext --sync {path.name} failed: {e}") from e
+    if code:
+        raise CourseError(f"jupytext --sync {path.name} failed (exit code {code})")
 
 
 # ---- solution and student editions ----------------------------------------------------------------
