@@ -118,9 +118,9 @@ rows = {}
 for method, s in part1.items():
     rows[method] = {"top-1 %": fmt_mean_std(s["step_top1"]), "balanced top-1 %": fmt_mean_std(s["step_balanced_top1"]),
                     "top-5 %": fmt_mean_std(s["step_top5"]),
-                    "decoding steps": decode_steps.get(method.removesuffix("_exact"), 0) if not method.endswith("_exact") else "scores all",
-                    "ms / sample (b1)": ms_per_sample(kept[method].classifier, probe, 1,
-                                                      **({"decoding": "exact"} if method.endswith("_exact") else {}))}
+                    "decoding steps": round(decode_steps.get(method, 0), 2) if not method.endswith("_exact") else "scores all",
+                    "ms / sample (b1)": round(ms_per_sample(kept[method].classifier, probe, 1,
+                                                            **({"decoding": "exact"} if method.endswith("_exact") else {})), 2)}
 part1_table = pd.DataFrame(rows).T
 print(f"{len(names)} classes (chance {100 / len(names):.2f}%), mean ± std over seeds {SEEDS}")
 display(part1_table)
@@ -208,7 +208,7 @@ the two fixes are measured here by seed-paired differences, next to the discrimi
 """),
 ("code", r"""
 fix_runs = []
-for seed in SEEDS:
+for seed in tqdm(SEEDS, desc="extend as it was, per seed"):
     out = run("generative", data, seed, setup, test=test, decodings=("greedy", "exact"),
               name="gen_extend_as_was", mapping="extend", label_eos=True, extend_init="normal")
     fix_runs += out.values()
