@@ -238,6 +238,8 @@ def _nbgrader(cell, points: int = 1) -> dict:
             "grade": False, "task": False}
     if has_solution(cell):
         meta.update(solution=True, locked=False)
+        if cell.cell_type == "markdown":  # a written answer: graded by hand
+            meta.update(grade=True, points=points)
     elif is_check(cell):
         meta.update(grade=True, points=points)
     return meta
