@@ -250,7 +250,8 @@ def edition(nb, student: bool):
     notebook: outputs, execution counts and the jupytext pairing removed; nbgrader metadata on the
     exercise cells (solution cells editable, check cells graded, the rest read-only)."""
     nb = copy.deepcopy(nb)
-    nb.metadata.pop("jupytext", None)
+    for key in ("jupytext", "widgets"):  # the pairing, and widget state of the main job's run
+        nb.metadata.pop(key, None)
     start = exercise_start(nb)
     for i, c in enumerate(nb.cells):
         c.metadata = {}

@@ -81,6 +81,17 @@ def test_student_editions_are_in_sync_with_the_solutions():
     assert course.write_student_editions(check=True) == [], "run `python -m gadlib.course student`"
 
 
+def test_student_edition_ignores_the_solutions_outputs_and_widget_state():
+    stem = COURSE[0]
+    nb = course.solution_notebook(stem)
+    clean = nbformat.writes(course.edition(nb, student=True))
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
+    code.execution_count = 3
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    assert nbformat.writes(course.edition(nb, student=True)) == clean
+
+
 @pytest.mark.parametrize("stem", course.notebooks())
 def test_jupytext_pair_in_sync_with_generated_links(stem):
     if not (course.notebook_dir() / f"{stem}.py").is_file() and (ROOT / "tools" / f"nb{stem[:2]}.py").is_file():
