@@ -229,7 +229,8 @@ for method in ("generative", "discriminative", "gad"):
 """),
 ("md", r"""
 ## 6 · Explore single predictions
-Pick a task and a test sample: its place in the video, the truth, and each method's top-5
+Pick a problem (step recognition, step forecasting or task recognition) and a test sample: its
+place in the video, the truth, and each method's top-5
 classes with their scores (each on its method's own scale). A static figure of the first sample
 is drawn first, so the notebook reads the same without a live kernel.
 """),
