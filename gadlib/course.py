@@ -264,6 +264,19 @@ def edition(nb, student: bool):
     return nb
 
 
+def student_links(nb, stem: str, with_student: list[str]):
+    """In a student edition (notebooks/student/): the Colab badge opens the student edition, and
+    a link to a notebook without one goes up to the solution edition (../NN_name.ipynb)."""
+    solution_url = f"/blob/{BRANCH}/notebooks/{stem}.ipynb"
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        src = cell.source.replace(solution_url, f"/blob/{BRANCH}/notebooks/student/{stem}.ipynb")
+        cell.source = re.sub(r"\]\((\d\d_[a-z0-9_]+)\.ipynb\)",
+                             lambda m: m.group(0) if m.group(1) in with_student else f"](../{m.group(1)}.ipynb)", src)
+    return nb
+
+
 def student_path(stem: str, root: Path | None = None) -> Path:
     return notebook_dir(root) / "student" / f"{stem}.ipynb"
 
@@ -286,10 +299,11 @@ def course_notebooks(root: Path | None = None) -> list[str]:
 
 def write_student_editions(root: Path | None = None, check: bool = False) -> list[str]:
     """Write (or, with check=True, compare) notebooks/student/*.ipynb; returns the stale ones."""
-    stale = []
-    for stem in course_notebooks(root):
+    stale, stems = [], course_notebooks(root)
+    for stem in stems:
         path = student_path(stem, root)
-        text = nbformat.writes(edition(solution_notebook(stem, root), student=True)) + "\n"
+        nb = student_links(edition(solution_notebook(stem, root), student=True), stem, stems)
+        text = nbformat.writes(nb) + "\n"
         if not path.is_file() or path.read_text() != text:
             stale.append(str(path.relative_to(notebook_dir(root).parent)))
             if not check:

@@ -122,6 +122,14 @@ def test_with_links_replaces_a_stale_link_line_and_footer():
     assert nb.cells[0].source.endswith("Text.")  # the input is not modified
 
 
+def test_student_links_point_to_student_editions_where_they_exist():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# 02\n\n{course.badge('02_b')}\n· {course.nav_line(['01_a', '02_b', '03_c'], '02_b')}")]
+    src = course.student_links(nb, "02_b", ["02_b", "03_c"]).cells[0].source
+    assert "/blob/main/notebooks/student/02_b.ipynb)" in src
+    assert "[⬅ 01 · a](../01_a.ipynb)" in src and "[03 · c ➡](03_c.ipynb)" in src
+
+
 def test_strip_solutions_keeps_indentation_and_the_rest():
     src = "def f(x):\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION\n\nf(2)"
     assert course.strip_solutions(src) == \
