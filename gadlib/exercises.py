@@ -311,7 +311,7 @@ def check_desync_mapping(desync_mapping) -> None:
     _passed(what, f"{sum(map(len, out))} tokens, none shared between the {len(out)} classes")
 
 
-def snap_recovery_reference(mapping: str) -> float:
+def _snap_recovery(mapping: str) -> float:
     """The measurement of notebook 02's exercise 3, as gadlib computes it (used by the checker)."""
     names = epic_like_names()
     tok = word_tokenizer(names)
@@ -329,7 +329,7 @@ def check_snap_recovery(measure) -> None:
     themselves after the first token is replaced by the next class's first token}, for text,
     rand and desync, on epic_like_names() with word_tokenizer (LabelSpace(..., seed=0).snap)."""
     what = "snap recovery"
-    want = {m: snap_recovery_reference(m) for m in ("text", "rand", "desync")}
+    want = {m: _snap_recovery(m) for m in ("text", "rand", "desync")}
     _check_measured(_call(measure, what=what), want, 1e-9, what,
                     "Class i's corrupted sequence is [first token of class (i + 1) % C] + its own tokens after the "
                     "first; snap it with the same LabelSpace and count argmin == i.")

@@ -231,13 +231,13 @@ def test_mapping_checkers_reject_each_others_mapping():
 
 def test_measure_checkers_fail_without_revealing_the_value():
     from gadlib.benchmark import label_overlap_stats
-    from gadlib.exercises import OVERLAP_KNOB, coin_like_names, snap_recovery_reference
+    from gadlib.exercises import OVERLAP_KNOB, _snap_recovery, coin_like_names
     true = {o: label_overlap_stats(coin_like_names(40, o))["classes_per_first_word"] for o in OVERLAP_KNOB}
     off = {o: v + 0.5 for o, v in true.items()}
     msg = _fails(check_overlap_knob, lambda: off, says="does not match a recomputation")
     assert not any(f"{v:g}" in msg for v in true.values() if v != int(v))  # the non-integer averages
     _fails(check_overlap_knob, lambda: {0.0: 1.0}, says="missing")
-    _fails(check_snap_recovery, lambda: {m: snap_recovery_reference(m) for m in ("text", "rand")}, says="missing ['desync']")
+    _fails(check_snap_recovery, lambda: {m: _snap_recovery(m) for m in ("text", "rand")}, says="missing ['desync']")
     _fails(check_flicker, lambda: {r: {"frame_accuracy": 1.0, "seg_f1_0.5": 1.0} for r in (0.0, 0.02, 0.1)},
            says="rate 0.02")
     _fails(check_late_predictions, lambda: 0, lambda: 0, says="return a dict")
