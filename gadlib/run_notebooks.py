@@ -24,6 +24,7 @@ import time
 import nbformat
 from nbclient import NotebookClient
 
+from .course import pair_problems
 from .readme_table import render_readme, results_table
 from .results import record_run, repo_root, results_dir
 
@@ -101,6 +102,10 @@ def main(argv: list[str]) -> int:
         notebooks = [n for n in notebooks if any(n.name.startswith(a) for a in argv)]
     if not notebooks:
         print(f"no notebooks matching {argv} in {root / 'notebooks'}", file=sys.stderr)
+        return 2
+    stale = [problem for n in notebooks if n.with_suffix(".py").is_file() for problem in pair_problems(n.stem, root)]
+    if stale:  # running the .ipynb would execute, and then keep, inputs older than the .py's
+        print("\n".join(stale), file=sys.stderr)
         return 2
     machine = machine_description()
     times = {}

@@ -51,3 +51,24 @@ def test_a_notebook_without_widgets_is_left_alone():
     nb.cells[0].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=1)]
     before = nbformat.writes(nb)
     assert progress_bars_as_text(nb) == 0 and nbformat.writes(nb) == before
+
+
+def test_main_job_refuses_a_notebook_whose_text_source_is_newer(tmp_path, monkeypatch, capsys):
+    import jupytext
+
+    from gadlib import run_notebooks
+
+    (tmp_path / "gadlib").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 01 · x"), nbformat.v4.new_code_cell("x = 1")]
+    nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
+    nbformat.write(nb, tmp_path / "notebooks" / "01_x.ipynb")
+    nb.cells[1].source = "x = 2"  # edited in the text source, not synced
+    jupytext.write(nb, tmp_path / "notebooks" / "01_x.py", fmt="py:percent")
+    monkeypatch.chdir(tmp_path)
+    before = (tmp_path / "notebooks" / "01_x.ipynb").read_text()
+    assert run_notebooks.main(["01"]) == 2
+    assert "differ from cell 1" in capsys.readouterr().err
+    assert (tmp_path / "notebooks" / "01_x.ipynb").read_text() == before  # nothing ran, nothing written
