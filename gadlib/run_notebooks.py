@@ -8,7 +8,9 @@ committed notebooks show the last main job's figures; the paired notebooks/<note
 output-free) and headline numbers go to results/<notebook>.json (or `$GADLAB_RESULTS_DIR`).
 Finished progress bars are stored as their last line of text, not as widgets: a widget needs its
 state, which JupyterLab drops when the notebook is saved again (its "save widget state" setting is
-off by default), and then shows "Error displaying widget: model not found". Each notebook's measured wall time and the
+off by default), and then shows "Error displaying widget: model not found".
+A notebook whose jupytext pair (notebooks/<notebook>.py) is out of sync is not run: run
+`python -m gadlib.course build` first. Each notebook's measured wall time and the
 machine are added to its results file, and the README's generated blocks are rewritten from
 the results (`gadlib.readme_table`), so the README never carries a typed-in number.
 """
