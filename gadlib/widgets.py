@@ -7,6 +7,8 @@ Explained in notebooks/01_generative_vs_discriminative.ipynb.
 """
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
@@ -25,20 +27,23 @@ def sample_figure(dataset, samples_by_kind: dict, results: dict, kind: str, inde
     sample = samples_by_kind[kind][index]
     names = label_names(dataset, LABEL_SET[kind])
     video = next(v for v in dataset.videos if v.video_id == sample.video_id)
-    fig = plt.figure(figsize=(10, 1.8 + 0.75 * len(results)))
+    # 8 inches wide: JupyterLab shows it near full size in a 1024-px window, so 9-pt labels stay readable
+    fig = plt.figure(figsize=(8, 1.6 + 0.8 * len(results)))
     grid = fig.add_gridspec(1 + len(results), 1, height_ratios=[1.2] + [1] * len(results))
     seg = next((i for i, s in enumerate(video.segments) if s.start == sample.frame), None)
     plot_timeline(video, dataset.step_names, ax=fig.add_subplot(grid[0]), highlight=seg)
     fig.axes[0].set_title(f"{KIND_TITLES[kind]} sample {index} of video {video.video_id}: "
-                          f"truth = {names[sample.target]!r}", fontsize=9)
+                          f"truth = {names[sample.target]!r}", fontsize=10)
     for row, (method, res) in enumerate(results.items(), start=1):
         scores = res[kind]["scores"][index]
         top = np.argsort(-scores, kind="stable")[:k]
         ax = fig.add_subplot(grid[row])
         ax.axis("off")
-        ax.text(0, 0.85, method, fontsize=9, weight="bold", transform=ax.transAxes)
+        # the method name in its own left column, so it never sits on the first prediction
+        ax.text(0, 0.5, method.replace("_", "\n", 1), fontsize=9, weight="bold", va="center", transform=ax.transAxes)
         for j, c in enumerate(top):
-            ax.text(0.02 + j * 0.196, 0.35, f"{names[c]}\n{scores[c]:.2f}", fontsize=8, transform=ax.transAxes,
+            label = textwrap.fill(names[c], 16, max_lines=2, placeholder="…")
+            ax.text(0.19 + j * 0.165, 0.5, f"{label}\n{scores[c]:.2f}", fontsize=9, va="center", transform=ax.transAxes,
                     color="green" if c == sample.target else "black",
                     weight="bold" if c == sample.target else "normal")
     fig.tight_layout()
@@ -46,21 +51,42 @@ def sample_figure(dataset, samples_by_kind: dict, results: dict, kind: str, inde
 
 
 def sample_explorer(dataset, samples_by_kind: dict, results: dict, k: int = 5):
-    """Pick a task and a test sample; see the ground truth and each method's top-k predictions."""
+    """Pick a prediction problem and a test sample; see the ground truth and each method's top-k.
+
+    Exactly one redraw per change: switching the problem while the sample slider is past the new
+    problem's last sample first shrinks the slider (which clamps its value) without drawing, then
+    draws once.
+    """
     import ipywidgets as w
     from IPython.display import display
 
-    kind = w.Dropdown(options=list(samples_by_kind), description="task")
-    index = w.IntSlider(0, 0, len(samples_by_kind[kind.value]) - 1, description="sample")
-    kind.observe(lambda change: setattr(index, "max", len(samples_by_kind[change["new"]]) - 1), "value")
+    kind = w.Dropdown(options=[(KIND_TITLES[key], key) for key in samples_by_kind], description="problem")
+    index = w.IntSlider(0, 0, len(samples_by_kind[kind.value]) - 1, description="sample",
+                        continuous_update=False, layout=w.Layout(width="95%"))
+    out = w.Output()
+    changing = [False]
 
-    def draw(kind, index):
-        fig = sample_figure(dataset, samples_by_kind, results, kind, index, k)
-        display(fig)
+    def draw(*_):
+        if changing[0]:
+            return
+        fig = sample_figure(dataset, samples_by_kind, results, kind.value, index.value, k)
+        with out:
+            out.clear_output(wait=True)
+            display(fig)
         plt.close(fig)
 
-    out = w.interactive_output(draw, {"kind": kind, "index": index})
-    return w.VBox([w.HBox([kind, index]), out])
+    def on_kind(change):
+        changing[0] = True
+        try:
+            index.max = len(samples_by_kind[change["new"]]) - 1  # may clamp index.value: no draw yet
+        finally:
+            changing[0] = False
+        draw()
+
+    kind.observe(on_kind, "value")
+    index.observe(draw, "value")
+    draw()
+    return w.VBox([kind, index, out])
 
 
 def _class_colours(num_classes: int) -> np.ndarray:

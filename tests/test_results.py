@@ -126,7 +126,8 @@ def test_main_job_records_wall_time_and_regenerates_the_readme(tmp_path, monkeyp
     res = load_results("01_fake", tmp_path / "results")
     wall = res["run"]["wall_seconds"]
     assert wall > 0 and res["run"]["machine"] == run_notebooks.machine_description()
-    assert (tmp_path / "runs" / "01_fake.ipynb").is_file()
+    executed = nbformat.read(tmp_path / "notebooks" / "01_fake.ipynb", as_version=4)  # outputs written back
+    assert executed.cells[0].execution_count == 1
     readme = (tmp_path / "README.md").read_text()
     assert f"**{wall / 60:.1f} minutes** for all notebooks (01: {wall / 60:.1f} min" in readme
     assert f"| [01](notebooks/01_fake.ipynb) | fake | {wall / 60:.1f} min |" in readme

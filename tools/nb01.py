@@ -229,7 +229,8 @@ for method in ("generative", "discriminative", "gad"):
 """),
 ("md", r"""
 ## 6 · Explore single predictions
-Pick a task and a test sample: its place in the video, the truth, and each method's top-5
+Pick a problem (step recognition, step forecasting or task recognition) and a test sample: its
+place in the video, the truth, and each method's top-5
 classes with their scores (each on its method's own scale). A static figure of the first sample
 is drawn first, so the notebook reads the same without a live kernel.
 """),
@@ -300,17 +301,145 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 """),
 ("md", r"""
 ## Exercises
-1. **Overlap knob.** Rebuild the data with `ensure_benchmark(PRESET, size=PROFILE, label_overlap=0.0)`
-   (labels share few words) and with `label_overlap=1.0`. Does the discriminative-generative gap
-   move the way the paper's explanation predicts?
-2. **Shorter labels.** Train the generative model with `mapping="extend"` (one new token per class:
-   `run("generative", ..., mapping="extend")`). How do its accuracy and latency compare?
-3. **A fourth seed.** Add a seed to `SEEDS`. Which conclusions in section 8 survive?
-4. **GAD ablations.** `run("gad", ..., order="gen_first")` or `generate="label"`: the paper found
-   generating the label itself helps little and generating first hurts. What do you see?
-5. **Visual compositionality.** `compositionality=0.0` makes every class look unrelated to its
-   words. Predict, then measure, what happens to the generative classifier.
+Graded, from easy to open. Each one is **self-contained**: run this section from here on without
+the training cells above (the next cell builds its own small inputs in a second). Write your answer
+in the function's body, then run the `check_...` cell below it: it compares your answer with a
+reference computed right then, and says what is wrong if it is. Written answers ("explain") go in
+the markdown cell after the check.
 
+| # | kind | what | time |
+|---|---|---|---|
+| 1 | implement ★ | edit-distance snapping of generated text | 10 min |
+| 2 | implement ★★ | the `[CLS]` read-out of a padded batch | 15 min |
+| 3 | measure and explain ★★ | the label-overlap knob | 15 min |
+| 4 | predict, then check ★★★ | how often a *random* error keeps the verb | 20 min |
+"""),
+("code", r"""
+import numpy as np
+import torch
+from gadlib.exercises import (OVERLAP_KNOB, chance_predictions, check_chance_same_verb, check_cls_readout,
+                              check_overlap_knob, check_snap, coin_like_names)
+
+names = coin_like_names()   # 24 step names of a small synthetic COIN-like benchmark
+print(f"{len(names)} step classes, e.g. {names[:4]}")
+"""),
+("md", r"""
+### Exercise 1 · Snapping generated text to a class (implement, ★)
+A generative classifier decodes free text ("ad sugr"); the paper maps it to the class whose
+name is nearest by **edit (Levenshtein) distance**. Write `snap(text, names)`: the index of the
+nearest class name; at equal distance, the lowest index wins (as `np.argmin`). You may use
+`rapidfuzz.distance.Levenshtein.distance` or write the dynamic programme yourself.
+"""),
+("code", r"""
+def snap(text: str, names: list[str]) -> int:
+    ### BEGIN SOLUTION
+    from rapidfuzz.distance import Levenshtein
+    return int(np.argmin([Levenshtein.distance(text, name) for name in names]))
+    ### END SOLUTION
+"""),
+("code", r"""
+check_snap(snap)
+"""),
+("md", r"""
+### Exercise 2 · The `[CLS]` read-out (implement, ★★)
+The discriminative classifier appends `[CLS]` after each sample's prefix, pads the batch on the
+right and runs the LM once. Write `cls_readout(hidden, mask)`: given the last-layer hidden states
+`hidden` `[B, L, H]` and the attention mask `mask` `[B, L]` (1 = real position, 0 = padding, padding
+on the right), return `[B, H]`, each row's hidden state at its **last real position**. No Python
+loop over the batch (hint: `mask.sum(1)` and advanced indexing). Compare with
+`DiscriminativeClassifier.cls_hidden` in section 2 afterwards.
+"""),
+("code", r"""
+def cls_readout(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    ### BEGIN SOLUTION
+    last = mask.sum(dim=1) - 1
+    return hidden[torch.arange(hidden.shape[0]), last]
+    ### END SOLUTION
+"""),
+("code", r"""
+check_cls_readout(cls_readout)
+"""),
+("md", r"""
+### Exercise 3 · The label-overlap knob (measure and explain, ★★)
+The synthetic benchmark has a knob, `label_overlap`, for how much class names share words. For
+each value in `OVERLAP_KNOB`, build `coin_like_names(40, overlap)` and measure **how many classes
+start with a class's verb (itself included), averaged over the classes** (hint:
+`gadlib.benchmark.label_overlap_stats`). Return `{overlap: value}`.
+"""),
+("code", r"""
+def measure_overlap_knob() -> dict:
+    ### BEGIN SOLUTION
+    from gadlib.benchmark import label_overlap_stats
+    return {o: label_overlap_stats(coin_like_names(40, o))["classes_per_first_word"] for o in OVERLAP_KNOB}
+    ### END SOLUTION
+"""),
+("code", r"""
+check_overlap_knob(measure_overlap_knob)
+print({o: round(v, 2) for o, v in measure_overlap_knob().items()})
+"""),
+("md", r"""
+**Explain** (2-3 sentences): by the paper's argument, how should the accuracy gap between the
+discriminative and the generative classifier move from overlap 0 to 1, and why? Which cell of
+notebook 02's part 2 tests it?
+
+### BEGIN SOLUTION
+At overlap 0 every class has its own verb, so the first decoded token already names the class and
+greedy decoding has little ambiguity; at overlap 1 about 7 classes share each verb, the first
+tokens say little, and the paper predicts a wider gap. Notebook 02's grid varies exactly this
+(`label_overlap` 0.3 vs 0.9, at each compositionality).
+### END SOLUTION
+"""),
+("md", r"""
+### Exercise 4 · How often does a *random* error keep the verb? (predict, then check, ★★★)
+Section 5 reports the share of errors that keep the true verb. Is 30 % a lot? It depends on the
+chance level. **First predict** it without running anything: if a model predicted a uniformly
+random class, what share of its *errors* would keep the true verb on `names`? Write your formula in
+`predict_chance_same_verb` (you may count verbs in `names`; `gadlib.plots.split_label` splits a
+name into verb and object). **Then measure** it with `gadlib.plots.error_sharing` on
+`chance_predictions(names)`. Return both as `{"same_verb": share}`.
+"""),
+("code", r"""
+def predict_chance_same_verb() -> dict:
+    ### BEGIN SOLUTION
+    from gadlib.plots import split_label
+    verbs = [split_label(n)[0] for n in names]
+    # a random error is any of the other C - 1 classes; those with the same verb keep it
+    return {"same_verb": float(np.mean([(verbs.count(v) - 1) / (len(names) - 1) for v in verbs]))}
+    ### END SOLUTION
+
+
+def measure_chance_same_verb() -> dict:
+    ### BEGIN SOLUTION
+    from gadlib.plots import error_sharing
+    pred, targets = chance_predictions(names)
+    return {"same_verb": error_sharing(pred, targets, names)["same_verb"]}
+    ### END SOLUTION
+"""),
+("code", r"""
+check_chance_same_verb(predict_chance_same_verb, measure_chance_same_verb)
+print(f"chance level: {measure_chance_same_verb()['same_verb']:.3f} of random errors keep the verb")
+"""),
+("md", r"""
+**Explain**: compare the chance level with section 5's shares (note they were measured on the
+notebook's larger data set: recompute the chance level there with `data.step_names` if you ran
+it). Are the generative model's errors verb-bound beyond chance, and more than the
+discriminative model's?
+
+### BEGIN SOLUTION
+The chance level is under 10 % here (each verb starts only a few of the 24 classes), so a share
+of errors keeping the verb well above it means errors follow the label words, for both methods; the
+paper's claim is about the *difference* between generative and discriminative, which section 5
+measures on the same data.
+### END SOLUTION
+
+### Going further (open, ungraded)
+* **Overlap and the gap.** Rebuild the data with `ensure_benchmark(PRESET, size=PROFILE, label_overlap=0.0)`
+  and `1.0` and rerun section 3: does the gap move as you explained in exercise 3?
+* **Shorter labels.** `run("generative", ..., mapping="extend")`: accuracy and latency?
+* **GAD ablations.** `run("gad", ..., order="gen_first")` or `generate="label"`.
+* **Visual compositionality.** `compositionality=0.0`: predict, then measure, the generative classifier.
+"""),
+("md", r"""
 ---
 next: [02 · tokenization ablations ➡](02_tokenization_ablations.ipynb)
 """),

@@ -118,9 +118,9 @@ rows = {}
 for method, s in part1.items():
     rows[method] = {"top-1 %": fmt_mean_std(s["step_top1"]), "balanced top-1 %": fmt_mean_std(s["step_balanced_top1"]),
                     "top-5 %": fmt_mean_std(s["step_top5"]),
-                    "decoding steps": decode_steps.get(method.removesuffix("_exact"), 0) if not method.endswith("_exact") else "scores all",
-                    "ms / sample (b1)": ms_per_sample(kept[method].classifier, probe, 1,
-                                                      **({"decoding": "exact"} if method.endswith("_exact") else {}))}
+                    "decoding steps": round(decode_steps.get(method, 0), 2) if not method.endswith("_exact") else "scores all",
+                    "ms / sample (b1)": round(ms_per_sample(kept[method].classifier, probe, 1,
+                                                            **({"decoding": "exact"} if method.endswith("_exact") else {})), 2)}
 part1_table = pd.DataFrame(rows).T
 print(f"{len(names)} classes (chance {100 / len(names):.2f}%), mean ± std over seeds {SEEDS}")
 display(part1_table)
@@ -208,7 +208,7 @@ the two fixes are measured here by seed-paired differences, next to the discrimi
 """),
 ("code", r"""
 fix_runs = []
-for seed in SEEDS:
+for seed in tqdm(SEEDS, desc="extend as it was, per seed"):
     out = run("generative", data, seed, setup, test=test, decodings=("greedy", "exact"),
               name="gen_extend_as_was", mapping="extend", label_eos=True, extend_init="normal")
     fix_runs += out.values()
@@ -340,20 +340,140 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 """),
 ("md", r"""
 ## Exercises
-1. **More classes.** Set `GRID_CLASSES = 400`. Does the discriminative lead over text shrink, or
-   even reverse, as the classes multiply? A hypothesis to test: with compositional features,
-   shared label words act as shared parameters for rare classes.
-2. **Rare classes.** Compute top-1 on classes with fewer than 5 training segments for each
-   mapping (hint: `np.bincount` of the train labels, then mask `runs[...].results["step"]`).
-   Which mapping helps the tail?
-3. **A real tokenizer.** With a local copy of Qwen2.5 or Llama-3.2, set `BACKBONE` to it and
-   rerun section 1 only: how many tokens per label, and how much first-token sharing?
-4. **The size of the softmax.** Build the embedded backbone with `BackboneConfig(vocab_size=1024)`
-   and rerun part 1. Which mappings move?
-5. **Which of the two fixes?** Train `gen_extend` with `label_eos=True` (linear init, with EOS)
-   and with `extend_init="normal"` (no EOS) for the same seeds: does each fix alone give what the
-   ladder's single-change rungs (`L0+linear_init`, `L1_noeos`) measured, and do they add up?
+Graded, from easy to open. Each one is **self-contained**: run this section from here on without
+the training cells above. The inputs are small: 30 EPIC-like class names and a **word-level
+tokenizer** (`word_tokenizer`: one token per word, built in milliseconds), so sub-words here are
+whole words. Write your answer in the function's body, then run the `check_...` cell below it.
 
+| # | kind | what | time |
+|---|---|---|---|
+| 1 | implement ★ | the `rand` mapping | 15 min |
+| 2 | implement ★★ | the `desync` mapping | 15 min |
+| 3 | measure and explain ★★ | does snapping undo a wrong first token? | 20 min |
+| 4 | predict, then check ★★ | how many distinct tokens each mapping uses | 10 min |
+"""),
+("code", r"""
+import numpy as np
+from gadlib.exercises import (check_desync_mapping, check_distinct_tokens, check_rand_mapping, check_snap_recovery,
+                              epic_like_names, word_tokenizer)
+from gadlib.label_spaces import LabelSpace, excluded_token_ids
+
+names = epic_like_names()          # 30 verb-noun classes, heavy word sharing
+tok = word_tokenizer(names)        # word-level stand-in for the backbone's BPE
+text = LabelSpace(names, tok, "text").sequences
+pool = sorted(set(range(len(tok))) - excluded_token_ids(tok))   # ids a label token may be
+for name, seq in list(zip(names, text))[:4]:
+    print(f"{name!r:>22} -> {seq}")
+"""),
+("md", r"""
+### Exercise 1 · The `rand` mapping (implement, ★)
+Write `rand_mapping(text_sequences, pool, seed)`: rename every distinct text token to a random
+token drawn from `pool` with `np.random.default_rng(seed)`, **the same token to the same random
+token in every label** and different tokens to different random tokens. Meaning is removed, the
+overlap between classes is kept.
+"""),
+("code", r"""
+def rand_mapping(text_sequences: list[list[int]], pool: list[int], seed: int) -> list[list[int]]:
+    ### BEGIN SOLUTION
+    rng = np.random.default_rng(seed)
+    used = sorted({t for seq in text_sequences for t in seq})
+    renamed = dict(zip(used, rng.choice(pool, size=len(used), replace=False).tolist()))
+    return [[renamed[t] for t in seq] for seq in text_sequences]
+    ### END SOLUTION
+"""),
+("code", r"""
+check_rand_mapping(rand_mapping)
+"""),
+("md", r"""
+### Exercise 2 · The `desync` mapping (implement, ★★)
+Write `desync_mapping(text_sequences, pool, seed)`: every label keeps its length, but each of its
+positions gets a random token from `pool` that **no other class uses**, so no token is shared
+between two classes (draw with `np.random.default_rng(seed)`).
+"""),
+("code", r"""
+def desync_mapping(text_sequences: list[list[int]], pool: list[int], seed: int) -> list[list[int]]:
+    ### BEGIN SOLUTION
+    rng = np.random.default_rng(seed)
+    draws = iter(rng.choice(pool, size=sum(len(s) for s in text_sequences), replace=False).tolist())
+    return [[next(draws) for _ in seq] for seq in text_sequences]
+    ### END SOLUTION
+"""),
+("code", r"""
+check_desync_mapping(desync_mapping)
+"""),
+("md", r"""
+### Exercise 3 · Does snapping undo a wrong first token? (measure and explain, ★★)
+A greedy decoder that gets the first token wrong may still snap back to the right class. For the
+mappings `text`, `rand` and `desync` (`LabelSpace(names, tok, mapping, seed=0)`), corrupt each
+class `i`: replace the **first token of its sequence by the first token of class `(i + 1) % C`**,
+keep the rest, snap it with `space.snap(tokens, tok)` (argmin of the distances) and count how often
+it lands on `i`. Return `{mapping: share of classes recovered}`.
+"""),
+("code", r"""
+def measure_snap_recovery() -> dict:
+    ### BEGIN SOLUTION
+    out = {}
+    for mapping in ("text", "rand", "desync"):
+        space = LabelSpace(names, tok, mapping, seed=0)
+        seqs = space.sequences
+        hits = [np.argmin(space.snap([seqs[(i + 1) % len(seqs)][0]] + list(s[1:]), tok)) == i
+                for i, s in enumerate(seqs)]
+        out[mapping] = float(np.mean(hits))
+    return out
+    ### END SOLUTION
+"""),
+("code", r"""
+check_snap_recovery(measure_snap_recovery)
+print({m: round(v, 2) for m, v in measure_snap_recovery().items()})
+"""),
+("md", r"""
+**Explain** (2-3 sentences): why does `desync` recover almost every class and `text`/`rand` so
+few? What does it say about the paper's claim that shared tokens, not meaning, hurt? (`text` snaps
+decoded *strings*, `rand`/`desync` token sequences: does that matter here?)
+
+### BEGIN SOLUTION
+Under desync the remaining tokens belong to one class only, so the corrupted sequence stays
+nearest its own class; under text and rand the remaining tokens (the object) are shared with other
+classes and the wrong first token is the next class's verb, so several classes are equally near
+and the tie goes elsewhere. rand behaves like text although it has no meaning: the overlap, not the
+meaning, decides. Comparing strings (text) rather than tokens (rand) changes the distances a
+little but not the picture.
+### END SOLUTION
+"""),
+("md", r"""
+### Exercise 4 · How many distinct tokens? (predict, then check, ★★)
+**First predict**, from `text` alone (you may compute with it, but do not build the other label
+spaces): how many distinct token ids do all 30 labels use together under `text`, `rand`, `desync`
+and `extend`? **Then measure** with `LabelSpace(names, tok, mapping, seed=0).overlap_stats()["distinct_tokens"]`.
+Return both as `{mapping: count}`.
+"""),
+("code", r"""
+def predict_distinct_tokens() -> dict:
+    ### BEGIN SOLUTION
+    distinct = len({t for seq in text for t in seq})
+    # rand renames consistently (same count); desync gives every position its own token; extend one per class
+    return {"text": distinct, "rand": distinct, "desync": sum(len(s) for s in text), "extend": len(names)}
+    ### END SOLUTION
+
+
+def measure_distinct_tokens() -> dict:
+    ### BEGIN SOLUTION
+    return {m: LabelSpace(names, tok, m, seed=0).overlap_stats()["distinct_tokens"]
+            for m in ("text", "rand", "desync", "extend")}
+    ### END SOLUTION
+"""),
+("code", r"""
+check_distinct_tokens(predict_distinct_tokens, measure_distinct_tokens)
+"""),
+("md", r"""
+### Going further (open, ungraded)
+* **More classes.** `GRID_CLASSES = 400`: does the discriminative lead over text shrink or reverse?
+* **Rare classes.** Top-1 on classes with fewer than 5 training segments, per mapping.
+* **A real tokenizer.** With a local Qwen2.5 or Llama-3.2, rerun section 1: tokens per label, first-token sharing.
+* **The size of the softmax.** `BackboneConfig(vocab_size=1024)` and part 1 again: which mappings move?
+* **Which of the two fixes?** `gen_extend` with `label_eos=True`, and with `extend_init="normal"`: do they add up?
+"""),
+("md", r"""
 ---
 [⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb) · next: [05 · online action detection ➡](05_online_action_detection.ipynb)
 """),

@@ -270,18 +270,151 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 """),
 ("md", r"""
 ## Exercises
-1. **Background weight.** Set `OADConfig(background_weight=1.0)` and then `0.2` (the paper's range).
-   Which metric moves most, segment F1 or per-frame mAP, and why would down-weighting background
-   change segment counts?
-2. **Long context.** Give every window `long_context=32, long_tokens=8` earlier frames. Does GAD's
-   advantage (it learns to name the previous action) grow when the model can see it?
-3. **Point F1 tolerance.** Compare `point_f1_1s` and `point_f1_2s` in the results file. Which
-   method's starts are late rather than wrong?
-4. **Flicker.** Count predicted segments per true segment for each method (`gadlib.metrics.segments`).
-   Which method flickers more between classes, and which metric punishes it?
-5. **GoalStep-like.** Add `"goalstep_like"` (long descriptive labels) to `PRESETS`. The paper says the
-   generative model's speed penalty grows with label length: measure the FPS ratio.
+Graded, from easy to open. Each one is **self-contained**: run this section from here on without
+the training cells above; the inputs are short label sequences built here. Write your answer in
+the function's body, then run the `check_...` cell below it.
 
+| # | kind | what | time |
+|---|---|---|---|
+| 1 | implement ★ | segments of a per-frame label sequence | 10 min |
+| 2 | implement ★★★ | segment F1 of one video | 25 min |
+| 3 | measure and explain ★★ | flicker: frame accuracy vs segment F1 | 15 min |
+| 4 | predict, then check ★★ | late predictions: segment F1 vs point F1 | 15 min |
+"""),
+("code", r"""
+import numpy as np
+from gadlib.exercises import (FLICKER_RATES, LATE_FPS, check_flicker, check_late_predictions, check_segment_f1,
+                              check_segments, flicker, flicker_truth)
+
+print("a truth stream:", flicker_truth()[:40], "...")
+"""),
+("md", r"""
+### Exercise 1 · Segments (implement, ★)
+Write `my_segments(labels)`: the runs of one label as `(label, start, end_exclusive)` tuples in
+temporal order, **background (label 0) runs dropped**. E.g. `[0, 2, 2, 0, 0, 1]` →
+`[(2, 1, 3), (1, 5, 6)]`.
+"""),
+("code", r"""
+def my_segments(labels: np.ndarray) -> list[tuple[int, int, int]]:
+    ### BEGIN SOLUTION
+    out, start = [], 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[start]:
+            if labels[start] != 0:
+                out.append((int(labels[start]), start, i))
+            start = i
+    return out
+    ### END SOLUTION
+"""),
+("code", r"""
+check_segments(my_segments)
+"""),
+("md", r"""
+### Exercise 2 · Segment F1 of one video (implement, ★★★)
+Write `my_segment_f1(pred, truth, iou)`. Visit the predicted segments in temporal order; each
+takes the true segment **of the same class with the highest IoU** (ties: the earliest). It is a
+true positive if that IoU ≥ `iou` and that true segment was not matched before, else a false
+positive. Unmatched true segments are false negatives. F1 = 2 TP / (2 TP + FP + FN), and 0 when
+TP = 0. IoU of two frame ranges = overlap / union (ends exclusive). Use your `my_segments`.
+"""),
+("code", r"""
+def my_segment_f1(pred: np.ndarray, truth: np.ndarray, iou: float) -> float:
+    ### BEGIN SOLUTION
+    P, T = my_segments(pred), my_segments(truth)
+    matched, tp = set(), 0
+    for label, s, e in P:
+        best, best_iou = None, 0.0
+        for j, (t_label, ts, te) in enumerate(T):
+            inter = min(e, te) - max(s, ts)
+            if t_label == label and inter > 0 and inter / (max(e, te) - min(s, ts)) > best_iou:
+                best, best_iou = j, inter / (max(e, te) - min(s, ts))
+        if best is not None and best_iou >= iou and best not in matched:
+            matched.add(best)
+            tp += 1
+    fp, fn = len(P) - tp, len(T) - tp
+    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+    ### END SOLUTION
+"""),
+("code", r"""
+check_segment_f1(my_segment_f1)
+"""),
+("md", r"""
+### Exercise 3 · Flicker (measure and explain, ★★)
+`flicker(truth, rate)` replaces each frame, with probability `rate`, by a random other class: a
+model right on most frames that flickers. On `truth = flicker_truth()` and each rate in
+`FLICKER_RATES`, measure the **frame accuracy** (share of frames equal to the truth) and the
+**segment F1 at IoU 0.5** (`gadlib.metrics.segment_f1`). Return
+`{rate: {"frame_accuracy": ..., "seg_f1_0.5": ...}}`.
+"""),
+("code", r"""
+def measure_flicker() -> dict:
+    ### BEGIN SOLUTION
+    from gadlib.metrics import segment_f1
+    truth = flicker_truth()
+    out = {}
+    for rate in FLICKER_RATES:
+        pred = flicker(truth, rate)
+        out[rate] = {"frame_accuracy": float(np.mean(pred == truth)), "seg_f1_0.5": segment_f1([pred], [truth], 0.5)}
+    return out
+    ### END SOLUTION
+"""),
+("code", r"""
+check_flicker(measure_flicker)
+for rate, m in measure_flicker().items():
+    print(f"rate {rate}: frame accuracy {m['frame_accuracy']:.3f}, S-F1@0.5 {m['seg_f1_0.5']:.3f}")
+"""),
+("md", r"""
+**Explain** (2-3 sentences): why does segment F1 fall much faster than frame accuracy? Which of
+the paper's metrics would a per-frame smoothing of the predictions help, and which would it not?
+
+### BEGIN SOLUTION
+One flipped frame inside a true segment splits the prediction into three segments: two pieces
+that may fall below the IoU threshold and one one-frame false positive, so a few per cent of wrong
+frames cost many false positives and lost matches, while frame accuracy loses only those few per
+cent. Smoothing (e.g. a median filter) repairs segment and point F1 a lot; per-frame mAP, which
+never looks at segments, barely changes.
+### END SOLUTION
+"""),
+("md", r"""
+### Exercise 4 · Late predictions (predict, then check, ★★)
+The truth is one action of 16 frames between background: `truth = [0]*8 + [1]*16 + [0]*8`, at
+`LATE_FPS` = 4 frames per second. A model sees the action late: its prediction is the truth
+shifted `d` frames later (`np.roll(truth, d)`). **First predict**, by hand, the segment F1 at
+IoU 0.5 and the point F1 at 1 s for d = 0, 2, 4, 8; **then measure** with `gadlib.metrics`
+(`segment_f1`, `point_f1(..., fps=LATE_FPS, seconds=1.0)`). Return both as
+`{d: {"seg_f1_0.5": ..., "point_f1_1s": ...}}`.
+"""),
+("code", r"""
+def predict_late() -> dict:
+    ### BEGIN SOLUTION
+    # IoU of a d-frame shift: (16 - d) / (16 + d) >= 0.5 up to d = 5; start within 1 s = 4 frames up to d = 4
+    return {0: {"seg_f1_0.5": 1.0, "point_f1_1s": 1.0}, 2: {"seg_f1_0.5": 1.0, "point_f1_1s": 1.0},
+            4: {"seg_f1_0.5": 1.0, "point_f1_1s": 1.0}, 8: {"seg_f1_0.5": 0.0, "point_f1_1s": 0.0}}
+    ### END SOLUTION
+
+
+def measure_late() -> dict:
+    ### BEGIN SOLUTION
+    from gadlib.metrics import point_f1, segment_f1
+    truth = np.array([0] * 8 + [1] * 16 + [0] * 8)
+    out = {}
+    for d in (0, 2, 4, 8):
+        pred = np.roll(truth, d)
+        out[d] = {"seg_f1_0.5": segment_f1([pred], [truth], 0.5), "point_f1_1s": point_f1([pred], [truth], LATE_FPS, 1.0)}
+    return out
+    ### END SOLUTION
+"""),
+("code", r"""
+check_late_predictions(predict_late, measure_late)
+"""),
+("md", r"""
+### Going further (open, ungraded)
+* **Background weight.** `OADConfig(background_weight=1.0)` and `0.2`: which metric moves most?
+* **Long context.** `long_context=32, long_tokens=8`: does GAD's advantage grow?
+* **Point F1 tolerance.** `point_f1_1s` vs `point_f1_2s` in the results: whose starts are late rather than wrong?
+* **GoalStep-like.** Add `"goalstep_like"` to `PRESETS` and measure the FPS ratio as labels get longer.
+"""),
+("md", r"""
 ---
 [⬅ 02 · tokenization ablations](02_tokenization_ablations.ipynb)
 """),

@@ -1,0 +1,244 @@
+"""Course editions: the exercises' solutions pass their checkers, the student editions fail them
+cleanly, the student editions and jupytext pairs are in sync, link lines are the generated ones,
+and the checkers reject wrong answers with a useful message. Runs only the exercise sections
+(seconds), never the notebooks' training cells."""
+from __future__ import annotations
+
+import contextlib
+import io
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from gadlib import course
+from gadlib.exercises import (ExerciseFailed, check_cls_readout, check_desync_mapping, check_flicker,
+                              check_late_predictions, check_overlap_knob, check_rand_mapping, check_segment_f1,
+                              check_segments, check_snap, check_snap_recovery)
+from gadlib.results import repo_root
+
+ROOT = repo_root()
+COURSE = course.course_notebooks()
+
+
+def run_exercises(nb, name):
+    """Execute the exercise section's code cells in one namespace, as a kernel would from the
+    Exercises heading on; returns (source, exception or None, stdout) per cell."""
+    namespace, results = {"__name__": "__exercises__"}, []
+    for src in course.exercise_code(nb, name):
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out):
+                exec(compile(src, name, "exec"), namespace)
+            results.append((src, None, out.getvalue()))
+        except Exception as e:  # noqa: BLE001 - recorded and asserted on by the caller
+            results.append((src, e, out.getvalue()))
+    return results
+
+
+def test_the_course_has_exercises_in_01_02_05():
+    assert {"01_generative_vs_discriminative", "02_tokenization_ablations", "05_online_action_detection"} <= set(COURSE)
+
+
+@pytest.mark.parametrize("stem", COURSE)
+def test_solution_edition_passes_every_checker(stem):
+    results = run_exercises(course.solution_notebook(stem), stem)
+    checks = [r for r in results if course.is_check(nbformat.v4.new_code_cell(r[0]))]
+    assert len(checks) >= 3, f"{stem}: only {len(checks)} checked exercises"
+    for src, error, out in results:
+        assert error is None, f"{stem}: cell\n{src}\nraised {error!r}"
+    for src, _, out in checks:
+        assert "✓" in out and "passed" in out, f"{stem}: checker cell\n{src}\nprinted no pass: {out!r}"
+
+
+@pytest.mark.parametrize("stem", COURSE)
+def test_student_edition_runs_and_every_checker_fails_cleanly(stem):
+    path = course.student_path(stem)
+    text = path.read_text()
+    assert course.BEGIN not in text and course.END not in text
+    nb = nbformat.read(path, as_version=4)
+    solution = course.solution_notebook(stem)
+    # every solution block is gone: none of its lines is left in the student edition's cell
+    for sol, stu in zip(solution.cells, nb.cells):
+        if course.has_solution(sol):
+            body = course.strip_solutions(sol.source, sol.cell_type)
+            assert stu.source == body and body != sol.source
+            assert "nbgrader" in stu.metadata and stu.metadata["nbgrader"]["solution"]
+    results = run_exercises(nb, stem)
+    checks = 0
+    for src, error, _ in results:
+        if course.is_check(nbformat.v4.new_code_cell(src)):
+            checks += 1
+            assert isinstance(error, ExerciseFailed), f"{stem}: checker cell\n{src}\nraised {error!r}, not ExerciseFailed"
+            assert "not implemented yet" in str(error)
+        else:
+            assert error is None, f"{stem}: a non-checker cell of the student edition failed:\n{src}\n{error!r}"
+    assert checks >= 3
+
+
+def test_student_editions_are_in_sync_with_the_solutions():
+    assert course.write_student_editions(check=True) == [], "run `python -m gadlib.course student`"
+
+
+def test_student_edition_ignores_the_solutions_outputs_and_widget_state():
+    stem = COURSE[0]
+    nb = course.solution_notebook(stem)
+    clean = nbformat.writes(course.edition(nb, student=True))
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
+    code.execution_count = 3
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    assert nbformat.writes(course.edition(nb, student=True)) == clean
+
+
+@pytest.mark.parametrize("stem", course.notebooks())
+def test_jupytext_pair_in_sync_with_generated_links(stem):
+    if not (course.notebook_dir() / f"{stem}.py").is_file() and (ROOT / "tools" / f"nb{stem[:2]}.py").is_file():
+        pytest.skip(f"{stem} is still built from tools/nb{stem[:2]}.py: run tools/convert_to_jupytext.py")
+    assert course.pair_problems(stem) == []
+
+
+# ---- the tooling itself -----------------------------------------------------------------------
+
+def test_nav_lines_and_badge_from_the_order():
+    stems = ["01_first", "02_second_one", "05_last"]
+    assert course.nav_line(stems, "01_first") == "next: [02 · second one ➡](02_second_one.ipynb)"
+    assert course.nav_line(stems, "02_second_one") == \
+        "[⬅ 01 · first](01_first.ipynb) · next: [05 · last ➡](05_last.ipynb)"
+    assert course.nav_line(stems, "05_last") == "[⬅ 02 · second one](02_second_one.ipynb)"
+    assert course.badge("05_last").endswith("/blob/main/notebooks/05_last.ipynb)")
+
+
+def test_with_links_replaces_a_stale_link_line_and_footer():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 02 · Title\n\n[![Open In Colab](x)](y)\n· next: [old ➡](old.ipynb)\n\nText."),
+                nbformat.v4.new_code_cell("# Colab only: stale\npass"),
+                nbformat.v4.new_markdown_cell("---\n[⬅ old](old.ipynb)")]
+    out = course.with_links(nb, ["01_a", "02_b"], "02_b")
+    assert out.cells[0].source == f"# 02 · Title\n\n{course.badge('02_b')}\n· [⬅ 01 · a](01_a.ipynb)\n\nText."
+    assert out.cells[1].source == course.COLAB_CELL
+    assert out.cells[2].source == "---\n[⬅ 01 · a](01_a.ipynb)"
+    assert nb.cells[0].source.endswith("Text.")  # the input is not modified
+
+
+def test_student_links_point_to_student_editions_where_they_exist():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# 02\n\n{course.badge('02_b')}\n· {course.nav_line(['01_a', '02_b', '03_c'], '02_b')}")]
+    src = course.student_links(nb, "02_b", ["02_b", "03_c"]).cells[0].source
+    assert "/blob/main/notebooks/student/02_b.ipynb)" in src
+    assert "[⬅ 01 · a](../01_a.ipynb)" in src and "[03 · c ➡](03_c.ipynb)" in src
+
+
+def test_strip_solutions_keeps_indentation_and_the_rest():
+    src = "def f(x):\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION\n\nf(2)"
+    assert course.strip_solutions(src) == \
+        "def f(x):\n    y = 1\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nf(2)"
+    assert course.strip_solutions("Q?\n### BEGIN SOLUTION\nA.\n### END SOLUTION", "markdown") == "Q?\nYOUR ANSWER HERE"
+    for bad in ("### BEGIN SOLUTION\nx", "x\n### END SOLUTION", "### BEGIN SOLUTION\n### BEGIN SOLUTION"):
+        with pytest.raises(course.CourseError):
+            course.strip_solutions(bad)
+
+
+def _pair(root, stem, cells):
+    import jupytext
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    nb.metadata["jupytext"] = {"formats": course.PAIRING}
+    (root / "notebooks").mkdir(exist_ok=True)
+    nbformat.write(nb, root / "notebooks" / f"{stem}.ipynb")
+    jupytext.write(nb, root / "notebooks" / f"{stem}.py", fmt="py:percent")
+
+
+def test_pair_problems_detect_edits_and_build_repairs_them(tmp_path):
+    md = nbformat.v4.new_markdown_cell
+    for stem in ("01_a", "02_b"):
+        _pair(tmp_path, stem, [md(f"# {stem}\n\n{course.badge(stem)}\n· {course.nav_line(['01_a', '02_b'], stem)}"),
+                               nbformat.v4.new_code_cell("x = 1"), md(f"---\n{course.nav_line(['01_a', '02_b'], stem)}")])
+    assert course.pair_problems("01_a", tmp_path) == []
+    py = tmp_path / "notebooks" / "01_a.py"
+    py.write_text(py.read_text().replace("x = 1", "x = 2"))
+    assert any("differ from cell 1" in p for p in course.pair_problems("01_a", tmp_path))
+    _pair(tmp_path, "03_c", [md("# 03_c"), nbformat.v4.new_code_cell("y = 1")])  # a new notebook: links change
+    assert any("link line" in p for p in course.pair_problems("02_b", tmp_path))
+    course.build(tmp_path)
+    for stem in ("01_a", "02_b", "03_c"):
+        assert course.pair_problems(stem, tmp_path) == []
+    nb = nbformat.read(tmp_path / "notebooks" / "01_a.ipynb", as_version=4)
+    assert nb.cells[1].source == "x = 2"
+    assert "next: [02 · b ➡](02_b.ipynb)" in nb.cells[0].source
+
+
+# ---- checkers reject wrong answers, say why, and do not leak measured answers -------------------
+
+def _fails(check, *answers, says: str):
+    with pytest.raises(ExerciseFailed) as e:
+        check(*answers)
+    assert says in str(e.value), str(e.value)
+    return str(e.value)
+
+
+def _nearest_by_ratio(text, names):  # a plausible mistake: similarity ratio instead of distance
+    from rapidfuzz import fuzz
+    return int(np.argmax([fuzz.ratio(text, n) for n in names]))
+
+
+def test_check_snap_rejects_wrong_tie_breaking_and_metric():
+    from rapidfuzz.distance import Levenshtein
+    last_tie = lambda t, names: int(len(names) - 1 - np.argmin([Levenshtein.distance(t, n) for n in names][::-1]))
+    msg = _fails(check_snap, last_tie, says="is nearer or, at equal distance, earlier")
+    assert "['b', 'a', 'a']" in msg  # the smallest failing case is shown
+    _fails(check_snap, _nearest_by_ratio, says="returned")
+    _fails(check_snap, lambda t, n: "0", says="return a class index")
+
+
+def test_check_cls_readout_rejects_ignoring_padding_and_wrong_shapes():
+    msg = _fails(check_cls_readout, lambda h, m: h[:, -1], says="not of its last real position")
+    assert "lengths [2, 5, 4]" in msg and "position 4" in msg
+    _fails(check_cls_readout, lambda h, m: h[torch.arange(len(h)), m.sum(1) - 1][None], says="should have shape")
+
+
+def test_check_segments_and_segment_f1_show_the_smallest_failing_case():
+    from gadlib.metrics import segment_f1, segments
+    keep_background = lambda labels: [(int(labels[s]), s, s + 1) for s in range(len(labels))]
+    _fails(check_segments, keep_background, says="my_segments([0]) returned")
+    _fails(check_segments, lambda labels: segments(labels)[::-1], says="my_segments([1, 2]) returned")
+    strict = lambda p, t, iou: segment_f1([p], [t], iou + 1e-9)  # '>' instead of '>=' at the threshold
+    _fails(check_segment_f1, strict, says="iou=0.5) returned")
+    _fails(check_segment_f1, lambda p, t, iou: float(np.mean(p == t)), says="expected")
+
+
+def test_mapping_checkers_reject_each_others_mapping():
+    def consistent(text, pool, seed):
+        rng = np.random.default_rng(seed)
+        used = sorted({t for s in text for t in s})
+        ren = dict(zip(used, rng.choice(pool, size=len(used), replace=False).tolist()))
+        return [[ren[t] for t in s] for s in text]
+
+    def independent(text, pool, seed):
+        draws = iter(np.random.default_rng(seed).choice(pool, size=sum(map(len, text)), replace=False).tolist())
+        return [[next(draws) for _ in s] for s in text]
+
+    check_rand_mapping(consistent)
+    check_desync_mapping(independent)
+    _fails(check_rand_mapping, independent, says="became")
+    _fails(check_desync_mapping, consistent, says="is used by class")
+    _fails(check_rand_mapping, lambda t, p, s: [list(x) for x in t], says="kept their own id")
+    _fails(check_desync_mapping, lambda t, p, s: [[-1] * len(x) for x in t], says="not in `pool`")
+    _fails(check_desync_mapping, lambda t, p, s: [x[:1] for x in t], says="a mapping changes which tokens")
+
+
+def test_measure_checkers_fail_without_revealing_the_value():
+    from gadlib.benchmark import label_overlap_stats
+    from gadlib.exercises import OVERLAP_KNOB, _snap_recovery, coin_like_names
+    true = {o: label_overlap_stats(coin_like_names(40, o))["classes_per_first_word"] for o in OVERLAP_KNOB}
+    off = {o: v + 0.5 for o, v in true.items()}
+    msg = _fails(check_overlap_knob, lambda: off, says="does not match a recomputation")
+    assert not any(f"{v:g}" in msg for v in true.values() if v != int(v))  # the non-integer averages
+    _fails(check_overlap_knob, lambda: {0.0: 1.0}, says="missing")
+    _fails(check_snap_recovery, lambda: {m: _snap_recovery(m) for m in ("text", "rand")}, says="missing ['desync']")
+    _fails(check_flicker, lambda: {r: {"frame_accuracy": 1.0, "seg_f1_0.5": 1.0} for r in (0.0, 0.02, 0.1)},
+           says="rate 0.02")
+    _fails(check_late_predictions, lambda: 0, lambda: 0, says="return a dict")
+    _fails(check_snap, 42, says="pass the function itself")

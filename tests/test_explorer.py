@@ -1,0 +1,54 @@
+"""Notebook 01's sample explorer: readable labels that do not collide, one redraw per change."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gadlib import widgets  # noqa: E402
+from gadlib.plots import KIND_TITLES  # noqa: E402
+from gadlib.samples import label_names, step_recognition_samples  # noqa: E402
+
+
+def test_sample_figure_method_names_do_not_overlap_the_predictions(dataset):
+    samples = {"step": step_recognition_samples(dataset, "test", num_frames=2)}
+    C = len(label_names(dataset, "steps"))
+    rng = np.random.default_rng(0)
+    results = {m: {"step": {"scores": rng.normal(size=(len(samples["step"]), C))}}
+               for m in ("generative_exact", "discriminative", "gad")}
+    fig = widgets.sample_figure(dataset, samples, results, "step", 0)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert fig.get_figwidth() <= 8.5  # shown near full size (readable) in a 1024-px JupyterLab window
+    for ax, method in zip(fig.axes[1:], results):
+        texts = ax.texts
+        name, predictions = texts[0], texts[1:]
+        assert name.get_text().replace("\n", "_") == method and len(predictions) == 5
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                assert not boxes[i].overlaps(boxes[j]), (method, texts[i].get_text(), texts[j].get_text())
+        assert min(t.get_fontsize() for t in texts) >= 9
+    plt.close(fig)
+
+
+def test_explorer_draws_once_per_change_and_clamps_the_sample(monkeypatch):
+    calls = []
+
+    def fake_figure(dataset, samples_by_kind, results, kind, index, k=5):
+        calls.append((kind, index))
+        assert 0 <= index < len(samples_by_kind[kind]), "drew a sample past the end"
+        return plt.figure()
+
+    monkeypatch.setattr(widgets, "sample_figure", fake_figure)
+    samples = {"step": list(range(300)), "next": list(range(120)), "task": list(range(5))}
+    box = widgets.sample_explorer(None, samples, {})
+    kind, index = box.children[:2]
+    assert kind.description != "task" and [label for label, _ in kind.options] == [KIND_TITLES[k] for k in samples]
+    assert calls == [("step", 0)] and index.max == 299
+    index.value = 250
+    assert calls[-1] == ("step", 250) and len(calls) == 2
+    kind.value = "task"  # the slider is past the new end: shrink it, then draw once
+    assert calls[2:] == [("task", 4)] and index.max == 4
+    kind.value = "next"
+    assert calls[3:] == [("next", 4)] and index.max == 119
