@@ -241,3 +241,20 @@ def test_removing_lora_restores_the_base_lm(llama_folder, names, visual_dim, tra
     assert not any("lora" in n for n, _ in lm.named_parameters())
     with pytest.raises(ValueError, match="no adapter to remove"):
         remove_lora(clf)
+
+
+def test_readme_block_of_notebook_04():
+    from gadlib.readme_table import BLOCKS, results_04
+
+    stats = lambda *v: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "per_seed": list(v)}
+    res = {"dataset": "d", "backbone": "b", "profile": "cpu", "seeds": [0, 1], "oad_preset": "x",
+           "paper": {"gad": [50.3, 34.5, 24.1, 20.1]}, "conclusion": "1 of 2 claims reproduce.",
+           "metrics": {"gad": {"x_seg_f1_0.1": stats(0.5, 0.7), "x_point_f1_1s": stats(0.1, 0.3),
+                               "train_ms_per_step": stats(10, 20), "step_top1": stats(0.2, 0.4),
+                               "next_top1": stats(0.1, 0.1), "task_top1": stats(0.9, 0.9)},
+                       "two_stage": {"x_seg_f1_0.1": stats(0.0, 0.2), "x_point_f1_1s": stats(0.0, 0.0)}}}
+    text = results_04(res)
+    assert "| gad | 60.0 ± 14.1 | 20.0 ± 14.1 | 50.3 / 34.5 \\| 24.1 / 20.1 | 15 |" in text
+    assert "| two_stage | 10.0 ± 14.1 | 0.0 ± 0.0 | – | – |" in text
+    assert "gad 30.0 ± 14.1 / 10.0 ± 0.0 / 90.0 ± 0.0" in text and "1 of 2 claims reproduce." in text
+    assert BLOCKS["results-04"]("", {"04_gad_finetuning": res}) == text

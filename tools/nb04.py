@@ -109,7 +109,7 @@ if PROFILE == "gpu":
     OAD_DATA = dict(size="gpu", videos_per_task=10)
     NUM_FRAMES = 8
 else:
-    BATCH, ACCUM, EPOCHS, CHECKPOINTING = 64, 1, 5, False
+    BATCH, ACCUM, EPOCHS, CHECKPOINTING = 32, 1, 5, False   # small data: batch 32 gives enough optimizer steps
     COIN = dict(size="cpu", num_classes=30, num_tasks=6, videos_per_task=8)
     OAD_DATA = dict(size="cpu", num_classes=30, num_tasks=6, videos_per_task=5)
     NUM_FRAMES = 4
@@ -279,7 +279,7 @@ train_ms = {m: mean_std([r.history.ms_per_step for r in oad_runs if r.method == 
 train_ms.update({f"offline_{m}": mean_std([r.history.ms_per_step for r in offline_runs if r.method == m]) for m in OFFLINE})
 peak = {m: max((r.history.peak_gpu_memory_gib or 0) for r in oad_runs if r.method == m) * 1024 for m in train_ms if m in ORDER}
 cost = pd.DataFrame({m: {"train ms / step": f"{s['mean']:.0f} ± {s['std']:.0f}",
-                         "/ discriminative": s["mean"] / train_ms["offline_discriminative" if m.startswith("offline_") else "discriminative"]["mean"]}
+                         "/ discriminative": round(s["mean"] / train_ms["offline_discriminative" if m.startswith("offline_") else "discriminative"]["mean"], 2)}
                      for m, s in train_ms.items()}).T
 if device.type == "cuda":
     cost["peak GPU MiB"] = pd.Series(peak)
@@ -312,8 +312,9 @@ embedded LM with a small LoRA adapter stands in for a pretrained one: its random
 "pretrained" weights).
 """),
 ("code", r"""
-import tempfile
+import tempfile, warnings
 from pathlib import Path
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")   # a transformers deprecation inside peft
 from safetensors import safe_open
 from gadlib.checkpoint import load_classifier, remove_lora, save_checkpoint
 from gadlib.backbone import load_language_model
@@ -327,9 +328,9 @@ model = lora_run.classifier
 folder = save_checkpoint(Path(tempfile.mkdtemp()) / "gad-lora", model)
 with safe_open(folder / "model.safetensors", "pt") as f:
     keys = list(f.keys())
-groups = pd.Series([k.split(".")[1] if k.startswith("mllm.") else k.split(".")[0] for k in keys]).value_counts()
+groups = {g: int(n) for g, n in pd.Series([k.split(".")[1] if k.startswith("mllm.") else k.split(".")[0] for k in keys]).value_counts().items()}
 print(f"{folder.name}: {sorted(p.name for p in folder.iterdir())}; "
-      f"{(folder / 'model.safetensors').stat().st_size / 2**20:.1f} MiB, {len(keys)} tensors by part: {dict(groups)}")
+      f"{(folder / 'model.safetensors').stat().st_size / 2**20:.1f} MiB, {len(keys)} tensors by part: {groups}")
 
 reloaded = load_classifier(folder).to(device)
 batch = collate([s for s in offline_test if s.kind == "step"][:32])
@@ -411,7 +412,8 @@ if device.type == "cuda":
 elapsed = time.perf_counter() - T0
 path = save_results("04_gad_finetuning", {
     "profile": PROFILE, "backbone": offline_setup.backbone_name, "device": str(device),
-    "dataset": f"coin_like ({COIN}), {P} ({OAD_DATA}); synthetic", "seeds": SEEDS, "oad_preset": P,
+    "dataset": ", ".join(f"{d.name} ({PROFILE} size, synthetic: {len(d.step_names)} step classes, {len(d.videos)} videos)"
+                         for d in (coin, stream)), "seeds": SEEDS, "oad_preset": P,
     "settings": {"epochs": EPOCHS, "lr": LR, "batch_size": BATCH, "grad_accum": ACCUM,
                  "gradient_checkpointing": CHECKPOINTING, "num_frames": NUM_FRAMES, "oad": dataclasses.asdict(OAD),
                  "lambdas": [0, *LAMBDAS, 1]},
