@@ -244,16 +244,7 @@ class MLLM(nn.Module):
         return embeds, mask, position_ids_from_mask(mask)
 
     def hidden_states(self, embeds, mask, positions) -> torch.Tensor:
-        """Last-layer hidden states (already after the final norm); the LM head is not computed.
-
-        With right padding (every row: real tokens, then padding) the mask is dropped: under
-        causal attention no real token can see the padding after it, so the real positions are
-        computed exactly as with the mask, and attention takes its fast causal path instead of a
-        materialised mask (measured in benchmarks/README.md: most of GAD's extra training cost).
-        The padded positions' states are then garbage, and no caller reads them.
-        """
-        if mask is not None and bool((mask[:, :-1] >= mask[:, 1:]).all()):
-            mask = None
+        """Last-layer hidden states (already after the final norm); the LM head is not computed."""
         # use_cache=False: a KV cache nobody reads is built otherwise (the config's default).
         out = self.lm.get_decoder()(inputs_embeds=embeds, attention_mask=mask, position_ids=positions,
                                     use_cache=False)
