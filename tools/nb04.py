@@ -32,7 +32,7 @@ generate, λ, an extra head instead of generation, two-stage training, no `[CLS]
 GAD costs in training and inference; save the adapter, reload it and get identical predictions;
 and take the LoRA out again to get the original LM back.
 
-**Run time:** about 4 minutes on a 2-core CPU at the CPU profile (the measured time of the last
+**Run time:** a few minutes on a 2-core CPU at the CPU profile (the measured time of the last
 full run is in the README's notebook table; the last code cell prints this run's own time).
 **GPU:** the GPU profile has not been executed by the authors of this notebook (no GPU was
 available to us); the pretrained-LM path it uses is tested on CPU with tiny Llama / Qwen2
@@ -390,6 +390,12 @@ for a, b, key, metrics, expect, claim in CLAIMS:
     lines.append(f"- {claim} [{key}]: {text}")
 best_lam = max([0, *LAMBDAS, 1], key=lambda lam: oad["gad" if lam == 1 else f"gad_lam_{lam:g}"][S]["mean"])
 lines.append(f"- λ: the best mean S-F1@0.1 over {{0, {', '.join(f'{l:g}' for l in LAMBDAS)}, 1}} is at λ = {best_lam:g} (the paper uses 1).")
+said_bg = {m: np.mean(np.concatenate([v.pred for r in oad_runs if r.method == m for v in r.results["oad"]["videos"]]) == 0)
+           for m in ("generative", "two_stage", "discriminative")}
+is_bg = np.mean(np.concatenate([v.truth for r in oad_runs if r.method == "discriminative" for v in r.results["oad"]["videos"]]) == 0)
+lines.append(f"- 'background' predicted on {', '.join(f'{100 * b:.0f}% ({m})' for m, b in said_bg.items())} of the test frames "
+             f"(truth: {100 * is_bg:.0f}%)" + (": the stage-1 generative model itself learned little but background here, "
+             "so the two-stage collapse is partly inherited from it." if said_bg["generative"] > 0.9 else "."))
 gd = train_ms["gad"]["mean"] / train_ms["discriminative"]["mean"]
 lines.append(f"- cost: a GAD training step took {gd:.2f}x a discriminative one on this stream "
              f"({train_ms['offline_gad']['mean'] / train_ms['offline_discriminative']['mean']:.2f}x offline); "
