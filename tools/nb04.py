@@ -68,6 +68,9 @@ else:
 The paper's backbone, `meta-llama/Llama-3.2-1B-Instruct`, is gated: log in (next cell) with a
 Hugging Face token that was granted access. Without a token the ungated
 `Qwen/Qwen2.5-0.5B-Instruct` is used instead.
+
+Every model of sections 3 and 4 is trained once per seed: with a pretrained LM on a GPU that is
+hours, not minutes (not measured: no GPU was available to us). Set `SEEDS = [0]` for a first pass.
 """),
 ("code", r"""
 # Log in to the Hugging Face Hub (GPU profile only): HF_TOKEN from the environment or Colab's Secrets panel.
