@@ -207,18 +207,34 @@ def scoring_growth(args, visual_dim: int, samples: list, device: torch.device) -
 # Training step
 # ---------------------------------------------------------------------------------------------
 
-def train_step_fn(clf, batch: Batch, device: torch.device):
+def gad_without_lm_head_loss(gad, batch: Batch) -> torch.Tensor:
+    """GAD's training forward minus its LM head: the same padded [prefix][CLS][context] sequence
+    through the LM, the [CLS] classification loss only. GAD's step time over this one's is what
+    the LM head costs (logits at the context positions, their softmax, the head's gradient and
+    AdamW update); this one's over discriminative is what the longer sequence costs."""
+    mllm = gad.mllm
+    prefixes = mllm.prefix_embeds(batch.visual, batch.kinds)
+    targets = gad.generation_targets(batch)
+    embedded = mllm.embed_tokens([t for x in targets for t in x]).split([len(t) for t in targets])
+    embeds, mask, positions = mllm.pad([torch.cat([p, mllm.cls_embed(p), e]) for p, e in zip(prefixes, embedded)])
+    hidden = mllm.hidden_states(embeds, mask, positions)
+    return gad.classification_loss(hidden[torch.arange(len(batch)), torch.tensor([len(p) for p in prefixes])], batch)
+
+
+def train_step_fn(clf, batch: Batch, device: torch.device, loss_fn=None):
     """One zero_grad + loss + backward + AdamW step of `clf` (bf16 autocast on CUDA, as in
-    gadlib.train), as a fn(run_index) for round_robin_ms; every classifier gets its own optimizer."""
+    gadlib.train), as a fn(run_index) for round_robin_ms; every classifier gets its own optimizer.
+    loss_fn(clf, batch): the loss to time instead of `clf.loss`."""
     params = [p for p in clf.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
     cuda = device.type == "cuda"
+    loss_of = loss_fn or (lambda c, b: c.loss(b))
 
     def step(_):
         clf.train()
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            loss = clf.loss(batch)
+            loss = loss_of(clf, batch)
         loss.backward()
         optimizer.step()
     return step
@@ -247,6 +263,11 @@ def format_table(result: dict, batch_size: int) -> str:
     lines.append(f"discriminative / backbone_forward: {bf['disc_over_backbone_b1']:.2f}x at b1, "
                  f"{bf['disc_over_backbone_b32']:.2f}x at b{batch_size} "
                  f"(sequence length {bf['sequence_length']} = prefix + [CLS])")
+    g = result.get("gad_training")
+    if g:
+        lines.append(f"GAD training step / discriminative: {g['gad_over_disc']:.2f}x; without GAD's LM head "
+                     f"{g['without_lm_head_over_disc']:.2f}x (sequence {g['gad_sequence_length']} vs "
+                     f"{g['disc_sequence_length']} tokens, {g['context_tokens_mean']:.1f} context tokens with EOS)")
     lines.append(f"label tokens (mean, no EOS): {result['label_tokens_mean']:.2f}; greedy decoding ran "
                  f"{result['generated_tokens_mean']:.2f} tokens per sample (cap {result['max_new_tokens']})")
     if result["label_length_sweep"]:
@@ -360,13 +381,24 @@ def main(argv=None) -> dict:
     train_repeats = args.train_repeats or args.repeats
     print(f"timing training steps at batch {args.batch_size} ... ({time.perf_counter() - t_start:.0f} s so far)",
           flush=True)
-    train_ms = round_robin_ms({name: train_step_fn(clf, batch_train, device) for name, clf in models.items()},
-                              **dict(timing, repeats=train_repeats))
+    steps = {name: train_step_fn(clf, batch_train, device) for name, clf in models.items()}
+    # GAD's extra cost split in two: its longer sequence, and its LM head (a twin model of its own)
+    twin = build_classifier("gad", names, visual_dim, backbone=backbone, seed=args.seed).to(device)
+    steps["gad_without_lm_head"] = train_step_fn(twin, batch_train, device, gad_without_lm_head_loss)
+    train_ms = round_robin_ms(steps, **dict(timing, repeats=train_repeats))
     for name, clf in models.items():
         clf.eval()
         methods[name]["train_ms_per_step"] = train_ms[name]
     # generative_exact differs from generative only at inference: the same training step.
     methods["generative_exact"]["train_ms_per_step"] = train_ms["generative"]
+    context = models["gad"].generation_targets(batch_train)
+    prefix_len = [len(p) for p in disc.mllm.prefix_embeds(batch_train.visual, batch_train.kinds)]
+    gad_training = {"context_tokens_mean": float(np.mean([len(t) for t in context])),  # EOS included
+                    "disc_sequence_length": max(prefix_len) + 1,
+                    "gad_sequence_length": max(p + 1 + len(t) for p, t in zip(prefix_len, context)),  # padded
+                    "gad_without_lm_head_ms_per_step": train_ms["gad_without_lm_head"],
+                    "gad_over_disc": train_ms["gad"] / train_ms["discriminative"],
+                    "without_lm_head_over_disc": train_ms["gad_without_lm_head"] / train_ms["discriminative"]}
 
     result = {
         "backbone": args.backbone,
@@ -375,6 +407,7 @@ def main(argv=None) -> dict:
         "label_tokens_mean": label_tokens_mean,
         "methods": {name: methods[name] for name in METHODS},
         "backbone_forward": backbone_forward,
+        "gad_training": gad_training,
         "label_length_sweep": sweep,
         "exact_scoring_growth": growth,
         "generated_tokens_mean": generated_mean,

@@ -122,3 +122,23 @@ def load_training_state(folder, classifier, optimizer, scheduler, process_index:
     scheduler.load_state_dict(extra["scheduler"])
     restore_rng_states(extra["rng"][process_index])
     return extra
+
+
+def remove_lora(classifier):
+    """Take the LoRA adapter out of a classifier's LM and return the original pretrained LM:
+    fine-tuning erodes a model's open-world ability, removing the adapter restores it (the
+    paper's note). The base weights were never changed by LoRA training, so the returned LM
+    computes exactly what it did before fine-tuning. The classifier is left without its
+    adapter (its LM is the base model afterwards); reload the checkpoint to get it back.
+
+    Explained in notebooks/04_gad_finetuning.ipynb.
+    """
+    from peft import PeftModel
+
+    lm = classifier.mllm.lm
+    if not isinstance(lm, PeftModel):
+        raise ValueError(f"the classifier's LM is a {type(lm).__name__}, not a LoRA (peft) model: "
+                         "there is no adapter to remove (the embedded tiny LM is fully fine-tuned)")
+    base = lm.unload()  # drops the adapter modules without merging them into the weights
+    classifier.mllm.lm = base
+    return base

@@ -21,7 +21,8 @@ def build_classifier(method: str, label_names: dict[str, list[str]], visual_dim:
                      backbone: BackboneConfig | None = None, seed: int = 0, **method_kwargs):
     """A fresh classifier; `seed` fixes every random initialisation (LM, connector, heads, [CLS]).
 
-    method_kwargs go to the classifier: e.g. mapping="desync" (generative), lam=1.0 (gad).
+    method_kwargs go to the classifier: e.g. mapping="desync" (generative), lam=1.0, order="gen_first",
+    generate="context_head", readout="last_token" (gad; the ablations of notebook 04).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {sorted(METHODS)}")
@@ -39,7 +40,9 @@ def build_classifier(method: str, label_names: dict[str, list[str]], visual_dim:
     classifier = METHODS[method](mllm, label_names, **method_kwargs)  # extend resizes embeddings here
     if use_lora:
         lm.requires_grad_(False)
-        mllm.lm = apply_lora(lm, backbone, train_lm_head=method != "discriminative",
+        # The LM head gets an adapter only when a loss reads it (not GAD's "none" / "context_head").
+        lm_loss = method == "generative" or (method == "gad" and classifier.generate in ("context", "label"))
+        mllm.lm = apply_lora(lm, backbone, train_lm_head=lm_loss,
                              new_token_ids=getattr(classifier, "new_token_ids", []))
     classifier.spec = {"method": method, "label_names": label_names, "visual_dim": visual_dim,
                        "backbone": asdict(backbone), "seed": seed, "method_kwargs": method_kwargs}

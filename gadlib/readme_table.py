@@ -24,6 +24,7 @@ from .results import (TOKENIZATION_CLAIMS, claim_line, fmt_mean_std, grid_gap_li
 BEGIN, END = "<!-- BEGIN generated:{} -->", "<!-- END generated:{} -->"
 _BLOCK = re.compile(r"<!-- BEGIN generated:([\w-]+) -->\n(.*?)<!-- END generated:([\w-]+) -->", re.S)
 NB01, NB02, NB05 = "01_generative_vs_discriminative", "02_tokenization_ablations", "05_online_action_detection"
+NB04 = "04_gad_finetuning"
 
 
 def load_all(folder: Path) -> dict[str, dict]:
@@ -143,6 +144,29 @@ def results_05(res: dict) -> str:
     return "\n".join(rows)
 
 
+def results_04(res: dict) -> str:
+    """Notebook 04's GAD ablations on OAD (S-F1 / P-F1 next to the paper's CrossTask | EK100
+    numbers), GAD on the offline tasks, and the conclusion the notebook computed."""
+    m, p = res["metrics"], res["oad_preset"]
+    rows = [f"**04 · GAD ablations**, data: {res['dataset']}, backbone: {res['backbone']}, {res['profile']} profile; "
+            f"%, mean ± std over seeds {res['seeds']}; paper: CrossTask | EK100 with Llama-3.2-1B:", "",
+            "| method | S-F1@0.1 | P-F1@1s | paper S-F1 / P-F1 | train ms / step |", "|---|---|---|---|---|"]
+    for method, s in m.items():
+        if f"{p}_seg_f1_0.1" not in s:
+            continue
+        paper = res.get("paper", {}).get(method)
+        ref = f"{paper[0]} / {paper[1]} \\| {paper[2]} / {paper[3]}" if paper else "–"
+        ms = s.get("train_ms_per_step")
+        rows.append(f"| {method} | {fmt_mean_std(s[f'{p}_seg_f1_0.1'])} | {fmt_mean_std(s[f'{p}_point_f1_1s'])} | {ref} | "
+                    + (f"{ms['mean']:.0f} |" if ms else "– |"))
+    offline = {k: v for k, v in m.items() if "step_top1" in v}
+    rows.append("")
+    rows.append("- offline top-1 (step / next / task): " + "; ".join(
+        f"{k} {' / '.join(fmt_mean_std(v[f'{t}_top1']) for t in ('step', 'next', 'task'))}" for k, v in offline.items()) + ".")
+    rows.append(f"- {res['conclusion']}")
+    return "\n".join(rows)
+
+
 def _need(results: dict[str, dict], name: str) -> dict:
     if name not in results:
         raise FileNotFoundError(f"no results/{name}.json: run notebooks/{name}.ipynb (python -m gadlib.run_notebooks)")
@@ -155,6 +179,7 @@ BLOCKS = {
     "notebook-table": notebook_table,
     "results-01": lambda old, r: results_01(_need(r, NB01)),
     "results-02": lambda old, r: results_02(_need(r, NB02)),
+    "results-04": lambda old, r: results_04(_need(r, NB04)),
     "results-05": lambda old, r: results_05(_need(r, NB05)),
     "results-all": lambda old, r: methods_table(r),
 }

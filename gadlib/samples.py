@@ -85,6 +85,30 @@ def _step_context(dataset: VideoDataset, video: Video, step: int) -> str:
     return f"{name}. {dataset.task_names[video.task]}."
 
 
+def context_before_answer(kind: str, context: str, label: str) -> str:
+    """The part of a sample's context that does not state its answer `label`: what a
+    generate-first GAD model writes *before* [CLS] (notebooks/04_gad_finetuning.ipynb).
+
+    A step-recognition context "<step>. <task>." starts with the answer, so [CLS] after it
+    would learn to copy it: only the task goal "<task>." is kept (nothing without tasks).
+    Every other context already leaves the answer out: forecasting names the *current* step,
+    task recognition the first steps, OAD the previous action.
+    """
+    if kind != "step":
+        return context
+    for head in (f"{label}. ", f"{label}."):
+        if context.startswith(head):
+            return context[len(head):]
+    raise ValueError(f"the context {context!r} of a 'step' sample does not start with its label {label!r} "
+                     "(expected '<step>. <task>.')")
+
+
+def previous_action_classes(dataset: VideoDataset) -> list[str]:
+    """Every OAD context (previous action): NO_PREVIOUS_ACTION, then the class names. The
+    classes of GAD's extra context head in the ablation of notebooks/04_gad_finetuning.ipynb."""
+    return [NO_PREVIOUS_ACTION] + list(dataset.step_names)
+
+
 def _segment_samples(dataset: VideoDataset, subset: str, num_frames: int,
                      rng: np.random.Generator | None, kind: str) -> list[Sample]:
     """Step recognition (target: this segment) and forecasting (target: the next segment)."""

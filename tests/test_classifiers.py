@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from gadlib.classifier import Batch, collate
 from gadlib.discriminative import DiscriminativeClassifier
-from gadlib.gad import GENERATE, ORDERS, GADClassifier
+from gadlib.gad import ORDERS, GADClassifier
 from gadlib.generative import GenerativeClassifier, LabelPrefixTree
 from gadlib.methods import METHODS, build_classifier
 from gadlib.samples import LABEL_SET, task_recognition_samples
@@ -116,6 +116,8 @@ def reference_gad_loss(clf: GADClassifier, batch: Batch) -> tuple[torch.Tensor, 
     for p, kind, target, ctx in zip(mllm.prefix_embeds(batch.visual, batch.kinds), batch.kinds,
                                     batch.targets.tolist(), batch.contexts):
         text = ctx if clf.generate == "context" else clf.label_names[LABEL_SET[kind]][target]
+        if clf.order == "gen_first" and kind == "step":  # written before [CLS]: the task goal alone
+            text = text.removeprefix(clf.label_names["steps"][target] + ". ")
         toks = mllm.tokenizer(text, add_special_tokens=False)["input_ids"] + [mllm.tokenizer.eos_token_id]
         ctx_emb = mllm.embed_tokens(toks)
         if clf.order == "disc_first":    # [prefix][CLS][context]: CLS predicts the first token
@@ -313,18 +315,21 @@ def test_cls_hidden_is_padding_invariant(trained, mixed_batch):
         assert (h_pair[0] - h_pair[1]).abs().max() > 1e-2
 
 
-@pytest.mark.parametrize("generate", GENERATE)
+@pytest.mark.parametrize("generate", ("context", "label"))
 @pytest.mark.parametrize("order", ORDERS)
 def test_gad_predicts_like_discriminative_and_adds_a_generation_loss(names, visual_dim, trained,
                                                                       mixed_batch, order, generate):
+    if order == "gen_first" and generate == "label":
+        pytest.skip("refused: it would write the answer before [CLS] (tests/test_gad_ablations.py)")
     disc = trained("discriminative")  # trained: weights differ from any fresh initialisation
     gad = build_classifier("gad", names, visual_dim, seed=0, order=order, generate=generate, lam=0.7)
     missing, unexpected = gad.load_state_dict(disc.state_dict(), strict=False)
     assert not missing and not unexpected
     gad.eval()
-    a, b = disc.predict(mixed_batch), gad.predict(mixed_batch)
-    np.testing.assert_array_equal(a.scores, b.scores)
-    np.testing.assert_array_equal(a.pred, b.pred)
+    if order != "gen_first":  # gen_first writes its context before [CLS] at inference too
+        a, b = disc.predict(mixed_batch), gad.predict(mixed_batch)
+        np.testing.assert_array_equal(a.scores, b.scores)
+        np.testing.assert_array_equal(a.pred, b.pred)
 
     with torch.no_grad():
         disc_loss, gad_loss = disc.loss(mixed_batch), gad.loss(mixed_batch)
@@ -339,7 +344,7 @@ def test_gad_predicts_like_discriminative_and_adds_a_generation_loss(names, visu
 
 
 def test_gad_generation_targets(names, visual_dim, mixed_batch):
-    for generate in GENERATE:
+    for generate in ("context", "label"):
         gad = build_classifier("gad", names, visual_dim, generate=generate)
         tok = gad.mllm.tokenizer
         targets = gad.generation_targets(mixed_batch)

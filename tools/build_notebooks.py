@@ -13,5 +13,5 @@ from nb import write  # noqa: E402
 root = Path(__file__).resolve().parents[1]
 for module in sorted(p.stem for p in Path(__file__).parent.glob("nb[0-9][0-9].py")):
     m = importlib.import_module(module)
-    write(root / "notebooks" / f"{m.NAME}.ipynb", m.CELLS)
+    write(root / "notebooks" / f"{m.NAME}.ipynb", m.CELLS, getattr(m, "METADATA", None))
     print(f"wrote notebooks/{m.NAME}.ipynb ({len(m.CELLS)} cells)")

@@ -25,8 +25,10 @@ pd.Series(versions()).to_frame("version").T
 """)
 
 
-def write(path, cells):
+def write(path, cells, metadata=None):
+    """metadata: extra notebook metadata (e.g. Colab's GPU runtime request)."""
     nb = nbformat.v4.new_notebook()
+    nb.metadata.update(metadata or {})
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     # nbmake's per-cell timeout (default 300 s) is too short for a training cell on a slow CPU

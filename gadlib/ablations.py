@@ -1,0 +1,54 @@
+"""The two-stage ablation of GAD: train the generative classifier first, freeze it, then train a
+[CLS] query and a linear head on the frozen model (the paper found it collapses).
+
+Every other GAD ablation is an option of `gadlib.gad.GADClassifier`.
+
+Explained in notebooks/04_gad_finetuning.ipynb.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .discriminative import DiscriminativeClassifier
+from .experiment import Run, Setup
+from .generative import GenerativeClassifier
+from .oad import OADConfig, evaluate_oad, training_windows
+from .train import train
+
+
+def freeze_generative_model(generative: GenerativeClassifier) -> None:
+    """Stop every parameter of the stage-1 model from training: the LM (with its LoRA adapter,
+    if any) and the connector. The [CLS] query, unused by a generative model, stays trainable."""
+    generative.mllm.lm.requires_grad_(False)
+    generative.mllm.connector.requires_grad_(False)
+
+
+def two_stage_classifier(generative: GenerativeClassifier) -> DiscriminativeClassifier:
+    """Stage 2: a discriminative classifier on the frozen backbone of a trained generative one
+    (the same `MLLM` object); only its [CLS] query and heads train."""
+    if not isinstance(generative, GenerativeClassifier):
+        raise TypeError(f"two_stage_classifier needs a trained GenerativeClassifier, got {type(generative).__name__}")
+    freeze_generative_model(generative)
+    head = DiscriminativeClassifier(generative.mllm, generative.label_names, generative.background_weight)
+    if hasattr(generative, "spec"):
+        head.spec = {**generative.spec, "stage": "two_stage"}
+    return head
+
+
+def run_two_stage_oad(generative_run: Run, dataset, setup: Setup, cfg: OADConfig, name: str = "two_stage") -> Run:
+    """Stage 2 of the two-stage ablation on OAD, from a finished `run_oad("generative", ...,
+    keep_model=True)` run (stage 1): the same seed, windows and budget as `run_oad`, then dense
+    evaluation. Freezes the stage-1 model in place."""
+    if generative_run.classifier is None:
+        raise ValueError("the generative run kept no model: call run_oad(..., keep_model=True)")
+    seed = generative_run.seed
+    head = two_stage_classifier(generative_run.classifier)
+
+    def epoch_windows(epoch: int):
+        offset = int(np.random.default_rng([seed, epoch]).integers(cfg.stride))
+        return training_windows(dataset, "train", cfg, offset=offset)
+
+    history = train(head, epoch_windows, replace(setup.train, seed=seed))
+    return Run(name, seed, history, {"oad": evaluate_oad(head, dataset, "test", cfg)})
