@@ -309,8 +309,8 @@ def confusion_vs(errors: np.ndarray, support, pair_property: np.ndarray, bins=No
 
     rate(i -> j) = errors[i, j] / support[i] (the share of class i's frames or samples predicted
     as j). Pairs are grouped by `pair_property[i, j]` (e.g. `shared_tokens`, or
-    `class_similarity` cut into `bins`); `classes` (indices, default: all with support > 0)
-    chooses the classes taking part. Returns one row per group: pairs, mean rate (%) and its
+    `class_similarity` cut into `bins`); `classes` (indices, default: all) chooses the classes
+    taking part, of which those with support 0 are left out. Returns one row per group: pairs, mean rate (%) and its
     standard error (%).
     """
     errors = _check_errors(errors)
@@ -320,6 +320,7 @@ def confusion_vs(errors: np.ndarray, support, pair_property: np.ndarray, bins=No
         raise ValueError(f"confusion_vs: support must be [{C}] and pair_property [{C}, {C}], got "
                          f"{support.shape} and {prop.shape}")
     classes = np.flatnonzero(support > 0) if classes is None else np.asarray(classes)
+    classes = classes[support[classes] > 0]  # a class without frames has no rate
     i, j = np.meshgrid(classes, classes, indexing="ij")
     keep = i != j
     i, j = i[keep], j[keep]

@@ -8,7 +8,7 @@ CELLS = [
 # 02 · Tokenization ablations: when do shared label tokens hurt a generative classifier?
 
 [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/02_tokenization_ablations.ipynb)
-· [⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb) · next: [05 · online action detection ➡](05_online_action_detection.ipynb)
+· [⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb) · next: [03 · misclassification diversity ➡](03_misclassification_diversity.ipynb)
 
 The paper's tokenization study (Pang, Chatterjee, Sener, Yao, ICLR 2026,
 [arXiv:2603.02546](https://arxiv.org/abs/2603.02546); EPIC-Kitchens-100 online action detection,
@@ -355,6 +355,6 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
    ladder's single-change rungs (`L0+linear_init`, `L1_noeos`) measured, and do they add up?
 
 ---
-[⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb) · next: [05 · online action detection ➡](05_online_action_detection.ipynb)
+[⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb) · next: [03 · misclassification diversity ➡](03_misclassification_diversity.ipynb)
 """),
 ]

@@ -8,7 +8,7 @@ CELLS = [
 # 05 · Online action detection: the paper's main setting, frame by frame
 
 [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/05_online_action_detection.ipynb)
-· [⬅ 02 · tokenization ablations](02_tokenization_ablations.ipynb)
+· [⬅ 04 · GAD fine-tuning](04_gad_finetuning.ipynb)
 
 Most of the paper's evidence (Pang, Chatterjee, Sener, Yao, ICLR 2026, arXiv:2603.02546) is
 **online action detection (OAD)**: a stream arrives frame by frame, and at every frame the model
@@ -283,6 +283,6 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
    generative model's speed penalty grows with label length: measure the FPS ratio.
 
 ---
-[⬅ 02 · tokenization ablations](02_tokenization_ablations.ipynb)
+[⬅ 04 · GAD fine-tuning](04_gad_finetuning.ipynb)
 """),
 ]
