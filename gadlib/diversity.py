@@ -310,8 +310,8 @@ def confusion_vs(errors: np.ndarray, support, pair_property: np.ndarray, bins=No
     rate(i -> j) = errors[i, j] / support[i] (the share of class i's frames or samples predicted
     as j). Pairs are grouped by `pair_property[i, j]` (e.g. `shared_tokens`, or
     `class_similarity` cut into `bins`); `classes` (indices, default: all) chooses the classes
-    taking part, of which those with support 0 are left out. Returns one row per group: pairs, mean rate (%) and its
-    standard error (%).
+    taking part, of which those with support 0 are left out. Returns one row per group: pairs,
+    mean rate (%) and its standard error (%).
     """
     errors = _check_errors(errors)
     support, prop = np.asarray(support, dtype=float), np.asarray(pair_property)
