@@ -197,6 +197,9 @@ def test_shared_tokens_and_confusion_vs_group_pairs_by_overlap():
     assert table.loc[1, "confusion rate (%)"] == pytest.approx(30 / 6)
     assert table.loc[2, "confusion rate (%)"] == pytest.approx(20)  # 0->3: 4 of 10; 3->0: 0
     assert table["pairs"].sum() == 12
+    # a class without frames takes no part (its rate would be 0 / 0)
+    table = dv.confusion_vs(e, np.array([10, 10, 0, 5]), s, classes=[0, 1, 2, 3])
+    assert table["pairs"].sum() == 6 and np.isfinite(table["confusion rate (%)"]).all()
 
 
 def test_class_similarity_is_cosine_of_class_means():
@@ -243,3 +246,24 @@ def test_error_destinations_figure_draws_each_methods_shares_of_the_picked_class
     box = error_destinations_explorer(errors, names)
     assert box.children[0].options[0] == ("add salt (12 errors)", 0)
     plt.close("all")
+
+
+def test_readme_block_of_notebook_03_shows_every_data_set_and_method_and_the_conclusion():
+    from gadlib.readme_table import BLOCKS, results_03
+
+    def s(mean, std=0.0):
+        return {"mean": mean, "std": std, "per_seed": [mean]}
+
+    keys = ("error_entropy", "error_entropy_mm", "error_entropy_matched", "effective_confusers")
+    metrics = {m: {**{f"{p}_{k}": s(0.5 + i) for p in ("a_like", "b_like") for k in keys},
+                   **{f"{p}_share_{k}": s(0.1) for p in ("a_like", "b_like") for k in ("same_verb", "same_object")},
+                   **{f"{p}_chance_{k}": s(0.04) for p in ("a_like", "b_like") for k in ("same_verb", "same_object")}}
+               for i, m in enumerate(("generative", "discriminative", "gad"))}
+    res = {"metrics": metrics, "presets": ["a_like"], "compare": "b_like", "dataset": "fake", "backbone": "tiny",
+           "seeds": [0], "compare_seeds": [0], "settings": {"min_errors": 5}, "conclusion": "- line one\n- line two"}
+    text = results_03(res)
+    rows = [r for r in text.splitlines() if r.startswith("| a_like") or r.startswith("| b_like")]
+    assert len(rows) == 6
+    assert "| a_like | discriminative | 1.50 ± 0.00 | 1.50 ± 0.00 | 1.50 ± 0.00 | 1.50 ± 0.00 | 10.0 ± 0.0 (4.0) |" in text
+    assert text.endswith("- line one\n- line two")
+    assert "results-03" in BLOCKS
