@@ -159,7 +159,7 @@ def matched_error_entropy(errors: np.ndarray, n_per_class, draws: int = 20, seed
     scores = []
     for _ in range(draws):
         sub = subsample_errors(errors, n_per_class, rng)
-        scores.append(np.mean([entropy(sub[c], estimator) for c in np.flatnonzero(n_per_class)]))
+        scores.append(np.mean(_entropies(sub[n_per_class > 0], estimator)))
     return float(np.mean(scores))
 
 
@@ -183,18 +183,28 @@ def null_error_entropy(n_per_class, prior=None, allowed=None, draws: int = 20, s
     classes = np.flatnonzero(n_per_class >= min_errors)
     if not len(classes):
         return float("nan")
+    p = np.tile(weights * allowed, (len(classes), 1))
+    p[np.arange(len(classes)), classes] = 0  # a class never goes to itself
+    if (p.sum(1) == 0).any():
+        raise ValueError(f"null_error_entropy: class {classes[p.sum(1) == 0][0]} has no allowed destination "
+                         f"with a prior > 0")
+    p /= p.sum(1, keepdims=True)
     rng = np.random.default_rng(seed)
-    scores = []
-    for _ in range(draws):
-        h = []
-        for c in classes:
-            p = weights * allowed
-            p[c] = 0
-            if p.sum() == 0:
-                raise ValueError(f"null_error_entropy: class {c} has no allowed destination with a prior > 0")
-            h.append(entropy(rng.multinomial(n_per_class[c], p / p.sum()), estimator))
-        scores.append(np.mean(h))
-    return float(np.mean(scores))
+    # one multinomial draw per class and draw, all at once: [draws, classes, C]
+    counts = rng.multinomial(n_per_class[classes], p, size=(draws, len(classes)))
+    return float(np.mean(_entropies(counts, estimator)))
+
+
+def _entropies(counts: np.ndarray, estimator: str) -> np.ndarray:
+    """`entropy` of every row (last axis) of an array of counts, vectorised."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    n = counts.sum(-1, keepdims=True)
+    p = counts / n
+    h = -np.sum(p * np.log(np.where(p > 0, p, 1)), axis=-1)
+    if estimator == "miller_madow":
+        h = h + (np.count_nonzero(counts, axis=-1) - 1) / (2 * n[..., 0])
+    return h
 
 
 def verb_object_indices(names: list[str]) -> tuple[np.ndarray, np.ndarray]:

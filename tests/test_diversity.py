@@ -59,6 +59,12 @@ def test_miller_madow_on_a_worked_case():
         dv.entropy([1, 2], "jackknife")
 
 
+def test_vectorised_entropies_match_the_scalar_entropy():
+    counts = np.array([[2, 1, 1, 0], [0, 7, 0, 0], [3, 3, 3, 3]])
+    for est in dv.ESTIMATORS:
+        np.testing.assert_allclose(dv._entropies(counts, est), [dv.entropy(c, est) for c in counts])
+
+
 def test_miller_madow_reduces_the_plugin_bias_on_a_uniform_source():
     rng = np.random.default_rng(0)
     k, n = 10, 15

@@ -61,10 +61,10 @@ COMPARE_SEEDS = SEEDS[:1] if PROFILE == "cpu" else SEEDS     # fewer seeds for t
 BACKBONE = BackboneConfig()                                 # embedded tiny Llama (random init)
 EPOCHS, LR, BATCH = (5, 1e-3, 16) if PROFILE == "cpu" else (10, 1e-3, 64)
 OAD = OADConfig(window=8, stride=8 if PROFILE == "cpu" else 2, background_weight=0.2)   # the paper's range: 0.2-1.0
-SIZE_OVERRIDES = ({"crosstask_like": dict(videos_per_task=12, test_fraction=0.25),
-                   "epic_like": dict(videos_per_task=4, test_fraction=0.25),
-                   "goalstep_like": dict(videos_per_task=8, test_fraction=0.25),
-                   "coin_like": dict(videos_per_task=30, test_fraction=0.5)} if PROFILE == "cpu" else {})
+SIZE_OVERRIDES = ({"crosstask_like": dict(videos_per_task=10, test_fraction=0.3),
+                   "epic_like": dict(videos_per_task=3, test_fraction=0.34),
+                   "goalstep_like": dict(videos_per_task=6, test_fraction=0.34),
+                   "coin_like": dict(videos_per_task=20, test_fraction=0.5)} if PROFILE == "cpu" else {})
 MIN_ERRORS = 5   # a class is scored when it has at least this many errors
 DRAWS = 20       # repeated draws: matched subsampling and the null baselines
 EXCLUDE = (0,)   # OAD background: neither a scored class nor a destination (a missed action is not a confusion)
@@ -258,7 +258,11 @@ def per_seed(p, method, key):
 def gap(p, a, b, key):
     return paired_difference(per_seed(p, a, key), per_seed(p, b, key), scale=1.0)
 
-gaps = pd.DataFrame({(p, f"{a} − {b}"): {k: str(gap(p, a, b, k)) for k in ("error_entropy", "error_entropy_mm", "error_entropy_matched")}
+def nats(d):
+    # a paired difference in nats, two decimals
+    return f"{d.mean:+.2f} ± {d.std:.2f}"
+
+gaps = pd.DataFrame({(p, f"{a} − {b}"): {k: nats(gap(p, a, b, k)) for k in ("error_entropy", "error_entropy_mm", "error_entropy_matched")}
                      for p in DATASETS for a, b in (("generative", "discriminative"), ("gad", "discriminative"))}).T
 display(gaps)
 """),
@@ -395,7 +399,7 @@ states = {m: np.concatenate([dv.decision_states(kept[m], windows.batch(idx[i:i +
 fig, axes = plt.subplots(2, len(METHODS), figsize=(4 * len(METHODS), 7.2))
 for col, m in enumerate(METHODS):
     for row, (title, xy) in enumerate((("PCA", PCA(2, random_state=0).fit_transform(states[m])),
-                                       ("t-SNE", TSNE(2, perplexity=20, init="pca", random_state=0).fit_transform(states[m])))):
+                                       ("t-SNE", TSNE(2, perplexity=20, init="pca", max_iter=500, random_state=0).fit_transform(states[m])))):
         ax = axes[row, col]
         for c in group:
             ax.scatter(*xy[target == c].T, s=6, label=names[p][c])
@@ -447,12 +451,12 @@ for p in DATASETS:
     raw, mm, matched = (gap(p, "generative", "discriminative", k) for k in ("error_entropy", "error_entropy_mm", "error_entropy_matched"))
     n = int(np.mean(per_seed(p, "generative", "classes_matched")))
     paper = f" (paper: {PAPER[p]['generative'] - PAPER[p]['discriminative']:+.2f})" if p in PAPER else " (not in the paper)"
-    lines.append(f"- {p}, {len(seeds_of(p))} seed(s): generative − discriminative entropy, raw {raw}{paper}, "
-                 f"Miller-Madow {mm}, matched {matched} over ~{n} classes per seed. "
+    lines.append(f"- {p}, {len(seeds_of(p))} seed(s): generative − discriminative entropy, raw {nats(raw)}{paper}, "
+                 f"Miller-Madow {nats(mm)}, matched {nats(matched)} over ~{n} classes per seed. "
                  f"At equal error counts the generative errors are {verdict(matched)}.")
     g = gap(p, "gad", "discriminative", "error_entropy_matched")
-    lines.append(f"  GAD − discriminative, matched: {g}.")
-    if raw.ahead:
+    lines.append(f"  GAD − discriminative, matched: {nats(g)}.")
+    if raw.ahead and raw.n > 1:
         lines.append(f"  Of the raw difference, {100 * matched.mean / raw.mean:.0f}% survives matching.")
     row = view.loc[p]
     for m in METHODS:
