@@ -63,8 +63,8 @@ EPOCHS, LR, BATCH = (5, 1e-3, 16) if PROFILE == "cpu" else (10, 1e-3, 64)
 OAD = OADConfig(window=8, stride=8 if PROFILE == "cpu" else 2, background_weight=0.2)   # the paper's range: 0.2-1.0
 SIZE_OVERRIDES = ({"crosstask_like": dict(videos_per_task=10, test_fraction=0.3),
                    "epic_like": dict(videos_per_task=3, test_fraction=0.34),
-                   "goalstep_like": dict(videos_per_task=6, test_fraction=0.34),
-                   "coin_like": dict(videos_per_task=20, test_fraction=0.5)} if PROFILE == "cpu" else {})
+                   "goalstep_like": dict(videos_per_task=8, test_fraction=0.25),
+                   "coin_like": dict(videos_per_task=14, test_fraction=0.5)} if PROFILE == "cpu" else {})
 MIN_ERRORS = 5   # a class is scored when it has at least this many errors
 DRAWS = 20       # repeated draws: matched subsampling and the null baselines
 EXCLUDE = (0,)   # OAD background: neither a scored class nor a destination (a missed action is not a confusion)
