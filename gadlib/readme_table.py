@@ -24,6 +24,7 @@ from .results import (TOKENIZATION_CLAIMS, claim_line, fmt_mean_std, grid_gap_li
 BEGIN, END = "<!-- BEGIN generated:{} -->", "<!-- END generated:{} -->"
 _BLOCK = re.compile(r"<!-- BEGIN generated:([\w-]+) -->\n(.*?)<!-- END generated:([\w-]+) -->", re.S)
 NB01, NB02, NB05 = "01_generative_vs_discriminative", "02_tokenization_ablations", "05_online_action_detection"
+NB03 = "03_misclassification_diversity"
 NB04 = "04_gad_finetuning"
 
 
@@ -167,6 +168,29 @@ def results_04(res: dict) -> str:
     return "\n".join(rows)
 
 
+def results_03(res: dict) -> str:
+    """Notebook 03's misclassification-diversity table (raw, Miller-Madow and matched entropy,
+    effective confusers, shares of errors keeping the verb / object against chance) and its
+    computed conclusion."""
+    m, datasets = res["metrics"], res["presets"] + [res["compare"]]
+    rows = [f"**03 · misclassification diversity**, data: {res['dataset']}, backbone: {res['backbone']}; entropy of each "
+            f"class's wrong predictions in nats (classes with >= {res['settings']['min_errors']} errors), mean ± std over "
+            f"seeds {res['seeds']} ({res['compare']}: {res['compare_seeds']}); shares in %:", "",
+            "| data | method | entropy (raw) | Miller-Madow | matched error counts | effective confusers | "
+            "same verb (chance) | same object (chance) |", "|---|---|---|---|---|---|---|---|"]
+    for p in datasets:
+        for method in ("generative", "discriminative", "gad"):
+            s = m[method]
+            cells = [fmt_mean_std(s[f"{p}_{k}"], scale=1, digits=2) for k in
+                     ("error_entropy", "error_entropy_mm", "error_entropy_matched", "effective_confusers")]
+            cells += [f"{fmt_mean_std(s[f'{p}_share_{k}'])} ({100 * s[f'{p}_chance_{k}']['mean']:.1f})"
+                      for k in ("same_verb", "same_object")]
+            rows.append(f"| {p} | {method} | " + " | ".join(cells) + " |")
+    rows.append("")
+    rows += res["conclusion"].splitlines()
+    return "\n".join(rows)
+
+
 def _need(results: dict[str, dict], name: str) -> dict:
     if name not in results:
         raise FileNotFoundError(f"no results/{name}.json: run notebooks/{name}.ipynb (python -m gadlib.run_notebooks)")
@@ -179,6 +203,7 @@ BLOCKS = {
     "notebook-table": notebook_table,
     "results-01": lambda old, r: results_01(_need(r, NB01)),
     "results-02": lambda old, r: results_02(_need(r, NB02)),
+    "results-03": lambda old, r: results_03(_need(r, NB03)),
     "results-04": lambda old, r: results_04(_need(r, NB04)),
     "results-05": lambda old, r: results_05(_need(r, NB05)),
     "results-all": lambda old, r: methods_table(r),

@@ -149,3 +149,53 @@ def oad_timeline_explorer(predictions: dict, class_names: list[str], window: int
 
     out = w.interactive_output(draw, {"video": video, "start": start})
     return w.VBox([w.HBox([video, start]), out])
+
+
+def error_destinations_figure(errors_by_method: dict, class_names: list[str], cls: int, top: int = 6):
+    """Where the errors of true class `cls` go, one panel per method: the `top` most frequent
+    predicted classes, as shares of that class's errors (count beside each bar).
+
+    errors_by_method: {method: [C, C] error counts} (`gadlib.diversity.error_counts`, e.g. summed
+    over seeds). Explained in notebooks/03_misclassification_diversity.ipynb.
+    """
+    fig, axes = plt.subplots(1, len(errors_by_method), figsize=(3.9 * len(errors_by_method), 0.3 * top + 1.3),
+                             squeeze=False)
+    truth_words = set(class_names[cls].split())
+    for ax, (method, errors) in zip(axes[0], errors_by_method.items()):
+        row = np.asarray(errors)[cls]
+        total = int(row.sum())
+        dest = [c for c in np.argsort(-row, kind="stable")[:top] if row[c] > 0]
+        shares = [row[c] / total for c in dest]
+        # red: the predicted label shares a word with the truth
+        ax.barh(range(len(dest)), shares, color=["tab:red" if truth_words & set(class_names[c].split()) else "tab:grey"
+                                                 for c in dest])
+        ax.set_yticks(range(len(dest)), [class_names[c] for c in dest], fontsize=8)
+        for y, c in enumerate(dest):
+            ax.text(shares[y], y, f" {row[c]}", va="center", fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.15)
+        ax.set_xlabel("share of this class's errors", fontsize=8)
+        ax.set_title(f"{method}: {total} errors", fontsize=9)
+    fig.suptitle(f"true class {class_names[cls]!r} (red: the prediction shares a word with it)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def error_destinations_explorer(errors_by_method: dict, class_names: list[str], top: int = 6):
+    """Pick a true class (listed by its number of errors, all methods together) and see where
+    each method's errors of it go (`error_destinations_figure`)."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    total = sum(np.asarray(e).sum(1) for e in errors_by_method.values())
+    order = [int(c) for c in np.argsort(-total, kind="stable") if total[c] > 0]
+    pick = w.Dropdown(options=[(f"{class_names[c]} ({int(total[c])} errors)", c) for c in order],
+                      description="class")
+
+    def draw(cls):
+        fig = error_destinations_figure(errors_by_method, class_names, cls, top)
+        display(fig)
+        plt.close(fig)
+
+    out = w.interactive_output(draw, {"cls": pick})
+    return w.VBox([pick, out])

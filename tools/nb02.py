@@ -8,7 +8,7 @@ CELLS = [
 # 02 · Tokenization ablations: when do shared label tokens hurt a generative classifier?
 
 [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/02_tokenization_ablations.ipynb)
-· [⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb) · next: [05 · online action detection ➡](05_online_action_detection.ipynb)
+· [⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb) · next: [03 · misclassification diversity ➡](03_misclassification_diversity.ipynb)
 
 The paper's tokenization study (Pang, Chatterjee, Sener, Yao, ICLR 2026,
 [arXiv:2603.02546](https://arxiv.org/abs/2603.02546); EPIC-Kitchens-100 online action detection,
@@ -475,6 +475,6 @@ check_distinct_tokens(predict_distinct_tokens, measure_distinct_tokens)
 """),
 ("md", r"""
 ---
-[⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb) · next: [05 · online action detection ➡](05_online_action_detection.ipynb)
+[⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb) · next: [03 · misclassification diversity ➡](03_misclassification_diversity.ipynb)
 """),
 ]

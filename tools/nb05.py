@@ -8,7 +8,7 @@ CELLS = [
 # 05 · Online action detection: the paper's main setting, frame by frame
 
 [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/05_online_action_detection.ipynb)
-· [⬅ 02 · tokenization ablations](02_tokenization_ablations.ipynb)
+· [⬅ 04 · GAD fine-tuning](04_gad_finetuning.ipynb)
 
 Most of the paper's evidence (Pang, Chatterjee, Sener, Yao, ICLR 2026, arXiv:2603.02546) is
 **online action detection (OAD)**: a stream arrives frame by frame, and at every frame the model
@@ -416,6 +416,6 @@ check_late_predictions(predict_late, measure_late)
 """),
 ("md", r"""
 ---
-[⬅ 02 · tokenization ablations](02_tokenization_ablations.ipynb)
+[⬅ 04 · GAD fine-tuning](04_gad_finetuning.ipynb)
 """),
 ]

@@ -1,0 +1,358 @@
+"""Misclassification diversity: where the wrong predictions of each class go (the paper's claim 4).
+
+Explained in notebooks/03_misclassification_diversity.ipynb.
+
+The paper reports "an entropy score over the wrong predictions of each class" without its
+formula. gadlib's definition (`error_entropy`):
+
+    for every true class c with at least `min_errors` errors, H_c = - sum_j p_cj ln p_cj (nats),
+    where p_cj is the share of c's errors predicted as class j (j != c);
+    the score is the mean of H_c over those classes, and exp(score) is the effective number
+    of classes the errors go to (`effective_confusers`): 1 = always the same confuser,
+    k = spread evenly over k classes.
+
+Read it with care: the plug-in entropy of n draws is biased low and grows with n, so a
+classifier that errs more looks more "diverse" by sampling alone. Two controls:
+`matched_error_entropy` subsamples every class's errors to the same number for the methods
+compared (repeated draws), and the Miller-Madow estimator (`entropy(..., "miller_madow")`) adds
+the first-order bias correction (K - 1) / (2 n). `null_error_entropy` gives the entropy of the
+same numbers of errors sent to random wrong classes (uniformly or following the class prior),
+so a score can be placed between "one confuser" (0) and "random".
+
+Why the errors go where they go: `error_anatomy` (does the prediction share the verb, the
+object, both or neither with the truth) against `anatomy_chance` (the same shares for a random
+wrong class), and `confusion_vs` (confusion rate of class pairs grouped by a pair property:
+shared label tokens, `shared_tokens`, or visual similarity, `class_similarity`).
+
+Background (OAD class 0) is a class like any other for the metrics, but a frame of an action
+predicted as background is a missed detection, not a confusion between actions: pass it in
+`exclude` to keep it out of both the true classes and the destinations.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+import torch
+from sklearn.metrics import confusion_matrix
+
+from .vocabulary import PHRASES
+
+ESTIMATORS = ("plugin", "miller_madow")
+
+
+def _check_labels(pred, truth, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    pred, truth = (np.asarray(x).ravel() for x in (pred, truth))
+    if pred.shape != truth.shape:
+        raise ValueError(f"pred has {pred.size} labels but truth has {truth.size}")
+    for name, x in (("pred", pred), ("truth", truth)):
+        if x.size and (not np.issubdtype(x.dtype, np.integer) or x.min() < 0 or x.max() >= num_classes):
+            raise ValueError(f"{name} must hold class indices in [0, {num_classes}), got values "
+                             f"{x.min()}..{x.max()} of dtype {x.dtype}")
+    return pred.astype(np.int64), truth.astype(np.int64)
+
+
+def error_counts(pred, truth, num_classes: int, exclude=()) -> np.ndarray:
+    """int64 [C, C]: E[i, j] = how often true class i was predicted as class j != i.
+
+    The confusion matrix (scikit-learn) with its diagonal (the correct predictions) zeroed; rows
+    and columns of the classes in `exclude` (e.g. OAD background, 0) are zeroed too, so only
+    errors between the other classes remain.
+    """
+    pred, truth = _check_labels(pred, truth, num_classes)
+    counts = confusion_matrix(truth, pred, labels=np.arange(num_classes)).astype(np.int64)
+    np.fill_diagonal(counts, 0)
+    excluded = list(exclude)
+    counts[excluded, :] = 0
+    counts[:, excluded] = 0
+    return counts
+
+
+def entropy(counts, estimator: str = "plugin") -> float:
+    """Entropy in nats of the distribution that `counts` (one class's errors per destination) samples.
+
+    "plugin": -sum p ln p with p = counts / n (scipy.stats.entropy): biased low, by about
+    (K - 1) / (2 n) for K occupied destinations and n draws.
+    "miller_madow": plug-in + (K - 1) / (2 n), K = destinations with a count > 0 (Miller, 1955):
+    the first-order correction of that bias. NaN when n = 0.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    counts = np.asarray(counts, dtype=float).ravel()
+    if (counts < 0).any():
+        raise ValueError("entropy: counts must be >= 0")
+    n = counts.sum()
+    if n == 0:
+        return float("nan")
+    h = float(scipy.stats.entropy(counts))
+    if estimator == "miller_madow":
+        h += (np.count_nonzero(counts) - 1) / (2 * n)
+    return h
+
+
+def per_class_error_entropy(errors: np.ndarray, min_errors: int = 5, estimator: str = "plugin") -> np.ndarray:
+    """float [C]: H_c of each true class's errors (a row of `error_counts`); NaN for classes with
+    fewer than `min_errors` errors (too few to say where they go)."""
+    errors = _check_errors(errors)
+    if min_errors < 1:
+        raise ValueError(f"min_errors must be >= 1, got {min_errors}")
+    n = errors.sum(1)
+    return np.array([entropy(row, estimator) if k >= min_errors else np.nan for row, k in zip(errors, n)])
+
+
+def _check_errors(errors) -> np.ndarray:
+    errors = np.asarray(errors)
+    if errors.ndim != 2 or errors.shape[0] != errors.shape[1]:
+        raise ValueError(f"errors must be a square [C, C] count matrix (error_counts), got shape {errors.shape}")
+    if np.diag(errors).any():
+        raise ValueError("errors has counts on its diagonal: pass error_counts(...), not a confusion matrix")
+    return errors
+
+
+def error_entropy(errors: np.ndarray, min_errors: int = 5, estimator: str = "plugin") -> float:
+    """The misclassification-diversity score: mean over classes with >= `min_errors` errors of
+    the entropy (nats) of where their errors go. NaN when no class has enough errors."""
+    h = per_class_error_entropy(errors, min_errors, estimator)
+    return float(np.nanmean(h)) if np.isfinite(h).any() else float("nan")
+
+
+def effective_confusers(score: float) -> float:
+    """exp(entropy score): the number of classes that, hit equally often, give that entropy
+    (1 = one confuser; k = k equal confusers). Of the mean entropy, i.e. a geometric mean."""
+    return float(np.exp(score))
+
+
+def matched_counts(errors_by_method: dict, min_errors: int = 5) -> np.ndarray:
+    """int [C]: per true class, the error count every method can be subsampled to (the smallest
+    over the methods), 0 where some method has fewer than `min_errors` errors (class left out)."""
+    if not errors_by_method:
+        raise ValueError("matched_counts: no methods")
+    n = np.min([_check_errors(e).sum(1) for e in errors_by_method.values()], axis=0)
+    return np.where(n >= min_errors, n, 0)
+
+
+def subsample_errors(errors: np.ndarray, n_per_class, rng: np.random.Generator) -> np.ndarray:
+    """A random subset of each class's errors, `n_per_class[c]` of them, drawn without
+    replacement (a multivariate hypergeometric draw per row); same shape as `errors`."""
+    errors = _check_errors(errors)
+    n_per_class = np.asarray(n_per_class, dtype=np.int64)
+    have = errors.sum(1)
+    if n_per_class.shape != have.shape or (n_per_class > have).any() or (n_per_class < 0).any():
+        raise ValueError(f"subsample_errors: n_per_class must be [C] = [{len(have)}] counts between 0 and each "
+                         f"class's errors; got shape {n_per_class.shape}")
+    out = np.zeros_like(errors)
+    for c in np.flatnonzero(n_per_class):
+        out[c] = rng.multivariate_hypergeometric(errors[c], int(n_per_class[c]))
+    return out
+
+
+def matched_error_entropy(errors: np.ndarray, n_per_class, draws: int = 20, seed: int = 0,
+                          estimator: str = "plugin") -> float:
+    """The entropy score at equal error counts: each class's errors subsampled to
+    `n_per_class[c]` (`matched_counts`; classes with 0 are left out), mean over `draws` draws.
+    Methods scored with the same `n_per_class` carry the same sampling bias, so their scores
+    compare what is left: how spread out the errors are."""
+    n_per_class = np.asarray(n_per_class)
+    if not (n_per_class > 0).any():
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    scores = []
+    for _ in range(draws):
+        sub = subsample_errors(errors, n_per_class, rng)
+        scores.append(np.mean(_entropies(sub[n_per_class > 0], estimator)))
+    return float(np.mean(scores))
+
+
+def null_error_entropy(n_per_class, prior=None, allowed=None, draws: int = 20, seed: int = 0,
+                       estimator: str = "plugin", min_errors: int = 1) -> float:
+    """The entropy score if each class's `n_per_class[c]` errors went to random wrong classes.
+
+    prior: [C] weights of the destinations (None: uniform; e.g. the training frequency of the
+    classes: "follows the class prior"); a class never goes to itself, and only classes in
+    `allowed` (bool [C]; None: all) are destinations. Mean over classes with >= `min_errors`
+    errors and over `draws` draws: the same sampling bias as the measured plug-in score, so the
+    measured score can be read against it directly.
+    """
+    n_per_class = np.asarray(n_per_class, dtype=np.int64)
+    C = len(n_per_class)
+    weights = np.ones(C) if prior is None else np.asarray(prior, dtype=float)
+    allowed = np.ones(C, bool) if allowed is None else np.asarray(allowed, bool)
+    if weights.shape != (C,) or allowed.shape != (C,) or (weights < 0).any():
+        raise ValueError(f"null_error_entropy: prior and allowed must be [C] = [{C}] (prior >= 0), got "
+                         f"{weights.shape} and {allowed.shape}")
+    classes = np.flatnonzero(n_per_class >= min_errors)
+    if not len(classes):
+        return float("nan")
+    p = np.tile(weights * allowed, (len(classes), 1))
+    p[np.arange(len(classes)), classes] = 0  # a class never goes to itself
+    if (p.sum(1) == 0).any():
+        raise ValueError(f"null_error_entropy: class {classes[p.sum(1) == 0][0]} has no allowed destination "
+                         f"with a prior > 0")
+    p /= p.sum(1, keepdims=True)
+    rng = np.random.default_rng(seed)
+    # one multinomial draw per class and draw, all at once: [draws, classes, C]
+    counts = rng.multinomial(n_per_class[classes], p, size=(draws, len(classes)))
+    return float(np.mean(_entropies(counts, estimator)))
+
+
+def _entropies(counts: np.ndarray, estimator: str) -> np.ndarray:
+    """`entropy` of every row (last axis) of an array of counts, vectorised."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    n = counts.sum(-1, keepdims=True)
+    p = counts / n
+    h = -np.sum(p * np.log(np.where(p > 0, p, 1)), axis=-1)
+    if estimator == "miller_madow":
+        h = h + (np.count_nonzero(counts, axis=-1) - 1) / (2 * n[..., 0])
+    return h
+
+
+def verb_object_indices(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """int [C] verb index and int [C] object index of each class name (indices into the sorted
+    distinct verbs / objects).
+
+    A label is "verb object" ("pour olive oil": verb "pour", object "olive oil"), or in the
+    descriptive style of the GoalStep-like preset "verb the object <phrase>" with a phrase from
+    `gadlib.vocabulary.PHRASES` ("cut the onion with a sharp knife": object "onion"). Real data
+    sets (EPIC-Kitchens' verb-noun pairs) can pass their own indices instead.
+    """
+    if not names:
+        raise ValueError("verb_object_indices: no class names")
+    verbs, objects = [], []
+    for name in names:
+        verb, _, rest = name.strip().partition(" ")
+        if not rest:
+            raise ValueError(f"verb_object_indices: label {name!r} has no object (expected 'verb object')")
+        for phrase in PHRASES:
+            if rest.startswith("the ") and rest.endswith(" " + phrase):
+                rest = rest[len("the "):-len(phrase) - 1]
+                break
+        verbs.append(verb)
+        objects.append(rest)
+    return (np.unique(verbs, return_inverse=True)[1].astype(np.int64),
+            np.unique(objects, return_inverse=True)[1].astype(np.int64))
+
+
+ANATOMY = ("same_verb_only", "same_object_only", "both", "neither")
+
+
+def _anatomy_masks(verb_of: np.ndarray, object_of: np.ndarray) -> dict[str, np.ndarray]:
+    """bool [C, C] per anatomy part: which (true, predicted) class pairs it covers."""
+    v = verb_of[:, None] == verb_of[None, :]
+    o = object_of[:, None] == object_of[None, :]
+    return {"same_verb_only": v & ~o, "same_object_only": o & ~v, "both": v & o, "neither": ~v & ~o}
+
+
+def error_anatomy(errors: np.ndarray, verb_of, object_of) -> dict:
+    """Shares of all errors (a `error_counts` matrix) whose prediction shares only the verb, only
+    the object, both (possible when labels differ in more than verb and object) or neither with
+    the truth; they sum to 1. Also "same_verb" (= verb only + both), "same_object", and "errors".
+    """
+    errors = _check_errors(errors)
+    verb_of, object_of = _check_parts(verb_of, object_of, len(errors))
+    total = errors.sum()
+    shares = {k: (float(errors[m].sum() / total) if total else float("nan"))
+              for k, m in _anatomy_masks(verb_of, object_of).items()}
+    return _with_totals(shares, int(total))
+
+
+def anatomy_chance(errors: np.ndarray, verb_of, object_of, prior=None, allowed=None) -> dict:
+    """The `error_anatomy` shares expected if every error of class c went to a random wrong class:
+    uniform over the `allowed` classes other than c, or following `prior` (weights [C]).
+    Exact expectation (no sampling), weighted by each class's number of errors."""
+    errors = _check_errors(errors)
+    C = len(errors)
+    verb_of, object_of = _check_parts(verb_of, object_of, C)
+    weights = np.ones(C) if prior is None else np.asarray(prior, dtype=float)
+    allowed = np.ones(C, bool) if allowed is None else np.asarray(allowed, bool)
+    p = np.tile(weights * allowed, (C, 1))
+    np.fill_diagonal(p, 0)
+    rows = errors.sum(1)
+    if (p[rows > 0].sum(1) == 0).any():
+        raise ValueError("anatomy_chance: a class with errors has no allowed destination")
+    p[rows > 0] /= p[rows > 0].sum(1, keepdims=True)
+    total = rows.sum()
+    shares = {k: (float((rows[:, None] * p * m).sum() / total) if total else float("nan"))
+              for k, m in _anatomy_masks(verb_of, object_of).items()}
+    return _with_totals(shares, int(total))
+
+
+def _with_totals(shares: dict, total: int) -> dict:
+    return {**shares, "same_verb": shares["same_verb_only"] + shares["both"],
+            "same_object": shares["same_object_only"] + shares["both"], "errors": total}
+
+
+def _check_parts(verb_of, object_of, C: int) -> tuple[np.ndarray, np.ndarray]:
+    verb_of, object_of = np.asarray(verb_of), np.asarray(object_of)
+    if verb_of.shape != (C,) or object_of.shape != (C,):
+        raise ValueError(f"verb_of and object_of must have one entry per class ({C}), got shapes "
+                         f"{verb_of.shape} and {object_of.shape}")
+    return verb_of, object_of
+
+
+def shared_tokens(sequences: list[list[int]]) -> np.ndarray:
+    """int [C, C]: how many distinct tokens the label token sequences of two classes share (the
+    overlap the paper blames: "add sugar" and "add salt" share "add")."""
+    sets = [set(s) for s in sequences]
+    return np.array([[len(a & b) for b in sets] for a in sets], dtype=np.int64)
+
+
+def class_similarity(features, labels, num_classes: int) -> np.ndarray:
+    """float [C, C]: cosine similarity of the classes' mean feature vectors (how alike two classes
+    look in the data), from frame or sample `features` [N, D] and their class `labels` [N].
+    NaN rows and columns for classes without any sample."""
+    features = np.asarray(features, dtype=float)
+    labels = np.asarray(labels)
+    if features.ndim != 2 or labels.shape != (len(features),):
+        raise ValueError(f"class_similarity: features must be [N, D] with labels [N], got {features.shape} "
+                         f"and {labels.shape}")
+    means = np.full((num_classes, features.shape[1]), np.nan)
+    for c in np.unique(labels):
+        means[c] = features[labels == c].mean(0)
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    return means @ means.T
+
+
+def confusion_vs(errors: np.ndarray, support, pair_property: np.ndarray, bins=None,
+                 classes=None) -> pd.DataFrame:
+    """Confusion rate of ordered class pairs (i, j != i), grouped by a pair property.
+
+    rate(i -> j) = errors[i, j] / support[i] (the share of class i's frames or samples predicted
+    as j). Pairs are grouped by `pair_property[i, j]` (e.g. `shared_tokens`, or
+    `class_similarity` cut into `bins`); `classes` (indices, default: all) chooses the classes
+    taking part, of which those with support 0 are left out. Returns one row per group: pairs,
+    mean rate (%) and its standard error (%).
+    """
+    errors = _check_errors(errors)
+    support, prop = np.asarray(support, dtype=float), np.asarray(pair_property)
+    C = len(errors)
+    if support.shape != (C,) or prop.shape != (C, C):
+        raise ValueError(f"confusion_vs: support must be [{C}] and pair_property [{C}, {C}], got "
+                         f"{support.shape} and {prop.shape}")
+    classes = np.flatnonzero(support > 0) if classes is None else np.asarray(classes)
+    classes = classes[support[classes] > 0]  # a class without frames has no rate
+    i, j = np.meshgrid(classes, classes, indexing="ij")
+    keep = i != j
+    i, j = i[keep], j[keep]
+    frame = pd.DataFrame({"group": prop[i, j] if bins is None else pd.cut(prop[i, j], bins),
+                          "rate": 100 * errors[i, j] / support[i]})
+    out = frame.groupby("group", observed=True)["rate"].agg(pairs="size", rate="mean", sem="sem")
+    return out.rename(columns={"rate": "confusion rate (%)", "sem": "standard error (%)"})
+
+
+@torch.no_grad()
+def decision_states(classifier, batch) -> np.ndarray:
+    """float32 [B, H]: the last-layer hidden state a classifier decides from.
+
+    Discriminative and GAD: the state at the `[CLS]` query (what the linear head reads).
+    Generative: the state at the last prompt position, just before the label (what the LM head
+    reads to choose the label's first token).
+    """
+    classifier.eval()
+    if hasattr(classifier, "cls_hidden"):
+        return classifier.cls_hidden(batch).float().cpu().numpy()
+    if not hasattr(classifier, "label_spaces"):
+        raise TypeError(f"decision_states: no decision state known for {type(classifier).__name__}")
+    # left padding: every prompt's last position is the last column
+    embeds, mask, positions = classifier.mllm.pad(classifier.mllm.prefix_embeds(batch.visual, batch.kinds), left=True)
+    return classifier.mllm.hidden_states(embeds, mask, positions)[:, -1].float().cpu().numpy()
