@@ -627,7 +627,9 @@ def positions_model(order: str, names, visual_dim: int):
 
 
 def count_lm_positions(model, fn) -> int:
-    """Run fn() and count the real (unpadded) positions every pass of model's LM processed."""
+    """Run fn() and count the real (unpadded) positions of every pass through
+    model.mllm.hidden_states (the LM's decoder, where every order's loss and read-out run);
+    generate()'s decoding steps (generate-first at inference) are not counted."""
     count, inner = [0], model.mllm.hidden_states
 
     def counting(embeds, mask, positions):

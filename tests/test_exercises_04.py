@@ -82,3 +82,12 @@ def test_lm_positions_grades_the_measurement_and_only_reports_the_prediction(cap
     check_lm_positions(lambda: wrong_guess, lambda: want)
     out = capsys.readouterr().out
     assert "passed" in out and "4/5" in out and "off for ['gen_first']" in out
+
+
+def test_notebook_04_is_a_course_notebook_with_four_checked_exercises():
+    from gadlib import course
+    assert "04_gad_finetuning" in course.course_notebooks()
+    nb = course.solution_notebook("04_gad_finetuning")
+    checks = [c for c in nb.cells[course.exercise_start(nb):] if course.is_check(c)]
+    assert [c.source.split("(")[0] for c in checks] == \
+        ["check_previous_actions", "check_gad_loss", "check_lora_removal", "check_lm_positions"]
