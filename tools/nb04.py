@@ -434,20 +434,213 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 """),
 ("md", r"""
 ## Exercises
-1. **The context for steps.** Make GAD generate only the task goal for step samples (as
-   generate-first does) and compare with `"<step>. <task>."`. Which part of the context helps
-   step recognition, and which helps forecasting?
-2. **Generate-first's shortcut.** Turn the honesty off: give generate-first the full context
-   (`gadlib.gad.GADClassifier.generation_texts`). How high does its *training* accuracy climb,
-   and what happens at test time when it must write the step name itself?
-3. **λ on a log scale.** Extend `LAMBDAS` to 10 and 30. Where does the generation loss start to
-   crowd out classification?
-4. **Two-stage, unfrozen.** In `gadlib.ablations.freeze_generative_model` leave the connector
-   trainable. Does the collapse come from the LM or from the connector?
-5. **On a GPU.** Run the notebook on a Colab T4 with the pretrained LM, then with
-   `LM = "embedded"`: compare the peak GPU memory and the GAD / discriminative step-time ratio.
-   Why does the ratio shrink when the prompt (more frames, 10 tokens per frame) grows?
+Graded, from easy to open. Each one is **self-contained**: run this section from here on without
+the training cells above; the next cell imports the small inputs, and no exercise trains a model
+(the two that build one use the embedded tiny Llama: seconds on a CPU). Write your answer in the
+function's body, then run the `check_...` cell below it: it compares your answer with a reference
+computed right then, and says what is wrong if it is. Written answers ("explain") go in the
+markdown cell after the check.
 
+| # | kind | what | time |
+|---|---|---|---|
+| 1 | implement ★ | the previous action per frame: GAD's generation target for OAD | 10 min |
+| 2 | implement ★★ | the GAD objective `L_cls + λ · L_gen` on a padded batch | 15 min |
+| 3 | measure and explain ★★ | taking the LoRA out restores the original LM | 15 min |
+| 4 | predict, then check ★★ | what each ordering costs the LM, in training and at inference | 20 min |
+"""),
+("code", r"""
+import numpy as np
+import torch
+from gadlib.exercises import (ORDERS_04, check_gad_loss, check_lm_positions, check_lora_removal,
+                              check_previous_actions, count_lm_positions, gad_loss_inputs, lora_exercise_model,
+                              positions_batch, positions_model, simulate_finetuning)
+from gadlib.samples import NO_PREVIOUS_ACTION
+
+print("GAD objective inputs (class logits, targets, weights, token logits, token targets):",
+      [tuple(x.shape) for x in gad_loss_inputs()])
+"""),
+("md", r"""
+### Exercise 1 · The previous action, per frame (implement, ★)
+For online action detection GAD generates the **previous action** after `[CLS]`. Write
+`previous_actions(labels, step_names)`: for each frame `t` of a per-frame label sequence (0 =
+background, `k ≥ 1` = `step_names[k - 1]`), the name of the **last action segment that ended at or
+before `t`** (a segment is a run of one non-background label); `NO_PREVIOUS_ACTION` (`"none"`)
+before the first one ends. E.g. with `step_names = ["add sugar", "add salt", "stir"]`,
+`[1, 1, 0, 3, 2]` → `["none", "none", "add sugar", "add sugar", "stir"]`.
+"""),
+("code", r"""
+def previous_actions(labels: np.ndarray, step_names: list[str]) -> list[str]:
+    ### BEGIN SOLUTION
+    out, previous = [], NO_PREVIOUS_ACTION
+    for t in range(len(labels)):
+        # the run of labels[t - 1] ended at t when the label changes there
+        if t > 0 and labels[t - 1] != 0 and labels[t] != labels[t - 1]:
+            previous = step_names[labels[t - 1] - 1]
+        out.append(previous)
+    return out
+    ### END SOLUTION
+"""),
+("code", r"""
+check_previous_actions(previous_actions)
+"""),
+("md", r"""
+### Exercise 2 · The GAD objective (implement, ★★)
+Write `gad_loss(class_logits, targets, weights, token_logits, token_targets, lam)` =
+`L_cls + lam · L_gen`, as `GADClassifier.loss` computes it:
+* `L_cls`: the cross-entropy of `class_logits` `[B, C]` against `targets` `[B]`, a **weighted mean**
+  over the samples with `weights` `[B]` (OAD background samples count less);
+* `L_gen`: the next-token cross-entropy of `token_logits` `[B, T, V]` (the LM's logits at the context
+  positions) against `token_targets` `[B, T]`, averaged over **every real token of the batch**;
+  `-100` marks padding (contexts have different lengths).
+
+`gad_loss_inputs(seed)` gives such a batch. `torch.nn.functional.cross_entropy` is allowed.
+"""),
+("code", r"""
+def gad_loss(class_logits, targets, weights, token_logits, token_targets, lam: float) -> torch.Tensor:
+    ### BEGIN SOLUTION
+    import torch.nn.functional as F
+    per_sample = F.cross_entropy(class_logits, targets, reduction="none")
+    l_cls = (per_sample * weights).sum() / weights.sum()
+    l_gen = F.cross_entropy(token_logits.reshape(-1, token_logits.shape[-1]), token_targets.reshape(-1),
+                            ignore_index=-100)
+    return l_cls + lam * l_gen
+    ### END SOLUTION
+"""),
+("code", r"""
+check_gad_loss(gad_loss)
+"""),
+("md", r"""
+### Exercise 3 · Taking the LoRA out (measure and explain, ★★)
+`lora_exercise_model()` returns `(model, backbone, ids)`: a GAD classifier whose LM carries a
+small LoRA adapter (the embedded LM's random init plays the pretrained weights), its
+`BackboneConfig` and a prompt's token ids. The original LM is rebuilt as section 6 does:
+`set_seed(0)` then `gadlib.backbone.load_language_model(backbone)`. Measure the **max |logit
+difference|** to the original LM on `ids` (`lm(input_ids=ids).logits`, under `torch.no_grad()`)
+of `model.mllm.lm` three times: as built (`"fresh_adapter"`), after `simulate_finetuning(model)`
+(a stand-in for training that fills the LoRA matrices with random values, `"finetuned_adapter"`),
+and of the LM that `gadlib.checkpoint.remove_lora(model)` returns (`"adapter_removed"`).
+"""),
+("code", r"""
+def measure_lora_removal() -> dict:
+    ### BEGIN SOLUTION
+    from accelerate.utils import set_seed
+    from gadlib.backbone import load_language_model
+    from gadlib.checkpoint import remove_lora
+    model, backbone, ids = lora_exercise_model()
+    set_seed(0)
+    original, _ = load_language_model(backbone)
+    with torch.no_grad():
+        want = original.eval()(input_ids=ids).logits
+        diff = lambda lm: float((lm(input_ids=ids).logits - want).abs().max())
+        out = {"fresh_adapter": diff(model.mllm.lm)}
+        simulate_finetuning(model)
+        out["finetuned_adapter"] = diff(model.mllm.lm)
+        out["adapter_removed"] = diff(remove_lora(model).eval())
+    return out
+    ### END SOLUTION
+"""),
+("code", r"""
+check_lora_removal(measure_lora_removal)
+print({k: f"{v:.3g}" for k, v in measure_lora_removal().items()})
+"""),
+("md", r"""
+**Explain** (2-3 sentences): why is the fresh adapter's difference exactly zero, and why is the
+difference after `remove_lora` exactly zero too, although the adapter changed the logits? What
+would change if the adapter had been *merged* into the weights (`merge_and_unload`) before
+removal?
+
+### BEGIN SOLUTION
+LoRA adds `B·A·x` to each adapted layer and initialises `B` to zero, so a fresh adapter changes
+nothing. Training (here simulated) changes only the `A`, `B` matrices; the base weights stay as
+they were, so unloading the adapter modules gives back exactly the original LM, and with it its
+open-world ability (the paper's note). A merged adapter is added into the base weights: the
+original is then gone and cannot be recovered by removing modules.
+### END SOLUTION
+"""),
+("md", r"""
+### Exercise 4 · What each ordering costs the LM (predict, then check, ★★)
+`positions_batch()` gives `(batch, names, visual_dim)`: 3 step-recognition samples; each sample's
+prefix (chat prefix, 4 frames of visual tokens, question) is `P` positions long and its GAD
+context `"<step>. <task>."` is `n` tokens + EOS. `positions_model(order, names, visual_dim)`
+builds the classifier of one `order` in `ORDERS_04` (`"discriminative"`: no generation).
+`count_lm_positions(model, fn)` runs `fn()` and counts the real (unpadded) positions that every
+pass through the LM processed.
+
+**First predict**, from `P` and the token counts alone (get them with
+`model.mllm.prefix_embeds(batch.visual, batch.kinds)` and `model.generation_targets(batch)`, which
+already respects each order's honest context; no loss or predict call), the positions one
+training loss processes for each order, and one prediction of the disc-first GAD model
+(`"disc_first predict"`). **Then measure** them with `count_lm_positions` (`lambda: model.loss(batch)`,
+`lambda: model.predict(batch)`). Both as `{order: positions, ..., "disc_first predict": positions}`.
+"""),
+("code", r"""
+def predict_positions() -> dict:
+    ### BEGIN SOLUTION
+    batch, names, dim = positions_batch()
+    out = {}
+    for order in ORDERS_04:
+        model = positions_model(order, names, dim)
+        P = [len(p) for p in model.mllm.prefix_embeds(batch.visual, batch.kinds)]
+        if order == "discriminative":
+            out[order] = sum(p + 1 for p in P)                                   # [prefix][CLS]
+            continue
+        n = [len(t) for t in model.generation_targets(batch)]                    # context + EOS
+        out[order] = {"disc_first": sum(p + 1 + k for p, k in zip(P, n)),       # [prefix][CLS][context]
+                      "gen_first": sum(p + k + 1 for p, k in zip(P, n)),        # [prefix][task goal][CLS]
+                      "parallel": sum(2 * p + 1 + k for p, k in zip(P, n))}[order]  # two passes
+        if order == "disc_first":
+            out["disc_first predict"] = sum(p + 1 for p in P)                    # generation dropped
+    return out
+    ### END SOLUTION
+
+
+def measure_positions() -> dict:
+    ### BEGIN SOLUTION
+    batch, names, dim = positions_batch()
+    out = {}
+    for order in ORDERS_04:
+        model = positions_model(order, names, dim)
+        out[order] = count_lm_positions(model, lambda: model.loss(batch))
+        if order == "disc_first":
+            out["disc_first predict"] = count_lm_positions(model, lambda: model.predict(batch))
+    return out
+    ### END SOLUTION
+"""),
+("code", r"""
+check_lm_positions(predict_positions, measure_positions)
+print(measure_positions())
+"""),
+("md", r"""
+**Explain** (2-3 sentences): which ordering is the cheapest GAD to train, and why does the
+training overhead of GAD over discriminative shrink as the prompt grows (more frames, 10 visual
+tokens per frame on COIN)? Why does the disc-first GAD model cost exactly the discriminative
+model at inference, and which ordering would not?
+
+### BEGIN SOLUTION
+Disc-first and generate-first add only the context tokens to one pass (`n + 1` per sample;
+generate-first's honest context is shorter because it drops the step name), parallel runs the
+prefix twice. The overhead is `n + 1` positions on top of `P + 1`, so its share falls as `P`
+grows. At inference disc-first drops the generation branch and reads `[CLS]` after the prefix
+(`P + 1`, the discriminative cost); generate-first must first decode its context token by token
+before it can read `[CLS]`.
+### END SOLUTION
+"""),
+("md", r"""
+### Going further (open, ungraded)
+* **The context for steps.** Make GAD generate only the task goal for step samples (as
+  generate-first does) and compare with `"<step>. <task>."`. Which part of the context helps
+  step recognition, and which helps forecasting?
+* **Generate-first's shortcut.** Give generate-first the full context
+  (`GADClassifier.generation_texts`). How high does its *training* accuracy climb, and what
+  happens at test time when it must write the step name itself?
+* **λ on a log scale.** Extend `LAMBDAS` to 10 and 30. Where does the generation loss start to
+  crowd out classification?
+* **Two-stage, unfrozen.** In `gadlib.ablations.freeze_generative_model` leave the connector
+  trainable. Does the collapse come from the LM or from the connector?
+* **On a GPU.** Run the notebook on a Colab T4 with the pretrained LM, then with
+  `LM = "embedded"`: compare the peak GPU memory and the GAD / discriminative step-time ratio.
+"""),
+("md", r"""
 ---
 [⬅ 03 · misclassification diversity](03_misclassification_diversity.ipynb) ·
 [05 · online action detection ➡](05_online_action_detection.ipynb)
