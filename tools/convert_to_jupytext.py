@@ -23,13 +23,13 @@ ROOT = TOOLS.parent
 PAIRING = "ipynb,py:percent"
 
 
-def notebook_from_cells(cells) -> nbformat.NotebookNode:
+def notebook_from_cells(cells, metadata=None) -> nbformat.NotebookNode:
     """What tools/nb.py's `write` built, with the jupytext pairing added."""
     from nb import write  # the old builder, so metadata and ids are exactly what it wrote
 
     tmp = TOOLS / "_convert_tmp.ipynb"
     try:
-        write(tmp, cells)
+        write(tmp, cells, metadata)
         nb = nbformat.read(tmp, as_version=4)
     finally:
         tmp.unlink(missing_ok=True)
@@ -45,7 +45,7 @@ def main() -> int:
     sys.path.insert(0, str(TOOLS))
     for src in sources:
         module = importlib.import_module(src.stem)
-        nb = notebook_from_cells(module.CELLS)
+        nb = notebook_from_cells(module.CELLS, getattr(module, "METADATA", None))
         ipynb, py = ROOT / "notebooks" / f"{module.NAME}.ipynb", ROOT / "notebooks" / f"{module.NAME}.py"
         nbformat.write(nb, ipynb)
         jupytext.write(nb, py, fmt="py:percent")
