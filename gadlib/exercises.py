@@ -472,8 +472,9 @@ def check_late_predictions(predict, measure) -> None:
 # =================================================================================================
 
 def _random_label_pairs(rng: np.random.Generator):
-    """Short (pred, truth, num_classes, exclude) cases, from 0 to 12 labels over 2-5 classes."""
-    for n in range(13):
+    """Short (pred, truth, num_classes, exclude) cases, from 1 to 12 labels over 2-5 classes
+    (error_counts, via scikit-learn's confusion_matrix, refuses an empty sequence)."""
+    for n in range(1, 13):
         for _ in range(6):
             C = int(rng.integers(2, 6))
             exclude = () if rng.random() < 0.5 else (0,)
