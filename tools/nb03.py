@@ -511,21 +511,169 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 """),
 ("md", r"""
 ## Exercises
-1. **Background as a destination.** Set `EXCLUDE = ()` and rerun from section 2's second cell
-   (no retraining needed if you keep `runs`). A classifier that calls most missed actions
-   "background" now has one dominant confuser: which method's score moves most, and why is that
-   a different failure from confusing two actions?
-2. **Frames are not independent.** A whole mispredicted segment sends all its consecutive
-   frames to the same wrong class. Count errors per *segment* instead (`gadlib.metrics.segments` on the
-   truth, majority prediction per segment): does the generative − discriminative gap change?
-3. **Minimum errors.** Try `MIN_ERRORS = 2` and `10`. Which score (raw, Miller-Madow, matched)
-   is most stable, and how many classes does matching keep?
-4. **Break the link between words and looks.** Rebuild the data with `compositionality=0.0`
-   (classes that share words no longer look alike). Does the generative model still confuse
-   classes that share label tokens more often? Which method's curve in section 5 flattens?
-5. **More seeds.** Add seeds until the matched gap's std is below half its mean. How many did
-   you need, and does the verdict in section 8 change?
+Graded, from easy to open. Each one is **self-contained**: run this section from here on without
+the training cells above; the inputs are small error matrices and label streams built here, in
+seconds. Write your answer in the function's body, then run the `check_...` cell below it.
 
+| # | kind | what | time |
+|---|---|---|---|
+| 1 | implement ★ | the error count matrix | 10 min |
+| 2 | implement ★★ | the misclassification entropy score | 15 min |
+| 3 | measure and explain ★★ | background as a destination | 15 min |
+| 4 | predict, then check ★★★ | same spread, more errors: raw vs Miller-Madow vs matched | 20 min |
+"""),
+("code", r"""
+import numpy as np
+from gadlib.exercises import (MISS_CLASSES, check_background_destination, check_error_counts, check_error_entropy,
+                              check_few_vs_many, few_and_many_errors, missed_as_background_streams)
+
+truth, preds = missed_as_background_streams()
+print("truth:   ", truth[:20], "...")
+print("cautious:", preds["cautious"][:20], "...")
+"""),
+("md", r"""
+### Exercise 1 · The error count matrix (implement, ★)
+Write `my_error_counts(pred, truth, num_classes, exclude)`: an integer `[C, C]` array whose entry
+`[i, j]` counts how often true class `i` was predicted as class `j`, for `j != i` only (the
+diagonal, the correct predictions, stays 0). The rows **and** columns of the classes in `exclude`
+are 0 too (OAD background: a missed action is not a confusion between actions). E.g.
+`pred = [1, 1, 2]`, `truth = [1, 2, 2]`, 3 classes: one error, true 2 predicted as 1, so only
+`[2, 1]` is 1.
+"""),
+("code", r"""
+def my_error_counts(pred: np.ndarray, truth: np.ndarray, num_classes: int, exclude=()) -> np.ndarray:
+    ### BEGIN SOLUTION
+    errors = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(errors, (truth, pred), 1)
+    np.fill_diagonal(errors, 0)
+    for c in exclude:
+        errors[c, :] = 0
+        errors[:, c] = 0
+    return errors
+    ### END SOLUTION
+"""),
+("code", r"""
+check_error_counts(my_error_counts)
+"""),
+("md", r"""
+### Exercise 2 · The misclassification entropy (implement, ★★)
+Write `my_error_entropy(errors, min_errors)`, the score of section 1, from an error count matrix
+(row = true class): for every class with **at least `min_errors` errors**,
+$H_c = -\sum_j p_{cj} \ln p_{cj}$ with $p_{cj}$ = the share of its errors predicted as $j$
+(natural log, $0 \ln 0 = 0$); return the mean of $H_c$ over those classes, and `float("nan")`
+when no class has enough errors. Use numpy only (not `gadlib.diversity`).
+"""),
+("code", r"""
+def my_error_entropy(errors: np.ndarray, min_errors: int = 5) -> float:
+    ### BEGIN SOLUTION
+    scores = []
+    for row in np.asarray(errors, dtype=float):
+        if row.sum() >= min_errors:
+            p = row[row > 0] / row.sum()
+            scores.append(float(-(p * np.log(p)).sum()))
+    return float(np.mean(scores)) if scores else float("nan")
+    ### END SOLUTION
+"""),
+("code", r"""
+check_error_entropy(my_error_entropy)
+"""),
+("md", r"""
+### Exercise 3 · Background as a destination (measure and explain, ★★)
+`missed_as_background_streams()` gives the per-frame truth of an OAD stream (class 0 =
+background, `MISS_CLASSES` = 6 classes) and the predictions of two models, both wrong on about
+30% of frames: when an action frame is wrong, **cautious** says "background" 4 times in 5,
+**confused** says any other class at random. Measure each model's score with background kept as
+a class and destination (`exclude=()`) and with it excluded (`exclude=(0,)`):
+`gadlib.diversity.error_entropy(gadlib.diversity.error_counts(pred, truth, MISS_CLASSES, exclude), 5)`.
+Return `{model: {"background_kept": ..., "background_excluded": ...}}`.
+"""),
+("code", r"""
+def measure_background() -> dict:
+    ### BEGIN SOLUTION
+    from gadlib.diversity import error_counts, error_entropy
+    truth, preds = missed_as_background_streams()
+    return {model: {key: error_entropy(error_counts(pred, truth, MISS_CLASSES, exclude), 5)
+                    for key, exclude in (("background_kept", ()), ("background_excluded", (0,)))}
+            for model, pred in preds.items()}
+    ### END SOLUTION
+"""),
+("code", r"""
+check_background_destination(measure_background)
+for model, m in measure_background().items():
+    print(f"{model}: background kept {m['background_kept']:.2f} nats, excluded {m['background_excluded']:.2f} nats")
+"""),
+("md", r"""
+**Explain** (2-3 sentences): which model's score moves most when background is kept, and in which
+direction? Why would keeping background make a model that *misses* actions look like one whose
+errors are *less* spread over classes, and why is that a different failure from confusing two actions?
+
+### BEGIN SOLUTION
+The cautious model's score drops sharply when background is kept: most of every action's errors
+go to one destination, background, so its rows look like "one dominant confuser" (the confused
+model's score rises a little instead: background is one more random destination). That low entropy does not
+mean its errors between actions are concentrated (excluded, both models score about the same);
+it means the model misses actions, a detection failure the score would hide, which is why the
+notebook excludes background and reports the share of action frames called background beside it.
+### END SOLUTION
+"""),
+("md", r"""
+### Exercise 4 · Same spread, more errors (predict, then check, ★★★)
+`few_and_many_errors()` gives the error matrices of two classifiers over 20 classes whose errors
+are spread **the same way**: every class's errors go uniformly at random to the same 3 confusers.
+"few" makes 6 errors per class, "many" 60. **First predict**, with section 1's bias formula
+$(K-1)/2n$, the gap "many" − "few" of (a) the plug-in score, (b) the Miller-Madow score,
+(c) the score at equal error counts; **then measure** with `gadlib.diversity` at its defaults:
+`error_entropy(e)`, `error_entropy(e, estimator="miller_madow")` and
+`matched_error_entropy(e, n)` with `n = matched_counts(errs)` for both. Return both as
+`{"raw_gap": ..., "miller_madow_gap": ..., "matched_gap": ...}`.
+"""),
+("code", r"""
+def predict_few_vs_many() -> dict:
+    ### BEGIN SOLUTION
+    # true entropy ln 3 for both; plug-in bias (K - 1) / 2n = 1/n with K = 3: 1/6 - 1/60 = 0.15.
+    # Miller-Madow removes most of it; at equal counts both carry the same bias: 0 up to draw noise.
+    return {"raw_gap": 0.15, "miller_madow_gap": 0.0, "matched_gap": 0.0}
+    ### END SOLUTION
+
+
+def measure_few_vs_many() -> dict:
+    ### BEGIN SOLUTION
+    from gadlib.diversity import error_entropy, matched_counts, matched_error_entropy
+    errs = few_and_many_errors()
+    n = matched_counts(errs)
+    gap = lambda f: f(errs["many"]) - f(errs["few"])
+    return {"raw_gap": gap(error_entropy), "miller_madow_gap": gap(lambda e: error_entropy(e, estimator="miller_madow")),
+            "matched_gap": gap(lambda e: matched_error_entropy(e, n))}
+    ### END SOLUTION
+"""),
+("code", r"""
+check_few_vs_many(predict_few_vs_many, measure_few_vs_many)
+"""),
+("md", r"""
+**Explain** (2-3 sentences): where your prediction was off, why? What does this say about the
+paper's raw generative vs discriminative scores when the generative classifier also makes more errors?
+
+### BEGIN SOLUTION
+The raw gap is positive although both classifiers spread their errors identically: with 6 errors
+a class often shows only 2 of its 3 confusers, or unequal counts, so its plug-in entropy is low;
+the first-order formula gives about 0.15 nats, the measurement somewhat more (the formula is only
+first order and n = 6 is small). Miller-Madow removes most but not all of it, and matching removes it up
+to draw noise. A method that errs more (the generative one, in the paper and here) therefore looks
+more "diverse" by sampling alone; only a matched or bias-corrected comparison supports the claim.
+### END SOLUTION
+"""),
+("md", r"""
+### Going further (open, ungraded: they retrain or rerun the notebook above)
+* **Background as a destination, for real.** Set `EXCLUDE = ()` and rerun from section 2's second cell
+  (keep `runs`): which method's score moves most?
+* **Frames are not independent.** Count errors per *segment* (`gadlib.metrics.segments` on the truth,
+  majority prediction per segment): does the generative − discriminative gap change?
+* **Minimum errors.** `MIN_ERRORS = 2` and `10`: which score (raw, Miller-Madow, matched) is most stable?
+* **Break the link between words and looks.** Rebuild the data with `compositionality=0.0`: does the
+  generative model still confuse classes that share label tokens more often?
+* **More seeds.** Add seeds until the matched gap's std is below half its mean: does section 8's verdict change?
+"""),
+("md", r"""
 ---
 [⬅ 02 · tokenization ablations](02_tokenization_ablations.ipynb) · next: [04 · GAD fine-tuning ➡](04_gad_finetuning.ipynb)
 """),
