@@ -60,6 +60,8 @@ def error_counts(pred, truth, num_classes: int, exclude=()) -> np.ndarray:
     errors between the other classes remain.
     """
     pred, truth = _check_labels(pred, truth, num_classes)
+    if not pred.size:   # no predictions, no errors (scikit-learn refuses an empty input)
+        return np.zeros((num_classes, num_classes), dtype=np.int64)
     counts = confusion_matrix(truth, pred, labels=np.arange(num_classes)).astype(np.int64)
     np.fill_diagonal(counts, 0)
     excluded = list(exclude)

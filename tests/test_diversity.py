@@ -273,3 +273,9 @@ def test_readme_block_of_notebook_03_shows_every_data_set_and_method_and_the_con
     assert "| a_like | discriminative | 1.50 ± 0.00 | 1.50 ± 0.00 | 1.50 ± 0.00 | 1.50 ± 0.00 | 10.0 ± 0.0 (4.0) |" in text
     assert text.endswith("- line one\n- line two")
     assert "results-03" in BLOCKS
+
+
+def test_error_counts_of_no_predictions_is_all_zero():
+    assert dv.error_counts([], [], 3).tolist() == [[0] * 3] * 3
+    with pytest.raises(ValueError, match="pred has 1 labels but truth has 0"):
+        dv.error_counts([1], [], 3)
