@@ -11,7 +11,7 @@ baselines and leave-one-out rungs from the top of the ladder. Every variant is a
     PYTHONPATH=. python experiments/extend_puzzle.py --check    # the self-checks only (seconds)
 
 Writes results/extend_puzzle.json (after every rung, so a partial run keeps what it measured).
-Read experiments/extend_puzzle.md for the findings. Settings are notebook 02's (tools/nb02.py).
+Read experiments/extend_puzzle.md for the findings. Settings are notebook 02's (notebooks/02_tokenization_ablations.py).
 """
 from __future__ import annotations
 
@@ -383,7 +383,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     os.environ.setdefault("TQDM_DISABLE", "1")
     quiet()
-    # notebook 02's CPU settings (tools/nb02.py)
+    # notebook 02's CPU settings (notebooks/02_tokenization_ablations.py)
     epochs, lr, frames = args.epochs, 1e-3, 4
     setup = Setup(backbone=BackboneConfig(), num_frames=frames, kinds=("step",),
                   train=TrainConfig(epochs=epochs, lr=lr, batch_size=64, progress=False))

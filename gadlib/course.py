@@ -32,7 +32,7 @@ from .results import repo_root
 
 REPO = "gad-lab/gad-lab"
 BRANCH = "main"
-TITLES: dict[str, str] = {}  # stem -> link title, where the file name does not read well
+TITLES: dict[str, str] = {"04_gad_finetuning": "04 · GAD fine-tuning"}  # where the file name does not read well
 EXERCISES_HEADING = "## Exercises"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB_CODE, STUB_MD = "# YOUR CODE HERE\nraise NotImplementedError()", "YOUR ANSWER HERE"
@@ -90,7 +90,7 @@ def badge(stem: str) -> str:
             f"(https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/notebooks/{stem}.ipynb)")
 
 
-_HEADER = re.compile(r"^\[!\[Open In Colab\]\(.*\n(?:· .*\n?)?", re.M)
+_HEADER = re.compile(r"^\[!\[Open In Colab\]\(.*\n(?:· .*\n?)*", re.M)  # badge + every link line under it
 
 
 def with_links(nb, stems: list[str], stem: str):

@@ -94,8 +94,6 @@ def test_student_edition_ignores_the_solutions_outputs_and_widget_state():
 
 @pytest.mark.parametrize("stem", course.notebooks())
 def test_jupytext_pair_in_sync_with_generated_links(stem):
-    if not (course.notebook_dir() / f"{stem}.py").is_file() and (ROOT / "tools" / f"nb{stem[:2]}.py").is_file():
-        pytest.skip(f"{stem} is still built from tools/nb{stem[:2]}.py: run tools/convert_to_jupytext.py")
     assert course.pair_problems(stem) == []
 
 

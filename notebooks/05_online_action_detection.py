@@ -1,46 +1,73 @@
-"""Source of notebooks/05_online_action_detection.ipynb (cells in order)."""
-from nb import COLAB_CELL, SETUP_CELL
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
 
-NAME = "05_online_action_detection"
+# %% [markdown]
+# # 05 · Online action detection: the paper's main setting, frame by frame
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/05_online_action_detection.ipynb)
+# · [⬅ 04 · GAD fine-tuning](04_gad_finetuning.ipynb)
+#
+# Most of the paper's evidence (Pang, Chatterjee, Sener, Yao, ICLR 2026, arXiv:2603.02546) is
+# **online action detection (OAD)**: a stream arrives frame by frame, and at every frame the model
+# must say what is happening *now*, seeing only the past. Each prediction reads a short window
+# ending at the frame (plus, optionally, a few earlier long-context frames) and answers "What is
+# the action in the last frame?"; background is a class of its own.
+#
+# The paper scores the per-frame predictions as segments and action starts, not as single frames:
+#
+# * **segment F1 at IoU 0.1 / 0.25 / 0.5**: runs of one predicted label are matched to true
+#   segments of the same class;
+# * **point F1 at 1 s / 2 s**: is each predicted action *start* within 1 (2) seconds of a true start
+#   of the same class?
+# * **per-frame mAP**: the older convention (MAT / TeSTra).
+#
+# **You will:** train the generative, discriminative and GAD classifiers on three synthetic OAD
+# benchmarks shaped like THUMOS'14, CrossTask and EPIC-Kitchens-100; evaluate every frame of every
+# test video in a streaming fashion; compare with the paper's table; scrub through a test video to
+# see *how* each method fails; and rerun the paper's tokenization study (text / rand / desync /
+# extend) with the paper's own metrics.
+#
+# **Run time:** a few minutes on a 2-core CPU at the default settings (the measured time of the
+# last full run is in the README's notebook table; the last code cell prints this run's own time).
 
-CELLS = [
-("md", r"""
-# 05 · Online action detection: the paper's main setting, frame by frame
+# %%
+# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
+import sys, os
+if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
+    # !git clone -q --depth 1 https://github.com/gad-lab/gad-lab /content/gad-lab
+    # !grep -v '^torch==' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
+    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
 
-[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/05_online_action_detection.ipynb)
-· [⬅ 04 · GAD fine-tuning](04_gad_finetuning.ipynb)
+# %%
+# %matplotlib inline
+import time
+import numpy as np, pandas as pd, torch
+import matplotlib.pyplot as plt, seaborn as sns
+from IPython.display import display
+from gadlib.utils import pick_device, quiet, versions
+quiet()
+T0 = time.perf_counter()
+device = pick_device()
+pd.Series(versions()).to_frame("version").T
 
-Most of the paper's evidence (Pang, Chatterjee, Sener, Yao, ICLR 2026, arXiv:2603.02546) is
-**online action detection (OAD)**: a stream arrives frame by frame, and at every frame the model
-must say what is happening *now*, seeing only the past. Each prediction reads a short window
-ending at the frame (plus, optionally, a few earlier long-context frames) and answers "What is
-the action in the last frame?"; background is a class of its own.
+# %% [markdown]
+# ## Settings
+# Everything the compared methods share. On a GPU the profile switches to the larger benchmarks
+# and more epochs; to use a real LM, set `BACKBONE = BackboneConfig(name=...)` and `LR = 1e-4`.
 
-The paper scores the per-frame predictions as segments and action starts, not as single frames:
-
-* **segment F1 at IoU 0.1 / 0.25 / 0.5**: runs of one predicted label are matched to true
-  segments of the same class;
-* **point F1 at 1 s / 2 s**: is each predicted action *start* within 1 (2) seconds of a true start
-  of the same class?
-* **per-frame mAP**: the older convention (MAT / TeSTra).
-
-**You will:** train the generative, discriminative and GAD classifiers on three synthetic OAD
-benchmarks shaped like THUMOS'14, CrossTask and EPIC-Kitchens-100; evaluate every frame of every
-test video in a streaming fashion; compare with the paper's table; scrub through a test video to
-see *how* each method fails; and rerun the paper's tokenization study (text / rand / desync /
-extend) with the paper's own metrics.
-
-**Run time:** a few minutes on a 2-core CPU at the default settings (the measured time of the
-last full run is in the README's notebook table; the last code cell prints this run's own time).
-"""),
-COLAB_CELL,
-SETUP_CELL,
-("md", r"""
-## Settings
-Everything the compared methods share. On a GPU the profile switches to the larger benchmarks
-and more epochs; to use a real LM, set `BACKBONE = BackboneConfig(name=...)` and `LR = 1e-4`.
-"""),
-("code", r"""
+# %%
 import dataclasses
 from gadlib.backbone import BackboneConfig
 from gadlib.train import TrainConfig
@@ -59,14 +86,14 @@ SIZE_OVERRIDES = {"epic_like": dict(videos_per_task=3)} if PROFILE == "cpu" else
 
 setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TrainConfig(epochs=EPOCHS, lr=LR, batch_size=BATCH))
 print(OAD)
-"""),
-("md", r"""
-## 1 · The data: streams of actions and background
-Each preset is written once in the **MAT/TeSTra layout** real OAD features come in
-(`<features>/<video>.npy`, `target_perframe/<video>.npy`, `data_info.json`) and read back through
-the same reader a real THUMOS'14 or EPIC-Kitchens folder would use.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 1 · The data: streams of actions and background
+# Each preset is written once in the **MAT/TeSTra layout** real OAD features come in
+# (`<features>/<video>.npy`, `target_perframe/<video>.npy`, `data_info.json`) and read back through
+# the same reader a real THUMOS'14 or EPIC-Kitchens folder would use.
+
+# %%
 from gadlib.datasets import ensure_benchmark
 from gadlib.samples import label_names
 
@@ -78,49 +105,49 @@ for p, d in data.items():
                "test videos": len(d.split("test")), "frames": len(labels),
                "background share": (labels == 0).mean().round(2), "fps": d.fps}
 display(pd.DataFrame(rows).T)
-"""),
-("code", r"""
+
+# %%
 from gadlib.plots import plot_timeline
 fig, axes = plt.subplots(len(PRESETS), 1, figsize=(11, 1.1 * len(PRESETS)))
 for ax, p in zip(axes, PRESETS):
     plot_timeline(data[p].split("test")[0], data[p].step_names, ax=ax)
     ax.set_title(p, fontsize=9, loc="left")
 plt.tight_layout(); plt.show()
-"""),
-("md", r"""
-## 2 · What one prediction sees
-A training sample is a short window of frames **ending at frame t**, nothing after it; the target
-is the label of frame t. GAD's extra target, generated after `[CLS]` during training only, is the
-**previous action** (the last action that ended before t, or "none").
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 2 · What one prediction sees
+# A training sample is a short window of frames **ending at frame t**, nothing after it; the target
+# is the label of frame t. GAD's extra target, generated after `[CLS]` during training only, is the
+# **previous action** (the last action that ended before t, or "none").
+
+# %%
 from gadlib.samples import oad_samples
 d = data["crosstask_like"]
 names = label_names(d, "oad")
 for s in oad_samples(d, "train", window=OAD.window, stride=1)[20:26]:
     print(f"video {s.video_id} frame {s.frame:3d}: {len(s.visual)} visual tokens → target {names[s.target]!r:28} GAD context: {s.context!r}")
-"""),
-("md", r"""
-At test time every frame of every test video gets a prediction: **dense streaming evaluation**.
-`predict_dense` builds all windows of a batch of frames lazily and runs them as one batch;
-`predict_dense_reference` is the plain per-frame loop it is tested against.
-"""),
-("code", r"""
+
+# %% [markdown]
+# At test time every frame of every test video gets a prediction: **dense streaming evaluation**.
+# `predict_dense` builds all windows of a batch of frames lazily and runs them as one batch;
+# `predict_dense_reference` is the plain per-frame loop it is tested against.
+
+# %%
 import inspect
 from gadlib import oad
 print(inspect.getsource(oad.predict_dense))
-"""),
-("md", r"""
-## 3 · Generative vs discriminative vs GAD on three OAD benchmarks
-Same backbone, data, windows and budget for every method; background windows are down-weighted
-in every method's classification loss (the generative one included, where "background" is an
-ordinary word to decode; GAD's auxiliary generation of the previous action is not weighted).
 
-Read **mAP** with care for the generative row: greedy decoding gives each frame one label and a
-score of minus the edit distance to every class, so its class ranking is mostly ties; segment
-and point F1 (computed from the per-frame labels) are the fair comparison, as in the paper.
-"""),
-("code", r"""
+# %% [markdown]
+# ## 3 · Generative vs discriminative vs GAD on three OAD benchmarks
+# Same backbone, data, windows and budget for every method; background windows are down-weighted
+# in every method's classification loss (the generative one included, where "background" is an
+# ordinary word to decode; GAD's auxiliary generation of the previous action is not weighted).
+#
+# Read **mAP** with care for the generative row: greedy decoding gives each frame one label and a
+# score of minus the edit distance to every class, so its class ranking is mostly ties; segment
+# and point F1 (computed from the per-frame labels) are the fair comparison, as in the paper.
+
+# %%
 from tqdm.auto import tqdm
 from gadlib.oad import run_oad
 
@@ -135,8 +162,8 @@ for p in tqdm(PRESETS, desc="presets"):
             if seed == SEEDS[0]:
                 kept.update({(p, m): r for m, r in out.items()})
 print(f"trained {sum(len(r) for r in runs.values())} models in {time.perf_counter() - T0:.0f} s since the start")
-"""),
-("code", r"""
+
+# %%
 from gadlib.experiment import summarize
 from gadlib.results import fmt_mean_std
 
@@ -158,33 +185,33 @@ table = pd.DataFrame({(p, m): {k: (fmt_mean_std(summary[m][f"{p}_{k}"], scale=1,
                       for p in PRESETS for m in METHODS}).T
 print(f"% (FPS: frames per second of dense evaluation), mean ± std over seeds {SEEDS}")
 display(table)
-"""),
-("code", r"""
+
+# %%
 long = pd.DataFrame([{"preset": p, "method": r.method, "seed": r.seed, "metric": k, "value": 100 * r.results["oad"]["metrics"][k]}
                      for p in PRESETS for r in runs[p] for k in ("seg_f1_0.1", "point_f1_1s")])
 g = sns.catplot(long, x="preset", y="value", hue="method", col="metric", kind="bar", errorbar="sd",
                 height=3, aspect=1.5, capsize=0.1)
 g.set_axis_labels("", "%"); plt.show()
-"""),
-("md", r"""
-## 4 · Scrub through a test video
-Truth (top) and each method's per-frame prediction, seed 0. Colours are classes (grey is
-background); a static figure first, then a slider to move along the video.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 4 · Scrub through a test video
+# Truth (top) and each method's per-frame prediction, seed 0. Colours are classes (grey is
+# background); a static figure first, then a slider to move along the video.
+
+# %%
 from gadlib.widgets import oad_timeline_figure, oad_timeline_explorer
 p = "crosstask_like"
 preds = {m: kept[(p, m)].results["oad"]["videos"] for m in METHODS}
 fig = oad_timeline_figure(preds, label_names(data[p], "oad"), video=0); plt.show()
 oad_timeline_explorer(preds, label_names(data[p], "oad"))
-"""),
-("md", r"""
-## 5 · The tokenization study, with the paper's metrics (EPIC-like)
-The paper measured its label-mapping ablation on EK100 OAD. Same here: the generative classifier
-under **text**, **rand**, **desync** and **extend**, next to the discriminative head (notebook 02 ran
-the same study as offline step recognition with top-1).
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 5 · The tokenization study, with the paper's metrics (EPIC-like)
+# The paper measured its label-mapping ablation on EK100 OAD. Same here: the generative classifier
+# under **text**, **rand**, **desync** and **extend**, next to the discriminative head (notebook 02 ran
+# the same study as offline step recognition with top-1).
+
+# %%
 MAPPINGS = ("text", "rand", "desync", "extend")
 token_runs = []
 for seed in tqdm(TOKEN_SEEDS, desc="seeds"):
@@ -198,13 +225,13 @@ for seed in tqdm(TOKEN_SEEDS, desc="seeds"):
 token_summary = preset_summary(token_runs, "epic_like")
 display(pd.DataFrame({m: {k: fmt_mean_std(s[f"epic_like_{k}"]) for k in ("seg_f1_0.1", "point_f1_1s", "map")}
                       for m, s in token_summary.items()}).T)
-"""),
-("md", r"""
-## 6 · Side by side with the paper (different data, different scale)
-The paper's rows are real data sets with Llama-3.2-1B; ours are synthetic look-alikes with a
-2-layer random-init LM. Compare **directions and gaps**, not absolute numbers.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 6 · Side by side with the paper (different data, different scale)
+# The paper's rows are real data sets with Llama-3.2-1B; ours are synthetic look-alikes with a
+# 2-layer random-init LM. Compare **directions and gaps**, not absolute numbers.
+
+# %%
 PAPER = {  # S-F1@0.1 / P-F1@1s / FPS, quoted from the paper's OAD table (Pang et al., ICLR 2026)
     "thumos_like":    {"generative": (56.9, 38.8, 38.3), "discriminative": (57.8, 40.1, 58.0), "gad": (58.1, 40.2, None)},
     "crosstask_like": {"generative": (46.8, 31.7, 44.0), "discriminative": (48.8, 34.0, 59.4), "gad": (50.3, 34.5, None)},
@@ -223,12 +250,12 @@ display(pd.DataFrame(rows).set_index(["data", "method"]).round(1))
 display(pd.DataFrame({m: {"paper S-F1 (EK100)": PAPER_TOKENS[m][0], "ours S-F1 (epic_like)": 100 * token_summary[m]["epic_like_seg_f1_0.1"]["mean"],
                           "paper P-F1 (EK100)": PAPER_TOKENS[m][1], "ours P-F1 (epic_like)": 100 * token_summary[m]["epic_like_point_f1_1s"]["mean"]}
                       for m in PAPER_TOKENS}).T.round(1))
-"""),
-("md", r"""
-## 7 · What this run shows
-Generated from this run's numbers: paired differences over seeds (same seed, same data).
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 7 · What this run shows
+# Generated from this run's numbers: paired differences over seeds (same seed, same data).
+
+# %%
 from gadlib.results import paired_difference
 
 def compare(sumry, a, b, key):
@@ -254,8 +281,8 @@ lines.append(f"- tokenization (epic_like, S-F1@0.1): rand − text {compare(toke
              f"desync − text {compare(token_summary, 'gen_desync', 'gen_text', k)}; "
              f"extend − discriminative {compare(token_summary, 'gen_extend', 'discriminative', k)}.")
 print("\n".join(lines))
-"""),
-("code", r"""
+
+# %%
 from gadlib.results import save_results
 elapsed = time.perf_counter() - T0
 path = save_results("05_online_action_detection", {
@@ -267,34 +294,35 @@ path = save_results("05_online_action_detection", {
     "tokenization": token_summary,   # epic_like, seeds TOKEN_SEEDS (its own discriminative runs)
     "seconds": elapsed})
 print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}")
-"""),
-("md", r"""
-## Exercises
-Graded, from easy to open. Each one is **self-contained**: run this section from here on without
-the training cells above; the inputs are short label sequences built here. Write your answer in
-the function's body, then run the `check_...` cell below it.
 
-| # | kind | what | time |
-|---|---|---|---|
-| 1 | implement ★ | segments of a per-frame label sequence | 10 min |
-| 2 | implement ★★★ | segment F1 of one video | 25 min |
-| 3 | measure and explain ★★ | flicker: frame accuracy vs segment F1 | 15 min |
-| 4 | predict, then check ★★ | late predictions: segment F1 vs point F1 | 15 min |
-"""),
-("code", r"""
+# %% [markdown]
+# ## Exercises
+# Graded, from easy to open. Each one is **self-contained**: run this section from here on without
+# the training cells above; the inputs are short label sequences built here. Write your answer in
+# the function's body, then run the `check_...` cell below it.
+#
+# | # | kind | what | time |
+# |---|---|---|---|
+# | 1 | implement ★ | segments of a per-frame label sequence | 10 min |
+# | 2 | implement ★★★ | segment F1 of one video | 25 min |
+# | 3 | measure and explain ★★ | flicker: frame accuracy vs segment F1 | 15 min |
+# | 4 | predict, then check ★★ | late predictions: segment F1 vs point F1 | 15 min |
+
+# %%
 import numpy as np
 from gadlib.exercises import (FLICKER_RATES, LATE_FPS, check_flicker, check_late_predictions, check_segment_f1,
                               check_segments, flicker, flicker_truth)
 
 print("a truth stream:", flicker_truth()[:40], "...")
-"""),
-("md", r"""
-### Exercise 1 · Segments (implement, ★)
-Write `my_segments(labels)`: the runs of one label as `(label, start, end_exclusive)` tuples in
-temporal order, **background (label 0) runs dropped**. E.g. `[0, 2, 2, 0, 0, 1]` →
-`[(2, 1, 3), (1, 5, 6)]`.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ### Exercise 1 · Segments (implement, ★)
+# Write `my_segments(labels)`: the runs of one label as `(label, start, end_exclusive)` tuples in
+# temporal order, **background (label 0) runs dropped**. E.g. `[0, 2, 2, 0, 0, 1]` →
+# `[(2, 1, 3), (1, 5, 6)]`.
+
+# %%
 def my_segments(labels: np.ndarray) -> list[tuple[int, int, int]]:
     ### BEGIN SOLUTION
     out, start = [], 0
@@ -305,19 +333,21 @@ def my_segments(labels: np.ndarray) -> list[tuple[int, int, int]]:
             start = i
     return out
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_segments(my_segments)
-"""),
-("md", r"""
-### Exercise 2 · Segment F1 of one video (implement, ★★★)
-Write `my_segment_f1(pred, truth, iou)`. Visit the predicted segments in temporal order; each
-takes the true segment **of the same class with the highest IoU** (ties: the earliest). It is a
-true positive if that IoU ≥ `iou` and that true segment was not matched before, else a false
-positive. Unmatched true segments are false negatives. F1 = 2 TP / (2 TP + FP + FN), and 0 when
-TP = 0. IoU of two frame ranges = overlap / union (ends exclusive). Use your `my_segments`.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ### Exercise 2 · Segment F1 of one video (implement, ★★★)
+# Write `my_segment_f1(pred, truth, iou)`. Visit the predicted segments in temporal order; each
+# takes the true segment **of the same class with the highest IoU** (ties: the earliest). It is a
+# true positive if that IoU ≥ `iou` and that true segment was not matched before, else a false
+# positive. Unmatched true segments are false negatives. F1 = 2 TP / (2 TP + FP + FN), and 0 when
+# TP = 0. IoU of two frame ranges = overlap / union (ends exclusive). Use your `my_segments`.
+
+# %%
 def my_segment_f1(pred: np.ndarray, truth: np.ndarray, iou: float) -> float:
     ### BEGIN SOLUTION
     P, T = my_segments(pred), my_segments(truth)
@@ -334,19 +364,21 @@ def my_segment_f1(pred: np.ndarray, truth: np.ndarray, iou: float) -> float:
     fp, fn = len(P) - tp, len(T) - tp
     return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_segment_f1(my_segment_f1)
-"""),
-("md", r"""
-### Exercise 3 · Flicker (measure and explain, ★★)
-`flicker(truth, rate)` replaces each frame, with probability `rate`, by a random other class: a
-model right on most frames that flickers. On `truth = flicker_truth()` and each rate in
-`FLICKER_RATES`, measure the **frame accuracy** (share of frames equal to the truth) and the
-**segment F1 at IoU 0.5** (`gadlib.metrics.segment_f1`). Return
-`{rate: {"frame_accuracy": ..., "seg_f1_0.5": ...}}`.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ### Exercise 3 · Flicker (measure and explain, ★★)
+# `flicker(truth, rate)` replaces each frame, with probability `rate`, by a random other class: a
+# model right on most frames that flickers. On `truth = flicker_truth()` and each rate in
+# `FLICKER_RATES`, measure the **frame accuracy** (share of frames equal to the truth) and the
+# **segment F1 at IoU 0.5** (`gadlib.metrics.segment_f1`). Return
+# `{rate: {"frame_accuracy": ..., "seg_f1_0.5": ...}}`.
+
+# %%
 def measure_flicker() -> dict:
     ### BEGIN SOLUTION
     from gadlib.metrics import segment_f1
@@ -357,34 +389,36 @@ def measure_flicker() -> dict:
         out[rate] = {"frame_accuracy": float(np.mean(pred == truth)), "seg_f1_0.5": segment_f1([pred], [truth], 0.5)}
     return out
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_flicker(measure_flicker)
 for rate, m in measure_flicker().items():
     print(f"rate {rate}: frame accuracy {m['frame_accuracy']:.3f}, S-F1@0.5 {m['seg_f1_0.5']:.3f}")
-"""),
-("md", r"""
-**Explain** (2-3 sentences): why does segment F1 fall much faster than frame accuracy? Which of
-the paper's metrics would a per-frame smoothing of the predictions help, and which would it not?
 
-### BEGIN SOLUTION
-One flipped frame inside a true segment splits the prediction into three segments: two pieces
-that may fall below the IoU threshold and one one-frame false positive, so a few per cent of wrong
-frames cost many false positives and lost matches, while frame accuracy loses only those few per
-cent. Smoothing (e.g. a median filter) repairs segment and point F1 a lot; per-frame mAP, which
-never looks at segments, barely changes.
-### END SOLUTION
-"""),
-("md", r"""
-### Exercise 4 · Late predictions (predict, then check, ★★)
-The truth is one action of 16 frames between background: `truth = [0]*8 + [1]*16 + [0]*8`, at
-`LATE_FPS` = 4 frames per second. A model sees the action late: its prediction is the truth
-shifted `d` frames later (`np.roll(truth, d)`). **First predict**, by hand, the segment F1 at
-IoU 0.5 and the point F1 at 1 s for d = 0, 2, 4, 8; **then measure** with `gadlib.metrics`
-(`segment_f1`, `point_f1(..., fps=LATE_FPS, seconds=1.0)`). Return both as
-`{d: {"seg_f1_0.5": ..., "point_f1_1s": ...}}`.
-"""),
-("code", r"""
+
+# %% [markdown]
+# **Explain** (2-3 sentences): why does segment F1 fall much faster than frame accuracy? Which of
+# the paper's metrics would a per-frame smoothing of the predictions help, and which would it not?
+#
+# ### BEGIN SOLUTION
+# One flipped frame inside a true segment splits the prediction into three segments: two pieces
+# that may fall below the IoU threshold and one one-frame false positive, so a few per cent of wrong
+# frames cost many false positives and lost matches, while frame accuracy loses only those few per
+# cent. Smoothing (e.g. a median filter) repairs segment and point F1 a lot; per-frame mAP, which
+# never looks at segments, barely changes.
+# ### END SOLUTION
+
+# %% [markdown]
+# ### Exercise 4 · Late predictions (predict, then check, ★★)
+# The truth is one action of 16 frames between background: `truth = [0]*8 + [1]*16 + [0]*8`, at
+# `LATE_FPS` = 4 frames per second. A model sees the action late: its prediction is the truth
+# shifted `d` frames later (`np.roll(truth, d)`). **First predict**, by hand, the segment F1 at
+# IoU 0.5 and the point F1 at 1 s for d = 0, 2, 4, 8; **then measure** with `gadlib.metrics`
+# (`segment_f1`, `point_f1(..., fps=LATE_FPS, seconds=1.0)`). Return both as
+# `{d: {"seg_f1_0.5": ..., "point_f1_1s": ...}}`.
+
+# %%
 def predict_late() -> dict:
     ### BEGIN SOLUTION
     # IoU of a d-frame shift: (16 - d) / (16 + d) >= 0.5 up to d = 5; start within 1 s = 4 frames up to d = 4
@@ -403,19 +437,18 @@ def measure_late() -> dict:
         out[d] = {"seg_f1_0.5": segment_f1([pred], [truth], 0.5), "point_f1_1s": point_f1([pred], [truth], LATE_FPS, 1.0)}
     return out
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_late_predictions(predict_late, measure_late)
-"""),
-("md", r"""
-### Going further (open, ungraded)
-* **Background weight.** `OADConfig(background_weight=1.0)` and `0.2`: which metric moves most?
-* **Long context.** `long_context=32, long_tokens=8`: does GAD's advantage grow?
-* **Point F1 tolerance.** `point_f1_1s` vs `point_f1_2s` in the results: whose starts are late rather than wrong?
-* **GoalStep-like.** Add `"goalstep_like"` to `PRESETS` and measure the FPS ratio as labels get longer.
-"""),
-("md", r"""
----
-[⬅ 04 · GAD fine-tuning](04_gad_finetuning.ipynb)
-"""),
-]
+
+# %% [markdown]
+# ### Going further (open, ungraded)
+# * **Background weight.** `OADConfig(background_weight=1.0)` and `0.2`: which metric moves most?
+# * **Long context.** `long_context=32, long_tokens=8`: does GAD's advantage grow?
+# * **Point F1 tolerance.** `point_f1_1s` vs `point_f1_2s` in the results: whose starts are late rather than wrong?
+# * **GoalStep-like.** Add `"goalstep_like"` to `PRESETS` and measure the FPS ratio as labels get longer.
+
+# %% [markdown]
+# ---
+# [⬅ 04 · GAD fine-tuning](04_gad_finetuning.ipynb)

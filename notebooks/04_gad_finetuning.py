@@ -1,51 +1,74 @@
-"""Source of notebooks/04_gad_finetuning.ipynb (cells in order)."""
-from nb import COLAB_CELL, SETUP_CELL
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
 
-NAME = "04_gad_finetuning"
+# %% [markdown]
+# # 04 · GAD fine-tuning on a GPU kernel, and every GAD ablation of the paper
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/04_gad_finetuning.ipynb)
+# · [⬅ 03 · misclassification diversity](03_misclassification_diversity.ipynb) · next: [05 · online action detection ➡](05_online_action_detection.ipynb)
+#
+# **GAD** (Generation-Assisted Discriminative, Pang, Chatterjee, Sener, Yao, ICLR 2026,
+# [arXiv:2603.02546](https://arxiv.org/abs/2603.02546)) keeps the discriminative `[CLS]` head and,
+# during fine-tuning only, adds an LM loss on *context text generated after `[CLS]`*:
+# `L = L_cls + λ · L_gen`. The context is the **task goal** for COIN steps and the **previous
+# action** for online action detection. At inference the generation branch is dropped: GAD costs
+# exactly what the discriminative classifier costs.
+#
+# This is the notebook for a **GPU kernel** (Colab, or any CUDA Jupyter): there it fine-tunes a
+# real pretrained LM the paper's way (Llama-3.2-1B-Instruct, LoRA r 128 / α 256, bf16, lr 1e-4).
+# On a CPU (CI, laptops) the *same cells* run the embedded tiny random-init Llama at a small size,
+# so the notebook stays tested. One switch, `PROFILE`, picks the sizes.
+#
+# **You will:** fine-tune GAD on the three offline COIN-like tasks and on an online-action-detection
+# stream; run **every ablation of the paper's GAD section** under one roof (ordering, what to
+# generate, λ, an extra head instead of generation, two-stage training, no `[CLS]`); measure what
+# GAD costs in training and inference; save the adapter, reload it and get identical predictions;
+# and take the LoRA out again to get the original LM back.
+#
+# **Run time:** a few minutes on a 2-core CPU at the CPU profile (the measured time of the last
+# full run is in the README's notebook table; the last code cell prints this run's own time).
+# **GPU:** the GPU profile has not been executed by the authors of this notebook (no GPU was
+# available to us); the pretrained-LM path it uses is tested on CPU with tiny Llama / Qwen2
+# checkpoints saved locally in bf16 (`tests/test_real_lm.py`, `tests/test_gad_ablations.py`).
 
-# Colab opens this notebook on a GPU runtime (a T4 on the free tier).
-METADATA = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}
+# %%
+# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
+import sys, os
+if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
+    # !git clone -q --depth 1 https://github.com/gad-lab/gad-lab /content/gad-lab
+    # !grep -v '^torch==' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
+    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
 
-CELLS = [
-("md", r"""
-# 04 · GAD fine-tuning on a GPU kernel, and every GAD ablation of the paper
+# %%
+# %matplotlib inline
+import time
+import numpy as np, pandas as pd, torch
+import matplotlib.pyplot as plt, seaborn as sns
+from IPython.display import display
+from gadlib.utils import pick_device, quiet, versions
+quiet()
+T0 = time.perf_counter()
+device = pick_device()
+pd.Series(versions()).to_frame("version").T
 
-[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/04_gad_finetuning.ipynb)
-· [⬅ 03 · misclassification diversity](03_misclassification_diversity.ipynb)
-· next: [05 · online action detection ➡](05_online_action_detection.ipynb)
+# %% [markdown]
+# ## The machine
+# What this kernel has: the device, its memory and whether it computes in bf16 natively (a T4
+# does not: training then runs in fp16 with loss scaling, chosen by `gadlib.train`).
 
-**GAD** (Generation-Assisted Discriminative, Pang, Chatterjee, Sener, Yao, ICLR 2026,
-[arXiv:2603.02546](https://arxiv.org/abs/2603.02546)) keeps the discriminative `[CLS]` head and,
-during fine-tuning only, adds an LM loss on *context text generated after `[CLS]`*:
-`L = L_cls + λ · L_gen`. The context is the **task goal** for COIN steps and the **previous
-action** for online action detection. At inference the generation branch is dropped: GAD costs
-exactly what the discriminative classifier costs.
-
-This is the notebook for a **GPU kernel** (Colab, or any CUDA Jupyter): there it fine-tunes a
-real pretrained LM the paper's way (Llama-3.2-1B-Instruct, LoRA r 128 / α 256, bf16, lr 1e-4).
-On a CPU (CI, laptops) the *same cells* run the embedded tiny random-init Llama at a small size,
-so the notebook stays tested. One switch, `PROFILE`, picks the sizes.
-
-**You will:** fine-tune GAD on the three offline COIN-like tasks and on an online-action-detection
-stream; run **every ablation of the paper's GAD section** under one roof (ordering, what to
-generate, λ, an extra head instead of generation, two-stage training, no `[CLS]`); measure what
-GAD costs in training and inference; save the adapter, reload it and get identical predictions;
-and take the LoRA out again to get the original LM back.
-
-**Run time:** a few minutes on a 2-core CPU at the CPU profile (the measured time of the last
-full run is in the README's notebook table; the last code cell prints this run's own time).
-**GPU:** the GPU profile has not been executed by the authors of this notebook (no GPU was
-available to us); the pretrained-LM path it uses is tested on CPU with tiny Llama / Qwen2
-checkpoints saved locally in bf16 (`tests/test_real_lm.py`, `tests/test_gad_ablations.py`).
-"""),
-COLAB_CELL,
-SETUP_CELL,
-("md", r"""
-## The machine
-What this kernel has: the device, its memory and whether it computes in bf16 natively (a T4
-does not: training then runs in fp16 with loss scaling, chosen by `gadlib.train`).
-"""),
-("code", r"""
+# %%
 from gadlib.train import resolve_mixed_precision
 if device.type == "cuda":
     props = torch.cuda.get_device_properties(0)
@@ -55,24 +78,24 @@ if device.type == "cuda":
 else:
     GPU_GB = 0.0
     print(f"no GPU: {device}, {torch.get_num_threads()} CPU threads; training precision: {resolve_mixed_precision('auto')} (fp32)")
-"""),
-("md", r"""
-## Settings: one profile switch
-* **cpu**: the embedded tiny Llama (2 layers, hidden 128, random init, fully fine-tuned, lr 1e-3),
-  small synthetic data, short training: the sizes CI can afford.
-* **gpu**: a pretrained LM with LoRA on q/k/v/o/gate/up/down (+ the LM head when an LM loss is
-  trained), lr 1e-4, bf16 (fp16 on a T4), gradient checkpointing, micro-batch and gradient
-  accumulation sized to the GPU (effective batch 16, the paper's COIN setting), larger data.
-  Set `LM = "embedded"` to run the GPU sizes with the tiny model instead.
 
-The paper's backbone, `meta-llama/Llama-3.2-1B-Instruct`, is gated: log in (next cell) with a
-Hugging Face token that was granted access. Without a token the ungated
-`Qwen/Qwen2.5-0.5B-Instruct` is used instead.
+# %% [markdown]
+# ## Settings: one profile switch
+# * **cpu**: the embedded tiny Llama (2 layers, hidden 128, random init, fully fine-tuned, lr 1e-3),
+#   small synthetic data, short training: the sizes CI can afford.
+# * **gpu**: a pretrained LM with LoRA on q/k/v/o/gate/up/down (+ the LM head when an LM loss is
+#   trained), lr 1e-4, bf16 (fp16 on a T4), gradient checkpointing, micro-batch and gradient
+#   accumulation sized to the GPU (effective batch 16, the paper's COIN setting), larger data.
+#   Set `LM = "embedded"` to run the GPU sizes with the tiny model instead.
+#
+# The paper's backbone, `meta-llama/Llama-3.2-1B-Instruct`, is gated: log in (next cell) with a
+# Hugging Face token that was granted access. Without a token the ungated
+# `Qwen/Qwen2.5-0.5B-Instruct` is used instead.
+#
+# Every model of sections 3 and 4 is trained once per seed: with a pretrained LM on a GPU that is
+# hours, not minutes (not measured: no GPU was available to us). Set `SEEDS = [0]` for a first pass.
 
-Every model of sections 3 and 4 is trained once per seed: with a pretrained LM on a GPU that is
-hours, not minutes (not measured: no GPU was available to us). Set `SEEDS = [0]` for a first pass.
-"""),
-("code", r"""
+# %%
 # Log in to the Hugging Face Hub (GPU profile only): HF_TOKEN from the environment or Colab's Secrets panel.
 import os
 PROFILE = "gpu" if device.type == "cuda" else "cpu"
@@ -87,8 +110,8 @@ if PROFILE == "gpu" and HF_TOKEN:
     from huggingface_hub import login
     login(token=HF_TOKEN)
 print("profile:", PROFILE, "| Hugging Face token:", "yes" if HF_TOKEN else "no")
-"""),
-("code", r"""
+
+# %%
 import dataclasses
 from gadlib.backbone import BackboneConfig
 from gadlib.train import TrainConfig
@@ -123,32 +146,32 @@ oad_setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TRAIN)
 OAD = OADConfig(window=8, stride=4, background_weight=0.5)
 print(f"backbone: {offline_setup.backbone_name}; lr {LR}; batch {BATCH} x {ACCUM}; {EPOCHS} epochs; "
       f"gradient checkpointing {CHECKPOINTING}")
-"""),
-("md", r"""
-## 1 · The data
-Two synthetic benchmarks (their structure, not their content): COIN-like procedures for the three
-offline tasks (step recognition, step forecasting, task recognition, trained jointly) and a
-CrossTask-like stream for online action detection (the paper's ablations are CrossTask and EK100
-OAD). The CPU profile shrinks both to fit the time budget.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 1 · The data
+# Two synthetic benchmarks (their structure, not their content): COIN-like procedures for the three
+# offline tasks (step recognition, step forecasting, task recognition, trained jointly) and a
+# CrossTask-like stream for online action detection (the paper's ablations are CrossTask and EK100
+# OAD). The CPU profile shrinks both to fit the time budget.
+
+# %%
 from gadlib.datasets import ensure_benchmark
 coin = ensure_benchmark("coin_like", **COIN)
 stream = ensure_benchmark("crosstask_like", **OAD_DATA)
 pd.DataFrame({d.name: {"step classes": len(d.step_names), "tasks": len(d.task_names), "train videos": len(d.split("train")),
                        "test videos": len(d.split("test")), "frames": sum(len(v.features) for v in d.videos)}
               for d in (coin, stream)}).T
-"""),
-("md", r"""
-## 2 · What GAD generates, and where
-Per sample, the text the LM learns to write. **Discriminate first** (the paper's order) writes it
-*after* `[CLS]`: `[video][prompt][CLS] context`. **Generate first** writes it *before* `[CLS]`:
-`[video][prompt] context [CLS]`; there the context must not contain the answer, or `[CLS]` simply
-learns to copy it. A step-recognition context `"<step>. <task>."` starts with the answer, so
-generate-first keeps only the task goal (`gadlib.samples.context_before_answer`); at inference a
-generate-first model writes its own context (greedy decoding), then classifies at `[CLS]`.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 2 · What GAD generates, and where
+# Per sample, the text the LM learns to write. **Discriminate first** (the paper's order) writes it
+# *after* `[CLS]`: `[video][prompt][CLS] context`. **Generate first** writes it *before* `[CLS]`:
+# `[video][prompt] context [CLS]`; there the context must not contain the answer, or `[CLS]` simply
+# learns to copy it. A step-recognition context `"<step>. <task>."` starts with the answer, so
+# generate-first keeps only the task goal (`gadlib.samples.context_before_answer`); at inference a
+# generate-first model writes its own context (greedy decoding), then classifies at `[CLS]`.
+
+# %%
 from gadlib.experiment import offline_samples
 from gadlib.samples import context_before_answer, label_names, oad_samples
 rows = []
@@ -161,13 +184,13 @@ for s in list(oad_samples(stream, "train", window=OAD.window, stride=1))[30:33]:
     rows.append({"kind": "oad", "answer": names[s.target], "after [CLS] (disc first)": s.context,
                  "before [CLS] (gen first)": context_before_answer("oad", s.context, names[s.target])})
 pd.DataFrame(rows)
-"""),
-("md", r"""
-## 3 · GAD on the three offline tasks
-Generative, discriminative and GAD, plus the honest generate-first GAD, on the same backbone, data
-and budget; top-1 % over seeds.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 3 · GAD on the three offline tasks
+# Generative, discriminative and GAD, plus the honest generate-first GAD, on the same backbone, data
+# and budget; top-1 % over seeds.
+
+# %%
 from tqdm.auto import tqdm
 from gadlib.experiment import run, summarize
 from gadlib.results import fmt_mean_std
@@ -183,26 +206,26 @@ for seed in tqdm(SEEDS, desc="offline seeds"):
 offline = summarize(offline_runs, metrics=("top1",))
 display(pd.DataFrame({m: {k: fmt_mean_std(v) for k, v in s.items()} for m, s in offline.items()}).T)
 print(f"{time.perf_counter() - T0:.0f} s since the start")
-"""),
-("md", r"""
-## 4 · Every GAD ablation on online action detection
-The paper's ablations, one option of `GADClassifier` each (the two-stage one is
-`gadlib.ablations`), all at the same budget and seeds; metric: segment F1 at IoU 0.1 and point F1
-at 1 s of the dense per-frame predictions (notebook 05 explains them).
 
-| key | what changes |
-|---|---|
-| `gad` | the paper's GAD: discriminate first, generate the previous action, λ = 1 |
-| `gad_gen_first`, `gad_parallel` | ordering: write the context before `[CLS]` / in a second pass |
-| `gad_label` | generate the class label itself instead of the context |
-| `discriminative` | generate nothing (λ = 0: the same training, so it is also `gad_lam_0`) |
-| `gad_lam_<λ>` | λ in {0.1, 0.3, 3} (λ = 1 is `gad`) |
-| `gad_extra_head` | no generation: a second linear head on `[CLS]` predicts the previous action |
-| `two_stage` | train the generative classifier, freeze it, then train `[CLS]` + head |
-| `no_cls` | no learned query: the prompt's last token reads out (and starts the generation) |
-| `generative` | the generative classifier (the first stage of `two_stage`) |
-"""),
-("code", r"""
+# %% [markdown]
+# ## 4 · Every GAD ablation on online action detection
+# The paper's ablations, one option of `GADClassifier` each (the two-stage one is
+# `gadlib.ablations`), all at the same budget and seeds; metric: segment F1 at IoU 0.1 and point F1
+# at 1 s of the dense per-frame predictions (notebook 05 explains them).
+#
+# | key | what changes |
+# |---|---|
+# | `gad` | the paper's GAD: discriminate first, generate the previous action, λ = 1 |
+# | `gad_gen_first`, `gad_parallel` | ordering: write the context before `[CLS]` / in a second pass |
+# | `gad_label` | generate the class label itself instead of the context |
+# | `discriminative` | generate nothing (λ = 0: the same training, so it is also `gad_lam_0`) |
+# | `gad_lam_<λ>` | λ in {0.1, 0.3, 3} (λ = 1 is `gad`) |
+# | `gad_extra_head` | no generation: a second linear head on `[CLS]` predicts the previous action |
+# | `two_stage` | train the generative classifier, freeze it, then train `[CLS]` + head |
+# | `no_cls` | no learned query: the prompt's last token reads out (and starts the generation) |
+# | `generative` | the generative classifier (the first stage of `two_stage`) |
+
+# %%
 from gadlib.oad import run_oad
 from gadlib.ablations import run_two_stage_oad
 from gadlib.samples import previous_action_classes
@@ -223,8 +246,8 @@ for seed in tqdm(SEEDS, desc="OAD seeds"):
     oad_runs += [generative, run_two_stage_oad(generative, stream, oad_setup, OAD)]
     generative.classifier = None   # free it
 print(f"{len(oad_runs)} OAD models; {time.perf_counter() - T0:.0f} s since the start")
-"""),
-("code", r"""
+
+# %%
 METRICS = ("seg_f1_0.1", "seg_f1_0.5", "point_f1_1s", "map", "frame_acc")
 P = stream.name   # results keys: "<preset>_<metric>", as in notebook 05
 oad = {m: {f"{P}_{k[4:]}": v for k, v in s.items()}
@@ -233,16 +256,16 @@ oad["gad_lam_0"] = oad["discriminative"]   # the same training (λ · L_gen = 0)
 ORDER = ["generative", "discriminative", "gad", "gad_gen_first", "gad_parallel", "gad_label", "gad_lam_0",
          *[f"gad_lam_{lam:g}" for lam in LAMBDAS], "gad_extra_head", "two_stage", "no_cls"]
 display(pd.DataFrame({m: {k: fmt_mean_std(oad[m][f"{P}_{k}"]) for k in METRICS} for m in ORDER}).T)
-"""),
-("md", r"""
-### Side by side with the paper
-The paper's numbers are real CrossTask and EK100 with Llama-3.2-1B; ours are a small synthetic
-CrossTask-like stream with a tiny random-init LM (CPU profile). Compare **directions**, not values.
-The paper reports the ordering, the label and λ ablations in words only ("discriminate first beat
-generate-first and parallel", "generating the label itself helps little", λ = 1): those rows have
-no paper number.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ### Side by side with the paper
+# The paper's numbers are real CrossTask and EK100 with Llama-3.2-1B; ours are a small synthetic
+# CrossTask-like stream with a tiny random-init LM (CPU profile). Compare **directions**, not values.
+# The paper reports the ordering, the label and λ ablations in words only ("discriminate first beat
+# generate-first and parallel", "generating the label itself helps little", λ = 1): those rows have
+# no paper number.
+
+# %%
 PAPER = {  # S-F1@0.1 / P-F1@1s, CrossTask | EK100, quoted from the paper (Pang et al., ICLR 2026)
     "generative": (46.8, 31.7, 16.7, 13.9), "discriminative": (48.8, 34.0, 23.2, 19.3), "gad": (50.3, 34.5, 24.1, 20.1),
     "gad_extra_head": (48.2, 31.6, 23.6, 19.3), "two_stage": (41.8, 26.7, 9.3, 6.7), "no_cls": (49.2, 33.8, 20.7, 17.7)}
@@ -264,19 +287,19 @@ paper = pd.DataFrame([{"method": m, "data": d, "S-F1@0.1 (%)": v[i]} for m, v in
 sns.barplot(paper, y="method", x="S-F1@0.1 (%)", hue="data", order=[m for m in ORDER if m in PAPER], ax=axes[1])
 axes[1].set_title("paper: Llama-3.2-1B, real data", fontsize=10)
 plt.tight_layout(); plt.show()
-"""),
-("md", r"""
-## 5 · What it costs
-Training: milliseconds per optimizer step, from each run's own history (the same batches for every
-method; on a shared CPU these are inflated, compare ratios). GAD pays for the longer sequence
-(`[CLS]` + context tokens) and for LM logits at the context positions only, never over the whole
-sequence. `benchmarks/speed.py` measures the same split on a fixed batch (`gad_training` in
-`results/speed.json`). Peak GPU memory is recorded on CUDA.
 
-Inference: GAD predicts through the discriminative path, so its latency *is* the discriminative
-latency; generate-first must first write its context, which is the extra cost measured here.
-"""),
-("code", r"""
+# %% [markdown]
+# ## 5 · What it costs
+# Training: milliseconds per optimizer step, from each run's own history (the same batches for every
+# method; on a shared CPU these are inflated, compare ratios). GAD pays for the longer sequence
+# (`[CLS]` + context tokens) and for LM logits at the context positions only, never over the whole
+# sequence. `benchmarks/speed.py` measures the same split on a fixed batch (`gad_training` in
+# `results/speed.json`). Peak GPU memory is recorded on CUDA.
+#
+# Inference: GAD predicts through the discriminative path, so its latency *is* the discriminative
+# latency; generate-first must first write its context, which is the extra cost measured here.
+
+# %%
 from gadlib.metrics import mean_std
 train_ms = {m: mean_std([r.history.ms_per_step for r in oad_runs if r.method == m]) for m in ORDER if m != "gad_lam_0"}
 train_ms.update({f"offline_{m}": mean_std([r.history.ms_per_step for r in offline_runs if r.method == m]) for m in OFFLINE})
@@ -287,8 +310,8 @@ cost = pd.DataFrame({m: {"train ms / step": f"{s['mean']:.0f} ± {s['std']:.0f}"
 if device.type == "cuda":
     cost["peak GPU MiB"] = pd.Series(peak)
 display(cost)
-"""),
-("code", r"""
+
+# %%
 from gadlib.timing import batches_of, compare_latency
 from gadlib.methods import build_classifier
 oad_names = {"oad": label_names(stream, "oad")}
@@ -301,20 +324,20 @@ latency = pd.DataFrame(latency).round(3)
 latency["b1 / discriminative"] = latency["b1"] / latency.loc["discriminative", "b1"]
 print("inference, ms per sample (untrained weights; gen-first decodes up to 8 context tokens):")
 display(latency)
-"""),
-("md", r"""
-## 6 · Save, reload, and take the LoRA out
-A checkpoint holds only what was trained: the LoRA adapter (or, for the embedded tiny LM, its full
-weights), the connector, the `[CLS]` query and the heads, in **safetensors**, plus the recipe
-(`spec.json`) to rebuild the untrained model. Reloaded into a fresh model, it predicts
-identically.
 
-The paper's note on open-world ability: fine-tuning erodes what the LM could do before, and
-removing the LoRA adapter restores it. Shown here with a LoRA model (on the CPU profile the
-embedded LM with a small LoRA adapter stands in for a pretrained one: its random init plays the
-"pretrained" weights).
-"""),
-("code", r"""
+# %% [markdown]
+# ## 6 · Save, reload, and take the LoRA out
+# A checkpoint holds only what was trained: the LoRA adapter (or, for the embedded tiny LM, its full
+# weights), the connector, the `[CLS]` query and the heads, in **safetensors**, plus the recipe
+# (`spec.json`) to rebuild the untrained model. Reloaded into a fresh model, it predicts
+# identically.
+#
+# The paper's note on open-world ability: fine-tuning erodes what the LM could do before, and
+# removing the LoRA adapter restores it. Shown here with a LoRA model (on the CPU profile the
+# embedded LM with a small LoRA adapter stands in for a pretrained one: its random init plays the
+# "pretrained" weights).
+
+# %%
 import tempfile, warnings
 from pathlib import Path
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")   # a transformers deprecation inside peft
@@ -340,8 +363,8 @@ batch = collate([s for s in offline_test if s.kind == "step"][:32])
 same = np.array_equal(model.predict(batch).scores, reloaded.predict(batch).scores)
 print("reloaded model, identical step-recognition scores on 32 test samples:", same)
 assert same
-"""),
-("code", r"""
+
+# %%
 # The original LM, built the way build_classifier builds it (same seed: same "pretrained" weights).
 set_seed(0)
 original, tokenizer = load_language_model(LORA_BACKBONE)
@@ -355,14 +378,14 @@ with torch.no_grad():
 print(f"max |logit difference| to the original LM: with the adapter {(adapted - want).abs().max():.3g}, "
       f"adapter removed {(restored - want).abs().max():.3g}")
 assert torch.equal(restored, want)
-"""),
-("md", r"""
-## 7 · What this run shows
-Generated from this run's numbers: paired differences over seeds (same seed, same data), in
-points of segment F1 at IoU 0.1 (OAD) or top-1 (offline); "reproduces" when the direction is the
-paper's and the difference exceeds one standard deviation of the paired differences.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 7 · What this run shows
+# Generated from this run's numbers: paired differences over seeds (same seed, same data), in
+# points of segment F1 at IoU 0.1 (OAD) or top-1 (offline); "reproduces" when the direction is the
+# paper's and the difference exceeds one standard deviation of the paired differences.
+
+# %%
 from gadlib.results import paired_difference
 
 def verdict(a, b, key, metrics, expect):
@@ -406,8 +429,8 @@ lines.append(f"- cost: a GAD training step took {gd:.2f}x a discriminative one o
              f"{latency.loc['gad_gen_first', 'b1 / discriminative']:.2f}x the discriminative latency.")
 CONCLUSION = f"{reproduced} of {len(CLAIMS)} checked claims reproduce at this scale ({offline_setup.backbone_name}, {PROFILE} profile)."
 print(CONCLUSION + "\n" + "\n".join(lines))
-"""),
-("code", r"""
+
+# %%
 from gadlib.results import save_results
 metrics = {m: dict(offline.get(m, {})) for m in dict.fromkeys([*OFFLINE, *ORDER])}
 for m in ORDER:
@@ -431,24 +454,24 @@ path = save_results("04_gad_finetuning", {
     "inference_ms_per_sample": latency[["b1", "b32"]].to_dict(orient="index"),
     "seconds": elapsed})
 print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}")
-"""),
-("md", r"""
-## Exercises
-Graded, from easy to open. Each one is **self-contained**: run this section from here on without
-the training cells above; the next cell imports the small inputs, and no exercise trains a model
-(the two that build one use the embedded tiny Llama: seconds on a CPU). Write your answer in the
-function's body, then run the `check_...` cell below it: it compares your answer with a reference
-computed right then, and says what is wrong if it is. Written answers ("explain") go in the
-markdown cell after the check.
 
-| # | kind | what | time |
-|---|---|---|---|
-| 1 | implement ★ | the previous action per frame: GAD's generation target for OAD | 10 min |
-| 2 | implement ★★ | the GAD objective `L_cls + λ · L_gen` on a padded batch | 15 min |
-| 3 | measure and explain ★★ | taking the LoRA out restores the original LM | 15 min |
-| 4 | predict, then check ★★ | what each ordering costs the LM, in training and at inference | 20 min |
-"""),
-("code", r"""
+# %% [markdown]
+# ## Exercises
+# Graded, from easy to open. Each one is **self-contained**: run this section from here on without
+# the training cells above; the next cell imports the small inputs, and no exercise trains a model
+# (the two that build one use the embedded tiny Llama: seconds on a CPU). Write your answer in the
+# function's body, then run the `check_...` cell below it: it compares your answer with a reference
+# computed right then, and says what is wrong if it is. Written answers ("explain") go in the
+# markdown cell after the check.
+#
+# | # | kind | what | time |
+# |---|---|---|---|
+# | 1 | implement ★ | the previous action per frame: GAD's generation target for OAD | 10 min |
+# | 2 | implement ★★ | the GAD objective `L_cls + λ · L_gen` on a padded batch | 15 min |
+# | 3 | measure and explain ★★ | taking the LoRA out restores the original LM | 15 min |
+# | 4 | predict, then check ★★ | what each ordering costs the LM, in training and at inference | 20 min |
+
+# %%
 import numpy as np
 import torch
 from gadlib.exercises import (ORDERS_04, check_gad_loss, check_lm_positions, check_lora_removal,
@@ -458,17 +481,18 @@ from gadlib.samples import NO_PREVIOUS_ACTION
 
 print("GAD objective inputs (class logits, targets, weights, token logits, token targets):",
       [tuple(x.shape) for x in gad_loss_inputs()])
-"""),
-("md", r"""
-### Exercise 1 · The previous action, per frame (implement, ★)
-For online action detection GAD generates the **previous action** after `[CLS]`. Write
-`previous_actions(labels, step_names)`: for each frame `t` of a per-frame label sequence (0 =
-background, `k ≥ 1` = `step_names[k - 1]`), the name of the **last action segment that ended at or
-before `t`** (a segment is a run of one non-background label); `NO_PREVIOUS_ACTION` (`"none"`)
-before the first one ends. E.g. with `step_names = ["add sugar", "add salt", "stir"]`,
-`[1, 1, 0, 3, 2]` → `["none", "none", "add sugar", "add sugar", "stir"]`.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ### Exercise 1 · The previous action, per frame (implement, ★)
+# For online action detection GAD generates the **previous action** after `[CLS]`. Write
+# `previous_actions(labels, step_names)`: for each frame `t` of a per-frame label sequence (0 =
+# background, `k ≥ 1` = `step_names[k - 1]`), the name of the **last action segment that ended at or
+# before `t`** (a segment is a run of one non-background label); `NO_PREVIOUS_ACTION` (`"none"`)
+# before the first one ends. E.g. with `step_names = ["add sugar", "add salt", "stir"]`,
+# `[1, 1, 0, 3, 2]` → `["none", "none", "add sugar", "add sugar", "stir"]`.
+
+# %%
 def previous_actions(labels: np.ndarray, step_names: list[str]) -> list[str]:
     ### BEGIN SOLUTION
     out, previous = [], NO_PREVIOUS_ACTION
@@ -479,23 +503,25 @@ def previous_actions(labels: np.ndarray, step_names: list[str]) -> list[str]:
         out.append(previous)
     return out
     ### END SOLUTION
-"""),
-("code", r"""
-check_previous_actions(previous_actions)
-"""),
-("md", r"""
-### Exercise 2 · The GAD objective (implement, ★★)
-Write `gad_loss(class_logits, targets, weights, token_logits, token_targets, lam)` =
-`L_cls + lam · L_gen`, as `GADClassifier.loss` computes it:
-* `L_cls`: the cross-entropy of `class_logits` `[B, C]` against `targets` `[B]`, a **weighted mean**
-  over the samples with `weights` `[B]` (OAD background samples count less);
-* `L_gen`: the next-token cross-entropy of `token_logits` `[B, T, V]` (the LM's logits at the context
-  positions) against `token_targets` `[B, T]`, averaged over **every real token of the batch**;
-  `-100` marks padding (contexts have different lengths).
 
-`gad_loss_inputs(seed)` gives such a batch. `torch.nn.functional.cross_entropy` is allowed.
-"""),
-("code", r"""
+
+# %%
+check_previous_actions(previous_actions)
+
+
+# %% [markdown]
+# ### Exercise 2 · The GAD objective (implement, ★★)
+# Write `gad_loss(class_logits, targets, weights, token_logits, token_targets, lam)` =
+# `L_cls + lam · L_gen`, as `GADClassifier.loss` computes it:
+# * `L_cls`: the cross-entropy of `class_logits` `[B, C]` against `targets` `[B]`, a **weighted mean**
+#   over the samples with `weights` `[B]` (OAD background samples count less);
+# * `L_gen`: the next-token cross-entropy of `token_logits` `[B, T, V]` (the LM's logits at the context
+#   positions) against `token_targets` `[B, T]`, averaged over **every real token of the batch**;
+#   `-100` marks padding (contexts have different lengths).
+#
+# `gad_loss_inputs(seed)` gives such a batch. `torch.nn.functional.cross_entropy` is allowed.
+
+# %%
 def gad_loss(class_logits, targets, weights, token_logits, token_targets, lam: float) -> torch.Tensor:
     ### BEGIN SOLUTION
     import torch.nn.functional as F
@@ -505,22 +531,24 @@ def gad_loss(class_logits, targets, weights, token_logits, token_targets, lam: f
                             ignore_index=-100)
     return l_cls + lam * l_gen
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_gad_loss(gad_loss)
-"""),
-("md", r"""
-### Exercise 3 · Taking the LoRA out (measure and explain, ★★)
-`lora_exercise_model()` returns `(model, backbone, ids)`: a GAD classifier whose LM carries a
-small LoRA adapter (the embedded LM's random init plays the pretrained weights), its
-`BackboneConfig` and a prompt's token ids. The original LM is rebuilt as section 6 does:
-`set_seed(0)` then `gadlib.backbone.load_language_model(backbone)`. Measure the **max |logit
-difference|** to the original LM on `ids` (`lm(input_ids=ids).logits`, under `torch.no_grad()`)
-of `model.mllm.lm` three times: as built (`"fresh_adapter"`), after `simulate_finetuning(model)`
-(a stand-in for training that fills the LoRA matrices with random values, `"finetuned_adapter"`),
-and of the LM that `gadlib.checkpoint.remove_lora(model)` returns (`"adapter_removed"`).
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ### Exercise 3 · Taking the LoRA out (measure and explain, ★★)
+# `lora_exercise_model()` returns `(model, backbone, ids)`: a GAD classifier whose LM carries a
+# small LoRA adapter (the embedded LM's random init plays the pretrained weights), its
+# `BackboneConfig` and a prompt's token ids. The original LM is rebuilt as section 6 does:
+# `set_seed(0)` then `gadlib.backbone.load_language_model(backbone)`. Measure the **max |logit
+# difference|** to the original LM on `ids` (`lm(input_ids=ids).logits`, under `torch.no_grad()`)
+# of `model.mllm.lm` three times: as built (`"fresh_adapter"`), after `simulate_finetuning(model)`
+# (a stand-in for training that fills the LoRA matrices with random values, `"finetuned_adapter"`),
+# and of the LM that `gadlib.checkpoint.remove_lora(model)` returns (`"adapter_removed"`).
+
+# %%
 def measure_lora_removal() -> dict:
     ### BEGIN SOLUTION
     from accelerate.utils import set_seed
@@ -538,42 +566,44 @@ def measure_lora_removal() -> dict:
         out["adapter_removed"] = diff(remove_lora(model).eval())
     return out
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_lora_removal(measure_lora_removal)
 print({k: f"{v:.3g}" for k, v in measure_lora_removal().items()})
-"""),
-("md", r"""
-**Explain** (2-3 sentences): why is the fresh adapter's difference exactly zero, and why is the
-difference after `remove_lora` exactly zero too, although the adapter changed the logits? What
-would change if the adapter had been *merged* into the weights (`merge_and_unload`) before
-removal?
 
-### BEGIN SOLUTION
-LoRA adds `B·A·x` to each adapted layer and initialises `B` to zero, so a fresh adapter changes
-nothing. Training (here simulated) changes only the `A`, `B` matrices; the base weights stay as
-they were, so unloading the adapter modules gives back exactly the original LM, and with it its
-open-world ability (the paper's note). A merged adapter is added into the base weights: the
-original is then gone and cannot be recovered by removing modules.
-### END SOLUTION
-"""),
-("md", r"""
-### Exercise 4 · What each ordering costs the LM (predict, then check, ★★)
-`positions_batch()` gives `(batch, names, visual_dim)`: 3 step-recognition samples; each sample's
-prefix (chat prefix, 4 frames of visual tokens, question) is `P` positions long and its GAD
-context `"<step>. <task>."` is `n` tokens + EOS. `positions_model(order, names, visual_dim)`
-builds the classifier of one `order` in `ORDERS_04` (`"discriminative"`: no generation).
-`count_lm_positions(model, fn)` runs `fn()` and counts the real (unpadded) positions that every
-pass through the LM processed.
 
-**First predict**, from `P` and the token counts alone (get them with
-`model.mllm.prefix_embeds(batch.visual, batch.kinds)` and `model.generation_targets(batch)`, which
-already respects each order's honest context; no loss or predict call), the positions one
-training loss processes for each order, and one prediction of the disc-first GAD model
-(`"disc_first predict"`). **Then measure** them with `count_lm_positions` (`lambda: model.loss(batch)`,
-`lambda: model.predict(batch)`). Both as `{order: positions, ..., "disc_first predict": positions}`.
-"""),
-("code", r"""
+# %% [markdown]
+# **Explain** (2-3 sentences): why is the fresh adapter's difference exactly zero, and why is the
+# difference after `remove_lora` exactly zero too, although the adapter changed the logits? What
+# would change if the adapter had been *merged* into the weights (`merge_and_unload`) before
+# removal?
+#
+# ### BEGIN SOLUTION
+# LoRA adds `B·A·x` to each adapted layer and initialises `B` to zero, so a fresh adapter changes
+# nothing. Training (here simulated) changes only the `A`, `B` matrices; the base weights stay as
+# they were, so unloading the adapter modules gives back exactly the original LM, and with it its
+# open-world ability (the paper's note). A merged adapter is added into the base weights: the
+# original is then gone and cannot be recovered by removing modules.
+# ### END SOLUTION
+
+# %% [markdown]
+# ### Exercise 4 · What each ordering costs the LM (predict, then check, ★★)
+# `positions_batch()` gives `(batch, names, visual_dim)`: 3 step-recognition samples; each sample's
+# prefix (chat prefix, 4 frames of visual tokens, question) is `P` positions long and its GAD
+# context `"<step>. <task>."` is `n` tokens + EOS. `positions_model(order, names, visual_dim)`
+# builds the classifier of one `order` in `ORDERS_04` (`"discriminative"`: no generation).
+# `count_lm_positions(model, fn)` runs `fn()` and counts the real (unpadded) positions that every
+# pass through the LM processed.
+#
+# **First predict**, from `P` and the token counts alone (get them with
+# `model.mllm.prefix_embeds(batch.visual, batch.kinds)` and `model.generation_targets(batch)`, which
+# already respects each order's honest context; no loss or predict call), the positions one
+# training loss processes for each order, and one prediction of the disc-first GAD model
+# (`"disc_first predict"`). **Then measure** them with `count_lm_positions` (`lambda: model.loss(batch)`,
+# `lambda: model.predict(batch)`). Both as `{order: positions, ..., "disc_first predict": positions}`.
+
+# %%
 def predict_positions() -> dict:
     ### BEGIN SOLUTION
     batch, names, dim = positions_batch()
@@ -605,44 +635,42 @@ def measure_positions() -> dict:
             out["disc_first predict"] = count_lm_positions(model, lambda: model.predict(batch))
     return out
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_lm_positions(predict_positions, measure_positions)
 print(measure_positions())
-"""),
-("md", r"""
-**Explain** (2-3 sentences): which ordering is the cheapest GAD to train, and why does the
-training overhead of GAD over discriminative shrink as the prompt grows (more frames, 10 visual
-tokens per frame on COIN)? Why does the disc-first GAD model cost exactly the discriminative
-model at inference, and which ordering would not?
 
-### BEGIN SOLUTION
-Disc-first and generate-first add only the context tokens to one pass (`n + 1` per sample;
-generate-first's honest context is shorter because it drops the step name), parallel runs the
-prefix twice. The overhead is `n + 1` positions on top of `P + 1`, so its share falls as `P`
-grows. At inference disc-first drops the generation branch and reads `[CLS]` after the prefix
-(`P + 1`, the discriminative cost); generate-first must first decode its context token by token
-before it can read `[CLS]`.
-### END SOLUTION
-"""),
-("md", r"""
-### Going further (open, ungraded)
-* **The context for steps.** Make GAD generate only the task goal for step samples (as
-  generate-first does) and compare with `"<step>. <task>."`. Which part of the context helps
-  step recognition, and which helps forecasting?
-* **Generate-first's shortcut.** Give generate-first the full context
-  (`GADClassifier.generation_texts`). How high does its *training* accuracy climb, and what
-  happens at test time when it must write the step name itself?
-* **λ on a log scale.** Extend `LAMBDAS` to 10 and 30. Where does the generation loss start to
-  crowd out classification?
-* **Two-stage, unfrozen.** In `gadlib.ablations.freeze_generative_model` leave the connector
-  trainable. Does the collapse come from the LM or from the connector?
-* **On a GPU.** Run the notebook on a Colab T4 with the pretrained LM, then with
-  `LM = "embedded"`: compare the peak GPU memory and the GAD / discriminative step-time ratio.
-"""),
-("md", r"""
----
-[⬅ 03 · misclassification diversity](03_misclassification_diversity.ipynb) ·
-[05 · online action detection ➡](05_online_action_detection.ipynb)
-"""),
-]
+# %% [markdown]
+# **Explain** (2-3 sentences): which ordering is the cheapest GAD to train, and why does the
+# training overhead of GAD over discriminative shrink as the prompt grows (more frames, 10 visual
+# tokens per frame on COIN)? Why does the disc-first GAD model cost exactly the discriminative
+# model at inference, and which ordering would not?
+#
+# ### BEGIN SOLUTION
+# Disc-first and generate-first add only the context tokens to one pass (`n + 1` per sample;
+# generate-first's honest context is shorter because it drops the step name), parallel runs the
+# prefix twice. The overhead is `n + 1` positions on top of `P + 1`, so its share falls as `P`
+# grows. At inference disc-first drops the generation branch and reads `[CLS]` after the prefix
+# (`P + 1`, the discriminative cost); generate-first must first decode its context token by token
+# before it can read `[CLS]`.
+# ### END SOLUTION
+
+# %% [markdown]
+# ### Going further (open, ungraded)
+# * **The context for steps.** Make GAD generate only the task goal for step samples (as
+#   generate-first does) and compare with `"<step>. <task>."`. Which part of the context helps
+#   step recognition, and which helps forecasting?
+# * **Generate-first's shortcut.** Give generate-first the full context
+#   (`GADClassifier.generation_texts`). How high does its *training* accuracy climb, and what
+#   happens at test time when it must write the step name itself?
+# * **λ on a log scale.** Extend `LAMBDAS` to 10 and 30. Where does the generation loss start to
+#   crowd out classification?
+# * **Two-stage, unfrozen.** In `gadlib.ablations.freeze_generative_model` leave the connector
+#   trainable. Does the collapse come from the LM or from the connector?
+# * **On a GPU.** Run the notebook on a Colab T4 with the pretrained LM, then with
+#   `LM = "embedded"`: compare the peak GPU memory and the GAD / discriminative step-time ratio.
+
+# %% [markdown]
+# ---
+# [⬅ 03 · misclassification diversity](03_misclassification_diversity.ipynb) · next: [05 · online action detection ➡](05_online_action_detection.ipynb)

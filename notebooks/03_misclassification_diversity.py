@@ -1,51 +1,78 @@
-"""Source of notebooks/03_misclassification_diversity.ipynb (cells in order)."""
-from nb import COLAB_CELL, SETUP_CELL
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
 
-NAME = "03_misclassification_diversity"
+# %% [markdown]
+# # 03 · Misclassification diversity: are the generative classifier's errors really more spread out, and why?
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/03_misclassification_diversity.ipynb)
+# · [⬅ 02 · tokenization ablations](02_tokenization_ablations.ipynb) · next: [04 · GAD fine-tuning ➡](04_gad_finetuning.ipynb)
+#
+# The paper's fourth claim (Pang, Chatterjee, Sener, Yao, ICLR 2026, arXiv:2603.02546): when a
+# **generative** classifier gets a class wrong, its wrong answers are spread over more classes
+# than a **discriminative** classifier's, and they are semantically driven ("add sugar" mistaken
+# for "add meat" or "add spices"). The paper reports an entropy score over each class's wrong
+# predictions on online action detection: generative 0.76 / 1.3 / 1.8 vs discriminative
+# 0.66 / 0.79 / 1.5 on CrossTask / EPIC-Kitchens-100 / Ego4D-GoalStep. It does not publish the formula.
+#
+# A raw entropy over errors is easy to misread: **a classifier that errs more gets a higher
+# entropy by sampling alone.** This notebook defines the score, measures it with that bias
+# controlled, places it between "always the same confuser" and "random", and then asks *why* the
+# errors go where they go.
+#
+# **You will:** write the score down and watch its sampling bias; train generative, discriminative
+# and GAD classifiers (same backbone, data and budget, 3 seeds) on CrossTask-, EPIC- and
+# GoalStep-like OAD streams and COIN-like step recognition; compare the raw score, a
+# bias-corrected estimator and a score at **equal error counts**; check the errors' anatomy (same
+# verb? same object?) against chance, and confusion against shared label tokens and visual
+# similarity; look at what each model's decision state separates; pick a class and see where its
+# errors go.
+#
+# **Run time:** a few minutes on a 2-core CPU at the default settings (the measured time of the
+# last full run is in the README's notebook table; the last code cell prints this run's own time).
 
-CELLS = [
-("md", r"""
-# 03 · Misclassification diversity: are the generative classifier's errors really more spread out, and why?
+# %%
+# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
+import sys, os
+if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
+    # !git clone -q --depth 1 https://github.com/gad-lab/gad-lab /content/gad-lab
+    # !grep -v '^torch==' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
+    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
 
-[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/03_misclassification_diversity.ipynb)
-· [⬅ 02 · tokenization ablations](02_tokenization_ablations.ipynb) · next: [04 · GAD fine-tuning ➡](04_gad_finetuning.ipynb)
+# %%
+# %matplotlib inline
+import time
+import numpy as np, pandas as pd, torch
+import matplotlib.pyplot as plt, seaborn as sns
+from IPython.display import display
+from gadlib.utils import pick_device, quiet, versions
+quiet()
+T0 = time.perf_counter()
+device = pick_device()
+pd.Series(versions()).to_frame("version").T
 
-The paper's fourth claim (Pang, Chatterjee, Sener, Yao, ICLR 2026, arXiv:2603.02546): when a
-**generative** classifier gets a class wrong, its wrong answers are spread over more classes
-than a **discriminative** classifier's, and they are semantically driven ("add sugar" mistaken
-for "add meat" or "add spices"). The paper reports an entropy score over each class's wrong
-predictions on online action detection: generative 0.76 / 1.3 / 1.8 vs discriminative
-0.66 / 0.79 / 1.5 on CrossTask / EPIC-Kitchens-100 / Ego4D-GoalStep. It does not publish the formula.
+# %% [markdown]
+# ## Settings
+# Everything the compared methods share. Compared with notebook 05 (batch 64, 8-frame windows
+# at every 4th frame), the CPU profile takes batches of 16 and 6-frame windows at every 8th frame:
+# more optimizer steps for less compute. Background is down-weighted to 0.2 (the low end of the paper's
+# range; notebook 05 uses 0.5): a generative model that calls action frames "background" makes few
+# confusions between actions to study (section 3 reports how often each method does). The **test
+# splits are larger** than the presets' (errors are what this notebook studies), and COIN-like
+# (for comparison only) uses one seed on CPU.
 
-A raw entropy over errors is easy to misread: **a classifier that errs more gets a higher
-entropy by sampling alone.** This notebook defines the score, measures it with that bias
-controlled, places it between "always the same confuser" and "random", and then asks *why* the
-errors go where they go.
-
-**You will:** write the score down and watch its sampling bias; train generative, discriminative
-and GAD classifiers (same backbone, data and budget, 3 seeds) on CrossTask-, EPIC- and
-GoalStep-like OAD streams and COIN-like step recognition; compare the raw score, a
-bias-corrected estimator and a score at **equal error counts**; check the errors' anatomy (same
-verb? same object?) against chance, and confusion against shared label tokens and visual
-similarity; look at what each model's decision state separates; pick a class and see where its
-errors go.
-
-**Run time:** a few minutes on a 2-core CPU at the default settings (the measured time of the
-last full run is in the README's notebook table; the last code cell prints this run's own time).
-"""),
-COLAB_CELL,
-SETUP_CELL,
-("md", r"""
-## Settings
-Everything the compared methods share. Compared with notebook 05 (batch 64, 8-frame windows
-at every 4th frame), the CPU profile takes batches of 16 and 6-frame windows at every 8th frame:
-more optimizer steps for less compute. Background is down-weighted to 0.2 (the low end of the paper's
-range; notebook 05 uses 0.5): a generative model that calls action frames "background" makes few
-confusions between actions to study (section 3 reports how often each method does). The **test
-splits are larger** than the presets' (errors are what this notebook studies), and COIN-like
-(for comparison only) uses one seed on CPU.
-"""),
-("code", r"""
+# %%
 import dataclasses
 from gadlib.backbone import BackboneConfig
 from gadlib.train import TrainConfig
@@ -72,20 +99,20 @@ MAP_PRESET = "crosstask_like"                               # section 6: whose s
 
 oad_setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TrainConfig(epochs=EPOCHS, lr=LR, batch_size=BATCH))
 step_setup = Setup(backbone=BACKBONE, kinds=("step",), num_frames=4, train=TrainConfig(epochs=EPOCHS, lr=LR, batch_size=BATCH))
-"""),
-("md", r"""
-## 1 · The score, written down
-For every true class $c$ with at least `MIN_ERRORS` errors, let $p_{cj}$ be the share of $c$'s
-misclassified frames (or samples) predicted as class $j \neq c$. The score is
 
-$$H = \frac{1}{|\mathcal{C}|}\sum_{c \in \mathcal{C}} H_c, \qquad H_c = -\sum_{j \neq c} p_{cj} \ln p_{cj} \quad \text{(nats)},$$
+# %% [markdown]
+# ## 1 · The score, written down
+# For every true class $c$ with at least `MIN_ERRORS` errors, let $p_{cj}$ be the share of $c$'s
+# misclassified frames (or samples) predicted as class $j \neq c$. The score is
+#
+# $$H = \frac{1}{|\mathcal{C}|}\sum_{c \in \mathcal{C}} H_c, \qquad H_c = -\sum_{j \neq c} p_{cj} \ln p_{cj} \quad \text{(nats)},$$
+#
+# and $e^{H}$ is the **effective number of confusers**: the number of classes that, hit equally
+# often, give that entropy (1: always the same wrong class; $k$: spread evenly over $k$ classes).
+# In OAD, frames of an action predicted as background are *missed* actions, not confusions
+# between actions: they are left out of the score (`EXCLUDE`) and reported beside it.
 
-and $e^{H}$ is the **effective number of confusers**: the number of classes that, hit equally
-often, give that entropy (1: always the same wrong class; $k$: spread evenly over $k$ classes).
-In OAD, frames of an action predicted as background are *missed* actions, not confusions
-between actions: they are left out of the score (`EXCLUDE`) and reported beside it.
-"""),
-("code", r"""
+# %%
 import inspect
 from gadlib import diversity as dv
 print(inspect.getsource(dv.per_class_error_entropy))
@@ -94,17 +121,17 @@ toy = {"one confuser": [6, 0, 0, 0], "two equal confusers": [3, 3, 0, 0], "four 
        "one main, two rare": [4, 1, 1, 0]}
 display(pd.DataFrame({k: {"entropy (nats)": dv.entropy(v), "effective confusers": dv.effective_confusers(dv.entropy(v))}
                       for k, v in toy.items()}).T.round(2))
-"""),
-("md", r"""
-**The trap.** The plug-in entropy of $n$ errors is biased low, by about $(K-1)/2n$ for $K$
-destinations: with few errors a class *looks* concentrated even when its errors could go
-anywhere. Below, errors drawn uniformly from 10 classes: the plug-in estimate climbs towards
-$\ln 10$ only as $n$ grows. A classifier with more errors per class therefore scores higher by
-sampling alone. Two controls: the **Miller-Madow** estimator adds $(K_{\text{seen}}-1)/2n$ (the
-first-order correction), and **matching** subsamples every class's errors to the same number
-for all methods compared (repeated draws), so all carry the same bias.
-"""),
-("code", r"""
+
+# %% [markdown]
+# **The trap.** The plug-in entropy of $n$ errors is biased low, by about $(K-1)/2n$ for $K$
+# destinations: with few errors a class *looks* concentrated even when its errors could go
+# anywhere. Below, errors drawn uniformly from 10 classes: the plug-in estimate climbs towards
+# $\ln 10$ only as $n$ grows. A classifier with more errors per class therefore scores higher by
+# sampling alone. Two controls: the **Miller-Madow** estimator adds $(K_{\text{seen}}-1)/2n$ (the
+# first-order correction), and **matching** subsamples every class's errors to the same number
+# for all methods compared (repeated draws), so all carry the same bias.
+
+# %%
 rng = np.random.default_rng(0)
 bias = []
 for n in (2, 3, 5, 8, 12, 20, 40, 80):
@@ -116,14 +143,14 @@ ax = bias.plot(marker="o", figsize=(6, 3))
 ax.axhline(np.log(10), color="grey", ls=":", label="true entropy: ln 10")
 ax.set_ylabel("mean estimate (nats)"); ax.set_title("errors spread uniformly over 10 classes", fontsize=9)
 ax.legend(fontsize=8); plt.show()
-"""),
-("md", r"""
-## 2 · Train the three classifiers
-Same backbone, data, windows and budget for every method. OAD models are scored densely on
-every frame of every test video (`gadlib.oad.run_oad`, as in notebook 05); COIN-like models on
-every test step. The seed-0 models of one preset are kept for section 6.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 2 · Train the three classifiers
+# Same backbone, data, windows and budget for every method. OAD models are scored densely on
+# every frame of every test video (`gadlib.oad.run_oad`, as in notebook 05); COIN-like models on
+# every test step. The seed-0 models of one preset are kept for section 6.
+
+# %%
 from tqdm.auto import tqdm
 from gadlib.datasets import ensure_benchmark
 from gadlib.experiment import run
@@ -138,8 +165,8 @@ for p, d in data.items():
     rows[p] = {"task": "OAD (per frame)" if p in PRESETS else "step recognition", "classes": len(d.step_names),
                "train videos": len(d.split("train")), "test videos": len(d.split("test"))}
 display(pd.DataFrame(rows).T)
-"""),
-("code", r"""
+
+# %%
 runs, kept = {}, {}   # runs[(data set, method, seed)] = Run; kept[method] = seed-0 model on MAP_PRESET
 for seed in tqdm(SEEDS, desc="seeds"):
     for p in DATASETS:
@@ -153,13 +180,14 @@ for seed in tqdm(SEEDS, desc="seeds"):
             if keep:
                 kept[method] = out[method].classifier
 print(f"trained {len(runs)} models in {time.perf_counter() - T0:.0f} s since the start of the notebook")
-"""),
-("md", r"""
-Every analysis below reads the same predictions: per data set, method and seed, the true and
-predicted label of every test frame (OAD) or sample (COIN-like), turned into an error-count
-matrix `E[true, predicted]` (the confusion matrix without its diagonal).
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# Every analysis below reads the same predictions: per data set, method and seed, the true and
+# predicted label of every test frame (OAD) or sample (COIN-like), turned into an error-count
+# matrix `E[true, predicted]` (the confusion matrix without its diagonal).
+
+# %%
 def labels_of(r):
     # (pred, truth) of every scored frame / sample of one run
     if "oad" in r.results:
@@ -185,17 +213,18 @@ for p in DATASETS:
     else:
         prior[p] = np.bincount([s.label for v in data[p].split("train") for s in v.segments], minlength=len(names[p]))
 allowed = {p: ~np.isin(np.arange(len(names[p])), excluded(p)) for p in DATASETS}
-"""),
-("md", r"""
-## 3 · The score, raw and controlled
-Per data set and seed: the raw plug-in score, the Miller-Madow score, and the **matched**
-score (each class's errors subsampled to the smallest count any of the three methods has for
-it, `DRAWS` draws; classes where a method has fewer than `MIN_ERRORS` errors drop out). Beside
-them, two **null baselines** with each method's own error counts: the same errors sent to random
-wrong classes, uniformly or following the class prior. 0 = one confuser per class; the null =
-as spread out as chance.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ## 3 · The score, raw and controlled
+# Per data set and seed: the raw plug-in score, the Miller-Madow score, and the **matched**
+# score (each class's errors subsampled to the smallest count any of the three methods has for
+# it, `DRAWS` draws; classes where a method has fewer than `MIN_ERRORS` errors drop out). Beside
+# them, two **null baselines** with each method's own error counts: the same errors sent to random
+# wrong classes, uniformly or following the class prior. 0 = one confuser per class; the null =
+# as spread out as chance.
+
+# %%
 def diversity_row(p, method, seed, matched):
     e = E[(p, method, seed)]
     pred, truth = preds[(p, method, seed)]
@@ -224,8 +253,8 @@ shown = ["error_entropy", "error_entropy_mm", "error_entropy_matched", "null_uni
          "null_uniform", "null_prior", "errors", "classes_scored", "classes_matched", "missed_as_background"]
 print(f"mean over seeds (OAD: {SEEDS}; {COMPARE}: {COMPARE_SEEDS}); entropies in nats")
 display(div.groupby(["data", "method"], sort=False)[shown].mean().round(2))
-"""),
-("code", r"""
+
+# %%
 PAPER = {"crosstask_like": {"generative": 0.76, "discriminative": 0.66},   # quoted (CrossTask / EK100 / Ego4D-GoalStep)
          "epic_like": {"generative": 1.3, "discriminative": 0.79},
          "goalstep_like": {"generative": 1.8, "discriminative": 1.5}}
@@ -242,13 +271,13 @@ for ax, p in zip(g.axes.flat, DATASETS):
             ax.plot(i, PAPER[p][m], "k*", ms=9, label="paper" if i == 0 else None)
     ax.legend(fontsize=7, loc="upper right")
 plt.show()
-"""),
-("md", r"""
-How much of the raw generative − discriminative difference survives the controls? Paired over
-seeds (same seed, same data), in nats. The matched score is the fair comparison: every method's
-classes scored at the same error counts.
-"""),
-("code", r"""
+
+# %% [markdown]
+# How much of the raw generative − discriminative difference survives the controls? Paired over
+# seeds (same seed, same data), in nats. The matched score is the fair comparison: every method's
+# classes scored at the same error counts.
+
+# %%
 from gadlib.metrics import mean_std
 from gadlib.results import paired_difference
 
@@ -265,16 +294,17 @@ def nats(d):
 gaps = pd.DataFrame({(p, f"{a} − {b}"): {k: nats(gap(p, a, b, k)) for k in ("error_entropy", "error_entropy_mm", "error_entropy_matched")}
                      for p in DATASETS for a, b in (("generative", "discriminative"), ("gad", "discriminative"))}).T
 display(gaps)
-"""),
-("md", r"""
-## 4 · Why the errors go where they go: error anatomy against chance
-Every label here is a verb and an object ("pour olive oil"; GoalStep-like labels add a phrase:
-"cut the onion with a sharp knife"). For every error: does the predicted class share the verb
-with the truth, the object, both, or neither? A share means little without the **chance rate**:
-the same share if each error went to a random wrong class (uniformly, or following the class
-prior). Both directions are reported: a classifier may confuse verbs more, objects more, or both.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ## 4 · Why the errors go where they go: error anatomy against chance
+# Every label here is a verb and an object ("pour olive oil"; GoalStep-like labels add a phrase:
+# "cut the onion with a sharp knife"). For every error: does the predicted class share the verb
+# with the truth, the object, both, or neither? A share means little without the **chance rate**:
+# the same share if each error went to a random wrong class (uniformly, or following the class
+# prior). Both directions are reported: a classifier may confuse verbs more, objects more, or both.
+
+# %%
 def parts(p):
     # verb and object index of every class; OAD background gets its own index (-1), never shared
     if p in PRESETS:
@@ -298,8 +328,8 @@ print("shares of errors (mean over seeds); chance: a random wrong class, uniform
 display((view[["share_same_verb_only", "share_same_object_only", "share_both", "share_neither", "chance_neither", "share_same_verb", "chance_same_verb",
                "prior_chance_same_verb", "share_same_object", "chance_same_object", "prior_chance_same_object"]] * 100).round(1)
         .join(view[["verb lift (x chance)", "object lift (x chance)"]].round(1)))
-"""),
-("code", r"""
+
+# %%
 long = anat.melt(id_vars=["data", "method", "seed"], value_vars=["share_same_verb", "share_same_object"], var_name="shares", value_name="share")
 g = sns.catplot(long, x="method", y="share", hue="shares", col="data", kind="bar", errorbar="sd", height=3, aspect=1.1)
 for ax, p in zip(g.axes.flat, DATASETS):
@@ -308,17 +338,17 @@ for ax, p in zip(g.axes.flat, DATASETS):
     ax.axhline(ch["chance_same_object"], color="tab:orange", ls=":", lw=1)
 g.fig.suptitle("share of errors that keep the verb / the object (dotted: uniform chance)", y=1.03, fontsize=9)
 plt.show()
-"""),
-("md", r"""
-## 5 · Confusion vs label similarity and visual similarity
-For every ordered pair of classes (i, j): the rate at which frames of i are predicted as j,
-grouped by the number of **label tokens** the two share under the backbone's tokenizer (what a
-generative classifier decodes), and by how alike the two classes **look** (cosine similarity of
-their mean training features, in quintiles). Errors and frames are pooled over seeds. In this
-synthetic data, classes that share a word also look alike (compositionality 0.5), so the two
-views overlap: the question is which method's confusions rise faster with token overlap.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 5 · Confusion vs label similarity and visual similarity
+# For every ordered pair of classes (i, j): the rate at which frames of i are predicted as j,
+# grouped by the number of **label tokens** the two share under the backbone's tokenizer (what a
+# generative classifier decodes), and by how alike the two classes **look** (cosine similarity of
+# their mean training features, in quintiles). Errors and frames are pooled over seeds. In this
+# synthetic data, classes that share a word also look alike (compositionality 0.5), so the two
+# views overlap: the question is which method's confusions rise faster with token overlap.
+
+# %%
 from gadlib.backbone import load_tokenizer
 from gadlib.label_spaces import LabelSpace
 tokenizer = load_tokenizer(BACKBONE)
@@ -363,17 +393,17 @@ for col, p in enumerate(DATASETS):
 axes[0, 0].legend(fontsize=7)
 plt.tight_layout(); plt.show()
 display(by_tokens.pivot_table(index=["data", "shared label tokens"], columns="method", values="confusion rate (%)", sort=False).round(3))
-"""),
-("md", r"""
-## 6 · What the model sees
-The state each classifier decides from (`gadlib.diversity.decision_states`): the `[CLS]` hidden
-state for the discriminative and GAD classifiers (what the linear head reads), the last hidden
-state before the label for the generative one (what the LM head reads to pick the label's first
-token). Test frames of a group of classes that **share a verb**, seed-0 models on `MAP_PRESET`,
-mapped to 2-D with PCA and t-SNE (scikit-learn). Below: the confusion block of those classes
-(rows: truth; share of the class's frames; the last column: any class outside the group).
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 6 · What the model sees
+# The state each classifier decides from (`gadlib.diversity.decision_states`): the `[CLS]` hidden
+# state for the discriminative and GAD classifiers (what the linear head reads), the last hidden
+# state before the label for the generative one (what the LM head reads to pick the label's first
+# token). Test frames of a group of classes that **share a verb**, seed-0 models on `MAP_PRESET`,
+# mapped to 2-D with PCA and t-SNE (scikit-learn). Below: the confusion block of those classes
+# (rows: truth; share of the class's frames; the last column: any class outside the group).
+
+# %%
 from collections import Counter
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
@@ -406,8 +436,8 @@ for col, m in enumerate(METHODS):
         ax.set_title(f"{m}: {title}", fontsize=9); ax.set_xticks([]); ax.set_yticks([])
 axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1), markerscale=2)
 plt.tight_layout(); plt.show()
-"""),
-("code", r"""
+
+# %%
 fig, axes = plt.subplots(1, len(METHODS), figsize=(4.3 * len(METHODS), 3.6))
 short = [names[p][c] for c in group] + ["other"]
 for ax, m in zip(axes, METHODS):
@@ -419,26 +449,27 @@ for ax, m in zip(axes, METHODS):
                 xticklabels=short, yticklabels=short[:-1] if ax is axes[0] else False, annot_kws={"fontsize": 6})
     ax.set_title(m, fontsize=9); ax.tick_params(labelsize=7)
 plt.tight_layout(); plt.show()
-"""),
-("md", r"""
-## 7 · Pick a class, see where its errors go
-Errors of one true class, summed over seeds, for each method: the most frequent predicted
-classes (red: the prediction shares a word with the truth). A static figure of the class with
-the most errors first, then a drop-down to pick another.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 7 · Pick a class, see where its errors go
+# Errors of one true class, summed over seeds, for each method: the most frequent predicted
+# classes (red: the prediction shares a word with the truth). A static figure of the class with
+# the most errors first, then a drop-down to pick another.
+
+# %%
 from gadlib.widgets import error_destinations_explorer, error_destinations_figure
 p = MAP_PRESET
 summed = {m: sum(E[(p, m, s)] for s in seeds_of(p)) for m in METHODS}
 busiest = int(np.argmax(sum(e.sum(1) for e in summed.values())))
 fig = error_destinations_figure(summed, names[p], busiest); plt.show()
 error_destinations_explorer(summed, names[p])
-"""),
-("md", r"""
-## 8 · What this run shows
-Generated from this run's numbers: paired differences over seeds (same seed, same data), in nats.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ## 8 · What this run shows
+# Generated from this run's numbers: paired differences over seeds (same seed, same data), in nats.
+
+# %%
 def verdict(d):
     if np.isnan(d.mean):
         return f"not measurable (a method has fewer than {MIN_ERRORS} errors between actions in every class)"
@@ -475,8 +506,8 @@ lines.append(f"- The paper's claim (generative errors more spread out) holds aft
              + (f"; the opposite holds on {', '.join(reversed_)}" if reversed_ else "") + ".")
 conclusion = "\n".join(lines)
 print(conclusion)
-"""),
-("code", r"""
+
+# %%
 from gadlib.results import save_results
 
 def stats(frame, p, method, key):
@@ -508,21 +539,21 @@ path = save_results("03_misclassification_diversity", {
              "OAD background excluded as class and destination; matched: subsampled to equal error counts per class",
     "metrics": summary, "null_baselines": nulls, "conclusion": conclusion, "seconds": elapsed})
 print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}")
-"""),
-("md", r"""
-## Exercises
-Graded, from easy to open. Each one is **self-contained**: run this section from here on without
-the training cells above; the inputs are small error matrices and label streams built here, in
-seconds. Write your answer in the function's body, then run the `check_...` cell below it.
 
-| # | kind | what | time |
-|---|---|---|---|
-| 1 | implement ★ | the error count matrix | 10 min |
-| 2 | implement ★★ | the misclassification entropy score | 15 min |
-| 3 | measure and explain ★★ | background as a destination | 15 min |
-| 4 | predict, then check ★★★ | same spread, more errors: raw vs Miller-Madow vs matched | 20 min |
-"""),
-("code", r"""
+# %% [markdown]
+# ## Exercises
+# Graded, from easy to open. Each one is **self-contained**: run this section from here on without
+# the training cells above; the inputs are small error matrices and label streams built here, in
+# seconds. Write your answer in the function's body, then run the `check_...` cell below it.
+#
+# | # | kind | what | time |
+# |---|---|---|---|
+# | 1 | implement ★ | the error count matrix | 10 min |
+# | 2 | implement ★★ | the misclassification entropy score | 15 min |
+# | 3 | measure and explain ★★ | background as a destination | 15 min |
+# | 4 | predict, then check ★★★ | same spread, more errors: raw vs Miller-Madow vs matched | 20 min |
+
+# %%
 import numpy as np
 from gadlib.exercises import (MISS_CLASSES, check_background_destination, check_error_counts, check_error_entropy,
                               check_few_vs_many, few_and_many_errors, missed_as_background_streams)
@@ -530,17 +561,18 @@ from gadlib.exercises import (MISS_CLASSES, check_background_destination, check_
 truth, preds = missed_as_background_streams()
 print("truth:   ", truth[:20], "...")
 print("cautious:", preds["cautious"][:20], "...")
-"""),
-("md", r"""
-### Exercise 1 · The error count matrix (implement, ★)
-Write `my_error_counts(pred, truth, num_classes, exclude)`: an integer `[C, C]` array whose entry
-`[i, j]` counts how often true class `i` was predicted as class `j`, for `j != i` only (the
-diagonal, the correct predictions, stays 0). The rows **and** columns of the classes in `exclude`
-are 0 too (OAD background: a missed action is not a confusion between actions). E.g.
-`pred = [1, 1, 2]`, `truth = [1, 2, 2]`, 3 classes: one error, true 2 predicted as 1, so only
-`[2, 1]` is 1.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ### Exercise 1 · The error count matrix (implement, ★)
+# Write `my_error_counts(pred, truth, num_classes, exclude)`: an integer `[C, C]` array whose entry
+# `[i, j]` counts how often true class `i` was predicted as class `j`, for `j != i` only (the
+# diagonal, the correct predictions, stays 0). The rows **and** columns of the classes in `exclude`
+# are 0 too (OAD background: a missed action is not a confusion between actions). E.g.
+# `pred = [1, 1, 2]`, `truth = [1, 2, 2]`, 3 classes: one error, true 2 predicted as 1, so only
+# `[2, 1]` is 1.
+
+# %%
 def my_error_counts(pred: np.ndarray, truth: np.ndarray, num_classes: int, exclude=()) -> np.ndarray:
     ### BEGIN SOLUTION
     errors = np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -551,19 +583,21 @@ def my_error_counts(pred: np.ndarray, truth: np.ndarray, num_classes: int, exclu
         errors[:, c] = 0
     return errors
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_error_counts(my_error_counts)
-"""),
-("md", r"""
-### Exercise 2 · The misclassification entropy (implement, ★★)
-Write `my_error_entropy(errors, min_errors)`, the score of section 1, from an error count matrix
-(row = true class): for every class with **at least `min_errors` errors**,
-$H_c = -\sum_j p_{cj} \ln p_{cj}$ with $p_{cj}$ = the share of its errors predicted as $j$
-(natural log, $0 \ln 0 = 0$); return the mean of $H_c$ over those classes, and `float("nan")`
-when no class has enough errors. Use numpy only (not `gadlib.diversity`).
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ### Exercise 2 · The misclassification entropy (implement, ★★)
+# Write `my_error_entropy(errors, min_errors)`, the score of section 1, from an error count matrix
+# (row = true class): for every class with **at least `min_errors` errors**,
+# $H_c = -\sum_j p_{cj} \ln p_{cj}$ with $p_{cj}$ = the share of its errors predicted as $j$
+# (natural log, $0 \ln 0 = 0$); return the mean of $H_c$ over those classes, and `float("nan")`
+# when no class has enough errors. Use numpy only (not `gadlib.diversity`).
+
+# %%
 def my_error_entropy(errors: np.ndarray, min_errors: int = 5) -> float:
     ### BEGIN SOLUTION
     scores = []
@@ -573,21 +607,23 @@ def my_error_entropy(errors: np.ndarray, min_errors: int = 5) -> float:
             scores.append(float(-(p * np.log(p)).sum()))
     return float(np.mean(scores)) if scores else float("nan")
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_error_entropy(my_error_entropy)
-"""),
-("md", r"""
-### Exercise 3 · Background as a destination (measure and explain, ★★)
-`missed_as_background_streams()` gives the per-frame truth of an OAD stream (class 0 =
-background, `MISS_CLASSES` = 6 classes) and the predictions of two models, both wrong on about
-30% of frames: when an action frame is wrong, **cautious** says "background" 4 times in 5,
-**confused** says any other class at random. Measure each model's score with background kept as
-a class and destination (`exclude=()`) and with it excluded (`exclude=(0,)`):
-`gadlib.diversity.error_entropy(gadlib.diversity.error_counts(pred, truth, MISS_CLASSES, exclude), 5)`.
-Return `{model: {"background_kept": ..., "background_excluded": ...}}`.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ### Exercise 3 · Background as a destination (measure and explain, ★★)
+# `missed_as_background_streams()` gives the per-frame truth of an OAD stream (class 0 =
+# background, `MISS_CLASSES` = 6 classes) and the predictions of two models, both wrong on about
+# 30% of frames: when an action frame is wrong, **cautious** says "background" 4 times in 5,
+# **confused** says any other class at random. Measure each model's score with background kept as
+# a class and destination (`exclude=()`) and with it excluded (`exclude=(0,)`):
+# `gadlib.diversity.error_entropy(gadlib.diversity.error_counts(pred, truth, MISS_CLASSES, exclude), 5)`.
+# Return `{model: {"background_kept": ..., "background_excluded": ...}}`.
+
+# %%
 def measure_background() -> dict:
     ### BEGIN SOLUTION
     from gadlib.diversity import error_counts, error_entropy
@@ -596,38 +632,40 @@ def measure_background() -> dict:
                     for key, exclude in (("background_kept", ()), ("background_excluded", (0,)))}
             for model, pred in preds.items()}
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_background_destination(measure_background)
 for model, m in measure_background().items():
     print(f"{model}: background kept {m['background_kept']:.2f} nats, excluded {m['background_excluded']:.2f} nats")
-"""),
-("md", r"""
-**Explain** (2-3 sentences): which model's score moves most when background is kept, and in which
-direction? Why would keeping background make a model that *misses* actions look like one whose
-errors are *less* spread over classes, and why is that a different failure from confusing two actions?
 
-### BEGIN SOLUTION
-The cautious model's score drops sharply when background is kept: most of every action's errors
-go to one destination, background, so its rows look like "one dominant confuser" (the confused
-model's score rises a little instead: background is one more random destination). That low entropy does not
-mean its errors between actions are concentrated (excluded, both models score about the same);
-it means the model misses actions, a detection failure the score would hide, which is why the
-notebook excludes background and reports the share of action frames called background beside it.
-### END SOLUTION
-"""),
-("md", r"""
-### Exercise 4 · Same spread, more errors (predict, then check, ★★★)
-`few_and_many_errors()` gives the error matrices of two classifiers over 20 classes whose errors
-are spread **the same way**: every class's errors go uniformly at random to the same 3 confusers.
-"few" makes 6 errors per class, "many" 60. **First predict**, with section 1's bias formula
-$(K-1)/2n$, the gap "many" − "few" of (a) the plug-in score, (b) the Miller-Madow score,
-(c) the score at equal error counts; **then measure** with `gadlib.diversity` at its defaults:
-`error_entropy(e)`, `error_entropy(e, estimator="miller_madow")` and
-`matched_error_entropy(e, n)` with `n = matched_counts(errs)` for both. Return both as
-`{"raw_gap": ..., "miller_madow_gap": ..., "matched_gap": ...}`.
-"""),
-("code", r"""
+
+# %% [markdown]
+# **Explain** (2-3 sentences): which model's score moves most when background is kept, and in which
+# direction? Why would keeping background make a model that *misses* actions look like one whose
+# errors are *less* spread over classes, and why is that a different failure from confusing two actions?
+#
+# ### BEGIN SOLUTION
+# The cautious model's score drops sharply when background is kept: most of every action's errors
+# go to one destination, background, so its rows look like "one dominant confuser" (the confused
+# model's score rises a little instead: background is one more random destination). That low entropy does not
+# mean its errors between actions are concentrated (excluded, both models score about the same);
+# it means the model misses actions, a detection failure the score would hide, which is why the
+# notebook excludes background and reports the share of action frames called background beside it.
+# ### END SOLUTION
+
+# %% [markdown]
+# ### Exercise 4 · Same spread, more errors (predict, then check, ★★★)
+# `few_and_many_errors()` gives the error matrices of two classifiers over 20 classes whose errors
+# are spread **the same way**: every class's errors go uniformly at random to the same 3 confusers.
+# "few" makes 6 errors per class, "many" 60. **First predict**, with section 1's bias formula
+# $(K-1)/2n$, the gap "many" − "few" of (a) the plug-in score, (b) the Miller-Madow score,
+# (c) the score at equal error counts; **then measure** with `gadlib.diversity` at its defaults:
+# `error_entropy(e)`, `error_entropy(e, estimator="miller_madow")` and
+# `matched_error_entropy(e, n)` with `n = matched_counts(errs)` for both. Return both as
+# `{"raw_gap": ..., "miller_madow_gap": ..., "matched_gap": ...}`.
+
+# %%
 def predict_few_vs_many() -> dict:
     ### BEGIN SOLUTION
     # true entropy ln 3 for both; plug-in bias (K - 1) / 2n = 1/n with K = 3: 1/6 - 1/60 = 0.15.
@@ -645,36 +683,35 @@ def measure_few_vs_many() -> dict:
     return {"raw_gap": gap(error_entropy), "miller_madow_gap": gap(lambda e: error_entropy(e, estimator="miller_madow")),
             "matched_gap": gap(lambda e: matched_error_entropy(e, n))}
     ### END SOLUTION
-"""),
-("code", r"""
-check_few_vs_many(predict_few_vs_many, measure_few_vs_many)
-"""),
-("md", r"""
-**Explain** (2-3 sentences): where your prediction was off, why? What does this say about the
-paper's raw generative vs discriminative scores when the generative classifier also makes more errors?
 
-### BEGIN SOLUTION
-The raw gap is positive although both classifiers spread their errors identically: with 6 errors
-a class often shows only 2 of its 3 confusers, or unequal counts, so its plug-in entropy is low;
-the first-order formula gives about 0.15 nats, the measurement somewhat more (the formula is only
-first order and n = 6 is small). Miller-Madow removes most but not all of it, and matching removes it up
-to draw noise. A method that errs more (the generative one, in the paper and here) therefore looks
-more "diverse" by sampling alone; only a matched or bias-corrected comparison supports the claim.
-### END SOLUTION
-"""),
-("md", r"""
-### Going further (open, ungraded: they retrain or rerun the notebook above)
-* **Background as a destination, for real.** Set `EXCLUDE = ()` and rerun from section 2's second cell
-  (keep `runs`): which method's score moves most?
-* **Frames are not independent.** Count errors per *segment* (`gadlib.metrics.segments` on the truth,
-  majority prediction per segment): does the generative − discriminative gap change?
-* **Minimum errors.** `MIN_ERRORS = 2` and `10`: which score (raw, Miller-Madow, matched) is most stable?
-* **Break the link between words and looks.** Rebuild the data with `compositionality=0.0`: does the
-  generative model still confuse classes that share label tokens more often?
-* **More seeds.** Add seeds until the matched gap's std is below half its mean: does section 8's verdict change?
-"""),
-("md", r"""
----
-[⬅ 02 · tokenization ablations](02_tokenization_ablations.ipynb) · next: [04 · GAD fine-tuning ➡](04_gad_finetuning.ipynb)
-"""),
-]
+
+# %%
+check_few_vs_many(predict_few_vs_many, measure_few_vs_many)
+
+# %% [markdown]
+# **Explain** (2-3 sentences): where your prediction was off, why? What does this say about the
+# paper's raw generative vs discriminative scores when the generative classifier also makes more errors?
+#
+# ### BEGIN SOLUTION
+# The raw gap is positive although both classifiers spread their errors identically: with 6 errors
+# a class often shows only 2 of its 3 confusers, or unequal counts, so its plug-in entropy is low;
+# the first-order formula gives about 0.15 nats, the measurement somewhat more (the formula is only
+# first order and n = 6 is small). Miller-Madow removes most but not all of it, and matching removes it up
+# to draw noise. A method that errs more (the generative one, in the paper and here) therefore looks
+# more "diverse" by sampling alone; only a matched or bias-corrected comparison supports the claim.
+# ### END SOLUTION
+
+# %% [markdown]
+# ### Going further (open, ungraded: they retrain or rerun the notebook above)
+# * **Background as a destination, for real.** Set `EXCLUDE = ()` and rerun from section 2's second cell
+#   (keep `runs`): which method's score moves most?
+# * **Frames are not independent.** Count errors per *segment* (`gadlib.metrics.segments` on the truth,
+#   majority prediction per segment): does the generative − discriminative gap change?
+# * **Minimum errors.** `MIN_ERRORS = 2` and `10`: which score (raw, Miller-Madow, matched) is most stable?
+# * **Break the link between words and looks.** Rebuild the data with `compositionality=0.0`: does the
+#   generative model still confuse classes that share label tokens more often?
+# * **More seeds.** Add seeds until the matched gap's std is below half its mean: does section 8's verdict change?
+
+# %% [markdown]
+# ---
+# [⬅ 02 · tokenization ablations](02_tokenization_ablations.ipynb) · next: [04 · GAD fine-tuning ➡](04_gad_finetuning.ipynb)

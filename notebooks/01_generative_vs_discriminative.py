@@ -1,45 +1,72 @@
-"""Source of notebooks/01_generative_vs_discriminative.ipynb (cells in order)."""
-from nb import COLAB_CELL, SETUP_CELL
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
 
-NAME = "01_generative_vs_discriminative"
+# %% [markdown]
+# # 01 · Generative vs discriminative vs GAD: step recognition, step forecasting, task recognition
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/01_generative_vs_discriminative.ipynb)
+# · next: [02 · tokenization ablations ➡](02_tokenization_ablations.ipynb)
+#
+# A multimodal LLM (video features → connector → causal LM) can classify an action in two ways
+# (Pang, Chatterjee, Sener, Yao. *On Discriminative vs. Generative classifiers: Rethinking MLLMs for
+# Action Understanding.* ICLR 2026, [arXiv:2603.02546](https://arxiv.org/abs/2603.02546)):
+#
+# * **generative**: decode the label text token by token ("add sugar"), then snap it to the nearest
+#   class name by edit distance;
+# * **discriminative**: append a learnable `[CLS]` query, read the LM's last hidden state there,
+#   and feed it to a linear head: one forward pass, no decoding.
+#
+# **GAD** (Generation-Assisted Discriminative) keeps the discriminative head and adds, *during
+# training only*, an LM loss on context text generated after `[CLS]` (here: the task goal).
+#
+# **You will:** train the three on the same synthetic COIN-like procedural videos, the same tiny
+# backbone and the same budget, over 3 seeds; measure top-1/top-5 accuracy per task and inference
+# latency; see whether the generative model's errors stay inside shared label words; and compare the
+# direction of the effects with the paper's COIN numbers.
+#
+# **Run time:** a few minutes on a laptop CPU at the default settings, no GPU needed. The measured
+# time of the last full run, and the machine, are in `results/01_generative_vs_discriminative.json`
+# and the README's notebook table; the last code cell prints this run's own time.
 
-CELLS = [
-("md", r"""
-# 01 · Generative vs discriminative vs GAD: step recognition, step forecasting, task recognition
+# %%
+# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
+import sys, os
+if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
+    # !git clone -q --depth 1 https://github.com/gad-lab/gad-lab /content/gad-lab
+    # !grep -v '^torch==' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
+    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
 
-[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/01_generative_vs_discriminative.ipynb)
-· next: [02 · tokenization ablations ➡](02_tokenization_ablations.ipynb)
+# %%
+# %matplotlib inline
+import time
+import numpy as np, pandas as pd, torch
+import matplotlib.pyplot as plt, seaborn as sns
+from IPython.display import display
+from gadlib.utils import pick_device, quiet, versions
+quiet()
+T0 = time.perf_counter()
+device = pick_device()
+pd.Series(versions()).to_frame("version").T
 
-A multimodal LLM (video features → connector → causal LM) can classify an action in two ways
-(Pang, Chatterjee, Sener, Yao. *On Discriminative vs. Generative classifiers: Rethinking MLLMs for
-Action Understanding.* ICLR 2026, [arXiv:2603.02546](https://arxiv.org/abs/2603.02546)):
+# %% [markdown]
+# ## Settings
+# Everything the three methods share. On a GPU the profile switches to the larger benchmark; to use
+# a real LM, set `BACKBONE = BackboneConfig(name="meta-llama/Llama-3.2-1B-Instruct")` (LoRA with the
+# paper's r 128 / alpha 256 is applied automatically to a pretrained model) and `LR = 1e-4`.
 
-* **generative**: decode the label text token by token ("add sugar"), then snap it to the nearest
-  class name by edit distance;
-* **discriminative**: append a learnable `[CLS]` query, read the LM's last hidden state there,
-  and feed it to a linear head: one forward pass, no decoding.
-
-**GAD** (Generation-Assisted Discriminative) keeps the discriminative head and adds, *during
-training only*, an LM loss on context text generated after `[CLS]` (here: the task goal).
-
-**You will:** train the three on the same synthetic COIN-like procedural videos, the same tiny
-backbone and the same budget, over 3 seeds; measure top-1/top-5 accuracy per task and inference
-latency; see whether the generative model's errors stay inside shared label words; and compare the
-direction of the effects with the paper's COIN numbers.
-
-**Run time:** a few minutes on a laptop CPU at the default settings, no GPU needed. The measured
-time of the last full run, and the machine, are in `results/01_generative_vs_discriminative.json`
-and the README's notebook table; the last code cell prints this run's own time.
-"""),
-COLAB_CELL,
-SETUP_CELL,
-("md", r"""
-## Settings
-Everything the three methods share. On a GPU the profile switches to the larger benchmark; to use
-a real LM, set `BACKBONE = BackboneConfig(name="meta-llama/Llama-3.2-1B-Instruct")` (LoRA with the
-paper's r 128 / alpha 256 is applied automatically to a pretrained model) and `LR = 1e-4`.
-"""),
-("code", r"""
+# %%
 from gadlib.backbone import BackboneConfig
 from gadlib.train import TrainConfig
 from gadlib.experiment import Setup
@@ -53,14 +80,14 @@ NUM_FRAMES = 4 if PROFILE == "cpu" else 8
 
 setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES,
               train=TrainConfig(epochs=EPOCHS, lr=LR, batch_size=BATCH))
-"""),
-("md", r"""
-## 1 · The data: procedures, steps and overlapping labels
-`ensure_benchmark` writes the synthetic benchmark once, in COIN's own layout (`COIN.json` +
-one feature file per video), checks it against a manifest, and reads it back with the same
-reader a real COIN feature folder would use.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 1 · The data: procedures, steps and overlapping labels
+# `ensure_benchmark` writes the synthetic benchmark once, in COIN's own layout (`COIN.json` +
+# one feature file per video), checks it against a manifest, and reads it back with the same
+# reader a real COIN feature folder would use.
+
+# %%
 from gadlib.datasets import ensure_benchmark
 from gadlib.benchmark import label_overlap_stats
 from gadlib.label_spaces import LabelSpace
@@ -72,18 +99,18 @@ print(f"{len(data.step_names)} step classes, {len(data.task_names)} tasks, "
       f"{data.tokens_per_frame} visual tokens x {data.feature_dim}-d per frame at {data.fps} fps")
 for v in train_videos[:3]:
     print(f"  {data.task_names[v.task]:>22}: " + " → ".join(data.step_names[s.label] for s in v.segments))
-"""),
-("code", r"""
+
+# %%
 from gadlib.plots import plot_timeline
 plot_timeline(train_videos[0], data.step_names)
 plt.title(f"video {train_videos[0].video_id} ({data.task_names[train_videos[0].task]}): steps over time, gaps = background")
 plt.show()
-"""),
-("md", r"""
-How much do the labels overlap? Word level (the benchmark's own statistics) and token level
-(under the backbone's tokenizer; what a generative classifier actually decodes).
-"""),
-("code", r"""
+
+# %% [markdown]
+# How much do the labels overlap? Word level (the benchmark's own statistics) and token level
+# (under the backbone's tokenizer; what a generative classifier actually decodes).
+
+# %%
 from gadlib.backbone import load_tokenizer
 tokenizer = load_tokenizer(BACKBONE)
 steps_space = LabelSpace(data.step_names, tokenizer, "text")
@@ -92,33 +119,33 @@ overlap = pd.DataFrame({"words": pd.Series(label_overlap_stats(data.step_names))
 display(overlap)
 for name in data.step_names[:4]:
     print(f"{name!r:>24} -> {tokenizer.tokenize(name)}")
-"""),
-("md", r"""
-## 2 · Two ways to read a class out of an MLLM
-The **discriminative** path: the `[CLS]` query is appended after video + prompt, and its last-layer
-hidden state is all the head sees.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 2 · Two ways to read a class out of an MLLM
+# The **discriminative** path: the `[CLS]` query is appended after video + prompt, and its last-layer
+# hidden state is all the head sees.
+
+# %%
 import inspect
 from gadlib.discriminative import DiscriminativeClassifier
 from gadlib.generative import GenerativeClassifier
 print(inspect.getsource(DiscriminativeClassifier.cls_hidden))
 print(inspect.getsource(DiscriminativeClassifier.predict))
-"""),
-("md", r"""
-The **generative** path (the paper's protocol): greedy decoding with transformers' `generate`
-(KV cache), then the nearest class name by edit distance (rapidfuzz).
-"""),
-("code", r"""
+
+# %% [markdown]
+# The **generative** path (the paper's protocol): greedy decoding with transformers' `generate`
+# (KV cache), then the nearest class name by edit distance (rapidfuzz).
+
+# %%
 print(inspect.getsource(GenerativeClassifier.greedy_decode))
 print(inspect.getsource(GenerativeClassifier.predict))
-"""),
-("md", r"""
-**Cost model.** Both read the same prefix (chat tokens + visual tokens + question). The
-discriminative classifier then needs one more position (`[CLS]`) in the *same* forward pass; the
-generative one needs one extra forward per label token, plus the end-of-sequence token.
-"""),
-("code", r"""
+
+# %% [markdown]
+# **Cost model.** Both read the same prefix (chat tokens + visual tokens + question). The
+# discriminative classifier then needs one more position (`[CLS]`) in the *same* forward pass; the
+# generative one needs one extra forward per label token, plus the end-of-sequence token.
+
+# %%
 from gadlib.backbone import prompt_ids
 before, after = prompt_ids(tokenizer, "step")   # chat tokens around the visual tokens
 prefix_len = len(before) + NUM_FRAMES * data.tokens_per_frame + len(after)
@@ -126,16 +153,16 @@ label_tokens = steps_space.overlap_stats()["tokens_per_label"]
 print(f"prefix ≈ {prefix_len} positions; labels average {label_tokens:.2f} tokens")
 print(f"discriminative: 1 forward over {prefix_len + 1} positions")
 print(f"generative:     1 forward over {prefix_len} positions + ~{label_tokens + 1:.1f} one-token forwards (KV cache)")
-"""),
-("md", r"""
-## 3 · Train all three, same backbone, data and budget, 3 seeds
-Each model is trained jointly on step recognition, step forecasting and task recognition (one
-step head shared by recognition and forecasting, one task head). The generative model is
-evaluated twice: with the paper's protocol (greedy + snapping) and with **exact class scoring**
-(every class ranked by the log-likelihood of its label: not in the paper; it tells decoding
-error apart from what the model has learned).
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 3 · Train all three, same backbone, data and budget, 3 seeds
+# Each model is trained jointly on step recognition, step forecasting and task recognition (one
+# step head shared by recognition and forecasting, one task head). The generative model is
+# evaluated twice: with the paper's protocol (greedy + snapping) and with **exact class scoring**
+# (every class ranked by the log-likelihood of its label: not in the paper; it tells decoding
+# error apart from what the model has learned).
+
+# %%
 from gadlib.experiment import run, offline_samples, summarize
 from tqdm.auto import tqdm
 
@@ -150,8 +177,8 @@ for seed in tqdm(SEEDS, desc="seeds"):
             kept.update(out)
 summary = summarize(runs)
 print(f"trained {len(SEEDS) * 3} models in {time.perf_counter() - T0:.0f} s since the start of the notebook")
-"""),
-("code", r"""
+
+# %%
 from gadlib.results import fmt_mean_std
 
 def table(summary, metrics):
@@ -163,8 +190,8 @@ chance = {"step recognition": 1 / len(data.step_names), "step forecasting": 1 / 
           "task recognition": 1 / len(data.task_names)}
 print(f"accuracy in %, mean ± std over seeds {SEEDS}; chance: {len(data.step_names)} steps, {len(data.task_names)} tasks")
 display(table(summary, ("top1", "top5")))
-"""),
-("code", r"""
+
+# %%
 from gadlib.plots import plot_accuracy, plot_losses
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.6), gridspec_kw={"width_ratios": [2, 1]})
 plot_accuracy(summary, "top1", ax=axes[0], chance=chance)
@@ -172,23 +199,23 @@ axes[0].set_title("top-1 accuracy (bars: mean ± std over seeds; dots: seeds)")
 plot_losses({m: r.history for m, r in kept.items() if m != "generative_exact"}, ax=axes[1])
 axes[1].set_title(f"training loss, seed {SEEDS[0]}")
 plt.tight_layout(); plt.show()
-"""),
-("md", r"""
-The step classes are roughly balanced here, so class-balanced top-1 (mean per-class recall) is
-close to top-1; it is in the results file and below for completeness.
-"""),
-("code", r"""
+
+# %% [markdown]
+# The step classes are roughly balanced here, so class-balanced top-1 (mean per-class recall) is
+# close to top-1; it is in the results file and below for completeness.
+
+# %%
 display(table(summary, ("balanced_top1",)))
-"""),
-("md", r"""
-## 4 · Speed: latency per sample and training cost
-Same inputs for every method (the first 64 test step-recognition samples), untouched trained
-models of the first seed. GAD predicts through exactly the discriminative path, so its latency
-should match the discriminative one. Timing one method after the other would let a first call's
-lazy set-up or a slow spell of the machine land on one method only, so every method is warmed
-up, then all are timed round-robin (a fresh random order each round) and the median is kept.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 4 · Speed: latency per sample and training cost
+# Same inputs for every method (the first 64 test step-recognition samples), untouched trained
+# models of the first seed. GAD predicts through exactly the discriminative path, so its latency
+# should match the discriminative one. Timing one method after the other would let a first call's
+# lazy set-up or a slow spell of the machine land on one method only, so every method is warmed
+# up, then all are timed round-robin (a fresh random order each round) and the median is kept.
+
+# %%
 from functools import partial
 from gadlib.timing import batches_of, compare_latency
 probe = [s for s in test_samples if s.kind == "step"][:64]
@@ -202,21 +229,21 @@ timing = {method: {"ms_per_sample_b1": b1[method], "ms_per_sample_batched": batc
 timing_df = pd.DataFrame(timing).T
 timing_df["speed-up of discriminative (b1)"] = timing_df["ms_per_sample_b1"] / timing["discriminative"]["ms_per_sample_b1"]
 display(timing_df.round(2))
-"""),
-("code", r"""
+
+# %%
 from gadlib.plots import plot_latency
 plot_latency(timing); plt.title("inference latency per sample (log scale)"); plt.show()
-"""),
-("md", r"""
-## 5 · Which classes get confused?
-The paper blames the generative gap on **semantic overlap in the output space**: labels share
-sub-words, so early decoding steps are ambiguous. If so, generative errors should land on classes
-that share the verb (the first words decoded) more often than discriminative errors do. Both
-directions are counted (an error can keep the verb, the object, or neither), each beside its
-**chance rate**: the share expected if the error went to a random wrong class
-(`gadlib.diversity`; notebook 03 studies where errors go in depth).
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 5 · Which classes get confused?
+# The paper blames the generative gap on **semantic overlap in the output space**: labels share
+# sub-words, so early decoding steps are ambiguous. If so, generative errors should land on classes
+# that share the verb (the first words decoded) more often than discriminative errors do. Both
+# directions are counted (an error can keep the verb, the object, or neither), each beside its
+# **chance rate**: the share expected if the error went to a random wrong class
+# (`gadlib.diversity`; notebook 03 studies where errors go in depth).
+
+# %%
 from gadlib.plots import confused_pairs
 from gadlib import diversity as dv
 verb_of, object_of = dv.verb_object_indices(data.step_names)
@@ -237,29 +264,29 @@ for method in ("generative", "discriminative", "gad"):
     r = kept[method].results["step"]
     print(f"most confused step pairs, {method} (seed {SEEDS[0]}):")
     display(confused_pairs(r["pred"], r["targets"], data.step_names, top=6))
-"""),
-("md", r"""
-## 6 · Explore single predictions
-Pick a problem (step recognition, step forecasting or task recognition) and a test sample: its
-place in the video, the truth, and each method's top-5
-classes with their scores (each on its method's own scale). A static figure of the first sample
-is drawn first, so the notebook reads the same without a live kernel.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 6 · Explore single predictions
+# Pick a problem (step recognition, step forecasting or task recognition) and a test sample: its
+# place in the video, the truth, and each method's top-5
+# classes with their scores (each on its method's own scale). A static figure of the first sample
+# is drawn first, so the notebook reads the same without a live kernel.
+
+# %%
 from gadlib.widgets import sample_figure, sample_explorer
 samples_by_kind = {k: [s for s in test_samples if s.kind == k] for k in ("step", "next", "task")}
 explored = {m: r.results for m, r in kept.items()}
 fig = sample_figure(data, samples_by_kind, explored, "step", 0); plt.show()
 sample_explorer(data, samples_by_kind, explored)
-"""),
-("md", r"""
-## 7 · Side by side with the paper (different data, different scale)
-The paper's numbers are COIN with Llama-3.2-1B (quoted from Pang et al., ICLR 2026, arXiv:2603.02546); ours are a
-synthetic COIN-like benchmark with a 2-layer random-init LM. Compare the **direction and size of
-the differences**, not the absolute numbers. The paper reports no generative COIN row for the 1B
-model, so only discriminative vs GAD can be compared there.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 7 · Side by side with the paper (different data, different scale)
+# The paper's numbers are COIN with Llama-3.2-1B (quoted from Pang et al., ICLR 2026, arXiv:2603.02546); ours are a
+# synthetic COIN-like benchmark with a 2-layer random-init LM. Compare the **direction and size of
+# the differences**, not the absolute numbers. The paper reports no generative COIN row for the 1B
+# model, so only discriminative vs GAD can be compared there.
+
+# %%
 paper = {"discriminative": {"step": 64.1, "next": 50.1, "task": 92.8},   # quoted, paper Table (COIN, 1B)
          "gad":            {"step": 65.3, "next": 51.4, "task": 93.5}}
 rows = []
@@ -269,12 +296,12 @@ for kind in ("step", "next", "task"):
                  "ours: GAD − disc": ours["gad"] - ours["discriminative"],
                  "ours: disc − generative": ours["discriminative"] - ours["generative"]})
 display(pd.DataFrame(rows).set_index("task").round(1))
-"""),
-("md", r"""
-## 8 · What this run shows
-The text below is generated from this run's numbers.
-"""),
-("code", r"""
+
+# %% [markdown]
+# ## 8 · What this run shows
+# The text below is generated from this run's numbers.
+
+# %%
 from gadlib.results import paired_difference
 
 def diff(a, b, key):
@@ -308,8 +335,8 @@ lines.append(f"  Times chance: generative verb {lift['generative']['verb']:.1f}x
                 if lift["generative"]["verb"] > lift["discriminative"]["verb"] else
                 "Generative errors do not keep the verb more often than discriminative ones, relative to chance."))
 print("\n".join(lines))
-"""),
-("code", r"""
+
+# %%
 from gadlib.results import save_results
 elapsed = time.perf_counter() - T0
 path = save_results("01_generative_vs_discriminative", {
@@ -317,23 +344,23 @@ path = save_results("01_generative_vs_discriminative", {
     "seeds": SEEDS, "settings": {"epochs": EPOCHS, "lr": LR, "batch_size": BATCH, "num_frames": NUM_FRAMES},
     "metrics": summary, "timing": timing, "error_sharing": sharing, "seconds": elapsed})
 print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}")
-"""),
-("md", r"""
-## Exercises
-Graded, from easy to open. Each one is **self-contained**: run this section from here on without
-the training cells above (the next cell builds its own small inputs in a second). Write your answer
-in the function's body, then run the `check_...` cell below it: it compares your answer with a
-reference computed right then, and says what is wrong if it is. Written answers ("explain") go in
-the markdown cell after the check.
 
-| # | kind | what | time |
-|---|---|---|---|
-| 1 | implement ★ | edit-distance snapping of generated text | 10 min |
-| 2 | implement ★★ | the `[CLS]` read-out of a padded batch | 15 min |
-| 3 | measure and explain ★★ | the label-overlap knob | 15 min |
-| 4 | predict, then check ★★★ | how often a *random* error keeps the verb | 20 min |
-"""),
-("code", r"""
+# %% [markdown]
+# ## Exercises
+# Graded, from easy to open. Each one is **self-contained**: run this section from here on without
+# the training cells above (the next cell builds its own small inputs in a second). Write your answer
+# in the function's body, then run the `check_...` cell below it: it compares your answer with a
+# reference computed right then, and says what is wrong if it is. Written answers ("explain") go in
+# the markdown cell after the check.
+#
+# | # | kind | what | time |
+# |---|---|---|---|
+# | 1 | implement ★ | edit-distance snapping of generated text | 10 min |
+# | 2 | implement ★★ | the `[CLS]` read-out of a padded batch | 15 min |
+# | 3 | measure and explain ★★ | the label-overlap knob | 15 min |
+# | 4 | predict, then check ★★★ | how often a *random* error keeps the verb | 20 min |
+
+# %%
 import numpy as np
 import torch
 from gadlib.exercises import (OVERLAP_KNOB, chance_predictions, check_chance_same_verb, check_cls_readout,
@@ -341,83 +368,90 @@ from gadlib.exercises import (OVERLAP_KNOB, chance_predictions, check_chance_sam
 
 names = coin_like_names()   # 24 step names of a small synthetic COIN-like benchmark
 print(f"{len(names)} step classes, e.g. {names[:4]}")
-"""),
-("md", r"""
-### Exercise 1 · Snapping generated text to a class (implement, ★)
-A generative classifier decodes free text ("ad sugr"); the paper maps it to the class whose
-name is nearest by **edit (Levenshtein) distance**. Write `snap(text, names)`: the index of the
-nearest class name; at equal distance, the lowest index wins (as `np.argmin`). You may use
-`rapidfuzz.distance.Levenshtein.distance` or write the dynamic programme yourself.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ### Exercise 1 · Snapping generated text to a class (implement, ★)
+# A generative classifier decodes free text ("ad sugr"); the paper maps it to the class whose
+# name is nearest by **edit (Levenshtein) distance**. Write `snap(text, names)`: the index of the
+# nearest class name; at equal distance, the lowest index wins (as `np.argmin`). You may use
+# `rapidfuzz.distance.Levenshtein.distance` or write the dynamic programme yourself.
+
+# %%
 def snap(text: str, names: list[str]) -> int:
     ### BEGIN SOLUTION
     from rapidfuzz.distance import Levenshtein
     return int(np.argmin([Levenshtein.distance(text, name) for name in names]))
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_snap(snap)
-"""),
-("md", r"""
-### Exercise 2 · The `[CLS]` read-out (implement, ★★)
-The discriminative classifier appends `[CLS]` after each sample's prefix, pads the batch on the
-right and runs the LM once. Write `cls_readout(hidden, mask)`: given the last-layer hidden states
-`hidden` `[B, L, H]` and the attention mask `mask` `[B, L]` (1 = real position, 0 = padding, padding
-on the right), return `[B, H]`, each row's hidden state at its **last real position**. No Python
-loop over the batch (hint: `mask.sum(1)` and advanced indexing). Compare with
-`DiscriminativeClassifier.cls_hidden` in section 2 afterwards.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ### Exercise 2 · The `[CLS]` read-out (implement, ★★)
+# The discriminative classifier appends `[CLS]` after each sample's prefix, pads the batch on the
+# right and runs the LM once. Write `cls_readout(hidden, mask)`: given the last-layer hidden states
+# `hidden` `[B, L, H]` and the attention mask `mask` `[B, L]` (1 = real position, 0 = padding, padding
+# on the right), return `[B, H]`, each row's hidden state at its **last real position**. No Python
+# loop over the batch (hint: `mask.sum(1)` and advanced indexing). Compare with
+# `DiscriminativeClassifier.cls_hidden` in section 2 afterwards.
+
+# %%
 def cls_readout(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     ### BEGIN SOLUTION
     last = mask.sum(dim=1) - 1
     return hidden[torch.arange(hidden.shape[0]), last]
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_cls_readout(cls_readout)
-"""),
-("md", r"""
-### Exercise 3 · The label-overlap knob (measure and explain, ★★)
-The synthetic benchmark has a knob, `label_overlap`, for how much class names share words. For
-each value in `OVERLAP_KNOB`, build `coin_like_names(40, overlap)` and measure **how many classes
-start with a class's verb (itself included), averaged over the classes** (hint:
-`gadlib.benchmark.label_overlap_stats`). Return `{overlap: value}`.
-"""),
-("code", r"""
+
+
+# %% [markdown]
+# ### Exercise 3 · The label-overlap knob (measure and explain, ★★)
+# The synthetic benchmark has a knob, `label_overlap`, for how much class names share words. For
+# each value in `OVERLAP_KNOB`, build `coin_like_names(40, overlap)` and measure **how many classes
+# start with a class's verb (itself included), averaged over the classes** (hint:
+# `gadlib.benchmark.label_overlap_stats`). Return `{overlap: value}`.
+
+# %%
 def measure_overlap_knob() -> dict:
     ### BEGIN SOLUTION
     from gadlib.benchmark import label_overlap_stats
     return {o: label_overlap_stats(coin_like_names(40, o))["classes_per_first_word"] for o in OVERLAP_KNOB}
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_overlap_knob(measure_overlap_knob)
 print({o: round(v, 2) for o, v in measure_overlap_knob().items()})
-"""),
-("md", r"""
-**Explain** (2-3 sentences): by the paper's argument, how should the accuracy gap between the
-discriminative and the generative classifier move from overlap 0 to 1, and why? Which cell of
-notebook 02's part 2 tests it?
 
-### BEGIN SOLUTION
-At overlap 0 every class has its own verb, so the first decoded token already names the class and
-greedy decoding has little ambiguity; at overlap 1 about 7 classes share each verb, the first
-tokens say little, and the paper predicts a wider gap. Notebook 02's grid varies exactly this
-(`label_overlap` 0.3 vs 0.9, at each compositionality).
-### END SOLUTION
-"""),
-("md", r"""
-### Exercise 4 · How often does a *random* error keep the verb? (predict, then check, ★★★)
-Section 5 reports the share of errors that keep the true verb. Is 30 % a lot? It depends on the
-chance level. **First predict** it without running anything: if a model predicted a uniformly
-random class, what share of its *errors* would keep the true verb on `names`? Write your formula in
-`predict_chance_same_verb` (you may count verbs in `names`; `gadlib.plots.split_label` splits a
-name into verb and object). **Then measure** it with `gadlib.plots.error_sharing` on
-`chance_predictions(names)`. Return both as `{"same_verb": share}`.
-"""),
-("code", r"""
+
+# %% [markdown]
+# **Explain** (2-3 sentences): by the paper's argument, how should the accuracy gap between the
+# discriminative and the generative classifier move from overlap 0 to 1, and why? Which cell of
+# notebook 02's part 2 tests it?
+#
+# ### BEGIN SOLUTION
+# At overlap 0 every class has its own verb, so the first decoded token already names the class and
+# greedy decoding has little ambiguity; at overlap 1 about 7 classes share each verb, the first
+# tokens say little, and the paper predicts a wider gap. Notebook 02's grid varies exactly this
+# (`label_overlap` 0.3 vs 0.9, at each compositionality).
+# ### END SOLUTION
+
+# %% [markdown]
+# ### Exercise 4 · How often does a *random* error keep the verb? (predict, then check, ★★★)
+# Section 5 reports the share of errors that keep the true verb. Is 30 % a lot? It depends on the
+# chance level. **First predict** it without running anything: if a model predicted a uniformly
+# random class, what share of its *errors* would keep the true verb on `names`? Write your formula in
+# `predict_chance_same_verb` (you may count verbs in `names`; `gadlib.plots.split_label` splits a
+# name into verb and object). **Then measure** it with `gadlib.plots.error_sharing` on
+# `chance_predictions(names)`. Return both as `{"same_verb": share}`.
+
+# %%
 def predict_chance_same_verb() -> dict:
     ### BEGIN SOLUTION
     from gadlib.plots import split_label
@@ -433,33 +467,32 @@ def measure_chance_same_verb() -> dict:
     pred, targets = chance_predictions(names)
     return {"same_verb": error_sharing(pred, targets, names)["same_verb"]}
     ### END SOLUTION
-"""),
-("code", r"""
+
+
+# %%
 check_chance_same_verb(predict_chance_same_verb, measure_chance_same_verb)
 print(f"chance level: {measure_chance_same_verb()['same_verb']:.3f} of random errors keep the verb")
-"""),
-("md", r"""
-**Explain**: compare the chance level with section 5's shares (note they were measured on the
-notebook's larger data set: recompute the chance level there with `data.step_names` if you ran
-it). Are the generative model's errors verb-bound beyond chance, and more than the
-discriminative model's?
 
-### BEGIN SOLUTION
-The chance level is under 10 % here (each verb starts only a few of the 24 classes), so a share
-of errors keeping the verb well above it means errors follow the label words, for both methods; the
-paper's claim is about the *difference* between generative and discriminative, which section 5
-measures on the same data.
-### END SOLUTION
+# %% [markdown]
+# **Explain**: compare the chance level with section 5's shares (note they were measured on the
+# notebook's larger data set: recompute the chance level there with `data.step_names` if you ran
+# it). Are the generative model's errors verb-bound beyond chance, and more than the
+# discriminative model's?
+#
+# ### BEGIN SOLUTION
+# The chance level is under 10 % here (each verb starts only a few of the 24 classes), so a share
+# of errors keeping the verb well above it means errors follow the label words, for both methods; the
+# paper's claim is about the *difference* between generative and discriminative, which section 5
+# measures on the same data.
+# ### END SOLUTION
+#
+# ### Going further (open, ungraded)
+# * **Overlap and the gap.** Rebuild the data with `ensure_benchmark(PRESET, size=PROFILE, label_overlap=0.0)`
+#   and `1.0` and rerun section 3: does the gap move as you explained in exercise 3?
+# * **Shorter labels.** `run("generative", ..., mapping="extend")`: accuracy and latency?
+# * **GAD ablations.** `run("gad", ..., order="gen_first")` or `generate="label"`.
+# * **Visual compositionality.** `compositionality=0.0`: predict, then measure, the generative classifier.
 
-### Going further (open, ungraded)
-* **Overlap and the gap.** Rebuild the data with `ensure_benchmark(PRESET, size=PROFILE, label_overlap=0.0)`
-  and `1.0` and rerun section 3: does the gap move as you explained in exercise 3?
-* **Shorter labels.** `run("generative", ..., mapping="extend")`: accuracy and latency?
-* **GAD ablations.** `run("gad", ..., order="gen_first")` or `generate="label"`.
-* **Visual compositionality.** `compositionality=0.0`: predict, then measure, the generative classifier.
-"""),
-("md", r"""
----
-next: [02 · tokenization ablations ➡](02_tokenization_ablations.ipynb)
-"""),
-]
+# %% [markdown]
+# ---
+# next: [02 · tokenization ablations ➡](02_tokenization_ablations.ipynb)
