@@ -252,6 +252,8 @@ def edition(nb, student: bool):
     nb = copy.deepcopy(nb)
     for key in ("jupytext", "widgets"):  # the pairing, and widget state of the main job's run
         nb.metadata.pop(key, None)
+    # the kernel that ran the main job records its Python version here; an edition must not depend on it
+    nb.metadata["language_info"] = {"name": nb.metadata.get("language_info", {}).get("name", "python")}
     start = exercise_start(nb)
     for i, c in enumerate(nb.cells):
         c.metadata = {}

@@ -89,6 +89,7 @@ def test_student_edition_ignores_the_solutions_outputs_and_widget_state():
     code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
     code.execution_count = 3
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7", "pygments_lexer": "ipython3"}
     assert nbformat.writes(course.edition(nb, student=True)) == clean
 
 
