@@ -8,9 +8,14 @@ the test run's results somewhere; pointing it at the committed results/ is refus
 
 Under pytest-xdist (`-n auto`, the README's test command) every worker, and every kernel it starts,
 gets an equal share of the CPU threads: torch's default of one thread per core in every worker
-oversubscribes the machine (two 2-thread processes on 2 cores ran 15x slower than one, measured in
-benchmarks/README.md), while one thread per worker finishes the suite sooner than one process.
+oversubscribes the machine: on 2 cores, two training jobs took 157 s as two 2-thread processes,
+67 s one after the other, and 30 s as two 1-thread processes (benchmarks/threads.py,
+results/threads.json).
+The notebooks take minutes each, the unit tests seconds: the collection is laid out so that
+xdist's work-stealing scheduler, which first hands each worker a contiguous share, gives every
+worker about the same notebook minutes (longest first, timed by the last main job).
 """
+import functools
 import os
 import shutil
 import tempfile
@@ -18,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from gadlib.readme_table import load_all, run_minutes
 from gadlib.results import RESULTS_DIR_ENV
 
 ROOT = Path(__file__).resolve().parent
@@ -58,3 +64,32 @@ def pytest_unconfigure(config):
         if os.environ.get(RESULTS_DIR_ENV) == folder:
             del os.environ[RESULTS_DIR_ENV]
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@functools.cache
+def _last_run_minutes() -> dict[str, float]:
+    return {name: run_minutes(res) for name, res in load_all(ROOT / "results").items()}
+
+
+def _notebook_minutes(item) -> float | None:
+    if not str(item.path).endswith(".ipynb"):
+        return None
+    return _last_run_minutes().get(item.path.stem, 5.0)   # a new notebook: assume a long one
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Under xdist, one block of items per worker, each opening with its share of the notebooks
+    (longest first, each to the worker with the fewest notebook minutes so far)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    notebooks = sorted((i for i in items if _notebook_minutes(i) is not None), key=lambda i: -_notebook_minutes(i))
+    if workers < 2 or not notebooks:
+        return
+    bins = [[] for _ in range(workers)]
+    for nb in notebooks:
+        min(bins, key=lambda b: sum(map(_notebook_minutes, b))).append(nb)
+    rest = iter([i for i in items if _notebook_minutes(i) is None])
+    size, ordered = len(items) // workers, []   # the scheduler's first share: len // workers each
+    for k, b in enumerate(bins):
+        fill = size - len(b) if k < workers - 1 else len(items)
+        ordered += b + [i for _, i in zip(range(max(fill, 0)), rest)]
+    items[:] = ordered + list(rest)
