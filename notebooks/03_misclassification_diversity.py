@@ -695,8 +695,8 @@ check_few_vs_many(predict_few_vs_many, measure_few_vs_many)
 # ### BEGIN SOLUTION
 # The raw gap is positive although both classifiers spread their errors identically: with 6 errors
 # a class often shows only 2 of its 3 confusers, or unequal counts, so its plug-in entropy is low;
-# the first-order formula gives about 0.15 nats, the measurement somewhat more (the formula is only
-# first order and n = 6 is small). Miller-Madow removes most but not all of it, and matching removes it up
+# the first-order bias (K - 1) / (2n) with K = 3 confusers predicts a gap of 2/12 - 2/120 = 0.15 nats
+# by hand; the checker's measurement is somewhat larger (the formula is only first order and n = 6 is small). Miller-Madow removes most but not all of it, and matching removes it up
 # to draw noise. A method that errs more (the generative one, in the paper and here) therefore looks
 # more "diverse" by sampling alone; only a matched or bias-corrected comparison supports the claim.
 # ### END SOLUTION
