@@ -42,7 +42,7 @@ from gadlib.benchmark import PRESETS, generate_benchmark, preset  # noqa: E402
 from gadlib.methods import build_classifier  # noqa: E402
 from gadlib.oad import OADConfig, predict_dense, predict_dense_reference, training_windows  # noqa: E402
 from gadlib.samples import label_names  # noqa: E402
-from gadlib.train import TrainConfig, train  # noqa: E402
+from gadlib.training import TrainConfig, train  # noqa: E402
 
 # row name -> (method, predict kwargs)
 ROWS = {"generative": ("generative", {"decoding": "greedy"}),

@@ -25,7 +25,7 @@ JOB = """
 import torch
 from gadlib.benchmark import generate_benchmark, preset
 from gadlib.experiment import Setup, run
-from gadlib.train import TrainConfig
+from gadlib.training import TrainConfig
 run("discriminative", generate_benchmark(preset("coin_like")), 0,
     Setup(train=TrainConfig(epochs=2, lr=1e-3, batch_size=64)))
 print(torch.get_num_threads())

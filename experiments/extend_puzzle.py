@@ -38,8 +38,8 @@ from gadlib.datasets import ensure_benchmark
 from gadlib.discriminative import DiscriminativeClassifier
 from gadlib.experiment import Setup, offline_samples, run, summarize
 from gadlib.generative import GenerativeClassifier
-from gadlib.samples import LABEL_SET
-from gadlib.train import TrainConfig
+from gadlib.prompts import LABEL_SET
+from gadlib.training import TrainConfig
 from gadlib.utils import quiet
 
 INITS = ("normal", "linear", "mean", "normal_linear_scale")
@@ -265,7 +265,7 @@ RUNGS = {**LADDER, **SINGLE_FROM_L0, **SINGLE_FROM_L1, **LEAVE_ONE_OUT, **ADAM_P
 
 @contextmanager
 def adamw_beta2(beta2: float | None):
-    """gadlib.train.train builds `torch.optim.AdamW(params, lr, weight_decay)`; this swaps in other
+    """gadlib.training.train builds `torch.optim.AdamW(params, lr, weight_decay)`; this swaps in other
     betas for one rung without touching gadlib."""
     if beta2 is None:
         yield

@@ -15,7 +15,7 @@ from .discriminative import DiscriminativeClassifier
 from .experiment import Run, Setup
 from .generative import GenerativeClassifier
 from .oad import OADConfig, evaluate_oad, training_windows
-from .train import train
+from .training import train
 
 
 def freeze_generative_model(generative: GenerativeClassifier) -> None:

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import torch
+from peft import LoraConfig, get_peft_model
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from .vocabulary import tokenizer_corpus
-from .samples import PROMPTS
+from .prompts import PROMPTS
 from .tokenizer import train_embedded_tokenizer
+from .vocabulary import tokenizer_corpus
 
 EMBEDDED = "embedded-tiny-llama"
 VIDEO_MARKER = "<video>"  # split point of the rendered chat template; never tokenized
@@ -93,8 +94,6 @@ def apply_lora(lm, cfg: BackboneConfig, train_lm_head: bool, new_token_ids: list
     input and output rows are made fully trainable with peft's `trainable_token_indices`; every
     other row stays frozen. With tied embeddings peft ties the output rows to the input rows.
     """
-    from peft import LoraConfig, get_peft_model
-
     head = _module_name(lm, lm.get_output_embeddings())
     targets = LORA_TARGETS + ([head] if train_lm_head else [])
     trainable_tokens = None

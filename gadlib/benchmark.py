@@ -34,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,7 @@ import numpy as np
 
 from gadlib.data import Segment, Video, VideoDataset
 # Re-exported: callers import the word lists and the tokenizer corpus from here too.
-from gadlib.vocabulary import OBJECTS, PHRASES, TASKS, VERBS, tokenizer_corpus  # noqa: F401
+from gadlib.vocabulary import OBJECTS, PHRASES, TASKS, VERBS, label_words, tokenizer_corpus  # noqa: F401
 
 _STREAMS = {"labels": 0, "appearance": 1, "scripts": 2, "videos": 3, "features": 4}
 
@@ -448,58 +447,3 @@ def generate_benchmark(config: BenchmarkConfig) -> VideoDataset:
 def task_names(num_tasks: int) -> list[str]:
     """The built-in task names, then "task <i>" once they run out (large user vocabularies)."""
     return TASKS[:num_tasks] + [f"task {i}" for i in range(len(TASKS), num_tasks)]
-
-
-# ---------------------------------------------------------------------------------------------
-# Overlap statistics
-# ---------------------------------------------------------------------------------------------
-
-def _camel_parts(token: str) -> list[str]:
-    """"CliffDiving" -> [Cliff, Diving], "BBQGrill" -> [BBQ, Grill], "step2" -> [step, 2]
-    (str methods, so accented letters count as letters)."""
-    cuts = [i for i in range(1, len(token))
-            if (token[i - 1].islower() and token[i].isupper())
-            or (token[i - 1].isupper() and token[i].isupper() and token[i + 1:i + 2].islower())
-            or token[i - 1].isdigit() != token[i].isdigit()]
-    return [token[a:b] for a, b in zip([0] + cuts, cuts + [len(token)])]
-
-
-def label_words(name: str) -> list[str]:
-    """The lower-cased words of a class name as data sets write them: split on spaces, `_ : - /`
-    (any character that is not a letter or digit) and CamelCase, so "CliffDiving" -> [cliff,
-    diving], "take_pan" -> [take, pan], "wrap:plastic" -> [wrap, plastic], "pick-up" -> [pick, up]."""
-    return [part.lower() for token in re.split(r"[\W_]+", name) if token for part in _camel_parts(token)]
-
-
-def label_overlap_stats(names: list[str]) -> dict:
-    """Word-level overlap of class names (words = `label_words`: lower-cased, split on spaces,
-    separators and CamelCase).
-
-    num_verbs: distinct first words; num_objects: distinct remainders after the first word
-    (the object, for verb-object labels); share_first_word_shared: share of classes whose first
-    word is the first word of another class; share_any_word_shared: share of classes with at
-    least one word that also occurs in another class; classes_per_first_word: how many classes
-    (itself included) start with a class's first word, averaged over classes - unlike the
-    shares, it keeps growing as classes crowd onto fewer verbs.
-    """
-    if not names:
-        raise ValueError("label_overlap_stats: names is empty")
-    words = [label_words(n) for n in names]
-    empty = [n for n, w in zip(names, words) if not w]
-    if empty:
-        raise ValueError(f"label_overlap_stats: class names without a letter or digit: {empty[:5]}")
-    first_count: dict[str, int] = {}
-    word_classes: dict[str, int] = {}
-    for w in words:
-        first_count[w[0]] = first_count.get(w[0], 0) + 1
-        for word in set(w):
-            word_classes[word] = word_classes.get(word, 0) + 1
-    return {
-        "num_classes": len(names),
-        "mean_words": float(np.mean([len(w) for w in words])),
-        "share_first_word_shared": float(np.mean([first_count[w[0]] > 1 for w in words])),
-        "share_any_word_shared": float(np.mean([any(word_classes[x] > 1 for x in set(w)) for w in words])),
-        "classes_per_first_word": float(np.mean([first_count[w[0]] for w in words])),
-        "num_verbs": len(first_count),
-        "num_objects": len({" ".join(w[1:]) for w in words}),
-    }

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from peft import PeftModel
 from safetensors.torch import load_file, save_file
 
 from .backbone import BackboneConfig
+from .methods import build_classifier
 
 
 def trainable_state(classifier) -> dict[str, torch.Tensor]:
@@ -84,8 +86,6 @@ def save_checkpoint(folder, classifier, optimizer=None, scheduler=None, history:
 
 def load_classifier(folder):
     """Rebuild the classifier a checkpoint was trained as and load its weights."""
-    from .methods import build_classifier
-
     folder = Path(folder)
     for f in ("spec.json", "model.safetensors"):
         if not (folder / f).is_file():
@@ -133,8 +133,6 @@ def remove_lora(classifier):
 
     Explained in notebooks/04_gad_finetuning.ipynb.
     """
-    from peft import PeftModel
-
     lm = classifier.mllm.lm
     if not isinstance(lm, PeftModel):
         raise ValueError(f"the classifier's LM is a {type(lm).__name__}, not a LoRA (peft) model: "

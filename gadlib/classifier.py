@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from .backbone import MLLM
-from .samples import LABEL_SET, Sample
+from .prompts import LABEL_SET
+from .samples import Sample
 
 
 @dataclass

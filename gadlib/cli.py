@@ -29,13 +29,16 @@ from accelerate import PartialState
 from accelerate.utils import parse_flag_from_env
 
 from .backbone import EMBEDDED, BackboneConfig
+from .benchmark import preset
 from .datasets import VideoDataset, ensure_benchmark, read_coin, read_oad
 from .experiment import OFFLINE_KINDS, Run, Setup, offline_samples, summarize
 from .methods import build_classifier
-from .results import _write_json
 from .oad import OADConfig, evaluate_oad, training_windows
-from .samples import LABEL_SET, Sample, label_names
-from .train import TrainConfig, evaluate, resolve_mixed_precision, train
+from .results import _write_json
+from .prompts import LABEL_SET
+from .samples import Sample, label_names
+from .training import TrainConfig, evaluate, resolve_mixed_precision, train
+from .utils import quiet
 
 
 @dataclass
@@ -249,8 +252,6 @@ def load_data(cfg: DataConfig) -> tuple[VideoDataset, str]:
     else:
         if cfg.preset is None:
             raise ValueError("data: set either preset (a synthetic benchmark) or path (a data folder)")
-        from .benchmark import preset
-
         layout = preset(cfg.preset, cfg.size).layout
         dataset = ensure_benchmark(cfg.preset, size=cfg.size)
     dataset = _first_videos(_first_videos(dataset, "train", cfg.max_train_videos), "test", cfg.max_test_videos)
@@ -376,8 +377,6 @@ def main(argv: list[str] | None = None) -> dict | None:
                                      epilog="Any other --section.field value overrides the config.")
     parser.add_argument("--config", required=True, help="a YAML run config (see configs/README.md)")
     args, rest = parser.parse_known_args(argv)
-    from .utils import quiet
-
     quiet()
     cfg = load_config(args.config, rest)
     payload = run(cfg)

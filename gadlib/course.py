@@ -26,7 +26,9 @@ import re
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
+from jupytext.cli import jupytext as jupytext_cli
 
 from .results import repo_root
 
@@ -128,8 +130,6 @@ def _inputs(nb) -> list[tuple[str, str]]:
 
 def read_pair(stem: str, root: Path | None = None):
     """(text notebook, ipynb notebook) of one pair; a clear error when a half is missing."""
-    import jupytext
-
     folder = notebook_dir(root)
     py, ipynb = folder / f"{stem}.py", folder / f"{stem}.ipynb"
     for p in (py, ipynb):
@@ -159,8 +159,6 @@ def pair_problems(stem: str, root: Path | None = None) -> list[str]:
 
 def build(root: Path | None = None) -> list[Path]:
     """Sync every pair (newest side wins), regenerate the link lines in the text side, sync again."""
-    import jupytext
-
     root = root or repo_root()
     stems = notebooks(root)
     folder = notebook_dir(root)
@@ -182,8 +180,6 @@ def build(root: Path | None = None) -> list[Path]:
 
 def _sync(path: Path) -> None:
     """`jupytext --sync --quiet path`, in this process (a subprocess per pair costs seconds)."""
-    from jupytext.cli import jupytext as jupytext_cli
-
     try:
         code = jupytext_cli(["--sync", "--quiet", str(path)])
     except Exception as e:  # jupytext reports bad input by raising; keep the file name in the message

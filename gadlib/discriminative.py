@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .classifier import ActionClassifier, Batch, Prediction
-from .samples import LABEL_SET
+from .prompts import LABEL_SET
 
 
 class DiscriminativeClassifier(ActionClassifier):

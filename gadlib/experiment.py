@@ -18,7 +18,7 @@ from .methods import build_classifier
 from .metrics import mean_std
 from .samples import (Sample, label_names, step_forecasting_samples, step_recognition_samples,
                       task_recognition_samples)
-from .train import History, TrainConfig, evaluate, train
+from .training import History, TrainConfig, evaluate, train
 
 OFFLINE_KINDS = ("step", "next", "task")
 

@@ -22,7 +22,8 @@ from torch import nn
 
 from .classifier import Batch, Prediction
 from .discriminative import DiscriminativeClassifier
-from .samples import LABEL_SET, context_before_answer
+from .prompts import LABEL_SET
+from .samples import context_before_answer
 
 ORDERS = ("disc_first", "gen_first", "parallel")
 GENERATE = ("context", "label", "none", "context_head")

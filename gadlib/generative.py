@@ -18,7 +18,7 @@ import torch
 
 from .classifier import ActionClassifier, Batch, Prediction
 from .label_spaces import LabelSpace
-from .samples import LABEL_SET
+from .prompts import LABEL_SET
 
 DECODING = ("greedy", "exact")
 

@@ -13,6 +13,7 @@ from .backbone import EMBEDDED, MLLM, BackboneConfig, apply_lora, load_language_
 from .discriminative import DiscriminativeClassifier
 from .gad import GADClassifier
 from .generative import GenerativeClassifier
+from .tokenizer import desync_vocab_size
 
 METHODS = {"generative": GenerativeClassifier, "discriminative": DiscriminativeClassifier, "gad": GADClassifier}
 
@@ -29,8 +30,6 @@ def build_classifier(method: str, label_names: dict[str, list[str]], visual_dim:
     backbone = backbone or BackboneConfig()
     if backbone.name == EMBEDDED and method == "generative" and method_kwargs.get("mapping") == "desync":
         # Thousands of classes outgrow the embedded 4096-token BPE: grow it (reserved tokens only).
-        from .tokenizer import desync_vocab_size
-
         needed = desync_vocab_size(list(label_names.values()), load_tokenizer(backbone))
         backbone = replace(backbone, vocab_size=max(backbone.vocab_size, needed))
     set_seed(seed)

@@ -30,7 +30,7 @@ from .experiment import Run, Setup
 from .methods import build_classifier
 from .metrics import oad_metrics
 from .samples import NO_PREVIOUS_ACTION, Sample, _previous_actions, label_names
-from .train import train
+from .training import train
 
 
 @dataclass
@@ -203,6 +203,24 @@ def training_windows(dataset: VideoDataset, subset: str, cfg: OADConfig, offset:
     if not len(windows):
         raise ValueError(f"data set {dataset.name!r}, subset {subset!r}: no 'oad' samples")
     return windows
+
+
+def oad_samples(dataset: VideoDataset, subset: str, window: int = 8, long_context: int = 0,
+                long_tokens: int = 8, stride: int = 4, offset: int = 0, dense: bool = False):
+    """Online action detection: what is happening at frame t, seeing only frames <= t.
+
+    Frames t = offset, offset + stride, ... (every frame when dense), except frames marked
+    ignored (`Video.ignored_mask()`). Visual tokens, in time order: `long_tokens` frames spread
+    uniformly over the `long_context` frames before the window (none when long_context == 0),
+    then the `window` frames ending at t. Frame indices below 0 are clamped to 0, so early
+    windows repeat the first frame. Target: the frame label at t (0 = background). Context: the
+    previous action ("none" before the first).
+
+    Returns a lazy sequence of `Sample`s (`OADWindows`, see `window_offsets`
+    for the exact frames): windows are gathered when indexed, never for the whole split at once.
+    """
+    cfg = OADConfig(window=window, long_context=long_context, long_tokens=long_tokens, stride=stride)
+    return training_windows(dataset, subset, cfg, offset=offset, dense=dense)
 
 
 @dataclass

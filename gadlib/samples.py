@@ -4,7 +4,7 @@ Explained in notebooks/01_generative_vs_discriminative.ipynb (step recognition) 
 notebooks on GAD and online action detection (the other builders).
 
 A `Sample` is what one forward pass of the model sees: visual tokens, which question is asked
-(`kind` -> `PROMPTS`), the class to predict, and the `context` text that GAD learns to generate
+(`kind` -> `gadlib.prompts.PROMPTS`), the class to predict, and the `context` text that GAD learns to generate
 after [CLS] during fine-tuning (the task goal for COIN steps, the previous action for OAD).
 """
 
@@ -15,15 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from gadlib.data import Video, VideoDataset
-
-PROMPTS = {"step": "What is the action in the video?",
-           "next": "What is the next action for the video?",
-           "task": "What is the overall activity in the video?",
-           "oad": "What is the action in the last frame?"}
-
-# Which classifier head / label space a sample kind uses: recognition and forecasting share
-# the step head, as in the paper.
-LABEL_SET = {"step": "steps", "next": "steps", "task": "tasks", "oad": "oad"}
 
 NO_PREVIOUS_ACTION = "none"
 
@@ -174,22 +165,3 @@ def _previous_actions(dataset: VideoDataset, video: Video) -> list[str]:
         names.append(previous)
     return names
 
-
-def oad_samples(dataset: VideoDataset, subset: str, window: int = 8, long_context: int = 0,
-                long_tokens: int = 8, stride: int = 4, offset: int = 0, dense: bool = False):
-    """Online action detection: what is happening at frame t, seeing only frames <= t.
-
-    Frames t = offset, offset + stride, ... (every frame when dense), except frames marked
-    ignored (`Video.ignored_mask()`). Visual tokens, in time order: `long_tokens` frames spread
-    uniformly over the `long_context` frames before the window (none when long_context == 0),
-    then the `window` frames ending at t. Frame indices below 0 are clamped to 0, so early
-    windows repeat the first frame. Target: the frame label at t (0 = background). Context: the
-    previous action ("none" before the first).
-
-    Returns a lazy sequence of `Sample`s (`gadlib.oad.OADWindows`, see `gadlib.oad.window_offsets`
-    for the exact frames): windows are gathered when indexed, never for the whole split at once.
-    """
-    from gadlib.oad import OADConfig, training_windows  # gadlib.oad builds on this module
-
-    cfg = OADConfig(window=window, long_context=long_context, long_tokens=long_tokens, stride=stride)
-    return training_windows(dataset, subset, cfg, offset=offset, dense=dense)

@@ -17,7 +17,8 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from .samples import PROMPTS
+from .label_spaces import excluded_token_ids
+from .prompts import PROMPTS
 
 PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
 ROLES = ["<|system|>", "<|user|>", "<|assistant|>"]
@@ -115,8 +116,6 @@ def desync_vocab_size(label_sets: list[list[str]], tokenizer) -> int:
     sets: desync draws a distinct random token for every sub-word occurrence of a label set,
     from the tokens that are neither special nor added (`excluded_token_ids`), so a few thousand
     classes of ~3 sub-words outgrow the 4096-token BPE. Returns len(tokenizer) when it suffices."""
-    from .label_spaces import excluded_token_ids
-
     pool = len(tokenizer) - len(excluded_token_ids(tokenizer))
     need = max((sum(len(tokenizer(n, add_special_tokens=False)["input_ids"]) for n in names)
                 for names in label_sets), default=0)

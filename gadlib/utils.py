@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import platform
+import warnings
 
+import accelerate
+import numpy
+import peft
 import torch
+import transformers
 
 
 def pick_device() -> torch.device:
@@ -17,21 +22,12 @@ def pick_device() -> torch.device:
 
 def quiet() -> None:
     """Silence transformers' weight-loading bars and load reports (they go to stderr)."""
-    import warnings
-
-    import transformers
-
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
 
 
 def versions() -> dict[str, str]:
-    import accelerate
-    import numpy
-    import peft
-    import transformers
-
     return {"python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "peft": peft.__version__,
             "accelerate": accelerate.__version__, "numpy": numpy.__version__,

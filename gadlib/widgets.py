@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import textwrap
 
+import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from IPython.display import display
 
 from .plots import KIND_TITLES, plot_timeline
-from .samples import LABEL_SET, label_names
+from .prompts import LABEL_SET
+from .samples import label_names
 
 
 def sample_figure(dataset, samples_by_kind: dict, results: dict, kind: str, index: int, k: int = 5):
@@ -57,9 +60,6 @@ def sample_explorer(dataset, samples_by_kind: dict, results: dict, k: int = 5):
     problem's last sample first shrinks the slider (which clamps its value) without drawing, then
     draws once.
     """
-    import ipywidgets as w
-    from IPython.display import display
-
     kind = w.Dropdown(options=[(KIND_TITLES[key], key) for key in samples_by_kind], description="problem")
     index = w.IntSlider(0, 0, len(samples_by_kind[kind.value]) - 1, description="sample",
                         continuous_update=False, layout=w.Layout(width="95%"))
@@ -134,9 +134,6 @@ def oad_timeline_figure(predictions: dict, class_names: list[str], video: int = 
 
 def oad_timeline_explorer(predictions: dict, class_names: list[str], window: int = 120):
     """Scrub through the test videos: pick a video and move a `window`-frame view along it."""
-    import ipywidgets as w
-    from IPython.display import display
-
     videos = next(iter(predictions.values()))
     video = w.IntSlider(0, 0, len(videos) - 1, description="video")
     start = w.IntSlider(0, 0, max(0, len(videos[0].truth) - 1), description="frame")
@@ -184,9 +181,6 @@ def error_destinations_figure(errors_by_method: dict, class_names: list[str], cl
 def error_destinations_explorer(errors_by_method: dict, class_names: list[str], top: int = 6):
     """Pick a true class (listed by its number of errors, all methods together) and see where
     each method's errors of it go (`error_destinations_figure`)."""
-    import ipywidgets as w
-    from IPython.display import display
-
     total = sum(np.asarray(e).sum(1) for e in errors_by_method.values())
     order = [int(c) for c in np.argsort(-total, kind="stable") if total[c] > 0]
     pick = w.Dropdown(options=[(f"{class_names[c]} ({int(total[c])} errors)", c) for c in order],

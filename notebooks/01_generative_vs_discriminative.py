@@ -68,7 +68,7 @@ pd.Series(versions()).to_frame("version").T
 
 # %%
 from gadlib.backbone import BackboneConfig
-from gadlib.train import TrainConfig
+from gadlib.training import TrainConfig
 from gadlib.experiment import Setup
 
 PROFILE = "gpu" if device.type == "cuda" else "cpu"   # "cpu": the CI/laptop size
@@ -89,7 +89,7 @@ setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES,
 
 # %%
 from gadlib.datasets import ensure_benchmark
-from gadlib.benchmark import label_overlap_stats
+from gadlib.vocabulary import label_overlap_stats
 from gadlib.label_spaces import LabelSpace
 
 data = ensure_benchmark(PRESET, size=PROFILE)
@@ -363,8 +363,8 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 # %%
 import numpy as np
 import torch
-from gadlib.exercises import (OVERLAP_KNOB, chance_predictions, check_chance_same_verb, check_cls_readout,
-                              check_overlap_knob, check_snap, coin_like_names)
+from gadlib.exercises.ex01 import (OVERLAP_KNOB, chance_predictions, check_chance_same_verb,
+                                   check_cls_readout, check_overlap_knob, check_snap, coin_like_names)
 
 names = coin_like_names()   # 24 step names of a small synthetic COIN-like benchmark
 print(f"{len(names)} step classes, e.g. {names[:4]}")
@@ -415,12 +415,12 @@ check_cls_readout(cls_readout)
 # The synthetic benchmark has a knob, `label_overlap`, for how much class names share words. For
 # each value in `OVERLAP_KNOB`, build `coin_like_names(40, overlap)` and measure **how many classes
 # start with a class's verb (itself included), averaged over the classes** (hint:
-# `gadlib.benchmark.label_overlap_stats`). Return `{overlap: value}`.
+# `gadlib.vocabulary.label_overlap_stats`). Return `{overlap: value}`.
 
 # %%
 def measure_overlap_knob() -> dict:
     ### BEGIN SOLUTION
-    from gadlib.benchmark import label_overlap_stats
+    from gadlib.vocabulary import label_overlap_stats
     return {o: label_overlap_stats(coin_like_names(40, o))["classes_per_first_word"] for o in OVERLAP_KNOB}
     ### END SOLUTION
 

@@ -64,7 +64,7 @@ pd.Series(versions()).to_frame("version").T
 
 # %%
 from gadlib.backbone import BackboneConfig
-from gadlib.train import TrainConfig
+from gadlib.training import TrainConfig
 from gadlib.experiment import Setup
 
 PROFILE = "gpu" if device.type == "cuda" else "cpu"
@@ -381,8 +381,8 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 
 # %%
 import numpy as np
-from gadlib.exercises import (check_desync_mapping, check_distinct_tokens, check_rand_mapping, check_snap_recovery,
-                              epic_like_names, word_tokenizer)
+from gadlib.exercises.ex02 import (check_desync_mapping, check_distinct_tokens, check_rand_mapping,
+                                   check_snap_recovery, epic_like_names, word_tokenizer)
 from gadlib.label_spaces import LabelSpace, excluded_token_ids
 
 names = epic_like_names()          # 30 verb-noun classes, heavy word sharing

@@ -75,7 +75,7 @@ pd.Series(versions()).to_frame("version").T
 # %%
 import dataclasses
 from gadlib.backbone import BackboneConfig
-from gadlib.train import TrainConfig
+from gadlib.training import TrainConfig
 from gadlib.experiment import Setup
 from gadlib.oad import OADConfig
 
@@ -555,8 +555,9 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 
 # %%
 import numpy as np
-from gadlib.exercises import (MISS_CLASSES, check_background_destination, check_error_counts, check_error_entropy,
-                              check_few_vs_many, few_and_many_errors, missed_as_background_streams)
+from gadlib.exercises.ex03 import (MISS_CLASSES, check_background_destination, check_error_counts,
+                                   check_error_entropy, check_few_vs_many, few_and_many_errors,
+                                   missed_as_background_streams)
 
 truth, preds = missed_as_background_streams()
 print("truth:   ", truth[:20], "...")

@@ -66,10 +66,10 @@ pd.Series(versions()).to_frame("version").T
 # %% [markdown]
 # ## The machine
 # What this kernel has: the device, its memory and whether it computes in bf16 natively (a T4
-# does not: training then runs in fp16 with loss scaling, chosen by `gadlib.train`).
+# does not: training then runs in fp16 with loss scaling, chosen by `gadlib.training`).
 
 # %%
-from gadlib.train import resolve_mixed_precision
+from gadlib.training import resolve_mixed_precision
 if device.type == "cuda":
     props = torch.cuda.get_device_properties(0)
     GPU_GB = props.total_memory / 2**30
@@ -114,7 +114,7 @@ print("profile:", PROFILE, "| Hugging Face token:", "yes" if HF_TOKEN else "no")
 # %%
 import dataclasses
 from gadlib.backbone import BackboneConfig
-from gadlib.train import TrainConfig
+from gadlib.training import TrainConfig
 from gadlib.experiment import Setup
 from gadlib.oad import OADConfig
 
@@ -173,7 +173,8 @@ pd.DataFrame({d.name: {"step classes": len(d.step_names), "tasks": len(d.task_na
 
 # %%
 from gadlib.experiment import offline_samples
-from gadlib.samples import context_before_answer, label_names, oad_samples
+from gadlib.oad import oad_samples
+from gadlib.samples import context_before_answer, label_names
 rows = []
 for s in offline_samples(coin, "train", NUM_FRAMES)[::97][:6]:
     names = label_names(coin, "tasks" if s.kind == "task" else "steps")
@@ -474,9 +475,9 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 # %%
 import numpy as np
 import torch
-from gadlib.exercises import (ORDERS_04, check_gad_loss, check_lm_positions, check_lora_removal,
-                              check_previous_actions, count_lm_positions, gad_loss_inputs, lora_exercise_model,
-                              positions_batch, positions_model, simulate_finetuning)
+from gadlib.exercises.ex04 import (ORDERS_04, check_gad_loss, check_lm_positions, check_lora_removal,
+                                   check_previous_actions, count_lm_positions, gad_loss_inputs,
+                                   lora_exercise_model, positions_batch, positions_model, simulate_finetuning)
 from gadlib.samples import NO_PREVIOUS_ACTION
 
 print("GAD objective inputs (class logits, targets, weights, token logits, token targets):",

@@ -70,7 +70,7 @@ pd.Series(versions()).to_frame("version").T
 # %%
 import dataclasses
 from gadlib.backbone import BackboneConfig
-from gadlib.train import TrainConfig
+from gadlib.training import TrainConfig
 from gadlib.experiment import Setup
 from gadlib.oad import OADConfig
 
@@ -121,7 +121,7 @@ plt.tight_layout(); plt.show()
 # **previous action** (the last action that ended before t, or "none").
 
 # %%
-from gadlib.samples import oad_samples
+from gadlib.oad import oad_samples
 d = data["crosstask_like"]
 names = label_names(d, "oad")
 for s in oad_samples(d, "train", window=OAD.window, stride=1)[20:26]:
@@ -310,8 +310,8 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 
 # %%
 import numpy as np
-from gadlib.exercises import (FLICKER_RATES, LATE_FPS, check_flicker, check_late_predictions, check_segment_f1,
-                              check_segments, flicker, flicker_truth)
+from gadlib.exercises.ex05 import (FLICKER_RATES, LATE_FPS, check_flicker, check_late_predictions,
+                                   check_segment_f1, check_segments, flicker, flicker_truth)
 
 print("a truth stream:", flicker_truth()[:40], "...")
 

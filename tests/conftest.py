@@ -9,7 +9,7 @@ from gadlib.benchmark import generate_benchmark, preset
 from gadlib.classifier import collate
 from gadlib.methods import build_classifier
 from gadlib.samples import label_names, step_forecasting_samples, step_recognition_samples
-from gadlib.train import TrainConfig, train
+from gadlib.training import TrainConfig, train
 
 # One intra-op thread: these matrices are tiny, and when other processes share the 2 cores,
 # torch's 2-thread OpenMP pool was measured 30-40x slower than 1 thread (spinning workers).

@@ -14,9 +14,9 @@ from gadlib.benchmark import tokenizer_corpus
 from gadlib.checkpoint import load_classifier, save_checkpoint
 from gadlib.classifier import collate
 from gadlib.methods import build_classifier
-from gadlib.samples import PROMPTS
+from gadlib.prompts import PROMPTS
 from gadlib.tokenizer import CHAT_TEMPLATE, train_embedded_tokenizer
-from gadlib.train import TrainConfig, train
+from gadlib.training import TrainConfig, train
 
 from conftest import QUICK_TRAIN
 

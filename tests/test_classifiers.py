@@ -20,7 +20,8 @@ from gadlib.discriminative import DiscriminativeClassifier
 from gadlib.gad import ORDERS, GADClassifier
 from gadlib.generative import GenerativeClassifier, LabelPrefixTree
 from gadlib.methods import METHODS, build_classifier
-from gadlib.samples import LABEL_SET, task_recognition_samples
+from gadlib.prompts import LABEL_SET
+from gadlib.samples import task_recognition_samples
 
 ATOL = 1e-4  # float32 CPU; log-likelihoods are O(10)
 
@@ -565,7 +566,7 @@ def test_extend_without_eos_is_one_softmax_at_the_last_prompt_position(trained, 
 @pytest.mark.parametrize("kwargs", [{}, {"label_eos": True, "extend_init": "normal"}])
 def test_checkpoint_rebuilds_extends_options(names, visual_dim, train_samples, mixed_batch, tmp_path, kwargs):
     from gadlib.checkpoint import load_classifier, save_checkpoint
-    from gadlib.train import TrainConfig, train
+    from gadlib.training import TrainConfig, train
 
     clf = build_classifier("generative", names, visual_dim, seed=1, mapping="extend", **kwargs)
     train(clf, train_samples[:32], TrainConfig(epochs=1, batch_size=16, lr=2e-3, progress=False))

@@ -10,7 +10,7 @@ import torch
 
 from gadlib.cli import DataConfig, load_config, load_data, main, parse_overrides, task_kinds, task_samples
 from gadlib.checkpoint import load_classifier
-from gadlib.train import evaluate
+from gadlib.training import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "configs" / "smoke.yaml")

@@ -8,8 +8,10 @@ import pytest
 from sklearn.metrics import confusion_matrix
 
 from gadlib import course, diversity as dv
-from gadlib.exercises import (MISS_CLASSES, ExerciseFailed, _few_many_gaps, check_background_destination,
-                              check_error_counts, check_error_entropy, check_few_vs_many, missed_as_background_streams)
+from gadlib.exercises.common import ExerciseFailed
+from gadlib.exercises.ex03 import (MISS_CLASSES, _few_many_gaps, check_background_destination,
+                                   check_error_counts, check_error_entropy, check_few_vs_many,
+                                   missed_as_background_streams)
 
 
 def _fails(check, *answers, says: str) -> str:

@@ -7,8 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gadlib.exercises import (ExerciseFailed, _lora_measurement, _positions_measurement, check_gad_loss,
-                              check_lm_positions, check_lora_removal, check_previous_actions, gad_loss_inputs)
+from gadlib.exercises.common import ExerciseFailed
+from gadlib.exercises.ex04 import (_lora_measurement, _positions_measurement, check_gad_loss,
+                                   check_lm_positions, check_lora_removal, check_previous_actions,
+                                   gad_loss_inputs)
 from gadlib.metrics import segments
 from gadlib.samples import NO_PREVIOUS_ACTION
 

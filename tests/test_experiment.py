@@ -11,7 +11,7 @@ from gadlib.experiment import Run, Setup, offline_samples, run, summarize
 from gadlib.plots import confused_pairs, error_sharing, split_label
 from gadlib.readme_table import results_table
 from gadlib.timing import ms_per_sample
-from gadlib.train import History, TrainConfig
+from gadlib.training import History, TrainConfig
 
 
 def _run(method, seed, top1):

@@ -13,8 +13,9 @@ from gadlib.ablations import two_stage_classifier
 from gadlib.checkpoint import load_classifier, remove_lora, save_checkpoint
 from gadlib.classifier import collate
 from gadlib.methods import build_classifier
-from gadlib.samples import context_before_answer, oad_samples, previous_action_classes
-from gadlib.train import TrainConfig, train
+from gadlib.oad import oad_samples
+from gadlib.samples import context_before_answer, previous_action_classes
+from gadlib.training import TrainConfig, train
 
 from test_classifiers import full_logprobs, last_hidden
 from test_real_lm import _backbone, write_model_folder

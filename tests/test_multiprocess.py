@@ -60,7 +60,7 @@ from gadlib.benchmark import generate_benchmark, preset
 from gadlib.checkpoint import trainable_state
 from gadlib.methods import build_classifier
 from gadlib.samples import label_names, step_recognition_samples, task_recognition_samples
-from gadlib.train import TrainConfig, evaluate, train
+from gadlib.training import TrainConfig, evaluate, train
 
 torch.set_num_threads(1)
 out = sys.argv[1]
@@ -133,7 +133,7 @@ def test_two_processes_match_one_process_with_the_same_effective_batch(two_proce
     """DDP averages the gradients of two batches of 4: one process with batches of 8 (the same
     samples in the same order, the same schedule) must reach the same weights."""
     from gadlib.methods import build_classifier
-    from gadlib.train import TrainConfig, train
+    from gadlib.training import TrainConfig, train
 
     clf = build_classifier("discriminative", names_tasks, visual_dim, seed=0)
     history = train(clf, ddp_train_samples, TrainConfig(epochs=1, batch_size=8, lr=2e-3, warmup=0.0, progress=False))
@@ -171,7 +171,7 @@ def test_the_command_line_entry_point_runs_unchanged_on_two_processes(tmp_path):
     """`accelerate launch ... -m gadlib.train --config configs/smoke.yaml`: one results file and
     one checkpoint, written by the main process; the results are what the checkpoint predicts."""
     from gadlib.cli import DataConfig, load_data, task_kinds, task_samples
-    from gadlib.train import evaluate
+    from gadlib.training import evaluate
 
     out = tmp_path / "run"
     accelerate_launch(["-m", "gadlib.train", "--config", "configs/smoke.yaml", "--output-dir", str(out),

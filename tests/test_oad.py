@@ -13,8 +13,9 @@ from gadlib.experiment import Setup, summarize
 from gadlib.methods import build_classifier
 from gadlib.oad import (DensePrediction, OADConfig, OADWindows, evaluate_oad, predict_dense,
                         predict_dense_reference, run_oad, training_windows, window_offsets)
-from gadlib.samples import label_names, oad_samples
-from gadlib.train import TrainConfig, epoch_loader, train
+from gadlib.oad import oad_samples
+from gadlib.samples import label_names
+from gadlib.training import TrainConfig, epoch_loader, train
 
 torch.set_num_threads(1)
 STEPS = ["add salt", "pour water", "stir soup"]

@@ -15,7 +15,7 @@ import pytest
 from gadlib import datasets, layout_io
 from gadlib.data import ConcatenatedFeatures, OADInfo, Segment
 from gadlib.datasets import read_oad, write_oad
-from gadlib.samples import oad_samples
+from gadlib.oad import oad_samples
 
 THUMOS_CLASSES = ["Background", "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving",
                   "CricketBowling", "CricketShot", "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow",

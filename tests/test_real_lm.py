@@ -20,9 +20,9 @@ from gadlib.benchmark import tokenizer_corpus
 from gadlib.checkpoint import load_classifier, save_checkpoint
 from gadlib.label_spaces import MAPPINGS
 from gadlib.methods import build_classifier
-from gadlib.samples import PROMPTS
+from gadlib.prompts import PROMPTS
 from gadlib.timing import ms_per_sample
-from gadlib.train import TrainConfig, evaluate, train
+from gadlib.training import TrainConfig, evaluate, train
 
 # Llama-3.2-Instruct's template, shortened to the part that matters here: today's date.
 LLAMA3_TEMPLATE = (

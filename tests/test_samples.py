@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from gadlib.datasets import Segment, Video, VideoDataset
-from gadlib.samples import (LABEL_SET, PROMPTS, label_names, oad_samples, step_forecasting_samples,
-                            step_recognition_samples, task_recognition_samples)
+from gadlib.oad import oad_samples
+from gadlib.prompts import LABEL_SET, PROMPTS
+from gadlib.samples import label_names, step_forecasting_samples, step_recognition_samples, task_recognition_samples
 
 STEPS = ["add salt", "pour water", "stir soup"]
 TASKS = ["make soup", "clean up"]

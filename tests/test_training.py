@@ -12,7 +12,7 @@ from gadlib.checkpoint import (load_classifier, load_training_state, restore_rng
                                save_checkpoint, trainable_state)
 from gadlib.classifier import collate
 from gadlib.methods import build_classifier
-from gadlib.train import (EMBEDDED_LR, PRETRAINED_LR, TrainConfig, choose_mixed_precision, default_lr, evaluate,
+from gadlib.training import (EMBEDDED_LR, PRETRAINED_LR, TrainConfig, choose_mixed_precision, default_lr, evaluate,
                           train)
 
 from conftest import QUICK_TRAIN

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gadlib.benchmark import BenchmarkConfig, generate_benchmark, label_overlap_stats, label_words
+from gadlib.benchmark import BenchmarkConfig, generate_benchmark
+from gadlib.vocabulary import label_overlap_stats, label_words
 from gadlib.vocabulary import OBJECTS, VERBS
 
 # EPIC-Kitchens-100 spelling: verb_noun with the noun's qualifiers after ":" ("wrap:plastic").
