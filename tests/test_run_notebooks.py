@@ -4,6 +4,7 @@ is reported and left as committed, and the job goes on with the others; progress
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -128,7 +129,9 @@ def test_a_failing_notebook_is_reported_left_as_committed_and_the_others_still_r
     assert (nbs / "01_fails.ipynb").read_bytes() == main_job.before["01_fails.ipynb"]
     assert (main_job.results / "01_fails.json").read_bytes() == main_job.before["01_fails.json"]
     partial = Path(re.search(r"the partly executed notebook: (\S+)", report).group(1))
+    assert partial.parent.name.startswith("gadlab-failed-")
     assert nbformat.read(partial, as_version=4).cells[2].outputs[0].ename == "ZeroDivisionError"
+    shutil.rmtree(partial.parent)
     # the next notebook ran, was written back and timed
     ok = nbformat.read(nbs / "02_ok.ipynb", as_version=4)
     assert ok.cells[1].outputs[0].text == "hello\n"
