@@ -13,6 +13,13 @@ A notebook whose jupytext pair (notebooks/<notebook>.py) is out of sync is not r
 `python -m gadlib.course build` first. Each notebook's measured wall time and the
 machine are added to its results file, and the README's generated blocks are rewritten from
 the results (`gadlib.readme_table`), so the README never carries a typed-in number.
+
+Progress goes to stderr (tqdm.auto; `TQDM_DISABLE=1` turns it off): one bar per notebook (code
+cells executed / total, elapsed time, the notebook's last recorded run time) and one over the
+notebooks. A notebook whose cell raises (or times out, or kills the kernel) is reported: notebook,
+cell, the error's last line. It is left as committed and its results file as it was (the partly
+executed notebook goes to a temporary folder, named in the report); the other notebooks still
+run, and the job ends with a list of the failures and exit status 1.
 """
 from __future__ import annotations
 
@@ -21,20 +28,34 @@ import os
 import platform
 import re
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
+import torch
+import zmq
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from tqdm.auto import tqdm
+from traitlets.config import Config
 
 from .course import pair_problems
-from .readme_table import render_readme, results_table
-from .results import record_run, repo_root, results_dir
+from .readme_table import render_readme, results_table, run_minutes
+from .results import load_results, record_run, repo_root, results_dir
+
+# The kernel manager provisions CurveZMQ keys when the kernelspec declares support (ipykernel's
+# does): the kernel's sockets are then encrypted and it no longer logs "Kernel is running over TCP
+# without encryption" at every start. 'auto' is refused by a libzmq built without CurveZMQ; the
+# kernel then runs, and warns, as before.
+KERNEL_CONFIG = Config(KernelManager={"transport_encryption": "auto"}) if zmq.has("curve") else Config()
+NOTEBOOK_BAR = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} cells [{elapsed}{postfix}]"
+JOB_BAR = "{desc}: {n_fmt}/{total_fmt} notebooks |{bar}| [{elapsed}{postfix}]"
 
 
 def machine_description() -> str:
     """What the run time was measured on, e.g. 'Linux x86_64, 2 CPU cores, no GPU'."""
-    import torch
-
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, {gpu}"
 
@@ -97,6 +118,75 @@ def _progress_bar(state: dict, model_id: str | None) -> str | None:
     return html.unescape(text).replace("\u2007", " ")
 
 
+def last_run_seconds(notebook: str) -> float | None:
+    """The notebook's wall time in its results file (the last main job's), None when it has none."""
+    try:
+        return 60 * run_minutes(load_results(notebook))
+    except (FileNotFoundError, KeyError, ValueError):  # never run, or no time recorded
+        return None
+
+
+@dataclass
+class Failure:
+    """Where a notebook stopped: its cell (index in the notebook, as nbformat counts, and its
+    In [n] number) and the error's last line, e.g. 'ZeroDivisionError: division by zero'."""
+    notebook: str
+    cell_index: int | None
+    execution_count: int | None
+    first_line: str
+    error: str
+    partial: Path | None = None
+
+    @property
+    def where(self) -> str:
+        if self.cell_index is None:
+            return "before its first cell"
+        return f"cell {self.cell_index} (In [{self.execution_count}]: {self.first_line})"
+
+    def __str__(self) -> str:
+        kept = f"\n  the partly executed notebook: {self.partial}" if self.partial else ""
+        return (f"FAILED {self.notebook}, {self.where}:\n  {self.error}\n"
+                f"  notebooks/{self.notebook} left as committed, its results file as it was{kept}")
+
+
+class _Run:
+    """One notebook's execution: nbclient's per-cell hooks advance its progress bar and remember
+    the cell in flight, which nbclient's exceptions do not name."""
+
+    def __init__(self, path: Path, expected: float | None):
+        self.path, self.cell, self.count = path, None, 0
+        self.nb = nbformat.read(path, as_version=4)
+        # record_timing=False: no per-cell timestamps in the committed notebook (diff noise)
+        self.client = NotebookClient(self.nb, timeout=3600, kernel_name="python3", record_timing=False,
+                                     config=KERNEL_CONFIG, resources={"metadata": {"path": str(path.parent)}},
+                                     on_cell_execute=self._started, on_cell_executed=self._finished)
+        cells = sum(c.cell_type == "code" and bool(c.source.strip()) and
+                    self.client.skip_cells_with_tag not in c.metadata.get("tags", []) for c in self.nb.cells)
+        last = f"last run {expected / 60:.1f} min" if expected is not None else "first timed run"
+        self.bar = tqdm(total=cells, desc=path.stem, bar_format=NOTEBOOK_BAR, postfix=last, leave=False)
+
+    def _started(self, cell, cell_index):
+        self.cell, self.count = cell_index, self.count + 1
+
+    def _finished(self, cell, cell_index, execute_reply):
+        self.bar.update()
+
+    def execute(self) -> Failure | None:
+        """Run every cell; a Failure when one raised, timed out or killed the kernel."""
+        with self.bar:
+            try:
+                self.client.execute()
+            except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
+                # a timeout's message goes on with a preview of the cell: its first line says it
+                error = f"{e.ename}: {e.evalue}" if isinstance(e, CellExecutionError) else \
+                    f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}"
+                if self.cell is None:
+                    return Failure(self.path.name, None, None, "", error)
+                source = self.nb.cells[self.cell].source.strip().splitlines()
+                return Failure(self.path.name, self.cell, self.count, source[0] if source else "", error)
+        return None
+
+
 def main(argv: list[str]) -> int:
     root = repo_root()
     notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -110,20 +200,40 @@ def main(argv: list[str]) -> int:
         print("\n".join(stale), file=sys.stderr)
         return 2
     machine = machine_description()
-    times = {}
-    for path in notebooks:
-        print(f"running {path.name} ...", flush=True)
-        nb = nbformat.read(path, as_version=4)
-        t0 = time.perf_counter()
-        # record_timing=False: no per-cell timestamps in the committed notebook (diff noise)
-        NotebookClient(nb, timeout=3600, kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        times[path.name] = time.perf_counter() - t0
-        bars = progress_bars_as_text(nb)
-        nbformat.write(nb, path)
-        record_run(path.stem, times[path.name], machine)
-        print(f"  done in {times[path.name] / 60:.1f} min -> notebooks/{path.name} "
-              f"({path.stat().st_size / 1e6:.1f} MB, {bars} progress bars stored as text)", flush=True)
+    expected = {path.stem: last_run_seconds(path.stem) for path in notebooks}
+    known = [s for s in expected.values() if s is not None]
+    last = f"last run {sum(known) / 60:.1f} min"
+    if len(known) < len(expected):
+        last += f" + {len(expected) - len(known)} untimed"
+    times, failures = {}, []
+    with tqdm(total=len(notebooks), desc="main job", bar_format=JOB_BAR, postfix=last) as job:
+        for path in notebooks:
+            results_file = results_dir() / f"{path.stem}.json"
+            before = results_file.read_bytes() if results_file.is_file() else None
+            run = _Run(path, expected[path.stem])
+            t0 = time.perf_counter()
+            failure = run.execute()
+            elapsed = time.perf_counter() - t0
+            job.update()
+            if failure:
+                # A failed run's numbers (saved before the failing cell) must not stand next to the
+                # committed notebook from an earlier run: its results file goes back as it was.
+                if before is None:
+                    results_file.unlink(missing_ok=True)
+                else:
+                    results_file.write_bytes(before)
+                # kept outside notebooks/ so the committed notebook is never replaced by a broken one
+                failure.partial = Path(tempfile.mkdtemp(prefix="gadlab-failed-")) / path.name
+                nbformat.write(run.nb, failure.partial)
+                failures.append(failure)
+                tqdm.write(f"{failure}\n", file=sys.stderr)
+                continue
+            times[path.name] = elapsed
+            bars = progress_bars_as_text(run.nb)
+            nbformat.write(run.nb, path)
+            record_run(path.stem, elapsed, machine)
+            tqdm.write(f"{path.name} done in {elapsed / 60:.1f} min -> notebooks/{path.name} "
+                       f"({path.stat().st_size / 1e6:.1f} MB, {bars} progress bars stored as text)", file=sys.stdout)
     print(f"\nwall time per notebook ({machine}):")
     for name, t in times.items():
         print(f"  {name}: {t / 60:.1f} min")
@@ -131,9 +241,13 @@ def main(argv: list[str]) -> int:
     readme = root / "README.md"
     if results_dir() != root / "results":
         print(f"\n{readme.name} left as it is: these results went to {results_dir()}, not results/")
-    elif readme.is_file():
+    elif readme.is_file():  # the failed notebooks' blocks still show their last successful run
         readme.write_text(render_readme(readme.read_text()))
         print(f"\n{readme.name}: generated blocks rewritten from results/*.json")
+    if failures:
+        print(f"\n{len(failures)} of {len(notebooks)} notebooks failed:\n" +
+              "\n".join(f"  {f.notebook}, {f.where}: {f.error}" for f in failures), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,8 +1,20 @@
 """The main job stores finished progress bars as text, so a reopened notebook never shows
-"Error displaying widget: model not found"; other widgets keep their state."""
+"Error displaying widget: model not found"; other widgets keep their state. A notebook that fails
+is reported and left as committed, and the job goes on with the others; progress shows meanwhile."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
 import nbformat
 import pytest
 
+import gadlib
+from gadlib.results import RESULTS_DIR_ENV
 from gadlib.run_notebooks import WIDGET_STATE, WIDGET_VIEW, progress_bars_as_text
 
 
@@ -72,3 +84,65 @@ def test_main_job_refuses_a_notebook_whose_text_source_is_newer(tmp_path, monkey
     assert run_notebooks.main(["01"]) == 2
     assert "differ from cell 1" in capsys.readouterr().err
     assert (tmp_path / "notebooks" / "01_x.ipynb").read_text() == before  # nothing ran, nothing written
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory):
+    """`python -m gadlib.run_notebooks` in a throwaway repository of two tiny notebooks: 01 saves
+    its results, then raises in cell 2; 02 saves its results and ends. Both were timed before."""
+    pytest.importorskip("ipykernel")
+    root = tmp_path_factory.mktemp("repo")
+    (root / "gadlib").mkdir()
+    (root / "pyproject.toml").write_text("")
+    (root / "notebooks").mkdir()
+    results = root / "scratch-results"
+    results.mkdir()
+    save = ("import json, os, pathlib\n"
+            "pathlib.Path(os.environ['GADLAB_RESULTS_DIR'], '{0}.json').write_text(json.dumps({{'notebook': '{0}', 'seconds': 1.0}}))")
+    cells = {"01_fails": [nbformat.v4.new_markdown_cell("# 01"), nbformat.v4.new_code_cell(save.format("01_fails")),
+                          nbformat.v4.new_code_cell("y = 1 / 0  # the bug\nprint('never')"),
+                          nbformat.v4.new_code_cell("z = 2")],
+                 "02_ok": [nbformat.v4.new_code_cell(save.format("02_ok")), nbformat.v4.new_code_cell("print('hello')")]}
+    for name, nb_cells in cells.items():
+        nb = nbformat.v4.new_notebook()
+        nb.cells = nb_cells
+        nbformat.write(nb, root / "notebooks" / f"{name}.ipynb")
+        (results / f"{name}.json").write_text(json.dumps({"notebook": name, "run": {"wall_seconds": 288.0, "machine": "m"}}))
+    before = {p.name: p.read_bytes() for p in [*(root / "notebooks").iterdir(), *results.iterdir()]}
+    env = {**os.environ, RESULTS_DIR_ENV: str(results),
+           "PYTHONPATH": os.pathsep.join([str(Path(gadlib.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    env.pop("TQDM_DISABLE", None)  # the bars are under test (tqdm reads any value, even "0", as true)
+    proc = subprocess.run([sys.executable, "-m", "gadlib.run_notebooks"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=600)
+    return SimpleNamespace(root=root, results=results, before=before, proc=proc)
+
+
+def test_a_failing_notebook_is_reported_left_as_committed_and_the_others_still_run(main_job):
+    proc, nbs = main_job.proc, main_job.root / "notebooks"
+    assert proc.returncode == 1, proc.stderr
+    report = proc.stderr[proc.stderr.index("FAILED"):]
+    assert report.startswith("FAILED 01_fails.ipynb, cell 2 (In [2]: y = 1 / 0  # the bug):\n"
+                             "  ZeroDivisionError: division by zero\n")
+    assert proc.stderr.rstrip().endswith("1 of 2 notebooks failed:\n  01_fails.ipynb, cell 2 (In [2]: y = 1 / 0  # the bug): "
+                                         "ZeroDivisionError: division by zero")
+    # the committed notebook and its results (which the failed run had overwritten) are as they were
+    assert (nbs / "01_fails.ipynb").read_bytes() == main_job.before["01_fails.ipynb"]
+    assert (main_job.results / "01_fails.json").read_bytes() == main_job.before["01_fails.json"]
+    partial = Path(re.search(r"the partly executed notebook: (\S+)", report).group(1))
+    assert partial.parent.name.startswith("gadlab-failed-")
+    assert nbformat.read(partial, as_version=4).cells[2].outputs[0].ename == "ZeroDivisionError"
+    shutil.rmtree(partial.parent)
+    # the next notebook ran, was written back and timed
+    ok = nbformat.read(nbs / "02_ok.ipynb", as_version=4)
+    assert ok.cells[1].outputs[0].text == "hello\n"
+    assert json.loads((main_job.results / "02_ok.json").read_text())["run"]["wall_seconds"] > 0
+    assert "02_ok.ipynb done in" in proc.stdout
+
+
+def test_main_job_shows_progress_and_no_kernel_transport_warning(main_job):
+    err = main_job.proc.stderr
+    assert "Kernel is running over TCP without encryption" not in err
+    # a notebook's bar is drawn at most every 0.1 s and cleared when the notebook ends
+    assert re.search(r"02_ok: +\d+%\|.*\| [0-2]/2 cells \[\d\d:\d\d, last run 4\.8 min\]", err), err
+    assert re.search(r"01_fails:  33%\|.*\| 1/3 cells \[\d\d:\d\d, last run 4\.8 min\]", err), err
+    assert re.search(r"main job: 2/2 notebooks \|█+\| \[\d\d:\d\d, last run 9\.6 min\]", err), err
