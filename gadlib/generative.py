@@ -141,7 +141,7 @@ class GenerativeClassifier(ActionClassifier):
         embeds, mask, positions = self._left_padded_prefix(batch)
         n, prompt_len, dev = len(batch), embeds.shape[1], embeds.device
         out = decoder(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True)
-        cache = out.past_key_values
+        cache = out.cache
         # edge[:, v] = log p(token of node v | prompt, tokens of v's ancestors); node 0 is the root.
         edge = torch.zeros(n, tree.num_nodes, device=dev)
         self._score_children(edge, out.last_hidden_state[:, -1:], tree.root_children, budget)
@@ -153,7 +153,7 @@ class GenerativeClassifier(ActionClassifier):
                               chunk.sees.to(dev)[None, None].expand(n, 1, -1, -1)], -1)
             attn = torch.zeros(sees.shape, dtype=embeds.dtype, device=dev).masked_fill_(~sees, blocked)
             hidden = decoder(input_ids=chunk.tokens.to(dev)[None].expand(n, -1), attention_mask=attn,
-                             position_ids=positions[:, -1:] + chunk.depths.to(dev), past_key_values=cache,
+                             position_ids=positions[:, -1:] + chunk.depths.to(dev), cache=cache,
                              use_cache=True).last_hidden_state
             cache.crop(-size)  # back to the prompt alone for the next chunk
             self._score_children(edge, hidden, chunk.children, budget)

@@ -78,12 +78,12 @@ def per_chunk_log_likelihoods(clf: GenerativeClassifier, batch: Batch, budget: i
         chunk = max(1, budget // (n * steps * len(clf.mllm.tokenizer)))
         for c0 in range(0, len(classes), chunk):
             k = len(classes[c0:c0 + chunk])
-            cache = copy.deepcopy(out.past_key_values)
+            cache = copy.deepcopy(out.cache)
             cache.batch_repeat_interleave(k)
             attn = torch.cat([mask.repeat_interleave(k, 0), mask.new_ones(n * k, steps)], 1)
             pos = positions[:, -1:].repeat_interleave(k, 0) + 1 + torch.arange(steps, device=dev)
             logits = lm(input_ids=inputs[c0:c0 + k].repeat(n, 1), attention_mask=attn, position_ids=pos,
-                        past_key_values=cache, use_cache=True).logits.float().log_softmax(-1)
+                        cache=cache, use_cache=True).logits.float().log_softmax(-1)
             lp = logits.gather(-1, gold[c0:c0 + k].repeat(n, 1)[..., None])[..., 0].sum(-1)
             scores[:, classes[c0:c0 + k]] += lp.view(n, k)
     return scores
