@@ -145,7 +145,9 @@ def coin_root(tmp_path):
 
 
 def test_read_hand_written_coin_without_meta(coin_root):
-    data = read_coin(coin_root)  # fps defaults to 2.0, names sorted from the annotations
+    with pytest.raises(ValueError, match=r"no frame rate .*COIN/features/manifest.json.*meta.json; pass fps="):
+        read_coin(coin_root)  # no manifest, no meta.json: no silent default rate
+    data = read_coin(coin_root, fps=2.0)  # names sorted from the annotations
     assert data.step_names == ["add tea bag", "boil water", "jack car"]
     assert data.task_names == ["change tyre", "make tea"] and data.fps == 2.0 and data.name == "COIN"
     v1, v2 = data.videos
@@ -161,10 +163,11 @@ def test_read_coin_fps_argument_and_meta(coin_root):
     meta = {"fps": 2.0, "step_names": ["jack car", "boil water", "add tea bag", "unused"],
             "task_names": ["make tea", "change tyre"], "name": "mine"}
     (coin_root / "meta.json").write_text(json.dumps(meta))
-    data = read_coin(coin_root)
+    data = read_coin(coin_root)  # the rate from meta.json
     assert data.step_names == meta["step_names"] and data.name == "mine"
     assert data.videos[0].segments[0].label == 1 and data.videos[0].task == 0
-    with pytest.raises(ValueError, match="meta.json.*'fps' is 2.0 but fps=4.0"):
+    with pytest.raises(ValueError, match=r"frame rates disagree: 2.0 from .*meta.json \(field 'fps'\) but "
+                                         r"4.0 from fps=4.0 \(argument\)"):
         read_coin(coin_root, fps=4.0)
 
 
@@ -190,39 +193,39 @@ def _edit_coin(root, edit):
 def test_read_coin_bad_annotations(coin_root, edit, match):
     _edit_coin(coin_root, edit)
     with pytest.raises(ValueError, match=match):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
 
 
 def test_read_coin_label_not_in_meta(coin_root):
     meta = {"fps": 2.0, "step_names": ["boil water", "add tea bag"], "task_names": ["make tea", "change tyre"]}
     (coin_root / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"database\['v2'\]\.annotation\[0\]: label 'jack car' is not in step_names"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
     meta.update(step_names=STEPS + ["boil water", "add tea bag", "jack car"], task_names=["make tea"])
     (coin_root / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"database\['v2'\]: field 'class' 'change tyre' is not in task_names"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
     meta.update(task_names=["make tea", "change tyre", "make tea"])
     (coin_root / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"meta.json: field 'task_names' has duplicate names \['make tea'\]"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
     (coin_root / "meta.json").write_text(json.dumps({"step_names": [], "task_names": []}))
     with pytest.raises(ValueError, match="meta.json: missing field 'fps'"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
 
 
 def test_read_coin_bad_files(coin_root):
     with pytest.raises(FileNotFoundError, match="COIN.json"):
-        read_coin(coin_root.parent)
+        read_coin(coin_root.parent, fps=2.0)
     (coin_root / "COIN.json").write_text('{\n "database": {\n  "v1": ,\n }\n}')
     with pytest.raises(ValueError, match="COIN.json: malformed JSON at line 3"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
     (coin_root / "COIN.json").write_text(json.dumps({"database": {}}))
     with pytest.raises(ValueError, match="COIN.json: the 'train' split is empty"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
     (coin_root / "COIN.json").write_text(json.dumps({"videos": {}}))
     with pytest.raises(ValueError, match="COIN.json: missing field 'database'"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
 
 
 @pytest.mark.parametrize("array, match, error", [
@@ -239,13 +242,13 @@ def test_read_coin_bad_features(coin_root, array, match, error):
     if array is not None:
         np.save(path, array)
     with pytest.raises(error, match=match):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
 
 
 def test_read_coin_corrupt_npy(coin_root):
     (coin_root / "features" / "v1.npy").write_bytes(b"not an array")
     with pytest.raises(ValueError, match="v1.npy: cannot read feature"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
 
 
 # ------------------------------------------------------------------ hand-written OAD files
