@@ -75,6 +75,15 @@ def _listing(root: Path, rels: list[str]) -> str:
     return shown + (f" and {len(rels) - _MAX_NAMED} more" if len(rels) > _MAX_NAMED else "")
 
 
+def matching_files(root: Path, patterns: list[str]) -> list[str]:
+    """Files (and symlinks) under `root` matching the glob patterns, relative and sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted({str(p.relative_to(root)) for pattern in patterns for p in root.glob(pattern)
+                   if p.is_file() or p.is_symlink()})
+
+
 def write_owned(root: str | Path, files: dict[str, Callable[[Path], None]], managed: list[str],
                 first: tuple[str, ...] = (), what: str = "gadlib") -> list[str]:
     """Create or replace `files` (relative path -> function creating the file at a given path) under
@@ -94,9 +103,7 @@ def write_owned(root: str | Path, files: dict[str, Callable[[Path], None]], mana
     record = _load_record(root) if root.exists() else {}
     clashes = [rel for rel in files if (root / rel).is_symlink() or (root / rel).exists()
                if (root / rel).is_dir() or not _is_ours(root, rel, record)]
-    existing = sorted({str(p.relative_to(root)) for pattern in managed for p in root.glob(pattern)
-                       if p.is_file() or p.is_symlink()}) if root.exists() else []
-    stale = [rel for rel in existing if rel not in files]
+    stale = [rel for rel in matching_files(root, managed) if rel not in files]
     foreign_stale = [rel for rel in stale if not _is_ours(root, rel, record)]
     if clashes or foreign_stale:
         parts = []
