@@ -1,9 +1,9 @@
 """Official annotations + per-video features -> the OAD layout `read_oad` reads.
 
-    python -m gadlib.convert thumos14  --annotations /data/THUMOS14/annotations --features /data/THUMOS/rgb \
+    python -m gadlib.convert thumos14  --annotations /data/THUMOS14/annotations --features /data/THUMOS/rgb \\
         --fps 4 --out /data/THUMOS
-    python -m gadlib.convert crosstask --annotations /data/crosstask_release --features /data/CrossTask/dinov2_vitg14 \\
-        --split /data/crosstask_release/videos_val.csv --out /data/CrossTask
+    python -m gadlib.convert crosstask --annotations /data/crosstask_release \\
+        --features /data/CrossTask/dinov2_vitg14 --split /data/crosstask_release/videos_val.csv --out /data/CrossTask
     python -m gadlib.convert epic100   --annotations /data/epic-kitchens-100-annotations --features DIR --fps 4 --out DIR
     python -m gadlib.convert goalstep  --annotations /data/goalstep --features DIR --out DIR
     python -m gadlib.convert own       --annotations my_segments.csv --features DIR --fps 2 --out DIR

@@ -254,7 +254,9 @@ def read_oad(root: str | Path, feature_dir: str | list[str] = "rgb_features", na
     """Read an OAD-layout data set (MAT/TeSTra convention); segments are runs of one label.
 
     data_info.json: one data set, or several keyed by name ({"THUMOS": {...}, "TVSeries": {...}},
-    as TeSTra ships it): `name` picks one (required when there are several). Subsets:
+    as TeSTra ships it): `name` picks one (required when there are several). Its `fps` must agree
+    with the extraction manifest (`<feature_dir>/manifest.json`, settings.fps, written by
+    `python -m gadlib.features`) of each feature folder that has one. Subsets:
     train_session_set, test_session_set and, when present, val_session_set (subset "val").
 
     feature_dir: one folder or a list (e.g. ["rgb_kinetics_resnet50", "flow_kinetics_bninception"]):
