@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from gadlib.data import Segment, Video, VideoDataset
-from gadlib.layout_io import (atomic_write, check_dataset, check_features, check_same_shape, check_segments,
-                              check_splits, json_field, load_json, load_npy, name_list, write_json)
+from gadlib.layout_io import (check_dataset, check_features, check_same_shape, check_segments, check_splits,
+                              extraction_fps, json_field, load_json, load_npy, name_list, same_fps, save_npy,
+                              write_files, write_json)
+from gadlib.owned_files import write_owned
 
 _COIN_SUBSET = {"training": "train", "testing": "test"}
 
 
-def write_coin_files(dataset: VideoDataset, folder: Path) -> None:
-    """Write `dataset` in the COIN layout into the empty `folder` (write_coin makes it atomic)."""
+def _coin_files(dataset: VideoDataset) -> dict[str, Callable[[Path], None]]:
+    """The files of `dataset` in the COIN layout (relative path -> function writing it), index last."""
     check_dataset(dataset)
     for v in dataset.videos:
         # COIN.json knows only "training" and "testing", and has no per-frame mask.
@@ -28,10 +32,9 @@ def write_coin_files(dataset: VideoDataset, folder: Path) -> None:
             raise ValueError(f"data set {dataset.name!r}, video {v.video_id!r}: the COIN layout cannot "
                              f"hold {'a val subset' if v.subset == 'val' else 'ignored frames'}; "
                              f"use write_oad")
-    (folder / "features").mkdir()
-    database = {}
+    files, database = {}, {}
     for v in dataset.videos:
-        np.save(folder / "features" / f"{v.video_id}.npy", np.asarray(v.features, dtype=np.float32))
+        files[f"features/{v.video_id}.npy"] = partial(save_npy, array=np.asarray(v.features, dtype=np.float32))
         fps, T = dataset.fps, len(v.features)
         entry = {"subset": "training" if v.subset == "train" else "testing"}
         if v.task is not None:
@@ -44,14 +47,27 @@ def write_coin_files(dataset: VideoDataset, folder: Path) -> None:
                             "label": dataset.step_names[s.label]} for s in v.segments],
         })
         database[v.video_id] = entry
-    write_json(folder / "COIN.json", {"database": database})
-    write_json(folder / "meta.json", {"name": dataset.name, "fps": dataset.fps,
-                                       "step_names": dataset.step_names, "task_names": dataset.task_names})
+    files["meta.json"] = partial(write_json, value={"name": dataset.name, "fps": dataset.fps,
+                                                    "step_names": dataset.step_names,
+                                                    "task_names": dataset.task_names})
+    files["COIN.json"] = partial(write_json, value={"database": database})
+    return files
 
 
-def write_coin(dataset: VideoDataset, root: str | Path) -> None:
-    """Write `dataset` in the COIN layout under `root` (replacing it atomically)."""
-    atomic_write(Path(root), lambda folder: write_coin_files(dataset, folder))
+def write_coin_files(dataset: VideoDataset, folder: Path) -> None:
+    """Write `dataset` in the COIN layout into the new, empty `folder` (the generated cache)."""
+    write_files(folder, _coin_files(dataset))
+
+
+def write_coin(dataset: VideoDataset, root: str | Path) -> list[str]:
+    """Write `dataset` in the COIN layout under `root`; returns the stale files it removed.
+
+    Only gadlib's own files are created or replaced, one at a time (COIN.json and meta.json last):
+    anything else in `root` is kept, and a file in the way that gadlib did not write is an error
+    naming it before anything is written (`gadlib.owned_files`, data/README.md).
+    """
+    return write_owned(root, _coin_files(dataset), ["features/*.npy"], first=("COIN.json", "meta.json"),
+                       what="write_coin")
 
 
 @dataclass
@@ -85,9 +101,12 @@ def read_coin(root: str | Path, features: str = "features", fps: float | None = 
               report: CoinReadReport | None = None) -> VideoDataset:
     """Read a COIN-layout data set.
 
-    fps comes from meta.json; without it, from the `fps` argument, else 2.0 (the rate at which
-    the paper extracted COIN features). Without meta.json, step and task names are the sorted
-    names found in the annotations. Annotation "id"s are ignored (real COIN uses global ids).
+    fps (segment seconds -> frames, frame = round(seconds x fps)) is taken from every source
+    there is, and they must agree (an error names both): `<root>/<features>/manifest.json`
+    (settings.fps, written by `python -m gadlib.features`), meta.json, and the `fps` argument. With
+    none of them it is an error: there is no default rate. Without meta.json, step and task names
+    are the sorted names found in the annotations. Annotation "id"s are ignored (real COIN uses
+    global ids).
 
     Strict by default (our generated data must read back exactly). For a real folder:
     missing_features="skip" leaves out the videos of COIN.json without a feature file, and
@@ -118,12 +137,10 @@ def read_coin(root: str | Path, features: str = "features", fps: float | None = 
                                  f"got {segment!r}")
     has_tasks = any("class" in e for e in database.values())
 
+    rates = []  # (fps, where it comes from), compared in read_coin's documented order
     if meta_path.exists():
         meta = load_json(meta_path)
-        meta_fps = json_field(meta, "fps", str(meta_path), "number")
-        if fps is not None and fps != meta_fps:
-            raise ValueError(f"{meta_path}: field 'fps' is {meta_fps} but fps={fps} was passed")
-        fps = meta_fps
+        rates.append((json_field(meta, "fps", str(meta_path), "number"), f"{meta_path} (field 'fps')"))
         step_names = name_list(meta, "step_names", str(meta_path))
         task_names = name_list(meta, "task_names", str(meta_path))
         name = meta.get("name", root.name)
@@ -133,9 +150,7 @@ def read_coin(root: str | Path, features: str = "features", fps: float | None = 
         task_names = sorted({json_field(e, "class", f"{ann_path}: database[{vid!r}]", "string")
                              for vid, e in database.items()}) if has_tasks else []
         name = root.name
-    fps = 2.0 if fps is None else float(fps)
-    if fps <= 0:
-        raise ValueError(f"{meta_path}: field 'fps' must be > 0, got {fps}")
+    fps = _coin_fps(rates + ([] if fps is None else [(fps, f"fps={fps} (argument)")]), root / features, root)
     step_index = {n: i for i, n in enumerate(step_names)}
     task_index = {n: i for i, n in enumerate(task_names)}
 
@@ -178,3 +193,21 @@ def read_coin(root: str | Path, features: str = "features", fps: float | None = 
     return VideoDataset(name=name, videos=videos, step_names=list(step_names),
                         task_names=list(task_names), fps=fps)
 
+
+
+def _coin_fps(rates: list[tuple[float, str]], feature_folder: Path, root: Path) -> float:
+    """The one frame rate that the extraction manifest, meta.json and the argument agree on."""
+    extracted = extraction_fps(feature_folder)
+    rates = ([extracted] if extracted else []) + rates
+    if not rates:
+        raise ValueError(f"read_coin {root}: no frame rate for the features: there is no "
+                         f"{feature_folder / 'manifest.json'} (python -m gadlib.features) and no "
+                         f"{root / 'meta.json'}; pass fps= (frames per second they were extracted at)")
+    for value, where in rates:
+        if not value > 0:
+            raise ValueError(f"{where}: fps must be > 0, got {value}")
+    for value, where in rates[1:]:
+        if not same_fps(value, rates[0][0]):
+            raise ValueError(f"read_coin {root}: frame rates disagree: {rates[0][0]} from {rates[0][1]} "
+                             f"but {value} from {where}")
+    return float(rates[0][0])

@@ -26,9 +26,10 @@ class Segment:
 class ConcatenatedFeatures:
     """Per-frame features of one video kept in several on-disk arrays, concatenated on access.
 
-    TeSTra-style data sets ship RGB and optical-flow features in separate folders. Reading a
-    split of EPIC-Kitchens-100 with both into memory would take ~18 GB; this view holds only the
-    (memory-mapped) parts and builds the rows that are asked for. It behaves like a read-only
+    TeSTra-style data sets ship RGB and optical-flow features in separate folders. Reading
+    EPIC-Kitchens-100 with both (1024 + 1024-d) into memory would take ~12 GB (the estimate is in
+    data/README.md); this view holds only the (memory-mapped) parts and builds the rows that are
+    asked for. It behaves like a read-only
     float32 array [T, 1, sum of D]: `len`, `.shape`, `.ndim`, `.dtype`, `view[frames]` (frames:
     int, slice or index array, optionally followed by token/feature indices) and `np.asarray`
     (which materialises this one video).

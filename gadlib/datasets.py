@@ -76,7 +76,9 @@ def ensure_benchmark(name_or_config, size: str = "cpu", layout: str | None = Non
     `<root>/<name>[-<size>]-<hash of the config>/` (root defaults to `<repo>/data/generated`),
     in the config's layout unless `layout` ("coin"/"oad") says otherwise, with a
     `manifest.json` (config + sha256 of every file) written last. A missing manifest or a
-    changed file means it is generated again.
+    changed or extra file means it is generated again: the folder, named by gadlib after the
+    config's hash, is gadlib's own and is replaced whole (`layout_io.atomic_write`); the user's
+    folders are written by `write_oad` / `write_coin`, which never delete a file they did not write.
     """
     if isinstance(name_or_config, BenchmarkConfig):
         config = dataclasses.replace(name_or_config, **overrides)

@@ -18,8 +18,10 @@ seconds after the first video frame, so variable-frame-rate files and files whos
 multiple of fps give frame k = second k / fps, which is how `read_coin` turns segment seconds into
 frames. A file that cannot be read (corrupt, audio only) is reported by name, the run goes on
 with the other files and lists the failures at the end. Every .npy is written atomically, and a
-run can be interrupted and started again: finished videos are skipped. `<feature_dir>/manifest.json`
-records the encoder, the settings and every video extracted (the readers only read `*.npy`).
+run can be interrupted and started again: finished videos are skipped. `<feature_dir>/manifest.json`,
+written from the first video extracted on, records the encoder, the settings (the readers take the
+frame rate from settings.fps) and every video extracted. A folder without videos is an error
+(exit status 2, as for any bad argument).
 
 Explained in docs/reproduce.md (no notebook extracts features: the notebooks use synthetic ones).
 """
@@ -37,6 +39,9 @@ from typing import Iterator
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
+
+from gadlib.utils import quiet
 
 TOKENS = ("pooled_grid", "cls", "pooled")
 LAYOUTS = {"coin": "features", "oad": "rgb_features"}  # layout -> default feature folder (as the readers')
@@ -60,7 +65,7 @@ def frames_at_fps(path: str | Path, fps: float) -> Iterator[tuple[float, np.ndar
     player shows at t), so a variable frame rate or a rate that is not a multiple of fps needs no
     special case; a frame may be repeated (source slower than fps) or skipped (faster).
     """
-    import av
+    import av  # optional (pip install av): only feature extraction decodes video
 
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
@@ -114,7 +119,7 @@ def _cached_rgb(frame):
 
 def video_duration(path: str | Path) -> float | None:
     """The container's duration in seconds (for progress bars), None when unknown or unreadable."""
-    import av
+    import av  # optional (pip install av): only feature extraction decodes video
 
     try:
         with av.open(str(path)) as container:
@@ -159,6 +164,7 @@ class FrameEncoder:
 
     def __init__(self, name: str, tokens: str = "pooled_grid", grid: int = 3, device: str | None = None,
                  precision: str = "auto", trust_remote_code: bool = False):
+        # transformers takes seconds to import: only when an encoder is actually built
         from transformers import AutoImageProcessor, AutoModel
 
         if tokens not in TOKENS:
@@ -298,8 +304,6 @@ def _load_manifest(path: Path, settings: dict) -> dict:
 def extract_video(encoder: FrameEncoder, path: Path, fps: float, batch_size: int = 32,
                   progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(frame times [T] in seconds, features [T, tokens, D]) of one video file."""
-    from tqdm.auto import tqdm
-
     duration = video_duration(path)
     bar = tqdm(total=math.ceil(duration * fps) if duration else None, desc=path.name, unit="frame",
                leave=False, disable=not progress)
@@ -324,17 +328,21 @@ def extract_features(video_dir: str | Path, out_dir: str | Path, settings: Extra
                      encoder: FrameEncoder | None = None) -> ExtractionReport:
     """Extract every video under `video_dir` into `<out_dir>/<feature_dir>/<video>.npy`
     ([T, tokens, D] for the coin layout, [T, D] for oad) and keep `<feature_dir>/manifest.json`
-    up to date after each video. Videos already extracted are skipped; a video that fails is
-    recorded and the run goes on. `encoder` is built from `settings` unless given.
+    up to date after each video, from the first one extracted on (a run that extracts nothing
+    writes no manifest). Videos already extracted are skipped; a video that fails is recorded and
+    the run goes on. No video file under `video_dir` is a ValueError. `encoder` is built from
+    `settings` unless given.
     """
-    from tqdm.auto import tqdm
-
     videos = find_videos(video_dir, extensions)
+    if not videos:
+        raise ValueError(f"{video_dir}: no video files (looked for {', '.join(extensions)}, sub-folders "
+                         f"included); nothing to extract")
     folder = Path(out_dir) / settings.feature_dir
-    folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / MANIFEST
     manifest = _load_manifest(manifest_path, asdict(settings))
-    _write_manifest(manifest_path, manifest)  # the settings are on record before the first video
+    # The manifest locks the folder to these settings: it is written once a first video has been
+    # extracted with them, so a run that extracts nothing (a wrong encoder name, only unreadable
+    # files) leaves no folder bound to settings that never worked.
     report = ExtractionReport()
     todo = {}
     for vid, path in videos.items():
@@ -351,17 +359,21 @@ def extract_features(video_dir: str | Path, out_dir: str | Path, settings: Extra
         except VideoReadError as e:
             report.failed[vid] = str(e)
             manifest["failed"][vid] = str(e)
-            _write_manifest(manifest_path, manifest)
+            if manifest["videos"]:
+                _write_manifest(manifest_path, manifest)
             continue
         if settings.layout == "oad":
             features = features[:, 0]
         features = features.astype(settings.save_dtype)
+        folder.mkdir(parents=True, exist_ok=True)
         _atomic_save(folder / f"{vid}.npy", lambda f: np.save(f, features))
         manifest["videos"][vid] = {"source": str(path), "frames": len(features), "shape": list(features.shape),
                                    "last_frame_s": float(times[-1])}
         manifest["failed"].pop(vid, None)
         _write_manifest(manifest_path, manifest)
         report.extracted.append(vid)
+    if manifest["videos"]:
+        _write_manifest(manifest_path, manifest)  # this run's failures replace the last run's
     return report
 
 
@@ -384,14 +396,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--trust-remote-code", action="store_true", help="only for an encoder you trust")
     args = parser.parse_args(argv)
-    from .utils import quiet
-
     quiet()
-    settings = ExtractionSettings(args.encoder, args.fps, args.layout, args.tokens, args.grid, args.feature_dir,
-                                  args.precision, args.save_dtype)
     extensions = tuple(e if e.startswith(".") else f".{e}" for e in args.extensions.lower().split(",") if e)
-    report = extract_features(args.video_dir, args.out_dir, settings, args.batch_size, args.device,
-                              not args.no_progress, args.trust_remote_code, extensions)
+    try:
+        settings = ExtractionSettings(args.encoder, args.fps, args.layout, args.tokens, args.grid,
+                                      args.feature_dir, args.precision, args.save_dtype)
+        report = extract_features(args.video_dir, args.out_dir, settings, args.batch_size, args.device,
+                                  not args.no_progress, args.trust_remote_code, extensions)
+    except (ValueError, OSError) as e:  # bad input (or an encoder that cannot load): one line, no traceback
+        print(f"python -m gadlib.features: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+              file=sys.stderr)
+        return 2
     print(f"extracted {len(report.extracted)}, already done {len(report.skipped)}, failed {len(report.failed)}; "
           f"manifest: {Path(args.out_dir) / settings.feature_dir / MANIFEST}")
     for vid, message in report.failed.items():

@@ -1,12 +1,15 @@
 """Reading and writing helpers shared by the on-disk layouts (`coin_layout`, `oad_layout`).
 
-Explained in notebooks/01_generative_vs_discriminative.ipynb (data). Every check names the file
-and field at fault; `atomic_write` never leaves a half-written data set behind.
+Explained in notebooks/01_generative_vs_discriminative.ipynb (data) and data/README.md. Every check
+names the file and field at fault. Writing into a user's folder goes through `gadlib.owned_files`
+(one file at a time, never a file gadlib did not write); `atomic_write` swaps a whole folder and
+is only for a folder gadlib owns outright (the generated cache of `datasets.ensure_benchmark`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -64,6 +67,30 @@ def name_list(record, key: str, where: str) -> list[str]:
     if duplicates:
         raise ValueError(f"{where}: field {key!r} has duplicate names {duplicates[:5]}")
     return names
+
+
+def extraction_fps(feature_folder: Path) -> tuple[float, str] | None:
+    """(fps, where) from the `manifest.json` that `python -m gadlib.features` keeps in a feature
+    folder (field settings.fps), or None when there is none.
+
+    A manifest.json without a 'settings' field is not an extraction manifest and is left alone;
+    one with settings but no valid fps is an error.
+    """
+    path = Path(feature_folder) / "manifest.json"
+    if not path.is_file():
+        return None
+    manifest = load_json(path)
+    if not isinstance(manifest, dict) or "settings" not in manifest:
+        return None
+    fps = json_field(json_field(manifest, "settings", str(path), "dict"), "fps", f"{path}: settings", "number")
+    if fps <= 0:
+        raise ValueError(f"{path}: settings.fps must be > 0, got {fps}")
+    return float(fps), f"{path} (settings.fps)"
+
+
+def same_fps(a: float, b: float) -> bool:
+    # 4 and 4.0, or 29.97 written two ways, are one rate; 2 and 4 are not
+    return math.isclose(a, b, rel_tol=1e-6)
 
 
 def chunk_starts(array) -> range:
@@ -176,7 +203,8 @@ def atomic_write(target: Path, fill: Callable[[Path], None],
                   keep_existing: Callable[[], bool] = lambda: False) -> None:
     """Let `fill` write a temporary folder next to `target`, then rename it to `target`.
 
-    A crash leaves either the old folder or the new one, never a mix. `keep_existing` is asked
+    The old `target` is deleted whole: call it only on a folder gadlib owns outright (the caller
+    checks that, as `datasets.ensure_benchmark` does). A crash leaves either the old folder or the new one, never a mix. `keep_existing` is asked
     once the new folder is complete: if another process wrote a valid `target` meanwhile, ours
     is thrown away instead of pulling theirs from under its readers.
     """
@@ -202,4 +230,17 @@ def atomic_write(target: Path, fill: Callable[[Path], None],
 
 def write_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=1) + "\n")
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    # A file object: np.save given a name not ending in .npy (a temporary name) would append .npy.
+    with open(path, "xb") as f:
+        np.save(f, array)
+
+
+def write_files(folder: Path, files: dict[str, Callable[[Path], None]]) -> None:
+    """Create each file of `files` (relative path -> function writing it) in the new, empty `folder`."""
+    for rel, make in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        make(folder / rel)
 

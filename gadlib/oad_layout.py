@@ -10,14 +10,17 @@ ignore_index, train/val/test session sets; one data set or several keyed by name
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from gadlib import layout_io
 from gadlib.data import SUBSETS, ConcatenatedFeatures, OADInfo, Segment, Video, VideoDataset
-from gadlib.layout_io import (atomic_write, check_dataset, check_numeric_finite, check_same_shape, json_field,
-                              load_json, load_npy, name_list, write_json)
+from gadlib.layout_io import (check_dataset, check_numeric_finite, check_same_shape, extraction_fps, json_field,
+                              load_json, load_npy, name_list, same_fps, save_npy, write_files, write_json)
+from gadlib.owned_files import write_owned
 
 # data_info.json fields read_oad interprets; any other field of the entry is kept in OADInfo.extra.
 _OAD_FIELDS = ("name", "class_names", "num_classes", "ignore_index", "fps",
@@ -31,18 +34,18 @@ def _oad_target(dataset: VideoDataset, video: Video, columns: list[int], ignored
     column_of_label = np.array([0] + columns)
     target = np.eye(num_classes, dtype=np.float32)[column_of_label[video.frame_labels()]]
     mask = video.ignored_mask()
-    if mask.any():
-        if ignored_column is None:
-            raise ValueError(f"data set {dataset.name!r}, video {video.video_id!r}: has ignored frames but "
-                             f"no ignore class to write them as (dataset.oad_info has no ignore_index "
-                             f"pointing at an action column)")
+    if mask.any():  # _oad_files checked that there is an ignored column
         target[mask] = 0
         target[mask, ignored_column] = 1
     return target
 
 
-def write_oad_files(dataset: VideoDataset, folder: Path, feature_dir: str = "rgb_features") -> None:
-    """Write `dataset` in the OAD layout into the empty `folder` (write_oad makes it atomic)."""
+def _oad_files(dataset: VideoDataset, feature_dir: str) -> dict[str, Callable[[Path], None]]:
+    """The files of `dataset` in the OAD layout: relative path -> function writing it.
+
+    Everything is checked first; targets are built one video at a time as they are written, and
+    data_info.json comes last.
+    """
     check_dataset(dataset)
     if dataset.tokens_per_frame != 1:
         raise ValueError(f"data set {dataset.name!r}: the OAD layout stores one token per frame, "
@@ -52,18 +55,24 @@ def write_oad_files(dataset: VideoDataset, folder: Path, feature_dir: str = "rgb
     if [info.class_names[c] for c in columns] != list(dataset.step_names):
         raise ValueError(f"data set {dataset.name!r}: oad_info.class_names (without background and the "
                          f"ignored class) differ from step_names; fix one, or set oad_info=None")
-    (folder / feature_dir).mkdir(parents=True)
-    (folder / "target_perframe").mkdir()
+    if not feature_dir or "/" in feature_dir or feature_dir.startswith(".") or feature_dir == "target_perframe":
+        raise ValueError(f"write_oad: feature_dir should be a plain folder name, got {feature_dir!r}")
+    files = {}
     for v in dataset.videos:
+        if ignored_column is None and v.ignored_mask().any():
+            raise ValueError(f"data set {dataset.name!r}, video {v.video_id!r}: has ignored frames but no "
+                             f"ignore class to write them as (dataset.oad_info has no ignore_index "
+                             f"pointing at an action column)")
         for a, b in zip(v.segments, v.segments[1:]):
             if a.end == b.start and a.label == b.label:
                 # Per-frame targets cannot tell two touching same-label segments from one.
                 raise ValueError(f"data set {dataset.name!r}, video {v.video_id!r}: segments at frames "
                                  f"{a.start} and {b.start} touch and share a label; the OAD layout "
                                  f"would merge them")
-        np.save(folder / feature_dir / f"{v.video_id}.npy", np.asarray(v.features[:, 0, :], dtype=np.float32))
-        np.save(folder / "target_perframe" / f"{v.video_id}.npy",
-                _oad_target(dataset, v, columns, ignored_column, len(info.class_names)))
+        files[f"{feature_dir}/{v.video_id}.npy"] = partial(
+            _save_lazily, lambda v=v: np.asarray(v.features[:, 0, :], dtype=np.float32))
+        files[f"target_perframe/{v.video_id}.npy"] = partial(
+            _save_lazily, lambda v=v: _oad_target(dataset, v, columns, ignored_column, len(info.class_names)))
     entry = {**info.extra, "class_names": list(info.class_names), "num_classes": len(info.class_names)}
     if info.ignore_index is not None:
         entry["ignore_index"] = info.ignore_index
@@ -72,18 +81,36 @@ def write_oad_files(dataset: VideoDataset, folder: Path, feature_dir: str = "rgb
         ids = [v.video_id for v in dataset.videos if v.subset == subset]
         if ids or subset != "val":  # val_session_set only when there is a val split
             entry[f"{subset}_session_set"] = ids
-    write_json(folder / "data_info.json", {info.key: entry} if info.key else {"name": dataset.name, **entry})
+    info_json = {info.key: entry} if info.key else {"name": dataset.name, **entry}
+    files["data_info.json"] = partial(write_json, value=info_json)
+    return files
 
 
-def write_oad(dataset: VideoDataset, root: str | Path, feature_dir: str = "rgb_features") -> None:
-    """Write `dataset` in the OAD layout under `root` (atomically). Tasks are not written.
+def _save_lazily(array: Callable[[], np.ndarray], path: Path) -> None:
+    save_npy(path, array())
+
+
+def write_oad_files(dataset: VideoDataset, folder: Path, feature_dir: str = "rgb_features") -> None:
+    """Write `dataset` in the OAD layout into the new, empty `folder` (the generated cache)."""
+    write_files(folder, _oad_files(dataset, feature_dir))
+
+
+def write_oad(dataset: VideoDataset, root: str | Path, feature_dir: str = "rgb_features") -> list[str]:
+    """Write `dataset` in the OAD layout under `root`. Tasks are not written. Returns the stale
+    files it removed (earlier gadlib output the new data set does not have).
+
+    Only gadlib's own files are created or replaced (one at a time, data_info.json last), recorded
+    in `<root>/.gadlib-written.json`: anything else in `root` is kept, and a file in the way that
+    gadlib did not write (a data_info.json of yours, a `<video>.npy` left from another data set) is
+    an error naming it before anything is written (`gadlib.owned_files`, data/README.md).
 
     With `dataset.oad_info` (set by `read_oad`), data_info.json gets the original class list,
     `ignore_index`, data-set key and other fields back unchanged, and ignored frames are written
     as rows with only the ignore column set. Targets are written one-hot: a multi-hot row that
     `read_oad` resolved to one class is written as that class.
     """
-    atomic_write(Path(root), lambda folder: write_oad_files(dataset, folder, feature_dir))
+    return write_owned(root, _oad_files(dataset, feature_dir), [f"{feature_dir}/*.npy", "target_perframe/*.npy"],
+                       first=("data_info.json",), what="write_oad")
 
 
 def _oad_entry(info, info_path: Path, name: str | None) -> tuple[dict, str, str | None]:
@@ -227,7 +254,9 @@ def read_oad(root: str | Path, feature_dir: str | list[str] = "rgb_features", na
     """Read an OAD-layout data set (MAT/TeSTra convention); segments are runs of one label.
 
     data_info.json: one data set, or several keyed by name ({"THUMOS": {...}, "TVSeries": {...}},
-    as TeSTra ships it): `name` picks one (required when there are several). Subsets:
+    as TeSTra ships it): `name` picks one (required when there are several). Its `fps` must agree
+    with the extraction manifest (`<feature_dir>/manifest.json`, settings.fps, written by
+    `python -m gadlib.features`) of each feature folder that has one. Subsets:
     train_session_set, test_session_set and, when present, val_session_set (subset "val").
 
     feature_dir: one folder or a list (e.g. ["rgb_kinetics_resnet50", "flow_kinetics_bninception"]):
@@ -263,6 +292,12 @@ def read_oad(root: str | Path, feature_dir: str | list[str] = "rgb_features", na
     fps = json_field(entry, "fps", where, "number")
     if fps <= 0:
         raise ValueError(f"{where}: field 'fps' must be > 0, got {fps}")
+    for folder in feature_dirs:
+        extracted = extraction_fps(root / folder)
+        if extracted is not None and not same_fps(extracted[0], fps):
+            raise ValueError(f"{where}: field 'fps' is {fps}, but the features were extracted at "
+                             f"{extracted[0]} fps according to {extracted[1]}; fix data_info.json's fps "
+                             f"(segments are frames at that rate)")
     sessions = _oad_sessions(entry, where)
 
     videos, first = [], [None] * len(feature_dirs)

@@ -6,9 +6,11 @@ import os
 import numpy as np
 import pytest
 
+from gadlib import layout_io, oad_layout
 from gadlib.benchmark import BenchmarkConfig, generate_benchmark
 from gadlib.datasets import (Segment, Video, VideoDataset, ensure_benchmark, read_coin, read_oad,
                              write_coin, write_oad)
+from gadlib.owned_files import ForeignFileError
 
 STEPS = ["add salt", "pour water", "stir soup"]
 TASKS = ["make soup", "clean up"]
@@ -145,7 +147,9 @@ def coin_root(tmp_path):
 
 
 def test_read_hand_written_coin_without_meta(coin_root):
-    data = read_coin(coin_root)  # fps defaults to 2.0, names sorted from the annotations
+    with pytest.raises(ValueError, match=r"no frame rate .*COIN/features/manifest.json.*meta.json; pass fps="):
+        read_coin(coin_root)  # no manifest, no meta.json: no silent default rate
+    data = read_coin(coin_root, fps=2.0)  # names sorted from the annotations
     assert data.step_names == ["add tea bag", "boil water", "jack car"]
     assert data.task_names == ["change tyre", "make tea"] and data.fps == 2.0 and data.name == "COIN"
     v1, v2 = data.videos
@@ -161,10 +165,11 @@ def test_read_coin_fps_argument_and_meta(coin_root):
     meta = {"fps": 2.0, "step_names": ["jack car", "boil water", "add tea bag", "unused"],
             "task_names": ["make tea", "change tyre"], "name": "mine"}
     (coin_root / "meta.json").write_text(json.dumps(meta))
-    data = read_coin(coin_root)
+    data = read_coin(coin_root)  # the rate from meta.json
     assert data.step_names == meta["step_names"] and data.name == "mine"
     assert data.videos[0].segments[0].label == 1 and data.videos[0].task == 0
-    with pytest.raises(ValueError, match="meta.json.*'fps' is 2.0 but fps=4.0"):
+    with pytest.raises(ValueError, match=r"frame rates disagree: 2.0 from .*meta.json \(field 'fps'\) but "
+                                         r"4.0 from fps=4.0 \(argument\)"):
         read_coin(coin_root, fps=4.0)
 
 
@@ -190,39 +195,39 @@ def _edit_coin(root, edit):
 def test_read_coin_bad_annotations(coin_root, edit, match):
     _edit_coin(coin_root, edit)
     with pytest.raises(ValueError, match=match):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
 
 
 def test_read_coin_label_not_in_meta(coin_root):
     meta = {"fps": 2.0, "step_names": ["boil water", "add tea bag"], "task_names": ["make tea", "change tyre"]}
     (coin_root / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"database\['v2'\]\.annotation\[0\]: label 'jack car' is not in step_names"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
     meta.update(step_names=STEPS + ["boil water", "add tea bag", "jack car"], task_names=["make tea"])
     (coin_root / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"database\['v2'\]: field 'class' 'change tyre' is not in task_names"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
     meta.update(task_names=["make tea", "change tyre", "make tea"])
     (coin_root / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=r"meta.json: field 'task_names' has duplicate names \['make tea'\]"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
     (coin_root / "meta.json").write_text(json.dumps({"step_names": [], "task_names": []}))
     with pytest.raises(ValueError, match="meta.json: missing field 'fps'"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
 
 
 def test_read_coin_bad_files(coin_root):
     with pytest.raises(FileNotFoundError, match="COIN.json"):
-        read_coin(coin_root.parent)
+        read_coin(coin_root.parent, fps=2.0)
     (coin_root / "COIN.json").write_text('{\n "database": {\n  "v1": ,\n }\n}')
     with pytest.raises(ValueError, match="COIN.json: malformed JSON at line 3"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
     (coin_root / "COIN.json").write_text(json.dumps({"database": {}}))
     with pytest.raises(ValueError, match="COIN.json: the 'train' split is empty"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
     (coin_root / "COIN.json").write_text(json.dumps({"videos": {}}))
     with pytest.raises(ValueError, match="COIN.json: missing field 'database'"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
 
 
 @pytest.mark.parametrize("array, match, error", [
@@ -239,13 +244,13 @@ def test_read_coin_bad_features(coin_root, array, match, error):
     if array is not None:
         np.save(path, array)
     with pytest.raises(error, match=match):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
 
 
 def test_read_coin_corrupt_npy(coin_root):
     (coin_root / "features" / "v1.npy").write_bytes(b"not an array")
     with pytest.raises(ValueError, match="v1.npy: cannot read feature"):
-        read_coin(coin_root)
+        read_coin(coin_root, fps=2.0)
 
 
 # ------------------------------------------------------------------ hand-written OAD files
@@ -417,3 +422,129 @@ def test_ensure_benchmark_oad_layout_and_config_object(tmp_path):
     assert any(p.name.startswith("mine-") for p in tmp_path.iterdir())
     with pytest.raises(ValueError, match="layout"):
         ensure_benchmark(config, layout="hdf5", root=tmp_path)
+
+
+# ------------------------------------------------------------------ writers keep the user's files
+
+def _bytes_of(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("layout", ["oad", "coin"])
+def test_foreign_files_survive_a_write_and_a_rewrite(tmp_path, layout):
+    root = tmp_path / "mine"
+    (root / "raw_annotations").mkdir(parents=True)
+    (root / "raw_annotations" / "notes.csv").write_text("video,comment\na,blurry\n")
+    (root / "manifest.json").write_text('{"mine": true}')
+    features = "rgb_features" if layout == "oad" else "features"
+    (root / features).mkdir()
+    (root / features / "README.txt").write_text("not an array")  # not a <video>.npy: not the layout's
+    foreign = _bytes_of(root)
+    write, read = (write_oad, read_oad) if layout == "oad" else (write_coin, read_coin)
+    data = _dataset(tokens=1)
+    assert write(data, root) == []
+    _assert_same(data, read(root), tasks=layout == "coin")
+    # Rewrite without video "c": gadlib's own files of "c" go, nothing else does.
+    smaller = _dataset(tokens=1)
+    smaller.videos[1].subset = "test"
+    del smaller.videos[2]
+    removed = write(smaller, root)
+    expected = ["features/c.npy"] if layout == "coin" else ["rgb_features/c.npy", "target_perframe/c.npy"]
+    assert removed == expected
+    _assert_same(smaller, read(root), tasks=layout == "coin")
+    after = _bytes_of(root)
+    assert {k: after[k] for k in foreign} == foreign
+    assert not any(".tmp-" in name for name in after)  # no temporary file left behind
+
+
+def test_a_stale_or_foreign_file_stops_the_writer_before_it_writes(tmp_path):
+    root = tmp_path / "oad"
+    (root / "target_perframe").mkdir(parents=True)
+    np.save(root / "target_perframe" / "old_video.npy", np.zeros((3, 4)))  # from another data set
+    with pytest.raises(ForeignFileError, match=r"1 stale file.*did not write.*target_perframe/old_video\.npy"):
+        write_oad(_dataset(tokens=1), root)
+    assert sorted(p.name for p in root.rglob("*")) == ["old_video.npy", "target_perframe"]  # nothing written
+    (root / "target_perframe" / "old_video.npy").unlink()
+    (root / "data_info.json").write_text('{"THUMOS": {}}')  # e.g. TeSTra's file
+    with pytest.raises(ForeignFileError, match=r"overwrite 1 file.*oad/data_info\.json"):
+        write_oad(_dataset(tokens=1), root)
+    assert (root / "data_info.json").read_text() == '{"THUMOS": {}}'
+
+
+def test_a_file_changed_since_gadlib_wrote_it_is_not_overwritten(tmp_path):
+    root = tmp_path / "coin"
+    write_coin(_dataset(), root)
+    (root / "meta.json").write_text((root / "meta.json").read_text() + "\n")  # edited by hand
+    with pytest.raises(ForeignFileError, match=r"coin/meta\.json"):
+        write_coin(_dataset(), root)
+    assert (root / "meta.json").read_text().endswith("\n\n")
+    assert (root / "COIN.json").is_file()  # nothing was written or deleted
+
+
+def test_an_interrupted_write_leaves_no_index_and_can_be_run_again(tmp_path, monkeypatch):
+    root, data = tmp_path / "oad", _dataset(tokens=1)
+    write_oad(data, root)
+    calls = []
+
+    def crash_on_third(path, array):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        real_save(path, array)
+
+    real_save = layout_io.save_npy
+    monkeypatch.setattr(oad_layout, "save_npy", crash_on_third)
+    with pytest.raises(OSError, match="disk full"):
+        write_oad(data, root)
+    # The old data_info.json went first: a half-written folder is refused, never misread.
+    with pytest.raises(FileNotFoundError, match="data_info.json"):
+        read_oad(root)
+    monkeypatch.setattr(oad_layout, "save_npy", real_save)
+    write_oad(data, root)  # the interrupted files were recorded as gadlib's: no refusal
+    _assert_same(data, read_oad(root), tasks=False)
+
+
+# ------------------------------------------------------------------ frame rates: no default, no disagreement
+
+def _features_manifest(folder, fps):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps({"settings": {"encoder": "e", "fps": fps, "layout": "coin"},
+                                                      "videos": {}, "failed": {}}))
+
+
+def test_coin_fps_comes_from_the_extraction_manifest(coin_root):
+    database = json.loads((coin_root / "COIN.json").read_text())
+    database["database"]["v1"]["annotation"] = [{"segment": [2.0, 9.0], "label": "boil water"}]
+    database["database"]["v2"]["annotation"] = [{"segment": [0.5, 1.0], "label": "jack car"}]
+    (coin_root / "COIN.json").write_text(json.dumps(database))
+    np.save(coin_root / "features" / "v1.npy", np.ones((40, 3, 4), np.float32))
+    _features_manifest(coin_root / "features", 4)
+    data = read_coin(coin_root)  # features from `python -m gadlib.features --fps 4`
+    assert data.fps == 4.0
+    assert data.videos[0].segments == [Segment(8, 36, 0)]  # 2 s x 4 = frame 8, 9 s x 4 = 36
+    assert data.videos[1].segments == [Segment(2, 4, 1)]
+    assert read_coin(coin_root, fps=4).fps == 4.0
+    with pytest.raises(ValueError, match=r"frame rates disagree: 4.0 from .*features/manifest.json "
+                                         r"\(settings.fps\) but 2.0 from fps=2.0"):
+        read_coin(coin_root, fps=2.0)
+    (coin_root / "meta.json").write_text(json.dumps({"fps": 2.0, "step_names": ["boil water", "jack car"],
+                                                     "task_names": ["change tyre", "make tea"]}))
+    with pytest.raises(ValueError, match=r"4.0 from .*manifest.json \(settings.fps\) but 2.0 from .*meta.json"):
+        read_coin(coin_root)
+    # A manifest.json that is not gadlib's extraction manifest (no settings) says nothing about fps.
+    (coin_root / "features" / "manifest.json").write_text('{"release": "v2"}')
+    assert read_coin(coin_root).fps == 2.0
+    (coin_root / "features" / "manifest.json").write_text('{"settings": {"encoder": "e"}}')
+    with pytest.raises(ValueError, match=r"manifest.json: settings: missing field 'fps'"):
+        read_coin(coin_root)
+
+
+def test_read_oad_checks_data_info_fps_against_the_extraction_manifest(tmp_path):
+    root = tmp_path / "oad"
+    write_oad(_dataset(tokens=1), root)  # data_info.json: fps 2.0
+    _features_manifest(root / "rgb_features", 4)
+    with pytest.raises(ValueError, match=r"data_info.json: field 'fps' is 2.0, but the features were extracted "
+                                         r"at 4.0 fps according to .*rgb_features/manifest.json"):
+        read_oad(root)
+    _features_manifest(root / "rgb_features", 2)
+    assert read_oad(root).fps == 2.0

@@ -233,7 +233,28 @@ def test_a_crash_while_saving_leaves_no_partial_file(encoders, video_dir, tmp_pa
     monkeypatch.setattr(F.np, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         F.extract_features(video_dir, tmp_path, settings, progress=False)
-    assert [p.name for p in (tmp_path / "rgb_features").iterdir()] == ["manifest.json"]
+    # No video was extracted, so no manifest binds the folder to these settings either.
+    assert [p.name for p in (tmp_path / "rgb_features").iterdir()] == []
+
+
+def test_a_folder_without_videos_is_an_error_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "notes.txt").write_text("no video here")
+    code = F.main([str(tmp_path / "videos"), str(tmp_path / "out"), "--encoder", "no/such-encoder",
+                   "--fps", "4", "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "videos: no video files" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "out").exists()  # no manifest locking in the encoder name
+
+
+def test_no_manifest_until_a_video_is_extracted(encoders, tmp_path, capsys):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "corrupt.mp4").write_bytes(b"not a video at all" * 100)
+    code = F.main([str(tmp_path / "videos"), str(tmp_path / "out"), "--encoder", encoders["dinov2"],
+                   "--fps", "1", "--layout", "oad", "--no-progress"])
+    assert code == 1 and "FAILED corrupt:" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "rgb_features" / "manifest.json").exists()
 
 
 def test_bad_files_are_listed_and_the_run_goes_on(encoders, video_dir, tmp_path, capsys):

@@ -8,11 +8,13 @@ val_session_set. Expected labels are worked out by hand from the rules in read_o
 """
 
 import json
+import warnings
 
 import numpy as np
 import pytest
 
 from gadlib import datasets, layout_io
+from gadlib.coin_layout import CoinReadReport, read_coin
 from gadlib.data import ConcatenatedFeatures, OADInfo, Segment
 from gadlib.datasets import read_oad, write_oad
 from gadlib.oad import oad_samples
@@ -379,7 +381,8 @@ def test_oad_info_columns():
 # ---------------------------------------------------------------------------------------------
 
 def _coin_root(tmp_path):
-    """A COIN.json written by hand as the official one is (global step ids, extra fields), 2 fps.
+    """A COIN.json written by hand as the official one is (global step ids, extra fields), with
+    features at 2 fps whose rate is in the extraction manifest `python -m gadlib.features` writes.
 
     a: 10 frames; its last segment ends at 5.2 s -> frame 10 (ok). b: 8 frames; a segment ends at
     4.3 s -> frame 9, one past the features; another starts at 4.0 s (frame 8) and ends at 4.4 s
@@ -389,6 +392,7 @@ def _coin_root(tmp_path):
     (root / "features").mkdir(parents=True)
     for vid, frames in (("a", 10), ("b", 8), ("d", 6)):
         np.save(root / "features" / f"{vid}.npy", _features(len(vid), frames, 4))
+    (root / "features" / "manifest.json").write_text(json.dumps({"settings": {"encoder": "x", "fps": 2.0}}))
 
     def entry(subset, task, *segments):
         return {"subset": subset, "class": task, "recipe_type": 3, "start": 0.0, "end": 9.9,
@@ -406,8 +410,6 @@ def _coin_root(tmp_path):
 
 
 def test_coin_strict_by_default_names_what_is_wrong(tmp_path):
-    from gadlib.datasets import read_coin
-
     root = _coin_root(tmp_path)
     with pytest.raises(ValueError, match=r"'b'.*segment 1 frames \[5, 9\) outside the video's 8 frames"):
         read_coin(root)
@@ -419,8 +421,6 @@ def test_coin_strict_by_default_names_what_is_wrong(tmp_path):
 
 
 def test_coin_lenient_skips_and_clips_and_reports(tmp_path):
-    from gadlib.coin_layout import CoinReadReport, read_coin
-
     root = _coin_root(tmp_path)
     report = CoinReadReport()
     with pytest.warns(UserWarning, match=r"skipped 1 video.*\(c\).*clipped 2 segment.*at most 1 frame.*dropped 1"):
@@ -443,10 +443,6 @@ def test_coin_lenient_skips_and_clips_and_reports(tmp_path):
 
 
 def test_coin_strict_read_warns_nothing(tmp_path):
-    import warnings
-
-    from gadlib.coin_layout import read_coin
-
     root = _coin_root(tmp_path)
     (root / "features" / "c.npy").write_bytes((root / "features" / "d.npy").read_bytes())
     database = json.loads((root / "COIN.json").read_text())

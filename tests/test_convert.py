@@ -1,0 +1,346 @@
+"""python -m gadlib.convert on small files written here in each data set's official format.
+
+Every expected frame label is worked out by hand from the rule in gadlib/convert.py: a segment
+[start, end) s covers frames ceil(start x fps) .. ceil(end x fps) - 1; overlapping classes are
+multi-hot, and read_oad reads such a row as the lowest column.
+"""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from gadlib import convert
+from gadlib.annotation_formats import THUMOS_CLASSES, read_crosstask
+from gadlib.datasets import read_coin, read_oad
+
+
+def _features(folder, frames, fps=None, dim=3):
+    """One [T, dim] file per video; with fps, the extraction manifest gadlib.features writes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, (video, t) in enumerate(frames.items()):
+        np.save(folder / f"{video}.npy", np.full((t, dim), k, dtype=np.float32))
+    if fps is not None:
+        (folder / "manifest.json").write_text(json.dumps({"settings": {"encoder": "e", "fps": fps}, "videos": {}}))
+    return folder
+
+
+def _run(tmp_path, *args):
+    return convert.main([*map(str, args)])
+
+
+def _labels(data, video):
+    return next(v for v in data.videos if v.video_id == video).frame_labels().tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# THUMOS'14
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def thumos(tmp_path):
+    ann = tmp_path / "annotations"
+    ann.mkdir()
+    for name in THUMOS_CLASSES + ["Ambiguous"]:
+        for split in ("val", "test"):
+            (ann / f"{name}_{split}.txt").write_text("")
+    (ann / "CliffDiving_val.txt").write_text("video_validation_1 1.0 2.0\n")         # frames [4, 8)
+    (ann / "Diving_val.txt").write_text("video_validation_1  1.5\t3.0\n\n")         # [6, 12): 6-7 overlap
+    (ann / "Ambiguous_val.txt").write_text("video_validation_1 5.0 5.5\n")          # [20, 22) ignored
+    (ann / "BaseballPitch_val.txt").write_text(
+        "video_validation_1 9.5 12.0\n"      # [38, 48) clipped to the 40 frames: [38, 40)
+        "video_validation_2 2.2 2.2\n"       # zero length: dropped
+        "video_validation_2 6.0 7.0\n"       # [24, 28), past the 20 frames: dropped
+        "video_validation_2 0.1 0.2\n"       # ceil(0.4) = ceil(0.8) = 1: covers no frame, dropped
+        "video_validation_3 1 2\n")          # no feature file: the video is dropped
+    (ann / "Shotput_test.txt").write_text("video_test_1 0.7 1.2\n")                 # [ceil 2.8, ceil 4.8) = [3, 5)
+    features = _features(tmp_path / "rgb", {"video_validation_1": 40, "video_validation_2": 20, "video_test_1": 30,
+                                            "unlisted": 5})
+    return ann, features
+
+
+def test_thumos14_frames_overlap_ignore_clip_and_drops(thumos, tmp_path, capsys):
+    ann, features = thumos
+    out = tmp_path / "THUMOS"
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4, "--out", out) == 0
+    printed = capsys.readouterr().out
+    assert "dropped videos: 1" in printed and "dropped segments: 3" in printed and "clipped segments: 1" in printed
+
+    info = json.loads((out / "data_info.json").read_text())
+    assert info["class_names"] == ["Background"] + THUMOS_CLASSES + ["Ambiguous"]
+    assert (info["num_classes"], info["ignore_index"], info["fps"]) == (22, 21, 4.0)
+    assert info["train_session_set"] == ["video_validation_1", "video_validation_2"]
+    assert info["test_session_set"] == ["video_test_1"]
+    target = np.load(out / "target_perframe" / "video_validation_1.npy")
+    assert target.shape == (40, 22)
+    assert np.flatnonzero(target[:, 5]).tolist() == [4, 5, 6, 7]           # CliffDiving
+    assert np.flatnonzero(target[:, 8]).tolist() == list(range(6, 12))      # Diving, kept multi-hot
+    assert np.flatnonzero(target[:, 21]).tolist() == [20, 21]               # Ambiguous
+    assert np.flatnonzero(target[:, 0] == 0).tolist() == list(range(4, 12)) + [20, 21, 38, 39]
+    assert (out / "rgb" / "video_validation_1.npy").is_symlink()
+
+    data = read_oad(out, feature_dir="rgb")
+    labels = _labels(data, "video_validation_1")
+    # step + 1: BaseballPitch 1, CliffDiving 5, Diving 8; frames 6-7 are both: the lowest column wins
+    assert labels[4:12] == [5, 5, 5, 5, 8, 8, 8, 8] and labels[38:] == [1, 1] and sum(labels) == 4 * 5 + 4 * 8 + 2
+    video = next(v for v in data.videos if v.video_id == "video_validation_1")
+    assert np.flatnonzero(video.ignored_mask()).tolist() == [20, 21]
+    assert _labels(data, "video_validation_2") == [0] * 20
+    assert _labels(data, "video_test_1")[2:6] == [0, 16, 16, 0]             # Shotput is step 16
+
+    report = json.loads((out / "convert_report.json").read_text())
+    assert report["dropped_videos"] == [{"video": "video_validation_3", "split": "train", "segments": 1,
+                                         "reason": f"no feature file {features / 'video_validation_3.npy'}"}]
+    reasons = [d["reason"] for d in report["dropped_segments"]]
+    assert reasons == ["zero length", "starts at frame 24, past the video's 20 frames", "covers no frame at 4.0 fps"]
+    assert report["dropped_segments"][0]["source"] == f"{ann / 'BaseballPitch_val.txt'}:2"
+    assert report["clipped_segments"][0]["frames"] == [38, 48] and report["clipped_segments"][0]["kept"] == [38, 40]
+    assert report["multi_label_frames"] == 2 and report["feature_files_without_annotations"] == ["unlisted"]
+    assert report["segments"] == {"annotated": 9, "kept": 5, "clipped": 1, "dropped": 3, "in_dropped_videos": 1}
+
+
+def test_thumos14_bad_files_are_named(thumos, tmp_path, capsys):
+    ann, features = thumos
+    (ann / "Diving_val.txt").write_text("video_validation_1 1.5\n")
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4,
+                "--out", tmp_path / "o") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{ann / 'Diving_val.txt'}:1: expected 'video start end'" in err
+    (ann / "Diving_val.txt").write_text("video_validation_1 3.0 1.5\n")
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4,
+                "--out", tmp_path / "o") == 2
+    assert "Diving_val.txt:1: end 1.5 s is before start 3.0 s" in capsys.readouterr().err
+    (ann / "Diving_val.txt").unlink()
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4,
+                "--out", tmp_path / "o") == 2
+    assert "Diving_val.txt: file not found" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# fps and the writer rule (shown on THUMOS'14; every converter shares them)
+# ---------------------------------------------------------------------------------------------
+
+def test_fps_from_the_manifest_and_a_mismatch_is_an_error(thumos, tmp_path, capsys):
+    ann, features = thumos
+    (features / "manifest.json").write_text(json.dumps({"settings": {"encoder": "e", "fps": 4}}))
+    out = tmp_path / "out"
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--out", out) == 0
+    assert json.loads((out / "convert_report.json").read_text())["fps_from"].endswith("manifest.json (settings.fps)")
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 2, "--out", out) == 2
+    assert "--fps 2.0 disagrees with" in capsys.readouterr().err
+    (features / "manifest.json").unlink()
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--out", tmp_path / "x") == 2
+    assert "no extraction manifest" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_foreign_files_in_out_are_kept_or_refused(thumos, tmp_path, capsys):
+    ann, features = thumos
+    out = tmp_path / "out"
+    (out / "target_perframe").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    np.save(out / "target_perframe" / "old.npy", np.zeros(2))
+    args = ["thumos14", "--annotations", ann, "--features", features, "--fps", 4, "--out", out]
+    assert _run(tmp_path, *args) == 2
+    assert f"{out / 'target_perframe' / 'old.npy'}" in capsys.readouterr().err
+    assert sorted(p.name for p in out.rglob("*")) == ["notes.txt", "old.npy", "target_perframe"]
+    (out / "target_perframe" / "old.npy").unlink()
+    assert _run(tmp_path, *args) == 0 and _run(tmp_path, *args) == 0  # a rerun replaces its own files
+    # Without video_validation_2, its two files (gadlib's own) are removed, and reported.
+    (features / "video_validation_2.npy").unlink()
+    assert _run(tmp_path, *args) == 0
+    report = json.loads((out / "convert_report.json").read_text())
+    assert report["removed_stale_files"] == ["rgb/video_validation_2.npy", "target_perframe/video_validation_2.npy"]
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_features_already_in_out_are_used_in_place(thumos, tmp_path):
+    ann, features = thumos
+    out = tmp_path / "THUMOS"
+    in_place = _features(out / "feats", {"video_validation_1": 40, "video_validation_2": 20, "video_test_1": 30})
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", in_place, "--fps", 4, "--out", out) == 0
+    assert not any(p.is_symlink() for p in in_place.iterdir())
+    assert len(read_oad(out, feature_dir="feats").videos) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# CrossTask
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def crosstask(tmp_path):
+    root = tmp_path / "crosstask_release"
+    (root / "annotations").mkdir(parents=True)
+    (root / "tasks_primary.txt").write_text(
+        "100\nMake Tea\nhttp://a\n3\nboil water,pour water,add tea bag\n\n"
+        "200\nMake Coffee\nhttp://b\n2\npour water,grind beans\n\n")
+    (root / "annotations" / "100_vidA.csv").write_text("1,0.0,2.5\n2,2.5,4.0\n")   # [0, 3), [3, 4) at 1 fps
+    (root / "annotations" / "200_vid_B-1.csv").write_text("1,1.0,3.0\n2,2.0,4.0\n")  # [1, 3) pour, [2, 4) grind
+    (root / "annotations" / "100_vidC.csv").write_text("3,0,1\n")
+    (root / "videos_val.csv").write_text("200,vid_B-1,http://c\n100,ghost,http://d\n")
+    features = _features(tmp_path / "dinov2", {"vidA": 5, "vid_B-1": 4, "vidC": 3}, fps=1)
+    return root, features
+
+
+def test_crosstask_shared_steps_split_file_and_overlap(crosstask, tmp_path):
+    root, features = crosstask
+    out = tmp_path / "CrossTask"
+    assert _run(tmp_path, "crosstask", "--annotations", root, "--features", features,
+                "--split", root / "videos_val.csv", "--out", out) == 0
+    info = json.loads((out / "data_info.json").read_text())
+    # "pour water" of both tasks is one class (the paper's 105 CrossTask steps count step texts)
+    assert info["class_names"] == ["background", "boil water", "pour water", "add tea bag", "grind beans"]
+    assert "ignore_index" not in info and info["fps"] == 1.0
+    assert (info["train_session_set"], info["test_session_set"]) == (["vidA", "vidC"], ["vid_B-1"])
+    data = read_oad(out, feature_dir="dinov2")
+    assert _labels(data, "vidA") == [1, 1, 1, 2, 0]
+    assert _labels(data, "vid_B-1") == [0, 2, 2, 4]  # frame 2 is pour water + grind beans: lowest column
+    assert np.load(out / "target_perframe" / "vid_B-1.npy")[2].tolist() == [0, 0, 1, 0, 1]
+    report = json.loads((out / "convert_report.json").read_text())
+    assert "1 listed videos have no annotation file" in report["rules"][1]
+
+
+def test_crosstask_per_task_names_and_seeded_split(crosstask):
+    root, _ = crosstask
+    ann = read_crosstask(root, step_names="per-task")
+    assert ann.class_names == ["background", "boil water", "pour water (Make Tea)", "add tea bag",
+                               "pour water (Make Coffee)", "grind beans"]
+    again = read_crosstask(root, seed=0)
+    assert again.subsets == read_crosstask(root, seed=0).subsets  # deterministic
+    # task 100 has 2 videos: round(0.2 x 2) = 0, raised to 1 test video; task 200 has 1: it stays train
+    assert sorted(again.subsets.values()) == ["test", "train", "train"] and again.subsets["vid_B-1"] == "train"
+    assert "numpy.random.default_rng(0)" in again.rules[1]
+
+
+def test_crosstask_bad_step_is_named(crosstask, tmp_path, capsys):
+    root, features = crosstask
+    (root / "annotations" / "200_vid_B-1.csv").write_text("1,1.0,3.0\n3,2.0,4.0\n")
+    assert _run(tmp_path, "crosstask", "--annotations", root, "--features", features, "--out", tmp_path / "o") == 2
+    assert "200_vid_B-1.csv:2: step should be 1..2 (task 200), got '3'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# EPIC-KITCHENS-100
+# ---------------------------------------------------------------------------------------------
+
+EPIC_COLUMNS = ["narration_id", "participant_id", "video_id", "narration_timestamp", "start_timestamp",
+                "stop_timestamp", "start_frame", "stop_frame", "narration", "verb", "verb_class", "noun",
+                "noun_class", "all_nouns", "all_noun_classes"]
+
+
+def _epic_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(EPIC_COLUMNS)
+        for k, (video, start, stop, verb, verb_class, noun, noun_class) in enumerate(rows):
+            writer.writerow([f"{video}_{k}", video[:3], video, start, start, stop, 0, 1, f"{verb} {noun}, then",
+                             verb, verb_class, noun, noun_class, f"['{noun}']", f"[{noun_class}]"])
+
+
+def test_epic100_verb_noun_actions(tmp_path):
+    ann = tmp_path / "epic-kitchens-100-annotations"
+    ann.mkdir()
+    (ann / "EPIC_100_verb_classes.csv").write_text("id,key,instances,category\n0,take,\"['take']\",x\n"
+                                                   "1,put,\"['put']\",x\n2,open,\"['open']\",x\n")
+    (ann / "EPIC_100_noun_classes.csv").write_text("id,key,instances,category\n0,tap,\"['tap']\",x\n"
+                                                   "1,plate,\"['plate']\",x\n")
+    _epic_csv(ann / "EPIC_100_train.csv", [("P01_01", "00:00:01.00", "00:00:02.50", "take", 0, "plate", 1),   # [4, 10)
+                                           ("P01_01", "00:00:02.00", "00:00:03.00", "put", 1, "plate", 1)])   # [8, 12)
+    _epic_csv(ann / "EPIC_100_validation.csv", [("P02_01", "00:00:00.50", "00:00:01.25", "open", 2, "tap", 0)])  # [2, 5)
+    features = _features(tmp_path / "rgb_kinetics_bninception", {"P01_01": 16, "P02_01": 8})
+    out = tmp_path / "EK100"
+    assert _run(tmp_path, "epic100", "--annotations", ann, "--features", features, "--fps", 4, "--out", out) == 0
+    info = json.loads((out / "data_info.json").read_text())
+    assert info["class_names"] == ["background", "take plate", "put plate", "open tap"]
+    data = read_oad(out, feature_dir="rgb_kinetics_bninception")
+    assert _labels(data, "P01_01") == [0] * 4 + [1] * 6 + [2] * 2 + [0] * 4  # frames 8-9 both: take plate wins
+    assert _labels(data, "P02_01") == [0, 0, 3, 3, 3, 0, 0, 0]
+    assert [v.subset for v in data.videos] == ["train", "test"]
+    _epic_csv(ann / "EPIC_100_validation.csv", [("P02_01", "00:00:00.50", "0:01.25", "open", 2, "tap", 0)])
+    with pytest.raises(ValueError, match=r"EPIC_100_validation.csv:2: stop_timestamp should be HH:MM:SS.ff"):
+        convert.convert(convert.formats.read_epic100(ann), features, out, fps=4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ego4D GoalStep
+# ---------------------------------------------------------------------------------------------
+
+def test_goalstep_uses_the_step_level(tmp_path):
+    ann = tmp_path / "goalstep"
+    ann.mkdir()
+    substep = {"start_time": 0.5, "end_time": 1.0, "step_category": "Cook: fill pot", "step_description": "fill"}
+    train = {"videos": [{"video_uid": "u1", "start_time": 0.0, "end_time": 5.0, "goal_category": "COOK_PASTA",
+                         "segments": [{"start_time": 0.5, "end_time": 2.0, "step_category": "Cook: boil pasta",
+                                       "step_description": "boil", "segments": [substep]},     # [1, 4) at 2 fps
+                                      {"start_time": 3, "end_time": 4, "step_category": "Cook: drain",
+                                       "step_description": "drain", "segments": []}]}]}        # [6, 8)
+    val = {"videos": [{"video_uid": "u2", "start_time": 0.0, "end_time": 3.0, "goal_category": "COOK_PASTA",
+                       "segments": [{"start_time": 1.0, "end_time": 2.0, "step_category": "Cook: drain",
+                                     "step_description": "drain", "segments": []}]}]}          # [2, 4)
+    (ann / "goalstep_train.json").write_text(json.dumps(train))
+    (ann / "goalstep_val.json").write_text(json.dumps(val))
+    features = _features(tmp_path / "dinov2_vitg14", {"u1": 10, "u2": 5}, fps=2)
+    out = tmp_path / "GoalStep"
+    assert _run(tmp_path, "goalstep", "--annotations", ann, "--features", features, "--out", out) == 0
+    data = read_oad(out, feature_dir="dinov2_vitg14")
+    assert data.step_names == ["Cook: boil pasta", "Cook: drain"]  # the substep is not a class
+    assert _labels(data, "u1") == [0, 1, 1, 1, 0, 0, 2, 2, 0, 0] and _labels(data, "u2") == [0, 0, 2, 2, 0]
+    del val["videos"][0]["segments"][0]["step_category"]
+    (ann / "goalstep_val.json").write_text(json.dumps(val))
+    with pytest.raises(ValueError, match=r"goalstep_val.json: videos\[0\].segments\[0\]: missing field 'step_category'"):
+        convert.formats.read_goalstep(ann)
+
+
+# ---------------------------------------------------------------------------------------------
+# Your own videos
+# ---------------------------------------------------------------------------------------------
+
+def test_own_csv_with_split_column_and_test_videos(tmp_path, capsys):
+    features = _features(tmp_path / "feats", {"a": 6, "b": 4, "c": 4}, fps=2)
+    rows = "video,start,end,label,split\na,0.5,1.5,stir,train\na,1.0,2.0,add salt,train\nb,0,1,stir,test\nc,1,2,stir,train\n"
+    (tmp_path / "mine.csv").write_text(rows)
+    out = tmp_path / "out"
+    assert _run(tmp_path, "own", "--annotations", tmp_path / "mine.csv", "--features", features, "--out", out) == 0
+    data = read_oad(out, feature_dir="feats")
+    assert data.step_names == ["add salt", "stir"]
+    assert _labels(data, "a") == [0, 2, 1, 1, 0, 0]  # stir [1, 3), add salt [2, 4): frame 2 both, add salt lowest
+    assert [v.video_id for v in data.split("test")] == ["b"]
+    (tmp_path / "plain.csv").write_text(rows.replace(",split", "").replace(",train", "").replace(",test", ""))
+    (tmp_path / "test.txt").write_text("c\n")
+    assert _run(tmp_path, "own", "--annotations", tmp_path / "plain.csv", "--test-videos", tmp_path / "test.txt",
+                "--features", features, "--out", tmp_path / "out2") == 0
+    assert [v.video_id for v in read_oad(tmp_path / "out2", feature_dir="feats").split("test")] == ["c"]
+    (tmp_path / "bad.csv").write_text("video,begin,end,label\na,0,1,stir\n")
+    assert _run(tmp_path, "own", "--annotations", tmp_path / "bad.csv", "--features", features,
+                "--out", tmp_path / "o3") == 2
+    assert "bad.csv: line 1: the header ['video', 'begin', 'end', 'label'] lacks column(s) ['start']" in \
+        capsys.readouterr().err
+    assert _run(tmp_path, "thumos14", "--annotations", tmp_path, "--test-videos", tmp_path / "test.txt",
+                "--features", features, "--out", tmp_path / "o3") == 2
+    assert "--test-videos applies to own only" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# COIN: a report, nothing else
+# ---------------------------------------------------------------------------------------------
+
+def test_coin_is_checked_and_reported_not_converted(tmp_path, capsys):
+    root = tmp_path / "COIN"
+    features = _features(root / "features", {"v1": 8, "v2": 4}, fps=2, dim=4)
+    database = {"v1": {"subset": "training", "class": "make tea",
+                       "annotation": [{"segment": [1.0, 4.4], "label": "boil"}]},       # end frame 9 > 8: clipped
+                "v2": {"subset": "testing", "class": "make tea", "annotation": [{"segment": [0, 1], "label": "pour"}]},
+                "v3": {"subset": "training", "class": "make tea", "annotation": []}}    # no features: skipped
+    (root / "COIN.json").write_text(json.dumps({"database": database}))
+    out = tmp_path / "report"
+    assert _run(tmp_path, "coin", "--annotations", root / "COIN.json", "--features", features, "--out", out,
+                "--clip-frames", 1) == 0
+    assert [p.name for p in out.iterdir() if not p.name.startswith(".")] == ["convert_report.json"]
+    report = json.loads((out / "convert_report.json").read_text())
+    assert report["videos"] == {"train": 1, "test": 1} and report["fps"] == 2.0
+    assert report["dropped_videos"][0]["video"] == "v3" and report["clipped_segments"][0]["end_frame"] == 9
+    assert "clipped segments: 1" in capsys.readouterr().out
+    assert json.loads((root / "COIN.json").read_text()) == {"database": database}  # untouched
+    with pytest.warns(UserWarning, match="skipped 1 video"):
+        assert len(read_coin(root, missing_features="skip", clip_frames=1).videos) == 2  # as the report says
