@@ -40,6 +40,7 @@ from typing import Iterator
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+from transformers import AutoImageProcessor, AutoModel
 
 from gadlib.utils import quiet
 
@@ -164,9 +165,6 @@ class FrameEncoder:
 
     def __init__(self, name: str, tokens: str = "pooled_grid", grid: int = 3, device: str | None = None,
                  precision: str = "auto", trust_remote_code: bool = False):
-        # transformers takes seconds to import: only when an encoder is actually built
-        from transformers import AutoImageProcessor, AutoModel
-
         if tokens not in TOKENS:
             raise ValueError(f"tokens must be one of {TOKENS}, got {tokens!r}")
         if grid < 1:
