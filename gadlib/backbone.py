@@ -214,17 +214,20 @@ class MLLM(nn.Module):
         self._prompt_cache[kind] = ([weakref.ref(p) for p in params], state, embeds)
         return embeds
 
-    def prefix_embeds(self, visual: list[torch.Tensor], kinds: list[str]) -> list[torch.Tensor]:
-        """One [L_i, H] embedding sequence per sample: chat prefix, visual tokens, question."""
+    def prefix_embeds(self, visual: list[torch.Tensor], kinds: list[str], cls: bool = False) -> list[torch.Tensor]:
+        """One [L_i, H] embedding sequence per sample: chat prefix, visual tokens, question, and
+        the [CLS] query when `cls` (in the same concatenation: at batch 1 every copy of the
+        sequence is a visible part of a live system's per-frame cost, benchmarks/live_cost.py)."""
         for v in visual:
             if v.ndim != 2 or v.shape[1] != self.visual_dim:
                 raise ValueError(f"visual tokens must be [N, {self.visual_dim}], got {tuple(v.shape)}")
         prompt = {k: self.prompt_embeds(k) for k in set(kinds)}
         dtype = prompt[kinds[0]][0].dtype
         # One connector call for the whole batch (per-sample calls cost more than the tiny LM).
-        flat = torch.cat(visual).to(self.device, self.connector[0].weight.dtype)
+        flat = (visual[0] if len(visual) == 1 else torch.cat(visual)).to(self.device, self.connector[0].weight.dtype)
         vis = self.connector(flat).to(dtype).split([len(v) for v in visual])
-        return [torch.cat([prompt[k][0], v, prompt[k][1]]) for v, k in zip(vis, kinds)]
+        tail = [self.cls_embed(vis[0])] if cls else []
+        return [torch.cat([prompt[k][0], v, prompt[k][1], *tail]) for v, k in zip(vis, kinds)]
 
     def cls_embed(self, like: torch.Tensor) -> torch.Tensor:
         return self.cls_query.to(like.dtype)[None]
@@ -235,7 +238,8 @@ class MLLM(nn.Module):
         longest = max(len(s) for s in seqs)
         if all(len(s) == longest for s in seqs):  # nothing to pad (always so at batch 1): fewer ops
             mask = torch.ones(len(seqs), longest, dtype=torch.long, device=seqs[0].device)
-            return torch.stack(seqs), mask, torch.arange(longest, device=mask.device).expand_as(mask)
+            embeds = seqs[0][None] if len(seqs) == 1 else torch.stack(seqs)  # a view, not a copy, at batch 1
+            return embeds, mask, torch.arange(longest, device=mask.device).expand_as(mask)
         side = "left" if left else "right"
         embeds = pad_sequence(seqs, batch_first=True, padding_side=side)
         ones = [torch.ones(len(s), dtype=torch.long, device=s.device) for s in seqs]

@@ -26,10 +26,11 @@ class DiscriminativeClassifier(ActionClassifier):
 
     def cls_hidden(self, batch: Batch) -> torch.Tensor:
         """[B, H]: the hidden state at the [CLS] query appended after each sample's prefix."""
-        prefixes = self.mllm.prefix_embeds(batch.visual, batch.kinds)
-        seqs = [torch.cat([p, self.mllm.cls_embed(p)]) for p in prefixes]
+        seqs = self.mllm.prefix_embeds(batch.visual, batch.kinds, cls=True)
         embeds, mask, positions = self.mllm.pad(seqs)
         hidden = self.mllm.hidden_states(embeds, mask, positions)
+        if all(len(s) == hidden.shape[1] for s in seqs):  # unpadded (OAD windows, batch 1): one slice
+            return hidden[:, -1]
         return hidden[torch.arange(len(seqs)), mask.sum(1) - 1]
 
     def head_logits(self, name: str, h_cls: torch.Tensor) -> torch.Tensor:

@@ -126,13 +126,13 @@ class GADClassifier(DiscriminativeClassifier):
                 logits = self.context_head(h_cls.to(self.context_head.weight.dtype)).float()
                 loss = loss + self.lam * F.cross_entropy(logits, self.context_targets(batch))
             return loss
-        prefixes = self.mllm.prefix_embeds(batch.visual, batch.kinds)
+        cls_stems = self.order == "disc_first" and self.readout == "cls"
+        prefixes = self.mllm.prefix_embeds(batch.visual, batch.kinds, cls=cls_stems)
         targets = self.generation_targets(batch)
         rows = torch.arange(len(batch))
         if self.order == "disc_first":
-            if self.readout == "cls":
-                stems = [torch.cat([p, self.mllm.cls_embed(p)]) for p in prefixes]
-                read = [len(p) for p in prefixes]
+            if cls_stems:
+                stems, read = prefixes, [len(p) - 1 for p in prefixes]
             else:  # no [CLS]: the prompt's last token reads out and starts the context
                 stems, read = prefixes, [len(p) - 1 for p in prefixes]
             hidden, _, gen_loss, _ = self.mllm.teacher_forced(stems, targets)

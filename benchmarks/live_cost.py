@@ -1,0 +1,198 @@
+"""Per-frame cost of a live online-action-detection system, at the paper's OAD proportions.
+
+Two ratios, each measured as PAIRED rounds (every round times all paths once, in a fresh random
+order, on the same input; the ratio is taken within the round, so a slow spell of the machine
+hits numerator and denominator alike), reported as the median over rounds with a bootstrap 95 %
+interval of that median, and repeated in `--runs` fresh processes to show the spread between
+runs (issue: one earlier pair of runs gave 1.27x then 1.66x for the same ratio):
+
+1. inference at batch 1 (one frame arrives, one prediction): discriminative `predict` over the
+   bare backbone forward on the same window. The split: the bare decoder forward over prebuilt
+   embeddings; + the connector and prompt embeddings (`MLLM.prefix_embeds`, model compute the
+   bare forward leaves out by definition); the rest of `predict` (padding, [CLS] read-out, head,
+   log-softmax, copy to numpy) is the per-call overhead.
+2. one training step (forward + backward + AdamW) at batch 16 (the authors' 16 x 2 accumulation):
+   GAD over discriminative, with GAD generating the authors' OAD target "<current label>,
+   <previous other action>" (built here from each window's label and previous action; the OAD
+   code path's own target is the subject of the protocol issue). The split: GAD's sequence
+   without its LM head (`speed.gad_without_lm_head_loss`) shows what the longer sequence costs,
+   the rest is the LM head.
+
+Window: the paper's shortest short window (16 frames, Ego4D-GoalStep) + 128 long-context frames,
+every frame fed (144 visual tokens), on the crosstask_like preset's features, embedded tiny Llama.
+
+    python benchmarks/live_cost.py              # 3 runs, ~2 min on a 2-core CPU (1 thread each)
+
+Writes results/live_cost.json and prints a table. See benchmarks/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = next((p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists()), Path.cwd())
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # speed.py, beside this file
+if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(REPO))
+
+from gadlib.classifier import Batch  # noqa: E402
+from gadlib.datasets import ensure_benchmark  # noqa: E402
+from gadlib.methods import build_classifier  # noqa: E402
+from gadlib.oad import OADConfig, training_windows  # noqa: E402
+from gadlib.samples import NO_PREVIOUS_ACTION, label_names  # noqa: E402
+from speed import gad_without_lm_head_loss, train_step_fn  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--runs", type=int, default=3, help="independent runs, each in a fresh process")
+    p.add_argument("--window", type=int, default=16, help="short window (frames)")
+    p.add_argument("--long-context", type=int, default=128, help="long-context frames, every one fed")
+    p.add_argument("--infer-rounds", type=int, default=600, help="paired rounds of batch-1 inference")
+    p.add_argument("--train-rounds", type=int, default=30, help="paired rounds of training steps")
+    p.add_argument("--train-batch", type=int, default=16, help="training batch (the authors' micro-batch)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: a live system's one stream)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(REPO / "results" / "live_cost.json"))
+    p.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)  # a child process
+    return p.parse_args(argv)
+
+
+def paired_rounds(fns: dict, rounds: int, seed: int, warmup: int = 5) -> dict[str, np.ndarray]:
+    """Seconds of every fn(round) in each of `rounds` rounds, the fns in a fresh random order
+    every round (after `warmup` untimed calls each)."""
+    for fn in fns.values():
+        for i in range(warmup):
+            fn(i)
+    times = {name: np.zeros(rounds) for name in fns}
+    order = np.random.default_rng(seed)
+    for r in range(rounds):
+        for name in order.permutation(list(fns)).tolist():
+            t0 = time.perf_counter()
+            fns[name](r)
+            times[name][r] = time.perf_counter() - t0
+    return times
+
+
+def median_ci(x: np.ndarray, seed: int, draws: int = 2000) -> dict:
+    """Median of x with a percentile-bootstrap 95 % interval."""
+    rng = np.random.default_rng(seed)
+    boot = np.median(rng.choice(x, size=(draws, len(x))), axis=1)
+    return {"median": float(np.median(x)), "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]}
+
+
+def authors_target_batch(batch: Batch, names: list[str]) -> Batch:
+    """The batch with GAD contexts in the authors' OAD form: the current label, then the previous
+    action when there is one (for a background frame: "background, <previous action>")."""
+    contexts = [names[t] if c == NO_PREVIOUS_ACTION else f"{names[t]}, {c}"
+                for t, c in zip(batch.targets.tolist(), batch.contexts)]
+    return dataclasses.replace(batch, contexts=contexts)
+
+
+def one_run(args) -> dict:
+    torch.set_num_threads(args.threads)
+    data = ensure_benchmark("crosstask_like")
+    names = label_names(data, "oad")
+    cfg = OADConfig(window=args.window, long_context=args.long_context, long_tokens=args.long_context, stride=1)
+    labels = {"oad": names}
+    models = {m: build_classifier(m, labels, data.feature_dim, seed=args.seed) for m in ("discriminative", "gad")}
+    disc = models["discriminative"].eval()
+
+    # -- 1. batch-1 inference ---------------------------------------------------------------------
+    test = training_windows(data, "test", cfg)
+    picks = np.random.default_rng(args.seed).choice(len(test), size=32, replace=False)
+    frames = [test.batch([i]) for i in picks]
+    mllm = disc.mllm
+    with torch.no_grad():
+        def prefix_and_cls(b):
+            return mllm.pad(mllm.prefix_embeds(b.visual, b.kinds, cls=True))
+        prebuilt = [prefix_and_cls(b) for b in frames]
+        fns = {"backbone_forward": lambda r: mllm.hidden_states(*prebuilt[r % len(frames)]),
+               "connector_and_backbone": lambda r: mllm.hidden_states(*prefix_and_cls(frames[r % len(frames)])),
+               "discriminative_predict": lambda r: disc.predict(frames[r % len(frames)])}
+        inf = paired_rounds(fns, args.infer_rounds, args.seed)
+    ratio = inf["discriminative_predict"] / inf["backbone_forward"]
+    inference = {"sequence_length": int(prebuilt[0][0].shape[1]),
+                 "ms": {k: 1000 * float(np.median(v)) for k, v in inf.items()},
+                 "predict_over_backbone": median_ci(ratio, args.seed),
+                 "connector_over_backbone": median_ci(inf["connector_and_backbone"] / inf["backbone_forward"], args.seed),
+                 "predict_over_connector_and_backbone": median_ci(
+                     inf["discriminative_predict"] / inf["connector_and_backbone"], args.seed)}
+
+    # -- 2. training step -------------------------------------------------------------------------
+    train = training_windows(data, "train", cfg)
+    rows = np.random.default_rng(args.seed + 1).choice(len(train), size=args.train_batch, replace=False)
+    batch = authors_target_batch(train.batch(rows), names)
+    gad = models["gad"]
+    device = torch.device("cpu")
+    steps = {"discriminative": train_step_fn(disc, batch, device),
+             "gad_without_lm_head": train_step_fn(gad, batch, device, loss_fn=gad_without_lm_head_loss),
+             "gad": train_step_fn(gad, batch, device)}
+    tr = paired_rounds(steps, args.train_rounds, args.seed, warmup=3)
+    targets = gad.generation_targets(batch)
+    training = {"batch": args.train_batch, "target_tokens_mean": float(np.mean([len(t) for t in targets])),
+                "target_example": batch.contexts[int(np.argmax([len(c) for c in batch.contexts]))],
+                "ms": {k: 1000 * float(np.median(v)) for k, v in tr.items()},
+                "gad_over_discriminative": median_ci(tr["gad"] / tr["discriminative"], args.seed),
+                "sequence_only_over_discriminative": median_ci(tr["gad_without_lm_head"] / tr["discriminative"],
+                                                               args.seed)}
+    return {"inference_b1": inference, "training_step": training}
+
+
+def report(result: dict) -> str:
+    def fmt(x):
+        return f"{x['median']:.3f}x [{x['ci95'][0]:.3f}, {x['ci95'][1]:.3f}]"
+    lines = [f"{result['machine']}, {result['threads']} thread(s), load average before: {result['load_before']}",
+             f"window {result['window']} + {result['long_context']} long-context frames"]
+    for i, run in enumerate(result["runs"], 1):
+        inf, tr = run["inference_b1"], run["training_step"]
+        lines.append(f"run {i}: predict / backbone {fmt(inf['predict_over_backbone'])} "
+                     f"(connector+backbone / backbone {fmt(inf['connector_over_backbone'])}); "
+                     f"GAD / disc step {fmt(tr['gad_over_discriminative'])} "
+                     f"(sequence only {fmt(tr['sequence_only_over_discriminative'])})")
+    s = result["spread"]
+    lines.append(f"spread of the medians over runs: predict/backbone {s['predict_over_backbone']:.3f}, "
+                 f"GAD/disc {s['gad_over_discriminative']:.3f}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.one_run:
+        print(json.dumps(one_run(args)))
+        return 0
+    load = os.getloadavg()[0]
+    runs = []
+    for i in range(args.runs):
+        child = [sys.executable, __file__, "--one-run", *(argv if argv is not None else sys.argv[1:])]
+        done = subprocess.run(child, capture_output=True, text=True, check=True)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"run {i + 1}/{args.runs} done", flush=True)
+    medians = {"predict_over_backbone": [r["inference_b1"]["predict_over_backbone"]["median"] for r in runs],
+               "gad_over_discriminative": [r["training_step"]["gad_over_discriminative"]["median"] for r in runs]}
+    result = {"machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores",
+              "torch": torch.__version__, "threads": args.threads, "load_before": round(load, 2),
+              "load_after": round(os.getloadavg()[0], 2), "window": args.window, "long_context": args.long_context,
+              "runs": runs, "spread": {k: max(v) - min(v) for k, v in medians.items()},
+              "medians": medians}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(report(result))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
