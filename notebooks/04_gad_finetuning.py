@@ -96,19 +96,11 @@ else:
 # hours, not minutes (not measured: no GPU was available to us). Set `SEEDS = [0]` for a first pass.
 
 # %%
-# Log in to the Hugging Face Hub (GPU profile only): HF_TOKEN from the environment or Colab's Secrets panel.
-import os
+# The Hugging Face token the hub library already knows (GPU profile only): `HF_TOKEN` in the
+# environment, the token stored by `hf auth login`, or Colab's Secrets panel (a secret named HF_TOKEN).
+from huggingface_hub import get_token
 PROFILE = "gpu" if device.type == "cuda" else "cpu"
-HF_TOKEN = os.environ.get("HF_TOKEN")
-if PROFILE == "gpu" and not HF_TOKEN:
-    try:
-        from google.colab import userdata
-        HF_TOKEN = userdata.get("HF_TOKEN")
-    except Exception:   # not on Colab, or no secret named HF_TOKEN
-        HF_TOKEN = None
-if PROFILE == "gpu" and HF_TOKEN:
-    from huggingface_hub import login
-    login(token=HF_TOKEN)
+HF_TOKEN = get_token() if PROFILE == "gpu" else None
 print("profile:", PROFILE, "| Hugging Face token:", "yes" if HF_TOKEN else "no")
 
 # %%
