@@ -49,6 +49,9 @@ class GADClassifier(DiscriminativeClassifier):
     max_context_tokens: the longest context "gen_first" generates at inference (EOS included).
     """
 
+    OPTIONS = {"order": ORDERS, "generate": GENERATE, "readout": READOUTS}
+    NAMED_BY = ("order", "generate", "readout")
+
     def __init__(self, mllm, label_names, lam: float = 1.0, order: str = "disc_first",
                  generate: str = "context", readout: str = "cls", context_classes: list[str] | None = None,
                  max_context_tokens: int = 32, background_weight: float = 1.0):
@@ -79,6 +82,15 @@ class GADClassifier(DiscriminativeClassifier):
             if len(self.context_index) != len(self.context_classes):
                 raise ValueError("context_classes has duplicate names")
             self.context_head = nn.Linear(mllm.cls_query.numel(), len(self.context_classes))
+
+    @property
+    def leaves_parameters_unused(self) -> bool:
+        # Generating text reads the LM head; what is left unused is the [CLS] query without its
+        # readout, and the heads of label sets absent from a batch. Without generation it is the
+        # discriminative classifier's answer. OAD's GAD (one label set) reads every parameter.
+        if self.generate in ("none", "context_head"):
+            return super().leaves_parameters_unused
+        return self.readout != "cls" or len(self.heads) > 1
 
     # -- what is generated -----------------------------------------------------------------------
 
