@@ -16,7 +16,7 @@ folder. For every (run key, seed, task kind) a table of the test items, under
 plus `class_names/<label set>` (str [C]) and `train_counts/<label set>` (int64 [C]: training
 frames (OAD) or samples per class, the class prior of notebook 03's null baseline).
 
-Explained in configs/README.md ("Outputs") and used by `python -m gadlib.diversity_cli`.
+Explained in configs/README.md ("Outputs") and read by `python -m gadlib.diversity RUN_DIR`.
 """
 from __future__ import annotations
 
