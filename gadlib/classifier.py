@@ -66,6 +66,11 @@ class ActionClassifier(nn.Module):
       (notebooks/05_online_action_detection.ipynb).
     """
 
+    # Constructor options with a closed set of values (checked by `gadlib.run_config` before a
+    # run loads any data), and those that name a run ("generative_desync", "gad_gen_first").
+    OPTIONS: dict[str, tuple] = {}
+    NAMED_BY: tuple[str, ...] = ()
+
     def __init__(self, mllm: MLLM, label_names: dict[str, list[str]], background_weight: float = 1.0):
         super().__init__()
         if not background_weight > 0:
@@ -104,6 +109,17 @@ class ActionClassifier(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.loss(batch)
+
+    @property
+    def leaves_parameters_unused(self) -> bool:
+        """Whether a training step can leave a trainable parameter without a gradient.
+
+        Under DDP such a parameter breaks the backward unless DDP searches the graph for unused
+        ones every step (`find_unused_parameters`), which costs a traversal and warns when it
+        finds none; `gadlib.training.make_accelerator` turns it on only where this is True.
+        True here, the safe answer; subclasses that know better say so.
+        """
+        return True
 
     @torch.no_grad()
     def predict(self, batch: Batch) -> Prediction:

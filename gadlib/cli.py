@@ -1,222 +1,52 @@
-"""Config-driven runs outside notebooks: train and evaluate one method, write a checkpoint and a
-results JSON.
+"""Config-driven runs outside notebooks: train and evaluate one method, write a checkpoint, a
+results JSON, the test predictions and the training curves.
 
     python -m gadlib.train --config configs/smoke.yaml [--train.epochs 1] [--backbone PATH_OR_NAME]
+    python -m gadlib.train --config configs/smoke.yaml --eval-only --checkpoint runs/smoke/gad/checkpoint
     accelerate launch --multi_gpu --num_processes 2 -m gadlib.train --config configs/coin_gpu.yaml
 
-A config is a YAML file with the sections of `RunConfig` (see configs/README.md); every field can
-be overridden from the command line as `--section.field value` (`--backbone X` is short for
-`--backbone.name X`, `--output-dir` for `--output_dir`). Values are checked against the field
-types, and an unknown key is an error naming it. Results and checkpoints go to `--output-dir`
-(default `runs/<config name>/`): `results.json` in the notebooks' schema (method -> metric ->
-mean, std, per_seed) and `checkpoint/` (loadable with `gadlib.checkpoint.load_classifier`).
+A config is a YAML file with the sections of `gadlib.run_config.RunConfig` (configs/README.md,
+`--help` lists every field); every field can be overridden as `--section.field value`. The whole
+config is checked before any data is loaded; an error is one line and exit status 2.
+Each run writes to `<output_dir>/<run key>/` (default `runs/<config name>/<run key>/`, the run
+key being the method and its label mapping: `gad`, `generative_desync`): `results.json` (method
+-> metric -> mean, std, per_seed, plus the loss curves' summary), `predictions.npz`
+(`gadlib.predictions`), `logs/seed<k>/curves.csv` and `checkpoint/`. An existing run is never
+replaced without `--overwrite`. Compare runs with `python -m gadlib.compare`.
 
 Explained in notebooks/01_generative_vs_discriminative.ipynb (the same training and evaluation).
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
+import sys
 import time
-import types
-import typing
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
-import yaml
 from accelerate import PartialState
 from accelerate.utils import parse_flag_from_env
 
 from .backbone import EMBEDDED, BackboneConfig
 from .benchmark import preset
+from .checkpoint import load_classifier
 from .datasets import VideoDataset, ensure_benchmark, read_coin, read_oad
 from .experiment import OFFLINE_KINDS, Run, Setup, offline_samples, summarize
 from .methods import build_classifier
 from .oad import OADConfig, evaluate_oad, training_windows
-from .results import _write_json
+from .predictions import PREDICTIONS_FILE, save_predictions, table
 from .prompts import LABEL_SET
+from .results import _write_json
+from .run_config import (ALIASES, DataConfig, EvalConfig, RunConfig, config_help, load_config,  # noqa: F401
+                         parse_overrides, run_key, validate_config)
 from .samples import Sample, label_names
-from .training import TrainConfig, evaluate, resolve_mixed_precision, train
+from .tracking import CURVES_FILE, curve_summary
+from .training import History, evaluate, resolve_mixed_precision, train
 from .utils import quiet
 
-
-@dataclass
-class DataConfig:
-    """Which videos, and which tasks are trained jointly.
-
-    preset / size: a synthetic benchmark (`gadlib.benchmark.PRESETS`, "cpu" or "gpu" size), used
-    when `path` is None. path: a folder in the COIN layout (`COIN.json`) or the OAD layout
-    (`data_info.json`); features: its feature sub-folder (default "features" / "rgb_features"; OAD:
-    "a,b" concatenates several folders frame by frame).
-    kinds: None = step, next, task for COIN data and oad for OAD data. num_frames: frames per
-    step / task sample; window, long_context, long_tokens, stride, background_weight: OAD windows
-    (`gadlib.oad.OADConfig`; the test split is evaluated densely, every frame).
-    max_train_videos / max_test_videos: keep only the first N videos of a subset (quick checks).
-    missing_features / clip_frames: COIN layout only, `read_coin`'s options for a real folder
-    ("skip" videos without a feature file; clip segments ending at most N frames past the features).
-    data_info_key / mmap: OAD layout only, `read_oad`'s `name` (the data set's key in a
-    data_info.json holding several, e.g. TeSTra's "THUMOS", "EK100") and `mmap` (large data sets).
-    """
-    preset: str | None = "coin_like"
-    size: str = "cpu"
-    path: str | None = None
-    features: str | None = None
-    kinds: list[str] | None = None
-    num_frames: int = 4
-    window: int = 8
-    long_context: int = 0
-    long_tokens: int = 8
-    stride: int = 4
-    background_weight: float = 1.0
-    max_train_videos: int | None = None
-    max_test_videos: int | None = None
-    missing_features: str = "error"
-    clip_frames: int = 0
-    data_info_key: str | None = None
-    mmap: bool = False
-
-
-@dataclass
-class EvalConfig:
-    """batch_size: prediction batch (lower it on a 16 GB GPU); decodings: for the generative
-    method, "greedy" (the paper's protocol) and / or "exact" (class log-likelihood ranking)."""
-    batch_size: int = 64
-    decodings: list[str] = field(default_factory=lambda: ["greedy"])
-
-
-@dataclass
-class RunConfig:
-    """One run: a method trained on one data set with one backbone, for each seed."""
-    name: str = "run"
-    method: str = "gad"
-    method_kwargs: dict = field(default_factory=dict)
-    seeds: list[int] = field(default_factory=lambda: [0])
-    output_dir: str | None = None  # default runs/<name>/
-    resume: bool = False           # continue from output_dir's checkpoint when it has a training state
-    data: DataConfig = field(default_factory=DataConfig)
-    backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    paper: dict = field(default_factory=dict)  # the paper's numbers (configs/paper_*.yaml), reference only
-
-
-# ---------------------------------------------------------------------------------------------
-# Configs: YAML + command-line overrides, checked against the dataclass field types
-# ---------------------------------------------------------------------------------------------
-
-ALIASES = {"backbone": "backbone.name", "output-dir": "output_dir"}
-
-
-def _coerce(value, hint, key: str, where: str):
-    """`value` as the type `hint` asks for; command-line values arrive as strings."""
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        if value is None or (isinstance(value, str) and value.lower() in ("null", "none", "~")):
-            if type(None) in args:
-                return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], key, where)
-    base = typing.get_origin(hint) or hint
-    if isinstance(value, str) and base is not str:
-        try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError as e:
-            raise ValueError(f"{where}: {key} = {value!r} is not a valid value ({e})") from None
-    bad = ValueError(f"{where}: {key} must be {getattr(base, '__name__', base)}, got {value!r}")
-    if base is bool:
-        if not isinstance(value, bool):
-            raise bad
-    elif base is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
-    elif base is float:
-        if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                raise bad from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
-        value = float(value)
-    elif base is str:
-        if not isinstance(value, str):
-            raise bad
-    elif base in (list, tuple):
-        if isinstance(value, (str, int, float)):
-            value = [value]  # `--seeds 0` and `--data.kinds step` are one-element lists
-        if not isinstance(value, (list, tuple)):
-            raise bad
-        value = [_coerce(v, args[0], f"{key}[{i}]", where) for i, v in enumerate(value)] if args else list(value)
-    elif base is dict:
-        if not isinstance(value, dict):
-            raise bad
-    return value
-
-
-def _build(cls, values: dict, where: str, prefix: str = ""):
-    """An instance of dataclass `cls` from a (nested) mapping; unknown keys are errors."""
-    if not isinstance(values, dict):
-        raise ValueError(f"{where}: {prefix.rstrip('.') or 'the config'} must be a mapping, got {values!r}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in values.items():
-        if key not in known:
-            raise ValueError(f"{where}: unknown config key {prefix + str(key)!r}; "
-                             f"known keys{' of ' + prefix.rstrip('.') if prefix else ''}: {sorted(known)}")
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = _build(hint, value, where, f"{prefix}{key}.")
-        else:
-            kwargs[key] = _coerce(value, hint, prefix + key, where)
-    return cls(**kwargs)
-
-
-def parse_overrides(argv: list[str]) -> dict:
-    """`--a.b value` / `--a.b=value` pairs -> nested {"a": {"b": "value"}} (values still strings)."""
-    nested: dict = {}
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if not arg.startswith("--") or len(arg) == 2:
-            raise ValueError(f"command line: expected --key value, got {arg!r}")
-        key, eq, value = arg[2:].partition("=")
-        if not eq:
-            if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
-                raise ValueError(f"command line: --{key} needs a value")
-            value, i = argv[i + 1], i + 1
-        i += 1
-        key = ALIASES.get(key, key)
-        *sections, leaf = key.replace("-", "_").split(".")
-        node = nested
-        for s in sections:
-            node = node.setdefault(s, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"command line: {key!r} sets a field inside {s!r}, which is not a section")
-        node[leaf] = value
-    return nested
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def load_config(path: str | Path, overrides: list[str] = ()) -> RunConfig:
-    """Read a YAML run config and apply command-line overrides (`--section.field value`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no config file {path}")
-    values = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: a config must be a mapping of sections, got {type(values).__name__}")
-    values.setdefault("name", path.stem)
-    config = _build(RunConfig, values, str(path))  # the file alone must be valid
-    extra = parse_overrides(list(overrides))
-    return _build(RunConfig, _merge(values, extra), "command line") if extra else config
+PROG = "python -m gadlib.train"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,11 +136,85 @@ def backbone_for_precision(backbone: BackboneConfig, mixed_precision: str) -> Ba
 # The run
 # ---------------------------------------------------------------------------------------------
 
-def run(cfg: RunConfig) -> dict | None:
-    """Train and evaluate `cfg.method` for every seed; the main process writes
-    <output_dir>/results.json and returns its content (other processes return None)."""
+def run_folder(cfg: RunConfig, eval_only: bool = False) -> Path:
+    """<output_dir or runs/<name>>/<run key>[_eval]/: one folder per method, so the methods of a
+    config live side by side (`python -m gadlib.compare runs/<name>`)."""
+    key = run_key(cfg.method, cfg.method_kwargs)
+    return Path(cfg.output_dir or Path("runs") / cfg.name) / (f"{key}_eval" if eval_only else key)
+
+
+def check_outputs(folder: Path, seeds: list[int], overwrite: bool, resume: bool) -> None:
+    """Refuse to replace another run's outputs unless asked to (`--overwrite`); `--resume true`
+    continues the run in `folder`. With `overwrite`, only the curves files are removed here (the
+    training loop refuses to append to another run's curve); the rest is replaced atomically."""
+    curves = [folder / "logs" / f"seed{s}" / CURVES_FILE for s in seeds]
+    if overwrite and not resume:
+        for path in curves:
+            path.unlink(missing_ok=True)
+    if overwrite or resume:
+        return
+    found = [p for p in [folder / "results.json", folder / PREDICTIONS_FILE, *curves,
+                         *sorted(folder.glob("checkpoint*"))] if p.exists()]
+    if found:
+        raise FileExistsError(f"{found[0]} exists (an earlier run): pass --overwrite to replace it, "
+                              "--resume true to continue it, or choose another --output-dir")
+
+
+def checkpoint_spec(folder: str | Path, cfg: RunConfig) -> dict:
+    """The spec.json of a checkpoint to evaluate, checked against the config before any data loads."""
+    path = Path(folder) / "spec.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"--checkpoint {folder}: no spec.json (a folder written by python -m gadlib.train)")
+    spec = json.loads(path.read_text())
+    if (spec["method"], spec["method_kwargs"]) != (cfg.method, cfg.method_kwargs):
+        raise ValueError(f"--checkpoint {folder} holds method {spec['method']!r} with method_kwargs "
+                         f"{spec['method_kwargs']}, the config {cfg.method!r} with {cfg.method_kwargs}: "
+                         "pass the config it was trained with (or --method / --method_kwargs)")
+    return spec
+
+
+def prediction_tables(key: str, seed: int, results: dict, test: list[Sample] | None, save_scores: bool) -> dict:
+    """{(key, seed, kind): table} of one evaluation, for predictions.npz."""
+    if "oad" in results and test is None:
+        dense = results["oad"]["videos"]
+        return {(key, seed, "oad"): table(
+            np.concatenate([[d.video_id] * len(d.pred) for d in dense]),
+            np.concatenate([np.arange(len(d.pred)) for d in dense]),
+            np.concatenate([d.truth for d in dense]), np.concatenate([d.pred for d in dense]),
+            np.concatenate([d.scores for d in dense]) if save_scores else None,
+            np.concatenate([d.ignored for d in dense]))}
+    out = {}
+    for kind, r in results.items():
+        group = [s for s in test if s.kind == kind]  # evaluate() keeps each kind's samples in order
+        out[(key, seed, kind)] = table([s.video_id for s in group], [s.frame for s in group], r["targets"],
+                                       r["pred"], r["scores"] if save_scores else None)
+    return out
+
+
+def train_counts(dataset: VideoDataset, cfg: DataConfig, kinds: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Training frames (OAD) or samples per class of each label set: the class prior."""
+    names = label_sets(dataset, kinds)
+    if kinds == ("oad",):
+        labels = [np.asarray(v.frame_labels())[~v.ignored_mask()] for v in dataset.split("train")]
+        return {"oad": np.bincount(np.concatenate(labels), minlength=len(names["oad"]))}
+    out = {}
+    for s in offline_samples(dataset, "train", 1, kinds):
+        counts = out.setdefault(LABEL_SET[s.kind], np.zeros(len(names[LABEL_SET[s.kind]]), np.int64))
+        counts[s.target] += 1
+    return out
+
+
+def run(cfg: RunConfig, overwrite: bool = False, checkpoint: str | Path | None = None) -> dict | None:
+    """Train (or, with `checkpoint`, only evaluate) `cfg.method` for every seed; the main process
+    writes results.json and predictions.npz to `run_folder(cfg)` and returns the results (other
+    processes return None). Every check that needs no data runs first."""
     t0 = time.perf_counter()
-    out = Path(cfg.output_dir or Path("runs") / cfg.name)
+    validate_config(cfg)
+    spec = checkpoint_spec(checkpoint, cfg) if checkpoint is not None else None
+    seeds = [spec["seed"]] if spec else list(cfg.seeds)
+    out = run_folder(cfg, eval_only=spec is not None)
+    check_outputs(out, seeds, overwrite, cfg.resume)
+    key = run_key(cfg.method, cfg.method_kwargs)
     # ACCELERATE_USE_CPU (`accelerate launch --cpu`) must reach the process group, or CPU ranks
     # would each think they are alone.
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
@@ -318,68 +222,92 @@ def run(cfg: RunConfig) -> dict | None:
         dataset, layout = load_data(cfg.data)
     kinds = task_kinds(cfg.data, layout)
     names = label_sets(dataset, kinds)
+    if spec is not None and spec["label_names"] != names:
+        raise ValueError(f"--checkpoint {checkpoint} was trained on other classes than this config's data "
+                         f"({sorted(spec['label_names'])} vs {sorted(names)}, or their names differ)")
     is_oad = kinds == ("oad",)
     # OAD: every frame of every test video (dense, `evaluate_oad`); otherwise the test samples
     test = None if is_oad else offline_samples(dataset, "test", cfg.data.num_frames, kinds)
     extra = {"background_weight": cfg.data.background_weight} if is_oad else {}
     backbone = backbone_for_precision(cfg.backbone, cfg.train.mixed_precision)
     decodings = cfg.eval.decodings if cfg.method == "generative" else ["greedy"]
-    runs, timing = [], {}
-    for seed in cfg.seeds:
-        folder = out / ("checkpoint" if len(cfg.seeds) == 1 else f"checkpoint-seed{seed}")
-        try:
+    runs, timing, curves, tables = [], {}, {}, {}
+    for seed in seeds:
+        if spec is not None:
+            classifier, history = load_classifier(checkpoint), History()
+        else:
+            folder = out / ("checkpoint" if len(seeds) == 1 else f"checkpoint-seed{seed}")
             classifier = build_classifier(cfg.method, names, dataset.feature_dim, backbone, seed=seed,
                                           **extra, **cfg.method_kwargs)
-        except TypeError as e:  # an argument the method's class does not take
-            raise ValueError(f"method_kwargs {cfg.method_kwargs} do not fit method {cfg.method!r}: {e}") from None
-        resume = folder if cfg.resume and (folder / "training_state.pt").is_file() else None
-        history = train(classifier, lambda epoch: task_samples(dataset, cfg.data, kinds, "train", seed, epoch),
-                        replace(cfg.train, seed=seed, checkpoint_dir=str(folder)), resume_from=resume)
-        if state.is_main_process:  # evaluation is not sharded: one process, each sample once
-            for decoding in decodings:
-                key = cfg.method if decoding == "greedy" else f"{cfg.method}_{decoding}"
-                kwargs = {"decoding": decoding} if cfg.method == "generative" else {}
-                start = time.perf_counter()
-                if is_oad:
-                    results = {"oad": evaluate_oad(classifier, dataset, "test", oad_config(cfg.data),
-                                                   cfg.eval.batch_size, **kwargs)}
-                else:
-                    results = evaluate(classifier, test, cfg.eval.batch_size,
-                                       mixed_precision=cfg.train.mixed_precision, **kwargs)
-                runs.append(Run(key, seed, history, results))
-                timing.setdefault(key, {"train_seconds": [], "train_ms_per_step": [], "eval_seconds": [],
-                                        "peak_gpu_memory_gib": []})
-                for name, value in (("train_seconds", history.train_seconds),
-                                    ("train_ms_per_step", history.ms_per_step),
-                                    ("eval_seconds", time.perf_counter() - start),
-                                    ("peak_gpu_memory_gib", history.peak_gpu_memory_gib)):
-                    timing[key][name].append(value)
+            resume = folder if cfg.resume and (folder / "training_state.pt").is_file() else None
+            history = train(classifier, lambda epoch: task_samples(dataset, cfg.data, kinds, "train", seed, epoch),
+                            replace(cfg.train, seed=seed, checkpoint_dir=str(folder),
+                                    log_dir=str(out / "logs" / f"seed{seed}")), resume_from=resume)
+        for decoding in decodings:  # every process evaluates its share (gadlib.sharding)
+            name = key if decoding == "greedy" else f"{key}_{decoding}"
+            kwargs = {"decoding": decoding} if cfg.method == "generative" else {}
+            start = time.perf_counter()
+            if is_oad:
+                results = {"oad": evaluate_oad(classifier, dataset, "test", oad_config(cfg.data),
+                                               cfg.eval.batch_size, **kwargs)}
+            else:
+                results = evaluate(classifier, test, cfg.eval.batch_size,
+                                   mixed_precision=cfg.train.mixed_precision, **kwargs)
+            if not state.is_main_process:
+                continue
+            runs.append(Run(name, seed, history, results))
+            tables.update(prediction_tables(name, seed, results, test, cfg.eval.save_scores))
+            curves.setdefault(name, []).append({"seed": seed, **curve_summary(history.loss, history.epoch_loss,
+                                                                              history.lr)})
+            timing.setdefault(name, {"train_seconds": [], "train_ms_per_step": [], "eval_seconds": [],
+                                     "peak_gpu_memory_gib": []})
+            for metric, value in (("train_seconds", history.train_seconds),
+                                  ("train_ms_per_step", history.ms_per_step),
+                                  ("eval_seconds", time.perf_counter() - start),
+                                  ("peak_gpu_memory_gib", history.peak_gpu_memory_gib)):
+                timing[name][metric].append(value)
         state.wait_for_everyone()
     if not state.is_main_process:
         return None
     source = (f"{cfg.data.preset} ({cfg.data.size} size, synthetic)" if cfg.data.path is None
               else f"{dataset.name} ({layout} layout, {cfg.data.path})")
-    payload = {"config": cfg.name, "method": cfg.method,
+    out.mkdir(parents=True, exist_ok=True)
+    save_predictions(out / PREDICTIONS_FILE, tables, names, train_counts(dataset, cfg.data, kinds))
+    payload = {"config": cfg.name, "run": key, "method": cfg.method, "method_kwargs": cfg.method_kwargs,
                "profile": cfg.data.size if cfg.data.path is None else "custom",
                "backbone": Setup(backbone=cfg.backbone).backbone_name, "dataset": source,
-               "seeds": list(cfg.seeds), "kinds": list(kinds), "num_processes": state.num_processes,
-               "settings": asdict(cfg), "timing": timing,
+               "seeds": seeds, "kinds": list(kinds), "num_processes": state.num_processes,
+               "eval_only": str(checkpoint) if spec is not None else None,
+               "settings": asdict(cfg), "paper": cfg.paper, "timing": timing, "curves": curves,
                "metrics": summarize(runs, kinds, OAD_METRICS) if is_oad else summarize(runs, kinds),
+               "predictions": PREDICTIONS_FILE,
                "checkpoints": sorted(str(p) for p in out.glob("checkpoint*")),
                "seconds": time.perf_counter() - t0}
-    out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "results.json", payload)
     return payload
 
 
-def main(argv: list[str] | None = None) -> dict | None:
-    parser = argparse.ArgumentParser(prog="python -m gadlib.train", description=__doc__.split("\n\n")[0],
-                                     epilog="Any other --section.field value overrides the config.")
-    parser.add_argument("--config", required=True, help="a YAML run config (see configs/README.md)")
-    args, rest = parser.parse_known_args(argv)
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=config_help() + "\n\nShort forms: " +
+                                ", ".join(f"--{k} = --{v}" for k, v in ALIASES.items()))
+    p.add_argument("--config", required=True, help="a YAML run config (see configs/README.md)")
+    p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in the same folder")
+    p.add_argument("--eval-only", action="store_true", help="evaluate --checkpoint without training")
+    p.add_argument("--checkpoint", help="a checkpoint folder (with --eval-only)")
+    return p
+
+
+def run_args(argv: list[str] | None = None) -> dict | None:
+    """Parse the command line, run, print a summary; returns `run`'s results (None on other
+    processes than the main one). Errors raise (see `main`)."""
+    args, rest = parser().parse_known_args(argv)
+    if args.eval_only != (args.checkpoint is not None):
+        raise ValueError("--eval-only and --checkpoint DIR go together")
     quiet()
     cfg = load_config(args.config, rest)
-    payload = run(cfg)
+    payload = run(cfg, overwrite=args.overwrite, checkpoint=args.checkpoint)
     if payload is not None:
         for method, metrics in payload["metrics"].items():
             if "oad_seg_f1_0.1" in metrics:  # OAD: the paper's two headline metrics
@@ -389,6 +317,17 @@ def main(argv: list[str] | None = None) -> dict | None:
                 line = "top-1 " + ", ".join(f"{k.removesuffix('_top1')} {v['mean']:.3f}" for k, v in metrics.items()
                                             if k.endswith("_top1") and not k.endswith("balanced_top1"))
             print(f"{method}: {line}")
-        print(f"results: {Path(cfg.output_dir or Path('runs') / cfg.name) / 'results.json'} "
+        print(f"results: {run_folder(cfg, args.eval_only) / 'results.json'} "
               f"({payload['seconds']:.0f} s, {payload['num_processes']} process(es))")
     return payload
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m gadlib.train`: 0 on success; a bad config, data folder or checkpoint prints one
+    line naming what is at fault and returns 2 (argparse's own errors exit with 2 too)."""
+    try:
+        run_args(argv)
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    return 0

@@ -24,6 +24,13 @@ class DiscriminativeClassifier(ActionClassifier):
         hidden = mllm.cls_query.numel()
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(names)) for name, names in label_names.items()})
 
+    @property
+    def leaves_parameters_unused(self) -> bool:
+        # A head whose label set is absent from a batch (COIN's tasks) gets no gradient, nor does
+        # a trainable LM head (the fully fine-tuned embedded LM), which this classifier never computes.
+        lm_head = self.mllm.lm.get_output_embeddings()
+        return len(self.heads) > 1 or any(p.requires_grad for p in lm_head.parameters())
+
     def cls_hidden(self, batch: Batch) -> torch.Tensor:
         """[B, H]: the hidden state at the [CLS] query appended after each sample's prefix."""
         seqs = self.mllm.prefix_embeds(batch.visual, batch.kinds, cls=True)

@@ -27,8 +27,16 @@ shared label tokens, `shared_tokens`, or visual similarity, `class_similarity`).
 Background (OAD class 0) is a class like any other for the metrics, but a frame of an action
 predicted as background is a missed detection, not a confusion between actions: pass it in
 `exclude` to keep it out of both the true classes and the destinations.
+
+`diversity_table` builds notebook 03's table (the raw, Miller-Madow and matched scores, the null
+baselines, error counts) from predictions; `python -m gadlib.diversity RUN_DIR...` prints it for
+the predictions.npz of runs written by `python -m gadlib.train`.
 """
 from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,6 +44,7 @@ import scipy.stats
 import torch
 from sklearn.metrics import confusion_matrix
 
+from .predictions import PREDICTIONS_FILE, load_predictions
 from .vocabulary import PHRASES
 
 ESTIMATORS = ("plugin", "miller_madow")
@@ -358,3 +367,107 @@ def decision_states(classifier, batch) -> np.ndarray:
     # left padding: every prompt's last position is the last column
     embeds, mask, positions = classifier.mllm.pad(classifier.mllm.prefix_embeds(batch.visual, batch.kinds), left=True)
     return classifier.mllm.hidden_states(embeds, mask, positions)[:, -1].float().cpu().numpy()
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 03's table, from any predictions (and the command line on runs' predictions.npz)
+# ---------------------------------------------------------------------------------------------
+
+TABLE_COLUMNS = ("error_entropy", "error_entropy_mm", "error_entropy_matched", "null_uniform_matched",
+                 "effective_confusers", "null_uniform", "null_prior", "errors", "classes_scored", "classes_matched",
+                 "missed_as_background")
+
+
+def diversity_table(preds: dict, num_classes: dict, exclude: dict, prior: dict, min_errors: int = 5,
+                    draws: int = 20) -> pd.DataFrame:
+    """One row per (data, method, seed) of notebook 03's section 3.
+
+    preds: {(data, method, seed): (pred, truth)}; num_classes / exclude (e.g. (0,) for OAD
+    background, () otherwise) / prior (training counts per class) per data set. The matched
+    score subsamples each class's errors to the smallest count the methods of the same data set
+    and seed have.
+    """
+    errors = {k: error_counts(p, t, num_classes[k[0]], exclude=exclude[k[0]]) for k, (p, t) in preds.items()}
+    rows = []
+    for data, seed in dict.fromkeys((d, s) for d, _, s in preds):
+        methods = [m for d, m, s in preds if (d, s) == (data, seed)]
+        matched = matched_counts({m: errors[(data, m, seed)] for m in methods}, min_errors)
+        allowed = ~np.isin(np.arange(num_classes[data]), exclude[data])
+        for method in methods:
+            e, (pred, truth) = errors[(data, method, seed)], preds[(data, method, seed)]
+            action = ~np.isin(truth, exclude[data])
+            h = error_entropy(e, min_errors)
+            rows.append({"data": data, "method": method, "seed": seed, "error_entropy": h,
+                         "error_entropy_mm": error_entropy(e, min_errors, "miller_madow"),
+                         "error_entropy_matched": matched_error_entropy(e, matched, draws, seed=seed),
+                         "effective_confusers": effective_confusers(h),
+                         "null_uniform": null_error_entropy(e.sum(1), allowed=allowed, draws=draws, seed=seed,
+                                                            min_errors=min_errors),
+                         "null_prior": null_error_entropy(e.sum(1), prior[data], allowed, draws, seed=seed,
+                                                          min_errors=min_errors),
+                         "null_uniform_matched": null_error_entropy(matched, allowed=allowed, draws=draws, seed=seed),
+                         "errors": int(e.sum()), "classes_scored": int((e.sum(1) >= min_errors).sum()),
+                         "classes_matched": int((matched > 0).sum()), "accuracy": float(np.mean(pred == truth)),
+                         # OAD: share of action frames called background (missed, not confused)
+                         "missed_as_background": float(np.mean(pred[action] == 0)) if exclude[data] else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def summarize_diversity(table: pd.DataFrame) -> pd.DataFrame:
+    """The mean over seeds per data set and method, as notebook 03 shows it (entropies in nats)."""
+    return table.groupby(["data", "method"], sort=False)[list(TABLE_COLUMNS)].mean().round(2)
+
+
+def run_predictions(paths: list[str], kind: str | None = None) -> tuple[dict, dict, dict, dict]:
+    """(preds, num_classes, exclude, prior) for `diversity_table` from run folders (one sub-folder
+    per method, or a method folder) holding predictions.npz; data = the run folder's name.
+    kind: the task to score (default "oad" when present, else "step")."""
+    preds, num_classes, exclude, prior = {}, {}, {}, {}
+    for path in map(Path, paths):
+        files = [path / PREDICTIONS_FILE] if (path / PREDICTIONS_FILE).is_file() else sorted(path.glob(f"*/{PREDICTIONS_FILE}"))
+        if not files:
+            raise FileNotFoundError(f"{path}: no {PREDICTIONS_FILE} in it nor in its sub-folders")
+        for file in files:
+            data = file.parent.parent.name
+            saved = load_predictions(file)
+            kinds = {k for _, _, k in saved["tables"]}
+            chosen = kind or ("oad" if "oad" in kinds else "step")
+            if chosen not in kinds:
+                raise ValueError(f"{file}: no {chosen!r} predictions; it has {sorted(kinds)}")
+            label_set = {"oad": "oad", "task": "tasks"}.get(chosen, "steps")
+            num_classes[data] = len(saved["class_names"][label_set])
+            exclude[data] = (0,) if chosen == "oad" else ()
+            prior[data] = saved["train_counts"][label_set]
+            for (method, seed, k), t in saved["tables"].items():
+                if k == chosen:
+                    keep = ~t["ignored"] if "ignored" in t else np.ones(len(t["truth"]), bool)
+                    # an eval-only folder (gad_eval) repeats its method's key: name it apart
+                    label = method if method.startswith(file.parent.name) else f"{method} ({file.parent.name})"
+                    preds[(data, label, seed)] = (t["pred"][keep], t["truth"][keep])
+    return preds, num_classes, exclude, prior
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m gadlib.diversity RUN_DIR... [--kind step] [--min-errors 5] [--draws 20]`."""
+    p = argparse.ArgumentParser(prog="python -m gadlib.diversity",
+                                description="Misclassification diversity (notebook 03's table) of runs' predictions")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (runs/<name>/) or method folders")
+    p.add_argument("--kind", choices=("oad", "step", "next", "task"), help="the task scored (default: oad, else step)")
+    p.add_argument("--min-errors", type=int, default=5, help="a class is scored with at least this many errors")
+    p.add_argument("--draws", type=int, default=20, help="draws of the matched score and the null baselines")
+    args = p.parse_args(argv)
+    try:
+        preds, num_classes, exclude, prior = run_predictions(args.runs, args.kind)
+        table = diversity_table(preds, num_classes, exclude, prior, args.min_errors, args.draws)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"python -m gadlib.diversity: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    seeds = sorted(set(table["seed"]))
+    print(f"mean over seeds {seeds}; entropies in nats")
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(summarize_diversity(table))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -49,10 +49,28 @@ class GADClassifier(DiscriminativeClassifier):
     max_context_tokens: the longest context "gen_first" generates at inference (EOS included).
     """
 
+    OPTIONS = {"order": ORDERS, "generate": GENERATE, "readout": READOUTS}
+    NAMED_BY = ("order", "generate", "readout")
+
     def __init__(self, mllm, label_names, lam: float = 1.0, order: str = "disc_first",
                  generate: str = "context", readout: str = "cls", context_classes: list[str] | None = None,
                  max_context_tokens: int = 32, background_weight: float = 1.0):
         super().__init__(mllm, label_names, background_weight)
+        self.check_options(lam, order, generate, readout, context_classes, max_context_tokens)
+        self.lam, self.order, self.generate, self.readout = float(lam), order, generate, readout
+        self.max_context_tokens = max_context_tokens
+        self.context_classes = list(context_classes) if context_classes is not None else None
+        if self.context_classes is not None:
+            self.context_index = {name: i for i, name in enumerate(self.context_classes)}
+            if len(self.context_index) != len(self.context_classes):
+                raise ValueError("context_classes has duplicate names")
+            self.context_head = nn.Linear(mllm.cls_query.numel(), len(self.context_classes))
+
+    @staticmethod
+    def check_options(lam: float = 1.0, order: str = "disc_first", generate: str = "context", readout: str = "cls",
+                      context_classes: list[str] | None = None, max_context_tokens: int = 32) -> None:
+        """Raise ValueError for options that do not go together (also run before any data is loaded,
+        by `gadlib.run_config.validate_config`)."""
         if order not in ORDERS or generate not in GENERATE:
             raise ValueError(f"order must be one of {ORDERS} and generate one of {GENERATE}, "
                              f"got order={order!r}, generate={generate!r}")
@@ -71,14 +89,15 @@ class GADClassifier(DiscriminativeClassifier):
                              "generate='context_head', and only then")
         if max_context_tokens < 1:
             raise ValueError(f"max_context_tokens must be >= 1, got {max_context_tokens}")
-        self.lam, self.order, self.generate, self.readout = float(lam), order, generate, readout
-        self.max_context_tokens = max_context_tokens
-        self.context_classes = list(context_classes) if context_classes is not None else None
-        if self.context_classes is not None:
-            self.context_index = {name: i for i, name in enumerate(self.context_classes)}
-            if len(self.context_index) != len(self.context_classes):
-                raise ValueError("context_classes has duplicate names")
-            self.context_head = nn.Linear(mllm.cls_query.numel(), len(self.context_classes))
+
+    @property
+    def leaves_parameters_unused(self) -> bool:
+        # Generating text reads the LM head; what is left unused is the [CLS] query without its
+        # readout, and the heads of label sets absent from a batch. Without generation it is the
+        # discriminative classifier's answer. OAD's GAD (one label set) reads every parameter.
+        if self.generate in ("none", "context_head"):
+            return super().leaves_parameters_unused
+        return self.readout != "cls" or len(self.heads) > 1
 
     # -- what is generated -----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .classifier import ActionClassifier, Batch, Prediction
-from .label_spaces import LabelSpace
+from .label_spaces import EXTEND_INITS, MAPPINGS, LabelSpace
 from .prompts import LABEL_SET
 
 DECODING = ("greedy", "exact")
@@ -37,6 +37,9 @@ class GenerativeClassifier(ActionClassifier):
     like the discriminative head's weights) or "normal"; see `LabelSpace.add_tokens`.
     Both options are explained in notebooks/02_tokenization_ablations.ipynb.
     """
+
+    OPTIONS = {"mapping": MAPPINGS, "decoding": DECODING, "extend_init": EXTEND_INITS}
+    NAMED_BY = ("mapping",)
 
     def __init__(self, mllm, label_names, mapping: str = "text", seed: int = 0,
                  decoding: str = "greedy", label_eos: bool | None = None, extend_init: str = "linear",

@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .classifier import ActionClassifier, Batch, collate
 from .datasets import Video, VideoDataset
@@ -30,6 +29,7 @@ from .experiment import Run, Setup
 from .methods import build_classifier
 from .metrics import oad_metrics
 from .samples import NO_PREVIOUS_ACTION, Sample, _previous_actions, label_names
+from .sharding import is_main_process, predict_sharded
 from .training import train
 
 
@@ -260,18 +260,17 @@ def predict_dense(classifier: ActionClassifier, videos: list[Video], cfg: OADCon
     `classifier.predict` (e.g. decoding="exact"). Memory: one batch of windows plus the output
     scores, T x C x 4 bytes over all videos (e.g. 100k frames x 3.8k classes = 1.5 GB: with
     thousands of classes, score a few videos per call).
+    Under `accelerate launch` every process must call it: the batches are shared out among the
+    processes and gathered (`gadlib.sharding`); every process returns all the predictions, equal
+    to one process's.
     """
     if batch_size < 1:
         raise ValueError(f"predict_dense: batch_size must be >= 1, got {batch_size}")
     windows = _dense_windows(videos, cfg)
     classifier.eval()
-    scores, preds = [], []
-    for start in tqdm(range(0, len(windows), batch_size), disable=not progress, desc="oad frames", leave=False):
-        p = classifier.predict(windows.batch(np.arange(start, min(start + batch_size, len(windows)))),
-                               **predict_kwargs)
-        scores.append(p.scores)
-        preds.append(p.pred)
-    return _split_by_video(videos, np.concatenate(scores), np.concatenate(preds))
+    scores, preds = predict_sharded(lambda idx: classifier.predict(windows.batch(idx), **predict_kwargs),
+                                    len(windows), batch_size, progress, desc="oad frames")
+    return _split_by_video(videos, scores, preds)
 
 
 @torch.no_grad()
@@ -297,14 +296,19 @@ def evaluate_oad(classifier: ActionClassifier, dataset: VideoDataset, subset: st
     point F1, mAP, ...; ignored frames excluded), "fps": frames scored per second of wall time}.
     Note the two rates: `dataset.fps` (video frames per second, for point F1 in seconds) and the
     returned "fps" (throughput, as the paper's FPS column).
+    Under `accelerate launch` every process must call it (the prediction is shared out, see
+    `predict_dense`); the metrics are computed once, on the main process ("metrics" holds only
+    "fps" on the others).
     """
     videos = dataset.split(subset)
     t0 = time.perf_counter()
     dense = predict_dense(classifier, videos, cfg, batch_size=batch_size, **predict_kwargs)
     seconds = time.perf_counter() - t0
-    metrics = oad_metrics([d.pred for d in dense], [d.truth for d in dense], [d.scores for d in dense],
-                          dataset.fps, ignored=[d.ignored for d in dense], background=0,
-                          class_names=label_names(dataset, "oad"))
+    metrics = {}
+    if is_main_process():
+        metrics = oad_metrics([d.pred for d in dense], [d.truth for d in dense], [d.scores for d in dense],
+                              dataset.fps, ignored=[d.ignored for d in dense], background=0,
+                              class_names=label_names(dataset, "oad"))
     fps = sum(len(d.pred) for d in dense) / seconds
     # throughput also among the metrics, so `experiment.summarize` reports it per seed
     return {"videos": dense, "metrics": {**metrics, "fps": fps}, "fps": fps}

@@ -6,4 +6,4 @@ Kept apart so that the library never imports its own front end (configs/README.m
 from gadlib.cli import main
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -33,6 +33,8 @@ from .checkpoint import load_training_state, rng_states, save_checkpoint
 from .classifier import ActionClassifier, collate
 from .metrics import accuracy_metrics
 from .samples import Sample
+from .sharding import is_main_process, predict_sharded
+from .tracking import CURVES_FILE, trackers_for
 
 PRETRAINED_LR = 1e-4  # the paper's rate for LoRA on a pretrained LM
 EMBEDDED_LR = 1e-3    # the random-init embedded LM learns from scratch: a larger rate
@@ -64,11 +66,13 @@ class TrainConfig:
     checkpoint_dir: str | None = None
     checkpoint_every: int = 0      # optimizer steps between checkpoints (0: only at the end)
     stop_after: int | None = None  # stop after this many optimizer steps (to test resuming)
+    log_dir: str | None = None     # training curves (`gadlib.tracking`: curves.csv, TensorBoard if installed)
 
 
 @dataclass
 class History:
     loss: list[float] = field(default_factory=list)  # per optimizer step, mean over micro-batches and processes
+    lr: list[float] = field(default_factory=list)    # per optimizer step, after the scheduler stepped
     epoch_loss: list[float] = field(default_factory=list)
     # Micro-batch losses of the epoch in progress: saved with a checkpoint, so the mean of an
     # epoch interrupted and resumed still covers all of its batches.
@@ -106,13 +110,17 @@ def resolve_mixed_precision(requested: str) -> str:
     return choose_mixed_precision(requested, cuda, cuda and torch.cuda.is_bf16_supported(including_emulation=False))
 
 
-def make_accelerator(config: TrainConfig) -> Accelerator:
-    # Under DDP a parameter that gets no gradient in a step breaks the backward: the LM head of the
-    # discriminative classifier is never computed, and a head whose label set is absent from a
-    # batch (tasks) gets none either. find_unused_parameters lets DDP skip them.
-    ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+def make_accelerator(config: TrainConfig, find_unused_parameters: bool = True,
+                     log_with: list | None = None) -> Accelerator:
+    """find_unused_parameters: the classifier's `leaves_parameters_unused`. Under DDP a parameter
+    without a gradient in a step breaks the backward unless DDP looks for such parameters, a
+    graph traversal every step that warns when it finds none (OAD's GAD reads them all), so it is
+    on only for classifiers that can leave one unused (a head whose label set is absent from a
+    batch, the discriminative classifier's never computed LM head)."""
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=find_unused_parameters)
     return Accelerator(mixed_precision=resolve_mixed_precision(config.mixed_precision),
-                       gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp])
+                       gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp],
+                       log_with=log_with, project_dir=config.log_dir)
 
 
 def enable_gradient_checkpointing(classifier: ActionClassifier) -> None:
@@ -151,7 +159,11 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
     trains on its shard, only the main one writes checkpoints, and all end with the same weights.
     """
     samples_of = train_data if callable(train_data) else (lambda epoch: train_data)
-    accelerator = make_accelerator(config)
+    if config.log_dir and resume_from is None and (Path(config.log_dir) / CURVES_FILE).exists():
+        raise FileExistsError(f"{Path(config.log_dir) / CURVES_FILE} exists: another run's curves; "
+                              "choose another log_dir or resume that run")
+    trackers = trackers_for(config.log_dir) if config.log_dir else None
+    accelerator = make_accelerator(config, getattr(classifier, "leaves_parameters_unused", True), trackers)
     n_proc = accelerator.num_processes
     # Accelerate deals whole batches to the processes in turn, padding the last round.
     batches = math.ceil(math.ceil(len(samples_of(0)) / config.batch_size) / n_proc)
@@ -173,6 +185,11 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
         history = History(**state["history"])
         start_epoch, skip = divmod(history.steps, steps_per_epoch)
         skip *= config.grad_accum
+    if config.log_dir:  # after resuming: the curve restarts from the checkpoint's history
+        rows = [{"step": i + 1, "epoch": i // steps_per_epoch, "loss": loss, "lr": lr}
+                for i, (loss, lr) in enumerate(zip(history.loss, history.lr))]
+        trackers[0].rows = rows
+        accelerator.init_trackers("tensorboard")  # TensorBoard's folder in log_dir
     cuda = accelerator.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(accelerator.device)
@@ -219,6 +236,8 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
                 continue
             history.steps += 1
             history.loss.append(float(np.mean(step_losses)))
+            history.lr.append(float(scheduler.get_last_lr()[0]))
+            accelerator.log({"epoch": epoch, "loss": history.loss[-1], "lr": history.lr[-1]}, step=history.steps)
             history.batch_loss += step_losses
             step_losses = []
             if accelerator.gradient_state.end_of_dataloader:  # this step ends the epoch
@@ -234,6 +253,10 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
         if stopped():
             break
     bar.close()
+    # Not accelerator.end_training(): it would also end the process group, which evaluation
+    # and the next seed still use.
+    for tracker in accelerator.trackers:
+        tracker.finish()
     finish()
     if config.checkpoint_dir and not (config.checkpoint_every and history.steps % config.checkpoint_every == 0):
         checkpoint()
@@ -257,8 +280,9 @@ def evaluate(classifier: ActionClassifier, samples: list[Sample], batch_size: in
 
     Returns {kind: {"scores" [N, C], "pred" [N], "targets" [N], "metrics": {top1, top5, balanced_top1}}}.
     predict_kwargs go to `classifier.predict` (e.g. decoding="exact" for a generative model).
-    Runs in this process alone (no collective calls): under `accelerate launch` call it on the
-    main process only (gadlib.cli does), or every process computes the same full metrics.
+    Under `accelerate launch` every process must call it: the batches are shared out among the
+    processes and gathered (`gadlib.sharding`), every process gets all the predictions, and the
+    metrics are computed once, on the main process ("metrics" is None on the others).
     """
     if not samples:
         raise ValueError("no samples to evaluate")
@@ -268,15 +292,12 @@ def evaluate(classifier: ActionClassifier, samples: list[Sample], batch_size: in
         by_kind[s.kind].append(s)
     results = {}
     for kind, group in by_kind.items():
-        scores, preds = [], []
-        for i in tqdm(range(0, len(group), batch_size), disable=not progress, desc=f"eval {kind}", leave=False):
+        def predict(indices, group=group):
             with _autocast(classifier, mixed_precision):
-                p = classifier.predict(collate(group[i:i + batch_size]), **predict_kwargs)
-            scores.append(p.scores)
-            preds.append(p.pred)
-        targets = np.array([s.target for s in group])
-        scores = np.concatenate(scores)
-        results[kind] = {"scores": scores, "pred": np.concatenate(preds), "targets": targets,
-                         "metrics": accuracy_metrics(scores, targets)}
-    return results
+                return classifier.predict(collate([group[i] for i in indices]), **predict_kwargs)
 
+        scores, pred = predict_sharded(predict, len(group), batch_size, progress, desc=f"eval {kind}")
+        targets = np.array([s.target for s in group])
+        results[kind] = {"scores": scores, "pred": pred, "targets": targets,
+                         "metrics": accuracy_metrics(scores, targets) if is_main_process() else None}
+    return results

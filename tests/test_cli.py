@@ -1,16 +1,23 @@
 """The config-driven entry point `python -m gadlib.train --config FILE [--section.field value]`."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from gadlib.cli import DataConfig, load_config, load_data, main, parse_overrides, task_kinds, task_samples
+from gadlib.cli import DataConfig, load_config, load_data, main, parse_overrides, run_args, task_kinds, task_samples
+from gadlib.backbone import BackboneConfig
 from gadlib.checkpoint import load_classifier
-from gadlib.training import evaluate
+from gadlib.run_config import EvalConfig, run_key
+from gadlib.training import TrainConfig, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "configs" / "smoke.yaml")
@@ -69,9 +76,68 @@ def test_parse_overrides_nests_sections():
                                                                           "backbone": {"name": "x"}}
 
 
-def test_method_kwargs_that_do_not_fit_the_method_are_named(tmp_path):
-    with pytest.raises(ValueError, match=r"method_kwargs \{'lam': 1.0\} do not fit method 'discriminative'"):
-        main(["--config", SMOKE, "--output-dir", str(tmp_path), "--method", "discriminative", *TINY])
+# Every one of these fails before any data is read: the data path does not exist, and the error
+# names the field at fault, not the path.
+NO_DATA = ["--data.path", "/nonexistent/data"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--method", "discriminative"], r"method_kwargs \{'lam': 1.0\} do not fit method 'discriminative': it "
+                                     r"takes no argument 'lam'"),
+    (["--method", "generativ"], r"method = 'generativ' is not one of \['discriminative', 'gad', 'generative'\]"),
+    (["--method", "generative", "--method_kwargs", "{mapping: desinc}"],
+     r"method_kwargs.mapping \(method 'generative'\) = 'desinc' is not one of \['text', 'rand', 'desync', 'extend'\]"),
+    (["--method_kwargs", "{generate: contxt}"], r"method_kwargs.generate \(method 'gad'\) = 'contxt'"),
+    (["--method_kwargs", "{readout: last}"], r"method_kwargs.readout \(method 'gad'\) = 'last'"),
+    (["--method_kwargs", "{order: gen_first, generate: label}"], r"order='gen_first' with generate='label'"),
+    (["--method_kwargs", "{lam: high}"], r"method_kwargs.lam must be float, got 'high'"),
+    (["--method_kwargs", "{background_weight: 0.5}"], r"set data.background_weight instead"),
+    (["--eval.decodings", "[greedy, exat]"], r"eval.decodings = 'exat' is not one of \['greedy', 'exact'\]"),
+    (["--train.mixed_precision", "bf61"], r"train.mixed_precision = 'bf61' is not one of"),
+    (["--trian.epochs", "1"], r"unknown config key 'trian'"),
+    (["--data.windw", "1"], r"unknown config key 'data.windw'"),
+    (["--data.window", "0"], r"data: window must be >= 1"),
+    (["--data.kinds", "[oad, step]"], r"data.kinds must be some of"),
+    (["--train.seed", "3"], r"train.seed is set by the run"),
+    (["--eval-only"], r"--eval-only and --checkpoint DIR go together"),
+])
+def test_a_bad_config_fails_in_one_line_before_any_data_is_read(argv, message, tmp_path, capsys):
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        run_args(["--config", SMOKE, "--output-dir", str(tmp_path), *NO_DATA, *argv])
+    assert main(["--config", SMOKE, "--output-dir", str(tmp_path), *NO_DATA, *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m gadlib.train: error: ") and err.count("\n") == 1, err
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_the_entry_point_exits_2_with_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "gadlib.train", "--config", SMOKE, "--eval.decodings", "exat",
+                           "--output-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_help_lists_every_section_and_field_with_its_default(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for section, cls in (("data", DataConfig), ("backbone", BackboneConfig), ("train", TrainConfig),
+                         ("eval", EvalConfig)):
+        assert f"section {section} " in out
+        for f in dataclasses.fields(cls):
+            if f.name in ("seed", "checkpoint_dir", "log_dir"):
+                continue  # set by the run
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            assert re.search(rf"--{section}\.{f.name} .* default {re.escape(repr(default))}\n", out), f.name
+    assert re.search(r"--method_kwargs +dict +default \{\}", out) and "--overwrite" in out and "--eval-only" in out
+
+
+def test_run_keys_name_the_method_and_its_mapping():
+    assert run_key("generative", {"mapping": "desync"}) == "generative_desync"
+    assert run_key("generative", {"mapping": "text", "decoding": "exact"}) == "generative"
+    assert run_key("gad", {"lam": 1.0}) == "gad" and run_key("gad", {"order": "gen_first"}) == "gad_gen_first"
+    assert run_key("discriminative", {}) == "discriminative"
 
 
 def test_a_placeholder_data_path_is_a_clear_error():
@@ -82,6 +148,7 @@ def test_a_placeholder_data_path_is_a_clear_error():
 
 def _check_results_match_the_checkpoint(out: Path, payload: dict, method: str):
     """results.json holds what the saved checkpoint predicts: reload it and evaluate again."""
+    out = out / method
     saved = json.loads((out / "results.json").read_text())
     assert saved["metrics"] == payload["metrics"]
     assert {"config", "profile", "backbone", "dataset", "seeds", "settings", "metrics", "timing",
@@ -100,7 +167,7 @@ def _check_results_match_the_checkpoint(out: Path, payload: dict, method: str):
 
 def test_smoke_config_end_to_end(tmp_path):
     out = tmp_path / "run"
-    payload = main(["--config", SMOKE, "--output-dir", str(out), *TINY])
+    payload = run_args(["--config", SMOKE, "--output-dir", str(out), *TINY])
     saved = _check_results_match_the_checkpoint(out, payload, "gad")
     assert saved["config"] == "smoke" and saved["seeds"] == [0] and saved["num_processes"] == 1
     assert saved["backbone"] == "tiny Llama (random init, embedded)"
@@ -109,7 +176,7 @@ def test_smoke_config_end_to_end(tmp_path):
                                             for m in ("top1", "top5", "balanced_top1")}
     assert saved["timing"]["gad"]["peak_gpu_memory_gib"] == [None]  # CPU
     assert saved["settings"]["train"]["epochs"] == 1
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "results.json"]
+    assert sorted(p.name for p in (out / "gad").iterdir()) == ["checkpoint", "logs", "predictions.npz", "results.json"]
 
 
 def test_backbone_override_loads_a_local_bf16_llama(tmp_path):
@@ -131,16 +198,16 @@ def test_backbone_override_loads_a_local_bf16_llama(tmp_path):
     assert AutoModelForCausalLM.from_pretrained(folder).dtype == torch.bfloat16  # really a bf16 checkpoint
 
     out = tmp_path / "run"
-    payload = main(["--config", SMOKE, "--output-dir", str(out), "--backbone", str(folder), "--method",
+    payload = run_args(["--config", SMOKE, "--output-dir", str(out), "--backbone", str(folder), "--method",
                     "discriminative", "--method_kwargs", "{}", "--backbone.lora_r", "4", "--backbone.lora_alpha", "8", *TINY])
     saved = _check_results_match_the_checkpoint(out, payload, "discriminative")
     assert saved["backbone"] == str(folder)
-    spec = json.loads((out / "checkpoint" / "spec.json").read_text())
+    spec = json.loads((out / "discriminative" / "checkpoint" / "spec.json").read_text())
     assert spec["backbone"]["name"] == str(folder) and spec["backbone"]["dtype"] == "float32"
     assert spec["backbone"]["lora_r"] == 4
     from safetensors.torch import load_file
 
-    weights = load_file(out / "checkpoint" / "model.safetensors")
+    weights = load_file(out / "discriminative" / "checkpoint" / "model.safetensors")
     assert any("lora_A" in k for k in weights) and not any(k.endswith("q_proj.base_layer.weight") for k in weights)
 
 
@@ -153,7 +220,7 @@ def test_oad_layout_folder_trains_oad(tmp_path):
                                         test_fraction=0.25))
     write_oad(data, tmp_path / "oad")
     out = tmp_path / "run"
-    payload = main(["--config", SMOKE, "--output-dir", str(out), "--data.path", str(tmp_path / "oad"),
+    payload = run_args(["--config", SMOKE, "--output-dir", str(out), "--data.path", str(tmp_path / "oad"),
                     "--method", "discriminative", "--method_kwargs", "{}", "--train.epochs", "1", "--data.stride", "4"])
     assert payload["kinds"] == ["oad"] and payload["profile"] == "custom"
     # dense evaluation with the paper's OAD metrics, and the saved checkpoint predicts the same
@@ -161,7 +228,7 @@ def test_oad_layout_folder_trains_oad(tmp_path):
     from gadlib.oad import evaluate_oad
 
     assert set(payload["metrics"]["discriminative"]) == {f"oad_{m}" for m in OAD_METRICS}
-    classifier = load_classifier(out / "checkpoint")
+    classifier = load_classifier(out / "discriminative" / "checkpoint")
     assert list(classifier.label_names) == ["oad"] and classifier.label_names["oad"][0] == "background"
     assert classifier.background_weight == 1.0
     dataset, _ = load_data(DataConfig(**payload["settings"]["data"]))

@@ -73,7 +73,7 @@ history = train(clf, train_samples, TrainConfig(epochs=1, batch_size=4, lr=2e-3,
 state = PartialState()
 rank = state.process_index
 save_file(trainable_state(clf), f"{{out}}/rank{{rank}}.safetensors")
-results = evaluate(clf, step_recognition_samples(data, "test", 2))
+results = evaluate(clf, step_recognition_samples(data, "test", 2), batch_size=5)
 
 # Exact resume under two processes: LoRA dropout, stopped mid-epoch (3 steps per epoch).
 from gadlib.backbone import BackboneConfig
@@ -90,8 +90,11 @@ resume = {{"steps": h_resumed.steps, "loss": h_resumed.loss == h_full.loss,
           "epoch_loss": h_resumed.epoch_loss == h_full.epoch_loss,
           "weights": all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), resumed.state_dict().values())),
           "stopped_early": not torch.equal(runs["part"][0].mllm.cls_query, full.mllm.cls_query)}}
+# Evaluation is sharded (every rank predicts its batches, all get everything): metrics on rank 0 only.
+metrics = results["step"]["metrics"]
 json.dump({{"num_processes": state.num_processes, "history": asdict(history), "n_pred": len(results["step"]["pred"]),
-           "top1": results["step"]["metrics"]["top1"], "resume": resume}}, open(f"{{out}}/rank{{rank}}.json", "w"))
+           "pred": results["step"]["pred"].tolist(), "top1": metrics["top1"] if rank == 0 else metrics,
+           "resume": resume}}, open(f"{{out}}/rank{{rank}}.json", "w"))
 """
 
 
@@ -120,6 +123,19 @@ def test_two_processes_end_with_identical_weights_and_one_reloadable_checkpoint(
     # 32 samples, 4 per batch and process, 2 processes: 4 optimizer steps, the same history everywhere.
     assert logs[0]["history"]["steps"] == 4 and logs[0]["history"]["loss"] == logs[1]["history"]["loss"]
     assert logs[0]["n_pred"] == logs[1]["n_pred"] == _num_test_samples()  # evaluation counts each sample once
+
+
+def test_sharded_evaluation_equals_one_process(two_process_run, dataset):
+    """Both ranks predicted half of the batches and gathered the rest: every rank holds one
+    process's predictions, and rank 0's metrics are one process's metrics, exactly."""
+    from gadlib.samples import step_recognition_samples
+    from gadlib.training import evaluate
+
+    logs = [json.loads((two_process_run / f"rank{r}.json").read_text()) for r in (0, 1)]
+    alone = evaluate(load_classifier(two_process_run / "ckpt"), step_recognition_samples(dataset, "test", 2),
+                     batch_size=5)["step"]
+    assert logs[0]["pred"] == logs[1]["pred"] == alone["pred"].tolist()
+    assert logs[0]["top1"] == alone["metrics"]["top1"] and logs[1]["top1"] is None
 
 
 def test_two_processes_resume_exactly(two_process_run):
@@ -167,22 +183,55 @@ def _num_test_samples() -> int:
     return len(step_recognition_samples(generate_benchmark(preset("coin_like", **DATA_CONFIG)), "test", 2))
 
 
-def test_the_command_line_entry_point_runs_unchanged_on_two_processes(tmp_path):
+def _oad_folder(root: Path) -> Path:
+    from gadlib.benchmark import generate_benchmark, preset
+    from gadlib.datasets import write_oad
+
+    data = generate_benchmark(preset("thumos_like", num_classes=6, num_tasks=2, steps_per_task=(3, 4),
+                                     videos_per_task=3, test_fraction=0.34))
+    write_oad(data, root / "oad")
+    return root / "oad"
+
+
+@pytest.mark.parametrize("task", ["coin", "oad"])
+def test_the_command_line_entry_point_runs_unchanged_on_two_processes(tmp_path, task):
     """`accelerate launch ... -m gadlib.train --config configs/smoke.yaml`: one results file and
-    one checkpoint, written by the main process; the results are what the checkpoint predicts."""
-    from gadlib.cli import DataConfig, load_data, task_kinds, task_samples
+    one checkpoint, written by the main process; evaluation is sharded over the two processes and
+    its metrics and predictions are exactly what one process gets from the saved checkpoint.
+    COIN: the discriminative classifier (unused parameters: DDP must look for them); OAD: GAD,
+    which uses every parameter (DDP does not look, and would warn if told to)."""
+    from gadlib.cli import DataConfig, OAD_METRICS, load_data, oad_config, task_kinds, task_samples
+    from gadlib.oad import evaluate_oad
+    from gadlib.predictions import load_predictions
     from gadlib.training import evaluate
 
     out = tmp_path / "run"
-    accelerate_launch(["-m", "gadlib.train", "--config", "configs/smoke.yaml", "--output-dir", str(out),
-                       "--method", "discriminative", "--method_kwargs", "{}", "--train.epochs", "1",
-                       "--train.batch_size", "16", "--data.max_train_videos", "6", "--data.max_test_videos", "4"])
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "results.json"]
-    saved = json.loads((out / "results.json").read_text())
+    method = "discriminative" if task == "coin" else "gad"
+    data = (["--data.max_train_videos", "6", "--data.max_test_videos", "4"] if task == "coin"
+            else ["--data.path", str(_oad_folder(tmp_path)), "--data.stride", "4"])
+    done = accelerate_launch(["-m", "gadlib.train", "--config", "configs/smoke.yaml", "--output-dir", str(out),
+                              "--method", method, "--method_kwargs", "{}", "--train.epochs", "1",
+                              "--train.batch_size", "16", "--eval.batch_size", "7", *data])
+    assert "find_unused_parameters=True was specified" not in done.stderr
+    folder = out / method
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint", "logs", "predictions.npz", "results.json"]
+    saved = json.loads((folder / "results.json").read_text())
     assert saved["num_processes"] == 2
     data_cfg = DataConfig(**saved["settings"]["data"])
     dataset, layout = load_data(data_cfg)
     kinds = task_kinds(data_cfg, layout)
-    again = evaluate(load_classifier(out / "checkpoint"), task_samples(dataset, data_cfg, kinds, "test"))
-    for kind in kinds:
-        assert saved["metrics"]["discriminative"][f"{kind}_top1"]["per_seed"] == [again[kind]["metrics"]["top1"]]
+    classifier = load_classifier(folder / "checkpoint")
+    tables = load_predictions(folder)["tables"]
+    if task == "coin":
+        again = evaluate(classifier, task_samples(dataset, data_cfg, kinds, "test"), batch_size=7)
+        for kind in kinds:
+            for metric in ("top1", "top5", "balanced_top1"):
+                assert saved["metrics"][method][f"{kind}_{metric}"]["per_seed"] == [again[kind]["metrics"][metric]]
+            np.testing.assert_array_equal(tables[(method, 0, kind)]["pred"], again[kind]["pred"])
+            np.testing.assert_array_equal(tables[(method, 0, kind)]["scores"], again[kind]["scores"].astype(np.float16))
+    else:
+        again = evaluate_oad(classifier, dataset, "test", oad_config(data_cfg), batch_size=7)
+        assert sum(len(v.features) for v in dataset.split("test")) > 7 * 2  # several batches per process
+        for m in OAD_METRICS[:-1]:  # fps is a wall-clock rate
+            assert saved["metrics"][method][f"oad_{m}"]["per_seed"] == [again["metrics"][m]], m
+        np.testing.assert_array_equal(tables[(method, 0, "oad")]["pred"], np.concatenate([d.pred for d in again["videos"]]))
