@@ -65,7 +65,7 @@ def load_data(cfg: DataConfig) -> tuple[VideoDataset, str]:
     if cfg.path is not None:
         root = Path(cfg.path).expanduser()
         if (root / "COIN.json").is_file():
-            dataset, layout = read_coin(root, features=cfg.features or "features",
+            dataset, layout = read_coin(root, features=cfg.features or "features", fps=cfg.fps,
                                         missing_features=cfg.missing_features, clip_frames=cfg.clip_frames), "coin"
         elif (root / "data_info.json").is_file():
             # "rgb,flow": several feature folders, concatenated per frame (TeSTra's RGB + flow)

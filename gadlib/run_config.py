@@ -45,6 +45,9 @@ class DataConfig:
     max_train_videos / max_test_videos: keep only the first N videos of a subset (quick checks).
     missing_features / clip_frames: COIN layout only, `read_coin`'s options for a real folder
     ("skip" videos without a feature file; clip segments ending at most N frames past the features).
+    fps: COIN layout only, the features' frame rate when neither the features' manifest.json
+    (written by `python -m gadlib.features`) nor meta.json gives it; where they do, it must agree
+    (`read_coin` has no default rate: a wrong one would put every segment on the wrong frames).
     data_info_key / mmap: OAD layout only, `read_oad`'s `name` (the data set's key in a
     data_info.json holding several, e.g. TeSTra's "THUMOS", "EK100") and `mmap` (large data sets).
     """
@@ -63,6 +66,7 @@ class DataConfig:
     max_test_videos: int | None = None
     missing_features: str = "error"
     clip_frames: int = 0
+    fps: float | None = None
     data_info_key: str | None = None
     mmap: bool = False
 
@@ -280,6 +284,8 @@ def validate_config(cfg: RunConfig) -> RunConfig:
     for key in ("num_frames", "max_train_videos", "max_test_videos"):
         _at_least(f"data.{key}", getattr(d, key), 1)
     _at_least("data.clip_frames", d.clip_frames, 0)
+    if d.fps is not None and not d.fps > 0:
+        raise ValueError(f"data.fps = {d.fps!r} must be > 0 (frames per second of the features)")
     try:
         OADConfig(window=d.window, long_context=d.long_context, long_tokens=d.long_tokens, stride=d.stride,
                   background_weight=d.background_weight)

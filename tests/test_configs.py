@@ -74,6 +74,16 @@ def test_real_folder_options_reach_the_readers(tmp_path):
     with pytest.warns(UserWarning, match="skipped 1 video"):
         data, layout = load_data(DataConfig(path=str(tmp_path / "coin"), missing_features="skip", clip_frames=1))
     assert layout == "coin" and len(data.videos) == len(coin.videos) - 1
+    # data.fps reaches read_coin: it must agree with meta.json's rate, or the labels would move
+    with pytest.raises(ValueError, match="fps"):
+        load_data(DataConfig(path=str(tmp_path / "coin"), missing_features="skip", fps=coin.fps * 2))
+    (tmp_path / "coin" / "meta.json").unlink()   # no rate left anywhere: refused, then given
+    with pytest.raises(ValueError, match="fps"):
+        load_data(DataConfig(path=str(tmp_path / "coin"), missing_features="skip"))
+    with pytest.warns(UserWarning, match="skipped 1 video"):
+        data, _ = load_data(DataConfig(path=str(tmp_path / "coin"), missing_features="skip", clip_frames=1,
+                                       fps=coin.fps))
+    assert data.fps == coin.fps
 
     oad = generate_benchmark(BenchmarkConfig(**small, layout="oad"))
     root = tmp_path / "oad"
