@@ -6,11 +6,14 @@ hits numerator and denominator alike), reported as the median over rounds with a
 interval of that median, and repeated in `--runs` fresh processes to show the spread between
 runs (issue: one earlier pair of runs gave 1.27x then 1.66x for the same ratio):
 
-1. inference at batch 1 (one frame arrives, one prediction): discriminative `predict` over the
-   bare backbone forward on the same window. The split: the bare decoder forward over prebuilt
-   embeddings; + the connector and prompt embeddings (`MLLM.prefix_embeds`, model compute the
-   bare forward leaves out by definition); the rest of `predict` (padding, [CLS] read-out, head,
-   log-softmax, copy to numpy) is the per-call overhead.
+1. inference at batch 1 (one frame arrives, one prediction), over the frames of one test video
+   in order: a live system's per-frame work (`gadlib.streaming.StreamingDetector.push`: the new
+   frame through the connector, the window through the LM, [CLS] + head) and the discriminative
+   `predict` of the same window from scratch, each over the bare backbone forward on that
+   window's prebuilt embeddings. The split: + the connector and prompt embeddings of the whole
+   window (`MLLM.prefix_embeds`, model compute the bare forward leaves out by definition); the
+   rest of `predict` (padding, [CLS] read-out, head, log-softmax, copy to numpy) is per-call
+   overhead.
 2. one training step (forward + backward + AdamW) at batch 16 (the authors' 16 x 2 accumulation):
    GAD over discriminative, with GAD generating the authors' OAD target "<current label>,
    <previous other action>" (built here from each window's label and previous action; the OAD
@@ -49,8 +52,9 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
 from gadlib.classifier import Batch  # noqa: E402
 from gadlib.datasets import ensure_benchmark  # noqa: E402
 from gadlib.methods import build_classifier  # noqa: E402
-from gadlib.oad import OADConfig, training_windows  # noqa: E402
+from gadlib.oad import OADConfig, OADWindows, training_windows  # noqa: E402
 from gadlib.samples import NO_PREVIOUS_ACTION, label_names  # noqa: E402
+from gadlib.streaming import StreamingDetector  # noqa: E402
 from speed import gad_without_lm_head_loss, train_step_fn  # noqa: E402
 
 
@@ -70,12 +74,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def paired_rounds(fns: dict, rounds: int, seed: int, warmup: int = 5) -> dict[str, np.ndarray]:
+def paired_rounds(fns: dict, rounds: int, seed: int, warmup: int = 5, before_rounds=None) -> dict[str, np.ndarray]:
     """Seconds of every fn(round) in each of `rounds` rounds, the fns in a fresh random order
-    every round (after `warmup` untimed calls each)."""
+    every round (after `warmup` untimed calls each, then `before_rounds()`)."""
     for fn in fns.values():
         for i in range(warmup):
             fn(i)
+    if before_rounds is not None:
+        before_rounds()
     times = {name: np.zeros(rounds) for name in fns}
     order = np.random.default_rng(seed)
     for r in range(rounds):
@@ -110,23 +116,32 @@ def one_run(args) -> dict:
     models = {m: build_classifier(m, labels, data.feature_dim, seed=args.seed) for m in ("discriminative", "gad")}
     disc = models["discriminative"].eval()
 
-    # -- 1. batch-1 inference ---------------------------------------------------------------------
-    test = training_windows(data, "test", cfg)
-    picks = np.random.default_rng(args.seed).choice(len(test), size=32, replace=False)
-    frames = [test.batch([i]) for i in picks]
+    # -- 1. batch-1 inference: the frames of the longest test video, in order --------------------
+    video = max(data.split("test"), key=lambda v: len(v.features))
+    test = OADWindows([video], [np.arange(len(video.features))], cfg)
+    frames = [test.batch([t]) for t in range(len(test))]
     mllm = disc.mllm
+    live = StreamingDetector(disc, cfg)
+
+    def stream(r):  # frame r % T arrives: the live system's whole per-frame work
+        if r % len(frames) == 0:
+            live.reset()
+        return live.push(video.features[r % len(frames)])
+
     with torch.no_grad():
         def prefix_and_cls(b):
             return mllm.pad(mllm.prefix_embeds(b.visual, b.kinds, cls=True))
         prebuilt = [prefix_and_cls(b) for b in frames]
         fns = {"backbone_forward": lambda r: mllm.hidden_states(*prebuilt[r % len(frames)]),
                "connector_and_backbone": lambda r: mllm.hidden_states(*prefix_and_cls(frames[r % len(frames)])),
-               "discriminative_predict": lambda r: disc.predict(frames[r % len(frames)])}
-        inf = paired_rounds(fns, args.infer_rounds, args.seed)
+               "discriminative_predict": lambda r: disc.predict(frames[r % len(frames)]),
+               "streaming_push": stream}
+        inf = paired_rounds(fns, args.infer_rounds, args.seed, before_rounds=live.reset)
     ratio = inf["discriminative_predict"] / inf["backbone_forward"]
-    inference = {"sequence_length": int(prebuilt[0][0].shape[1]),
+    inference = {"sequence_length": int(prebuilt[0][0].shape[1]), "video_frames": len(frames),
                  "ms": {k: 1000 * float(np.median(v)) for k, v in inf.items()},
                  "predict_over_backbone": median_ci(ratio, args.seed),
+                 "streaming_over_backbone": median_ci(inf["streaming_push"] / inf["backbone_forward"], args.seed),
                  "connector_over_backbone": median_ci(inf["connector_and_backbone"] / inf["backbone_forward"], args.seed),
                  "predict_over_connector_and_backbone": median_ci(
                      inf["discriminative_predict"] / inf["connector_and_backbone"], args.seed)}
@@ -158,12 +173,14 @@ def report(result: dict) -> str:
              f"window {result['window']} + {result['long_context']} long-context frames"]
     for i, run in enumerate(result["runs"], 1):
         inf, tr = run["inference_b1"], run["training_step"]
-        lines.append(f"run {i}: predict / backbone {fmt(inf['predict_over_backbone'])} "
+        lines.append(f"run {i}: streaming push / backbone {fmt(inf['streaming_over_backbone'])}; "
+                     f"predict / backbone {fmt(inf['predict_over_backbone'])} "
                      f"(connector+backbone / backbone {fmt(inf['connector_over_backbone'])}); "
                      f"GAD / disc step {fmt(tr['gad_over_discriminative'])} "
                      f"(sequence only {fmt(tr['sequence_only_over_discriminative'])})")
     s = result["spread"]
-    lines.append(f"spread of the medians over runs: predict/backbone {s['predict_over_backbone']:.3f}, "
+    lines.append(f"spread of the medians over runs: streaming/backbone {s['streaming_over_backbone']:.3f}, "
+                 f"predict/backbone {s['predict_over_backbone']:.3f}, "
                  f"GAD/disc {s['gad_over_discriminative']:.3f}")
     return "\n".join(lines)
 
@@ -180,7 +197,8 @@ def main(argv=None) -> int:
         done = subprocess.run(child, capture_output=True, text=True, check=True)
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"run {i + 1}/{args.runs} done", flush=True)
-    medians = {"predict_over_backbone": [r["inference_b1"]["predict_over_backbone"]["median"] for r in runs],
+    medians = {"streaming_over_backbone": [r["inference_b1"]["streaming_over_backbone"]["median"] for r in runs],
+               "predict_over_backbone": [r["inference_b1"]["predict_over_backbone"]["median"] for r in runs],
                "gad_over_discriminative": [r["training_step"]["gad_over_discriminative"]["median"] for r in runs]}
     result = {"machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores",
               "torch": torch.__version__, "threads": args.threads, "load_before": round(load, 2),

@@ -214,20 +214,29 @@ class MLLM(nn.Module):
         self._prompt_cache[kind] = ([weakref.ref(p) for p in params], state, embeds)
         return embeds
 
-    def prefix_embeds(self, visual: list[torch.Tensor], kinds: list[str], cls: bool = False) -> list[torch.Tensor]:
-        """One [L_i, H] embedding sequence per sample: chat prefix, visual tokens, question, and
-        the [CLS] query when `cls` (in the same concatenation: at batch 1 every copy of the
-        sequence is a visible part of a live system's per-frame cost, benchmarks/live_cost.py)."""
+    def connect(self, visual: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The connector: each sample's visual tokens [N_i, D] -> LM embeddings [N_i, H]. Token by
+        token (no mixing), so a live system connects each arriving frame once
+        (`gadlib.streaming.StreamingDetector`)."""
         for v in visual:
             if v.ndim != 2 or v.shape[1] != self.visual_dim:
                 raise ValueError(f"visual tokens must be [N, {self.visual_dim}], got {tuple(v.shape)}")
-        prompt = {k: self.prompt_embeds(k) for k in set(kinds)}
-        dtype = prompt[kinds[0]][0].dtype
         # One connector call for the whole batch (per-sample calls cost more than the tiny LM).
         flat = (visual[0] if len(visual) == 1 else torch.cat(visual)).to(self.device, self.connector[0].weight.dtype)
-        vis = self.connector(flat).to(dtype).split([len(v) for v in visual])
-        tail = [self.cls_embed(vis[0])] if cls else []
-        return [torch.cat([prompt[k][0], v, prompt[k][1], *tail]) for v, k in zip(vis, kinds)]
+        return list(self.connector(flat).split([len(v) for v in visual]))
+
+    def assemble(self, connected: list[torch.Tensor], kinds: list[str], cls: bool = False) -> list[torch.Tensor]:
+        """One [L_i, H] embedding sequence per sample: chat prefix, connected visual tokens,
+        question, and the [CLS] query when `cls` (in the same concatenation: at batch 1 every copy
+        of the sequence is a visible part of a live system's per-frame cost, benchmarks/live_cost.py)."""
+        prompt = {k: self.prompt_embeds(k) for k in set(kinds)}
+        dtype = prompt[kinds[0]][0].dtype  # the LM's embedding dtype; the connector may run in fp32
+        tail = [self.cls_query.to(dtype)[None]] if cls else []
+        return [torch.cat([prompt[k][0], v.to(dtype), prompt[k][1], *tail]) for v, k in zip(connected, kinds)]
+
+    def prefix_embeds(self, visual: list[torch.Tensor], kinds: list[str], cls: bool = False) -> list[torch.Tensor]:
+        """`assemble(connect(visual), kinds, cls)`: the input sequences of a batch."""
+        return self.assemble(self.connect(visual), kinds, cls)
 
     def cls_embed(self, like: torch.Tensor) -> torch.Tensor:
         return self.cls_query.to(like.dtype)[None]

@@ -33,7 +33,10 @@ class DiscriminativeClassifier(ActionClassifier):
 
     def cls_hidden(self, batch: Batch) -> torch.Tensor:
         """[B, H]: the hidden state at the [CLS] query appended after each sample's prefix."""
-        seqs = self.mllm.prefix_embeds(batch.visual, batch.kinds, cls=True)
+        return self.cls_hidden_of(self.mllm.prefix_embeds(batch.visual, batch.kinds, cls=True))
+
+    def cls_hidden_of(self, seqs: list[torch.Tensor]) -> torch.Tensor:
+        """[B, H]: the last position's hidden state of each assembled sequence (ending at [CLS])."""
         embeds, mask, positions = self.mllm.pad(seqs)
         hidden = self.mllm.hidden_states(embeds, mask, positions)
         if all(len(s) == hidden.shape[1] for s in seqs):  # unpadded (OAD windows, batch 1): one slice
