@@ -24,7 +24,7 @@ runs (issue: one earlier pair of runs gave 1.27x then 1.66x for the same ratio):
 Window: the paper's shortest short window (16 frames, Ego4D-GoalStep) + 128 long-context frames,
 every frame fed (144 visual tokens), on the crosstask_like preset's features, embedded tiny Llama.
 
-    python benchmarks/live_cost.py              # 3 runs, ~2 min on a 2-core CPU (1 thread each)
+    python benchmarks/live_cost.py --readme     # 3 runs, ~2 min on a 2-core CPU (1 thread each)
 
 Writes results/live_cost.json and prints a table. See benchmarks/README.md.
 """
@@ -70,6 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: a live system's one stream)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(REPO / "results" / "live_cost.json"))
+    p.add_argument("--readme", action="store_true",
+                   help="also rewrite benchmarks/README.md's generated block from this run")
     p.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)  # a child process
     return p.parse_args(argv)
 
@@ -185,6 +187,43 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
+BEGIN, END = "<!-- BEGIN generated:live-cost -->", "<!-- END generated:live-cost -->"
+
+
+def readme_block(result: dict) -> str:
+    """The Markdown of benchmarks/README.md's generated block, from results/live_cost.json."""
+    def cell(x):
+        return f"{x['median']:.3f} [{x['ci95'][0]:.3f}, {x['ci95'][1]:.3f}]"
+    inf0, tr0 = result["runs"][0]["inference_b1"], result["runs"][0]["training_step"]
+    rows = ["| run | streaming push / backbone | predict / backbone | connector + backbone / backbone "
+            "| GAD step / disc step | GAD sequence without LM head / disc |", "|---|---|---|---|---|---|"]
+    for i, run in enumerate(result["runs"], 1):
+        inf, tr = run["inference_b1"], run["training_step"]
+        rows.append(f"| {i} | {cell(inf['streaming_over_backbone'])} | {cell(inf['predict_over_backbone'])} "
+                    f"| {cell(inf['connector_over_backbone'])} | {cell(tr['gad_over_discriminative'])} "
+                    f"| {cell(tr['sequence_only_over_discriminative'])} |")
+    spread = ", ".join(f"{k.replace('_over_', ' / ').replace('_', ' ')} {v:.3f}" for k, v in result["spread"].items())
+    ms = ", ".join(f"{k.replace('_', ' ')} {v:.2f} ms" for k, v in inf0["ms"].items())
+    tms = ", ".join(f"{k.replace('_', ' ')} {v:.0f} ms" for k, v in tr0["ms"].items())
+    return "\n".join([
+        f"{result['machine']}, torch {result['torch']}, {result['threads']} thread(s); load average "
+        f"{result['load_before']} before, {result['load_after']} after. Window {result['window']} + "
+        f"{result['long_context']} long-context frames = {inf0['sequence_length']} input positions with the "
+        f"prompt and [CLS]; {len(result['runs'])} runs in fresh processes, each the median ratio over paired "
+        f"rounds with a bootstrap 95 % interval:", "", *rows, "",
+        f"Spread of the medians over the runs: {spread}. Run 1's medians: {ms}; training step at batch "
+        f"{tr0['batch']} ({tr0['target_tokens_mean']:.1f} target tokens on average, e.g. "
+        f"\"{tr0['target_example']}\"): {tms}."])
+
+
+def write_readme(result: dict, path: Path = REPO / "benchmarks" / "README.md") -> None:
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{path} has no {BEGIN} ... {END} block")
+    head, rest = text.split(BEGIN, 1)
+    path.write_text(head + BEGIN + "\n" + readme_block(result) + "\n" + END + rest.split(END, 1)[1])
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.one_run:
@@ -209,6 +248,9 @@ def main(argv=None) -> int:
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(report(result))
     print(f"wrote {args.out}")
+    if args.readme:
+        write_readme(result)
+        print("rewrote the live-cost block of benchmarks/README.md")
     return 0
 
 
