@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .layout_io import load_json
+from .owned_files import write_owned
 from .results import fmt_mean_std
 
 PROG = "python -m gadlib.compare"
@@ -93,16 +94,14 @@ def markdown(wide: pd.DataFrame) -> str:
 
 
 def write(out: Path, wide: pd.DataFrame, long: pd.DataFrame, sources: list[Path]) -> tuple[Path, Path]:
-    """comparison.md and comparison.csv in `out`; refuses to replace files another tool wrote."""
-    md, csv = out / "comparison.md", out / "comparison.csv"
-    if md.exists() and not md.read_text().startswith(MARKER) or csv.exists() and not md.exists():
-        raise FileExistsError(f"{md if md.exists() else csv} exists and was not written by {PROG}: choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    """comparison.md and comparison.csv in `out`, through `owned_files.write_owned`: each replaced
+    atomically, and never a file gadlib did not write there (ForeignFileError names it)."""
     note = ("Mean ± std over seeds; fractions in %, fps as is; (paper): the config's `paper:` section.\n"
             "Sources: " + ", ".join(str(p) for p in sources))
-    md.write_text(f"{MARKER}\n{note}\n\n{markdown(wide)}\n")
-    long.to_csv(csv, index=False)
-    return md, csv
+    text = f"{MARKER}\n{note}\n\n{markdown(wide)}\n"
+    write_owned(out, {"comparison.md": lambda tmp: tmp.write_text(text),
+                      "comparison.csv": lambda tmp: long.to_csv(tmp, index=False)}, managed=[], what=PROG)
+    return out / "comparison.md", out / "comparison.csv"
 
 
 def main(argv: list[str] | None = None) -> int:

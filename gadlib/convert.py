@@ -160,6 +160,11 @@ def convert(ann: Annotations, features: str | Path, out: str | Path, fps: float 
     feature_dir = feature_dir or features.resolve().name
     if "/" in feature_dir or feature_dir.startswith(".") or feature_dir == "target_perframe":
         raise ValueError(f"--feature-dir should be a plain folder name, got {feature_dir!r}")
+    # A video id becomes a file name under --out: "a/b" or ".." would write elsewhere.
+    odd = [v for v in ann.subsets if not v or v in (".", "..") or "/" in v or "\\" in v or v.startswith(".")]
+    if odd:
+        raise ValueError(f"{annotations_path or ann.name}: video ids must be plain file names; got "
+                         f"{', '.join(map(repr, odd[:5]))}")
     fps, fps_from = resolve_fps(features, fps)
     report = _empty_report(ann.name, Path(annotations_path), features, out)
     lengths = _feature_lengths(ann, features, report)

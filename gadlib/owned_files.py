@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 RECORD = ".gadlib-written.json"
+# One line per file, appended just before the file takes its place: a write interrupted half-way
+# still knows which of its files are gadlib's (by fingerprint), and nothing else is assumed ours.
+JOURNAL = ".gadlib-written.journal"
 _MAX_NAMED = 10
 
 
@@ -44,17 +47,43 @@ def _load_record(root: Path) -> dict[str, dict]:
     return files
 
 
+def _load_journal(root: Path, record: dict) -> dict:
+    """The record plus the journal of an interrupted write: a file may then be either the version
+    recorded before or the one journalled (the rename may or may not have happened)."""
+    path = root / JOURNAL
+    if not path.exists():
+        return record
+    merged = dict(record)
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            entry = json.loads(line)
+            rel, fingerprint = entry["file"], {"size": entry["size"], "mtime_ns": entry["mtime_ns"]}
+        except (json.JSONDecodeError, KeyError, TypeError):
+            if n == len(path.read_text().splitlines()):
+                break  # the last line of a write cut off mid-line: that file never took its place
+            raise ValueError(f"{path}, line {n}: not a journal entry; restore it or write to another folder") from None
+        merged[rel] = _fingerprints(merged.get(rel)) + [fingerprint]
+    return merged
+
+
+def _fingerprints(entry) -> list[dict]:
+    return [] if entry is None else entry if isinstance(entry, list) else [entry]
+
+
 def _save_record(root: Path, files: dict[str, dict]) -> None:
     text = json.dumps({"written_by": "gadlib", "files": dict(sorted(files.items()))}, indent=1) + "\n"
     replace_file(root / RECORD, lambda tmp: tmp.write_text(text))
 
 
-def replace_file(path: Path, make: Callable[[Path], None]) -> None:
-    """`make(tmp)` creates a temporary file next to `path`, which then replaces `path` in one step."""
+def replace_file(path: Path, make: Callable[[Path], None], before: Callable[[Path], None] | None = None) -> None:
+    """`make(tmp)` creates a temporary file next to `path`, which then replaces `path` in one step
+    (after `before(tmp)`, if given: a rename keeps the file's size and modification time)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:12]}")
     try:
         make(tmp)
+        if before is not None:
+            before(tmp)
         os.replace(tmp, path)
     except BaseException:
         if tmp.is_symlink() or tmp.exists():
@@ -63,11 +92,7 @@ def replace_file(path: Path, make: Callable[[Path], None]) -> None:
 
 
 def _is_ours(root: Path, rel: str, record: dict[str, dict]) -> bool:
-    entry = record.get(rel)
-    if entry is None:
-        return False
-    # pending: gadlib planned the file and was interrupted before recording what it wrote
-    return entry.get("pending", False) or entry == _fingerprint(root / rel)
+    return _fingerprint(root / rel) in _fingerprints(record.get(rel))
 
 
 def _listing(root: Path, rels: list[str]) -> str:
@@ -100,7 +125,7 @@ def write_owned(root: str | Path, files: dict[str, Callable[[Path], None]], mana
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(f"{root}: exists and is not a folder")
-    record = _load_record(root) if root.exists() else {}
+    record = _load_journal(root, _load_record(root)) if root.exists() else {}
     clashes = [rel for rel in files if (root / rel).is_symlink() or (root / rel).exists()
                if (root / rel).is_dir() or not _is_ours(root, rel, record)]
     stale = [rel for rel in matching_files(root, managed) if rel not in files]
@@ -118,16 +143,20 @@ def write_owned(root: str | Path, files: dict[str, Callable[[Path], None]], mana
                                + ". Nothing was written: move or delete them yourself, or write to another folder")
     root.mkdir(parents=True, exist_ok=True)
     record = {rel: entry for rel, entry in record.items() if (root / rel).is_symlink() or (root / rel).exists()}
-    record.update({rel: {"pending": True} for rel in files})
-    _save_record(root, record)
     for rel in first:
         if (root / rel).is_symlink() or (root / rel).exists():
             (root / rel).unlink()
-    for rel, make in files.items():
-        replace_file(root / rel, make)
-        record[rel] = _fingerprint(root / rel)
+    with open(root / JOURNAL, "a") as journal:
+        for rel, make in files.items():
+            def note(tmp, rel=rel):
+                journal.write(json.dumps({"file": rel, **_fingerprint(tmp)}) + "\n")
+                journal.flush()
+                os.fsync(journal.fileno())
+            replace_file(root / rel, make, before=note)
+            record[rel] = _fingerprint(root / rel)
     for rel in stale:
         (root / rel).unlink()
-        del record[rel]
+        record.pop(rel, None)
     _save_record(root, record)
+    (root / JOURNAL).unlink()
     return stale

@@ -241,9 +241,10 @@ def method_arguments(method: str) -> dict[str, inspect.Parameter]:
     return {k: p for k, p in params.items() if k not in ("self", "mllm", "label_names", "background_weight")}
 
 
-def check_method_kwargs(method: str, kwargs: dict) -> None:
+def check_method_kwargs(method: str, kwargs: dict) -> dict:
     """`kwargs` against the classifier's constructor: names, types, closed sets of options, and
-    the options that must go together (`check_options`, where the class has one)."""
+    the options that must go together (`check_options`, where the class has one). Returns them
+    converted to the constructor's types (`--method_kwargs.lam 0.5` arrives as a string)."""
     _one_of("method", method, sorted(METHODS))
     cls, allowed = METHODS[method], method_arguments(method)
     hints = typing.get_type_hints(cls.__init__)
@@ -254,19 +255,22 @@ def check_method_kwargs(method: str, kwargs: dict) -> None:
             raise ValueError(f"method_kwargs {kwargs} do not fit method {method!r}: it takes no argument "
                              f"{key!r} (its arguments: {sorted(allowed)})")
         if key in hints:
-            _coerce(value, hints[key], f"method_kwargs.{key}", f"method {method!r}")
+            kwargs = {**kwargs, key: _coerce(value, hints[key], f"method_kwargs.{key}", f"method {method!r}")}
+            value = kwargs[key]
         if key in cls.OPTIONS:
             _one_of(f"method_kwargs.{key} (method {method!r})", value, cls.OPTIONS[key])
     if hasattr(cls, "check_options"):
         check = inspect.signature(cls.check_options).parameters
         cls.check_options(**{k: v for k, v in kwargs.items() if k in check})
+    return kwargs
 
 
 def validate_config(cfg: RunConfig) -> RunConfig:
-    """Raise ValueError naming the first field at fault; return `cfg` unchanged otherwise."""
+    """Raise ValueError naming the first field at fault; otherwise return `cfg`, its method_kwargs
+    converted to the classifier's argument types (in place, so the run uses what was checked)."""
     if not cfg.name or "/" in cfg.name or cfg.name in (".", ".."):
         raise ValueError(f"name = {cfg.name!r} must be a folder name (no '/')")
-    check_method_kwargs(cfg.method, cfg.method_kwargs)
+    cfg.method_kwargs = check_method_kwargs(cfg.method, cfg.method_kwargs)
     if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
         raise ValueError(f"seeds = {cfg.seeds} must be distinct and at least one")
     d = cfg.data

@@ -1,6 +1,7 @@
 """Online action detection as a live system runs it: one frame arrives, one prediction.
 
-Explained in notebooks/05_online_action_detection.ipynb; measured by benchmarks/live_cost.py.
+Explained and measured in benchmarks/README.md (`live_cost.py`); notebooks/05_online_action_detection.ipynb
+scores recorded videos densely instead (`gadlib.oad.predict_dense`), with the same predictions.
 
 `predict_dense` scores a whole recorded video in batches; a live system sees one frame at a
 time and must answer before the next. What it can reuse between frames: the connector maps each
@@ -33,8 +34,8 @@ class StreamingDetector:
     def __init__(self, classifier: DiscriminativeClassifier, cfg: OADConfig):
         if not isinstance(classifier, DiscriminativeClassifier) or getattr(classifier, "readout", "cls") != "cls" \
                 or getattr(classifier, "order", "disc_first") == "gen_first":
-            raise ValueError("StreamingDetector reads [CLS] with a head: a discriminative or GAD (disc_first, "
-                             f"readout 'cls') classifier, got {type(classifier).__name__}")
+            raise ValueError("StreamingDetector reads [CLS] with a head: a discriminative or GAD classifier "
+                             f"(readout 'cls', any order but gen_first), got {type(classifier).__name__}")
         if "oad" not in classifier.label_names:
             raise ValueError(f"the classifier has no 'oad' label set (it has {sorted(classifier.label_names)})")
         self.classifier, self.cfg = classifier.eval(), cfg

@@ -235,3 +235,12 @@ def test_oad_layout_folder_trains_oad(tmp_path):
     again = evaluate_oad(classifier, dataset, "test", oad_config(DataConfig(**payload["settings"]["data"])))
     for m in OAD_METRICS[:-1]:  # fps is a wall-clock rate
         assert payload["metrics"]["discriminative"][f"oad_{m}"]["per_seed"] == [again["metrics"][m]]
+
+
+def test_method_kwargs_from_the_command_line_are_converted_before_the_run():
+    from gadlib.run_config import validate_config
+
+    cfg = load_config("configs/smoke.yaml", ["--method_kwargs.lam", "0.5"])
+    assert cfg.method_kwargs == {"lam": "0.5"}  # as typed on the command line
+    validate_config(cfg)
+    assert cfg.method_kwargs == {"lam": 0.5} and isinstance(cfg.method_kwargs["lam"], float)

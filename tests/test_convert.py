@@ -319,6 +319,12 @@ def test_own_csv_with_split_column_and_test_videos(tmp_path, capsys):
     assert _run(tmp_path, "thumos14", "--annotations", tmp_path, "--test-videos", tmp_path / "test.txt",
                 "--features", features, "--out", tmp_path / "o3") == 2
     assert "--test-videos applies to own only" in capsys.readouterr().err
+    # a video id is a file name under --out: one that is a path is refused, nothing is written
+    (tmp_path / "path.csv").write_text("video,start,end,label,split\n../escape,0,1,stir,train\nb,0,1,stir,test\n")
+    assert _run(tmp_path, "own", "--annotations", tmp_path / "path.csv", "--features", features,
+                "--out", tmp_path / "o4") == 2
+    assert "video ids must be plain file names; got '../escape'" in capsys.readouterr().err
+    assert not (tmp_path / "o4").exists() and not (tmp_path / "escape.npy").exists()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -199,12 +199,40 @@ def test_check_cls_readout_rejects_ignoring_padding_and_wrong_shapes():
     _fails(check_cls_readout, lambda h, m: h[torch.arange(len(h)), m.sum(1) - 1][None], says="should have shape")
 
 
+def own_segments(labels):
+    """A student's answer (no gadlib): runs of one label, background dropped."""
+    out, start = [], 0
+    for t in range(1, len(labels) + 1):
+        if t == len(labels) or labels[t] != labels[start]:
+            if labels[start] != 0:
+                out.append((int(labels[start]), start, t))
+            start = t
+    return out
+
+
+def own_segment_f1(pred, truth, iou, strict=False):
+    """A student's answer (no gadlib): each predicted segment, in order, takes the true segment
+    of its class with the highest IoU (ties: the earliest); a TP when that IoU reaches `iou` (or
+    exceeds it, `strict`: an off-by-epsilon) and it was not taken before."""
+    P, T = own_segments(pred), own_segments(truth)
+    taken, tp = set(), 0
+    for label, s, e in P:
+        scores = [(min(e, te) - max(s, ts)) / (max(e, te) - min(s, ts)) if tl == label else -1.0
+                  for tl, ts, te in T]
+        j = int(np.argmax(scores)) if scores else None
+        if j is not None and (scores[j] > iou if strict else scores[j] >= iou) and j not in taken:
+            taken.add(j)
+            tp += 1
+    return 2 * tp / (len(P) + len(T)) if tp else 0.0
+
+
 def test_check_segments_and_segment_f1_show_the_smallest_failing_case():
-    from gadlib.metrics import segment_f1, segments
+    check_segments(own_segments)
+    check_segment_f1(own_segment_f1)
     keep_background = lambda labels: [(int(labels[s]), s, s + 1) for s in range(len(labels))]
     _fails(check_segments, keep_background, says="my_segments([0]) returned")
-    _fails(check_segments, lambda labels: segments(labels)[::-1], says="my_segments([1, 2]) returned")
-    strict = lambda p, t, iou: segment_f1([p], [t], iou + 1e-9)  # '>' instead of '>=' at the threshold
+    _fails(check_segments, lambda labels: own_segments(labels)[::-1], says="my_segments([1, 2]) returned")
+    strict = lambda p, t, iou: own_segment_f1(p, t, iou, strict=True)  # '>' instead of '>=' at the threshold
     _fails(check_segment_f1, strict, says="iou=0.5) returned")
     _fails(check_segment_f1, lambda p, t, iou: float(np.mean(p == t)), says="expected")
 
@@ -238,7 +266,8 @@ def test_measure_checkers_fail_without_revealing_the_value():
     msg = _fails(check_overlap_knob, lambda: off, says="does not match a recomputation")
     assert not any(f"{v:g}" in msg for v in true.values() if v != int(v))  # the non-integer averages
     _fails(check_overlap_knob, lambda: {0.0: 1.0}, says="missing")
-    _fails(check_snap_recovery, lambda: {m: _snap_recovery(m) for m in ("text", "rand")}, says="missing ['desync']")
+    shares = {m: _snap_recovery(m) for m in ("text", "rand")}  # computed outside the answer
+    _fails(check_snap_recovery, lambda: shares, says="missing ['desync']")
     _fails(check_flicker, lambda: {r: {"frame_accuracy": 1.0, "seg_f1_0.5": 1.0} for r in (0.0, 0.02, 0.1)},
            says="rate 0.02")
     _fails(check_late_predictions, lambda: 0, lambda: 0, says="return a dict")

@@ -502,6 +502,28 @@ def test_an_interrupted_write_leaves_no_index_and_can_be_run_again(tmp_path, mon
     monkeypatch.setattr(oad_layout, "save_npy", real_save)
     write_oad(data, root)  # the interrupted files were recorded as gadlib's: no refusal
     _assert_same(data, read_oad(root), tasks=False)
+    assert not (root / ".gadlib-written.journal").exists()  # a finished write leaves only the record
+
+
+def test_after_an_interrupted_write_a_file_put_back_by_hand_is_not_gadlibs(tmp_path, monkeypatch):
+    """The interrupted write deleted data_info.json first; the user puts their own copy back. The
+    next write must refuse it, not take it for the file it was about to write."""
+    root, data = tmp_path / "oad", _dataset(tokens=1)
+    write_oad(data, root)
+    calls = []
+
+    def crash_on_first(path, array):
+        calls.append(path)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(oad_layout, "save_npy", crash_on_first)
+    with pytest.raises(OSError, match="disk full"):
+        write_oad(data, root)
+    (root / "data_info.json").write_text('{"THUMOS": {}}')  # the user's own file, back in place
+    monkeypatch.undo()
+    with pytest.raises(ForeignFileError, match=r"data_info\.json"):
+        write_oad(data, root)
+    assert (root / "data_info.json").read_text() == '{"THUMOS": {}}'
 
 
 # ------------------------------------------------------------------ frame rates: no default, no disagreement

@@ -1,5 +1,6 @@
-"""Notebook 03's checkers: gadlib's own functions pass them, plausible wrong answers fail them with
-a message that says what is wrong, and measured values are never shown. (That the notebook's
+"""Notebook 03's checkers: a student's own correct answers pass them (gadlib's functions, which the
+answers must not call, fail them: tests/test_exercise_integrity.py), plausible wrong answers fail
+them with a message that says what is wrong, and measured values are never shown. (That the notebook's
 solutions pass and its student edition fails cleanly is tests/test_course.py's job.)"""
 from __future__ import annotations
 
@@ -25,18 +26,33 @@ def test_notebook_03_is_a_course_notebook():
     assert "03_misclassification_diversity" in course.course_notebooks()
 
 
-def test_check_error_counts_accepts_gadlib_and_rejects_common_mistakes(capsys):
-    check_error_counts(dv.error_counts)
+def own_error_counts(pred, truth, C, exclude=()):
+    """A student's answer: numpy and scikit-learn, no gadlib."""
+    e = confusion_matrix(truth, pred, labels=np.arange(C))
+    np.fill_diagonal(e, 0)
+    e[list(exclude), :] = 0
+    e[:, list(exclude)] = 0
+    return e
+
+
+def own_error_entropy(errors, min_errors):
+    """A student's answer: numpy only."""
+    rows = [r / r.sum() for r in np.asarray(errors, float) if r.sum() >= min_errors]
+    return float(np.mean([-(r[r > 0] * np.log(r[r > 0])).sum() for r in rows])) if rows else float("nan")
+
+
+def test_check_error_counts_accepts_an_own_answer_and_rejects_common_mistakes(capsys):
+    check_error_counts(own_error_counts)
     assert "✓ my_error_counts: passed" in capsys.readouterr().out
 
     def plain_confusion(pred, truth, C, exclude=()):  # the diagonal (correct predictions) kept
         return confusion_matrix(truth, pred, labels=np.arange(C))
 
     def transposed(pred, truth, C, exclude=()):  # rows = predicted class
-        return dv.error_counts(pred, truth, C, exclude).T
+        return own_error_counts(pred, truth, C, exclude).T
 
     def exclude_rows_only(pred, truth, C, exclude=()):
-        e = dv.error_counts(pred, truth, C)
+        e = own_error_counts(pred, truth, C)
         e[list(exclude), :] = 0
         return e
 
@@ -49,17 +65,17 @@ def test_check_error_counts_accepts_gadlib_and_rejects_common_mistakes(capsys):
            says="not implemented yet")
 
 
-def test_check_error_entropy_accepts_gadlib_and_rejects_common_mistakes():
-    check_error_entropy(lambda e, m: dv.error_entropy(e, m))
+def test_check_error_entropy_accepts_an_own_answer_and_rejects_common_mistakes():
+    check_error_entropy(own_error_entropy)
 
     def log2(errors, min_errors):
-        return dv.error_entropy(errors, min_errors) / np.log(2)
+        return own_error_entropy(errors, min_errors) / np.log(2)
 
     def ignores_min_errors(errors, min_errors):
-        return dv.error_entropy(errors, 1)
+        return own_error_entropy(errors, 1)
 
     def zero_not_nan(errors, min_errors):
-        h = dv.error_entropy(errors, min_errors)
+        h = own_error_entropy(errors, min_errors)
         return 0.0 if np.isnan(h) else h
 
     def counts_not_shares(errors, min_errors):  # entropy of the raw counts, not of the shares

@@ -4,8 +4,8 @@
   (a function-local import hides a cycle from a reader, not from this test), has no cycle.
 - No gadlib module imports another gadlib module or a required library inside a function;
   only optional heavy dependencies may be imported there (OPTIONAL below), each with a comment.
-- Every module imports on its own in a fresh interpreter, in dependency order (a module that
-  only works after another happened to be imported first fails here).
+- Every module imports in a fresh interpreter, one after another in dependency order (a module
+  that fails to import, or whose imports only resolve out of that order, fails here).
 - No module is longer than MAX_LINES: a module is read in one sitting.
 """
 import ast

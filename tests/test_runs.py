@@ -113,7 +113,7 @@ def test_compare_puts_methods_and_the_paper_side_by_side(runs, tmp_path, capsys)
     assert compare.main([str(out), "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     md = (tmp_path / "comparison.md").read_text()
-    assert md.splitlines()[0] == compare.MARKER and compare.markdown.__name__
+    assert md.splitlines()[0] == compare.MARKER
     header = next(line for line in md.splitlines() if line.startswith("| config"))
     assert "| step_top1 | step_top1 (paper) |" in header and "task_top1 (paper)" in header
     gad_row = next(line for line in md.splitlines() if line.startswith("| smoke | gad |"))

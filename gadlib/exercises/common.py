@@ -16,7 +16,11 @@ lecture each fits and how long it takes.
 """
 from __future__ import annotations
 
+import ast
+import inspect
 import itertools
+import textwrap
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -25,14 +29,62 @@ class ExerciseFailed(AssertionError):
     """A checker's verdict: the answer is wrong, or not written yet."""
 
 
-def _call(answer, *args, what: str):
-    """answer(*args); a stub still raising NotImplementedError fails with one clear line."""
+_WITHHELD = "gadlib: withheld while an exercise answer runs"
+
+
+def _refuse(*args, **kwargs):
+    # This code runs with the withheld function's module as its globals: a literal message and a
+    # builtin exception are all it may rely on.
+    raise LookupError("gadlib: withheld while an exercise answer runs")
+
+
+@contextmanager
+def withheld(functions):
+    """While the block runs, calling any of `functions` raises instead of computing: the answer
+    to an exercise must not be, wrap or call gadlib's implementation of what it asks for, nor the
+    checker's reference. Swapping the code object (not the module attribute) catches every way
+    of reaching the function: imported by name, through its module, or passed as the answer."""
+    saved = [(f, f.__code__) for f in map(inspect.unwrap, functions)]
+    try:
+        for f, _ in saved:
+            f.__code__ = _refuse.__code__
+        yield
+    finally:
+        for f, code in saved:
+            f.__code__ = code
+
+
+def _call(answer, *args, what: str, withheld_functions=()):
+    """answer(*args); a stub still raising NotImplementedError fails with one clear line, and so
+    does an answer that calls one of `withheld_functions` (see `withheld`)."""
     if not callable(answer):
         raise ExerciseFailed(f"{what}: pass the function itself (e.g. check_x(my_function)), got {type(answer).__name__}")
     try:
-        return answer(*args)
+        with withheld(withheld_functions):
+            return answer(*args)
     except NotImplementedError:
         raise ExerciseFailed(f"{what}: not implemented yet (the function still raises NotImplementedError)") from None
+    except LookupError as e:
+        if e.args != (_WITHHELD,):
+            raise
+        names = ", ".join(f"{f.__module__}.{f.__name__}" for f in withheld_functions)
+        raise ExerciseFailed(f"{what}: the answer calls gadlib's own implementation or the checker's reference "
+                             f"({names}); write it yourself") from None
+
+
+def _no_python_loop(answer, what: str) -> None:
+    """Fail an answer whose source has a for / while loop or a comprehension (the exercise asks
+    for tensor indexing). Needs the source: a function typed in a notebook cell or a file has it."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
+    except (OSError, TypeError, SyntaxError):
+        raise ExerciseFailed(f"{what}: cannot read the function's source to check the no-loop rule; "
+                             "define it with def in a cell") from None
+    loops = [n for n in ast.walk(tree) if isinstance(n, (ast.For, ast.AsyncFor, ast.While, ast.ListComp,
+                                                         ast.SetComp, ast.DictComp, ast.GeneratorExp))]
+    if loops:
+        raise ExerciseFailed(f"{what}: line {loops[0].lineno} of the function loops in Python; use tensor "
+                             "indexing (one gather over the batch) instead")
 
 
 def _passed(what: str, detail: str) -> None:

@@ -13,7 +13,7 @@ from gadlib.benchmark import generate_benchmark, preset
 from gadlib.vocabulary import label_overlap_stats
 from gadlib.plots import error_sharing, split_label
 
-from .common import ExerciseFailed, _call, _check_measured, _passed, _report_prediction
+from .common import ExerciseFailed, _call, _check_measured, _no_python_loop, _passed, _report_prediction
 
 
 def coin_like_names(num_classes: int = 24, label_overlap: float = 0.6, seed: int = 0) -> list[str]:
@@ -65,6 +65,7 @@ def check_cls_readout(cls_readout) -> None:
     """Notebook 01, exercise 2. cls_readout(hidden [B, L, H], mask [B, L] right-padded 0/1)
     -> [B, H]: each row's hidden state at its last real position (where [CLS] sits)."""
     what = "cls_readout"
+    _no_python_loop(cls_readout, what)
     gen = torch.Generator().manual_seed(0)
     cases = []
     for lengths in ([1], [3], [3, 3], [2, 5, 4], [6, 1, 6, 2]):

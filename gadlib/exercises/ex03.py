@@ -33,7 +33,8 @@ def check_error_counts(my_error_counts) -> None:
     cases.sort(key=lambda c: (len(c[0]), c[2]))
     for pred, truth, C, exclude in cases:
         want = error_counts(pred, truth, C, exclude)
-        got = _call(my_error_counts, pred.copy(), truth.copy(), C, exclude, what=what)
+        got = _call(my_error_counts, pred.copy(), truth.copy(), C, exclude, what=what,
+                    withheld_functions=(error_counts,))
         shown = f"{what}(pred={pred.tolist()}, truth={truth.tolist()}, num_classes={C}, exclude={exclude})"
         got = np.asarray(got)
         if got.shape != want.shape:
@@ -64,7 +65,8 @@ def check_error_entropy(my_error_entropy) -> None:
             cases.append((errors, int(rng.integers(1, 8))))
     for errors, min_errors in cases:
         want = error_entropy(errors, min_errors)
-        got = _call(my_error_entropy, errors.copy(), min_errors, what=what)
+        got = _call(my_error_entropy, errors.copy(), min_errors, what=what,
+                    withheld_functions=(error_entropy, matched_error_entropy))
         try:
             got = float(got)
         except (TypeError, ValueError):
@@ -146,7 +148,7 @@ def check_few_vs_many(predict, measure) -> None:
     matched_counts}; predict() gives your values before measuring."""
     what = "few vs many errors"
     want = _few_many_gaps()
-    _check_measured(_call(measure, what=what), want, 1e-9, what,
+    _check_measured(_call(measure, what=what, withheld_functions=(_few_many_gaps,)), want, 1e-9, what,
                     "Default min_errors (5), draws (20) and seed (0); n_per_class = matched_counts(errs) for both.")
     guess = _call(predict, what=what + " (prediction)")
     _passed(what, "the three gaps match gadlib.diversity")

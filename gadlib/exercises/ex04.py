@@ -41,7 +41,8 @@ def check_previous_actions(previous_actions) -> None:
     cases = 0
     for labels in _short_sequences(6, labels=(0, 1, 2, 3)):
         want = _previous_actions_reference(labels, step_names)
-        got = _call(previous_actions, labels.copy(), list(step_names), what=what)
+        got = _call(previous_actions, labels.copy(), list(step_names), what=what,
+                    withheld_functions=(_previous_actions, _previous_actions_reference))
         if not isinstance(got, (list, tuple)) or len(got) != len(labels):
             raise ExerciseFailed(f"{what}({labels.tolist()}, ...): return one name per frame ({len(labels)}), got "
                                  f"{type(got).__name__} of length {len(got) if hasattr(got, '__len__') else '?'}")
@@ -81,7 +82,8 @@ def check_gad_loss(gad_loss) -> None:
     for seed, lam in sorted(cases, key=lambda c: c[1]):
         inputs = gad_loss_inputs(seed)
         want = float(_gad_loss_reference(*inputs, lam))
-        got = _call(gad_loss, *(x.clone() for x in inputs), lam, what=what)
+        got = _call(gad_loss, *(x.clone() for x in inputs), lam, what=what,
+                    withheld_functions=(_gad_loss_reference,))
         if isinstance(got, torch.Tensor):
             if got.numel() != 1:
                 raise ExerciseFailed(f"{what}: return one scalar (the batch's loss), got a tensor of shape {tuple(got.shape)}")
@@ -139,7 +141,7 @@ def check_lora_removal(measure) -> None:
     prompt, for the LoRA model as built, after simulate_finetuning(model), and after remove_lora."""
     what = "LoRA removal"
     want = _lora_measurement()
-    _check_measured(_call(measure, what=what), want, 1e-5, what,
+    _check_measured(_call(measure, what=what, withheld_functions=(_lora_measurement,)), want, 1e-5, what,
                     "Build the original LM with set_seed(0); load_language_model(backbone); compare "
                     "`.logits` on the same ids, max of the absolute difference.")
     _passed(what, "the three differences match a recomputation")
@@ -198,7 +200,7 @@ def check_lm_positions(predict, measure) -> None:
     order; predict() from the prefix and context token counts alone."""
     what = "LM positions per order"
     want = _positions_measurement()
-    _check_measured(_call(measure, what=what), want, 0, what,
+    _check_measured(_call(measure, what=what, withheld_functions=(_positions_measurement,)), want, 0, what,
                     "Count with count_lm_positions(model, lambda: model.loss(batch)) (and model.predict(batch) "
                     "for 'disc_first predict'), one fresh positions_model per order.")
     guess = _call(predict, what=what + " (prediction)")

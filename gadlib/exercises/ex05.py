@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gadlib.metrics import point_f1, segment_f1, segments
+from gadlib.metrics import _segment_counts, point_f1, segment_f1, segments
 
 from .common import ExerciseFailed, _call, _check_measured, _close, _passed, _report_prediction, _same_keys, _short_sequences
 
@@ -18,7 +18,7 @@ def check_segments(my_segments) -> None:
     what = "my_segments"
     cases = 0
     for labels in _short_sequences(6):
-        got = _call(my_segments, labels.copy(), what=what)
+        got = _call(my_segments, labels.copy(), what=what, withheld_functions=(segments,))
         want = segments(labels)
         try:
             ok = [tuple(int(x) for x in seg) for seg in got] == want
@@ -47,11 +47,15 @@ def check_segment_f1(my_segment_f1) -> None:
     cases = [(p, t, iou) for n in range(1, 13) for _ in range(12) for p, t in [random_oad_pair(rng, n)]
              for iou in (0.1, 0.5)]
     cases += [(np.array([1, 1, 1, 1, 0]), np.array([1, 1, 0, 0, 0]), 0.5),   # IoU exactly at the threshold
-              (np.array([1, 0, 1, 1]), np.array([1, 1, 1, 1]), 0.25)]        # two predictions, one true segment
+              (np.array([1, 0, 1, 1]), np.array([1, 1, 1, 1]), 0.25),        # two predictions, one true segment
+              # the second prediction's best true segment is taken: a false positive, although the
+              # other true segment is free and overlaps it enough ("first free match" would say 1.0)
+              (np.array([1, 1, 0, 1, 1, 1, 1]), np.array([1, 1, 1, 1, 1, 0, 1]), 0.1)]
     cases.sort(key=lambda c: len(c[1]))
     for pred, truth, iou in cases:
         want = segment_f1([pred], [truth], iou)
-        got = _call(my_segment_f1, pred.copy(), truth.copy(), iou, what=what)
+        got = _call(my_segment_f1, pred.copy(), truth.copy(), iou, what=what,
+                    withheld_functions=(segment_f1, _segment_counts))
         if not _close(got, want, 1e-9):
             raise ExerciseFailed(f"{what}(pred={pred.tolist()}, truth={truth.tolist()}, iou={iou}) returned {got!r}; "
                                  f"expected {want:.4f} (TP/FP/FN counted as in segment_f1's docstring)")
