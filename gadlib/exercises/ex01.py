@@ -13,7 +13,7 @@ from gadlib.benchmark import generate_benchmark, preset
 from gadlib.vocabulary import label_overlap_stats
 from gadlib.plots import error_sharing, split_label
 
-from .common import ExerciseFailed, _call, _check_measured, _no_python_loop, _passed, _report_prediction
+from .common import ExerciseFailed, _call, _check_measured, _passed, _report_prediction, python_lines
 
 
 def coin_like_names(num_classes: int = 24, label_overlap: float = 0.6, seed: int = 0) -> list[str]:
@@ -65,7 +65,6 @@ def check_cls_readout(cls_readout) -> None:
     """Notebook 01, exercise 2. cls_readout(hidden [B, L, H], mask [B, L] right-padded 0/1)
     -> [B, H]: each row's hidden state at its last real position (where [CLS] sits)."""
     what = "cls_readout"
-    _no_python_loop(cls_readout, what)
     gen = torch.Generator().manual_seed(0)
     cases = []
     for lengths in ([1], [3], [3, 3], [2, 5, 4], [6, 1, 6, 2]):
@@ -90,7 +89,13 @@ def check_cls_readout(cls_readout) -> None:
             where = f"position {hit[0]}" if hit else "no single position"
             raise ExerciseFailed(f"{what}: with sequence lengths {lengths} (mask row {mask[i].tolist()}), row {i} "
                                  f"holds the hidden state of {where}, not of its last real position")
-    _passed(what, f"{len(cases)} padded batches")
+    # the same work for 2 rows and for 12: no Python loop over the batch
+    lines = [python_lines(cls_readout, torch.randn(B, 5, 4, generator=gen), (torch.arange(5) < 3).long().expand(B, 5))
+             for B in (2, 12)]
+    if lines[1] > lines[0]:
+        raise ExerciseFailed(f"{what}: more Python lines run for a batch of 12 ({lines[1]}) than of 2 ({lines[0]}): "
+                             "a loop over the batch; use tensor indexing (one gather for all rows) instead")
+    _passed(what, f"{len(cases)} padded batches, no Python loop")
 
 
 OVERLAP_KNOB = (0.0, 0.25, 0.5, 0.75, 1.0)
