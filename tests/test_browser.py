@@ -76,10 +76,13 @@ def lab(tmp_path_factory):
     for p in sorted((repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         shutil.copy(p, root / p.name)
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo_root()), os.environ.get("PYTHONPATH", "")])}
+    # Workspaces (which notebooks a page restores) live in the test's folder, not the user's.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo_root()), os.environ.get("PYTHONPATH", "")]),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path_factory.mktemp("workspaces"))}
+    # allow_root: developers' machines and CI run as root, and JupyterLab refuses root without it
     server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
                                f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}",
-                               "--ServerApp.open_browser=False"], env=env,
+                               "--ServerApp.open_browser=False", "--ServerApp.allow_root=True"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -105,10 +108,18 @@ def browser():
         b.close()
 
 
+# The notebook panel on show: every other panel of the page is hidden (lm-mod-hidden).
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
+
+
 def _open(browser, url: str, name: str):
+    """A page of its own JupyterLab workspace (reset), so it restores no notebook opened by an
+    earlier page, showing the notebook `name`."""
     page = browser.new_page(viewport={"width": 1024, "height": 900})
-    page.goto(f"{url}/lab/tree/{name}?token={TOKEN}")
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    workspace = f"test-{name.replace('.', '-')}-{time.monotonic_ns()}"
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{name}?reset&token={TOKEN}")
+    page.wait_for_selector(f".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=60_000)
+    page.wait_for_selector(f".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel:text-is('{name}')", timeout=60_000)
     return page
 
 
@@ -151,5 +162,5 @@ def test_committed_notebook_opens_without_widget_errors(lab, browser, name):
     url, _ = lab
     page = _open(browser, url, name)
     page.wait_for_timeout(5000)  # outputs and widget views render after the notebook model loads
-    assert "Error displaying widget" not in page.inner_text(".jp-Notebook")
+    assert "Error displaying widget" not in page.inner_text(NOTEBOOK)
     page.close()
