@@ -79,6 +79,9 @@ def lab(tmp_path_factory):
     # Workspaces (which notebooks a page restores) live in the test's folder, not the user's.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo_root()), os.environ.get("PYTHONPATH", "")]),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path_factory.mktemp("workspaces"))}
+    # A student's kernel draws inline; the test run's MPLBACKEND=Agg (.ci/run) would make every
+    # figure the text "<Figure size ...>" in the browser.
+    env.pop("MPLBACKEND", None)
     # allow_root: developers' machines and CI run as root, and JupyterLab refuses root without it
     server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
                                f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}",
@@ -124,8 +127,15 @@ def _open(browser, url: str, name: str):
 
 
 def _run_all(page):
+    """Run every cell of the notebook on show, once its kernel is connected and idle (a Run menu
+    used before that does nothing); the first cell's prompt then shows [*] or a number."""
+    page.wait_for_function("document.querySelector('.jp-StatusBar-Widget, #jp-main-statusbar')"
+                           " && document.body.innerText.includes('| Idle')", timeout=60_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    started = ("() => { const p = document.querySelector(SELECTOR);"
+               " return !!p && /\\[(\\*|\\d+)\\]/.test(p.innerText); }").replace("SELECTOR", repr(f"{NOTEBOOK} .jp-InputPrompt"))
+    page.wait_for_function(started, timeout=60_000)
 
 
 def test_explorer_renders_and_redraws_once(lab, browser):
