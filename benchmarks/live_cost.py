@@ -55,7 +55,7 @@ from gadlib.methods import build_classifier  # noqa: E402
 from gadlib.oad import OADConfig, OADWindows, training_windows  # noqa: E402
 from gadlib.samples import NO_PREVIOUS_ACTION, label_names  # noqa: E402
 from gadlib.streaming import StreamingDetector  # noqa: E402
-from speed import gad_without_lm_head_loss, train_step_fn  # noqa: E402
+from speed import backbone_inputs, gad_without_lm_head_loss, train_step_fn  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -132,7 +132,7 @@ def one_run(args) -> dict:
 
     with torch.no_grad():
         def prefix_and_cls(b):
-            return mllm.pad(mllm.prefix_embeds(b.visual, b.kinds, cls=True))
+            return backbone_inputs(disc, b)
         prebuilt = [prefix_and_cls(b) for b in frames]
         fns = {"backbone_forward": lambda r: mllm.hidden_states(*prebuilt[r % len(frames)]),
                "connector_and_backbone": lambda r: mllm.hidden_states(*prefix_and_cls(frames[r % len(frames)])),

@@ -106,9 +106,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def backbone_inputs(disc, batch: Batch):
     """The padded prefix + [CLS] embeddings the discriminative path feeds to the LM."""
     with torch.no_grad():
-        prefixes = disc.mllm.prefix_embeds(batch.visual, batch.kinds)
-        seqs = [torch.cat([p, disc.mllm.cls_embed(p)]) for p in prefixes]
-        return disc.mllm.pad(seqs)
+        return disc.mllm.pad(disc.mllm.prefix_embeds(batch.visual, batch.kinds, cls=True))
 
 
 def forced_greedy_predict(gen, batch: Batch, space: LabelSpace, new_tokens: int) -> np.ndarray:
@@ -213,12 +211,12 @@ def gad_without_lm_head_loss(gad, batch: Batch) -> torch.Tensor:
     the LM head costs (logits at the context positions, their softmax, the head's gradient and
     AdamW update); this one's over discriminative is what the longer sequence costs."""
     mllm = gad.mllm
-    prefixes = mllm.prefix_embeds(batch.visual, batch.kinds)
+    stems = mllm.prefix_embeds(batch.visual, batch.kinds, cls=True)
     targets = gad.generation_targets(batch)
     embedded = mllm.embed_tokens([t for x in targets for t in x]).split([len(t) for t in targets])
-    embeds, mask, positions = mllm.pad([torch.cat([p, mllm.cls_embed(p), e]) for p, e in zip(prefixes, embedded)])
+    embeds, mask, positions = mllm.pad([torch.cat([p, e]) for p, e in zip(stems, embedded)])
     hidden = mllm.hidden_states(embeds, mask, positions)
-    return gad.classification_loss(hidden[torch.arange(len(batch)), torch.tensor([len(p) for p in prefixes])], batch)
+    return gad.classification_loss(hidden[torch.arange(len(batch)), torch.tensor([len(p) - 1 for p in stems])], batch)
 
 
 def train_step_fn(clf, batch: Batch, device: torch.device, loss_fn=None):

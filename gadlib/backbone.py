@@ -231,7 +231,7 @@ class MLLM(nn.Module):
         of the sequence is a visible part of a live system's per-frame cost, benchmarks/live_cost.py)."""
         prompt = {k: self.prompt_embeds(k) for k in set(kinds)}
         dtype = prompt[kinds[0]][0].dtype  # the LM's embedding dtype; the connector may run in fp32
-        tail = [self.cls_query.to(dtype)[None]] if cls else []
+        tail = [self.cls_embed(prompt[kinds[0]][0])] if cls else []
         return [torch.cat([prompt[k][0], v.to(dtype), prompt[k][1], *tail]) for v, k in zip(connected, kinds)]
 
     def prefix_embeds(self, visual: list[torch.Tensor], kinds: list[str], cls: bool = False) -> list[torch.Tensor]:
