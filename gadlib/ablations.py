@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
 from .discriminative import DiscriminativeClassifier
 from .experiment import Run, Setup
 from .generative import GenerativeClassifier
-from .oad import OADConfig, evaluate_oad, training_windows
+from .oad import EpochWindows, OADConfig, evaluate_oad
 from .training import train
 
 
@@ -31,7 +29,8 @@ def two_stage_classifier(generative: GenerativeClassifier) -> DiscriminativeClas
     if not isinstance(generative, GenerativeClassifier):
         raise TypeError(f"two_stage_classifier needs a trained GenerativeClassifier, got {type(generative).__name__}")
     freeze_generative_model(generative)
-    head = DiscriminativeClassifier(generative.mllm, generative.label_names, generative.background_weight)
+    head = DiscriminativeClassifier(generative.mllm, generative.label_names, generative.background_weight,
+                                    generative.loss_norm)
     if hasattr(generative, "spec"):
         head.spec = {**generative.spec, "stage": "two_stage"}
     return head
@@ -46,9 +45,5 @@ def run_two_stage_oad(generative_run: Run, dataset, setup: Setup, cfg: OADConfig
     seed = generative_run.seed
     head = two_stage_classifier(generative_run.classifier)
 
-    def epoch_windows(epoch: int):
-        offset = int(np.random.default_rng([seed, epoch]).integers(cfg.stride))
-        return training_windows(dataset, "train", cfg, offset=offset)
-
-    history = train(head, epoch_windows, replace(setup.train, seed=seed))
+    history = train(head, EpochWindows(dataset, "train", cfg, seed), replace(setup.train, seed=seed))
     return Run(name, seed, history, {"oad": evaluate_oad(head, dataset, "test", cfg)})

@@ -18,6 +18,13 @@ from .prompts import LABEL_SET
 from .samples import Sample
 
 
+# How weighted per-sample losses become one number: "batch" = sum(w_i * loss_i) / B (the
+# authors' OAD training: background windows simply count less), "weights" = sum(w_i * loss_i) /
+# sum(w_i) (gadlib's earlier rule: a weighted mean, whose scale does not move with the share of
+# background in a batch). Equal when every weight is 1.
+LOSS_NORMS = ("batch", "weights")
+
+
 @dataclass
 class Batch:
     visual: list[torch.Tensor]  # one [N_i, D] tensor per sample
@@ -64,6 +71,8 @@ class ActionClassifier(nn.Module):
       paper down-weights them (0.2-1.0 per data set). Every classifier applies it through
       `sample_weights`, so the three are compared under the same loss weighting
       (notebooks/05_online_action_detection.ipynb).
+    loss_norm: how the weighted per-sample losses are reduced, one of `LOSS_NORMS`
+      (`weighted_loss`); OAD runs pass the `OADConfig`'s ("batch", the authors').
     """
 
     # Constructor options with a closed set of values (checked by `gadlib.run_config` before a
@@ -71,12 +80,15 @@ class ActionClassifier(nn.Module):
     OPTIONS: dict[str, tuple] = {}
     NAMED_BY: tuple[str, ...] = ()
 
-    def __init__(self, mllm: MLLM, label_names: dict[str, list[str]], background_weight: float = 1.0):
+    def __init__(self, mllm: MLLM, label_names: dict[str, list[str]], background_weight: float = 1.0,
+                 loss_norm: str = "weights"):
         super().__init__()
         if not background_weight > 0:
             raise ValueError(f"background_weight must be > 0, got {background_weight}")
+        if loss_norm not in LOSS_NORMS:
+            raise ValueError(f"loss_norm must be one of {LOSS_NORMS}, got {loss_norm!r}")
         self.mllm, self.label_names = mllm, {k: list(v) for k, v in label_names.items()}
-        self.background_weight = float(background_weight)
+        self.background_weight, self.loss_norm = float(background_weight), loss_norm
 
     def check_targets(self, batch: Batch) -> None:
         for kind, t in zip(batch.kinds, batch.targets.tolist()):
@@ -103,6 +115,12 @@ class ActionClassifier(nn.Module):
         weights = torch.ones(len(batch), dtype=torch.float32)
         weights[background] = self.background_weight
         return weights.to(self.mllm.device)
+
+    def weighted_loss(self, losses: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """One loss from per-sample losses [B]: weighted by `sample_weights`, reduced by `loss_norm`."""
+        weights = self.sample_weights(batch)
+        total = (losses * weights).sum()
+        return total / (len(batch) if self.loss_norm == "batch" else weights.sum())
 
     def loss(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError

@@ -35,12 +35,12 @@ from .checkpoint import load_classifier
 from .datasets import VideoDataset, ensure_benchmark, read_coin, read_oad
 from .experiment import OFFLINE_KINDS, Run, Setup, offline_samples, summarize
 from .methods import build_classifier
-from .oad import OADConfig, evaluate_oad, training_windows
+from .oad import EpochWindows, evaluate_oad
 from .predictions import PREDICTIONS_FILE, save_predictions, table
 from .prompts import LABEL_SET
 from .results import _write_json
 from .run_config import (ALIASES, DataConfig, EvalConfig, RunConfig, config_help, load_config,  # noqa: F401
-                         parse_overrides, run_key, validate_config)
+                         oad_config, parse_overrides, run_key, validate_config)
 from .samples import Sample, label_names
 from .tracking import CURVES_FILE, curve_summary
 from .training import History, evaluate, resolve_mixed_precision, train
@@ -101,18 +101,13 @@ OAD_METRICS = ("seg_f1_0.1", "seg_f1_0.25", "seg_f1_0.5", "point_f1_1s", "point_
                "frame_acc", "fps")
 
 
-def oad_config(cfg: DataConfig) -> OADConfig:
-    return OADConfig(window=cfg.window, long_context=cfg.long_context, long_tokens=cfg.long_tokens,
-                     stride=cfg.stride, background_weight=cfg.background_weight)
-
-
 def task_samples(dataset: VideoDataset, cfg: DataConfig, kinds: tuple[str, ...], subset: str,
                  seed: int = 0, epoch: int | None = None) -> list[Sample]:
     """The training samples of `subset`, drawn per (seed, epoch): jittered frames for step / task
-    samples, OAD windows on a frame grid shifted by a seeded offset (as `gadlib.oad.run_oad`)."""
+    samples, OAD windows on a frame grid shifted by a seeded offset per video (`gadlib.oad.EpochWindows`,
+    as `gadlib.oad.run_oad`)."""
     if kinds == ("oad",):
-        offset = int(np.random.default_rng([seed, epoch or 0]).integers(cfg.stride))
-        return training_windows(dataset, subset, oad_config(cfg), offset=offset)
+        return EpochWindows(dataset, subset, oad_config(cfg), seed)(epoch or 0)
     rng = np.random.default_rng([seed, epoch]) if epoch is not None else None
     return offline_samples(dataset, subset, cfg.num_frames, kinds, rng=rng)
 
@@ -228,7 +223,7 @@ def run(cfg: RunConfig, overwrite: bool = False, checkpoint: str | Path | None =
     is_oad = kinds == ("oad",)
     # OAD: every frame of every test video (dense, `evaluate_oad`); otherwise the test samples
     test = None if is_oad else offline_samples(dataset, "test", cfg.data.num_frames, kinds)
-    extra = {"background_weight": cfg.data.background_weight} if is_oad else {}
+    extra = {"background_weight": cfg.data.background_weight, "loss_norm": cfg.data.loss_norm} if is_oad else {}
     backbone = backbone_for_precision(cfg.backbone, cfg.train.mixed_precision)
     decodings = cfg.eval.decodings if cfg.method == "generative" else ["greedy"]
     runs, timing, curves, tables = [], {}, {}, {}
@@ -240,7 +235,9 @@ def run(cfg: RunConfig, overwrite: bool = False, checkpoint: str | Path | None =
             classifier = build_classifier(cfg.method, names, dataset.feature_dim, backbone, seed=seed,
                                           **extra, **cfg.method_kwargs)
             resume = folder if cfg.resume and (folder / "training_state.pt").is_file() else None
-            history = train(classifier, lambda epoch: task_samples(dataset, cfg.data, kinds, "train", seed, epoch),
+            epochs = (EpochWindows(dataset, "train", oad_config(cfg.data), seed) if is_oad
+                      else lambda epoch, seed=seed: task_samples(dataset, cfg.data, kinds, "train", seed, epoch))
+            history = train(classifier, epochs,
                             replace(cfg.train, seed=seed, checkpoint_dir=str(folder),
                                     log_dir=str(out / "logs" / f"seed{seed}")), resume_from=resume)
         for decoding in decodings:  # every process evaluates its share (gadlib.sharding)

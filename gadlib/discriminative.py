@@ -19,8 +19,8 @@ class DiscriminativeClassifier(ActionClassifier):
     """[CLS] hidden state -> one linear head per label set (steps, shared by recognition and
     forecasting; tasks; OAD classes). `background_weight` down-weights OAD background samples."""
 
-    def __init__(self, mllm, label_names, background_weight: float = 1.0):
-        super().__init__(mllm, label_names, background_weight)
+    def __init__(self, mllm, label_names, background_weight: float = 1.0, loss_norm: str = "weights"):
+        super().__init__(mllm, label_names, background_weight, loss_norm)
         hidden = mllm.cls_query.numel()
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(names)) for name, names in label_names.items()})
 
@@ -52,15 +52,14 @@ class DiscriminativeClassifier(ActionClassifier):
 
     def classification_loss(self, h_cls: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Cross-entropy over each sample's own label set, weighted by `sample_weights`
-        (OAD background samples down-weighted)."""
+        (OAD background samples down-weighted) and reduced by `loss_norm` (`weighted_loss`)."""
         targets = batch.targets.to(h_cls.device)
         losses = torch.zeros(len(batch), device=h_cls.device)
         for name in sorted({LABEL_SET[k] for k in batch.kinds}):
             idx = torch.tensor([i for i, k in enumerate(batch.kinds) if LABEL_SET[k] == name], device=h_cls.device)
             logits = self.head_logits(name, h_cls[idx])
             losses = losses.index_put((idx,), F.cross_entropy(logits, targets[idx], reduction="none"))
-        weights = self.sample_weights(batch)
-        return (losses * weights).sum() / weights.sum()
+        return self.weighted_loss(losses, batch)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         self.check_targets(batch)

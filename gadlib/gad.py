@@ -54,8 +54,8 @@ class GADClassifier(DiscriminativeClassifier):
 
     def __init__(self, mllm, label_names, lam: float = 1.0, order: str = "disc_first",
                  generate: str = "context", readout: str = "cls", context_classes: list[str] | None = None,
-                 max_context_tokens: int = 32, background_weight: float = 1.0):
-        super().__init__(mllm, label_names, background_weight)
+                 max_context_tokens: int = 32, background_weight: float = 1.0, loss_norm: str = "weights"):
+        super().__init__(mllm, label_names, background_weight, loss_norm)
         self.check_options(lam, order, generate, readout, context_classes, max_context_tokens)
         self.lam, self.order, self.generate, self.readout = float(lam), order, generate, readout
         self.max_context_tokens = max_context_tokens

@@ -43,8 +43,8 @@ class GenerativeClassifier(ActionClassifier):
 
     def __init__(self, mllm, label_names, mapping: str = "text", seed: int = 0,
                  decoding: str = "greedy", label_eos: bool | None = None, extend_init: str = "linear",
-                 background_weight: float = 1.0):
-        super().__init__(mllm, label_names, background_weight)
+                 background_weight: float = 1.0, loss_norm: str = "weights"):
+        super().__init__(mllm, label_names, background_weight, loss_norm)
         if label_eos not in (None, True, False):
             raise ValueError(f"label_eos must be None, True or False, got {label_eos!r}")
         tok = mllm.tokenizer
@@ -66,16 +66,22 @@ class GenerativeClassifier(ActionClassifier):
         return self.label_spaces[label_set].sequences[target] + eos
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        """Mean next-token NLL of the label tokens, each token weighted by its sample's weight
-        (`sample_weights`: OAD background, the word "background", down-weighted as in the
-        discriminative loss). With all weights 1 it is the plain mean over label tokens."""
+        """Next-token NLL of the label tokens, each sample weighted by `sample_weights` (OAD
+        background, the word "background", down-weighted as in the discriminative loss).
+        loss_norm "batch" (the authors'): a sample's loss is the mean NLL of its label tokens, then
+        `weighted_loss`. "weights": the weighted mean over all label tokens of the batch (gadlib's
+        earlier rule; with all weights 1 it is the plain mean over label tokens)."""
         self.check_targets(batch)
         prefixes = self.mllm.prefix_embeds(batch.visual, batch.kinds)
         targets = [self.label_tokens(LABEL_SET[k], t) for k, t in zip(batch.kinds, batch.targets.tolist())]
         token_logprobs = self.mllm.teacher_forced(prefixes, targets)[3]
-        weights = self.sample_weights(batch).repeat_interleave(
-            torch.tensor([len(t) for t in targets], device=token_logprobs.device))
-        return -(weights * token_logprobs).sum() / weights.sum()
+        lengths = torch.tensor([len(t) for t in targets], device=token_logprobs.device)
+        owner = torch.arange(len(targets), device=token_logprobs.device).repeat_interleave(lengths)
+        if self.loss_norm == "weights":
+            weights = self.sample_weights(batch)[owner]
+            return -(weights * token_logprobs).sum() / weights.sum()
+        per_sample = torch.zeros(len(targets), device=token_logprobs.device).index_add(0, owner, -token_logprobs)
+        return self.weighted_loss(per_sample / lengths, batch)
 
     @torch.no_grad()
     def predict(self, batch: Batch, decoding: str | None = None) -> Prediction:

@@ -2,16 +2,22 @@
 
 Explained in notebooks/05_online_action_detection.ipynb.
 
-- Training windows: for a frame t, the `window` frames ending at t plus `long_tokens` frames
-  spread over the `long_context` frames before them; target = the label of frame t (0 =
-  background); GAD's context = the previous action. Frames marked `Video.ignored_mask()` give
-  no window and are never a previous action.
+- Training windows: for a frame t, the `window` frames ending at t plus the `long_context`
+  frames before them (every frame, as the authors feed it, or `long_tokens` of them spread
+  evenly); target = the label of frame t (0 = background). Windows at a video's start are
+  shorter (`start="short"`, the authors'), or repeat frame 0 (`start="repeat"`, gadlib's
+  earlier choice). Each epoch a video's windows sit on a grid of step `stride` (the window
+  length by default, as in the authors' training script) at a fresh random offset per video.
+  Frames marked `Video.ignored_mask()` give no window.
+- GAD's generation target (`OADConfig.context`, `oad_context`): the authors' "<current>,
+  <most recent other action in the short window>", the current label alone (their THUMOS'14
+  setting), or gadlib's earlier "previous action at any distance" (an ablation of notebook 04).
 - `OADWindows` is a lazy `Sequence` of such samples: it keeps only (video, t, target, context)
   per window and gathers the visual tokens from the video's (possibly memory-mapped) feature
   array when a window is indexed, so a whole split is never copied window by window.
-- Dense evaluation (`predict_dense`) scores every frame of every test video, the first frames
-  with a context clamped to frame 0 (as in training), batching windows within and across videos;
-  `predict_dense_reference` is the obvious one-frame-at-a-time loop it must agree with.
+- Dense evaluation (`predict_dense`) scores every frame of every test video with the training
+  layout, batching windows within and across videos; `predict_dense_reference` is the obvious
+  one-frame-at-a-time loop it must agree with.
 - `run_oad` trains and evaluates one method, like `gadlib.experiment.run` for the offline tasks.
 """
 from __future__ import annotations
@@ -23,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from .classifier import ActionClassifier, Batch, collate
+from .classifier import LOSS_NORMS, ActionClassifier, Batch, collate
 from .datasets import Video, VideoDataset
 from .experiment import Run, Setup
 from .methods import build_classifier
@@ -33,35 +39,59 @@ from .sharding import is_main_process, predict_sharded
 from .training import train
 
 
+STARTS = ("short", "repeat")
+CONTEXTS = ("current_and_other", "current", "previous_action")
+
+
 @dataclass
 class OADConfig:
-    """How OAD windows are built and how background is weighted in the loss.
+    """How OAD windows are built, what GAD generates on them, and how background is weighted.
 
-    window: frames of the short window ending at the predicted frame t (the paper: 16-32).
-    long_context: earlier frames before the window that the long context covers (paper: up to 128);
+    Defaults are the authors' protocol (their training scripts); gadlib's earlier choices stay
+    available as options, named for what they do.
+    window: frames of the short window ending at the predicted frame t (authors: 32 THUMOS'14,
+      20 CrossTask / EK100, 16 GoalStep).
+    long_context: earlier frames before the window that the long context covers (authors: 128);
       0 = no long context.
-    long_tokens: frames sampled uniformly from the long context (one visual token each for
-      one-token-per-frame features).
-    stride: distance between training windows (an epoch draws t = offset, offset + stride, ...).
-    background_weight: loss weight of background windows (the paper: 0.2-1.0 per data set), the
-      same for every classifier (`ActionClassifier.sample_weights`).
+    long_tokens: frames fed from the long context, spread evenly; None = every frame (authors';
+      a CPU preset may feed fewer).
+    stride: distance between training windows; None = `window` (authors'). Each epoch every
+      video draws its own random offset in [0, stride) (`EpochWindows`).
+    background_weight: loss weight of background windows (authors: 1.0 THUMOS'14, 0.2
+      CrossTask, 0.5 EK100 / GoalStep), the same for every classifier.
+    start: "short" (authors': windows at a video's start hold only the frames that exist) or
+      "repeat" (earlier frames are frame 0 repeated: every window has the same length).
+    context: GAD's generation target, see `oad_context`.
+    loss_norm: "batch" (authors': the weighted per-window losses averaged over the batch) or
+      "weights" (divided by the sum of the weights), see `gadlib.classifier.LOSS_NORMS`.
     """
     window: int = 8
     long_context: int = 0
-    long_tokens: int = 8
-    stride: int = 4
+    long_tokens: int | None = None
+    stride: int | None = None
     background_weight: float = 1.0
+    start: str = "short"
+    context: str = "current_and_other"
+    loss_norm: str = "batch"
 
     def __post_init__(self):
+        if self.long_tokens is None:
+            self.long_tokens = self.long_context
+        if self.stride is None:
+            self.stride = self.window
         for name, low in (("window", 1), ("stride", 1), ("long_context", 0), ("long_tokens", 0)):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"OADConfig: {name} must be >= {low} (an integer), got {value!r}")
         if not self.background_weight > 0:
             raise ValueError(f"OADConfig: background_weight must be > 0, got {self.background_weight!r}")
+        for name, allowed in (("start", STARTS), ("context", CONTEXTS), ("loss_norm", LOSS_NORMS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"OADConfig: {name} must be one of {allowed}, got {getattr(self, name)!r}")
 
     @property
     def frames_per_window(self) -> int:
+        """Frames of a full window (a shorter one at a video's start with start="short")."""
         return len(window_offsets(self))
 
 
@@ -70,9 +100,9 @@ def window_offsets(cfg: OADConfig) -> np.ndarray:
 
     The long context's `long_tokens` frames are spread evenly over frames
     t - window - long_context + 1 .. t - window, then come the `window` frames t - window + 1 .. t.
-    Offsets are relative to t, so every window has the same layout; frames before 0 are
-    clamped to 0 by the caller (the first frames repeat frame 0). No offset is > 0: nothing
-    after t is ever seen.
+    Offsets are relative to t and ascending, so every window has the same layout; frames before
+    0 are dropped (start="short") or clamped to 0 (start="repeat") by the caller. No offset is
+    > 0: nothing after t is ever seen.
     """
     short = np.arange(-cfg.window + 1, 1)
     if cfg.long_context == 0 or cfg.long_tokens == 0:
@@ -82,21 +112,48 @@ def window_offsets(cfg: OADConfig) -> np.ndarray:
     return np.concatenate([long.astype(np.int64), short])
 
 
+def oad_context(labels: np.ndarray, ignored: np.ndarray, cfg: OADConfig) -> np.ndarray:
+    """int64 [T, 2]: per frame t, the (current class, other class) GAD generates with
+    `cfg.context` = "current_and_other" or "current"; `context_text` writes them out.
+
+    labels: OAD classes per frame (0 = background); ignored: frames that are no action.
+    "current_and_other" (the authors' target): the current frame's class, then the most recent
+    action inside the visible short window (frames t - window + 1 .. t) that differs from it
+    ("background, <action>" on a background frame); other = 0 when there is none. "current"
+    (the authors' THUMOS'14 target): the current class only, other = 0.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    actions = np.where(np.asarray(ignored, dtype=bool), 0, labels)
+    other = np.zeros_like(labels)
+    if cfg.context == "current_and_other":
+        found = np.zeros(len(labels), dtype=bool)
+        for back in range(min(cfg.window, len(labels))):  # t, t - 1, ...: the most recent first
+            seen = np.concatenate([np.zeros(back, np.int64), actions[:len(actions) - back]])
+            hit = ~found & (seen != 0) & (seen != labels)
+            other[hit], found = seen[hit], found | hit
+    return np.stack([labels, other], axis=1)
+
+
+def context_text(current: int, other: int, names: list[str]) -> str:
+    """"<current>" or "<current>, <other>" with `names` the OAD classes (background first)."""
+    return names[current] if other == 0 else f"{names[current]}, {names[other]}"
+
+
 class OADWindows(Sequence):
     """A lazy sequence of OAD `Sample`s: (video, t) pairs whose visual tokens are gathered on access.
 
     Memory: 24 bytes per window (video index, t, target, context code; 4.8 MB measured for 200k
     windows, benchmarks/README.md) plus the videos' features, which are only read, never copied
-    (a memory-mapped array stays on disk). Indexing one window copies its L = cfg.frames_per_window
+    (a memory-mapped array stays on disk). Indexing one window copies its L <= cfg.frames_per_window
     frames (L x tokens_per_frame x D float32); `batch(indices)` copies one batch, B x L x D x 4
     bytes: e.g. 32 x (16 + 128) x 1024 x 4 B = 19 MB with a 16-frame window and 128 long-context
     frames, against N x L x D x 4 bytes for a list of all N windows of a split (every window copies
     its frames: L times the features themselves).
 
-    videos: the videos; times: per video, the frames t to predict (int array); cfg: window layout;
-    step_names: the data set's class names without background, for the previous-action context;
-    None for inference windows (contexts are then "": GAD generates nothing at inference).
-    Slicing returns another `OADWindows`.
+    videos: the videos; times: per video, the frames t to predict (int array); cfg: window layout
+    and GAD's target (`cfg.context`); step_names: the data set's class names without background,
+    for GAD's context; None for inference windows (contexts are then "": GAD generates nothing at
+    inference). Slicing returns another `OADWindows`.
     """
 
     def __init__(self, videos: list[Video], times: list[np.ndarray], cfg: OADConfig,
@@ -104,11 +161,9 @@ class OADWindows(Sequence):
         if len(videos) != len(times):
             raise ValueError(f"OADWindows: {len(videos)} videos but {len(times)} arrays of times")
         self.videos, self.cfg, self.offsets = list(videos), cfg, window_offsets(cfg)
-        # Context strings as codes: the same few names repeat over millions of frames.
-        self.context_names = [NO_PREVIOUS_ACTION] + list(step_names) if step_names is not None else [""]
-        code = {name: i for i, name in enumerate(self.context_names)}
+        names = ["background"] + list(step_names or [])
         dataset = VideoDataset("windows", self.videos, list(step_names or []), [], fps=1.0)
-        vid, ts, targets, contexts = [], [], [], []
+        vid, ts, targets, codes = [], [], [], []
         for i, (video, t) in enumerate(zip(self.videos, times)):
             t = np.asarray(t, dtype=np.int64)
             T = len(video.features)
@@ -119,18 +174,32 @@ class OADWindows(Sequence):
             if t.size and (t.min() < 0 or t.max() >= T):
                 raise ValueError(f"OADWindows: video {video.video_id!r} has {T} frames, asked for frame "
                                  f"{int(t.min() if t.min() < 0 else t.max())}")
+            labels = video.frame_labels()
             if step_names is None:
-                previous = np.zeros(T, dtype=np.int32)
+                code = np.zeros((len(t), 2), dtype=np.int64)
+            elif cfg.context == "previous_action":  # gadlib's earlier target: code 0 = "none"
+                index = {name: k for k, name in enumerate(names)}
+                previous = np.array([index.get(n, 0) for n in _previous_actions(dataset, video)], dtype=np.int64)
+                code = np.stack([previous[t], np.full(len(t), -1)], axis=1)
             else:
-                previous = np.array([code[name] for name in _previous_actions(dataset, video)], dtype=np.int32)
+                code = oad_context(labels, video.ignored_mask(), cfg)[t]
             vid.append(np.full(len(t), i, dtype=np.int32))
             ts.append(t)
-            targets.append(video.frame_labels()[t])
-            contexts.append(previous[t])
+            targets.append(labels[t])
+            codes.append(code)
         self._video = np.concatenate(vid) if vid else np.zeros(0, np.int32)
         self._t = np.concatenate(ts) if ts else np.zeros(0, np.int64)
         self._target = np.concatenate(targets) if targets else np.zeros(0, np.int64)
-        self._context = np.concatenate(contexts) if contexts else np.zeros(0, np.int32)
+        # Context strings as codes: the same few strings repeat over millions of frames.
+        pairs, self._context = np.unique(np.concatenate(codes) if codes else np.zeros((0, 2), np.int64),
+                                         axis=0, return_inverse=True)
+        self._context = self._context.reshape(-1).astype(np.int32)
+        if step_names is None:
+            self.context_names = [""]
+        elif cfg.context == "previous_action":
+            self.context_names = [NO_PREVIOUS_ACTION if c == 0 else names[c] for c, _ in pairs]
+        else:
+            self.context_names = [context_text(c, o, names) for c, o in pairs]
 
     def _take(self, idx: np.ndarray) -> OADWindows:
         out = object.__new__(OADWindows)
@@ -149,11 +218,21 @@ class OADWindows(Sequence):
         return self.__getitems__([i])[0]
 
     def frames(self, indices) -> np.ndarray:
-        """int64 [n, L]: the frame indices each window reads (clamped at 0, never after t)."""
+        """int64 [n, L]: the frame indices each window reads, clamped at 0 (never after t); with
+        start="short" the first `missing(indices)` of each row are not part of the window."""
         return np.maximum(self._t[np.asarray(indices, dtype=np.int64)][:, None] + self.offsets, 0)
 
+    def missing(self, indices) -> np.ndarray:
+        """int64 [n]: frames a window lacks at a video's start (offsets before frame 0); 0 with
+        start="repeat", whose windows repeat frame 0 instead."""
+        t = self._t[np.asarray(indices, dtype=np.int64)]
+        if self.cfg.start == "repeat":
+            return np.zeros(len(t), dtype=np.int64)
+        return np.searchsorted(self.offsets, -t, side="left").astype(np.int64)  # offsets are ascending
+
     def visual(self, indices) -> np.ndarray:
-        """float32 [n, L * tokens_per_frame, D]: visual tokens of the windows, one gather per video."""
+        """float32 [n, L * tokens_per_frame, D]: visual tokens of full-length windows (frames before
+        0 repeat frame 0), one gather per video. `batch` cuts the short windows out of it."""
         idx = np.asarray(indices, dtype=np.int64)
         frames, owner = self.frames(idx), self._video[idx]
         first = self.videos[0].features
@@ -163,63 +242,105 @@ class OADWindows(Sequence):
             out[rows] = self.videos[v].features[frames[rows]]
         return out.reshape(len(idx), -1, first.shape[2])
 
+    def window_tokens(self, indices) -> list[np.ndarray]:
+        """Per window, float32 [frames * tokens_per_frame, D]: the tokens it sees, shorter at a
+        video's start with start="short"."""
+        idx = np.asarray(indices, dtype=np.int64)
+        visual, per_frame = self.visual(idx), self.videos[0].features.shape[1]
+        return [v[m * per_frame:] for v, m in zip(visual, self.missing(idx))]
+
     def batch(self, indices) -> Batch:
         """The `Batch` of these windows, built in one gather (what `collate` of the samples gives)."""
         idx = np.asarray(indices, dtype=np.int64)
-        visual = self.visual(idx)
-        if not np.isfinite(visual).all():
-            bad = int(np.flatnonzero(~np.isfinite(visual).all(axis=(1, 2)))[0])
-            raise ValueError(f"NaN or inf in the visual features of video "
-                             f"{self.videos[self._video[idx[bad]]].video_id!r} window ending at frame "
-                             f"{int(self._t[idx[bad]])}")
-        return Batch(visual=list(torch.from_numpy(visual)), kinds=["oad"] * len(idx),
+        visual = self.window_tokens(idx)
+        for k, v in enumerate(visual):
+            if not np.isfinite(v).all():
+                raise ValueError(f"NaN or inf in the visual features of video "
+                                 f"{self.videos[self._video[idx[k]]].video_id!r} window ending at frame "
+                                 f"{int(self._t[idx[k]])}")
+        return Batch(visual=[torch.from_numpy(v) for v in visual], kinds=["oad"] * len(idx),
                      targets=torch.from_numpy(self._target[idx].astype(np.int64)),
                      contexts=[self.context_names[c] for c in self._context[idx]])
 
     def __getitems__(self, indices) -> list[Sample]:
         """What a DataLoader asks for: one batch of samples, gathered in one go."""
         idx = np.asarray(indices, dtype=np.int64)
-        visual = self.visual(idx)
         return [Sample(v, "oad", int(self._target[i]), self.context_names[self._context[i]],
-                       self.videos[self._video[i]].video_id, int(self._t[i])) for v, i in zip(visual, idx)]
+                       self.videos[self._video[i]].video_id, int(self._t[i]))
+                for v, i in zip(self.window_tokens(idx), idx)]
 
 
-def training_windows(dataset: VideoDataset, subset: str, cfg: OADConfig, offset: int = 0,
+def _window_times(video: Video, offset: int, stride: int, dense: bool, where: str) -> np.ndarray:
+    """Frames t = offset, offset + stride, ... (every frame when dense), except ignored ones."""
+    t = np.arange(len(video.features)) if dense else np.arange(offset, len(video.features), stride)
+    ignored = video.ignored_mask()
+    if ignored.shape != (len(video.features),):
+        raise ValueError(f"{where}, video {video.video_id!r}: ignored mask has shape "
+                         f"{ignored.shape}, expected ({len(video.features)},)")
+    return t[~ignored[t]]
+
+
+def training_windows(dataset: VideoDataset, subset: str, cfg: OADConfig, offset: int | Sequence[int] = 0,
                      dense: bool = False) -> OADWindows:
     """Windows ending at t = offset, offset + stride, ... (every frame when dense) of every video
-    of `subset`, except frames marked ignored (`Video.ignored_mask()`). Lazy: see `OADWindows`."""
-    if not isinstance(offset, (int, np.integer)) or offset < 0:
-        raise ValueError(f"training_windows: offset must be an integer >= 0, got {offset!r}")
+    of `subset`, except frames marked ignored (`Video.ignored_mask()`). offset: one for every
+    video, or one per video (`EpochWindows` draws them). Lazy: see `OADWindows`."""
     videos = dataset.split(subset)
-    times = []
-    for video in videos:
-        t = np.arange(len(video.features)) if dense else np.arange(offset, len(video.features), cfg.stride)
-        ignored = video.ignored_mask()
-        if ignored.shape != (len(video.features),):
-            raise ValueError(f"data set {dataset.name!r}, video {video.video_id!r}: ignored mask has shape "
-                             f"{ignored.shape}, expected ({len(video.features)},)")
-        times.append(t[~ignored[t]])
+    offsets = [offset] * len(videos) if np.ndim(offset) == 0 else list(offset)
+    if len(offsets) != len(videos):
+        raise ValueError(f"training_windows: {len(offsets)} offsets for {len(videos)} videos of {subset!r}")
+    for o in offsets:
+        if not isinstance(o, (int, np.integer)) or o < 0:
+            raise ValueError(f"training_windows: offset must be an integer >= 0, got {o!r}")
+    times = [_window_times(v, int(o), cfg.stride, dense, f"data set {dataset.name!r}")
+             for v, o in zip(videos, offsets)]
     windows = OADWindows(videos, times, cfg, dataset.step_names)
     if not len(windows):
         raise ValueError(f"data set {dataset.name!r}, subset {subset!r}: no 'oad' samples")
     return windows
 
 
+class EpochWindows:
+    """`epoch -> OADWindows`: the training windows of each epoch, as the authors draw them: every
+    video's windows on a grid of step `cfg.stride` at its own random offset in [0, stride),
+    fresh each epoch (seeded by (seed, epoch)), so over the epochs every frame is a target.
+
+    `num_windows(epoch)` counts an epoch's windows without building them: `gadlib.training.train`
+    sizes its learning-rate schedule from the real number of steps of every epoch.
+    """
+
+    def __init__(self, dataset: VideoDataset, subset: str, cfg: OADConfig, seed: int):
+        self.dataset, self.subset, self.cfg, self.seed = dataset, subset, cfg, seed
+
+    def offsets(self, epoch: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, epoch])
+        return rng.integers(self.cfg.stride, size=len(self.dataset.split(self.subset)))
+
+    def __call__(self, epoch: int) -> OADWindows:
+        return training_windows(self.dataset, self.subset, self.cfg, offset=self.offsets(epoch))
+
+    def num_windows(self, epoch: int) -> int:
+        return sum(len(_window_times(v, int(o), self.cfg.stride, False, f"data set {self.dataset.name!r}"))
+                   for v, o in zip(self.dataset.split(self.subset), self.offsets(epoch)))
+
+
 def oad_samples(dataset: VideoDataset, subset: str, window: int = 8, long_context: int = 0,
-                long_tokens: int = 8, stride: int = 4, offset: int = 0, dense: bool = False):
+                long_tokens: int | None = None, stride: int | None = None, offset: int = 0, dense: bool = False,
+                **options):
     """Online action detection: what is happening at frame t, seeing only frames <= t.
 
     Frames t = offset, offset + stride, ... (every frame when dense), except frames marked
-    ignored (`Video.ignored_mask()`). Visual tokens, in time order: `long_tokens` frames spread
-    uniformly over the `long_context` frames before the window (none when long_context == 0),
-    then the `window` frames ending at t. Frame indices below 0 are clamped to 0, so early
-    windows repeat the first frame. Target: the frame label at t (0 = background). Context: the
-    previous action ("none" before the first).
+    ignored (`Video.ignored_mask()`). Visual tokens, in time order: the long context's frames
+    before the window (every frame, or `long_tokens` spread evenly; none when long_context == 0),
+    then the `window` frames ending at t; a window at the video's start holds only the frames
+    that exist. Target: the frame label at t (0 = background). Context: GAD's target,
+    "<current>, <most recent other action in the window>". options: the other `OADConfig`
+    fields (start, context, ...).
 
     Returns a lazy sequence of `Sample`s (`OADWindows`, see `window_offsets`
     for the exact frames): windows are gathered when indexed, never for the whole split at once.
     """
-    cfg = OADConfig(window=window, long_context=long_context, long_tokens=long_tokens, stride=stride)
+    cfg = OADConfig(window=window, long_context=long_context, long_tokens=long_tokens, stride=stride, **options)
     return training_windows(dataset, subset, cfg, offset=offset, dense=dense)
 
 
@@ -255,8 +376,8 @@ def predict_dense(classifier: ActionClassifier, videos: list[Video], cfg: OADCon
     """A prediction for every frame of every video, `batch_size` windows per forward pass.
 
     Windows run through the model in video order, a batch spanning several videos when one ends,
-    so short videos do not leave batches half empty; every window has the same length (the first
-    frames' windows repeat frame 0), so a batch needs no padding. predict_kwargs go to
+    so short videos do not leave batches half empty; windows have the training layout (shorter at
+    a video's start with start="short", padded in their batch). predict_kwargs go to
     `classifier.predict` (e.g. decoding="exact"). Memory: one batch of windows plus the output
     scores, T x C x 4 bytes over all videos (e.g. 100k frames x 3.8k classes = 1.5 GB: with
     thousands of classes, score a few videos per call).
@@ -320,23 +441,19 @@ def run_oad(method: str, dataset: VideoDataset, seed: int, setup: Setup, cfg: OA
     """Train one `method` OAD model with `seed` and evaluate it densely on the test split.
 
     Like `gadlib.experiment.run`: `setup` gives the backbone and the optimiser (its num_frames
-    and kinds are not used), each epoch trains on windows at a seeded random offset in
-    [0, stride), so every frame can be a training target over the epochs. The background weight
-    comes from `cfg`. A generative model is evaluated once per decoding, keyed `name` and
-    `name + "_exact"`. `Run.results["oad"]` = `evaluate_oad(...)`, so
-    `experiment.summarize(runs, kinds=("oad",), metrics=("seg_f1_0.1", ...))` works.
+    and kinds are not used); each epoch trains on `EpochWindows` (a fresh random offset per video).
+    The background weight and the loss normalisation come from `cfg`. A generative model is
+    evaluated once per decoding, keyed `name` and `name + "_exact"`. `Run.results["oad"]` =
+    `evaluate_oad(...)`, so `experiment.summarize(runs, kinds=("oad",), metrics=("seg_f1_0.1", ...))` works.
     """
-    if "background_weight" in method_kwargs:
-        raise ValueError("run_oad: set background_weight in the OADConfig, not as a method argument")
+    for key in ("background_weight", "loss_norm"):
+        if key in method_kwargs:
+            raise ValueError(f"run_oad: set {key} in the OADConfig, not as a method argument")
     name = name or method
     model = build_classifier(method, {"oad": label_names(dataset, "oad")}, dataset.feature_dim, setup.backbone,
-                             seed=seed, background_weight=cfg.background_weight, **method_kwargs)
-
-    def epoch_windows(epoch: int) -> OADWindows:
-        offset = int(np.random.default_rng([seed, epoch]).integers(cfg.stride))
-        return training_windows(dataset, "train", cfg, offset=offset)
-
-    history = train(model, epoch_windows, replace(setup.train, seed=seed))
+                             seed=seed, background_weight=cfg.background_weight, loss_norm=cfg.loss_norm,
+                             **method_kwargs)
+    history = train(model, EpochWindows(dataset, "train", cfg, seed), replace(setup.train, seed=seed))
     kept = model if keep_model else None
     if method != "generative":
         return {name: Run(name, seed, history, {"oad": evaluate_oad(model, dataset, "test", cfg)}, kept)}

@@ -40,8 +40,10 @@ class DataConfig:
     (`data_info.json`); features: its feature sub-folder (default "features" / "rgb_features"; OAD:
     "a,b" concatenates several folders frame by frame).
     kinds: None = step, next, task for COIN data and oad for OAD data. num_frames: frames per
-    step / task sample; window, long_context, long_tokens, stride, background_weight: OAD windows
-    (`gadlib.oad.OADConfig`; the test split is evaluated densely, every frame).
+    step / task sample; window, long_context, long_tokens, stride, background_weight, start,
+    loss_norm: OAD windows and loss (`gadlib.oad.OADConfig`, whose defaults are the authors'; the
+    test split is evaluated densely, every frame); oad_context: GAD's OAD target
+    (`OADConfig.context`: "current_and_other", "current" for THUMOS'14, "previous_action").
     max_train_videos / max_test_videos: keep only the first N videos of a subset (quick checks).
     missing_features / clip_frames: COIN layout only, `read_coin`'s options for a real folder
     ("skip" videos without a feature file; clip segments ending at most N frames past the features).
@@ -59,9 +61,12 @@ class DataConfig:
     num_frames: int = 4
     window: int = 8
     long_context: int = 0
-    long_tokens: int = 8
-    stride: int = 4
+    long_tokens: int | None = None
+    stride: int | None = None
     background_weight: float = 1.0
+    start: str = "short"
+    oad_context: str = "current_and_other"
+    loss_norm: str = "batch"
     max_train_videos: int | None = None
     max_test_videos: int | None = None
     missing_features: str = "error"
@@ -104,6 +109,15 @@ RUN_SET = {"train": ("seed", "checkpoint_dir", "log_dir")}
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 SIZES = ("cpu", "gpu")
 MISSING_FEATURES = ("error", "skip")
+# Classifier arguments an OAD run takes from its data config (`oad_config`), never from method_kwargs.
+DATA_SET = ("background_weight", "loss_norm")
+
+
+def oad_config(d: DataConfig) -> OADConfig:
+    """The `OADConfig` of a run's data config (OAD window layout, GAD's target, loss weighting)."""
+    return OADConfig(window=d.window, long_context=d.long_context, long_tokens=d.long_tokens, stride=d.stride,
+                     background_weight=d.background_weight, start=d.start, context=d.oad_context,
+                     loss_norm=d.loss_norm)
 
 
 def _coerce(value, hint, key: str, where: str):
@@ -238,7 +252,7 @@ def method_arguments(method: str) -> dict[str, inspect.Parameter]:
     """The constructor arguments a config may set in `method_kwargs` (the model, label names and
     background weight come from the run)."""
     params = inspect.signature(METHODS[method].__init__).parameters
-    return {k: p for k, p in params.items() if k not in ("self", "mllm", "label_names", "background_weight")}
+    return {k: p for k, p in params.items() if k not in ("self", "mllm", "label_names", *DATA_SET)}
 
 
 def check_method_kwargs(method: str, kwargs: dict) -> dict:
@@ -249,8 +263,8 @@ def check_method_kwargs(method: str, kwargs: dict) -> dict:
     cls, allowed = METHODS[method], method_arguments(method)
     hints = typing.get_type_hints(cls.__init__)
     for key, value in kwargs.items():
-        if key == "background_weight":
-            raise ValueError("method_kwargs.background_weight: set data.background_weight instead")
+        if key in DATA_SET:
+            raise ValueError(f"method_kwargs.{key}: set data.{key} instead")
         if key not in allowed:
             raise ValueError(f"method_kwargs {kwargs} do not fit method {method!r}: it takes no argument "
                              f"{key!r} (its arguments: {sorted(allowed)})")
@@ -291,8 +305,7 @@ def validate_config(cfg: RunConfig) -> RunConfig:
     if d.fps is not None and not d.fps > 0:
         raise ValueError(f"data.fps = {d.fps!r} must be > 0 (frames per second of the features)")
     try:
-        OADConfig(window=d.window, long_context=d.long_context, long_tokens=d.long_tokens, stride=d.stride,
-                  background_weight=d.background_weight)
+        oad_config(d)
     except ValueError as e:
         raise ValueError(f"data: {str(e).removeprefix('OADConfig: ')}") from None
     _one_of("backbone.dtype", cfg.backbone.dtype, DTYPES)

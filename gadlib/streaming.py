@@ -26,8 +26,8 @@ class StreamingDetector:
     """`push(frame)` -> the `Prediction` for that frame, seeing only the frames pushed so far.
 
     classifier: a `DiscriminativeClassifier` (or GAD with the [CLS] read-out) trained for "oad".
-    cfg: the window layout it was trained with (`OADConfig`); frames before the first repeat it,
-    as in training. Memory: the connected tokens of the last `window + long_context` frames
+    cfg: the window layout it was trained with (`OADConfig`); the first windows are shorter
+    (start="short") or repeat the first frame (start="repeat"), as in training. Memory: the connected tokens of the last `window + long_context` frames
     (the frames a later window can still see).
     """
 
@@ -60,7 +60,10 @@ class StreamingDetector:
         tokens = tokens[None] if tokens.ndim == 1 else tokens
         self.t += 1
         new = mllm.connect([tokens])[0]
-        if self.contiguous and self.sequence is not None:
+        # start="short": until the window is full, it holds only the frames pushed so far
+        missing = int(np.searchsorted(self.offsets, -self.t)) if self.cfg.start == "short" else 0
+        full_before = self.cfg.start == "repeat" or self.t - 1 >= self.span - 1
+        if self.contiguous and self.sequence is not None and full_before:
             # One copy per frame: drop the oldest frame's tokens, add the new ones, before the
             # question (every other part of the sequence is where it was).
             start, n = len(mllm.prompt_embeds("oad")[0]), len(new)
@@ -68,10 +71,10 @@ class StreamingDetector:
             seq = self.sequence
             self.sequence = torch.cat([seq[:start], seq[start + n:end], new.to(seq.dtype), seq[end:]])
         else:
-            if self.connected is None:  # frames before 0 are frame 0 (clamped, as in training)
+            if self.connected is None:  # frames before 0 are frame 0 (start="repeat", as in training)
                 self.connected = new[None].repeat(self.span, *([1] * new.ndim))
             self.connected[self.t % self.span] = new
-            rows = torch.from_numpy(np.maximum(self.t + self.offsets, 0) % self.span)
+            rows = torch.from_numpy(np.maximum(self.t + self.offsets[missing:], 0) % self.span)
             window = self.connected[rows].reshape(-1, new.shape[-1])
             self.sequence = mllm.assemble([window], ["oad"], cls=True)[0]
         head = self.classifier

@@ -154,7 +154,8 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
     """Fine-tune `classifier` with its own `loss`. AdamW, cosine schedule with warmup, clipping.
 
     train_data: the samples, or `epoch -> samples` when each epoch draws new ones (augmentation,
-    OAD windows at a random offset). resume_from: a checkpoint folder written by this loop, with
+    OAD windows at random offsets); when it also has `num_windows(epoch)` (`gadlib.oad.EpochWindows`)
+    the learning-rate schedule is sized from every epoch's own count. resume_from: a checkpoint folder written by this loop, with
     as many processes as wrote it. Under `accelerate launch` every process calls this; each
     trains on its shard, only the main one writes checkpoints, and all end with the same weights.
     """
@@ -165,10 +166,18 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
     trackers = trackers_for(config.log_dir) if config.log_dir else None
     accelerator = make_accelerator(config, getattr(classifier, "leaves_parameters_unused", True), trackers)
     n_proc = accelerator.num_processes
+    # The schedule is sized from the real steps of every epoch: OAD epochs (`gadlib.oad.EpochWindows`,
+    # which counts them without building them) differ by a few windows.
+    sizes = ([train_data.num_windows(e) for e in range(config.epochs)] if hasattr(train_data, "num_windows")
+             else [len(samples_of(0))] * config.epochs)
     # Accelerate deals whole batches to the processes in turn, padding the last round.
-    batches = math.ceil(math.ceil(len(samples_of(0)) / config.batch_size) / n_proc)
-    steps_per_epoch = math.ceil(batches / config.grad_accum)
-    total = steps_per_epoch * config.epochs
+    epoch_steps = [math.ceil(math.ceil(math.ceil(n / config.batch_size) / n_proc) / config.grad_accum)
+                   for n in sizes]
+    first_step = np.cumsum([0] + epoch_steps)  # of each epoch, counted from 0
+    total = int(first_step[-1])
+
+    def epoch_of(step: int) -> int:
+        return int(np.searchsorted(first_step, step, side="right")) - 1
     if config.gradient_checkpointing:
         enable_gradient_checkpointing(classifier)
     backbone_name = getattr(classifier, "spec", {}).get("backbone", {}).get("name", EMBEDDED)
@@ -183,10 +192,10 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
         state = load_training_state(resume_from, accelerator.unwrap_model(model), optimizer, scheduler,
                                     accelerator.process_index, n_proc)
         history = History(**state["history"])
-        start_epoch, skip = divmod(history.steps, steps_per_epoch)
-        skip *= config.grad_accum
+        start_epoch = epoch_of(history.steps)
+        skip = (history.steps - int(first_step[start_epoch])) * config.grad_accum
     if config.log_dir:  # after resuming: the curve restarts from the checkpoint's history
-        rows = [{"step": i + 1, "epoch": i // steps_per_epoch, "loss": loss, "lr": lr}
+        rows = [{"step": i + 1, "epoch": epoch_of(i), "loss": loss, "lr": lr}
                 for i, (loss, lr) in enumerate(zip(history.loss, history.lr))]
         trackers[0].rows = rows
         accelerator.init_trackers("tensorboard")  # TensorBoard's folder in log_dir

@@ -1,6 +1,8 @@
 """Online action detection: training windows (no future frame, ignored frames, previous action),
 lazy windows, background weighting of every loss, and dense prediction (batched == per frame)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -11,8 +13,9 @@ from gadlib.classifier import Batch, collate
 from gadlib.datasets import Segment, Video, VideoDataset
 from gadlib.experiment import Setup, summarize
 from gadlib.methods import build_classifier
-from gadlib.oad import (DensePrediction, OADConfig, OADWindows, evaluate_oad, predict_dense,
-                        predict_dense_reference, run_oad, training_windows, window_offsets)
+from gadlib.oad import (DensePrediction, EpochWindows, OADConfig, OADWindows, context_text, evaluate_oad,
+                        oad_context, predict_dense, predict_dense_reference, run_oad, training_windows,
+                        window_offsets)
 from gadlib.oad import oad_samples
 from gadlib.samples import label_names
 from gadlib.training import TrainConfig, epoch_loader, train
@@ -64,19 +67,66 @@ def test_window_offsets_hand_computed():
     assert window_offsets(OADConfig(window=2, long_context=5, long_tokens=0)).tolist() == [-1, 0]
 
 
+@pytest.mark.parametrize("start", ["short", "repeat"])
 @pytest.mark.parametrize("cfg", [OADConfig(window=4), OADConfig(window=3, long_context=7, long_tokens=4)])
-def test_no_window_sees_a_future_frame(cfg):
+def test_no_window_sees_a_future_frame(cfg, start):
+    cfg = replace(cfg, start=start)
     data = _toy()
     windows = training_windows(data, "train", cfg, dense=True)
     labels = data.videos[0].frame_labels()
     assert len(windows) == 30
     for s in windows:
         frames = _frames(s)
-        assert len(frames) == cfg.frames_per_window and frames[-1] == s.frame
+        wanted = s.frame + window_offsets(cfg)
+        # short: only the frames that exist (the authors'); repeat: frame 0 stands in for the others
+        wanted = wanted[wanted >= 0] if start == "short" else np.maximum(wanted, 0)
+        assert frames.tolist() == wanted.tolist() and frames[-1] == s.frame
         assert frames.max() <= s.frame and (np.diff(frames) >= 0).all() and frames.min() >= 0
         assert s.kind == "oad" and s.target == labels[s.frame]
-    assert _frames(windows[0]).tolist() == [0] * cfg.frames_per_window  # first frames repeat frame 0
+    first = _frames(windows[0]).tolist()
+    assert first == ([0] if start == "short" else [0] * cfg.frames_per_window)
+    assert len(_frames(windows[1])) == (2 if start == "short" else cfg.frames_per_window)
     assert _frames(windows[20]).tolist() == (20 + window_offsets(cfg)).tolist()
+
+
+def test_authors_defaults_stride_is_the_window_and_every_long_frame_is_fed():
+    cfg = OADConfig(window=20, long_context=128)
+    assert cfg.stride == 20 and cfg.long_tokens == 128 and cfg.frames_per_window == 148
+    assert (cfg.start, cfg.context, cfg.loss_norm) == ("short", "current_and_other", "batch")
+    assert window_offsets(cfg).tolist() == list(range(-147, 1))
+    with pytest.raises(ValueError, match="start must be one of"):
+        OADConfig(start="pad")
+    with pytest.raises(ValueError, match="context must be one of"):
+        OADConfig(context="next")
+
+
+def test_each_epoch_draws_a_fresh_offset_per_video():
+    videos = [Video(f"v{i}", _indexed(40), [Segment(5, 30, 0)], None, "train") for i in range(6)]
+    data = VideoDataset("grid", videos, list(STEPS), [], fps=1.0)
+    epochs = EpochWindows(data, "train", OADConfig(window=8), seed=0)
+    offsets = {e: epochs.offsets(e) for e in range(4)}
+    for e, off in offsets.items():
+        assert off.shape == (6,) and off.min() >= 0 and off.max() < 8
+        windows = epochs(e)
+        assert len(windows) == epochs.num_windows(e)
+        for i, o in enumerate(off):  # every video on its own grid of step = window
+            assert [s.frame for s in windows if s.video_id == f"v{i}"] == list(range(o, 40, 8))
+    assert len({tuple(o) for o in offsets.values()}) == 4  # fresh every epoch
+    assert len(set(offsets[0].tolist())) > 1                 # and per video
+    np.testing.assert_array_equal(EpochWindows(data, "train", OADConfig(window=8), seed=0).offsets(2), offsets[2])
+    assert not np.array_equal(EpochWindows(data, "train", OADConfig(window=8), seed=1).offsets(2), offsets[2])
+
+
+def test_the_schedule_is_sized_from_every_epochs_own_steps():
+    videos = [Video(f"v{i}", _indexed(37), [Segment(5, 30, 0)], None, "train") for i in range(5)]
+    data = VideoDataset("grid", videos, list(STEPS), [], fps=1.0)
+    epochs = EpochWindows(data, "train", OADConfig(window=6), seed=4)
+    counts = [epochs.num_windows(e) for e in range(3)]
+    assert len(set(counts)) > 1  # offsets change how many windows fit
+    clf = build_classifier("discriminative", {"oad": ["background"] + STEPS}, 3, seed=0)
+    history = train(clf, epochs, TrainConfig(epochs=3, batch_size=4, warmup=0.0, progress=False))
+    assert history.steps == sum(-(-n // 4) for n in counts)
+    assert history.lr[-1] == pytest.approx(0.0, abs=1e-12)  # the cosine ends exactly at the last step
 
 
 def test_stride_offset_and_bad_arguments():
@@ -99,7 +149,7 @@ def test_ignored_frames_give_no_sample_and_no_previous_action():
     ignored[15:20] = True  # the whole "pour water" segment (and the frames after it in it)
     ignored[3] = True      # one frame of "add salt": the segment still counts
     data = _toy(ignored)
-    windows = training_windows(data, "train", OADConfig(window=2), dense=True)
+    windows = training_windows(data, "train", OADConfig(window=2, context="previous_action"), dense=True)
     assert [s.frame for s in windows] == [t for t in range(30) if not ignored[t]]
     context = {s.frame: s.context for s in windows}
     assert [context[t] for t in (0, 2, 7)] == ["none"] * 3
@@ -194,8 +244,8 @@ def test_generative_background_weight_matches_a_hand_recomputation(data, models)
     assert abs(losses[1.0] - losses[0.2]) > 1e-4
 
 
-def test_gad_generates_the_previous_action(data):
-    windows = training_windows(data, "train", OADConfig(window=2), dense=True)
+def test_gad_generates_the_previous_action_as_an_option(data):
+    windows = training_windows(data, "train", OADConfig(window=2, context="previous_action"), dense=True)
     gad = build_classifier("gad", {"oad": label_names(data, "oad")}, data.feature_dim)
     tok = gad.mllm.tokenizer
     batch = windows.batch(np.arange(len(windows)))
@@ -215,11 +265,12 @@ def test_gad_generates_the_previous_action(data):
 # Dense prediction
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("start", ["short", "repeat"])
 @pytest.mark.parametrize("method, kwargs", [("discriminative", {}), ("gad", {}),
                                             ("generative", {"decoding": "greedy"}),
                                             ("generative", {"decoding": "exact"})])
-def test_batched_dense_prediction_equals_the_per_frame_reference(data, models, method, kwargs):
-    cfg = OADConfig(window=3, long_context=4, long_tokens=2)
+def test_batched_dense_prediction_equals_the_per_frame_reference(data, models, method, kwargs, start):
+    cfg = OADConfig(window=3, long_context=4, long_tokens=2, start=start)
     videos = data.split("test")
     batched = predict_dense(models[method], videos, cfg, batch_size=7, **kwargs)  # batches span videos
     reference = predict_dense_reference(models[method], videos, cfg, **kwargs)
@@ -236,13 +287,16 @@ def test_batched_dense_prediction_equals_the_per_frame_reference(data, models, m
         np.testing.assert_array_equal(b.pred, b.scores.argmax(1))
 
 
-def test_first_frames_get_the_prediction_of_their_clamped_window(data, models):
-    """Frame 0 is predicted, from a window repeating frame 0, as a training window would be."""
-    clf, cfg = models["discriminative"], OADConfig(window=4)
+@pytest.mark.parametrize("start", ["short", "repeat"])
+def test_first_frames_get_the_prediction_of_their_training_window(data, models, start):
+    """Frame 0 is predicted from the window a training window at frame 0 would be (one frame, or
+    frame 0 repeated)."""
+    clf, cfg = models["discriminative"], OADConfig(window=4, start=start)
     video = data.split("test")[0]
     dense = predict_dense(clf, [video], cfg)[0]
-    first = clf.predict(collate([training_windows(data, "test", cfg, dense=True)[0]]))
-    np.testing.assert_allclose(dense.scores[0], first.scores[0], atol=1e-5, rtol=0)
+    first = training_windows(data, "test", cfg, dense=True)[0]
+    assert len(first.visual) == (1 if start == "short" else 4)
+    np.testing.assert_allclose(dense.scores[0], clf.predict(collate([first])).scores[0], atol=1e-5, rtol=0)
     ignored = np.zeros(len(video.features), dtype=bool)
     ignored[:3] = True
     masked = Video(video.video_id, video.features, video.segments, None, "test", ignored)
@@ -275,3 +329,102 @@ def test_run_oad_trains_evaluates_and_summarizes(data, monkeypatch):
     assert direct["metrics"]["seg_f1_0.1"] == result["metrics"]["seg_f1_0.1"]
     with pytest.raises(ValueError, match="background_weight in the OADConfig"):
         run_oad("discriminative", data, 0, setup, cfg, background_weight=0.2)
+
+
+# ---------------------------------------------------------------------------------------------
+# GAD's OAD target (the authors': "<current>, <most recent other action in the short window>")
+# ---------------------------------------------------------------------------------------------
+
+def test_gad_target_is_the_current_label_then_the_last_other_action_in_the_window():
+    # video "a": 0 0 | add salt 2-7 | 0 0 | stir soup 10-14 | pour water 15-19 | 0 x5 | add salt 25-27 | 0 0
+    data = _toy()
+    windows = training_windows(data, "train", OADConfig(window=4), dense=True)
+    context = {s.frame: s.context for s in windows}
+    expected = {0: "background", 2: "add salt", 8: "background, add salt", 11: "stir soup", 13: "stir soup",
+                15: "pour water, stir soup", 18: "pour water", 20: "background, pour water",
+                23: "background", 26: "add salt", 28: "background, add salt"}
+    assert {t: context[t] for t in expected} == expected
+    # the other action must be inside the short window: with 2 frames, frame 9 no longer sees frame 7
+    short = {s.frame: s.context for s in training_windows(data, "train", OADConfig(window=2), dense=True)}
+    assert short[8] == "background, add salt" and short[9] == "background"
+    # ignored frames are no action: with pour water's last frames ignored, frame 20 sees none
+    ignored = np.zeros(30, dtype=bool)
+    ignored[17:20] = True
+    masked = {s.frame: s.context for s in training_windows(_toy(ignored), "train", OADConfig(window=4),
+                                                           dense=True)}
+    assert masked[20] == "background" and masked[21] == "background"
+
+
+def test_thumos_target_is_the_current_label_alone():
+    data = _toy()
+    context = {s.frame: s.context for s in training_windows(data, "train", OADConfig(window=4, context="current"),
+                                                            dense=True)}
+    assert [context[t] for t in (0, 8, 15, 20, 26)] == ["background", "background", "pour water",
+                                                        "background", "add salt"]
+
+
+def test_oad_context_codes_and_text():
+    labels = np.array([0, 2, 2, 0, 1, 1, 2])
+    codes = oad_context(labels, np.zeros(7, bool), OADConfig(window=3))
+    assert codes.tolist() == [[0, 0], [2, 0], [2, 0], [0, 2], [1, 2], [1, 0], [2, 1]]
+    names = ["background", "a", "b"]
+    assert [context_text(c, o, names) for c, o in codes] == [
+        "background", "b", "b", "background, b", "a, b", "a", "b, a"]
+
+
+def test_gad_generates_the_target_text_after_cls(data):
+    windows = training_windows(data, "train", OADConfig(window=4))
+    gad = build_classifier("gad", {"oad": label_names(data, "oad")}, data.feature_dim)
+    batch = windows.batch(np.arange(len(windows)))
+    assert any(", " in c for c in batch.contexts)
+    tok = gad.mllm.tokenizer
+    for text, ids in zip(batch.contexts, gad.generation_targets(batch)):
+        assert ids == tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss normalisation: the authors' mean over the batch, or gadlib's earlier weighted mean
+# ---------------------------------------------------------------------------------------------
+
+def test_discriminative_loss_normalisation_on_a_hand_made_batch(data):
+    batch = _oad_batch(data.feature_dim)
+    weights = torch.tensor([0.2 if t == 0 else 1.0 for t in batch.targets.tolist()])
+    losses = {}
+    for norm in ("batch", "weights"):
+        clf = build_classifier("discriminative", {"oad": label_names(data, "oad")}, data.feature_dim, seed=0,
+                               background_weight=0.2, loss_norm=norm)
+        with torch.no_grad():
+            logits = clf.head_logits("oad", clf.cls_hidden(batch))
+            per_sample = torch.nn.functional.cross_entropy(logits, batch.targets, reduction="none")
+            losses[norm] = clf.loss(batch)
+        hand = (weights * per_sample).sum() / (len(batch) if norm == "batch" else weights.sum())
+        torch.testing.assert_close(losses[norm], hand, atol=1e-6, rtol=0)
+    # 2 background windows of 5 at weight 0.2 (weights sum to 3.4): batch mean = weighted mean x 3.4 / 5
+    torch.testing.assert_close(losses["batch"], losses["weights"] * 3.4 / 5, atol=1e-6, rtol=0)
+
+
+def test_generative_batch_normalisation_averages_each_windows_tokens_first(data, models):
+    gen = models["generative"]
+    batch = _oad_batch(data.feature_dim)
+    tokens = [gen.label_tokens("oad", t) for t in batch.targets.tolist()]
+    with torch.no_grad():
+        lp = gen.mllm.teacher_forced(gen.mllm.prefix_embeds(batch.visual, batch.kinds), tokens)[3]
+        ends = np.cumsum([0] + [len(t) for t in tokens])
+        per_window = torch.stack([-lp[a:b].mean() for a, b in zip(ends[:-1], ends[1:])])
+        w = torch.tensor([0.5 if t == 0 else 1.0 for t in batch.targets.tolist()])
+        try:
+            gen.background_weight, gen.loss_norm = 0.5, "batch"
+            torch.testing.assert_close(gen.loss(batch), (w * per_window).sum() / len(batch), atol=1e-6, rtol=0)
+        finally:
+            gen.background_weight, gen.loss_norm = 1.0, "weights"
+    with pytest.raises(ValueError, match="loss_norm must be one of"):
+        build_classifier("discriminative", {"oad": ["background", "a"]}, 4, loss_norm="sum")
+
+
+def test_run_oad_passes_the_configs_loss_normalisation(data):
+    setup = Setup(train=TrainConfig(epochs=1, batch_size=8, progress=False))
+    runs = run_oad("discriminative", data, 0, setup, OADConfig(window=3, background_weight=0.5), keep_model=True)
+    clf = runs["discriminative"].classifier
+    assert clf.loss_norm == "batch" and clf.spec["method_kwargs"]["loss_norm"] == "batch"
+    with pytest.raises(ValueError, match="loss_norm in the OADConfig"):
+        run_oad("discriminative", data, 0, setup, OADConfig(window=3), loss_norm="weights")

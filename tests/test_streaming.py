@@ -22,7 +22,9 @@ def data():
 
 @pytest.mark.parametrize("method", ["discriminative", "gad"])
 @pytest.mark.parametrize("cfg", [OADConfig(window=4), OADConfig(window=3, long_context=7, long_tokens=7),
-                                 OADConfig(window=3, long_context=8, long_tokens=3)])
+                                 OADConfig(window=3, long_context=8, long_tokens=3),
+                                 OADConfig(window=4, start="repeat"),
+                                 OADConfig(window=3, long_context=7, start="repeat")])
 def test_streaming_equals_dense_prediction(data, method, cfg):
     model = build_classifier(method, {"oad": label_names(data, "oad")}, data.feature_dim, seed=0).eval()
     videos = data.split("test")[:2]
