@@ -34,7 +34,7 @@ from .datasets import Video, VideoDataset
 from .experiment import Run, Setup
 from .methods import build_classifier
 from .metrics import oad_metrics
-from .samples import NO_PREVIOUS_ACTION, Sample, _previous_actions, label_names
+from .samples import NO_PREVIOUS_ACTION, Sample, _previous_actions, label_names, previous_action_classes
 from .sharding import is_main_process, predict_sharded
 from .training import train
 
@@ -137,6 +137,16 @@ def oad_context(labels: np.ndarray, ignored: np.ndarray, cfg: OADConfig) -> np.n
 def context_text(current: int, other: int, names: list[str]) -> str:
     """"<current>" or "<current>, <other>" with `names` the OAD classes (background first)."""
     return names[current] if other == 0 else f"{names[current]}, {names[other]}"
+
+
+def oad_context_classes(dataset: VideoDataset, cfg: OADConfig) -> list[str]:
+    """Every text GAD's OAD target can be under `cfg.context`: the classes of the ablation's extra
+    context head, which predicts the context instead of generating it (notebooks/04_gad_finetuning.ipynb)."""
+    if cfg.context == "previous_action":
+        return previous_action_classes(dataset)
+    names = label_names(dataset, "oad")
+    others = range(len(names)) if cfg.context == "current_and_other" else [0]
+    return [context_text(c, o, names) for c in range(len(names)) for o in others if o != c or o == 0]
 
 
 class OADWindows(Sequence):

@@ -13,8 +13,8 @@ from gadlib.ablations import two_stage_classifier
 from gadlib.checkpoint import load_classifier, remove_lora, save_checkpoint
 from gadlib.classifier import collate
 from gadlib.methods import build_classifier
-from gadlib.oad import oad_samples
-from gadlib.samples import context_before_answer, previous_action_classes
+from gadlib.oad import OADConfig, oad_context_classes, oad_samples
+from gadlib.samples import context_before_answer
 from gadlib.training import TrainConfig, train
 
 from test_classifiers import full_logprobs, last_hidden
@@ -148,9 +148,14 @@ def oad_batch(dataset):
     return batch
 
 
-def test_context_head_loss(dataset, visual_dim, oad_batch):
+@pytest.mark.parametrize("context", ["current_and_other", "previous_action"])
+def test_context_head_loss(dataset, visual_dim, context):
+    windows = oad_samples(dataset, "train", window=3, stride=2, context=context)
+    oad_batch = collate([windows[i] for i in range(0, len(windows), max(1, len(windows) // 12))][:12])
     names = {"oad": ["background"] + list(dataset.step_names)}
-    classes = previous_action_classes(dataset)
+    classes = oad_context_classes(dataset, OADConfig(window=3, context=context))
+    assert len(set(oad_batch.contexts)) > 1 and set(oad_batch.contexts) <= set(classes)
+    assert len(set(classes)) == len(classes)
     clf = build_classifier("gad", names, visual_dim, generate="context_head", context_classes=classes, lam=0.3)
     with torch.no_grad():
         h = clf.cls_hidden(oad_batch)

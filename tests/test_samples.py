@@ -89,7 +89,7 @@ def test_task_recognition():
 
 def test_oad_targets_windows_and_no_future_frames():
     data = _dataset()
-    samples = oad_samples(data, "train", window=4, dense=True)
+    samples = oad_samples(data, "train", window=4, dense=True, start="repeat")
     assert len(samples) == 30 + 9
     labels = data.videos[0].frame_labels()
     for s in samples[:30]:
@@ -99,10 +99,13 @@ def test_oad_targets_windows_and_no_future_frames():
     assert _frames(samples[0]).tolist() == [0, 0, 0, 0]  # early windows repeat frame 0
     assert _frames(samples[2]).tolist() == [0, 0, 1, 2]
     assert _frames(samples[12]).tolist() == [9, 10, 11, 12]
+    short = oad_samples(data, "train", window=4, dense=True)  # the authors': no frame repeated
+    assert [_frames(short[t]).tolist() for t in (0, 2, 12)] == [[0], [0, 1, 2], [9, 10, 11, 12]]
 
 
 def test_oad_long_context_comes_before_the_window():
-    samples = oad_samples(_dataset(tokens=1), "train", window=4, long_context=10, long_tokens=3, dense=True)
+    samples = oad_samples(_dataset(tokens=1), "train", window=4, long_context=10, long_tokens=3, dense=True,
+                          start="repeat")
     s = samples[20]
     assert _frames(s, tokens=1).tolist() == [7, 12, 16, 17, 18, 19, 20]  # frames 7..16 thinned to 3, then window
     for s in samples:
@@ -110,13 +113,17 @@ def test_oad_long_context_comes_before_the_window():
         assert len(frames) == 7 and frames.max() <= s.frame and (np.diff(frames) >= 0).all()
         assert frames.min() >= max(0, s.frame - 13)
     assert _frames(samples[1], tokens=1).tolist() == [0, 0, 0, 0, 0, 0, 1]
+    short = oad_samples(_dataset(tokens=1), "train", window=4, long_context=10, long_tokens=3, dense=True)
+    assert _frames(short[1], tokens=1).tolist() == [0, 1] and _frames(short[10], tokens=1).tolist() == [2, 6, 7, 8,
+                                                                                                        9, 10]
 
 
 def test_oad_stride_offset_and_previous_action_context():
     data = _dataset()
     times = [s.frame for s in oad_samples(data, "train", stride=4, offset=1) if s.video_id == "a"]
     assert times == list(range(1, 30, 4))
-    context = {s.frame: s.context for s in oad_samples(data, "train", dense=True) if s.video_id == "a"}
+    context = {s.frame: s.context for s in oad_samples(data, "train", dense=True, context="previous_action")
+               if s.video_id == "a"}
     assert [context[t] for t in (0, 5, 7)] == ["none"] * 3  # inside the first action: nothing before it
     assert [context[t] for t in (8, 9, 10, 14)] == ["add salt"] * 4
     assert [context[t] for t in (15, 19)] == ["stir soup"] * 2
