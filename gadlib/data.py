@@ -78,15 +78,38 @@ class Video:
     segments: list[Segment]  # sorted by start, non-overlapping, inside [0, T)
     task: int | None  # index into VideoDataset.task_names; None when the data set has no tasks
     subset: str  # "train", "val" or "test"
-    # bool [T] or None: frames neither trained on nor scored (a data set's `ignore_index` class,
-    # e.g. THUMOS'14's "Ambiguous"); None = every frame counts
+    # bool [T] or None: frames of a data set's `ignore_index` class (e.g. THUMOS'14's "Ambiguous"):
+    # never trained on, left out of mAP, background truth for F1 (see gadlib.metrics.oad_metrics);
+    # None = every frame counts
     ignored: np.ndarray | None = None
+    # int64 [K, 2] or None: (frame, label) of the further classes a multi-hot target row sets beside
+    # the one frame_labels() keeps (THUMOS'14 sets Diving on CliffDiving frames too); label as in
+    # frame_labels(), 0 = background. Scored by per-frame mAP (the truth as shipped), never trained
+    # on. Sparse: EK100-sized data sets have ~3800 columns. None = one class per frame.
+    also_true: np.ndarray | None = None
 
     def ignored_mask(self) -> np.ndarray:
-        """bool [T]: True where a frame must not be trained on, scored or used as a previous action."""
+        """bool [T]: True where a frame must not be trained on, be a previous action or count in mAP."""
         if self.ignored is None:
             return np.zeros(len(self.features), dtype=bool)
         return np.asarray(self.ignored, dtype=bool)
+
+    def multi_hot_truth(self, num_classes: int) -> np.ndarray | None:
+        """bool [T, num_classes] (column = frame_labels()'s label, 0 = background): the target rows
+        as the file had them (`also_true` added to `frame_labels()`), for per-frame mAP; None when
+        every frame has one class (then frame_labels() is the whole truth). Ignored frames hold
+        only background here (metrics remove them)."""
+        if self.also_true is None:
+            return None
+        extra = np.asarray(self.also_true, dtype=np.int64).reshape(-1, 2)
+        labels = self.frame_labels()
+        top = max(labels.max(initial=0), extra[:, 1].max(initial=0))
+        if top >= num_classes:
+            raise ValueError(f"video {self.video_id!r}: multi_hot_truth({num_classes}) has no column for label {top}")
+        truth = np.zeros((len(labels), num_classes), dtype=bool)
+        truth[np.arange(len(labels)), labels] = True
+        truth[extra[:, 0], extra[:, 1]] = True
+        return truth
 
     def frame_labels(self) -> np.ndarray:
         """int64 [T]: 0 = background, step label + 1 inside a segment."""

@@ -185,6 +185,13 @@ def check_dataset(dataset: VideoDataset) -> None:
         if v.ignored is not None and np.shape(v.ignored) != (len(v.features),):
             raise ValueError(f"{where}: ignored should be a bool array [T] = [{len(v.features)}], "
                              f"got shape {np.shape(v.ignored)}")
+        if v.also_true is not None:
+            extra = np.asarray(v.also_true)
+            if (extra.ndim != 2 or extra.shape[1] != 2 or not np.issubdtype(extra.dtype, np.integer)
+                    or (extra < 0).any() or (extra[:, 0] >= len(v.features)).any()
+                    or (extra[:, 1] > len(dataset.step_names)).any()):
+                raise ValueError(f"{where}: also_true should be integer (frame, label) rows [K, 2] with frame in "
+                                 f"[0, {len(v.features)}) and label in [0, {len(dataset.step_names)}]")
         if dataset.task_names and not (isinstance(v.task, (int, np.integer))
                                        and 0 <= v.task < len(dataset.task_names)):
             raise ValueError(f"{where}: task should be an index into the {len(dataset.task_names)} "

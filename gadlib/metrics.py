@@ -118,8 +118,10 @@ def per_frame_map(scores: list[np.ndarray] | np.ndarray, truths, background: int
     and CliffDiving frames also count as Diving positives (THUMOS annotates each CliffDiving instance
     as Diving too; a no-op for multi-hot truth that already has both). The CDC protocol's other option,
     a 5-frame max smoothing, looks at future frames, so it is not offered (online setting).
-    Off by default: the public MAT/TeSTra-style evaluation scripts we read keep both options off and
-    only drop the Ambiguous frames, i.e. their mAP is `ignore_index=21` with this left False.
+    Off by default, and not the authors' evaluation: theirs scores the multi-hot target rows as
+    shipped (a CliffDiving frame is a Diving positive too, `Video.multi_hot_truth`) with the scores
+    unchanged and the Ambiguous frames dropped, i.e. `ignore_index=21` (or `ignored` in
+    `oad_metrics`) with this left False. Kept to compare with papers that use the CDC protocol.
     The two columns come from `class_names` (one name per score column, or per non-background
     column) or, without names, from the 21/22-column MAT/TeSTra layout.
     """
@@ -147,20 +149,34 @@ def calibrated_ap(scores, truths, background: int = 0, ignore_index: int | None 
     return float(np.mean(caps)) if caps else float("nan")
 
 
+IGNORED_IN_F1 = ("truth", "both")
+
+
 def oad_metrics(preds: list[np.ndarray], truths: list[np.ndarray], scores: list[np.ndarray], fps: float,
                 ignored: list[np.ndarray] | None = None, background: int = 0,
-                class_names: list[str] | None = None, thumos_postprocess: bool = False) -> dict[str, float]:
+                class_names: list[str] | None = None, thumos_postprocess: bool = False,
+                multi_hot_truths: list[np.ndarray | None] | None = None,
+                ignored_in_f1: str = "truth") -> dict[str, float]:
     """All OAD metrics of one evaluation, per video inputs: predicted labels [T], true labels [T],
     class scores [T, C] (the labels are usually `scores.argmax(1)`, but need not be).
 
-    `ignored` (bool [T] per video, e.g. THUMOS'14's Ambiguous frames): for segment and point F1 these
-    frames become background in both prediction and truth, so a segment running through them is cut
-    in two and nothing is credited or blamed there; for "map", "cap" and "frame_acc" they are removed.
-    `thumos_postprocess` (with `class_names`, see `per_frame_map`) applies to "map" only.
+    `ignored` (bool [T] per video, e.g. THUMOS'14's Ambiguous frames): for "map", "cap" and
+    "frame_acc" they are removed. For segment and point F1, `ignored_in_f1` says what happens there:
+    "truth" (default, the authors' evaluation): only the truth becomes background, the prediction
+    keeps its label, so a predicted segment running through an Ambiguous frame stays one segment;
+    "both" (gadlib's earlier rule, not the authors'): prediction and truth both become background,
+    which cuts such a segment in two and credits or blames nothing there.
+    `multi_hot_truths` (per video bool [T, C] or None, `Video.multi_hot_truth`): the target rows as
+    shipped, used instead of `truths` for "map" and "cap" (THUMOS'14: a CliffDiving frame is a Diving
+    positive too); F1 and frame_acc use `truths`, one label per frame.
+    `thumos_postprocess` (with `class_names`, see `per_frame_map`) applies to "map" only; off by
+    default, as in the authors' evaluation.
     Returns {"seg_f1_0.1", "seg_f1_0.25", "seg_f1_0.5", "point_f1_1s", "point_f1_2s", "map", "cap",
     "frame_acc"}; frame_acc = fraction of kept frames whose predicted label is the true one.
     "map" and "cap" are NaN when no kept frame holds an action (they are undefined then).
     """
+    if ignored_in_f1 not in IGNORED_IN_F1:
+        raise ValueError(f"ignored_in_f1 should be one of {IGNORED_IN_F1}, got {ignored_in_f1!r}")
     pairs = _paired_videos(preds, truths)
     scores = _video_list(scores, "scores")
     if len(scores) != len(pairs):
@@ -179,23 +195,35 @@ def oad_metrics(preds: list[np.ndarray], truths: list[np.ndarray], scores: list[
             if m.shape != truth.shape or m.dtype != bool:
                 raise ValueError(f"ignored[{i}] must be bool [T] with T = len(truths[{i}]) = {len(truth)}; "
                                  f"got {m.dtype} {m.shape}")
-    as_background = [(np.where(m, background, p), np.where(m, background, t)) for (p, t), m in zip(pairs, ignored)]
-    bg_preds, bg_truths = [p for p, _ in as_background], [t for _, t in as_background]
+    map_truths = [t for _, t in pairs]
+    if multi_hot_truths is not None:
+        if not isinstance(multi_hot_truths, (list, tuple)) or len(multi_hot_truths) != len(pairs):
+            raise ValueError(f"multi_hot_truths must be a list with one [T, C] array (or None) per video, "
+                             f"{len(pairs)} videos")
+        for i, m in enumerate(multi_hot_truths):
+            if m is not None:
+                if np.ndim(m) != 2 or np.shape(m) != scores[i].shape:
+                    raise ValueError(f"multi_hot_truths[{i}] must be [T, C] = {scores[i].shape} like scores[{i}]; "
+                                     f"got shape {np.shape(m)}")
+                map_truths[i] = np.asarray(m)
+    f1_preds = [np.where(m, background, p) if ignored_in_f1 == "both" else p for (p, _), m in zip(pairs, ignored)]
+    f1_truths = [np.where(m, background, t) for (_, t), m in zip(pairs, ignored)]
     kept_preds = [p[~m] for (p, _), m in zip(pairs, ignored)]
     kept_truths = [t[~m] for (_, t), m in zip(pairs, ignored)]
+    kept_map_truths = [t[~m] for t, m in zip(map_truths, ignored)]
     kept_scores = [s[~m] for s, m in zip(scores, ignored)]
     n_kept = sum(len(t) for t in kept_truths)
     if n_kept == 0:
         raise ValueError("every frame is ignored: nothing to evaluate")
     return {
-        "seg_f1_0.1": segment_f1(bg_preds, bg_truths, 0.1, background),
-        "seg_f1_0.25": segment_f1(bg_preds, bg_truths, 0.25, background),
-        "seg_f1_0.5": segment_f1(bg_preds, bg_truths, 0.5, background),
-        "point_f1_1s": point_f1(bg_preds, bg_truths, fps, 1.0, background),
-        "point_f1_2s": point_f1(bg_preds, bg_truths, fps, 2.0, background),
-        "map": per_frame_map(kept_scores, kept_truths, background, thumos_postprocess=thumos_postprocess,
+        "seg_f1_0.1": segment_f1(f1_preds, f1_truths, 0.1, background),
+        "seg_f1_0.25": segment_f1(f1_preds, f1_truths, 0.25, background),
+        "seg_f1_0.5": segment_f1(f1_preds, f1_truths, 0.5, background),
+        "point_f1_1s": point_f1(f1_preds, f1_truths, fps, 1.0, background),
+        "point_f1_2s": point_f1(f1_preds, f1_truths, fps, 2.0, background),
+        "map": per_frame_map(kept_scores, kept_map_truths, background, thumos_postprocess=thumos_postprocess,
                              class_names=class_names),
-        "cap": calibrated_ap(kept_scores, kept_truths, background),
+        "cap": calibrated_ap(kept_scores, kept_map_truths, background),
         "frame_acc": float(np.mean(np.concatenate(kept_preds) == np.concatenate(kept_truths))),
     }
 

@@ -356,7 +356,7 @@ def oad_samples(dataset: VideoDataset, subset: str, window: int = 8, long_contex
 
 @dataclass
 class DensePrediction:
-    """One test video scored at every frame (the metrics exclude `ignored` frames)."""
+    """One test video scored at every frame (`ignored` frames: out of mAP, background truth for F1)."""
     video_id: str
     scores: np.ndarray   # float32 [T, C]: higher is better
     pred: np.ndarray     # int64 [T]
@@ -424,7 +424,10 @@ def evaluate_oad(classifier: ActionClassifier, dataset: VideoDataset, subset: st
     """Dense predictions on `subset` and their OAD metrics.
 
     Returns {"videos": [DensePrediction], "metrics": gadlib.metrics.oad_metrics(...) (segment F1,
-    point F1, mAP, ...; ignored frames excluded), "fps": frames scored per second of wall time}.
+    point F1, mAP, ...), "fps": frames scored per second of wall time}. Scored as the authors'
+    evaluation does: mAP on the multi-hot truth as shipped (`Video.multi_hot_truth`) without
+    ignored frames and without the CliffDiving/Diving score switch; F1 with the truth background
+    at ignored frames and the predictions kept there.
     Note the two rates: `dataset.fps` (video frames per second, for point F1 in seconds) and the
     returned "fps" (throughput, as the paper's FPS column).
     Under `accelerate launch` every process must call it (the prediction is shared out, see
@@ -437,9 +440,11 @@ def evaluate_oad(classifier: ActionClassifier, dataset: VideoDataset, subset: st
     seconds = time.perf_counter() - t0
     metrics = {}
     if is_main_process():
+        names = label_names(dataset, "oad")
+        multi_hot = [v.multi_hot_truth(len(names)) for v in videos]
         metrics = oad_metrics([d.pred for d in dense], [d.truth for d in dense], [d.scores for d in dense],
-                              dataset.fps, ignored=[d.ignored for d in dense], background=0,
-                              class_names=label_names(dataset, "oad"))
+                              dataset.fps, ignored=[d.ignored for d in dense], background=0, class_names=names,
+                              multi_hot_truths=multi_hot if any(m is not None for m in multi_hot) else None)
     fps = sum(len(d.pred) for d in dense) / seconds
     # throughput also among the metrics, so `experiment.summarize` reports it per seed
     return {"videos": dense, "metrics": {**metrics, "fps": fps}, "fps": fps}

@@ -30,9 +30,13 @@ EMPTY_ROWS = ("error", "background", "ignore")
 
 def _oad_target(dataset: VideoDataset, video: Video, columns: list[int], ignored_column: int | None,
                 num_classes: int) -> np.ndarray:
-    """float32 one-hot [T, C]: a frame's class column; ignored frames set only the ignore column."""
+    """float32 [T, C]: a frame's class column and its `also_true` columns (multi-hot rows come back
+    as read, with 1.0); ignored frames set only the ignore column."""
     column_of_label = np.array([0] + columns)
     target = np.eye(num_classes, dtype=np.float32)[column_of_label[video.frame_labels()]]
+    if video.also_true is not None:
+        extra = np.asarray(video.also_true, dtype=np.int64).reshape(-1, 2)
+        target[extra[:, 0], column_of_label[extra[:, 1]]] = 1
     mask = video.ignored_mask()
     if mask.any():  # _oad_files checked that there is an ignored column
         target[mask] = 0
@@ -106,8 +110,9 @@ def write_oad(dataset: VideoDataset, root: str | Path, feature_dir: str = "rgb_f
 
     With `dataset.oad_info` (set by `read_oad`), data_info.json gets the original class list,
     `ignore_index`, data-set key and other fields back unchanged, and ignored frames are written
-    as rows with only the ignore column set. Targets are written one-hot: a multi-hot row that
-    `read_oad` resolved to one class is written as that class.
+    as rows with only the ignore column set. A multi-hot row comes back multi-hot (`Video.also_true`,
+    every set column as 1.0), so per-frame mAP on the written data equals mAP on the original;
+    soft values come back as 1.0.
     """
     return write_owned(root, _oad_files(dataset, feature_dir), [f"{feature_dir}/*.npy", "target_perframe/*.npy"],
                        first=("data_info.json",), what="write_oad")
@@ -215,8 +220,9 @@ def _oad_features(root: Path, feature_dirs: list[str], vid: str, info_path: Path
 
 
 def _oad_labels(target, num_frames: int, info: OADInfo, path: Path,
-                empty_rows: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame: label (0 = background, step + 1) and ignored flag, by the rules of `read_oad`."""
+                empty_rows: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame: label (0 = background, step + 1) and ignored flag, by the rules of `read_oad`;
+    and the (frame, label) pairs [K, 2] of the other classes set in kept rows (`Video.also_true`)."""
     num_classes = len(info.class_names)
     if target.ndim != 2 or target.shape != (num_frames, num_classes):
         raise ValueError(f"{path}: target should be [T, C] = [{num_frames}, {num_classes}] (T from the "
@@ -224,8 +230,11 @@ def _oad_labels(target, num_frames: int, info: OADInfo, path: Path,
     if not (np.issubdtype(target.dtype, np.number) or target.dtype == bool):
         raise ValueError(f"{path}: target should be numeric, got dtype {target.dtype}")
     columns, ignored_column = np.array(info.step_columns()), info.ignored_column()
+    label_of_column = np.full(num_classes, -1, dtype=np.int64)  # -1: the ignored column
+    label_of_column[0], label_of_column[columns] = 0, np.arange(1, len(columns) + 1)
     labels = np.zeros(num_frames, dtype=np.int64)
     ignored = np.zeros(num_frames, dtype=bool)
+    also_true = []
     step = max(1, layout_io.CHUNK_BYTES // (8 * num_classes))  # rows of float64
     for start in range(0, num_frames, step):
         block = np.asarray(target[start:start + step], dtype=np.float64)
@@ -244,9 +253,15 @@ def _oad_labels(target, num_frames: int, info: OADInfo, path: Path,
                              f"pass empty_rows='background' or 'ignore' to read such rows")
         is_ignored |= empty & (empty_rows == "ignore")
         # argmax: the largest value wins, ties go to the lowest column (CliffDiving before Diving).
-        labels[start:start + step] = np.where(has_action & ~is_ignored, actions.argmax(axis=1) + 1, 0)
+        block_labels = np.where(has_action & ~is_ignored, actions.argmax(axis=1) + 1, 0)
+        labels[start:start + step] = block_labels
         ignored[start:start + step] = is_ignored
-    return labels, ignored
+        # the rest of a multi-hot row, kept for mAP (the truth as shipped); ignored rows are not scored
+        others = (block > 0) & (label_of_column[None] >= 0) & ~is_ignored[:, None]
+        others[np.arange(len(block)), np.where(block_labels, columns[block_labels - 1], 0)] = False
+        rows, cols = np.nonzero(others)
+        also_true.append(np.stack([rows + start, label_of_column[cols]], axis=1))
+    return labels, ignored, np.concatenate(also_true) if also_true else np.zeros((0, 2), dtype=np.int64)
 
 
 def read_oad(root: str | Path, feature_dir: str | list[str] = "rgb_features", name: str | None = None,
@@ -267,17 +282,22 @@ def read_oad(root: str | Path, feature_dir: str | list[str] = "rgb_features", na
     "set" when > 0):
     - ignore_index: a row whose ignored column is set (THUMOS'14's "Ambiguous", 21) is ignored,
       whatever else is set (as the MAT/TeSTra losses drop it): `Video.ignored` is True there and
-      the frame is background in `frame_labels()`. The ignored class is not a step. -100 (no
-      class) and 0 (the background column, EPIC-Kitchens-100 in TeSTra) ignore nothing.
-    - several actions set (THUMOS'14 labels CliffDiving frames Diving too): the largest value
-      wins, ties go to the lowest column; background (column 0) counts only when no action is set.
+      the frame is background in `frame_labels()` (not trained on, left out of mAP, background
+      truth for F1). The ignored class is not a step. -100 (no class) and 0 (the background
+      column, EPIC-Kitchens-100 in TeSTra) ignore nothing.
+    - several actions set (THUMOS'14 labels CliffDiving frames Diving too): `frame_labels()` (the
+      training target) takes the largest value, ties to the lowest column; background (column 0)
+      counts only when no action is set. The other set columns are kept in `Video.also_true`, so
+      `Video.multi_hot_truth` gives the rows as shipped and per-frame mAP scores a CliffDiving
+      frame as a Diving positive too, as the authors' evaluation does.
     - nothing set: an error naming file and row, unless `empty_rows` is "background" or "ignore".
 
     mmap: memory-map the feature files instead of reading them (for data sets larger than RAM):
     features are then read-only memory maps, or `ConcatenatedFeatures` views for several folders
     or a non-float32 dtype, and NaN/inf are checked in blocks of `layout_io.CHUNK_BYTES`. Peak memory:
     without mmap, the features of the whole data set as float32 plus one video's concatenation;
-    with mmap, a few blocks of CHUNK_BYTES plus 9 bytes per frame (labels, ignored mask). Measured
+    with mmap, a few blocks of CHUNK_BYTES plus 9 bytes per frame (labels, ignored mask) and 16 bytes
+    per extra class of a multi-hot row. Measured
     numbers: data/README.md (benchmarks/oad_reader_memory.py).
     """
     root = Path(root)
@@ -306,12 +326,13 @@ def read_oad(root: str | Path, feature_dir: str | list[str] = "rgb_features", na
             features = _oad_features(root, feature_dirs, vid, info_path, first, mmap)
             target_path = root / "target_perframe" / f"{vid}.npy"
             target = load_npy(target_path, f"target (video {vid!r} listed in {info_path})", mmap=True)
-            labels, ignored = _oad_labels(target, len(features), info, target_path, empty_rows)
+            labels, ignored, also_true = _oad_labels(target, len(features), info, target_path, empty_rows)
             del target  # closes the memory map
             change = np.flatnonzero(np.diff(labels)) + 1
             starts, ends = np.r_[0, change], np.r_[change, len(labels)]
             segments = [Segment(int(s), int(e), int(labels[s]) - 1) for s, e in zip(starts, ends) if labels[s]]
-            videos.append(Video(vid, features, segments, None, subset, ignored if ignored.any() else None))
+            videos.append(Video(vid, features, segments, None, subset, ignored if ignored.any() else None,
+                                also_true if len(also_true) else None))
     return VideoDataset(name=key or entry.get("name") or name or root.name, videos=videos,
                         step_names=[info.class_names[c] for c in info.step_columns()], task_names=[],
                         fps=float(fps), oad_info=info)

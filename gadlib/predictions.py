@@ -11,7 +11,7 @@ folder. For every (run key, seed, task kind) a table of the test items, under
     scores    float16 [N, C]  the classifier's scores (higher is better; float16 to halve the
                            file: argmax ties may differ from `pred`, use `pred`); absent when the
                            run was told not to keep them (`eval.save_scores: false`)
-    ignored   bool [N]     OAD only: frames the metrics leave out (e.g. THUMOS'14 "Ambiguous")
+    ignored   bool [N]     OAD only: frames left out of mAP, background truth for F1 (THUMOS'14 "Ambiguous")
 
 plus `class_names/<label set>` (str [C]) and `train_counts/<label set>` (int64 [C]: training
 frames (OAD) or samples per class, the class prior of notebook 03's null baseline).

@@ -310,8 +310,14 @@ def test_oad_metrics_ignored_frames():
     score = np.eye(3)[pred] * 0.8 + 0.1
     ignored = np.array([0, 0, 1, 0, 0, 0, 0, 1], dtype=bool)
     m = oad_metrics([pred], [truth], [score], fps=1.0, ignored=[ignored])
-    # F1: frames 2 and 7 become background in both: truth [0, 2) [3, 6), pred [0, 2) [3, 6): TP 2
-    assert m["seg_f1_0.5"] == 1.0 and m["point_f1_1s"] == 1.0
+    # F1 (default, the authors' rule): frames 2 and 7 become background in the truth only:
+    # truth [0, 2) [3, 6); pred [0, 2) TP, [2, 3) class 2 FP, [3, 6) TP, [7, 8) FP -> 2 / 3
+    # point F1 1 s: starts 0 TP, 2 (nearest true start 3, class 2) FP, 3 TP, 7 FP -> 2 / 3
+    assert m["seg_f1_0.5"] == pytest.approx(f1(2, 2, 0)) and m["point_f1_1s"] == pytest.approx(f1(2, 2, 0))
+    # the earlier rule ("both"): background in prediction too: pred [0, 2) [3, 6): TP 2
+    both = oad_metrics([pred], [truth], [score], fps=1.0, ignored=[ignored], ignored_in_f1="both")
+    assert both["seg_f1_0.5"] == 1.0 and both["point_f1_1s"] == 1.0
+    assert {k: v for k, v in both.items() if "f1" not in k} == {k: v for k, v in m.items() if "f1" not in k}
     # without ignoring: truth [0, 6); pred [0, 2) IoU 1/3, [2, 3) class 2, [3, 6) IoU 1/2, [7, 8)
     # IoU 0.5: TP 1, FP 3, FN 0 -> 2 / 5
     assert oad_metrics([pred], [truth], [score], fps=1.0)["seg_f1_0.5"] == pytest.approx(f1(1, 3, 0))
