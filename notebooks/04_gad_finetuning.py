@@ -134,8 +134,15 @@ else:
 TRAIN = TrainConfig(epochs=EPOCHS, lr=LR, batch_size=BATCH, grad_accum=ACCUM,
                     gradient_checkpointing=CHECKPOINTING, progress=False)
 offline_setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES, train=TRAIN)
-oad_setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TRAIN)
-OAD = OADConfig(window=8, stride=4, background_weight=0.5)
+# The authors' OAD protocol (gadlib.oad.OADConfig's defaults): training windows every `window`
+# frames at a fresh random offset per video and epoch, shorter windows at a video's start, GAD's
+# target "<current>, <last other action in the window>", the loss averaged over the batch, and
+# CrossTask's background weight 0.2. The window is 8 frames, not the authors' 20, to fit the CPU.
+# A stride of one window gives half the windows per epoch of the stride 4 used before, so OAD
+# trains twice the epochs: the same number of optimizer steps.
+oad_setup = Setup(backbone=BACKBONE, kinds=("oad",), train=dataclasses.replace(TRAIN, epochs=2 * EPOCHS))
+OAD = OADConfig(window=8, background_weight=0.2)
+print(OAD)
 print(f"backbone: {offline_setup.backbone_name}; lr {LR}; batch {BATCH} x {ACCUM}; {EPOCHS} epochs; "
       f"gradient checkpointing {CHECKPOINTING}")
 
@@ -161,7 +168,9 @@ pd.DataFrame({d.name: {"step classes": len(d.step_names), "tasks": len(d.task_na
 # `[video][prompt] context [CLS]`; there the context must not contain the answer, or `[CLS]` simply
 # learns to copy it. A step-recognition context `"<step>. <task>."` starts with the answer, so
 # generate-first keeps only the task goal (`gadlib.samples.context_before_answer`); at inference a
-# generate-first model writes its own context (greedy decoding), then classifies at `[CLS]`.
+# generate-first model writes its own context (greedy decoding), then classifies at `[CLS]`. On OAD
+# the authors' context is "<current action>, <the most recent other action in the window>": it also
+# starts with the answer, so generate-first keeps only the other action.
 
 # %%
 from gadlib.experiment import offline_samples
@@ -172,7 +181,7 @@ for s in offline_samples(coin, "train", NUM_FRAMES)[::97][:6]:
     names = label_names(coin, "tasks" if s.kind == "task" else "steps")
     rows.append({"kind": s.kind, "answer": names[s.target], "after [CLS] (disc first)": s.context,
                  "before [CLS] (gen first)": context_before_answer(s.kind, s.context, names[s.target])})
-for s in list(oad_samples(stream, "train", window=OAD.window, stride=1))[30:33]:
+for s in list(oad_samples(stream, "train", window=OAD.window, stride=1))[30:36:2]:
     names = label_names(stream, "oad")
     rows.append({"kind": "oad", "answer": names[s.target], "after [CLS] (disc first)": s.context,
                  "before [CLS] (gen first)": context_before_answer("oad", s.context, names[s.target])})
@@ -208,12 +217,13 @@ print(f"{time.perf_counter() - T0:.0f} s since the start")
 #
 # | key | what changes |
 # |---|---|
-# | `gad` | the paper's GAD: discriminate first, generate the previous action, λ = 1 |
+# | `gad` | the paper's GAD: discriminate first, generate "<current>, <last other action in the window>", λ = 1 |
+# | `gad_previous_action` | generate gadlib's earlier target instead: the previous action at any distance (or "none") |
 # | `gad_gen_first`, `gad_parallel` | ordering: write the context before `[CLS]` / in a second pass |
 # | `gad_label` | generate the class label itself instead of the context |
 # | `discriminative` | generate nothing (λ = 0: the same training, so it is also `gad_lam_0`) |
 # | `gad_lam_<λ>` | λ in {0.1, 0.3, 3} (λ = 1 is `gad`) |
-# | `gad_extra_head` | no generation: a second linear head on `[CLS]` predicts the previous action |
+# | `gad_extra_head` | no generation: a second linear head on `[CLS]` predicts the context (each distinct text one class) |
 # | `two_stage` | train the generative classifier, freeze it, then train `[CLS]` + head |
 # | `no_cls` | no learned query: the prompt's last token reads out (and starts the generation) |
 # | `generative` | the generative classifier (the first stage of `two_stage`) |
@@ -221,19 +231,21 @@ print(f"{time.perf_counter() - T0:.0f} s since the start")
 # %%
 from gadlib.oad import run_oad
 from gadlib.ablations import run_two_stage_oad
-from gadlib.samples import previous_action_classes
+from gadlib.oad import oad_context_classes
 
 LAMBDAS = (0.1, 0.3, 3)
 ABLATIONS = {"discriminative": ("discriminative", {}), "gad": ("gad", {}),
              "gad_gen_first": ("gad", {"order": "gen_first"}), "gad_parallel": ("gad", {"order": "parallel"}),
              "gad_label": ("gad", {"generate": "label"}),
              **{f"gad_lam_{lam:g}": ("gad", {"lam": lam}) for lam in LAMBDAS},
-             "gad_extra_head": ("gad", {"generate": "context_head", "context_classes": previous_action_classes(stream)}),
+             "gad_previous_action": ("gad", {}),
+             "gad_extra_head": ("gad", {"generate": "context_head", "context_classes": oad_context_classes(stream, OAD)}),
              "no_cls": ("gad", {"readout": "last_token"})}
+OAD_OF = {"gad_previous_action": dataclasses.replace(OAD, context="previous_action")}   # else OAD
 oad_runs, kept = [], {}
 for seed in tqdm(SEEDS, desc="OAD seeds"):
     for name, (method, kwargs) in ABLATIONS.items():
-        out = run_oad(method, stream, seed, oad_setup, OAD, name=name, **kwargs)
+        out = run_oad(method, stream, seed, oad_setup, OAD_OF.get(name, OAD), name=name, **kwargs)
         oad_runs += out.values()
     generative = run_oad("generative", stream, seed, oad_setup, OAD, keep_model=True)["generative"]
     oad_runs += [generative, run_two_stage_oad(generative, stream, oad_setup, OAD)]
@@ -246,7 +258,7 @@ P = stream.name   # results keys: "<preset>_<metric>", as in notebook 05
 oad = {m: {f"{P}_{k[4:]}": v for k, v in s.items()}
        for m, s in summarize(oad_runs, kinds=("oad",), metrics=METRICS).items()}
 oad["gad_lam_0"] = oad["discriminative"]   # the same training (λ · L_gen = 0), not rerun
-ORDER = ["generative", "discriminative", "gad", "gad_gen_first", "gad_parallel", "gad_label", "gad_lam_0",
+ORDER = ["generative", "discriminative", "gad", "gad_previous_action", "gad_gen_first", "gad_parallel", "gad_label", "gad_lam_0",
          *[f"gad_lam_{lam:g}" for lam in LAMBDAS], "gad_extra_head", "two_stage", "no_cls"]
 display(pd.DataFrame({m: {k: fmt_mean_std(oad[m][f"{P}_{k}"]) for k in METRICS} for m in ORDER}).T)
 
@@ -394,7 +406,7 @@ CLAIMS = [  # (a, b, key, metrics, expected sign, the paper's claim)
     ("gad", "gad_gen_first", S, oad, +1, "discriminate first beats generate first"),
     ("gad", "gad_parallel", S, oad, +1, "discriminate first beats parallel"),
     ("gad", "gad_label", S, oad, +1, "generating the context beats generating the label"),
-    ("gad", "gad_extra_head", S, oad, +1, "an extra head for the previous action hurts (CrossTask −2.1)"),
+    ("gad", "gad_extra_head", S, oad, +1, "an extra head for the context instead of generating it hurts (CrossTask −2.1)"),
     ("gad", "no_cls", S, oad, +1, "no [CLS] hurts (CrossTask −1.1, EK100 −3.4)"),
     ("discriminative", "two_stage", S, oad, +1, "two-stage collapses (CrossTask −7.0, EK100 −13.9 vs disc)"),
     ("discriminative", "generative", S, oad, +1, "discriminative beats generative"),
@@ -459,7 +471,7 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 #
 # | # | kind | what | time |
 # |---|---|---|---|
-# | 1 | implement ★ | the previous action per frame: GAD's generation target for OAD | 10 min |
+# | 1 | implement ★ | the previous action per frame: the target of the `gad_previous_action` ablation | 10 min |
 # | 2 | implement ★★ | the GAD objective `L_cls + λ · L_gen` on a padded batch | 15 min |
 # | 3 | measure and explain ★★ | taking the LoRA out restores the original LM | 15 min |
 # | 4 | predict, then check ★★ | what each ordering costs the LM, in training and at inference | 20 min |
@@ -478,7 +490,8 @@ print("GAD objective inputs (class logits, targets, weights, token logits, token
 
 # %% [markdown]
 # ### Exercise 1 · The previous action, per frame (implement, ★)
-# For online action detection GAD generates the **previous action** after `[CLS]`. Write
+# The `gad_previous_action` ablation generates the **previous action** after `[CLS]` (gadlib's
+# earlier OAD target; the authors' is "<current>, <last other action in the window>"). Write
 # `previous_actions(labels, step_names)`: for each frame `t` of a per-frame label sequence (0 =
 # background, `k ≥ 1` = `step_names[k - 1]`), the name of the **last action segment that ended at or
 # before `t`** (a segment is a run of one non-background label); `NO_PREVIOUS_ACTION` (`"none"`)
