@@ -76,12 +76,17 @@ def segment_f1(preds: list[np.ndarray], truths: list[np.ndarray], iou: float, ba
     No true positive gives 0, including the 0/0 case of no true and no predicted segments anywhere
     (scikit-learn's `zero_division` default): an all-background evaluation set scores 0, not 1.
     """
+    return _f1(*segment_f1_counts(preds, truths, iou, background).sum(0))
+
+
+def segment_f1_counts(preds: list[np.ndarray], truths: list[np.ndarray], iou: float,
+                      background: int = 0) -> np.ndarray:
+    """int64 [V, 3]: per video, the TP, FP, FN that `segment_f1` sums (`gadlib.intervals`
+    resamples videos from them)."""
     if not 0 < iou <= 1:
         raise ValueError(f"iou must be in (0, 1]; got {iou}")
-    counts = np.zeros(3, dtype=np.int64)  # TP, FP, FN
-    for pred, truth in _paired_videos(preds, truths):
-        counts += _segment_counts(segments(pred, background), segments(truth, background), iou)
-    return _f1(*counts)
+    return np.array([_segment_counts(segments(pred, background), segments(truth, background), iou)
+                     for pred, truth in _paired_videos(preds, truths)], dtype=np.int64).reshape(-1, 3)
 
 
 def point_f1(preds, truths, fps: float, seconds: float = 1.0, background: int = 0) -> float:
@@ -93,14 +98,24 @@ def point_f1(preds, truths, fps: float, seconds: float = 1.0, background: int = 
     was not matched before, else a false positive. Unmatched true starts are false negatives.
     Counts are summed over videos; F1 and its 0/0 case as in `segment_f1`.
     """
+    return _f1(*point_f1_counts(preds, truths, fps, seconds, background).sum(0))
+
+
+def point_f1_counts(preds, truths, fps: float, seconds: float = 1.0, background: int = 0) -> np.ndarray:
+    """int64 [V, 3]: per video, the TP, FP, FN that `point_f1` sums."""
     if not (np.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number; got {fps}")
     if not (np.isfinite(seconds) and seconds >= 0):
         raise ValueError(f"seconds must be >= 0; got {seconds}")
-    counts = np.zeros(3, dtype=np.int64)
-    for pred, truth in _paired_videos(preds, truths):
-        counts += _start_counts(segments(pred, background), segments(truth, background), seconds * fps)
-    return _f1(*counts)
+    return np.array([_start_counts(segments(pred, background), segments(truth, background), seconds * fps)
+                     for pred, truth in _paired_videos(preds, truths)], dtype=np.int64).reshape(-1, 3)
+
+
+def f1_from_counts(counts: np.ndarray) -> np.ndarray:
+    """F1 = 2 TP / (2 TP + FP + FN) of counts [..., 3] (TP, FP, FN), 0 where TP = 0 (as `segment_f1`)."""
+    counts = np.asarray(counts, dtype=float)
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    return np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1e-12), 0.0)
 
 
 def per_frame_map(scores: list[np.ndarray] | np.ndarray, truths, background: int = 0,
@@ -273,7 +288,7 @@ def _start_counts(pred_segs, true_segs, tolerance: float) -> np.ndarray:
 
 def _f1(tp: int, fp: int, fn: int) -> float:
     # 2PR / (P + R) written with counts, so that P or R = 0/0 needs no special case
-    return 0.0 if tp == 0 else float(2 * tp / (2 * tp + fp + fn))
+    return float(f1_from_counts(np.array([tp, fp, fn])))
 
 
 def _calibrated_ap_one_class(positive: np.ndarray, score: np.ndarray) -> float:

@@ -1,0 +1,152 @@
+"""Paired differences between two methods with a 95 % interval from a hierarchical bootstrap.
+
+Explained in notebooks/05_online_action_detection.ipynb (section 7) and used for every comparison
+of notebooks 04 and 05.
+
+Two sources of noise separate two methods' numbers: the seed (initialisation, sampling of
+training windows) and the finite test set. A hierarchical bootstrap resamples both, in that
+order: draw the seeds with replacement, then, inside each drawn seed, the test units (videos for
+OAD, samples for offline top-1) with replacement; both methods get the same draws (they were
+tested on the same units with the same seeds), so what they share cancels out. The statistic is
+recomputed from the resampled units' *counts* (TP / FP / FN for segment and point F1, hits and
+samples for accuracy), exactly as the metric pools them, so nothing is averaged that the metric
+does not average.
+
+Verdicts (`PairedInterval.verdict`): "holds" when the interval excludes 0 in the expected
+direction, "opposite" when it excludes 0 the other way, "unresolved" when it contains 0, and
+"not testable" when a side collapsed (`collapsed`: one class on >= 95 % of its predictions).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .metrics import f1_from_counts, point_f1_counts, segment_f1_counts
+
+COLLAPSE_SHARE = 0.95
+VERDICTS = ("holds", "opposite", "unresolved", "not testable")
+
+
+@dataclass(frozen=True)
+class PairedInterval:
+    """A − B in points (scale 100): the mean of the per-seed differences and its 95 % interval
+    from `hierarchical_bootstrap`; `per_seed` differences in seed order; `units` test units per seed."""
+    mean: float
+    ci95: tuple[float, float]
+    per_seed: list[float] = field(default_factory=list)
+    units: int = 0
+    not_testable: str | None = None  # why, when a side collapsed
+
+    def verdict(self, expect: int = +1) -> str:
+        """One of VERDICTS for the claim that A − B has the sign of `expect` (+1 or -1)."""
+        if self.not_testable:
+            return "not testable"
+        lo, hi = self.ci95
+        if lo > 0 or hi < 0:
+            return "holds" if (lo > 0) == (expect > 0) else "opposite"
+        return "unresolved"
+
+    @property
+    def half_width(self) -> float:
+        return (self.ci95[1] - self.ci95[0]) / 2
+
+    def as_dict(self) -> dict:
+        return {"mean": self.mean, "ci95": list(self.ci95), "per_seed": list(self.per_seed), "units": self.units,
+                "not_testable": self.not_testable}
+
+    def __str__(self) -> str:
+        return f"{self.mean:+.1f} [{self.ci95[0]:+.1f}, {self.ci95[1]:+.1f}]"
+
+
+def hierarchical_bootstrap(a: list[np.ndarray], b: list[np.ndarray], statistic, draws: int = 2000,
+                           seed: int = 0, scale: float = 100.0) -> PairedInterval:
+    """The paired difference statistic(A) − statistic(B) and its 95 % percentile interval.
+
+    a, b: per seed (same order), the per-unit counts [n_units, k] of each method on the same units
+    (row i of a[s] and b[s] is the same test unit). statistic: counts summed over units [..., k] ->
+    the metric [...] (vectorised over leading axes), e.g. `f1_from_counts`. The point estimate is
+    the mean over seeds of the per-seed differences on all units.
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError(f"hierarchical_bootstrap: {len(a)} and {len(b)} seeds; need the same seeds, at least one")
+    for s, (x, y) in enumerate(zip(a, b)):
+        if np.shape(x) != np.shape(y) or np.ndim(x) != 2 or len(x) == 0:
+            raise ValueError(f"hierarchical_bootstrap: seed {s}: counts of shapes {np.shape(x)} and {np.shape(y)}; "
+                             "need [n_units, k] of the same units for both methods")
+    a = [np.asarray(x, dtype=float) for x in a]
+    b = [np.asarray(y, dtype=float) for y in b]
+    per_seed = [scale * float(statistic(x.sum(0)) - statistic(y.sum(0))) for x, y in zip(a, b)]
+    rng = np.random.default_rng(seed)
+    n_seeds = len(a)
+    picks = rng.integers(n_seeds, size=(draws, n_seeds))  # the seeds of each draw
+    total = np.zeros(draws)
+    for j in range(n_seeds):
+        for s in range(n_seeds):
+            rows = np.flatnonzero(picks[:, j] == s)
+            if not len(rows):
+                continue
+            units = rng.integers(len(a[s]), size=(len(rows), len(a[s])))  # the same units for A and B
+            total[rows] += statistic(a[s][units].sum(1)) - statistic(b[s][units].sum(1))
+    diffs = scale * total / n_seeds
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
+    return PairedInterval(float(np.mean(per_seed)), (float(lo), float(hi)), per_seed, len(a[0]))
+
+
+def collapsed(preds: np.ndarray, share: float = COLLAPSE_SHARE) -> bool:
+    """True when one class (background included) is >= `share` of the predictions."""
+    preds = np.asarray(preds).ravel()
+    return len(preds) > 0 and np.bincount(preds - preds.min()).max() >= share * len(preds)
+
+
+def oad_counts(videos, metric: str, fps: float) -> np.ndarray:
+    """Per test video, the counts [V, 3] (TP, FP, FN) of an OAD F1 metric ("seg_f1_0.1", "seg_f1_0.5",
+    "point_f1_1s", ...) of `gadlib.oad.DensePrediction`s, ignored frames as `oad_metrics` treats them
+    (their truth is background, the prediction keeps its label)."""
+    preds = [d.pred for d in videos]
+    truths = [np.where(d.ignored, 0, d.truth) for d in videos]
+    kind, _, value = metric.rpartition("_")
+    if kind == "seg_f1":
+        return segment_f1_counts(preds, truths, float(value))
+    if kind == "point_f1" and value.endswith("s"):
+        return point_f1_counts(preds, truths, fps, float(value[:-1]))
+    raise ValueError(f"oad_counts: {metric!r} is not a segment or point F1 (e.g. 'seg_f1_0.1', 'point_f1_1s')")
+
+
+def oad_interval(runs_a, runs_b, metric: str, fps: float, **bootstrap) -> PairedInterval:
+    """A − B of an OAD F1 metric over the seeds both ran (`gadlib.experiment.Run`s with
+    results["oad"]["videos"]), videos resampled within seeds; "not testable" when either side
+    collapsed in any seed."""
+    by_seed = [{r.seed: r for r in runs} for runs in (runs_a, runs_b)]
+    seeds = sorted(set(by_seed[0]) & set(by_seed[1]))
+    if not seeds:
+        raise ValueError("oad_interval: the two methods share no seed")
+    counts = [[oad_counts(side[s].results["oad"]["videos"], metric, fps) for s in seeds] for side in by_seed]
+    out = hierarchical_bootstrap(*counts, f1_from_counts, **bootstrap)
+    down = [side[s].method for side in by_seed for s in seeds
+            if collapsed(np.concatenate([d.pred for d in side[s].results["oad"]["videos"]]))]
+    if down:
+        out = PairedInterval(out.mean, out.ci95, out.per_seed, out.units,
+                             f"collapsed: {sorted(set(down))} predict one class on >= {COLLAPSE_SHARE:.0%} of frames")
+    return out
+
+
+def accuracy_interval(runs_a, runs_b, kind: str, **bootstrap) -> PairedInterval:
+    """A − B of top-1 accuracy on `kind` ("step", "next", "task") over the seeds both ran, test samples
+    resampled within seeds; "not testable" when either side collapsed."""
+    by_seed = [{r.seed: r for r in runs} for runs in (runs_a, runs_b)]
+    seeds = sorted(set(by_seed[0]) & set(by_seed[1]))
+    if not seeds:
+        raise ValueError("accuracy_interval: the two methods share no seed")
+
+    def hits(run) -> np.ndarray:
+        result = run.results[kind]
+        return np.stack([result["pred"] == result["targets"], np.ones(len(result["pred"]))], axis=1)
+
+    out = hierarchical_bootstrap([hits(by_seed[0][s]) for s in seeds], [hits(by_seed[1][s]) for s in seeds],
+                                 lambda c: c[..., 0] / c[..., 1], **bootstrap)
+    down = [side[s].method for side in by_seed for s in seeds if collapsed(side[s].results[kind]["pred"])]
+    if down:
+        out = PairedInterval(out.mean, out.ci95, out.per_seed, out.units,
+                             f"collapsed: {sorted(set(down))} predict one class on >= {COLLAPSE_SHARE:.0%} of samples")
+    return out
