@@ -109,7 +109,7 @@ def task_samples(dataset: VideoDataset, cfg: DataConfig, kinds: tuple[str, ...],
     if kinds == ("oad",):
         return EpochWindows(dataset, subset, oad_config(cfg), seed)(epoch or 0)
     rng = np.random.default_rng([seed, epoch]) if epoch is not None else None
-    return offline_samples(dataset, subset, cfg.num_frames, kinds, rng=rng)
+    return offline_samples(dataset, subset, cfg.num_frames, kinds, rng=rng, max_frames=cfg.max_frames)
 
 
 def label_sets(dataset: VideoDataset, kinds: tuple[str, ...]) -> dict[str, list[str]]:
@@ -222,7 +222,8 @@ def run(cfg: RunConfig, overwrite: bool = False, checkpoint: str | Path | None =
                          f"({sorted(spec['label_names'])} vs {sorted(names)}, or their names differ)")
     is_oad = kinds == ("oad",)
     # OAD: every frame of every test video (dense, `evaluate_oad`); otherwise the test samples
-    test = None if is_oad else offline_samples(dataset, "test", cfg.data.num_frames, kinds)
+    test = None if is_oad else offline_samples(dataset, "test", cfg.data.num_frames, kinds,
+                                               max_frames=cfg.data.max_frames)
     extra = {"background_weight": cfg.data.background_weight, "loss_norm": cfg.data.loss_norm} if is_oad else {}
     backbone = backbone_for_precision(cfg.backbone, cfg.train.mixed_precision)
     decodings = cfg.eval.decodings if cfg.method == "generative" else ["greedy"]

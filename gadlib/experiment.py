@@ -16,7 +16,7 @@ from .backbone import EMBEDDED, BackboneConfig
 from .datasets import VideoDataset
 from .methods import build_classifier
 from .metrics import mean_std
-from .samples import (Sample, label_names, step_forecasting_samples, step_recognition_samples,
+from .samples import (MAX_FRAMES, Sample, label_names, step_forecasting_samples, step_recognition_samples,
                       task_recognition_samples)
 from .training import History, TrainConfig, evaluate, train
 
@@ -28,19 +28,21 @@ class Setup:
     """Everything that must be the same for the methods being compared."""
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    num_frames: int = 4          # frames sampled per step / per video
+    num_frames: int | str | None = 4  # frames sampled per step / per video; None or "all": every frame
     kinds: tuple = OFFLINE_KINDS  # trained jointly: one step head (recognition + forecasting), one task head
+    max_frames: int = MAX_FRAMES  # the cap on every-frame samples (evenly subsampled beyond it)
 
     @property
     def backbone_name(self) -> str:
         return "tiny Llama (random init, embedded)" if self.backbone.name == EMBEDDED else self.backbone.name
 
 
-def offline_samples(dataset: VideoDataset, subset: str, num_frames: int, kinds=OFFLINE_KINDS,
-                    rng: np.random.Generator | None = None) -> list[Sample]:
-    """Joint samples of the three offline tasks (step recognition, forecasting, task recognition)."""
+def offline_samples(dataset: VideoDataset, subset: str, num_frames: int | str | None, kinds=OFFLINE_KINDS,
+                    rng: np.random.Generator | None = None, max_frames: int = MAX_FRAMES) -> list[Sample]:
+    """Joint samples of the three offline tasks (step recognition, forecasting, task recognition).
+    num_frames None or "all": every frame of each span, evenly subsampled to at most max_frames."""
     build = {"step": step_recognition_samples, "next": step_forecasting_samples, "task": task_recognition_samples}
-    return [s for kind in kinds for s in build[kind](dataset, subset, num_frames, rng=rng)]
+    return [s for kind in kinds for s in build[kind](dataset, subset, num_frames, rng=rng, max_frames=max_frames)]
 
 
 @dataclass
@@ -72,9 +74,11 @@ def run(method: str, dataset: VideoDataset, seed: int, setup: Setup, test: list[
         names["tasks"] = label_names(dataset, "tasks")
     model = build_classifier(method, names, dataset.feature_dim, setup.backbone, seed=seed, **method_kwargs)
     epoch_samples = lambda epoch: offline_samples(dataset, "train", setup.num_frames, setup.kinds,
-                                                  rng=np.random.default_rng([seed, epoch]))
+                                                  rng=np.random.default_rng([seed, epoch]),
+                                                  max_frames=setup.max_frames)
     history = train(model, epoch_samples, replace(setup.train, seed=seed))
-    test = test if test is not None else offline_samples(dataset, "test", setup.num_frames, setup.kinds)
+    test = test if test is not None else offline_samples(dataset, "test", setup.num_frames, setup.kinds,
+                                                         max_frames=setup.max_frames)
     if method != "generative":
         return {name: Run(name, seed, history, evaluate(model, test), model if keep_model else None)}
     out = {}

@@ -1,9 +1,11 @@
 """GAD, Generation-Assisted Discriminative fine-tuning (paper claim 3), and its ablations.
 
 Keep the [CLS] discriminative head and, during fine-tuning only, add an LM loss on context text
-generated after [CLS]:  L = L_cls + lambda * L_gen.  What is generated is task context: the task
-goal for step samples ("<step>. <task>."), the previous action for OAD windows. At inference the
-generation branch is dropped, so prediction is exactly the discriminative path (same cost).
+generated after [CLS]:  L = L_cls + lambda * L_gen.  What is generated is each sample's `context`
+(`gadlib.samples`), the authors' targets: on COIN the answer and the task goal, "<step>. <task>."
+for step samples, "<next step>. <task>." for next-step samples, "<task>." for task samples; the
+previous action for OAD windows. At inference the generation branch is dropped, so prediction is
+exactly the discriminative path (same cost).
 
 The paper's GAD ablations are options of the same class (notebooks/04_gad_finetuning.ipynb):
 the ordering (`order`), what is generated (`generate`, including nothing and an extra
@@ -35,9 +37,10 @@ class GADClassifier(DiscriminativeClassifier):
 
     order: "disc_first" (the paper's choice: [prefix][CLS][context], generation conditioned on
       [CLS]); "gen_first" ([prefix][context][CLS]: the model writes its context first, then
-      classifies; the context must not contain the answer, so a step sample's context loses its
-      leading step name (`samples.context_before_answer`), and at inference the context is
-      generated greedily before [CLS] is read: an extra decode, unlike the other orders);
+      classifies; the context must not contain the answer, so every COIN context loses its leading
+      answer (`samples.context_before_answer`): step and next-step samples keep "<task>.", a task
+      sample keeps nothing and its target is EOS alone; at inference the context is generated
+      greedily before [CLS] is read: an extra decode, unlike the other orders);
       "parallel" (two passes: [prefix][CLS] and [prefix][context]).
     generate: "context" (the sample's context text), "label" (the class name itself), "none" (no
       auxiliary loss: the discriminative classifier), or "context_head" (no generation: an extra
@@ -102,7 +105,8 @@ class GADClassifier(DiscriminativeClassifier):
     # -- what is generated -----------------------------------------------------------------------
 
     def generation_texts(self, batch: Batch) -> list[str]:
-        """The text each sample's generation loss is on, before EOS."""
+        """The text each sample's generation loss is on, before EOS ("" for a gen_first task
+        sample: its whole context is the answer, so it learns to write EOS alone)."""
         if self.generate == "label":
             return [self.label_names[LABEL_SET[k]][t] for k, t in zip(batch.kinds, batch.targets.tolist())]
         if self.order == "gen_first":  # written before [CLS]: never the answer

@@ -28,6 +28,7 @@ from .generative import DECODING
 from .methods import METHODS
 from .oad import OADConfig
 from .prompts import LABEL_SET
+from .samples import MAX_FRAMES, frames_setting
 from .training import MIXED_PRECISION, TrainConfig
 
 
@@ -40,10 +41,12 @@ class DataConfig:
     (`data_info.json`); features: its feature sub-folder (default "features" / "rgb_features"; OAD:
     "a,b" concatenates several folders frame by frame).
     kinds: None = step, next, task for COIN data and oad for OAD data. num_frames: frames per
-    step / task sample; window, long_context, long_tokens, stride, background_weight, start,
-    loss_norm: OAD windows and loss (`gadlib.oad.OADConfig`, whose defaults are the authors'; the
-    test split is evaluated densely, every frame); oad_context: GAD's OAD target
-    (`OADConfig.context`: "current_and_other", "current" for THUMOS'14, "previous_action").
+    step / task sample, or `all` (or null): every frame of the span, evenly subsampled to at most
+    max_frames (the paper's COIN protocol: every frame at 2 fps, at most 1200); window,
+    long_context, long_tokens, stride, background_weight, start, loss_norm: OAD windows and loss
+    (`gadlib.oad.OADConfig`, whose defaults are the authors'; the test split is evaluated densely,
+    every frame); oad_context: GAD's OAD target (`OADConfig.context`: "current_and_other",
+    "current" for THUMOS'14, "previous_action").
     max_train_videos / max_test_videos: keep only the first N videos of a subset (quick checks).
     missing_features / clip_frames: COIN layout only, `read_coin`'s options for a real folder
     ("skip" videos without a feature file; clip segments ending at most N frames past the features).
@@ -58,7 +61,8 @@ class DataConfig:
     path: str | None = None
     features: str | None = None
     kinds: list[str] | None = None
-    num_frames: int = 4
+    num_frames: int | str | None = 4
+    max_frames: int = MAX_FRAMES
     window: int = 8
     long_context: int = 0
     long_tokens: int | None = None
@@ -128,7 +132,18 @@ def _coerce(value, hint, key: str, where: str):
             if type(None) in args:
                 return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], key, where)
+        for option in inner[:-1]:  # several types (`int | str`): the first that fits, in order
+            try:
+                return _coerce(value, option, key, where)
+            except ValueError:
+                pass
+        try:
+            return _coerce(value, inner[-1], key, where)
+        except ValueError:
+            if len(inner) == 1:
+                raise
+            names = " or ".join(getattr(a, "__name__", str(a)) for a in inner)
+            raise ValueError(f"{where}: {key} must be {names}, got {value!r}") from None
     base = typing.get_origin(hint) or hint
     if isinstance(value, str) and base is not str:
         try:
@@ -299,7 +314,11 @@ def validate_config(cfg: RunConfig) -> RunConfig:
         if "oad" in d.kinds and len(d.kinds) > 1 or not d.kinds:
             raise ValueError(f"data.kinds must be some of {list(OFFLINE_KINDS)}, or [oad] alone; got {d.kinds}")
     _one_of("data.missing_features", d.missing_features, MISSING_FEATURES)
-    for key in ("num_frames", "max_train_videos", "max_test_videos"):
+    try:
+        frames_setting(d.num_frames, d.max_frames)
+    except ValueError as e:
+        raise ValueError(f"data.{e}") from None
+    for key in ("max_train_videos", "max_test_videos"):
         _at_least(f"data.{key}", getattr(d, key), 1)
     _at_least("data.clip_frames", d.clip_frames, 0)
     if d.fps is not None and not d.fps > 0:

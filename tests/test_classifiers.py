@@ -117,8 +117,9 @@ def reference_gad_loss(clf: GADClassifier, batch: Batch) -> tuple[torch.Tensor, 
     for p, kind, target, ctx in zip(mllm.prefix_embeds(batch.visual, batch.kinds), batch.kinds,
                                     batch.targets.tolist(), batch.contexts):
         text = ctx if clf.generate == "context" else clf.label_names[LABEL_SET[kind]][target]
-        if clf.order == "gen_first" and kind == "step":  # written before [CLS]: the task goal alone
-            text = text.removeprefix(clf.label_names["steps"][target] + ". ")
+        if clf.order == "gen_first" and kind != "oad":  # written before [CLS]: the answer cut off
+            answer = clf.label_names[LABEL_SET[kind]][target]  # step / next: "<task>." is left; task: ""
+            text = "" if text == answer + "." else text.removeprefix(answer + ". ")
         toks = mllm.tokenizer(text, add_special_tokens=False)["input_ids"] + [mllm.tokenizer.eos_token_id]
         ctx_emb = mllm.embed_tokens(toks)
         if clf.order == "disc_first":    # [prefix][CLS][context]: CLS predicts the first token

@@ -97,6 +97,7 @@ NO_DATA = ["--data.path", "/nonexistent/data"]
     (["--trian.epochs", "1"], r"unknown config key 'trian'"),
     (["--data.windw", "1"], r"unknown config key 'data.windw'"),
     (["--data.window", "0"], r"data: window must be >= 1"),
+    (["--data.num_frames", "al"], r"data.num_frames must be an int >= 1, or 'all' / null"),
     (["--data.kinds", "[oad, step]"], r"data.kinds must be some of"),
     (["--train.seed", "3"], r"train.seed is set by the run"),
     (["--eval-only"], r"--eval-only and --checkpoint DIR go together"),

@@ -57,20 +57,19 @@ def test_gen_first_never_writes_the_gold_label_before_cls(names, visual_dim, mix
     for i, (kind, target) in enumerate(zip(mixed_batch.kinds, mixed_batch.targets.tolist())):
         gold = tok(names["steps"][target], add_special_tokens=False)["input_ids"]
         before_cls = gen_first["targets"][i]
-        if kind == "step":
-            assert not _contains(before_cls, gold), (i, tok.decode(before_cls))
-            # disc_first generates "<step>. <task>." *after* [CLS]: the check above can fail
-            assert seen["disc_first"]["targets"][i][:len(gold)] == gold
-            assert tok.decode(before_cls[:-1]) == mixed_batch.contexts[i].removeprefix(names["steps"][target] + ". ")
-        else:  # forecasting: the context names the current step, kept whole
-            assert tok.decode(before_cls[:-1]) == mixed_batch.contexts[i]
+        # step "<step>. <task>." and forecasting "<next step>. <task>." both start with the answer
+        assert not _contains(before_cls, gold), (i, kind, tok.decode(before_cls))
+        # disc_first generates the answer, then the task, *after* [CLS]: the check above can fail
+        assert seen["disc_first"]["targets"][i][:len(gold)] == gold
+        assert tok.decode(before_cls[:-1]) == mixed_batch.contexts[i].removeprefix(names["steps"][target] + ". ")
         assert before_cls[-1] == tok.eos_token_id
 
 
 def test_context_before_answer():
     assert context_before_answer("step", "add salt. make soup.", "add salt") == "make soup."
     assert context_before_answer("step", "add salt.", "add salt") == ""
-    assert context_before_answer("next", "add salt. make soup.", "stir") == "add salt. make soup."
+    assert context_before_answer("next", "stir. make soup.", "stir") == "make soup."
+    assert context_before_answer("task", "make soup.", "make soup") == ""
     assert context_before_answer("oad", "add salt", "add salt") == "add salt"  # the past is not the answer
     with pytest.raises(ValueError, match="does not start with its label 'stir'"):
         context_before_answer("step", "add salt. make soup.", "stir")

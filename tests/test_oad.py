@@ -428,3 +428,11 @@ def test_run_oad_passes_the_configs_loss_normalisation(data):
     assert clf.loss_norm == "batch" and clf.spec["method_kwargs"]["loss_norm"] == "batch"
     with pytest.raises(ValueError, match="loss_norm in the OADConfig"):
         run_oad("discriminative", data, 0, setup, OADConfig(window=3), loss_norm="weights")
+
+
+def test_generate_first_writes_only_the_other_action_before_cls():
+    from gadlib.samples import context_before_answer
+    assert context_before_answer("oad", "pour water, stir soup", "pour water") == "stir soup"
+    assert context_before_answer("oad", "background, add salt", "background") == "add salt"
+    assert context_before_answer("oad", "add salt", "add salt") == ""
+    assert context_before_answer("oad", "stir soup", "add salt") == "stir soup"  # a previous action: kept

@@ -73,16 +73,14 @@ def test_step_forecasting_targets_the_next_segment():
     assert [(s.video_id, s.frame, s.target) for s in samples] == [("a", 2, 2), ("a", 10, 1), ("a", 15, 0)]
     assert all(s.kind == "next" for s in samples)
     assert _frames(samples[1]).min() >= 10 and _frames(samples[1]).max() < 15  # frames of the observed step
-    assert samples[1].context == "stir soup. clean up."
+    assert samples[1].context == "pour water. clean up."  # the next step (the answer), then the task
 
 
 def test_task_recognition():
     samples = task_recognition_samples(_dataset(), "train", num_frames=5)
     assert [(s.video_id, s.target, s.frame, s.kind) for s in samples] == [("a", 1, 2, "task"), ("c", 0, 3, "task")]
     assert _frames(samples[0]).tolist() == [2, 8, 14, 21, 27]  # the annotated span 2..27
-    assert samples[0].context == "add salt, stir soup, pour water."  # the first 3 steps
-    assert task_recognition_samples(_dataset(), "train", 5, context_steps=4)[0].context == \
-        "add salt, stir soup, pour water, add salt."
+    assert [s.context for s in samples] == ["clean up.", "make soup."]  # the task itself
     with pytest.raises(ValueError, match="no task_names"):
         task_recognition_samples(_dataset(tasks=False), "train")
 
