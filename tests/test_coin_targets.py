@@ -87,7 +87,7 @@ def test_context_before_answer_per_kind():
     assert context_before_answer("next", "whisk eggs. make omelette.", "whisk eggs") == "make omelette."
     assert context_before_answer("task", "make omelette.", "make omelette") == ""
     assert context_before_answer("next", "whisk eggs.", "whisk eggs") == ""  # a data set without tasks
-    assert context_before_answer("oad", "heat pan", "heat pan") == "heat pan"  # the past, not the answer
+    assert context_before_answer("oad", "heat pan", "heat pan") == ""  # the authors' "<current>" alone
     with pytest.raises(ValueError, match=r"'next' sample does not start with its label 'heat pan'.*<next step>"):
         context_before_answer("next", "whisk eggs. make omelette.", "heat pan")
     with pytest.raises(ValueError, match=r"'task' sample .*'<task>.'"):

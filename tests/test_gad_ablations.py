@@ -70,7 +70,8 @@ def test_context_before_answer():
     assert context_before_answer("step", "add salt.", "add salt") == ""
     assert context_before_answer("next", "stir. make soup.", "stir") == "make soup."
     assert context_before_answer("task", "make soup.", "make soup") == ""
-    assert context_before_answer("oad", "add salt", "add salt") == "add salt"  # the past is not the answer
+    assert context_before_answer("oad", "add salt, stir", "add salt") == "stir"  # the authors' "<current>, <other>"
+    assert context_before_answer("oad", "stir", "add salt") == "stir"  # a previous action is kept
     with pytest.raises(ValueError, match="does not start with its label 'stir'"):
         context_before_answer("step", "add salt. make soup.", "stir")
 
