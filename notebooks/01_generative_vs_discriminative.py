@@ -29,7 +29,8 @@
 #   and feed it to a linear head: one forward pass, no decoding.
 #
 # **GAD** (Generation-Assisted Discriminative) keeps the discriminative head and adds, *during
-# training only*, an LM loss on context text generated after `[CLS]` (here: the task goal).
+# training only*, an LM loss on context text generated after `[CLS]` (here, as the authors write it:
+# the answer, then the task goal, e.g. "<step>. <task>.").
 #
 # **You will:** train the three on the same synthetic COIN-like procedural videos, the same tiny
 # backbone and the same budget, over 3 seeds; measure top-1/top-5 accuracy per task and inference

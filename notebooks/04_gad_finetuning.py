@@ -22,9 +22,10 @@
 # **GAD** (Generation-Assisted Discriminative, Pang, Chatterjee, Sener, Yao, ICLR 2026,
 # [arXiv:2603.02546](https://arxiv.org/abs/2603.02546)) keeps the discriminative `[CLS]` head and,
 # during fine-tuning only, adds an LM loss on *context text generated after `[CLS]`*:
-# `L = L_cls + λ · L_gen`. The context is the **task goal** for COIN steps and the **previous
-# action** for online action detection. At inference the generation branch is dropped: GAD costs
-# exactly what the discriminative classifier costs.
+# `L = L_cls + λ · L_gen`. The context, as the authors write it: the **answer, then the task goal**
+# for COIN samples ("<step>. <task>.", "<next step>. <task>.", "<task>.") and **"<current action>,
+# <most recent other action in the window>"** for online action detection. At inference the
+# generation branch is dropped: GAD costs exactly what the discriminative classifier costs.
 #
 # This is the notebook for a **GPU kernel** (Colab, or any CUDA Jupyter): there it fine-tunes a
 # real pretrained LM the paper's way (Llama-3.2-1B-Instruct, LoRA r 128 / α 256, bf16, lr 1e-4).
@@ -166,8 +167,9 @@ pd.DataFrame({d.name: {"step classes": len(d.step_names), "tasks": len(d.task_na
 # Per sample, the text the LM learns to write. **Discriminate first** (the paper's order) writes it
 # *after* `[CLS]`: `[video][prompt][CLS] context`. **Generate first** writes it *before* `[CLS]`:
 # `[video][prompt] context [CLS]`; there the context must not contain the answer, or `[CLS]` simply
-# learns to copy it. A step-recognition context `"<step>. <task>."` starts with the answer, so
-# generate-first keeps only the task goal (`gadlib.samples.context_before_answer`); at inference a
+# learns to copy it. Every COIN context starts with the answer (`"<step>. <task>."`,
+# `"<next step>. <task>."`, `"<task>."`), so generate-first keeps only what follows it: the task
+# goal, or nothing for task recognition (`gadlib.samples.context_before_answer`); at inference a
 # generate-first model writes its own context (greedy decoding), then classifies at `[CLS]`. On OAD
 # the authors' context is "<current action>, <the most recent other action in the window>": it also
 # starts with the answer, so generate-first keeps only the other action.
