@@ -39,12 +39,14 @@ class PairedInterval:
     not_testable: str | None = None  # why, when a side collapsed
 
     def verdict(self, expect: int = +1) -> str:
-        """One of VERDICTS for the claim that A − B has the sign of `expect` (+1 or -1)."""
+        """One of VERDICTS for the claim that A − B has the sign of `expect` (+1 or -1). For a claim
+        of no difference (expect 0) an interval that excludes 0 is "opposite"; one that contains 0
+        stays "unresolved" (it does not show the two are equal)."""
         if self.not_testable:
             return "not testable"
         lo, hi = self.ci95
         if lo > 0 or hi < 0:
-            return "holds" if (lo > 0) == (expect > 0) else "opposite"
+            return "holds" if expect != 0 and (lo > 0) == (expect > 0) else "opposite"
         return "unresolved"
 
     @property

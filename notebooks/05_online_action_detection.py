@@ -55,7 +55,7 @@ if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
 import time
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt, seaborn as sns
-from IPython.display import display
+from IPython.display import Markdown, display
 from gadlib.utils import pick_device, quiet, versions
 quiet()
 T0 = time.perf_counter()
@@ -263,21 +263,31 @@ display(pd.DataFrame({m: {"paper S-F1 (EK100)": PAPER_TOKENS[m][0], "ours S-F1 (
 
 # %% [markdown]
 # ## 7 · What this run shows
-# Generated from this run's numbers: paired differences over seeds (same seed, same data).
+# Every comparison is a paired difference A − B (same seeds, same test videos) with a **95 %
+# interval from a hierarchical bootstrap** (`gadlib.intervals`): resample the seeds, then the test
+# videos within each seed, and recompute segment F1 from the resampled videos' counts. The paper's
+# claim **holds** here when the interval excludes 0 in its direction, is **opposite** when it
+# excludes 0 the other way, **unresolved** when it contains 0, and **not testable** when a side
+# collapsed (one class on ≥ 95 % of the test frames).
 
 # %%
-from gadlib.results import paired_difference
+from gadlib.intervals import oad_interval
 
-def compare(sumry, a, b, key):
-    d = paired_difference(sumry[a][key], sumry[b][key])   # per-seed A − B, in points
-    verdict = "ahead" if d.ahead else ("behind" if d.behind else "within one std")
-    return f"{d} points ({verdict}; ahead in {d.wins}/{d.n} seeds)"
+def by_method(run_list, method):
+    return [r for r in run_list if r.method == method]
 
-lines = []
+differences, lines = {}, []
+
+def compare(run_list, preset, a, b, expect=+1, metric="seg_f1_0.1"):
+    iv = oad_interval(by_method(run_list, a), by_method(run_list, b), metric, fps=data[preset].fps)
+    differences[f"{preset}: {a} − {b}"] = {**iv.as_dict(), "metric": metric, "verdict": iv.verdict(expect),
+                                           "expect": expect}
+    why = f" ({iv.not_testable})" if iv.not_testable else ""
+    return f"{a} − {b} {iv} points: **{iv.verdict(expect)}**{why}"
+
 for p in PRESETS:
-    k = f"{p}_seg_f1_0.1"
-    lines.append(f"- {p}: S-F1@0.1 discriminative − generative {compare(summary, 'discriminative', 'generative', k)}; "
-                 f"GAD − discriminative {compare(summary, 'gad', 'discriminative', k)}.")
+    lines.append(f"- {p}, S-F1@0.1: {compare(runs[p], p, 'discriminative', 'generative')}; "
+                 f"{compare(runs[p], p, 'gad', 'discriminative')}.")
     videos = kept[(p, "generative")].results["oad"]["videos"]
     said_bg = np.mean(np.concatenate([v.pred for v in videos]) == 0)
     is_bg = np.mean(np.concatenate([v.truth for v in videos]) == 0)
@@ -286,11 +296,13 @@ for p in PRESETS:
     fps = summary["discriminative"][f"{p}_fps"]["mean"] / summary["generative"][f"{p}_fps"]["mean"]
     lines.append(f"  discriminative evaluated {fps:.1f}x the generative frames per second (paper: "
                  f"{PAPER[p]['discriminative'][2] / PAPER[p]['generative'][2]:.2f}x).")
-k = "epic_like_seg_f1_0.1"
-lines.append(f"- tokenization (epic_like, S-F1@0.1): rand − text {compare(token_summary, 'gen_rand', 'gen_text', k)}; "
-             f"desync − text {compare(token_summary, 'gen_desync', 'gen_text', k)}; "
-             f"extend − discriminative {compare(token_summary, 'gen_extend', 'discriminative', k)}.")
-print("\n".join(lines))
+lines.append(f"- tokenization (epic_like, S-F1@0.1): {compare(token_runs, 'epic_like', 'gen_rand', 'gen_text', expect=0)}; "
+             f"{compare(token_runs, 'epic_like', 'gen_desync', 'gen_text')}; "
+             f"{compare(token_runs, 'epic_like', 'gen_extend', 'discriminative', expect=0)}.")
+widths = [d["ci95"][1] - d["ci95"][0] for d in differences.values()]
+lines.append(f"- interval half-widths: {min(widths) / 2:.1f} to {max(widths) / 2:.1f} points "
+             f"({len(data['crosstask_like'].split('test'))} crosstask_like test videos per seed).")
+display(Markdown("\n".join(lines)))
 
 # %%
 from gadlib.results import save_results
@@ -302,6 +314,7 @@ path = save_results("05_online_action_detection", {
                  "size_overrides": SIZE_OVERRIDES},
     "presets": PRESETS, "metrics": summary,
     "tokenization": token_summary,   # epic_like, seeds TOKEN_SEEDS (its own discriminative runs)
+    "differences": differences,      # "<preset>: A − B" -> mean, ci95, per_seed (points), verdict
     "seconds": elapsed})
 print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}")
 

@@ -109,3 +109,8 @@ def test_oad_and_accuracy_intervals_from_runs_and_collapse():
            for m, p in (("a", [0, 1, 2, 3] * 5), ("b", [0, 1, 2, 0] * 5)) for s in (0, 1)]
     iv = accuracy_interval(acc[:2], acc[2:], "step")
     assert iv.mean == pytest.approx(25.0) and iv.verdict() == "holds" and iv.as_dict()["units"] == 20
+
+
+def test_a_claim_of_no_difference_is_never_shown_to_hold():
+    assert PairedInterval(0.5, (-1.0, 2.0)).verdict(0) == "unresolved"
+    assert PairedInterval(3.0, (1.0, 5.0)).verdict(0) == "opposite"
