@@ -57,7 +57,7 @@ if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
 import time
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt, seaborn as sns
-from IPython.display import display
+from IPython.display import Markdown, display
 from gadlib.utils import pick_device, quiet, versions
 quiet()
 T0 = time.perf_counter()
@@ -388,19 +388,32 @@ assert torch.equal(restored, want)
 
 # %% [markdown]
 # ## 7 · What this run shows
-# Generated from this run's numbers: paired differences over seeds (same seed, same data), in
-# points of segment F1 at IoU 0.1 (OAD) or top-1 (offline); "reproduces" when the direction is the
-# paper's and the difference exceeds one standard deviation of the paired differences.
+# Generated from this run's numbers: paired differences A − B (same seeds, same test data), in
+# points of segment F1 at IoU 0.1 (OAD) or top-1 (offline), each with a **95 % interval from a
+# hierarchical bootstrap** (seeds, then test videos or samples within a seed; `gadlib.intervals`,
+# notebook 05 explains it). The paper's claim **holds** when the interval excludes 0 in its
+# direction, is **opposite** when it excludes 0 the other way, **unresolved** when it contains 0,
+# and **not testable** when a side collapsed (one class on ≥ 95 % of its predictions).
 
 # %%
-from gadlib.results import paired_difference
+from gadlib.intervals import accuracy_interval, oad_interval
+
+def interval(a, b, key):
+    if key.startswith(P):   # OAD: test videos resampled within seeds
+        runs_of = lambda m: [r for r in oad_runs if r.method == ("discriminative" if m == "gad_lam_0" else m)]
+        return oad_interval(runs_of(a), runs_of(b), key[len(P) + 1:], fps=stream.fps)
+    runs_of = lambda m: [r for r in offline_runs if r.method == m]   # offline: test samples
+    return accuracy_interval(runs_of(a), runs_of(b), key.removesuffix("_top1"))
+
+differences = {}
 
 def verdict(a, b, key, metrics, expect):
-    # expect: +1 (a ahead in the paper), -1 (a behind), 0 (about equal)
-    d = paired_difference(metrics[a][key], metrics[b][key])
-    seen = 1 if d.ahead else (-1 if d.behind else 0)
-    word = "reproduces" if seen == expect else ("within one std: not resolved at this scale" if seen == 0 else "does not reproduce")
-    return f"{a} − {b}: {d} points ({a} ahead in {d.wins}/{d.n} seeds): {word}", seen == expect
+    # expect: +1 (a ahead in the paper), -1 (a behind)
+    iv = interval(a, b, key)
+    word = iv.verdict(expect)
+    differences[f"{a} − {b} [{key}]"] = {**iv.as_dict(), "verdict": word, "expect": expect}
+    why = f" ({iv.not_testable})" if iv.not_testable else ""
+    return f"{a} − {b}: {iv} points: **{word}**{why}", word == "holds"
 
 S = f"{P}_seg_f1_0.1"
 CLAIMS = [  # (a, b, key, metrics, expected sign, the paper's claim)
@@ -434,8 +447,10 @@ lines.append(f"- cost: a GAD training step took {gd:.2f}x a discriminative one o
              f"({train_ms['offline_gad']['mean'] / train_ms['offline_discriminative']['mean']:.2f}x offline); "
              f"inference at batch 1: GAD {latency.loc['gad', 'b1 / discriminative']:.2f}x, generate-first "
              f"{latency.loc['gad_gen_first', 'b1 / discriminative']:.2f}x the discriminative latency.")
-CONCLUSION = f"{reproduced} of {len(CLAIMS)} checked claims reproduce at this scale ({offline_setup.backbone_name}, {PROFILE} profile)."
-print(CONCLUSION + "\n" + "\n".join(lines))
+counts = pd.Series([d["verdict"] for d in differences.values()]).value_counts()
+CONCLUSION = (f"{reproduced} of {len(CLAIMS)} checked claims hold at this scale ({offline_setup.backbone_name}, "
+              f"{PROFILE} profile): " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".")
+display(Markdown(CONCLUSION + "\n\n" + "\n".join(lines)))
 
 # %%
 from gadlib.results import save_results
@@ -457,6 +472,7 @@ path = save_results("04_gad_finetuning", {
                  "gradient_checkpointing": CHECKPOINTING, "num_frames": NUM_FRAMES, "oad": dataclasses.asdict(OAD),
                  "lambdas": [0, *LAMBDAS, 1]},
     "metrics": metrics, "paper": PAPER, "claims": lines, "conclusion": CONCLUSION,
+    "differences": differences,   # "A − B [key]" -> mean, ci95, per_seed (points), verdict
     "offline_train_ms_per_step": {m[len("offline_"):]: s for m, s in train_ms.items() if m.startswith("offline_")},
     "inference_ms_per_sample": latency[["b1", "b32"]].to_dict(orient="index"),
     "seconds": elapsed})
