@@ -120,28 +120,44 @@ def results_02(res: dict) -> str:
     return "\n".join(rows)
 
 
+def difference_lines(differences: dict) -> list[str]:
+    """One line per paired difference of a results file's "differences" (`gadlib.intervals`):
+    mean A − B in points, its hierarchical-bootstrap 95 % interval and the verdict."""
+    return [f"- {key}{' (' + d['metric'] + ')' if 'metric' in d else ''}: {d['mean']:+.1f} points, 95 % interval "
+            f"[{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]: **{d['verdict']}**"
+            + (f" ({d['not_testable']})" if d.get("not_testable") else "") for key, d in differences.items()]
+
+
 def results_05(res: dict) -> str:
     """Notebook 05's OAD table (segment / point F1, mAP, FPS per data set), the paired differences
     and the tokenization study with the paper's metrics."""
     m, presets = res["metrics"], res["presets"]
+    streaming = all(f"{p}_fps_streaming" in m[k] for p in presets for k in ("generative", "discriminative", "gad"))
     rows = [f"**05 · online action detection**, data: {res['dataset']}, backbone: {res['backbone']}; %, "
-            f"mean ± std over seeds {res['seeds']} (FPS: frames per second of dense evaluation on this CPU):", "",
-            "| data | method | S-F1@0.1 | S-F1@0.5 | P-F1@1s | mAP | FPS |", "|---|---|---|---|---|---|---|"]
+            f"mean ± std over seeds {res['seeds']} (FPS on this CPU: frames per second of batched dense evaluation"
+            + ("; streaming: one frame at a time at batch 1, the paper's FPS" if streaming else "") + "):", "",
+            "| data | method | S-F1@0.1 | S-F1@0.5 | P-F1@1s | mAP | FPS |" + (" streaming FPS |" if streaming else ""),
+            "|---|---|---|---|---|---|---|" + ("---|" if streaming else "")]
     for p in presets:
         for method in ("generative", "discriminative", "gad"):
             s = m[method]
             rows.append(f"| {p} | {method} | " + " | ".join(fmt_mean_std(s[f"{p}_{k}"]) for k in
-                        ("seg_f1_0.1", "seg_f1_0.5", "point_f1_1s", "map")) + f" | {s[f'{p}_fps']['mean']:.0f} |")
+                        ("seg_f1_0.1", "seg_f1_0.5", "point_f1_1s", "map")) + f" | {s[f'{p}_fps']['mean']:.0f} |"
+                        + (f" {s[f'{p}_fps_streaming']['mean']:.0f} |" if streaming else ""))
     rows.append("")
-    for a, b in (("discriminative", "generative"), ("gad", "discriminative")):
-        diffs = [(p, paired_difference(m[a][f"{p}_seg_f1_0.1"], m[b][f"{p}_seg_f1_0.1"])) for p in presets]
-        rows.append(f"- {a} − {b}, S-F1@0.1 points: " + ", ".join(f"{p} {d} ({a} ahead in {d.wins}/{d.n} seeds)"
-                                                                 for p, d in diffs))
+    if res.get("differences"):
+        rows += difference_lines(res["differences"])
+    else:
+        for a, b in (("discriminative", "generative"), ("gad", "discriminative")):
+            diffs = [(p, paired_difference(m[a][f"{p}_seg_f1_0.1"], m[b][f"{p}_seg_f1_0.1"])) for p in presets]
+            rows.append(f"- {a} − {b}, S-F1@0.1 points: " + ", ".join(f"{p} {d} ({a} ahead in {d.wins}/{d.n} seeds)"
+                                                                     for p, d in diffs))
     t = res.get("tokenization")
     if t:
         shown = ", ".join(f"{k.removeprefix('gen_')} {fmt_mean_std(v['epic_like_seg_f1_0.1'])}" for k, v in t.items())
         rows.append(f"- tokenization study (epic_like, S-F1@0.1, seeds {res['token_seeds']}): {shown}.")
-        rows += ["  " + claim_line(t, a, b, rel, key="epic_like_seg_f1_0.1") for a, b, rel in TOKENIZATION_CLAIMS]
+        if not res.get("differences"):  # else judged by intervals above
+            rows += ["  " + claim_line(t, a, b, rel, key="epic_like_seg_f1_0.1") for a, b, rel in TOKENIZATION_CLAIMS]
     return "\n".join(rows)
 
 
@@ -165,6 +181,8 @@ def results_04(res: dict) -> str:
     rows.append("- offline top-1 (step / next / task): " + "; ".join(
         f"{k} {' / '.join(fmt_mean_std(v[f'{t}_top1']) for t in ('step', 'next', 'task'))}" for k, v in offline.items()) + ".")
     rows.append(f"- {res['conclusion']}")
+    if res.get("differences"):
+        rows += ["  " + line for line in difference_lines(res["differences"])]
     return "\n".join(rows)
 
 
