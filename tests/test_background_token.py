@@ -3,12 +3,15 @@ readable label texts of real class names (`gadlib.vocabulary.readable_label`).""
 from __future__ import annotations
 
 import pytest
+import torch
 from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
 from gadlib import benchmark
 from gadlib.backbone import prompt_ids
+from gadlib.classifier import Batch
 from gadlib.label_spaces import LabelSpace, excluded_token_ids
+from gadlib.methods import build_classifier
 from gadlib.prompts import PROMPTS
 from gadlib.samples import NO_PREVIOUS_ACTION
 from gadlib.tokenizer import (BPE_VOCAB_SIZE, CHAT_TEMPLATE, WORD_TOKENS, _trained_bpe, filler_corpus,
@@ -108,3 +111,12 @@ def test_label_space_reads_and_snaps_the_readable_text(tok):
         float(x) for x in (11, 13, 0, 6)]  # edit distances to the readable texts
     with pytest.raises(ValueError, match=r"same label text.*\('PoleVault', 'pole_vault'\)"):
         LabelSpace(["PoleVault", "pole_vault"], tok)
+
+
+def test_gad_generates_the_readable_texts():
+    names = {"oad": ["background", "BaseballPitch", "CliffDiving"]}
+    batch = Batch([torch.zeros(2, 4)] * 2, ["oad", "oad"], torch.tensor([1, 2]), ["none", "BaseballPitch"])
+    context = build_classifier("gad", names, visual_dim=4)
+    assert context.generation_texts(batch) == ["none", "baseball pitch"]
+    label = build_classifier("gad", names, visual_dim=4, generate="label")
+    assert label.generation_texts(batch) == ["baseball pitch", "cliff diving"]
