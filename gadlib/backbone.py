@@ -36,6 +36,9 @@ class BackboneConfig:
     """Which LM to use and how to fine-tune it.
 
     name: `EMBEDDED` (random-init tiny Llama, CPU-sized) or a hub name / local folder of a real model.
+    vocab_size: the embedded tokenizer's BPE size (`train_embedded_tokenizer`; beyond 4096, reserved
+      tokens); its vocabulary also holds the one-token word "background" (`tokenizer.WORD_TOKENS`),
+      so len(tokenizer) = vocab_size + 1.
     lora: None = LoRA for a pretrained model, full fine-tuning for the random-init embedded one.
     The LoRA defaults are the paper's (r 128, alpha 256, dropout 0.05 on q/k/v/o/gate/up/down).
     """

@@ -26,6 +26,7 @@ from .classifier import Batch, Prediction
 from .discriminative import DiscriminativeClassifier
 from .prompts import LABEL_SET
 from .samples import context_before_answer
+from .vocabulary import readable_label
 
 ORDERS = ("disc_first", "gen_first", "parallel")
 GENERATE = ("context", "label", "none", "context_head")
@@ -106,13 +107,17 @@ class GADClassifier(DiscriminativeClassifier):
 
     def generation_texts(self, batch: Batch) -> list[str]:
         """The text each sample's generation loss is on, before EOS ("" for a gen_first task
-        sample: its whole context is the answer, so it learns to write EOS alone)."""
+        sample: its whole context is the answer, so it learns to write EOS alone), made readable
+        (`readable_label`, as the generative classifier's label texts: "BaseballPitch." ->
+        "baseball pitch."; lower-case texts are unchanged)."""
         if self.generate == "label":
-            return [self.label_names[LABEL_SET[k]][t] for k, t in zip(batch.kinds, batch.targets.tolist())]
-        if self.order == "gen_first":  # written before [CLS]: never the answer
-            return [context_before_answer(k, c, self.label_names[LABEL_SET[k]][t])
-                    for k, c, t in zip(batch.kinds, batch.contexts, batch.targets.tolist())]
-        return list(batch.contexts)
+            texts = [self.label_names[LABEL_SET[k]][t] for k, t in zip(batch.kinds, batch.targets.tolist())]
+        elif self.order == "gen_first":  # written before [CLS]: never the answer
+            texts = [context_before_answer(k, c, self.label_names[LABEL_SET[k]][t])
+                     for k, c, t in zip(batch.kinds, batch.contexts, batch.targets.tolist())]
+        else:
+            texts = batch.contexts
+        return [readable_label(t) for t in texts]
 
     def generation_targets(self, batch: Batch) -> list[list[int]]:
         tok = self.mllm.tokenizer

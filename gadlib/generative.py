@@ -21,6 +21,18 @@ from .label_spaces import EXTEND_INITS, MAPPINGS, LabelSpace
 from .prompts import LABEL_SET
 
 DECODING = ("greedy", "exact")
+# How greedy decoding decides OAD background (label set "oad", class 0 = "background"):
+# "first_token": the paper's rule, from the first generated token alone; "snap": decode and snap
+# like any other label.
+OAD_BACKGROUND = ("first_token", "snap")
+OAD_MAX_NEW_TOKENS = 8  # the paper's cap on the tokens generated per OAD frame
+
+
+class FirstToken(NamedTuple):
+    """The first-token decision of a batch (`GenerativeClassifier.first_token_decode`)."""
+    background: np.ndarray    # bool [B]: decided background after the prefill (nothing more decoded)
+    p_background: np.ndarray  # float32 [B]: probability of the background token at the first step
+    decoded: list[list[int]]  # per sample: the label tokens generated, up to EOS ([] for background)
 
 
 class GenerativeClassifier(ActionClassifier):
@@ -36,17 +48,34 @@ class GenerativeClassifier(ActionClassifier):
     extend_init: how `extend` initialises its class tokens' output rows, "linear" (default,
     like the discriminative head's weights) or "normal"; see `LabelSpace.add_tokens`.
     Both options are explained in notebooks/02_tokenization_ablations.ipynb.
+    oad_background: how greedy decoding predicts OAD background (label set "oad", class 0).
+    "first_token" (default, the paper's protocol): one prefill; if the first generated token is
+    the background label's first token, the frame is background and nothing more is decoded;
+    otherwise the label is decoded (the background token barred at the first step, at most
+    `OAD_MAX_NEW_TOKENS` = 8 tokens, fewer when the longest label + EOS is shorter) and snapped
+    to the nearest *action* class. Needs a background token that starts no other label (the
+    embedded tokenizer's "background" is one token, `gadlib.tokenizer.WORD_TOKENS`); the
+    constructor says so when a real tokenizer's labels break that. "snap": background is
+    decoded and snapped like any other label. Other label sets are never affected.
+    background_threshold: with "first_token", background iff the background token's probability
+    at the first step is >= this (in (0, 1]); None (default): iff it is the argmax.
+    Greedy scores stay minus the edit distance: a background frame gets the scores of the
+    background label itself (0 for background), an action frame's background column is kept
+    below its best action's. Exact decoding ignores both options.
     """
 
-    OPTIONS = {"mapping": MAPPINGS, "decoding": DECODING, "extend_init": EXTEND_INITS}
+    OPTIONS = {"mapping": MAPPINGS, "decoding": DECODING, "extend_init": EXTEND_INITS,
+               "oad_background": OAD_BACKGROUND}
     NAMED_BY = ("mapping",)
 
     def __init__(self, mllm, label_names, mapping: str = "text", seed: int = 0,
                  decoding: str = "greedy", label_eos: bool | None = None, extend_init: str = "linear",
+                 oad_background: str = "first_token", background_threshold: float | None = None,
                  background_weight: float = 1.0, loss_norm: str = "weights"):
         super().__init__(mllm, label_names, background_weight, loss_norm)
         if label_eos not in (None, True, False):
             raise ValueError(f"label_eos must be None, True or False, got {label_eos!r}")
+        self.check_options(oad_background, background_threshold)
         tok = mllm.tokenizer
         self.label_spaces = {name: LabelSpace(names, tok, mapping, seed=seed, prefix=name)
                              for name, names in label_names.items()}
@@ -54,6 +83,37 @@ class GenerativeClassifier(ActionClassifier):
             space.add_tokens(tok, mllm.lm, init=extend_init)  # extend only: one new token per class
         self.mapping, self.decoding = mapping, decoding
         self.label_eos = (mapping != "extend") if label_eos is None else label_eos
+        self.oad_background = oad_background
+        self.background_threshold = None if background_threshold is None else float(background_threshold)
+        self.background_tokens = {name: self._background_token(name) for name in self.label_spaces
+                                  if self.first_token_rule(name)}
+
+    @staticmethod
+    def check_options(oad_background: str = "first_token", background_threshold: float | None = None) -> None:
+        """Raise ValueError for options that do not go together (also run before any data is loaded,
+        by `gadlib.run_config.validate_config`)."""
+        if oad_background not in OAD_BACKGROUND:
+            raise ValueError(f"oad_background must be one of {OAD_BACKGROUND}, got {oad_background!r}")
+        if background_threshold is not None:
+            if oad_background != "first_token":
+                raise ValueError("background_threshold needs oad_background='first_token'")
+            if not 0 < background_threshold <= 1:
+                raise ValueError(f"background_threshold must be in (0, 1] or None, got {background_threshold!r}")
+
+    def first_token_rule(self, label_set: str) -> bool:
+        """Whether greedy decoding of `label_set` decides background from the first token."""
+        return label_set == "oad" and self.oad_background == "first_token"
+
+    def _background_token(self, label_set: str) -> int:
+        """The first token of class 0's (background's) label, which must start no other label."""
+        space = self.label_spaces[label_set]
+        first = space.sequences[0][0]
+        clash = [space.names[c] for c in range(1, len(space)) if space.sequences[c][0] == first]
+        if clash:
+            raise ValueError(f"label set {label_set!r}: the background label {space.texts[0]!r} starts with "
+                             f"token {first}, as {len(clash)} other label(s) do ({clash[:3]}): its first "
+                             "token cannot decide background. Use oad_background='snap'")
+        return first
 
     @property
     def new_token_ids(self) -> list[int]:
@@ -85,19 +145,32 @@ class GenerativeClassifier(ActionClassifier):
 
     @torch.no_grad()
     def predict(self, batch: Batch, decoding: str | None = None) -> Prediction:
+        return self.predict_prefixes(self.mllm.prefix_embeds(batch.visual, batch.kinds),
+                                     self.predict_label_set(batch), decoding)
+
+    @torch.no_grad()
+    def predict_prefixes(self, prefixes: list[torch.Tensor], label_set: str,
+                         decoding: str | None = None) -> Prediction:
+        """`predict` of input sequences already assembled (`MLLM.assemble`, no [CLS]), all of
+        `label_set`: what a live system that connects each frame once calls
+        (`gadlib.streaming.GenerativeStreamingDetector`)."""
         decoding = decoding or self.decoding
         if decoding not in DECODING:
             raise ValueError(f"decoding must be one of {DECODING}, got {decoding!r}")
+        space, tok = self.label_spaces[label_set], self.mllm.tokenizer
         if decoding == "exact":
-            scores = self.class_log_likelihoods(batch).cpu().numpy()
+            scores = self._log_likelihoods(prefixes, label_set).cpu().numpy()
+        elif self.first_token_rule(label_set):
+            found = self._first_token(prefixes, label_set)
+            scores = -np.stack([space.snap(space.sequences[0] if bg else g, tok)
+                                for bg, g in zip(found.background, found.decoded)])
+            action = ~found.background
+            scores[~action, 0] = 0  # the background label itself (whatever decoding its tokens gives)
+            # An action frame never snaps to background: its background column below its best action.
+            scores[action, 0] = np.minimum(scores[action, 0], scores[action, 1:].max(1) - 1)
         else:
-            space = self.label_spaces[self.predict_label_set(batch)]
-            scores = -np.stack([space.snap(g, self.mllm.tokenizer) for g in self.greedy_decode(batch)])
+            scores = -np.stack([space.snap(g, tok) for g in self._greedy(prefixes, label_set)])
         return Prediction(scores=scores, pred=scores.argmax(1))
-
-    def _left_padded_prefix(self, batch: Batch):
-        """Left padding puts every prefix's last token in the last column, where decoding starts."""
-        return self.mllm.pad(self.mllm.prefix_embeds(batch.visual, batch.kinds), left=True)
 
     @torch.no_grad()
     def greedy_decode(self, batch: Batch, use_cache: bool = True, new_tokens: int | None = None) -> list[list[int]]:
@@ -105,12 +178,18 @@ class GenerativeClassifier(ActionClassifier):
 
         new_tokens: decode exactly this many steps (EOS is suppressed until then), instead of up
         to the longest label (+ EOS); benchmarks/speed.py uses it to time the decode a trained
-        model would run for labels of a given length.
+        model would run for labels of a given length. No first-token decision (`first_token_decode`).
         """
+        return self._greedy(self.mllm.prefix_embeds(batch.visual, batch.kinds), self.predict_label_set(batch),
+                            use_cache, new_tokens)
+
+    def _greedy(self, prefixes: list[torch.Tensor], label_set: str, use_cache: bool = True,
+                new_tokens: int | None = None) -> list[list[int]]:
         if new_tokens is not None and new_tokens < 1:
             raise ValueError(f"new_tokens must be >= 1, got {new_tokens}")
-        space, tok = self.label_spaces[self.predict_label_set(batch)], self.mllm.tokenizer
-        embeds, mask, _ = self._left_padded_prefix(batch)
+        space, tok = self.label_spaces[label_set], self.mllm.tokenizer
+        # Left padding puts every prefix's last token in the last column, where decoding starts.
+        embeds, mask, _ = self.mllm.pad(prefixes, left=True)
         max_new = new_tokens or max(len(s) for s in space.sequences) + int(self.label_eos)
         out = self.mllm.lm.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new,
                                     min_new_tokens=new_tokens or 0, do_sample=False, num_beams=1,
@@ -122,6 +201,52 @@ class GenerativeClassifier(ActionClassifier):
         for row in out.tolist():  # with inputs_embeds, generate returns only the new tokens
             decoded.append(row[:row.index(tok.eos_token_id)] if tok.eos_token_id in row else row)
         return decoded
+
+    @torch.no_grad()
+    def first_token_decode(self, batch: Batch) -> FirstToken:
+        """The paper's OAD decoding of a batch of `label_set` "oad" (see `oad_background`)."""
+        label_set = self.predict_label_set(batch)
+        if label_set not in self.background_tokens:
+            raise ValueError(f"first_token_decode: label set {label_set!r} has no first-token rule "
+                             f"(label set 'oad' with oad_background='first_token')")
+        return self._first_token(self.mllm.prefix_embeds(batch.visual, batch.kinds), label_set)
+
+    def _first_token(self, prefixes: list[torch.Tensor], label_set: str) -> FirstToken:
+        """One prefill decides background for every sample (argmax, or probability >= threshold);
+        the others go on from the prefill's KV cache, greedily, their rows alone."""
+        space, tok, decoder = self.label_spaces[label_set], self.mllm.tokenizer, self.mllm.lm.get_decoder()
+        background_token = self.background_tokens[label_set]
+        max_new = min(OAD_MAX_NEW_TOKENS, max(len(s) for s in space.sequences) + int(self.label_eos))
+        embeds, mask, positions = self.mllm.pad(prefixes, left=True)
+        out = decoder(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True)
+        logits = self.mllm.lm_logits(out.last_hidden_state[:, -1]).float()
+        p_background = (logits[:, background_token] - logits.logsumexp(-1)).exp()
+        if self.background_threshold is None:
+            background = logits.argmax(-1) == background_token
+        else:
+            background = p_background >= self.background_threshold
+        decoded: list[list[int]] = [[] for _ in prefixes]
+        rows = torch.nonzero(~background)[:, 0]
+        if len(rows):
+            cache = out.cache
+            if len(rows) < len(prefixes):
+                cache.batch_select_indices(rows)
+            logits[:, background_token] = -torch.inf  # an action's label never starts with it
+            token = logits[rows].argmax(-1)
+            mask, last = mask[rows], positions[rows, -1:]
+            steps, done = [token], token == tok.eos_token_id
+            for step in range(1, max_new):
+                if done.all():
+                    break
+                mask = torch.cat([mask, mask.new_ones(len(rows), 1)], 1)
+                hidden = decoder(input_ids=token[:, None], attention_mask=mask, position_ids=last + step,
+                                 cache=cache, use_cache=True).last_hidden_state
+                token = torch.where(done, tok.pad_token_id, self.mllm.lm_logits(hidden[:, -1]).argmax(-1))
+                steps.append(token)
+                done = done | (token == tok.eos_token_id)
+            for r, seq in zip(rows.tolist(), torch.stack(steps, 1).tolist()):
+                decoded[r] = seq[:seq.index(tok.eos_token_id)] if tok.eos_token_id in seq else seq
+        return FirstToken(background.cpu().numpy(), p_background.cpu().numpy(), decoded)
 
     def label_tree(self, label_set: str) -> "LabelPrefixTree":
         """The prefix tree of `label_set`'s label tokens (+ EOS), built once per label set."""
@@ -145,10 +270,15 @@ class GenerativeClassifier(ActionClassifier):
         only at tree nodes, at most `budget` logits at a time; a class's score is the sum of the
         log-probs along its path.
         """
-        label_set, mllm = self.predict_label_set(batch), self.mllm
+        return self._log_likelihoods(self.mllm.prefix_embeds(batch.visual, batch.kinds),
+                                     self.predict_label_set(batch), max_nodes, budget)
+
+    def _log_likelihoods(self, prefixes: list[torch.Tensor], label_set: str, max_nodes: int = 256,
+                         budget: int = 2 ** 25) -> torch.Tensor:
+        mllm = self.mllm
         tree, decoder = self.label_tree(label_set), mllm.lm.get_decoder()
-        embeds, mask, positions = self._left_padded_prefix(batch)
-        n, prompt_len, dev = len(batch), embeds.shape[1], embeds.device
+        embeds, mask, positions = mllm.pad(prefixes, left=True)
+        n, prompt_len, dev = len(prefixes), embeds.shape[1], embeds.device
         out = decoder(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True)
         cache = out.cache
         # edge[:, v] = log p(token of node v | prompt, tokens of v's ancestors); node 0 is the root.

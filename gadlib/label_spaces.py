@@ -7,6 +7,10 @@ The paper's four tokenizations (claim 2):
 - desync: every (label, position) gets its own random token: no token is shared between classes.
 - extend: one new vocabulary token per class (single-step generation); embeddings are resized.
 
+A class's label text is its name made readable (`gadlib.vocabulary.readable_label`: THUMOS'14's
+"BaseballPitch" -> "baseball pitch", as the paper writes labels); the names themselves stay the
+data set's (files, metrics and reports keep them), only the text the LM reads and writes changes.
+
 Explained in notebooks/02_tokenization_ablations.ipynb.
 """
 from __future__ import annotations
@@ -17,6 +21,8 @@ from collections import Counter
 import numpy as np
 import torch
 from rapidfuzz.distance import Levenshtein
+
+from .vocabulary import readable_label
 
 MAPPINGS = ("text", "rand", "desync", "extend")
 # How `extend` initialises the output rows of its class tokens (LabelSpace.add_tokens).
@@ -36,6 +42,9 @@ def excluded_token_ids(tokenizer) -> set[int]:
 class LabelSpace:
     """The target token sequence (without EOS) of every class of one label set under one mapping.
 
+    names: the classes (identities, as the data set names them); texts: their label texts
+    (`readable_label(name)`), tokenized as they are, without a leading space.
+
     For `extend`, call `add_tokens(tokenizer, lm)` once before training: it adds the class tokens,
     resizes the LM's embeddings and initialises the class tokens' output rows.
     """
@@ -50,8 +59,13 @@ class LabelSpace:
         if not names:
             raise ValueError("a label space needs at least one class name")
         self.names, self.mapping = list(names), mapping
+        self.texts = [readable_label(n) for n in names]
+        if len(set(self.texts)) != len(self.texts):
+            seen: dict[str, str] = {}
+            clash = [(seen[t], n) for n, t in zip(names, self.texts) if seen.setdefault(t, n) != n]
+            raise ValueError(f"class names with the same label text (readable_label): {clash[:5]}")
         self.new_tokens = [f"<|{prefix}_{i}|>" for i in range(len(names))] if mapping == "extend" else []
-        self.text_sequences = [tokenizer(n, add_special_tokens=False)["input_ids"] for n in names]
+        self.text_sequences = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in self.texts]
         rng = np.random.default_rng(seed)
         pool = np.setdiff1d(np.arange(len(tokenizer)), sorted(excluded_token_ids(tokenizer)))
         if mapping == "text":
@@ -119,12 +133,13 @@ class LabelSpace:
     def snap(self, generated: list[int], tokenizer) -> np.ndarray:
         """Edit-distance of a generated sequence to every class (the paper's snapping step).
 
-        text: distance between decoded strings (as in the paper); the random mappings have no
-        readable text, so their token sequences are compared. Returns distances [C]; argmin wins.
+        text: distance between the decoded string and every label text (as in the paper); the
+        random mappings have no readable text, so their token sequences are compared. Returns
+        distances [C]; argmin wins.
         """
         if self.mapping == "text":
             text = tokenizer.decode(generated, skip_special_tokens=True).strip()
-            return np.array([Levenshtein.distance(text, n) for n in self.names], dtype=np.float32)
+            return np.array([Levenshtein.distance(text, t) for t in self.texts], dtype=np.float32)
         return np.array([Levenshtein.distance(generated, s) for s in self.sequences], dtype=np.float32)
 
     def overlap_stats(self) -> dict:

@@ -19,6 +19,7 @@ from transformers import PreTrainedTokenizerFast
 
 from .label_spaces import excluded_token_ids
 from .prompts import PROMPTS
+from .vocabulary import readable_label
 
 PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
 ROLES = ["<|system|>", "<|user|>", "<|assistant|>"]
@@ -69,6 +70,16 @@ def filler_corpus(num_words: int = 120_000, lexicon_size: int = 12_000, seed: in
 # sizing the vocabulary up for desync never changes how any text is tokenized.
 BPE_VOCAB_SIZE = 4096
 
+# Whole words the embedded tokenizer encodes as ONE token, as a real LM's tokenizer does for
+# common words (Llama-3: "background" and " background" are one token each): OAD's class 0 label,
+# so that the generative classifier's first generated token can decide background (the paper's
+# OAD protocol, `GenerativeClassifier(oad_background="first_token")`). Each is an added, non-special
+# token matched only as a whole word (`single_word`): the label text "background" (as
+# `LabelSpace` tokenizes a label: no leading space) is [background]; " background" is [Ġ,
+# background]; "backgrounds" or "background_music" and every text without the word are tokenized
+# exactly as by the BPE alone. Its id follows the BPE's (4096 by default), before any reserved token.
+WORD_TOKENS = ("background",)
+
 
 def train_embedded_tokenizer(extra_texts: list[str] = (), vocab_size: int = BPE_VOCAB_SIZE,
                              seed: int = 0) -> PreTrainedTokenizerFast:
@@ -79,6 +90,8 @@ def train_embedded_tokenizer(extra_texts: list[str] = (), vocab_size: int = BPE_
     `<|reserved_i|>` tokens up to vocab_size. Reserved tokens are ordinary vocabulary entries
     that no text ever encodes to (no merge builds them): room for desync's random label tokens,
     which need one distinct token per sub-word occurrence (see `desync_vocab_size`).
+    On top of vocab_size come the `WORD_TOKENS` (one whole-word token each), right after the BPE:
+    len(tokenizer) = vocab_size + len(WORD_TOKENS).
     Each call returns a new tokenizer object (callers add tokens to it); training runs once per input.
     """
     fast = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(_trained(tuple(extra_texts), vocab_size, seed)),
@@ -105,18 +118,27 @@ def _trained_bpe(extra_texts: tuple[str, ...], vocab_size: int, seed: int) -> st
 def _trained(extra_texts: tuple[str, ...], vocab_size: int, seed: int) -> str:
     state = json.loads(_trained_bpe(extra_texts, min(vocab_size, BPE_VOCAB_SIZE), seed))
     vocab = state["model"]["vocab"]
+    bpe = len(vocab)
+    for i, word in enumerate(WORD_TOKENS):
+        # In the model's vocabulary (no merge builds it) and added: the added token is matched in
+        # the text before the BPE runs, and takes this id.
+        vocab[word] = bpe + i
+        state["added_tokens"].append({"id": bpe + i, "content": word, "single_word": True, "lstrip": False,
+                                      "rstrip": False, "normalized": False, "special": False})
     first = len(vocab)
-    for i in range(vocab_size - first):
+    for i in range(vocab_size - bpe):
         vocab[f"<|reserved_{i}|>"] = first + i
     return json.dumps(state)
 
 
 def desync_vocab_size(label_sets: list[list[str]], tokenizer) -> int:
-    """The vocabulary size the embedded tokenizer needs for the desync mapping of these label
-    sets: desync draws a distinct random token for every sub-word occurrence of a label set,
-    from the tokens that are neither special nor added (`excluded_token_ids`), so a few thousand
-    classes of ~3 sub-words outgrow the 4096-token BPE. Returns len(tokenizer) when it suffices."""
+    """The `vocab_size` (of `train_embedded_tokenizer`, `BackboneConfig`) the embedded tokenizer
+    needs for the desync mapping of these label sets: desync draws a distinct random token for
+    every sub-word occurrence of a label set's label texts (`readable_label`), from the tokens that
+    are neither special nor added (`excluded_token_ids`), so a few thousand classes of ~3 sub-words
+    outgrow the 4096-token BPE. Returns the tokenizer's own vocab_size (len(tokenizer) less the
+    `WORD_TOKENS`) when it suffices."""
     pool = len(tokenizer) - len(excluded_token_ids(tokenizer))
-    need = max((sum(len(tokenizer(n, add_special_tokens=False)["input_ids"]) for n in names)
+    need = max((sum(len(tokenizer(readable_label(n), add_special_tokens=False)["input_ids"]) for n in names)
                 for names in label_sets), default=0)
-    return len(tokenizer) + max(0, need - pool)
+    return len(tokenizer) - len(WORD_TOKENS) + max(0, need - pool)

@@ -84,14 +84,32 @@ def tokenizer_corpus(repeats: int = 12, seed: int = 0) -> list[str]:
 
 # Words of a class name, and how much class names share them (notebooks 01 and 02).
 
-def _camel_parts(token: str) -> list[str]:
+def _camel_parts(token: str, digits: bool = True) -> list[str]:
     """"CliffDiving" -> [Cliff, Diving], "BBQGrill" -> [BBQ, Grill], "step2" -> [step, 2]
-    (str methods, so accented letters count as letters)."""
+    ([step2] with digits=False) (str methods, so accented letters count as letters)."""
     cuts = [i for i in range(1, len(token))
             if (token[i - 1].islower() and token[i].isupper())
             or (token[i - 1].isupper() and token[i].isupper() and token[i + 1:i + 2].islower())
-            or token[i - 1].isdigit() != token[i].isdigit()]
+            or (digits and token[i - 1].isdigit() != token[i].isdigit())]
     return [token[a:b] for a, b in zip([0] + cuts, cuts + [len(token)])]
+
+
+def readable_label(name: str) -> str:
+    """A class name as the words a person would write, the label text the LM reads and writes
+    (the paper's generative labels: THUMOS'14's "BaseballPitch" -> "baseball pitch").
+
+    "_" and "-" become spaces; CamelCase is split where a lower-case letter meets an upper-case
+    one ("PoleVault" -> "pole vault", "CleanAndJerk" -> "clean and jerk") and before the last
+    capital of an acronym that starts a word ("BBQGrill" -> "bbq grill", "TVShow" -> "tv show"); a
+    whole-word acronym stays one word ("GPS" -> "gps"); everything is lower-cased ("Ambiguous" ->
+    "ambiguous"); runs of white space become one space, none at the ends. Digits stay with their
+    word ("step2"), and every other character is kept ("take_wrap:plastic" -> "take wrap:plastic",
+    "pour water (Make Tea)" -> "pour water (make tea)"). Lower-case names are unchanged
+    ("pour olive oil"), and so is a result: readable_label(readable_label(n)) == readable_label(n).
+    Mixed-case brand names split too ("iPhone" -> "i phone").
+    """
+    words = re.sub(r"[_\-]", " ", name).split()
+    return " ".join(part.lower() for word in words for part in _camel_parts(word, digits=False))
 
 
 def label_words(name: str) -> list[str]:

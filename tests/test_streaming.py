@@ -1,14 +1,15 @@
-"""A live system's frame-by-frame detector (gadlib.streaming) against dense evaluation of the
-recorded video: the same window at every frame, so the same predictions."""
+"""A live system's frame-by-frame detectors (gadlib.streaming, discriminative / GAD and generative)
+against dense evaluation of the recorded video: the same window at every frame, so the same
+predictions; and the streaming FPS that times them."""
 import numpy as np
 import pytest
 import torch
 
 from gadlib.benchmark import generate_benchmark, preset
 from gadlib.methods import build_classifier
-from gadlib.oad import OADConfig, predict_dense
+from gadlib.oad import OADConfig, OADWindows, predict_dense
 from gadlib.samples import label_names
-from gadlib.streaming import StreamingDetector
+from gadlib.streaming import GenerativeStreamingDetector, StreamingDetector, streaming_fps
 
 torch.set_num_threads(1)
 
@@ -50,3 +51,56 @@ def test_streaming_refuses_a_classifier_without_a_cls_head(data):
     with pytest.raises(ValueError, match="'oad'"):
         StreamingDetector(build_classifier("discriminative", {"steps": ["a", "b"]}, data.feature_dim),
                           OADConfig(window=4))
+
+
+CONFIGS = [OADConfig(window=4), OADConfig(window=3, long_context=7, long_tokens=7),
+           OADConfig(window=3, long_context=8, long_tokens=3)]
+
+
+@pytest.mark.parametrize("rule", ["argmax", "threshold"])
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_generative_streaming_equals_dense_prediction(data, cfg, rule):
+    """Frame by frame at batch 1, the first-token decision included: the predictions of
+    `predict_dense` (the threshold puts about half the frames on each side of the decision)."""
+    model = build_classifier("generative", {"oad": label_names(data, "oad")}, data.feature_dim, seed=0).eval()
+    videos = data.split("test")[:2]
+    if rule == "threshold":
+        windows = OADWindows(videos, [np.arange(len(v.features)) for v in videos], cfg)
+        p = np.unique(model.first_token_decode(windows.batch(np.arange(len(windows)))).p_background)
+        model.background_threshold = float(p[len(p) // 2 - 1:len(p) // 2 + 1].mean())  # between two frames
+    dense = predict_dense(model, videos, cfg, batch_size=8)
+    live = GenerativeStreamingDetector(model, cfg)
+    for video, want in zip(videos, dense):
+        live.reset()
+        got = [live.push(frame) for frame in video.features]
+        np.testing.assert_array_equal(np.concatenate([p.pred for p in got]), want.pred)
+        np.testing.assert_array_equal(np.concatenate([p.scores for p in got]), want.scores)
+    background = np.concatenate([d.pred for d in dense]) == 0
+    assert (background.any() and not background.all()) if rule == "threshold" else not background.any()
+
+
+def test_generative_streaming_refuses_other_classifiers(data):
+    names = {"oad": label_names(data, "oad")}
+    with pytest.raises(ValueError, match="needs a GenerativeClassifier"):
+        GenerativeStreamingDetector(build_classifier("discriminative", names, data.feature_dim), OADConfig(window=4))
+    with pytest.raises(ValueError, match="'oad'"):
+        GenerativeStreamingDetector(build_classifier("generative", {"steps": ["a", "b"]}, data.feature_dim),
+                                    OADConfig(window=4))
+
+
+@pytest.mark.parametrize("method,decoding", [("discriminative", None), ("gad", None), ("generative", None),
+                                             ("generative", "exact")])
+def test_streaming_fps_of_every_classifier(data, method, decoding, monkeypatch):
+    model = build_classifier(method, {"oad": label_names(data, "oad")}, data.feature_dim, seed=0).eval()
+    videos = data.split("test")
+    pushed = []
+    detector_class = GenerativeStreamingDetector if method == "generative" else StreamingDetector
+    push = detector_class.push
+    monkeypatch.setattr(detector_class, "push", lambda self, frame: pushed.append(self.t + 1) or push(self, frame))
+    fps = streaming_fps(model, videos, OADConfig(window=4), max_frames=len(videos[0].features) + 3, warmup=2,
+                        decoding=decoding)
+    assert fps > 0
+    # 2 warm-up frames, then the first video whole and 3 frames of the second, each from its frame 0
+    assert pushed == [0, 1] + list(range(len(videos[0].features))) + [0, 1, 2]
+    with pytest.raises(ValueError, match="max_frames"):
+        streaming_fps(model, videos, OADConfig(window=4), max_frames=0)

@@ -101,7 +101,7 @@ def test_four_thousand_names_generate_and_desync_gets_a_larger_vocabulary():
     from gadlib.backbone import BackboneConfig, load_tokenizer
     from gadlib.label_spaces import LabelSpace
     from gadlib.methods import build_classifier
-    from gadlib.tokenizer import desync_vocab_size
+    from gadlib.tokenizer import WORD_TOKENS, desync_vocab_size
 
     assert len(EK_NAMES) == 4000 and len(set(EK_NAMES)) == 4000
     config = BenchmarkConfig(class_names=EK_NAMES, num_tasks=60, steps_per_task=(60, 80), videos_per_task=2,
@@ -114,7 +114,8 @@ def test_four_thousand_names_generate_and_desync_gets_a_larger_vocabulary():
     assert stats["num_verbs"] == 19 and stats["classes_per_first_word"] > 200
 
     base = load_tokenizer(BackboneConfig())
-    assert desync_vocab_size([EK_NAMES[:40]], base) == len(base) == 4096  # small label sets: unchanged
+    # small label sets: unchanged; the vocabulary is the 4096-token BPE + the "background" word token
+    assert desync_vocab_size([EK_NAMES[:40]], base) == len(base) - len(WORD_TOKENS) == 4096
     with pytest.raises(ValueError, match="desync needs .* distinct tokens"):
         LabelSpace(EK_NAMES, base, "desync")
     size = desync_vocab_size([EK_NAMES, data.task_names], base)
@@ -122,7 +123,7 @@ def test_four_thousand_names_generate_and_desync_gets_a_larger_vocabulary():
 
     classifier = build_classifier("generative", {"steps": EK_NAMES}, visual_dim=8, mapping="desync")
     tok, lm = classifier.mllm.tokenizer, classifier.mllm.lm
-    assert len(tok) == classifier.spec["backbone"]["vocab_size"] == desync_vocab_size([EK_NAMES], base) <= size
+    assert len(tok) - len(WORD_TOKENS) == classifier.spec["backbone"]["vocab_size"] == desync_vocab_size([EK_NAMES], base) <= size
     assert lm.get_output_embeddings().weight.shape[0] == len(tok)
     sequences = classifier.label_spaces["steps"].sequences
     flat = [t for s in sequences for t in s]
