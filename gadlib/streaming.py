@@ -69,7 +69,21 @@ def _frame_tokens(frame: np.ndarray | torch.Tensor) -> torch.Tensor:
     return tokens[None] if tokens.ndim == 1 else tokens
 
 
-class StreamingDetector:
+class _LiveDetector:
+    """What both live detectors share: the frames seen so far (`ring`), `t` and `reset`."""
+    ring: FrameRing
+
+    @property
+    def t(self) -> int:
+        """The index of the last frame pushed (-1 before the first)."""
+        return self.ring.t
+
+    def reset(self) -> None:
+        """Start a new video."""
+        self.ring.reset()
+
+
+class StreamingDetector(_LiveDetector):
     """`push(frame)` -> the `Prediction` for that frame, seeing only the frames pushed so far.
 
     classifier: a `DiscriminativeClassifier` (or GAD with the [CLS] read-out) trained for "oad".
@@ -93,8 +107,7 @@ class StreamingDetector:
         self.reset()
 
     def reset(self) -> None:
-        """Start a new video."""
-        self.ring.reset()
+        super().reset()
         self.sequence: torch.Tensor | None = None   # the last input, [L, H]
 
     @torch.no_grad()
@@ -118,7 +131,7 @@ class StreamingDetector:
         return Prediction(scores=logits.cpu().numpy(), pred=logits.argmax(-1).cpu().numpy())
 
 
-class GenerativeStreamingDetector:
+class GenerativeStreamingDetector(_LiveDetector):
     """`push(frame)` -> a `GenerativeClassifier`'s `Prediction` for that frame, at batch 1, seeing
     only the frames pushed so far; `reset()` starts a new video (as `StreamingDetector`).
 
@@ -137,10 +150,6 @@ class GenerativeStreamingDetector:
             raise ValueError(f"the classifier has no 'oad' label set (it has {sorted(classifier.label_names)})")
         self.classifier, self.cfg, self.decoding = classifier.eval(), cfg, decoding
         self.ring = FrameRing(cfg)
-
-    def reset(self) -> None:
-        """Start a new video."""
-        self.ring.reset()
 
     @torch.no_grad()
     def push(self, frame: np.ndarray | torch.Tensor) -> Prediction:

@@ -54,7 +54,7 @@ def test_streaming_refuses_a_classifier_without_a_cls_head(data):
 
 
 CONFIGS = [OADConfig(window=4), OADConfig(window=3, long_context=7, long_tokens=7),
-           OADConfig(window=3, long_context=8, long_tokens=3)]
+           OADConfig(window=3, long_context=8, long_tokens=3), OADConfig(window=4, start="repeat")]
 
 
 @pytest.mark.parametrize("rule", ["argmax", "threshold"])
