@@ -7,7 +7,7 @@ generator in `gadlib.benchmark`; both build these types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -167,6 +167,25 @@ class VideoDataset:
             raise ValueError(f"data set {self.name!r} has no videos in subset {subset!r} "
                              f"(subsets present: {sorted({v.subset for v in self.videos})})")
         return videos
+
+    def with_validation(self, share: float = 0.2, seed: int = 0) -> VideoDataset:
+        """A copy whose "train" videos lose `share` of them (rounded per task, at least one of
+        every task with two or more, never its last one; drawn with `seed`) to a "val" subset: the split that decides when training has converged
+        (`gadlib.training.train(..., validate=...)`). Test videos are untouched; features are shared."""
+        if not 0 < share < 1:
+            raise ValueError(f"with_validation: share must be in (0, 1), got {share!r}")
+        rng = np.random.default_rng(seed)
+        train = [i for i, v in enumerate(self.videos) if v.subset == "train"]
+        held = set()
+        for task in sorted({self.videos[i].task for i in train}, key=lambda t: (t is None, t)):
+            mine = [i for i in train if self.videos[i].task == task]
+            size = min(len(mine) - 1, max(1, round(share * len(mine))))
+            held |= set(rng.choice(mine, size=size, replace=False).tolist()) if size > 0 else set()
+        if not held:
+            raise ValueError(f"data set {self.name!r}: too few training videos ({len(train)}) to hold out "
+                             f"a validation share of {share}")
+        videos = [replace(v, subset="val") if i in held else v for i, v in enumerate(self.videos)]
+        return replace(self, videos=videos)
 
     @property
     def feature_dim(self) -> int:

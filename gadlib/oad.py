@@ -33,7 +33,7 @@ from .classifier import LOSS_NORMS, ActionClassifier, Batch, collate
 from .datasets import Video, VideoDataset
 from .experiment import Run, Setup
 from .methods import build_classifier
-from .metrics import oad_metrics
+from .metrics import oad_metrics, segment_f1
 from .samples import NO_PREVIOUS_ACTION, Sample, _previous_actions, label_names, previous_action_classes
 from .sharding import is_main_process, predict_sharded
 from .training import train
@@ -452,12 +452,15 @@ def evaluate_oad(classifier: ActionClassifier, dataset: VideoDataset, subset: st
 
 def run_oad(method: str, dataset: VideoDataset, seed: int, setup: Setup, cfg: OADConfig,
             decodings: tuple[str, ...] = ("greedy",), name: str | None = None, keep_model: bool = False,
-            **method_kwargs) -> dict[str, Run]:
+            validate_on: str | None = None, **method_kwargs) -> dict[str, Run]:
     """Train one `method` OAD model with `seed` and evaluate it densely on the test split.
 
     Like `gadlib.experiment.run`: `setup` gives the backbone and the optimiser (its num_frames
     and kinds are not used); each epoch trains on `EpochWindows` (a fresh random offset per video).
-    The background weight and the loss normalisation come from `cfg`. A generative model is
+    The background weight and the loss normalisation come from `cfg`. validate_on: a subset
+    ("val", `VideoDataset.with_validation`) whose segment F1 at IoU 0.1 is measured after every
+    epoch: training keeps the best epoch and stops after `setup.train.patience` epochs without a
+    better one (`History.val_score`: the learning curve). A generative model is
     evaluated once per decoding, keyed `name` and `name + "_exact"`. `Run.results["oad"]` =
     `evaluate_oad(...)`, so `experiment.summarize(runs, kinds=("oad",), metrics=("seg_f1_0.1", ...))` works.
     """
@@ -468,7 +471,13 @@ def run_oad(method: str, dataset: VideoDataset, seed: int, setup: Setup, cfg: OA
     model = build_classifier(method, {"oad": label_names(dataset, "oad")}, dataset.feature_dim, setup.backbone,
                              seed=seed, background_weight=cfg.background_weight, loss_norm=cfg.loss_norm,
                              **method_kwargs)
-    history = train(model, EpochWindows(dataset, "train", cfg, seed), replace(setup.train, seed=seed))
+    validate = None
+    if validate_on is not None:
+        videos = dataset.split(validate_on)
+        truths = [np.where(v.ignored_mask(), 0, v.frame_labels()) for v in videos]
+        validate = lambda m: segment_f1([d.pred for d in predict_dense(m, videos, cfg)], truths, 0.1)  # noqa: E731
+    history = train(model, EpochWindows(dataset, "train", cfg, seed), replace(setup.train, seed=seed),
+                    validate=validate)
     kept = model if keep_model else None
     if method != "generative":
         return {name: Run(name, seed, history, {"oad": evaluate_oad(model, dataset, "test", cfg)}, kept)}

@@ -67,6 +67,9 @@ class TrainConfig:
     checkpoint_every: int = 0      # optimizer steps between checkpoints (0: only at the end)
     stop_after: int | None = None  # stop after this many optimizer steps (to test resuming)
     log_dir: str | None = None     # training curves (`gadlib.tracking`: curves.csv, TensorBoard if installed)
+    # With a `validate` callback: stop after this many epochs without a better validation score
+    # and keep the best epoch's weights (None: run every epoch, still keep the best).
+    patience: int | None = None
 
 
 @dataclass
@@ -80,6 +83,10 @@ class History:
     train_seconds: float = 0.0
     steps: int = 0
     peak_gpu_memory_gib: float | None = None  # torch.cuda.max_memory_allocated while training; None on CPU
+    # The validation curve (`train(..., validate=...)`): the score after each epoch, at that step.
+    val_steps: list[int] = field(default_factory=list)
+    val_score: list[float] = field(default_factory=list)
+    best_step: int | None = None   # the step whose weights were kept (the best validation score)
 
     @property
     def ms_per_step(self) -> float:
@@ -150,7 +157,8 @@ def epoch_loader(samples: Sequence[Sample], config: TrainConfig, epoch: int) -> 
 
 
 def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int], list[Sample]],
-          config: TrainConfig = TrainConfig(), resume_from: str | Path | None = None) -> History:
+          config: TrainConfig = TrainConfig(), resume_from: str | Path | None = None,
+          validate: Callable[[ActionClassifier], float] | None = None) -> History:
     """Fine-tune `classifier` with its own `loss`. AdamW, cosine schedule with warmup, clipping.
 
     train_data: the samples, or `epoch -> samples` when each epoch draws new ones (augmentation,
@@ -158,6 +166,13 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
     the learning-rate schedule is sized from every epoch's own count. resume_from: a checkpoint folder written by this loop, with
     as many processes as wrote it. Under `accelerate launch` every process calls this; each
     trains on its shard, only the main one writes checkpoints, and all end with the same weights.
+    validate: `model -> score` (higher is better, e.g. segment F1 on validation videos), called
+    after every epoch (every process calls it); the curve goes to `History.val_steps` /
+    `val_score`, training stops after `config.patience` epochs without a better score, and the
+    best epoch's trainable weights are put back at the end (`History.best_step`): a model
+    trained to convergence on the validation split, not after an arbitrary number of epochs
+    (notebooks/05_online_action_detection.ipynb). The best weights live in memory, not in
+    checkpoints.
     """
     samples_of = train_data if callable(train_data) else (lambda epoch: train_data)
     if config.log_dir and resume_from is None and (Path(config.log_dir) / CURVES_FILE).exists():
@@ -220,6 +235,22 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
     def stopped() -> bool:
         return bool(config.stop_after) and history.steps >= config.stop_after
 
+    best: dict = {}  # score, step, epoch and the trainable weights of the best validated epoch
+
+    def validated(epoch: int) -> bool:
+        """Validate after `epoch`; True when patience ran out."""
+        net = accelerator.unwrap_model(model)
+        net.eval()
+        with torch.no_grad():
+            score = float(validate(net))
+        net.train()
+        history.val_steps.append(history.steps)
+        history.val_score.append(score)
+        if not best or score > best["score"]:
+            best.update(score=score, step=history.steps, epoch=epoch,
+                        weights={n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad})
+        return config.patience is not None and epoch - best["epoch"] >= config.patience
+
     model.train()
     # disable is passed only to switch the bar off, so TQDM_DISABLE=1 (CI) still silences it otherwise
     quiet = {} if config.progress and accelerator.is_main_process else {"disable": True}
@@ -261,7 +292,15 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
                 break
         if stopped():
             break
+        if validate is not None and validated(epoch):
+            break
     bar.close()
+    if best:  # the best validated epoch's weights, as every process has them
+        with torch.no_grad():
+            for n, p in accelerator.unwrap_model(model).named_parameters():
+                if n in best["weights"]:
+                    p.copy_(best["weights"][n])
+        history.best_step = best["step"]
     # Not accelerator.end_training(): it would also end the process group, which evaluation
     # and the next seed still use.
     for tracker in accelerator.trackers:

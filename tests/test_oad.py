@@ -436,3 +436,14 @@ def test_generate_first_writes_only_the_other_action_before_cls():
     assert context_before_answer("oad", "background, add salt", "background") == "add salt"
     assert context_before_answer("oad", "add salt", "add salt") == ""
     assert context_before_answer("oad", "stir soup", "add salt") == "stir soup"  # a previous action: kept
+
+
+def test_run_oad_validates_every_epoch_on_the_held_out_videos():
+    split = generate_benchmark(preset("thumos_like", videos_per_task=4, num_tasks=2, num_classes=5,
+                                      steps_per_task=(2, 3), feature_dim=16, step_frames=(3, 6),
+                                      background_frames=(2, 4))).with_validation(0.3, seed=0)
+    setup = Setup(train=TrainConfig(epochs=3, batch_size=8, progress=False, patience=None))
+    run = run_oad("discriminative", split, 0, setup, OADConfig(window=3), validate_on="val")["discriminative"]
+    h = run.history
+    assert len(h.val_score) == 3 and all(0 <= s <= 1 for s in h.val_score)
+    assert h.best_step == h.val_steps[int(np.argmax(h.val_score))]

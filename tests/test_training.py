@@ -305,3 +305,48 @@ def test_training_updates_every_trained_part(names, visual_dim, train_samples):
                    "mllm.lm.lm_head."):
         keys = [k for k in before if k.startswith(prefix)]
         assert keys and all(not torch.equal(before[k], after[k]) for k in keys), prefix
+
+
+# ---------------------------------------------------------------------------------------------
+# Training to convergence: validation after every epoch, patience, the best epoch's weights
+# ---------------------------------------------------------------------------------------------
+
+def test_validation_keeps_the_best_epoch_and_stops_after_patience():
+    from gadlib.benchmark import generate_benchmark, preset
+    from gadlib.experiment import offline_samples
+    from gadlib.methods import build_classifier
+    data = generate_benchmark(preset("coin_like", videos_per_task=3, num_tasks=2, num_classes=6, feature_dim=16))
+    samples = offline_samples(data, "train", 2, ("step",))
+    clf = build_classifier("discriminative", {"steps": list(data.step_names)}, data.feature_dim, seed=0)
+    scores = iter([0.1, 0.5, 0.4, 0.3, 0.2, 0.9])  # best after epoch 1; patience 3 stops after epoch 4
+    seen = []
+
+    def validate(model):
+        assert not model.training
+        seen.append({n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
+        return next(scores)
+
+    history = train(clf, samples, TrainConfig(epochs=6, batch_size=8, progress=False, patience=3), validate=validate)
+    assert history.val_score == [0.1, 0.5, 0.4, 0.3, 0.2] and len(history.val_steps) == 5
+    steps_per_epoch = history.val_steps[0]
+    assert history.val_steps == [steps_per_epoch * (e + 1) for e in range(5)] and history.steps == 5 * steps_per_epoch
+    assert history.best_step == 2 * steps_per_epoch
+    for n, p in clf.named_parameters():  # the weights validated after epoch 1 are back
+        if p.requires_grad:
+            assert torch.equal(p, seen[1][n])
+
+
+def test_with_validation_holds_out_training_videos_per_task():
+    from gadlib.benchmark import generate_benchmark, preset
+    data = generate_benchmark(preset("coin_like", videos_per_task=5, num_tasks=3, num_classes=6, feature_dim=8))
+    split = data.with_validation(0.2, seed=1)
+    train_ids = {v.video_id for v in data.split("train")}
+    val = split.split("val")
+    assert {v.video_id for v in val} <= train_ids and len(val) >= 3
+    assert {v.task for v in val} == {v.task for v in data.split("train")}  # every task keeps training videos too
+    assert {v.task for v in split.split("train")} == {v.task for v in data.split("train")}
+    assert [v.video_id for v in split.split("test")] == [v.video_id for v in data.split("test")]
+    assert all(v.subset != "val" for v in data.videos)  # the original is untouched
+    assert [v.video_id for v in data.with_validation(0.2, seed=1).split("val")] == [v.video_id for v in val]
+    with pytest.raises(ValueError, match="share must be in"):
+        data.with_validation(1.0)
