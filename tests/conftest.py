@@ -21,6 +21,13 @@ DATA_CONFIG = dict(num_classes=8, num_tasks=2, steps_per_task=(4, 6), videos_per
 QUICK_TRAIN = dict(batch_size=16, lr=2e-3, progress=False)
 
 
+def tiny_oad_stream(videos_per_task: int = 2):
+    """A tiny thumos-like OAD stream: 5 classes + background, 16-d features, ~20 frames per video."""
+    return generate_benchmark(preset("thumos_like", videos_per_task=videos_per_task, num_tasks=2, num_classes=5,
+                                     steps_per_task=(2, 3), feature_dim=16, step_frames=(3, 6),
+                                     background_frames=(2, 4)))
+
+
 @pytest.fixture(scope="session")
 def dataset():
     return generate_benchmark(preset("coin_like", **DATA_CONFIG))

@@ -12,22 +12,20 @@ from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from gadlib.backbone import MLLM
-from gadlib.benchmark import generate_benchmark, preset
 from gadlib.classifier import Batch
 from gadlib.generative import OAD_MAX_NEW_TOKENS, GenerativeClassifier
 from gadlib.methods import build_classifier
 from gadlib.oad import OADConfig, OADWindows
 from gadlib.run_config import check_method_kwargs
 from gadlib.samples import label_names
+from conftest import tiny_oad_stream
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
 def data():
-    return generate_benchmark(preset("thumos_like", videos_per_task=2, num_tasks=2, num_classes=5,
-                                     steps_per_task=(2, 3), feature_dim=16, step_frames=(3, 6),
-                                     background_frames=(2, 4)))
+    return tiny_oad_stream()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 import gadlib.metrics
-from gadlib.benchmark import generate_benchmark, preset
 from gadlib.classifier import Batch, collate
 from gadlib.datasets import Segment, Video, VideoDataset
 from gadlib.experiment import Setup, summarize
@@ -19,6 +18,7 @@ from gadlib.oad import (DensePrediction, EpochWindows, OADConfig, OADWindows, co
 from gadlib.oad import oad_samples
 from gadlib.samples import label_names
 from gadlib.training import TrainConfig, epoch_loader, train
+from conftest import tiny_oad_stream
 
 torch.set_num_threads(1)
 STEPS = ["add salt", "pour water", "stir soup"]
@@ -43,9 +43,7 @@ def _frames(sample) -> np.ndarray:
 @pytest.fixture(scope="module")
 def data():
     """A tiny thumos-like data set: 5 classes + background, 16-d features, ~20 frames per video."""
-    return generate_benchmark(preset("thumos_like", videos_per_task=2, num_tasks=2, num_classes=5,
-                                     steps_per_task=(2, 3), feature_dim=16, step_frames=(3, 6),
-                                     background_frames=(2, 4)))
+    return tiny_oad_stream()
 
 
 @pytest.fixture(scope="module")
@@ -439,9 +437,7 @@ def test_generate_first_writes_only_the_other_action_before_cls():
 
 
 def test_run_oad_validates_every_epoch_on_the_held_out_videos():
-    split = generate_benchmark(preset("thumos_like", videos_per_task=4, num_tasks=2, num_classes=5,
-                                      steps_per_task=(2, 3), feature_dim=16, step_frames=(3, 6),
-                                      background_frames=(2, 4))).with_validation(0.3, seed=0)
+    split = tiny_oad_stream(videos_per_task=4).with_validation(0.3, seed=0)
     setup = Setup(train=TrainConfig(epochs=3, batch_size=8, progress=False, patience=None))
     run = run_oad("discriminative", split, 0, setup, OADConfig(window=3), validate_on="val")["discriminative"]
     h = run.history

@@ -5,20 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from gadlib.benchmark import generate_benchmark, preset
 from gadlib.methods import build_classifier
 from gadlib.oad import OADConfig, OADWindows, predict_dense
 from gadlib.samples import label_names
 from gadlib.streaming import GenerativeStreamingDetector, StreamingDetector, streaming_fps
+from conftest import tiny_oad_stream
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
 def data():
-    return generate_benchmark(preset("thumos_like", videos_per_task=2, num_tasks=2, num_classes=5,
-                                     steps_per_task=(2, 3), feature_dim=16, step_frames=(3, 6),
-                                     background_frames=(2, 4)))
+    return tiny_oad_stream()
 
 
 @pytest.mark.parametrize("method", ["discriminative", "gad"])
