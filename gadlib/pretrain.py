@@ -58,11 +58,11 @@ SIZES = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "vocab_s
 @dataclass(frozen=True)
 class PretrainConfig:
     """The corpus and training settings (all of them are inputs of the cache's manifest)."""
-    steps: int = 1200            # AdamW steps, one batch of `batch_size` x `seq_len` tokens each
+    steps: int = 700             # AdamW steps, one batch of `batch_size` x `seq_len` tokens each
     batch_size: int = 16
     seq_len: int = 96            # packed sequences of sentences, [BOS] text [EOS] each
     lr: float = 3e-3
-    warmup: int = 60             # linear warmup steps, then cosine decay to 10% of lr
+    warmup: int = 30             # linear warmup steps, then cosine decay to 10% of lr
     weight_decay: float = 0.01
     seed: int = 0
     sizes: tuple[str, ...] = ("cpu",)  # which preset sizes make up the world
@@ -144,8 +144,9 @@ def world_sentences(w: World, rng: np.random.Generator) -> list[str]:
         task, steps = w.tasks[k], [w.steps[i] for i in script]
         for i in script:
             tasks_of.setdefault(i, []).append(task)
-        lines += [f"{w.goal_prompt(k)} " + ", then ".join(steps) + ".",
-                  f"{t}: how to {task}: first {steps[0]}; " + "; ".join(f"next {s}" for s in steps[1:-1])
+        # the script and each of its beginnings: the goal prompt is followed by the first step
+        lines += [f"{w.goal_prompt(k)} " + ", then ".join(steps[:n]) + "." for n in range(1, len(steps) + 1)]
+        lines += [f"{t}: how to {task}: first {steps[0]}; " + "; ".join(f"next {s}" for s in steps[1:-1])
                   + f"; finally {steps[-1]}." if len(steps) > 2 else f"{w.goal_prompt(k)} {_listed(steps)}.",
                   f"{t}: the steps to {task} are {_listed(steps)}.",
                   f"{t}: the first step to {task} is {steps[0]}.",
@@ -246,7 +247,7 @@ def train_lm(config: PretrainConfig, corpus: Corpus, tokenizer, log_every: int =
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss))
+        losses.append(loss.item())
         if log_every and (step + 1) % log_every == 0:
             print(f"step {step + 1}/{config.steps}: loss {np.mean(losses[-log_every:]):.3f}", flush=True)
     return lm.eval(), losses
@@ -368,7 +369,7 @@ class Pretrained:
 
 
 def _build(folder: Path, config: PretrainConfig, corpus: Corpus, tokenizer, inputs: dict, log_every: int) -> None:
-    start, load = time.perf_counter(), os.getloadavg()
+    start, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     # The caller's random state is left as it was: `build_classifier` seeds, then loads the LM,
@@ -388,6 +389,7 @@ def _build(folder: Path, config: PretrainConfig, corpus: Corpus, tokenizer, inpu
                 "corpus": {"train_sentences": len(corpus.train), "heldout_sentences": len(corpus.heldout),
                            "train_tokens": n_train, "presets": [f"{w.preset}/{w.size}" for w in corpus.worlds]},
                 "train_seconds": round(train_seconds, 1), "seconds": round(time.perf_counter() - start, 1),
+                "cpu_seconds": round(time.process_time() - cpu, 1),
                 "load_average_at_start": [round(x, 2) for x in load],
                 "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
                 "torch_threads": config.threads, "torch_version": torch.__version__}
@@ -465,8 +467,8 @@ def main(argv: list[str] | None = None) -> dict:
     pretrained = ensure_pretrained(config, args.root, force=args.rebuild, log_every=100)
     m = pretrained.manifest
     print(f"{'built' if pretrained.built else 'loaded'}: {pretrained.folder / MODEL_FILE} "
-          f"({m['seconds']} s to build, load average {m['load_average_at_start'][0]} at the start, "
-          f"{m['torch_threads']} thread(s))")
+          f"({m['seconds']} s to build, {m['cpu_seconds']} s of CPU, {m['torch_threads']} thread(s); "
+          f"load average {m['load_average_at_start'][0]} at the start, {m['load_average_at_end'][0]} at the end)")
     c = m["corpus"]
     print(f"corpus: {c['train_sentences']} training sentences ({c['train_tokens']} tokens), "
           f"{c['heldout_sentences']} held out; presets {', '.join(c['presets'])}")
