@@ -2,8 +2,9 @@
 + a learnable [CLS] query embedding.
 
 The same `load_language_model` loads the embedded tiny Llama (built from a config, tokenizer
-trained locally) or any real checkpoint by hub name or local path
-(`meta-llama/Llama-3.2-1B-Instruct`, `Qwen/Qwen2.5-0.5B-Instruct`, SmolLM2, ...).
+trained locally; random init, or pretrained on the synthetic world by `gadlib.pretrain`) or any
+real checkpoint by hub name or local path (`meta-llama/Llama-3.2-1B-Instruct`,
+`Qwen/Qwen2.5-0.5B-Instruct`, SmolLM2, ...).
 
 Explained in notebooks/01_generative_vs_discriminative.ipynb.
 """
@@ -11,55 +12,31 @@ from __future__ import annotations
 
 import re
 import weakref
-from dataclasses import dataclass
 from datetime import datetime
 
 import torch
 from peft import LoraConfig, get_peft_model
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
+# BackboneConfig and the embedded names live with the tiny Llama's builder (gadlib.embedded_lm),
+# which gadlib.pretrain imports too; re-exported here, where callers import them from.
+from .embedded_lm import (EMBEDDED, EMBEDDED_NAMES, EMBEDDED_PRETRAINED, BackboneConfig,  # noqa: F401
+                          build_embedded_lm, embedded_tokenizer)
+from .pretrain import pretrained_embedded_lm
 from .prompts import PROMPTS
-from .tokenizer import train_embedded_tokenizer
-from .vocabulary import tokenizer_corpus
 
-EMBEDDED = "embedded-tiny-llama"
 VIDEO_MARKER = "<video>"  # split point of the rendered chat template; never tokenized
 # The date chat templates write into prompts (Llama-3.x's own fallback when no clock is given).
 PROMPT_DATE = datetime(2024, 7, 26)
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-@dataclass
-class BackboneConfig:
-    """Which LM to use and how to fine-tune it.
-
-    name: `EMBEDDED` (random-init tiny Llama, CPU-sized) or a hub name / local folder of a real model.
-    vocab_size: the embedded tokenizer's BPE size (`train_embedded_tokenizer`; beyond 4096, reserved
-      tokens); its vocabulary also holds the one-token word "background" (`tokenizer.WORD_TOKENS`),
-      so len(tokenizer) = vocab_size + 1.
-    lora: None = LoRA for a pretrained model, full fine-tuning for the random-init embedded one.
-    The LoRA defaults are the paper's (r 128, alpha 256, dropout 0.05 on q/k/v/o/gate/up/down).
-    """
-    name: str = EMBEDDED
-    hidden_size: int = 128
-    num_layers: int = 2
-    num_heads: int = 4
-    intermediate_size: int = 256
-    vocab_size: int = 4096
-    lora: bool | None = None
-    lora_r: int = 128
-    lora_alpha: int = 256
-    lora_dropout: float = 0.05
-    dtype: str = "auto"  # for real checkpoints; the embedded model is float32
-    trust_remote_code: bool = False
-
-
 def load_tokenizer(cfg: BackboneConfig):
     """The backbone's tokenizer alone (cheap: no weights are loaded)."""
-    if cfg.name == EMBEDDED:
-        return train_embedded_tokenizer(tokenizer_corpus(), vocab_size=cfg.vocab_size)
+    if cfg.name in EMBEDDED_NAMES:
+        return embedded_tokenizer(cfg.vocab_size)
     tokenizer = AutoTokenizer.from_pretrained(cfg.name, trust_remote_code=cfg.trust_remote_code)
     if tokenizer.pad_token is None:  # Llama-3 ships without one; padded positions are masked anyway
         tokenizer.pad_token = tokenizer.eos_token
@@ -67,18 +44,14 @@ def load_tokenizer(cfg: BackboneConfig):
 
 
 def load_language_model(cfg: BackboneConfig):
-    """Return (causal LM, tokenizer). Builds the embedded tiny Llama or loads `cfg.name`."""
+    """Return (causal LM, tokenizer). Builds the embedded tiny Llama (random init for `EMBEDDED`;
+    for `EMBEDDED_PRETRAINED` the cached pretrained weights, pretrained on first use:
+    `gadlib.pretrain`) or loads `cfg.name`."""
     tokenizer = load_tokenizer(cfg)
     if cfg.name == EMBEDDED:
-        config = LlamaConfig(
-            vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
-            num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
-            num_key_value_heads=cfg.num_heads, max_position_embeddings=1024,
-            # LlamaConfig defaults bos=1, eos=2: real ids of *our* vocabulary would silently stop
-            # generation, so the ids always come from the tokenizer.
-            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
-        return LlamaForCausalLM(config), tokenizer
+        return build_embedded_lm(cfg, tokenizer), tokenizer
+    if cfg.name == EMBEDDED_PRETRAINED:
+        return pretrained_embedded_lm(cfg, tokenizer), tokenizer
     lm = AutoModelForCausalLM.from_pretrained(cfg.name, dtype=cfg.dtype,
                                               trust_remote_code=cfg.trust_remote_code)
     lm.generation_config.pad_token_id = tokenizer.pad_token_id

@@ -29,7 +29,7 @@ import numpy as np
 from accelerate import PartialState
 from accelerate.utils import parse_flag_from_env
 
-from .backbone import EMBEDDED, BackboneConfig
+from .backbone import EMBEDDED_NAMES, BackboneConfig
 from .benchmark import preset
 from .checkpoint import load_classifier
 from .datasets import VideoDataset, ensure_benchmark, read_coin, read_oad
@@ -121,7 +121,7 @@ def backbone_for_precision(backbone: BackboneConfig, mixed_precision: str) -> Ba
     """Load the frozen LM in the precision it computes in: float32 without mixed precision (CPU:
     a bf16 checkpoint would feed bf16 hidden states to the float32 heads), float16 on a GPU
     without bf16 (a T4), the checkpoint's own dtype (bf16 for Llama-3.2) otherwise."""
-    if backbone.name == EMBEDDED or backbone.dtype != "auto":
+    if backbone.name in EMBEDDED_NAMES or backbone.dtype != "auto":
         return backbone
     dtype = {"no": "float32", "fp16": "float16", "bf16": "auto"}[resolve_mixed_precision(mixed_precision)]
     return replace(backbone, dtype=dtype)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .backbone import EMBEDDED, BackboneConfig
+from .backbone import EMBEDDED, EMBEDDED_PRETRAINED, BackboneConfig
 from .datasets import VideoDataset
 from .methods import build_classifier
 from .metrics import mean_std
@@ -34,7 +34,9 @@ class Setup:
 
     @property
     def backbone_name(self) -> str:
-        return "tiny Llama (random init, embedded)" if self.backbone.name == EMBEDDED else self.backbone.name
+        names = {EMBEDDED: "tiny Llama (random init, embedded)",
+                 EMBEDDED_PRETRAINED: "tiny Llama (pretrained on the synthetic world, embedded)"}
+        return names.get(self.backbone.name, self.backbone.name)
 
 
 def offline_samples(dataset: VideoDataset, subset: str, num_frames: int | str | None, kinds=OFFLINE_KINDS,

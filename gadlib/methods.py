@@ -9,7 +9,7 @@ from dataclasses import asdict, replace
 
 from accelerate.utils import set_seed
 
-from .backbone import EMBEDDED, MLLM, BackboneConfig, apply_lora, load_language_model, load_tokenizer
+from .backbone import EMBEDDED_NAMES, MLLM, BackboneConfig, apply_lora, load_language_model, load_tokenizer
 from .discriminative import DiscriminativeClassifier
 from .gad import GADClassifier
 from .generative import GenerativeClassifier
@@ -28,13 +28,14 @@ def build_classifier(method: str, label_names: dict[str, list[str]], visual_dim:
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {sorted(METHODS)}")
     backbone = backbone or BackboneConfig()
-    if backbone.name == EMBEDDED and method == "generative" and method_kwargs.get("mapping") == "desync":
-        # Thousands of classes outgrow the embedded 4096-token BPE: grow it (reserved tokens only).
+    if backbone.name in EMBEDDED_NAMES and method == "generative" and method_kwargs.get("mapping") == "desync":
+        # Thousands of classes outgrow the embedded 4096-token BPE: grow it (reserved tokens only;
+        # the pretrained embedded LM gets new embedding rows after its pretrained ones).
         needed = desync_vocab_size(list(label_names.values()), load_tokenizer(backbone))
         backbone = replace(backbone, vocab_size=max(backbone.vocab_size, needed))
     set_seed(seed)
     lm, tokenizer = load_language_model(backbone)
-    use_lora = backbone.lora if backbone.lora is not None else backbone.name != EMBEDDED
+    use_lora = backbone.lora if backbone.lora is not None else backbone.name not in EMBEDDED_NAMES
     mllm = MLLM(lm, tokenizer, visual_dim)
     classifier = METHODS[method](mllm, label_names, **method_kwargs)  # extend resizes embeddings here
     if use_lora:
