@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from .backbone import EMBEDDED
+from .backbone import EMBEDDED, EMBEDDED_NAMES
 from .checkpoint import load_training_state, rng_states, save_checkpoint
 from .classifier import ActionClassifier, collate
 from .metrics import accuracy_metrics
@@ -94,9 +94,9 @@ class History:
 
 
 def default_lr(backbone_name: str) -> float:
-    """The learning rate when TrainConfig.lr is None: the paper's 1e-4 for a pretrained LM,
-    1e-3 for the random-init embedded one."""
-    return EMBEDDED_LR if backbone_name == EMBEDDED else PRETRAINED_LR
+    """The learning rate when TrainConfig.lr is None: the paper's 1e-4 for a pretrained LM (with
+    LoRA), 1e-3 for the embedded tiny LM, random-init or pretrained here (fully fine-tuned)."""
+    return EMBEDDED_LR if backbone_name in EMBEDDED_NAMES else PRETRAINED_LR
 
 
 def choose_mixed_precision(requested: str, cuda: bool, bf16_supported: bool) -> str:

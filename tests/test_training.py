@@ -208,7 +208,7 @@ def test_mixed_precision_rejects_unknown_names():
 
 
 def test_lr_none_is_chosen_from_the_backbone(names, visual_dim, train_samples):
-    assert default_lr("embedded-tiny-llama") == EMBEDDED_LR == 1e-3
+    assert default_lr("embedded-tiny-llama") == default_lr("embedded-tiny-llama-pretrained") == EMBEDDED_LR == 1e-3
     assert default_lr("meta-llama/Llama-3.2-1B-Instruct") == PRETRAINED_LR == 1e-4
     samples, base = train_samples[:16], dict(QUICK_TRAIN, epochs=1, warmup=0.0)
     trained = {}
