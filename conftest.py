@@ -25,6 +25,7 @@ import pytest
 
 from gadlib.readme_table import load_all, run_minutes
 from gadlib.results import RESULTS_DIR_ENV
+from gadlib.widgets import STATIC_ENV
 
 ROOT = Path(__file__).resolve().parent
 # Student editions stop at every exercise (raise NotImplementedError): tests/test_course.py runs
@@ -46,6 +47,9 @@ def _share_threads():
 
 def pytest_configure(config):
     _share_threads()
+    # The kernels nbmake starts inherit it: explorers show a note, not widgets (gadlib.widgets);
+    # tests/conftest.py unsets it for the unit tests of the explorers themselves.
+    os.environ.setdefault(STATIC_ENV, "1")
     chosen = os.environ.get(RESULTS_DIR_ENV)
     if chosen and Path(chosen).resolve() == ROOT / "results":
         raise pytest.UsageError(f"{RESULTS_DIR_ENV}={chosen} is the committed results folder; tests must not write there")

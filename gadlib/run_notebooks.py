@@ -44,6 +44,7 @@ from traitlets.config import Config
 from .course import pair_problems
 from .readme_table import render_readme, results_table, run_minutes
 from .results import load_results, record_run, repo_root, results_dir
+from .widgets import STATIC_ENV
 
 # The kernel manager provisions CurveZMQ keys when the kernelspec declares support (ipykernel's
 # does): the kernel's sockets are then encrypted and it no longer logs "Kernel is running over TCP
@@ -188,6 +189,7 @@ class _Run:
 
 
 def main(argv: list[str]) -> int:
+    os.environ.setdefault(STATIC_ENV, "1")  # the kernels inherit it: explorers show a note (gadlib.widgets)
     root = repo_root()
     notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if argv:

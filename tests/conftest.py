@@ -10,6 +10,7 @@ from gadlib.classifier import collate
 from gadlib.methods import build_classifier
 from gadlib.samples import label_names, step_forecasting_samples, step_recognition_samples
 from gadlib.training import TrainConfig, train
+from gadlib.widgets import STATIC_ENV
 
 # One intra-op thread: these matrices are tiny, and when other processes share the 2 cores,
 # torch's 2-thread OpenMP pool was measured 30-40x slower than 1 thread (spinning workers).
@@ -19,6 +20,13 @@ torch.set_num_threads(1)
 DATA_CONFIG = dict(num_classes=8, num_tasks=2, steps_per_task=(4, 6), videos_per_task=12,
                    test_fraction=0.25, noise=0.5)
 QUICK_TRAIN = dict(batch_size=16, lr=2e-3, progress=False)
+
+
+@pytest.fixture(autouse=True)
+def live_widgets(monkeypatch):
+    """Unit tests see the explorers as a live notebook does (the root conftest.py makes the
+    notebooks' kernels headless: `gadlib.widgets.STATIC_ENV`)."""
+    monkeypatch.delenv(STATIC_ENV, raising=False)
 
 
 def tiny_oad_stream(videos_per_task: int = 2):

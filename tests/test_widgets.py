@@ -46,3 +46,14 @@ def test_explorer_frame_slider_follows_the_chosen_video():
     assert (video.max, frame.max) == (1, 3)
     video.value = 1
     assert frame.max == 9
+
+
+def test_a_headless_run_shows_a_note_instead_of_the_explorer(monkeypatch):
+    from IPython.display import Markdown
+
+    from gadlib.widgets import STATIC_ENV, error_destinations_explorer, oad_timeline_explorer, sample_explorer
+    monkeypatch.setenv(STATIC_ENV, "1")
+    for explorer, args in ((sample_explorer, (None, {}, {})), (oad_timeline_explorer, ({}, [])),
+                           (error_destinations_explorer, ({}, []))):
+        note = explorer(*args)
+        assert isinstance(note, Markdown) and explorer.__name__ in note.data
