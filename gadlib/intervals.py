@@ -115,40 +115,34 @@ def oad_counts(videos, metric: str, fps: float) -> np.ndarray:
     raise ValueError(f"oad_counts: {metric!r} is not a segment or point F1 (e.g. 'seg_f1_0.1', 'point_f1_1s')")
 
 
-def oad_interval(runs_a, runs_b, metric: str, fps: float, **bootstrap) -> PairedInterval:
-    """A − B of an OAD F1 metric over the seeds both ran (`gadlib.experiment.Run`s with
-    results["oad"]["videos"]), videos resampled within seeds; "not testable" when either side
-    collapsed in any seed."""
+def paired_runs_interval(runs_a, runs_b, counts, preds, statistic, what: str, **bootstrap) -> PairedInterval:
+    """A − B over the seeds both methods ran (`gadlib.experiment.Run`s): counts(run) -> per-unit
+    counts [n, k] for `hierarchical_bootstrap`, preds(run) -> its predictions, for the collapse
+    check ("not testable" when either side collapsed in any seed); `what` names the units."""
     by_seed = [{r.seed: r for r in runs} for runs in (runs_a, runs_b)]
     seeds = sorted(set(by_seed[0]) & set(by_seed[1]))
     if not seeds:
-        raise ValueError("oad_interval: the two methods share no seed")
-    counts = [[oad_counts(side[s].results["oad"]["videos"], metric, fps) for s in seeds] for side in by_seed]
-    out = hierarchical_bootstrap(*counts, f1_from_counts, **bootstrap)
-    down = [side[s].method for side in by_seed for s in seeds
-            if collapsed(np.concatenate([d.pred for d in side[s].results["oad"]["videos"]]))]
+        raise ValueError("paired_runs_interval: the two methods share no seed")
+    out = hierarchical_bootstrap(*[[counts(side[s]) for s in seeds] for side in by_seed], statistic, **bootstrap)
+    down = sorted({side[s].method for side in by_seed for s in seeds if collapsed(preds(side[s]))})
     if down:
         out = PairedInterval(out.mean, out.ci95, out.per_seed, out.units,
-                             f"collapsed: {sorted(set(down))} predict one class on >= {COLLAPSE_SHARE:.0%} of frames")
+                             f"collapsed: {down} predict one class on >= {COLLAPSE_SHARE:.0%} of {what}")
     return out
 
 
-def accuracy_interval(runs_a, runs_b, kind: str, **bootstrap) -> PairedInterval:
-    """A − B of top-1 accuracy on `kind` ("step", "next", "task") over the seeds both ran, test samples
-    resampled within seeds; "not testable" when either side collapsed."""
-    by_seed = [{r.seed: r for r in runs} for runs in (runs_a, runs_b)]
-    seeds = sorted(set(by_seed[0]) & set(by_seed[1]))
-    if not seeds:
-        raise ValueError("accuracy_interval: the two methods share no seed")
+def oad_interval(runs_a, runs_b, metric: str, fps: float, **bootstrap) -> PairedInterval:
+    """A − B of an OAD F1 metric (runs with results["oad"]["videos"]), videos resampled within seeds."""
+    return paired_runs_interval(runs_a, runs_b, lambda r: oad_counts(r.results["oad"]["videos"], metric, fps),
+                                lambda r: np.concatenate([d.pred for d in r.results["oad"]["videos"]]),
+                                f1_from_counts, "frames", **bootstrap)
 
+
+def accuracy_interval(runs_a, runs_b, kind: str, **bootstrap) -> PairedInterval:
+    """A − B of top-1 accuracy on `kind` ("step", "next", "task"), test samples resampled within seeds."""
     def hits(run) -> np.ndarray:
         result = run.results[kind]
         return np.stack([result["pred"] == result["targets"], np.ones(len(result["pred"]))], axis=1)
 
-    out = hierarchical_bootstrap([hits(by_seed[0][s]) for s in seeds], [hits(by_seed[1][s]) for s in seeds],
-                                 lambda c: c[..., 0] / c[..., 1], **bootstrap)
-    down = [side[s].method for side in by_seed for s in seeds if collapsed(side[s].results[kind]["pred"])]
-    if down:
-        out = PairedInterval(out.mean, out.ci95, out.per_seed, out.units,
-                             f"collapsed: {sorted(set(down))} predict one class on >= {COLLAPSE_SHARE:.0%} of samples")
-    return out
+    return paired_runs_interval(runs_a, runs_b, hits, lambda r: r.results[kind]["pred"],
+                                lambda c: c[..., 0] / c[..., 1], "samples", **bootstrap)
