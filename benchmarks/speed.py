@@ -45,7 +45,7 @@ REPO = next((p for p in Path(__file__).resolve().parents if (p / "pyproject.toml
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
-from gadlib.backbone import EMBEDDED, BackboneConfig  # noqa: E402
+from gadlib.backbone import EMBEDDED_SCRATCH, BackboneConfig  # noqa: E402
 from gadlib.benchmark import OBJECTS, PRESETS, VERBS, generate_benchmark, preset  # noqa: E402
 from gadlib.classifier import Batch, collate  # noqa: E402
 from gadlib.label_spaces import LabelSpace  # noqa: E402
@@ -62,7 +62,7 @@ SCORING_CLASSES = (60, 1000, 3800)  # COIN-like, and an EK100-sized verb-noun la
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--backbone", default=EMBEDDED,
+    p.add_argument("--backbone", default=EMBEDDED_SCRATCH,
                    help="LM: the embedded tiny Llama, or a hub name / local folder of a causal LM")
     p.add_argument("--preset", default="coin_like", choices=sorted(PRESETS), help="synthetic benchmark preset")
     p.add_argument("--size", default="cpu", choices=("cpu", "gpu"), help="benchmark size")

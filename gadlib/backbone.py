@@ -22,7 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 # BackboneConfig and the embedded names live with the tiny Llama's builder (gadlib.embedded_lm),
 # which gadlib.pretrain imports too; re-exported here, where callers import them from.
-from .embedded_lm import (EMBEDDED, EMBEDDED_NAMES, EMBEDDED_PRETRAINED, BackboneConfig,  # noqa: F401
+from .embedded_lm import (EMBEDDED_SCRATCH, EMBEDDED_NAMES, EMBEDDED, BackboneConfig,  # noqa: F401
                           build_embedded_lm, embedded_tokenizer)
 from .pretrain import pretrained_embedded_lm
 from .prompts import PROMPTS
@@ -44,13 +44,13 @@ def load_tokenizer(cfg: BackboneConfig):
 
 
 def load_language_model(cfg: BackboneConfig):
-    """Return (causal LM, tokenizer). Builds the embedded tiny Llama (random init for `EMBEDDED`;
-    for `EMBEDDED_PRETRAINED` the cached pretrained weights, pretrained on first use:
+    """Return (causal LM, tokenizer). Builds the embedded tiny Llama (random init for `EMBEDDED_SCRATCH`;
+    for `EMBEDDED` the cached pretrained weights, pretrained on first use:
     `gadlib.pretrain`) or loads `cfg.name`."""
     tokenizer = load_tokenizer(cfg)
-    if cfg.name == EMBEDDED:
+    if cfg.name == EMBEDDED_SCRATCH:
         return build_embedded_lm(cfg, tokenizer), tokenizer
-    if cfg.name == EMBEDDED_PRETRAINED:
+    if cfg.name == EMBEDDED:
         return pretrained_embedded_lm(cfg, tokenizer), tokenizer
     lm = AutoModelForCausalLM.from_pretrained(cfg.name, dtype=cfg.dtype,
                                               trust_remote_code=cfg.trust_remote_code)

@@ -15,16 +15,16 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from .tokenizer import train_embedded_tokenizer
 from .vocabulary import tokenizer_corpus
 
-EMBEDDED = "embedded-tiny-llama"                        # random init (the notebooks' default)
-EMBEDDED_PRETRAINED = "embedded-tiny-llama-pretrained"  # pretrained on the synthetic world (gadlib.pretrain)
-EMBEDDED_NAMES = (EMBEDDED, EMBEDDED_PRETRAINED)        # built here, fully fine-tuned, float32
+EMBEDDED = "embedded-tiny-llama"                  # pretrained on the synthetic world (gadlib.pretrain)
+EMBEDDED_SCRATCH = "embedded-tiny-llama-scratch"  # the same architecture, random init
+EMBEDDED_NAMES = (EMBEDDED, EMBEDDED_SCRATCH)     # built here, fully fine-tuned, float32
 
 
 @dataclass
 class BackboneConfig:
     """Which LM to use and how to fine-tune it.
 
-    name: `EMBEDDED` (random-init tiny Llama, CPU-sized), `EMBEDDED_PRETRAINED` (the same tiny
+    name: `EMBEDDED_SCRATCH` (random-init tiny Llama, CPU-sized), `EMBEDDED` (the same tiny
       Llama pretrained as a causal LM on text of the synthetic benchmarks' world, cached under
       data/pretrained/: `gadlib.pretrain`) or a hub name / local folder of a real model.
     vocab_size: the embedded tokenizer's BPE size (`train_embedded_tokenizer`; beyond 4096, reserved
@@ -33,7 +33,7 @@ class BackboneConfig:
     lora: None = LoRA for a real (pretrained) model, full fine-tuning for either embedded one.
     The LoRA defaults are the paper's (r 128, alpha 256, dropout 0.05 on q/k/v/o/gate/up/down).
     """
-    name: str = EMBEDDED
+    name: str = EMBEDDED_SCRATCH
     hidden_size: int = 128
     num_layers: int = 2
     num_heads: int = 4

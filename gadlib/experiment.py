@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .backbone import EMBEDDED, EMBEDDED_PRETRAINED, BackboneConfig
+from .backbone import EMBEDDED, EMBEDDED_SCRATCH, BackboneConfig
 from .datasets import VideoDataset
 from .methods import build_classifier
 from .metrics import mean_std
@@ -34,8 +34,8 @@ class Setup:
 
     @property
     def backbone_name(self) -> str:
-        names = {EMBEDDED: "tiny Llama (random init, embedded)",
-                 EMBEDDED_PRETRAINED: "tiny Llama (pretrained on the synthetic world, embedded)"}
+        names = {EMBEDDED_SCRATCH: "tiny Llama (random init, embedded)",
+                 EMBEDDED: "tiny Llama (pretrained on the synthetic world, embedded)"}
         return names.get(self.backbone.name, self.backbone.name)
 
 
@@ -62,13 +62,15 @@ class Run:
 
 def run(method: str, dataset: VideoDataset, seed: int, setup: Setup, test: list[Sample] | None = None,
         decodings: tuple[str, ...] = ("greedy",), keep_model: bool = False, name: str | None = None,
-        **method_kwargs) -> dict[str, Run]:
+        validate_on: str | None = None, **method_kwargs) -> dict[str, Run]:
     """Train one `method` model with `seed` and evaluate it on the test split.
 
     Training samples are re-drawn every epoch with jittered frames (a seeded augmentation).
     A generative model is evaluated once per decoding ("greedy": the paper's protocol;
     "exact": class log-likelihood ranking); the runs are keyed `name` (default: the method) and
-    `name + "_exact"`.
+    `name + "_exact"`. validate_on: a subset ("val", `VideoDataset.with_validation`) whose top-1,
+    averaged over the kinds, is measured during training: the run keeps the best epoch and stops
+    after `setup.train.patience` epochs without a better one (`History.val_score`: the learning curve).
     """
     name = name or method
     names = {"steps": label_names(dataset, "steps")}
@@ -78,7 +80,12 @@ def run(method: str, dataset: VideoDataset, seed: int, setup: Setup, test: list[
     epoch_samples = lambda epoch: offline_samples(dataset, "train", setup.num_frames, setup.kinds,
                                                   rng=np.random.default_rng([seed, epoch]),
                                                   max_frames=setup.max_frames)
-    history = train(model, epoch_samples, replace(setup.train, seed=seed))
+    validate = None
+    if validate_on is not None:
+        val = offline_samples(dataset, validate_on, setup.num_frames, setup.kinds, max_frames=setup.max_frames)
+        # top-1 from the predictions, which every process has (the metrics only the main one)
+        validate = lambda m: float(np.mean([np.mean(r["pred"] == r["targets"]) for r in evaluate(m, val).values()]))  # noqa: E731
+    history = train(model, epoch_samples, replace(setup.train, seed=seed), validate=validate)
     test = test if test is not None else offline_samples(dataset, "test", setup.num_frames, setup.kinds,
                                                          max_frames=setup.max_frames)
     if method != "generative":

@@ -3,9 +3,9 @@ on text of the synthetic world (issue 17), cached, and measured against a unigra
 
 `python -m gadlib.pretrain` builds it (first use) or loads it, then prints the held-out
 perplexity next to a unigram baseline's and a few greedy continuations. `BackboneConfig(name=
-"embedded-tiny-llama-pretrained")` (`gadlib.backbone.load_language_model`) loads it, building it
-on first use. The notebooks still use the random-init LM (`"embedded-tiny-llama"`) until a
-measurement decides (issue 17).
+"embedded-tiny-llama")` (`gadlib.backbone.load_language_model`) loads it, building it
+on first use; `"embedded-tiny-llama-scratch"` is the same architecture, random init. Which one
+the notebooks use is decided by `benchmarks/backbone_pretraining.py` (README: "The embedded LM, pretrained").
 
 - The corpus (`build_corpus`) is generated, deterministically, from every preset of
   `gadlib.benchmark.PRESETS` (its class names, task goals and step scripts, exactly as
@@ -44,7 +44,7 @@ from safetensors.torch import save as save_safetensors
 
 from . import __version__
 from .benchmark import PRESETS, _make_classes, _make_scripts, task_names
-from .embedded_lm import EMBEDDED, EMBEDDED_PRETRAINED, BackboneConfig, build_embedded_lm, embedded_tokenizer
+from .embedded_lm import EMBEDDED, EMBEDDED_SCRATCH, BackboneConfig, build_embedded_lm, embedded_tokenizer
 from .owned_files import write_owned
 from .prompts import PROMPTS
 from .tokenizer import filler_corpus
@@ -420,7 +420,7 @@ def ensure_pretrained(config: PretrainConfig = PretrainConfig(), root: str | Pat
 
 def pretrained_embedded_lm(cfg: BackboneConfig, tokenizer=None, root: str | Path | None = None,
                            config: PretrainConfig = PretrainConfig()):
-    """The pretrained tiny Llama for `BackboneConfig(name=EMBEDDED_PRETRAINED, ...)`: the cached
+    """The pretrained tiny Llama for `BackboneConfig(name=EMBEDDED, ...)`: the cached
     weights (built on first use), loaded strictly into the architecture of cfg's sizes.
     A vocab_size above the pretrained one (desync's reserved tokens, `methods.build_classifier`)
     adds embedding and LM-head rows after the pretrained ones, initialised as the random-init
@@ -430,7 +430,7 @@ def pretrained_embedded_lm(cfg: BackboneConfig, tokenizer=None, root: str | Path
     if other or cfg.vocab_size < base.vocab_size:
         raise ValueError(f"the pretrained embedded tiny Llama exists in the default sizes only "
                          f"({', '.join(f'{f}={getattr(base, f)}' for f in SIZES)}, or a larger vocab_size); "
-                         f"got {other or {'vocab_size': cfg.vocab_size}}: use name={EMBEDDED!r} (random init) "
+                         f"got {other or {'vocab_size': cfg.vocab_size}}: use name={EMBEDDED_SCRATCH!r} (random init) "
                          f"for other sizes")
     pretrained = ensure_pretrained(config, root)
     lm = build_embedded_lm(base, embedded_tokenizer(base.vocab_size))
@@ -481,7 +481,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"next step after a task goal, top-1 among every step's first token ({s['tasks']} tasks): "
           f"a step of that task {s['in_task']:.2f} (chance {s['in_task_chance']:.2f}), "
           f"its first step {s['first_step']:.2f} (chance {s['first_step_chance']:.2f})")
-    lm = pretrained_embedded_lm(BackboneConfig(name=EMBEDDED_PRETRAINED), root=args.root, config=config).eval()
+    lm = pretrained_embedded_lm(BackboneConfig(name=EMBEDDED), root=args.root, config=config).eval()
     tokenizer = embedded_tokenizer()
     ws = build_corpus(config).worlds
     for w in ws[-1:] + ws[:1]:

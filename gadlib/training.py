@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from .backbone import EMBEDDED, EMBEDDED_NAMES
+from .backbone import EMBEDDED_SCRATCH, EMBEDDED_NAMES
 from .checkpoint import load_training_state, rng_states, save_checkpoint
 from .classifier import ActionClassifier, collate
 from .metrics import accuracy_metrics
@@ -70,6 +70,9 @@ class TrainConfig:
     # With a `validate` callback: stop after this many epochs without a better validation score
     # and keep the best epoch's weights (None: run every epoch, still keep the best).
     patience: int | None = None
+    # Validate after every `val_every`-th epoch (and the last): a generative model's validation
+    # decodes every frame, which on the small presets costs more than an epoch of training.
+    val_every: int = 1
 
 
 @dataclass
@@ -195,7 +198,7 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
         return int(np.searchsorted(first_step, step, side="right")) - 1
     if config.gradient_checkpointing:
         enable_gradient_checkpointing(classifier)
-    backbone_name = getattr(classifier, "spec", {}).get("backbone", {}).get("name", EMBEDDED)
+    backbone_name = getattr(classifier, "spec", {}).get("backbone", {}).get("name", EMBEDDED_SCRATCH)
     lr = config.lr if config.lr is not None else default_lr(backbone_name)
     params = [p for p in classifier.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay)
@@ -292,7 +295,8 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
                 break
         if stopped():
             break
-        if validate is not None and validated(epoch):
+        due = (epoch + 1) % config.val_every == 0 or epoch == config.epochs - 1
+        if validate is not None and due and validated(epoch):
             break
     bar.close()
     if best:  # the best validated epoch's weights, as every process has them

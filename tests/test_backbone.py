@@ -9,7 +9,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 import gadlib.backbone as backbone
-from gadlib.backbone import EMBEDDED, MLLM, BackboneConfig, load_language_model, position_ids_from_mask
+from gadlib.backbone import EMBEDDED_SCRATCH, MLLM, BackboneConfig, load_language_model, position_ids_from_mask
 from gadlib.benchmark import tokenizer_corpus
 from gadlib.checkpoint import load_classifier, save_checkpoint
 from gadlib.classifier import collate
@@ -163,7 +163,7 @@ def test_embedded_backbone_config():
     assert (cfg.bos_token_id, cfg.eos_token_id, cfg.pad_token_id) == (tok.bos_token_id, tok.eos_token_id,
                                                                       tok.pad_token_id)
     assert cfg.vocab_size == len(tok) and lm.get_input_embeddings().weight.shape[0] == len(tok)
-    assert tok.chat_template == CHAT_TEMPLATE and EMBEDDED == BackboneConfig().name
+    assert tok.chat_template == CHAT_TEMPLATE and EMBEDDED_SCRATCH == BackboneConfig().name
     # The paper's LoRA recipe is the default.
     d = BackboneConfig()
     assert (d.lora_r, d.lora_alpha, d.lora_dropout) == (128, 256, 0.05)

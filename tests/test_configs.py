@@ -19,7 +19,7 @@ from gadlib.methods import METHODS
 from gadlib.run_config import run_key
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
-SMALL = ["--data.path", "null", "--data.size", "cpu", "--backbone", "embedded-tiny-llama",
+SMALL = ["--data.path", "null", "--data.size", "cpu", "--backbone", "embedded-tiny-llama-scratch",
          "--train.epochs", "1", "--train.mixed_precision", "no", "--train.progress", "false",
          "--train.checkpoint_every", "0", "--data.max_train_videos", "2", "--data.max_test_videos", "1",
          "--eval.batch_size", "64", "--eval.decodings", "[greedy]"]

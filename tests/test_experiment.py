@@ -73,6 +73,20 @@ def test_run_trains_and_evaluates_every_decoding(dataset):
     assert ms_per_sample(out["gen_text"].classifier, test[:4], batch_size=2, repeats=1) > 0
 
 
+def test_run_validates_on_held_out_videos_and_keeps_the_best_epoch(dataset):
+    from gadlib.training import evaluate
+    split = dataset.with_validation(0.3, seed=0)
+    setup = Setup(num_frames=2, kinds=("step", "next"),
+                  train=TrainConfig(epochs=3, batch_size=32, progress=False, patience=None))
+    r = run("discriminative", split, 0, setup, validate_on="val", keep_model=True)["discriminative"]
+    h = r.history
+    assert len(h.val_score) == 3 and h.best_step == h.val_steps[int(np.argmax(h.val_score))]
+    # The kept weights are the best epoch's: recomputing its validation score from them gives it back.
+    val = offline_samples(split, "val", 2, ("step", "next"))
+    res = evaluate(r.classifier, val)
+    assert np.mean([res[k]["metrics"]["top1"] for k in ("step", "next")]) == pytest.approx(max(h.val_score))
+
+
 def test_plots_raise_no_library_warnings():
     """Students' notebook outputs must not show library warnings (seaborn 0.13 warned about
     `color=` with `hue=` in the strip plot)."""

@@ -4,7 +4,7 @@ measured: held-out perplexity against a unigram baseline, next steps after a tas
 
 The cache tests train a few steps into a temporary folder. The real model is built once (about
 3 minutes on 2 cores, under a file lock when xdist workers ask at once) into the real cache,
-data/pretrained/, where later sessions and `BackboneConfig(name="embedded-tiny-llama-pretrained")`
+data/pretrained/, where later sessions and `BackboneConfig(name="embedded-tiny-llama")`
 find it.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from gadlib import pretrain
-from gadlib.backbone import EMBEDDED, EMBEDDED_PRETRAINED, BackboneConfig, load_language_model
+from gadlib.backbone import EMBEDDED, EMBEDDED_SCRATCH, BackboneConfig, load_language_model
 from gadlib.experiment import Setup
 from gadlib.methods import build_classifier
 from gadlib.owned_files import ForeignFileError
@@ -122,7 +122,7 @@ def test_concurrent_processes_build_once(tmp_path):
 @pytest.fixture(scope="session")
 def real():
     pretrained = ensure_pretrained()
-    lm, tokenizer = load_language_model(BackboneConfig(name=EMBEDDED_PRETRAINED))
+    lm, tokenizer = load_language_model(BackboneConfig(name=EMBEDDED))
     return pretrained, lm.eval(), tokenizer
 
 
@@ -155,16 +155,16 @@ def test_a_task_goal_is_continued_with_a_step_of_that_task(real):
 def test_fine_tuned_fully_and_grows_its_vocabulary_for_desync(real):
     pretrained, _, _ = real
     clf = build_classifier("discriminative", {"steps": ["pour water", "cut bread"]}, visual_dim=8,
-                           backbone=BackboneConfig(name=EMBEDDED_PRETRAINED))
+                           backbone=BackboneConfig(name=EMBEDDED))
     assert not hasattr(clf.mllm.lm, "peft_config") and all(p.requires_grad for p in clf.mllm.lm.parameters())
-    assert Setup(backbone=BackboneConfig(name=EMBEDDED_PRETRAINED)).backbone_name.startswith("tiny Llama (pretrained")
-    grown, tokenizer = load_language_model(BackboneConfig(name=EMBEDDED_PRETRAINED, vocab_size=4200))
+    assert Setup(backbone=BackboneConfig(name=EMBEDDED)).backbone_name.startswith("tiny Llama (pretrained")
+    grown, tokenizer = load_language_model(BackboneConfig(name=EMBEDDED, vocab_size=4200))
     rows = grown.get_input_embeddings().weight
     assert len(rows) == len(tokenizer) == 4201 and grown.get_output_embeddings().weight.shape[0] == 4201
     old = pretrained.state_dict["model.embed_tokens.weight"]
     assert torch.equal(rows[:len(old)], old) and rows[len(old):].std() > 0
     with pytest.raises(ValueError, match="default sizes only"):
-        load_language_model(BackboneConfig(name=EMBEDDED_PRETRAINED, hidden_size=64))
+        load_language_model(BackboneConfig(name=EMBEDDED, hidden_size=64))
 
 
 def test_cli_prints_perplexity_against_unigram(real, capsys):

@@ -208,20 +208,20 @@ def test_mixed_precision_rejects_unknown_names():
 
 
 def test_lr_none_is_chosen_from_the_backbone(names, visual_dim, train_samples):
-    assert default_lr("embedded-tiny-llama") == default_lr("embedded-tiny-llama-pretrained") == EMBEDDED_LR == 1e-3
+    assert default_lr("embedded-tiny-llama") == default_lr("embedded-tiny-llama-scratch") == EMBEDDED_LR == 1e-3
     assert default_lr("meta-llama/Llama-3.2-1B-Instruct") == PRETRAINED_LR == 1e-4
     samples, base = train_samples[:16], dict(QUICK_TRAIN, epochs=1, warmup=0.0)
     trained = {}
-    for name, lr in (("embedded-tiny-llama", None), ("embedded-tiny-llama", 1e-3), ("some/pretrained", None),
+    for name, lr in (("embedded-tiny-llama-scratch", None), ("embedded-tiny-llama-scratch", 1e-3), ("some/pretrained", None),
                      ("some/pretrained", 1e-4)):
         clf = build_classifier("discriminative", names, visual_dim, seed=0)
         clf.spec["backbone"]["name"] = name  # what the rate is chosen from
         train(clf, samples, TrainConfig(**{**base, "lr": lr}))
         trained[name, lr] = clf
-    _assert_same_weights(trained["embedded-tiny-llama", None], trained["embedded-tiny-llama", 1e-3])
+    _assert_same_weights(trained["embedded-tiny-llama-scratch", None], trained["embedded-tiny-llama-scratch", 1e-3])
     _assert_same_weights(trained["some/pretrained", None], trained["some/pretrained", 1e-4])
     assert not torch.equal(trained["some/pretrained", None].mllm.cls_query,
-                           trained["embedded-tiny-llama", None].mllm.cls_query)
+                           trained["embedded-tiny-llama-scratch", None].mllm.cls_query)
 
 
 def test_gradient_checkpointing_recomputes_layers_and_changes_no_number(names, visual_dim, train_samples):
@@ -334,6 +334,20 @@ def test_validation_keeps_the_best_epoch_and_stops_after_patience():
     for n, p in clf.named_parameters():  # the weights validated after epoch 1 are back
         if p.requires_grad:
             assert torch.equal(p, seen[1][n])
+
+
+def test_val_every_validates_every_kth_epoch_and_the_last():
+    from gadlib.benchmark import generate_benchmark, preset
+    from gadlib.experiment import offline_samples
+    from gadlib.methods import build_classifier
+    data = generate_benchmark(preset("coin_like", videos_per_task=3, num_tasks=2, num_classes=6, feature_dim=16))
+    samples = offline_samples(data, "train", 2, ("step",))
+    clf = build_classifier("discriminative", {"steps": list(data.step_names)}, data.feature_dim, seed=0)
+    history = train(clf, samples, TrainConfig(epochs=7, batch_size=8, progress=False, val_every=3),
+                    validate=lambda model: 0.5)
+    per_epoch = history.steps // 7
+    assert history.val_steps == [3 * per_epoch, 6 * per_epoch, 7 * per_epoch]  # epochs 3, 6 and the last
+    assert history.best_step == 3 * per_epoch  # ties keep the earlier weights
 
 
 def test_with_validation_holds_out_training_videos_per_task():
