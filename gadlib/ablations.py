@@ -12,7 +12,7 @@ from dataclasses import replace
 from .discriminative import DiscriminativeClassifier
 from .experiment import Run, Setup
 from .generative import GenerativeClassifier
-from .oad import EpochWindows, OADConfig, evaluate_oad
+from .oad import EpochWindows, OADConfig, evaluate_oad, oad_validator
 from .training import train
 
 
@@ -36,14 +36,16 @@ def two_stage_classifier(generative: GenerativeClassifier) -> DiscriminativeClas
     return head
 
 
-def run_two_stage_oad(generative_run: Run, dataset, setup: Setup, cfg: OADConfig, name: str = "two_stage") -> Run:
+def run_two_stage_oad(generative_run: Run, dataset, setup: Setup, cfg: OADConfig, name: str = "two_stage",
+                      validate_on: str | None = None) -> Run:
     """Stage 2 of the two-stage ablation on OAD, from a finished `run_oad("generative", ...,
-    keep_model=True)` run (stage 1): the same seed, windows and budget as `run_oad`, then dense
-    evaluation. Freezes the stage-1 model in place."""
+    keep_model=True)` run (stage 1): the same seed, windows, budget and validation as `run_oad`,
+    then dense evaluation. Freezes the stage-1 model in place."""
     if generative_run.classifier is None:
         raise ValueError("the generative run kept no model: call run_oad(..., keep_model=True)")
     seed = generative_run.seed
     head = two_stage_classifier(generative_run.classifier)
 
-    history = train(head, EpochWindows(dataset, "train", cfg, seed), replace(setup.train, seed=seed))
+    history = train(head, EpochWindows(dataset, "train", cfg, seed), replace(setup.train, seed=seed),
+                    validate=oad_validator(dataset, validate_on, cfg))
     return Run(name, seed, history, {"oad": evaluate_oad(head, dataset, "test", cfg)})

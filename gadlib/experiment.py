@@ -105,3 +105,29 @@ def summarize(runs: list[Run], kinds=OFFLINE_KINDS, metrics=("top1", "top5", "ba
         out[method] = {f"{kind}_{m}": mean_std([r.metric(kind, m) for r in mine])
                        for kind in kinds if kind in mine[0].results for m in metrics}
     return out
+
+
+def convergence(runs: list[Run]) -> dict:
+    """{"<method> seed <seed>": {steps_run, best_step, val_steps, val_score}}: each run's training to
+    convergence as the results files store it (`gadlib.plots.plot_learning_curves` draws it)."""
+    return {f"{r.method} seed {r.seed}": {"steps_run": r.history.steps, "best_step": r.history.best_step,
+                                          "val_steps": list(r.history.val_steps), "val_score": list(r.history.val_score)}
+            for r in runs}
+
+
+def steps_to_reach(history: History, target: float) -> int | None:
+    """The first validated optimizer step at which the validation score reached `target`."""
+    return next((step for step, score in zip(history.val_steps, history.val_score) if score >= target), None)
+
+
+def learning_speed(runs: list[Run], a: str, b: str, share: float = 0.8) -> list[dict]:
+    """"Learns faster", measured per seed: the target is `share` of the lower of the two methods'
+    best validation scores (a score both reach); the steps each needed to first reach it.
+    Returns [{"seed", "target", a: steps, b: steps}] in seed order."""
+    out = []
+    for seed in sorted({r.seed for r in runs if r.method == a}):
+        ra, rb = (next(r for r in runs if r.method == m and r.seed == seed) for m in (a, b))
+        target = share * min(max(ra.history.val_score), max(rb.history.val_score))
+        out.append({"seed": seed, "target": target, a: steps_to_reach(ra.history, target),
+                    b: steps_to_reach(rb.history, target)})
+    return out

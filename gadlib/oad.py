@@ -450,6 +450,16 @@ def evaluate_oad(classifier: ActionClassifier, dataset: VideoDataset, subset: st
     return {"videos": dense, "metrics": {**metrics, "fps": fps}, "fps": fps}
 
 
+def oad_validator(dataset: VideoDataset, subset: str | None, cfg: OADConfig):
+    """`model -> segment F1 at IoU 0.1` on the videos of `subset` (dense predictions, ignored frames
+    as background), for `train(..., validate=...)`; None when subset is None."""
+    if subset is None:
+        return None
+    videos = dataset.split(subset)
+    truths = [np.where(v.ignored_mask(), 0, v.frame_labels()) for v in videos]
+    return lambda model: segment_f1([d.pred for d in predict_dense(model, videos, cfg)], truths, 0.1)
+
+
 def run_oad(method: str, dataset: VideoDataset, seed: int, setup: Setup, cfg: OADConfig,
             decodings: tuple[str, ...] = ("greedy",), name: str | None = None, keep_model: bool = False,
             validate_on: str | None = None, **method_kwargs) -> dict[str, Run]:
@@ -471,13 +481,8 @@ def run_oad(method: str, dataset: VideoDataset, seed: int, setup: Setup, cfg: OA
     model = build_classifier(method, {"oad": label_names(dataset, "oad")}, dataset.feature_dim, setup.backbone,
                              seed=seed, background_weight=cfg.background_weight, loss_norm=cfg.loss_norm,
                              **method_kwargs)
-    validate = None
-    if validate_on is not None:
-        videos = dataset.split(validate_on)
-        truths = [np.where(v.ignored_mask(), 0, v.frame_labels()) for v in videos]
-        validate = lambda m: segment_f1([d.pred for d in predict_dense(m, videos, cfg)], truths, 0.1)  # noqa: E731
     history = train(model, EpochWindows(dataset, "train", cfg, seed), replace(setup.train, seed=seed),
-                    validate=validate)
+                    validate=oad_validator(dataset, validate_on, cfg))
     kept = model if keep_model else None
     if method != "generative":
         return {name: Run(name, seed, history, {"oad": evaluate_oad(model, dataset, "test", cfg)}, kept)}

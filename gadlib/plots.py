@@ -13,6 +13,57 @@ import seaborn as sns
 
 KIND_TITLES = {"step": "step recognition", "next": "step forecasting", "task": "task recognition",
                "oad": "online action detection"}
+# One colour per method in every notebook's figures (seaborn's colour-blind palette).
+METHOD_COLORS = dict(zip(("generative", "discriminative", "gad"), sns.color_palette("colorblind", 3)))
+
+
+def method_color(method: str):
+    """The method's colour; a variant ("gen_rand", "gad_previous_action") takes its family's."""
+    family = "generative" if method.startswith("gen") else method.split("_")[0]
+    return METHOD_COLORS.get(family, "grey")
+
+
+def learning_curves(runs) -> pd.DataFrame:
+    """Long table (method, seed, step, score, best) of every run's validation curve
+    (`History.val_steps` / `val_score`, from `train(..., validate=...)`)."""
+    return pd.DataFrame([{"method": r.method, "seed": r.seed, "step": step, "score": score,
+                          "best": step == r.history.best_step}
+                         for r in runs for step, score in zip(r.history.val_steps, r.history.val_score)])
+
+
+def plot_learning_curves(runs, ax=None, metric: str = "validation score"):
+    """Validation score against optimizer steps, one colour per method: the mean over seeds
+    (each seed's curve interpolated onto the steps any seed validated at, between its own first
+    and last validation) with the seeds' min-max band, and a dot where each seed's kept weights are.
+    "Learns faster" reads off the x-axis, "ends higher" off the dots."""
+    df = learning_curves(runs)
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    for method, mine in df.groupby("method", sort=False):
+        color = method_color(method)
+        grid = np.unique(mine["step"])
+        curves = np.full((mine["seed"].nunique(), len(grid)), np.nan)
+        for i, (_, seed) in enumerate(mine.groupby("seed")):
+            inside = (grid >= seed["step"].min()) & (grid <= seed["step"].max())
+            curves[i, inside] = np.interp(grid[inside], seed["step"], seed["score"])
+        ax.plot(grid, np.nanmean(curves, axis=0), color=color, lw=1.5, label=method)
+        ax.fill_between(grid, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=color, alpha=0.2, lw=0)
+        best = mine[mine["best"]]
+        ax.scatter(best["step"], best["score"], color=color, s=14, zorder=3, edgecolor="k", lw=0.5)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def convergence_table(runs) -> pd.DataFrame:
+    """Per method: the optimizer steps each seed ran and the step whose weights were kept."""
+    rows = {}
+    for r in sorted(runs, key=lambda r: r.seed):
+        row = rows.setdefault(r.method, {"steps run": [], "best step": [], "best validation score": []})
+        row["steps run"].append(r.history.steps)
+        row["best step"].append(r.history.best_step)
+        row["best validation score"].append(round(max(r.history.val_score), 3) if r.history.val_score else None)
+    return pd.DataFrame(rows).T
 
 
 def per_seed_table(summary: dict, metric: str = "top1") -> pd.DataFrame:

@@ -102,10 +102,24 @@ def results_01(res: dict) -> str:
             cells.append(f"{ms:.1f}" if ms is not None else "–")
             rows.append(f"| {title} | " + " | ".join(cells) + " |")
     rows.append("")
+    if res.get("differences"):
+        rows += difference_lines(res["differences"])
+        race = res.get("convergence", {}).get("steps_to_target")
+        if race:
+            rows.append(learning_speed_line(race))
+        return "\n".join(rows)
     for a, b in (("discriminative", "generative"), ("gad", "discriminative"), ("generative_exact", "generative")):
         diffs = [(k, paired_difference(m[a][f"{k}_top1"], m[b][f"{k}_top1"])) for k in ("step", "next", "task")]
         rows.append(f"- {a} − {b}, points: " + ", ".join(f"{k} {d} ({a} ahead in {d.wins}/{d.n} seeds)" for k, d in diffs))
     return "\n".join(rows)
+
+
+def learning_speed_line(race: list[dict], where: str = "") -> str:
+    """"Learns faster" from `gadlib.experiment.learning_speed` rows, as one README line."""
+    first = sum(r["discriminative"] < r["generative"] for r in race)
+    return (f"- learns faster{' (' + where + ')' if where else ''}: optimizer steps to a validation score both reach "
+            "(discriminative / generative): " + ", ".join(f"{r['discriminative']} / {r['generative']}" for r in race)
+            + f"; discriminative first in {first} of {len(race)} seeds.")
 
 
 def results_02(res: dict) -> str:
@@ -114,7 +128,10 @@ def results_02(res: dict) -> str:
     shown = ", ".join(f"{k.removeprefix('gen_')} {fmt_mean_std(v['step_top1'])}" for k, v in m.items())
     rows = [f"**02 · EPIC-like**, data: {res['dataset']}, backbone: {res['backbone']}; step recognition top-1 %, "
             f"mean ± std over seeds {res['seeds']}: {shown}.", ""]
-    rows += [claim_line(m, a, b, rel) for a, b, rel in TOKENIZATION_CLAIMS]
+    if res.get("differences"):
+        rows += difference_lines(res["differences"])
+    else:
+        rows += [claim_line(m, a, b, rel) for a, b, rel in TOKENIZATION_CLAIMS]
     if res.get("overlap_sweep"):
         rows.append(grid_gap_line(res["overlap_sweep"]) + f" Grid: {len(res.get('grid_seeds', []))} seed(s) per cell.")
     return "\n".join(rows)
@@ -147,6 +164,7 @@ def results_05(res: dict) -> str:
     rows.append("")
     if res.get("differences"):
         rows += difference_lines(res["differences"])
+        rows += [learning_speed_line(c["steps_to_target"], p) for p, c in res.get("convergence", {}).items()]
     else:
         for a, b in (("discriminative", "generative"), ("gad", "discriminative")):
             diffs = [(p, paired_difference(m[a][f"{p}_seg_f1_0.1"], m[b][f"{p}_seg_f1_0.1"])) for p in presets]
@@ -209,9 +227,33 @@ def results_03(res: dict) -> str:
     return "\n".join(rows)
 
 
+def results_backbone(res: dict) -> str:
+    """`benchmarks/backbone_pretraining.py`: each classifier with the random-init and the pretrained
+    embedded LM, trained to convergence, and the paired differences with their intervals."""
+    m, st = res["metrics"], res["settings"]
+    rows = [f"Measured by `python benchmarks/backbone_pretraining.py` ({res['seconds'] / 60:.0f} min, load average "
+            f"{res['load_start']} at the start, {res['load_end']} at the end): {res['dataset']}; seeds {res['seeds']}; "
+            f"every model trained to convergence (validated every {st['val_every']} epochs, patience {st['patience']} "
+            f"epochs, at most {st['max_epochs']}). Top-1 % (offline) and S-F1@0.1 % (OAD), mean ± std over seeds; "
+            "the steps are where each seed's kept weights are:", "",
+            "| setting | method | scratch | pretrained | steps (scratch) | steps (pretrained) |", "|---|---|---|---|---|---|"]
+    for key in m:
+        setting, label, method = key.split(" ", 2)
+        if label != "scratch":
+            continue
+        other = f"{setting} pretrained {method}"
+        rows.append(f"| {setting} | {method} | {fmt_mean_std(m[key])} | {fmt_mean_std(m[other])} | "
+                    f"{res['best_step'][key]} | {res['best_step'][other]} |")
+    rows.append("")
+    rows += difference_lines(res["differences"])
+    return "\n".join(rows)
+
+
 def _need(results: dict[str, dict], name: str) -> dict:
     if name not in results:
-        raise FileNotFoundError(f"no results/{name}.json: run notebooks/{name}.ipynb (python -m gadlib.run_notebooks)")
+        how = (f"python benchmarks/{name}.py" if name in BENCHMARK_RESULTS.values()
+               else f"run notebooks/{name}.ipynb (python -m gadlib.run_notebooks)")
+        raise FileNotFoundError(f"no results/{name}.json: {how}")
     return results[name]
 
 
@@ -225,7 +267,10 @@ BLOCKS = {
     "results-04": lambda old, r: results_04(_need(r, NB04)),
     "results-05": lambda old, r: results_05(_need(r, NB05)),
     "results-all": lambda old, r: methods_table(r),
+    "backbone-pretraining": lambda old, r: results_backbone(_need(r, "backbone_pretraining")),
 }
+# Blocks made from a benchmark's results file (results/<name>.json), not a notebook's.
+BENCHMARK_RESULTS = {"backbone-pretraining": "backbone_pretraining"}
 
 
 def render_readme(text: str, folder: Path | None = None) -> str:
@@ -238,7 +283,11 @@ def render_readme(text: str, folder: Path | None = None) -> str:
             raise ValueError(f"README: generated block {name!r} is closed by {END.format(end)!r}")
         if name not in BLOCKS:
             raise ValueError(f"README: unknown generated block {name!r}; known: {sorted(BLOCKS)}")
-        return f"{BEGIN.format(name)}\n{BLOCKS[name](body.rstrip(chr(10)), results)}\n{END.format(name)}"
+        given = results
+        if name in BENCHMARK_RESULTS:
+            path = Path(folder or results_dir()) / f"{BENCHMARK_RESULTS[name]}.json"
+            given = {BENCHMARK_RESULTS[name]: read_results_file(path)} if path.exists() else {}
+        return f"{BEGIN.format(name)}\n{BLOCKS[name](body.rstrip(chr(10)), given)}\n{END.format(name)}"
 
     out = _BLOCK.sub(remake, text)
     opened, closed = text.count("<!-- BEGIN generated:"), text.count("<!-- END generated:")

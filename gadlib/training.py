@@ -73,6 +73,9 @@ class TrainConfig:
     # Validate after every `val_every`-th epoch (and the last): a generative model's validation
     # decodes every frame, which on the small presets costs more than an epoch of training.
     val_every: int = 1
+    # Patience counts from the last epoch that beat the best score by more than this: a curve
+    # that only creeps up on a plateau has converged (the best weights are kept either way).
+    min_delta: float = 0.0
 
 
 @dataclass
@@ -238,7 +241,7 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
     def stopped() -> bool:
         return bool(config.stop_after) and history.steps >= config.stop_after
 
-    best: dict = {}  # score, step, epoch and the trainable weights of the best validated epoch
+    best: dict = {}  # score, step and trainable weights of the best validated epoch; the last epoch that improved
 
     def validated(epoch: int) -> bool:
         """Validate after `epoch`; True when patience ran out."""
@@ -249,10 +252,12 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
         net.train()
         history.val_steps.append(history.steps)
         history.val_score.append(score)
-        if not best or score > best["score"]:
-            best.update(score=score, step=history.steps, epoch=epoch,
+        if "score" not in best or score > best["score"] + config.min_delta:
+            best["improved"] = epoch
+        if "score" not in best or score > best["score"]:
+            best.update(score=score, step=history.steps,
                         weights={n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad})
-        return config.patience is not None and epoch - best["epoch"] >= config.patience
+        return config.patience is not None and epoch - best["improved"] >= config.patience
 
     model.train()
     # disable is passed only to switch the bar off, so TQDM_DISABLE=1 (CI) still silences it otherwise
@@ -299,7 +304,7 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
         if validate is not None and due and validated(epoch):
             break
     bar.close()
-    if best:  # the best validated epoch's weights, as every process has them
+    if "weights" in best:  # the best validated epoch's weights, as every process has them
         with torch.no_grad():
             for n, p in accelerator.unwrap_model(model).named_parameters():
                 if n in best["weights"]:

@@ -107,3 +107,37 @@ def test_plots_raise_no_library_warnings():
     dots = [c for c in ax.collections if len(c.get_offsets()) and len(c.get_facecolor())]
     assert dots and all((c.get_facecolor()[:, :3] == 0).all() for c in dots)  # the seeds' dots stay black
     plt.close("all")
+
+
+def test_learning_curves_interpolate_seeds_and_mark_the_kept_weights():
+    import matplotlib
+    matplotlib.use("Agg")
+    from gadlib.plots import convergence_table, learning_curves, method_color, plot_learning_curves
+    a = History(steps=30, val_steps=[10, 20, 30], val_score=[0.2, 0.6, 0.5], best_step=20)
+    b = History(steps=20, val_steps=[8, 20], val_score=[0.4, 0.8], best_step=20)
+    runs = [Run("gad", 0, a, {}), Run("gad", 1, b, {})]
+    df = learning_curves(runs)
+    assert len(df) == 5 and df["best"].sum() == 2
+    ax = plot_learning_curves(runs)
+    line = ax.get_lines()[0]
+    # grid 8, 10, 20, 30: seed 0 first validated at step 10 and seed 1 stopped at 20, so steps 8
+    # and 30 are one seed each
+    assert list(line.get_xdata()) == [8, 10, 20, 30]
+    np.testing.assert_allclose(line.get_ydata(), [0.4, (0.2 + 0.4 + 0.4 * 2 / 12) / 2, (0.6 + 0.8) / 2, 0.5])
+    assert line.get_color() == method_color("gad") and method_color("gen_rand") == method_color("generative")
+    table = convergence_table(runs)
+    assert table.loc["gad", "steps run"] == [30, 20] and table.loc["gad", "best step"] == [20, 20]
+
+
+
+def test_learning_speed_counts_steps_to_a_target_both_reach():
+    from gadlib.experiment import convergence, learning_speed, steps_to_reach
+    fast = History(steps=30, val_steps=[10, 20, 30], val_score=[0.5, 0.6, 0.6], best_step=20)
+    slow = History(steps=40, val_steps=[10, 20, 30, 40], val_score=[0.0, 0.3, 0.7, 0.8], best_step=40)
+    runs = [Run("discriminative", 0, fast, {}), Run("generative", 0, slow, {})]
+    # target 0.8 * min(0.6, 0.8) = 0.48: reached at step 10 and at step 30
+    assert learning_speed(runs, "discriminative", "generative") == [
+        {"seed": 0, "target": pytest.approx(0.48), "discriminative": 10, "generative": 30}]
+    assert steps_to_reach(slow, 0.9) is None
+    assert convergence(runs)["generative seed 0"] == {"steps_run": 40, "best_step": 40, "val_steps": [10, 20, 30, 40],
+                                                      "val_score": [0.0, 0.3, 0.7, 0.8]}

@@ -443,3 +443,8 @@ def test_run_oad_validates_every_epoch_on_the_held_out_videos():
     h = run.history
     assert len(h.val_score) == 3 and all(0 <= s <= 1 for s in h.val_score)
     assert h.best_step == h.val_steps[int(np.argmax(h.val_score))]
+    # the two-stage ablation's second stage validates the same way
+    from gadlib.ablations import run_two_stage_oad
+    gen = run_oad("generative", split, 0, setup, OADConfig(window=3), keep_model=True)["generative"]
+    two = run_two_stage_oad(gen, split, setup, OADConfig(window=3), validate_on="val")
+    assert len(two.history.val_score) == 3 and two.history.best_step is not None

@@ -147,3 +147,21 @@ def test_record_run_needs_the_notebooks_results(tmp_path, monkeypatch):
     (tmp_path / "96_bad.json").write_text("{")
     with pytest.raises(ValueError, match="96_bad.json: malformed JSON"):
         load_results("96_bad")
+
+
+def test_backbone_pretraining_block_is_made_from_its_benchmark_results(tmp_path):
+    from gadlib.readme_table import render_readme
+    stats = lambda m: {"mean": m, "std": 0.01, "per_seed": [m - 0.01, m + 0.01]}  # noqa: E731
+    res = {"seconds": 600.0, "load_start": 0.1, "load_end": 1.9, "dataset": "toy", "seeds": [0, 1],
+           "settings": {"val_every": 3, "patience": 15, "max_epochs": 60},
+           "metrics": {"oad scratch gad": stats(0.4), "oad pretrained gad": stats(0.45)},
+           "best_step": {"oad scratch gad": [100, 120], "oad pretrained gad": [90, 80]},
+           "differences": {"oad gad: pretrained − scratch": {"mean": 5.0, "ci95": [1.0, 9.0], "verdict": "pretrained better"}}}
+    text = "x\n<!-- BEGIN generated:backbone-pretraining -->\nold\n<!-- END generated:backbone-pretraining -->\n"
+    with pytest.raises(FileNotFoundError, match="benchmarks/backbone_pretraining.py"):
+        render_readme(text, tmp_path)
+    (tmp_path / "backbone_pretraining.json").write_text(json.dumps(res))
+    out = render_readme(text, tmp_path)
+    assert "| oad | gad | 40.0 ± 1.0 | 45.0 ± 1.0 | [100, 120] | [90, 80] |" in out
+    assert "- oad gad: pretrained − scratch: +5.0 points, 95 % interval [+1.0, +9.0]: **pretrained better**" in out
+    assert "10 min, load average 0.1 at the start, 1.9 at the end" in out

@@ -350,6 +350,20 @@ def test_val_every_validates_every_kth_epoch_and_the_last():
     assert history.best_step == 3 * per_epoch  # ties keep the earlier weights
 
 
+def test_min_delta_stops_a_creeping_curve_but_keeps_its_best_weights():
+    from gadlib.benchmark import generate_benchmark, preset
+    from gadlib.experiment import offline_samples
+    from gadlib.methods import build_classifier
+    data = generate_benchmark(preset("coin_like", videos_per_task=3, num_tasks=2, num_classes=6, feature_dim=16))
+    samples = offline_samples(data, "train", 2, ("step",))
+    clf = build_classifier("discriminative", {"steps": list(data.step_names)}, data.feature_dim, seed=0)
+    scores = iter([0.30, 0.305, 0.31, 0.312, 0.9, 0.9])  # creeps by < 0.02 after epoch 0: stops after epoch 3
+    history = train(clf, samples, TrainConfig(epochs=6, batch_size=8, progress=False, patience=3, min_delta=0.02),
+                    validate=lambda model: next(scores))
+    assert history.val_score == [0.30, 0.305, 0.31, 0.312]
+    assert history.best_step == history.val_steps[3]  # the highest score's weights, though not a "real" gain
+
+
 def test_with_validation_holds_out_training_videos_per_task():
     from gadlib.benchmark import generate_benchmark, preset
     data = generate_benchmark(preset("coin_like", videos_per_task=5, num_tasks=3, num_classes=6, feature_dim=8))
