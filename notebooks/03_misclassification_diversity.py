@@ -89,7 +89,7 @@ BACKBONE = BackboneConfig()                                 # the embedded tiny 
 # Every model is trained to convergence: validated every VAL_EVERY epochs on a fifth of the training
 # videos (segment F1 for OAD, top-1 for steps), stopped PATIENCE epochs after its last gain of more
 # than 1 point, the best validated weights kept; MAX_EPOCHS only caps the budget.
-MAX_EPOCHS, LR, BATCH = (60, 1e-3, 32) if PROFILE == "cpu" else (100, 1e-3, 64)
+MAX_EPOCHS, LR, BATCH = (60, 1e-3, 64) if PROFILE == "cpu" else (100, 1e-3, 64)
 PATIENCE, VAL_EVERY = 12, 3
 OAD = OADConfig(window=6 if PROFILE == "cpu" else 16, stride=8 if PROFILE == "cpu" else 2, background_weight=0.2)   # the paper's range: 0.2-1.0
 SIZE_OVERRIDES = ({"crosstask_like": dict(videos_per_task=10, test_fraction=0.3),
