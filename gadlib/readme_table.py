@@ -246,6 +246,9 @@ def results_backbone(res: dict) -> str:
                     f"{res['best_step'][key]} | {res['best_step'][other]} |")
     rows.append("")
     rows += difference_lines(res["differences"])
+    verdicts = [d["verdict"] for k, d in res["differences"].items() if k.endswith("pretrained − scratch")]
+    rows.append("- pretrained − scratch over all classifiers and settings: " + ", ".join(
+        f"{verdicts.count(v)} {v}" for v in dict.fromkeys(verdicts)) + ".")
     return "\n".join(rows)
 
 

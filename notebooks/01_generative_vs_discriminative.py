@@ -33,7 +33,7 @@
 # the answer, then the task goal, e.g. "<step>. <task>.").
 #
 # **You will:** train the three on the same synthetic COIN-like procedural videos, the same tiny
-# backbone and the same budget, over 3 seeds; measure top-1/top-5 accuracy per task and inference
+# backbone, each trained to convergence, over 3 seeds; watch their learning curves; measure top-1 per task and inference
 # latency; see whether the generative model's errors stay inside shared label words; and compare the
 # direction of the effects with the paper's COIN numbers.
 #

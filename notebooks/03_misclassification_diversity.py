@@ -32,7 +32,7 @@
 # errors go where they go.
 #
 # **You will:** write the score down and watch its sampling bias; train generative, discriminative
-# and GAD classifiers (same backbone, data and budget, 3 seeds) on CrossTask-, EPIC- and
+# and GAD classifiers (same backbone and data, each trained to convergence) on CrossTask-, EPIC- and
 # GoalStep-like OAD streams and COIN-like step recognition; compare the raw score, a
 # bias-corrected estimator and a score at **equal error counts**; check the errors' anatomy (same
 # verb? same object?) against chance, and confusion against shared label tokens and visual
