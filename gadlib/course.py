@@ -32,8 +32,14 @@ from jupytext.cli import jupytext as jupytext_cli
 
 from .results import repo_root
 
+# Where the course's source lives on GitHub ("owner/name"): the one place to set it. The Colab
+# badges and every notebook's install cell are generated from it by `python -m gadlib.course build`
+# (docs/instructors.md: "Hosting the course").
 REPO = "gad-lab/gad-lab"
 BRANCH = "main"
+# requirements.txt entries a Colab session does not install: Colab's own torch is kept, and the
+# rest are for developing and testing the course, not for running its notebooks.
+NOT_ON_COLAB = ("torch", "jupyterlab", "jupytext", "nbmake", "pytest", "pytest-xdist")
 TITLES: dict[str, str] = {"04_gad_finetuning": "04 · GAD fine-tuning"}  # where the file name does not read well
 EXERCISES_HEADING = "## Exercises"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -46,8 +52,8 @@ COLAB_MARK = "# Colab only:"
 COLAB_CELL = f"""{COLAB_MARK} install gadlib and its dependencies, keeping Colab's own torch.
 import sys, os
 if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
-    !git clone -q --depth 1 https://github.com/{REPO} /content/gad-lab
-    !grep -v '^torch==' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
+    !git clone -q --depth 1 --branch {BRANCH} https://github.com/{REPO} /content/gad-lab
+    !grep -v -E '^({"|".join(NOT_ON_COLAB)})[=<>~ ]' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
     sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart"""
 
 

@@ -46,8 +46,8 @@
 # Colab only: install gadlib and its dependencies, keeping Colab's own torch.
 import sys, os
 if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
-    # !git clone -q --depth 1 https://github.com/gad-lab/gad-lab /content/gad-lab
-    # !grep -v '^torch==' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
+    # !git clone -q --depth 1 --branch main https://github.com/gad-lab/gad-lab /content/gad-lab
+    # !grep -v -E '^(torch|jupyterlab|jupytext|nbmake|pytest|pytest-xdist)[=<>~ ]' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
     sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
 
 # %%
