@@ -79,20 +79,45 @@ def hierarchical_bootstrap(a: list[np.ndarray], b: list[np.ndarray], statistic, 
     a = [np.asarray(x, dtype=float) for x in a]
     b = [np.asarray(y, dtype=float) for y in b]
     per_seed = [scale * float(statistic(x.sum(0)) - statistic(y.sum(0))) for x, y in zip(a, b)]
-    rng = np.random.default_rng(seed)
-    n_seeds = len(a)
-    picks = rng.integers(n_seeds, size=(draws, n_seeds))  # the seeds of each draw
     total = np.zeros(draws)
+    for rows, s, units in _resamples([len(x) for x in a], draws, seed):  # the same units for A and B
+        total[rows] += statistic(a[s][units].sum(1)) - statistic(b[s][units].sum(1))
+    return _interval(per_seed, scale * total / len(a), len(a[0]))
+
+
+def resampled_difference(n_units: list[int], difference, draws: int = 1000, seed: int = 0, scale: float = 1.0,
+                         per_seed: list[float] | None = None) -> PairedInterval:
+    """`hierarchical_bootstrap` for a statistic that is not a sum of per-unit counts (e.g. an
+    entropy of the pooled errors): difference(s, units) -> A − B on seed s's test units `units`
+    (an index array, with repeats), called once per resampled seed of every draw. per_seed: the
+    point estimates (in scale's units) when they are computed more carefully than one call
+    (default: `difference(s, all units)`)."""
+    if not n_units or min(n_units) < 1:
+        raise ValueError(f"resampled_difference: need at least one seed and one unit per seed, got {n_units}")
+    if per_seed is None:
+        per_seed = [scale * float(difference(s, np.arange(n))) for s, n in enumerate(n_units)]
+    total = np.zeros(draws)
+    for rows, s, units in _resamples(list(n_units), draws, seed):
+        total[rows] += [difference(s, u) for u in units]
+    return _interval(per_seed, scale * total / len(n_units), n_units[0])
+
+
+def _resamples(n_units: list[int], draws: int, seed: int):
+    """The hierarchical bootstrap's draws, grouped for vectorised statistics: for each position j of
+    a draw's seeds and each seed s, (the draws that picked s at j, their units resampled within s)."""
+    rng = np.random.default_rng(seed)
+    n_seeds = len(n_units)
+    picks = rng.integers(n_seeds, size=(draws, n_seeds))  # the seeds of each draw
     for j in range(n_seeds):
         for s in range(n_seeds):
             rows = np.flatnonzero(picks[:, j] == s)
-            if not len(rows):
-                continue
-            units = rng.integers(len(a[s]), size=(len(rows), len(a[s])))  # the same units for A and B
-            total[rows] += statistic(a[s][units].sum(1)) - statistic(b[s][units].sum(1))
-    diffs = scale * total / n_seeds
-    lo, hi = np.quantile(diffs, [0.025, 0.975])
-    return PairedInterval(float(np.mean(per_seed)), (float(lo), float(hi)), per_seed, len(a[0]))
+            if len(rows):
+                yield rows, s, rng.integers(n_units[s], size=(len(rows), n_units[s]))
+
+
+def _interval(per_seed: list[float], diffs: np.ndarray, units: int) -> PairedInterval:
+    lo, hi = np.nanquantile(diffs, [0.025, 0.975]) if np.isfinite(diffs).any() else (np.nan, np.nan)
+    return PairedInterval(float(np.mean(per_seed)), (float(lo), float(hi)), list(per_seed), units)
 
 
 def collapsed(preds: np.ndarray, share: float = COLLAPSE_SHARE) -> bool:

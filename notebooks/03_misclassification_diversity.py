@@ -282,26 +282,53 @@ for ax, p in zip(g.axes.flat, DATASETS):
 plt.show()
 
 # %% [markdown]
-# How much of the raw generative − discriminative difference survives the controls? Paired over
-# seeds (same seed, same data), in nats. The matched score is the fair comparison: every method's
-# classes scored at the same error counts.
+# How much of the raw generative − discriminative difference survives the controls? Each gap is a
+# paired difference in nats (same seeds, same test data) with a **95 % interval from a hierarchical
+# bootstrap** (`gadlib.diversity.entropy_gap_interval`: resample the seeds, then the test videos
+# (or samples) within each seed, and recompute every method's error matrix and score from the
+# resampled units). The matched score is the fair comparison: every method's classes scored at
+# the same error counts. The paper's claim (generative errors more spread out) **holds** when the
+# generative − discriminative interval is above 0, is **opposite** when it is below 0, and
+# **unresolved** when it contains 0.
 
 # %%
 from gadlib.metrics import mean_std
-from gadlib.results import paired_difference
 
 def per_seed(p, method, key):
     return div[(div.data == p) & (div.method == method)].sort_values("seed")[key].to_numpy()
 
-def gap(p, a, b, key):
-    return paired_difference(per_seed(p, a, key), per_seed(p, b, key), scale=1.0)
+def units_of(p, method):
+    # per seed, the (pred, truth) of every test unit: a video (OAD, ignored frames left out) or a sample
+    out = []
+    for seed in seeds_of(p):
+        r = runs[(p, method, seed)]
+        if "oad" in r.results:
+            out.append([(v.pred[~v.ignored], v.truth[~v.ignored]) for v in r.results["oad"]["videos"]])
+        else:
+            pred, truth = r.results["step"]["pred"], r.results["step"]["targets"]
+            out.append([(pred[i:i + 1], truth[i:i + 1]) for i in range(len(pred))])
+    return out
 
-def nats(d):
-    # a paired difference in nats, two decimals
-    return f"{d.mean:+.2f} ± {d.std:.2f}"
+SCORES = {"raw": "error_entropy", "miller_madow": "error_entropy_mm", "matched": "error_entropy_matched"}
+UNIT_ERRORS = {p: dv.unit_errors({m: units_of(p, m) for m in METHODS}, len(names[p]), exclude=excluded(p)) for p in DATASETS}
+differences = {}
 
-gaps = pd.DataFrame({(p, f"{a} − {b}"): {k: nats(gap(p, a, b, k)) for k in ("error_entropy", "error_entropy_mm", "error_entropy_matched")}
+def gap(p, a, b, score):
+    # the point estimates are the table's per-seed scores (the matched one with DRAWS subsamplings)
+    point = list(per_seed(p, a, SCORES[score]) - per_seed(p, b, SCORES[score]))
+    iv = dv.entropy_gap_interval(UNIT_ERRORS[p], a, b, len(names[p]), score, min_errors=MIN_ERRORS,
+                                 draws=300, per_seed=point)
+    expect = +1 if a == "generative" else 0   # the paper's claim is about generative vs discriminative
+    differences[f"{p}: {a} − {b} ({score})"] = {**iv.as_dict(), "verdict": iv.verdict(expect), "expect": expect}
+    return iv
+
+def nats(iv):
+    # a paired difference in nats with its interval, two decimals
+    return f"{iv.mean:+.2f} [{iv.ci95[0]:+.2f}, {iv.ci95[1]:+.2f}]"
+
+gaps = pd.DataFrame({(p, f"{a} − {b}"): {score: nats(gap(p, a, b, score)) for score in SCORES}
                      for p in DATASETS for a, b in (("generative", "discriminative"), ("gad", "discriminative"))}).T
+gaps["verdict (matched)"] = [differences[f"{p}: {ab} (matched)"]["verdict"] for p, ab in gaps.index]
 display(gaps)
 
 
@@ -479,25 +506,30 @@ error_destinations_explorer(summed, names[p])
 # Generated from this run's numbers: paired differences over seeds (same seed, same data), in nats.
 
 # %%
-def verdict(d):
-    if np.isnan(d.mean):
+SAID = {"holds": "more spread out (the paper's direction; the interval excludes 0)",
+        "opposite": "less spread out (the interval excludes 0 the other way)",
+        "unresolved": "not distinguishable (the interval contains 0)"}
+
+def said(d):
+    if np.isnan(d["mean"]):
         return f"not measurable (a method has fewer than {MIN_ERRORS} errors between actions in every class)"
-    if d.n < 2:
-        return f"{'higher' if d.mean > 0 else 'lower'} in the one seed run (no spread to judge it by)"
-    return "higher" if d.ahead else ("lower" if d.behind else "not distinguishable (within one std)")
+    return SAID.get(d["verdict"], d["verdict"]) + (" in the one seed run" if len(d["per_seed"]) < 2 else "")
+
+def shown(d):
+    return f"{d['mean']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]"
 
 lines = []
 for p in DATASETS:
-    raw, mm, matched = (gap(p, "generative", "discriminative", k) for k in ("error_entropy", "error_entropy_mm", "error_entropy_matched"))
+    raw, mm, matched = (differences[f"{p}: generative − discriminative ({k})"] for k in SCORES)
     n = int(np.mean(per_seed(p, "generative", "classes_matched")))
     paper = f" (paper: {PAPER[p]['generative'] - PAPER[p]['discriminative']:+.2f})" if p in PAPER else " (not in the paper)"
-    lines.append(f"- {p}, {len(seeds_of(p))} seed(s): generative − discriminative entropy, raw {nats(raw)}{paper}, "
-                 f"Miller-Madow {nats(mm)}, matched {nats(matched)} over ~{n} classes per seed. "
-                 f"At equal error counts the generative errors are {verdict(matched)}.")
-    g = gap(p, "gad", "discriminative", "error_entropy_matched")
-    lines.append(f"  GAD − discriminative, matched: {nats(g)}.")
-    if raw.ahead and raw.n > 1:
-        lines.append(f"  Of the raw difference, {100 * matched.mean / raw.mean:.0f}% survives matching.")
+    lines.append(f"- {p}, {len(seeds_of(p))} seed(s): generative − discriminative entropy in nats with 95 % intervals, "
+                 f"raw {shown(raw)}{paper}, Miller-Madow {shown(mm)}, matched {shown(matched)} over ~{n} classes per seed. "
+                 f"At equal error counts the generative errors are {said(matched)}.")
+    g = differences[f"{p}: gad − discriminative (matched)"]
+    lines.append(f"  GAD − discriminative, matched: {shown(g)} ({g['verdict']}).")
+    if raw["verdict"] == "holds" and raw["mean"] > 0:
+        lines.append(f"  Of the raw difference, {100 * matched['mean'] / raw['mean']:.0f}% survives matching.")
     row = view.loc[p]
     for m in METHODS:
         r = row.loc[m]
@@ -508,8 +540,8 @@ for p in DATASETS:
     more_verb = row.share_same_verb.idxmax()
     more_obj = row.share_same_object.idxmax()
     lines.append(f"  Errors keep the verb most often with {more_verb}, the object most often with {more_obj}.")
-holds = [p for p in PRESETS if gap(p, "generative", "discriminative", "error_entropy_matched").ahead]
-reversed_ = [p for p in PRESETS if gap(p, "generative", "discriminative", "error_entropy_matched").behind]
+holds = [p for p in PRESETS if differences[f"{p}: generative − discriminative (matched)"]["verdict"] == "holds"]
+reversed_ = [p for p in PRESETS if differences[f"{p}: generative − discriminative (matched)"]["verdict"] == "opposite"]
 lines.append(f"- The paper's claim (generative errors more spread out) holds after matching error counts on "
              f"{len(holds)} of {len(PRESETS)} OAD data sets here" + (f" ({', '.join(holds)})" if holds else "")
              + (f"; the opposite holds on {', '.join(reversed_)}" if reversed_ else "") + ".")
@@ -549,6 +581,7 @@ path = save_results("03_misclassification_diversity", {
     "score": "mean over classes with >= min_errors errors of the entropy (nats) of their predicted labels; "
              "OAD background excluded as class and destination; matched: subsampled to equal error counts per class",
     "metrics": summary, "null_baselines": nulls, "conclusion": conclusion, "seconds": elapsed,
+    "differences": differences,   # "<data>: A − B (<score>)" -> mean, ci95, per_seed (nats), verdict
     "convergence": {p: convergence([r for (q, m, seed), r in runs.items() if q == p]) for p in DATASETS}})
 print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}")
 

@@ -114,3 +114,34 @@ def test_oad_and_accuracy_intervals_from_runs_and_collapse():
 def test_a_claim_of_no_difference_is_never_shown_to_hold():
     assert PairedInterval(0.5, (-1.0, 2.0)).verdict(0) == "unresolved"
     assert PairedInterval(3.0, (1.0, 5.0)).verdict(0) == "opposite"
+
+
+def test_resampled_difference_draws_exactly_what_the_vectorised_bootstrap_draws():
+    from gadlib.intervals import resampled_difference
+    rng = np.random.default_rng(0)
+    a = [_hits(rng.random(7) < 0.6), _hits(rng.random(7) < 0.5)]
+    b = [_hits(rng.random(7) < 0.4), _hits(rng.random(7) < 0.5)]
+    want = hierarchical_bootstrap(a, b, _accuracy, draws=300, seed=4)
+    got = resampled_difference([7, 7], lambda s, u: _accuracy(a[s][u].sum(0)) - _accuracy(b[s][u].sum(0)),
+                               draws=300, seed=4, scale=100.0)
+    assert got.ci95 == pytest.approx(want.ci95) and got.per_seed == pytest.approx(want.per_seed)
+    assert resampled_difference([7, 7], lambda s, u: 0.0, per_seed=[1.5, 2.5]).mean == 2.0
+    with pytest.raises(ValueError, match="at least one seed"):
+        resampled_difference([], lambda s, u: 0.0)
+
+
+def test_entropy_gap_interval_pools_the_resampled_units_errors():
+    from gadlib import diversity as dv
+    truth = np.array([1] * 6 + [2] * 6)
+    spread = np.array([2, 3, 4, 2, 3, 4] + [1, 3, 4, 1, 3, 4])   # every error elsewhere, 3 destinations
+    focused = np.array([2] * 6 + [1] * 6)                          # one destination per class
+    units = dv.unit_errors({"gen": [[(spread[:6], truth[:6]), (spread[6:], truth[6:])]],
+                            "disc": [[(focused[:6], truth[:6]), (focused[6:], truth[6:])]]}, num_classes=5)
+    iv = dv.entropy_gap_interval(units, "gen", "disc", num_classes=5, score="raw", min_errors=3, draws=200)
+    assert iv.per_seed == pytest.approx([np.log(3) - 0.0])   # the pooled errors: ln 3 vs 0 nats
+    assert iv.units == 2
+    # resampling two videos of one class each: the class with 6 errors keeps ln 3 or 0
+    assert iv.ci95[0] == pytest.approx(np.log(3)) and iv.ci95[1] == pytest.approx(np.log(3))
+    same = dv.entropy_gap_interval({"gen": units["gen"], "disc": units["gen"]}, "gen", "disc", 5, "matched",
+                                   min_errors=3, draws=50)
+    assert same.verdict() == "unresolved" and same.mean == 0.0
