@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .diversity import _entropies, error_counts, matched_counts, matched_error_entropy
 from .metrics import f1_from_counts, point_f1_counts, segment_f1_counts
 
 COLLAPSE_SHARE = 0.95
@@ -171,3 +172,54 @@ def accuracy_interval(runs_a, runs_b, kind: str, **bootstrap) -> PairedInterval:
 
     return paired_runs_interval(runs_a, runs_b, hits, lambda r: r.results[kind]["pred"],
                                 lambda c: c[..., 0] / c[..., 1], "samples", **bootstrap)
+
+
+def unit_errors(units: dict, num_classes: int, exclude=()) -> dict:
+    """For `entropy_gap_interval`: units[method][s] = per test unit (a video, or a sample) of seed
+    s, its (pred, truth) arrays -> each unit's `error_counts`, kept sparse (flat indices, counts),
+    computed once so that a bootstrap draw only adds up its units' entries."""
+    return {m: [[_nonzero(error_counts(pred, truth, num_classes, exclude=exclude)) for pred, truth in unit_list]
+                for unit_list in per_seed] for m, per_seed in units.items()}
+
+
+def entropy_gap_interval(errors_of_units: dict, a: str, b: str, num_classes: int, score: str = "matched",
+                         min_errors: int = 5, draws: int = 500, seed: int = 0,
+                         per_seed: list[float] | None = None) -> PairedInterval:
+    """A − B of the error-entropy score (nats) with a 95 % hierarchical-bootstrap interval
+    (`resampled_difference`: seeds, then test units within a seed, the same units
+    for every method). errors_of_units: `unit_errors(...)` of every method compared. score: "raw"
+    (`error_entropy`), "miller_madow", or "matched" (`matched_error_entropy` at the
+    `matched_counts` of all the methods on the resample, one subsampling draw per bootstrap draw).
+    A resample where no class is scored gives NaN and is left out of the interval. per_seed: the
+    point estimates when computed with more subsampling draws than one.
+
+    Explained in notebooks/03_misclassification_diversity.ipynb (section 3)."""
+    methods = list(errors_of_units)
+    n_units = [len(u) for u in errors_of_units[a]]
+
+    def errors(method, s, idx):
+        cells = [errors_of_units[method][s][i] for i in idx]
+        flat = np.bincount(np.concatenate([c[0] for c in cells]), weights=np.concatenate([c[1] for c in cells]),
+                           minlength=num_classes * num_classes)
+        return flat.astype(np.int64).reshape(num_classes, num_classes)
+
+    def difference(s, idx):
+        if score == "matched":
+            e = {m: errors(m, s, idx) for m in methods}
+            n = matched_counts(e, min_errors)
+            return (matched_error_entropy(e[a], n, 1, seed=len(idx) + s)
+                    - matched_error_entropy(e[b], n, 1, seed=len(idx) + s))
+        estimator = "plugin" if score == "raw" else score
+        return scored(errors(a, s, idx), estimator) - scored(errors(b, s, idx), estimator)
+
+    def scored(e, estimator):  # `error_entropy`, vectorised over the classes (it runs once per draw)
+        rows = e[e.sum(1) >= min_errors]
+        return float(np.mean(_entropies(rows, estimator))) if len(rows) else float("nan")
+
+    return resampled_difference(n_units, difference, draws=draws, seed=seed, per_seed=per_seed)
+
+
+def _nonzero(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    flat = errors.ravel()
+    where = np.flatnonzero(flat)
+    return where, flat[where]

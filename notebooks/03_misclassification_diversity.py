@@ -284,7 +284,7 @@ plt.show()
 # %% [markdown]
 # How much of the raw generative − discriminative difference survives the controls? Each gap is a
 # paired difference in nats (same seeds, same test data) with a **95 % interval from a hierarchical
-# bootstrap** (`gadlib.diversity.entropy_gap_interval`: resample the seeds, then the test videos
+# bootstrap** (`gadlib.intervals.entropy_gap_interval`: resample the seeds, then the test videos
 # (or samples) within each seed, and recompute every method's error matrix and score from the
 # resampled units). The matched score is the fair comparison: every method's classes scored at
 # the same error counts. The paper's claim (generative errors more spread out) **holds** when the
@@ -293,6 +293,7 @@ plt.show()
 
 # %%
 from gadlib.metrics import mean_std
+from gadlib.intervals import entropy_gap_interval, unit_errors
 
 def per_seed(p, method, key):
     return div[(div.data == p) & (div.method == method)].sort_values("seed")[key].to_numpy()
@@ -310,13 +311,13 @@ def units_of(p, method):
     return out
 
 SCORES = {"raw": "error_entropy", "miller_madow": "error_entropy_mm", "matched": "error_entropy_matched"}
-UNIT_ERRORS = {p: dv.unit_errors({m: units_of(p, m) for m in METHODS}, len(names[p]), exclude=excluded(p)) for p in DATASETS}
+UNIT_ERRORS = {p: unit_errors({m: units_of(p, m) for m in METHODS}, len(names[p]), exclude=excluded(p)) for p in DATASETS}
 differences = {}
 
 def gap(p, a, b, score):
     # the point estimates are the table's per-seed scores (the matched one with DRAWS subsamplings)
     point = list(per_seed(p, a, SCORES[score]) - per_seed(p, b, SCORES[score]))
-    iv = dv.entropy_gap_interval(UNIT_ERRORS[p], a, b, len(names[p]), score, min_errors=MIN_ERRORS,
+    iv = entropy_gap_interval(UNIT_ERRORS[p], a, b, len(names[p]), score, min_errors=MIN_ERRORS,
                                  draws=300, per_seed=point)
     expect = +1 if a == "generative" else 0   # the paper's claim is about generative vs discriminative
     differences[f"{p}: {a} − {b} ({score})"] = {**iv.as_dict(), "verdict": iv.verdict(expect), "expect": expect}

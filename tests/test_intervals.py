@@ -131,7 +131,7 @@ def test_resampled_difference_draws_exactly_what_the_vectorised_bootstrap_draws(
 
 
 def test_entropy_gap_interval_pools_the_resampled_units_errors():
-    from gadlib import diversity as dv
+    from gadlib import intervals as dv
     truth = np.array([1] * 6 + [2] * 6)
     spread = np.array([2, 3, 4, 2, 3, 4] + [1, 3, 4, 1, 3, 4])   # every error elsewhere, 3 destinations
     focused = np.array([2] * 6 + [1] * 6)                          # one destination per class
