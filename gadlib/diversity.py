@@ -108,7 +108,10 @@ def per_class_error_entropy(errors: np.ndarray, min_errors: int = 5, estimator: 
     if min_errors < 1:
         raise ValueError(f"min_errors must be >= 1, got {min_errors}")
     n = errors.sum(1)
-    return np.array([entropy(row, estimator) if k >= min_errors else np.nan for row, k in zip(errors, n)])
+    out = np.full(len(errors), np.nan)
+    scored = n >= min_errors
+    out[scored] = _entropies(errors[scored].astype(float), estimator)  # vectorised: bootstraps call it per draw
+    return out
 
 
 def _check_errors(errors) -> np.ndarray:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .diversity import _entropies, error_counts, matched_counts, matched_error_entropy
+from .diversity import error_counts, error_entropy, matched_counts, matched_error_entropy
 from .metrics import f1_from_counts, point_f1_counts, segment_f1_counts
 
 COLLAPSE_SHARE = 0.95
@@ -210,11 +210,8 @@ def entropy_gap_interval(errors_of_units: dict, a: str, b: str, num_classes: int
             return (matched_error_entropy(e[a], n, 1, seed=len(idx) + s)
                     - matched_error_entropy(e[b], n, 1, seed=len(idx) + s))
         estimator = "plugin" if score == "raw" else score
-        return scored(errors(a, s, idx), estimator) - scored(errors(b, s, idx), estimator)
-
-    def scored(e, estimator):  # `error_entropy`, vectorised over the classes (it runs once per draw)
-        rows = e[e.sum(1) >= min_errors]
-        return float(np.mean(_entropies(rows, estimator))) if len(rows) else float("nan")
+        return (error_entropy(errors(a, s, idx), min_errors, estimator)
+                - error_entropy(errors(b, s, idx), min_errors, estimator))
 
     return resampled_difference(n_units, difference, draws=draws, seed=seed, per_seed=per_seed)
 
