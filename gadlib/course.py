@@ -42,6 +42,7 @@ BRANCH = "main"
 NOT_ON_COLAB = ("torch", "jupyterlab", "jupytext", "nbmake", "pytest", "pytest-xdist")
 TITLES: dict[str, str] = {"04_gad_finetuning": "04 · GAD fine-tuning"}  # where the file name does not read well
 EXERCISES_HEADING = "## Exercises"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB_CODE, STUB_MD = "# YOUR CODE HERE\nraise NotImplementedError()", "YOUR ANSWER HERE"
 PAIRING = "ipynb,py:percent"
@@ -247,10 +248,30 @@ def _nbgrader(cell, points: int = 1) -> dict:
     return meta
 
 
+def lesson_outputs(outputs: list) -> list:
+    """A lesson cell's outputs as a student edition keeps them: everything the run showed (tables,
+    figures, printed numbers) except widget views, whose state is not kept, and execution counts."""
+    kept = []
+    for out in copy.deepcopy(outputs):
+        data = out.get("data", {})
+        data.pop(WIDGET_VIEW, None)
+        if out.get("output_type") in ("display_data", "execute_result") and not data:
+            continue
+        if "execution_count" in out:
+            out["execution_count"] = None
+        kept.append(out)
+    return kept
+
+
 def edition(nb, student: bool):
     """The student (solutions stubbed) or nbgrader source (solutions kept) edition of a solution
-    notebook: outputs, execution counts and the jupytext pairing removed; nbgrader metadata on the
-    exercise cells (solution cells editable, check cells graded, the rest read-only)."""
+    notebook: execution counts and the jupytext pairing removed; nbgrader metadata on the
+    exercise cells (solution cells editable, check cells graded, the rest read-only).
+
+    A student edition keeps the outputs of the lesson (every cell above the exercises), since the
+    written questions ask about what the lesson measured and a student should not need the full
+    run to answer them; no exercise cell keeps an output (they would show the solution's results).
+    The nbgrader source keeps none (nbgrader clears them itself)."""
     nb = copy.deepcopy(nb)
     for key in ("jupytext", "widgets"):  # the pairing, and widget state of the main job's run
         nb.metadata.pop(key, None)
@@ -260,7 +281,8 @@ def edition(nb, student: bool):
     for i, c in enumerate(nb.cells):
         c.metadata = {}
         if c.cell_type == "code":
-            c.outputs, c.execution_count = [], None
+            c.outputs = lesson_outputs(c.outputs) if student and i < start else []
+            c.execution_count = None
         if i >= start and (has_solution(c) or is_check(c)):
             c.metadata["nbgrader"] = _nbgrader(c)
         if student and has_solution(c):

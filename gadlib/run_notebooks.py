@@ -12,7 +12,8 @@ off by default), and then shows "Error displaying widget: model not found".
 A notebook whose jupytext pair (notebooks/<notebook>.py) is out of sync is not run: run
 `python -m gadlib.course build` first. Each notebook's measured wall time and the
 machine are added to its results file, and the README's generated blocks are rewritten from
-the results (`gadlib.readme_table`), so the README never carries a typed-in number.
+the results (`gadlib.readme_table`), so the README never carries a typed-in number; the student
+editions (notebooks/student/, which keep the lesson's outputs) are rewritten from the new run.
 
 Progress goes to stderr (tqdm.auto; `TQDM_DISABLE=1` turns it off): one bar per notebook (code
 cells executed / total, elapsed time, the notebook's last recorded run time) and one over the
@@ -41,7 +42,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from tqdm.auto import tqdm
 from traitlets.config import Config
 
-from .course import pair_problems
+from .course import pair_problems, write_student_editions
 from .readme_table import render_readme, results_table, run_minutes
 from .results import load_results, record_run, repo_root, results_dir
 from .widgets import STATIC_ENV
@@ -246,6 +247,9 @@ def main(argv: list[str]) -> int:
     elif readme.is_file():  # the failed notebooks' blocks still show their last successful run
         readme.write_text(render_readme(readme.read_text()))
         print(f"\n{readme.name}: generated blocks rewritten from results/*.json")
+    if times:  # the student editions keep the lesson's outputs: they follow the run they come from
+        rewritten = write_student_editions(root)
+        print(f"student editions rewritten: {', '.join(rewritten) or 'none changed'}")
     if failures:
         print(f"\n{len(failures)} of {len(notebooks)} notebooks failed:\n" +
               "\n".join(f"  {f.notebook}, {f.where}: {f.error}" for f in failures), file=sys.stderr)

@@ -508,6 +508,7 @@ print({m: round(v, 2) for m, v in measure_snap_recovery().items()})
 # Return both as `{mapping: count}`.
 
 # %%
+# your prediction, written before anything is measured
 def predict_distinct_tokens() -> dict:
     ### BEGIN SOLUTION
     distinct = len({t for seq in text for t in seq})
@@ -516,6 +517,10 @@ def predict_distinct_tokens() -> dict:
     ### END SOLUTION
 
 
+# %% [markdown]
+# **Then measure** (your prediction above stays as written: the check compares the two).
+
+# %%
 def measure_distinct_tokens() -> dict:
     ### BEGIN SOLUTION
     return {m: LabelSpace(names, tok, m, seed=0).overlap_stats()["distinct_tokens"]
@@ -525,6 +530,20 @@ def measure_distinct_tokens() -> dict:
 
 # %%
 check_distinct_tokens(predict_distinct_tokens, measure_distinct_tokens)
+
+# %% [markdown]
+# **Explain** (2-3 sentences): which counts did you get wrong, and why? What do the counts say about
+# which mappings let two classes share a token, and so which of part 1's mappings keep the overlap
+# the paper blames?
+#
+# ### BEGIN SOLUTION
+# `rand` renames every sub-word consistently, so it uses exactly as many ids as `text`; `desync`
+# gives every position of every label its own id (the sum of the label lengths), and `extend` one id
+# per class. Fewer distinct ids than label positions means ids are shared between classes: `text`
+# and `rand` keep the overlap (rand removes only the meaning), while `desync` and `extend` remove it,
+# which is why the paper reads text ≈ rand < desync ≈ extend as "overlap, not meaning, hurts".
+# A common slip is to count desync like rand: it re-draws the token for each label.
+# ### END SOLUTION
 
 # %% [markdown]
 # ### Going further (open, ungraded)

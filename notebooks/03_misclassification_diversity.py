@@ -264,9 +264,7 @@ print(f"mean over seeds (OAD: {SEEDS}; {COMPARE}: {COMPARE_SEEDS}); entropies in
 display(div.groupby(["data", "method"], sort=False)[shown].mean().round(2))
 
 # %%
-PAPER = {"crosstask_like": {"generative": 0.76, "discriminative": 0.66},   # quoted (CrossTask / EK100 / Ego4D-GoalStep)
-         "epic_like": {"generative": 1.3, "discriminative": 0.79},
-         "goalstep_like": {"generative": 1.8, "discriminative": 1.5}}
+from gadlib.paper import ERROR_ENTROPY as PAPER   # quoted (CrossTask / EK100 / Ego4D-GoalStep)
 long = div.melt(id_vars=["data", "method", "seed"], value_vars=["error_entropy", "error_entropy_mm", "error_entropy_matched"],
                 var_name="score", value_name="nats")
 g = sns.catplot(long, x="method", y="nats", hue="score", col="data", kind="bar", errorbar="sd", capsize=0.1,
@@ -713,6 +711,7 @@ for model, m in measure_background().items():
 # `{"raw_gap": ..., "miller_madow_gap": ..., "matched_gap": ...}`.
 
 # %%
+# your prediction, written before anything is measured
 def predict_few_vs_many() -> dict:
     ### BEGIN SOLUTION
     # true entropy ln 3 for both; plug-in bias (K - 1) / 2n = 1/n with K = 3: 1/6 - 1/60 = 0.15.
@@ -721,6 +720,10 @@ def predict_few_vs_many() -> dict:
     ### END SOLUTION
 
 
+# %% [markdown]
+# **Then measure** (your prediction above stays as written: the check compares the two).
+
+# %%
 def measure_few_vs_many() -> dict:
     ### BEGIN SOLUTION
     from gadlib.diversity import error_entropy, matched_counts, matched_error_entropy

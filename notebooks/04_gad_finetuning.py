@@ -281,9 +281,7 @@ display(convergence_table(offline_runs + oad_runs))
 # no paper number.
 
 # %%
-PAPER = {  # S-F1@0.1 / P-F1@1s, CrossTask | EK100, quoted from the paper (Pang et al., ICLR 2026)
-    "generative": (46.8, 31.7, 16.7, 13.9), "discriminative": (48.8, 34.0, 23.2, 19.3), "gad": (50.3, 34.5, 24.1, 20.1),
-    "gad_extra_head": (48.2, 31.6, 23.6, 19.3), "two_stage": (41.8, 26.7, 9.3, 6.7), "no_cls": (49.2, 33.8, 20.7, 17.7)}
+from gadlib.paper import OAD_ABLATIONS as PAPER   # S-F1@0.1 / P-F1@1s, CrossTask | EK100, quoted
 side = pd.DataFrame([{"method": m, "ours S-F1": 100 * oad[m][f"{P}_seg_f1_0.1"]["mean"],
                       "ours P-F1": 100 * oad[m][f"{P}_point_f1_1s"]["mean"],
                       "paper CrossTask S-F1": PAPER.get(m, (None,) * 4)[0], "paper CrossTask P-F1": PAPER.get(m, (None,) * 4)[1],
@@ -637,6 +635,7 @@ print({k: f"{v:.3g}" for k, v in measure_lora_removal().items()})
 # `lambda: model.predict(batch)`). Both as `{order: positions, ..., "disc_first predict": positions}`.
 
 # %%
+# your prediction, written before anything is measured
 def predict_positions() -> dict:
     ### BEGIN SOLUTION
     batch, names, dim = positions_batch()
@@ -657,6 +656,10 @@ def predict_positions() -> dict:
     ### END SOLUTION
 
 
+# %% [markdown]
+# **Then measure** (your prediction above stays as written: the check compares the two).
+
+# %%
 def measure_positions() -> dict:
     ### BEGIN SOLUTION
     batch, names, dim = positions_batch()

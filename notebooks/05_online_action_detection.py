@@ -308,13 +308,8 @@ display(pd.DataFrame({m: {k: fmt_mean_std(s[f"epic_like_{k}"]) for k in ("seg_f1
 # 2-layer tiny Llama (Settings). Compare **directions and gaps**, not absolute numbers.
 
 # %%
-PAPER = {  # S-F1@0.1 / P-F1@1s / FPS, quoted from the paper's OAD table (Pang et al., ICLR 2026)
-    "thumos_like":    {"generative": (56.9, 38.8, 38.3), "discriminative": (57.8, 40.1, 58.0), "gad": (58.1, 40.2, None)},
-    "crosstask_like": {"generative": (46.8, 31.7, 44.0), "discriminative": (48.8, 34.0, 59.4), "gad": (50.3, 34.5, None)},
-    "epic_like":      {"generative": (16.7, 13.9, 28.8), "discriminative": (23.2, 19.3, 51.1), "gad": (24.1, 20.1, None)},
-}
-PAPER_TOKENS = {"gen_text": (16.7, 13.9), "gen_rand": (16.8, 14.0), "gen_desync": (23.0, 19.0),
-                "gen_extend": (23.3, 19.2), "discriminative": (23.2, 19.3)}  # EK100
+# S-F1@0.1 / P-F1@1s / streaming FPS of the paper's OAD table, and its EK100 tokenization study, quoted
+from gadlib.paper import OAD as PAPER, TOKENIZATION as PAPER_TOKENS
 rows = []
 for p in PRESETS:
     for m in METHODS:
@@ -515,6 +510,7 @@ for rate, m in measure_flicker().items():
 # `{d: {"seg_f1_0.5": ..., "point_f1_1s": ...}}`.
 
 # %%
+# your prediction, written before anything is measured
 def predict_late() -> dict:
     ### BEGIN SOLUTION
     # IoU of a d-frame shift: (16 - d) / (16 + d) >= 0.5 up to d = 5; start within 1 s = 4 frames up to d = 4
@@ -523,6 +519,10 @@ def predict_late() -> dict:
     ### END SOLUTION
 
 
+# %% [markdown]
+# **Then measure** (your prediction above stays as written: the check compares the two).
+
+# %%
 def measure_late() -> dict:
     ### BEGIN SOLUTION
     from gadlib.metrics import point_f1, segment_f1
@@ -537,6 +537,21 @@ def measure_late() -> dict:
 
 # %%
 check_late_predictions(predict_late, measure_late)
+
+# %% [markdown]
+# **Explain** (2-3 sentences): where was your prediction off, and why? Which metric forgives a late
+# model longer here, and what does that mean when you compare an online model's segment F1 with
+# its point F1?
+#
+# ### BEGIN SOLUTION
+# A shift of d frames leaves one predicted segment with IoU (16 − d) / (16 + d) against the truth,
+# so segment F1 at IoU 0.5 stays 1 while that ratio is at least 0.5 (d up to 5) and drops to 0 after;
+# point F1 at 1 s stays 1 while the start is at most `LATE_FPS` frames late (d up to 4). Both fail
+# at d = 8 here, but for a longer action IoU forgives a fixed delay more and more while point F1
+# does not: a model that is consistently late keeps its segment F1 and loses its point F1, so a
+# gap between the two points at late starts rather than wrong labels. The usual slip is an
+# off-by-one at the boundary (is a start exactly 1 s late a hit? `point_f1` counts it).
+# ### END SOLUTION
 
 # %% [markdown]
 # ### Going further (open, ungraded)

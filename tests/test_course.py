@@ -82,16 +82,44 @@ def test_student_editions_are_in_sync_with_the_solutions():
     assert course.write_student_editions(check=True) == [], "run `python -m gadlib.course student`"
 
 
-def test_student_edition_ignores_the_solutions_outputs_and_widget_state():
+def test_student_edition_ignores_widget_state_counts_and_the_kernel_version():
     stem = COURSE[0]
     nb = course.solution_notebook(stem)
     clean = nbformat.writes(course.edition(nb, student=True))
-    code = next(c for c in nb.cells if c.cell_type == "code")
-    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ran\n")]
-    code.execution_count = 3
+    for c in nb.cells:
+        if c.cell_type == "code":
+            c.execution_count = 3
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     nb.metadata["language_info"] = {"name": "python", "version": "3.11.7", "pygments_lexer": "ipython3"}
     assert nbformat.writes(course.edition(nb, student=True)) == clean
+
+
+def test_student_edition_keeps_the_lessons_outputs_but_no_exercise_output():
+    nb = nbformat.v4.new_notebook()
+    lesson = nbformat.v4.new_code_cell("print(1)")
+    lesson.outputs = [nbformat.v4.new_output("stream", name="stdout", text="measured 0.42\n"),
+                      nbformat.v4.new_output("display_data", data={course.WIDGET_VIEW: {"model_id": "x"}}),
+                      nbformat.v4.new_output("execute_result", data={"text/plain": "7"}, execution_count=5)]
+    answer = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION")
+    answer.outputs = [nbformat.v4.new_output("stream", name="stdout", text="solution's result\n")]
+    nb.cells = [lesson, nbformat.v4.new_markdown_cell(course.EXERCISES_HEADING), answer]
+    student = course.edition(nb, student=True)
+    assert [o.get("text", o.get("data")) for o in student.cells[0].outputs] == ["measured 0.42\n", {"text/plain": "7"}]
+    assert student.cells[0].outputs[1]["execution_count"] is None
+    assert student.cells[2].outputs == []
+    assert all(c.get("outputs", []) == [] for c in course.edition(nb, student=False).cells)
+
+
+@pytest.mark.parametrize("stem", COURSE)
+def test_student_edition_can_answer_the_written_questions(stem):
+    """Every lesson cell that showed something in the solution's run shows it in the student
+    edition: the written questions ask about those numbers (issue 21)."""
+    solution, student = course.solution_notebook(stem), nbformat.read(course.student_path(stem), as_version=4)
+    start = course.exercise_start(solution)
+    shown = [i for i, c in enumerate(solution.cells[:start]) if c.cell_type == "code" and c.outputs]
+    assert shown, f"{stem}: the committed solution notebook carries no outputs (run the main job)"
+    assert [i for i in shown if not student.cells[i].outputs] == []
+    assert [i for i, c in enumerate(student.cells[start:], start) if c.cell_type == "code" and c.outputs] == []
 
 
 @pytest.mark.parametrize("stem", course.notebooks())
