@@ -23,6 +23,17 @@ def method_color(method: str):
     return METHOD_COLORS.get(family, "grey")
 
 
+def label_bars(ax, fmt: str = "{:.1f}") -> None:
+    """Write each bar's value at its end; a bar of exactly 0 reads "0 (collapsed)", so that a
+    classifier that never predicts an action is not mistaken for a missing bar."""
+    for container in ax.containers:
+        if not hasattr(container, "orientation"):
+            continue
+        sizes = [b.get_width() if container.orientation == "horizontal" else b.get_height() for b in container]
+        ax.bar_label(container, labels=["0 (collapsed)" if v == 0 else fmt.format(v) for v in sizes],
+                     fontsize=7, padding=2)
+
+
 def learning_curves(runs) -> pd.DataFrame:
     """Long table (method, seed, step, score, best) of every run's validation curve
     (`History.val_steps` / `val_score`, from `train(..., validate=...)`)."""
@@ -82,7 +93,9 @@ def plot_accuracy(summary: dict, metric: str = "top1", ax=None, chance: dict | N
     """Grouped bars: mean over seeds with +/- 1 std error bars, one group per task."""
     df = per_seed_table(summary, metric)
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
-    sns.barplot(df, x="task", y=metric, hue="method", errorbar="sd", capsize=0.1, ax=ax)
+    sns.barplot(df, x="task", y=metric, hue="method", errorbar="sd", capsize=0.1, ax=ax,
+                palette={m: method_color(m) for m in df["method"].unique()})
+    label_bars(ax, "{:.2f}")
     # one black per method: a plain color= with hue is a deprecated gradient palette in seaborn 0.13
     sns.stripplot(df, x="task", y=metric, hue="method", dodge=True, palette=["k"] * df["method"].nunique(),
                   size=3, legend=False, ax=ax)
@@ -91,7 +104,7 @@ def plot_accuracy(summary: dict, metric: str = "top1", ax=None, chance: dict | N
             ax.hlines(c, i - 0.45, i + 0.45, colors="grey", linestyles=":", label="chance" if i == 0 else None)
     ax.set_ylim(0, 1)
     ax.set_ylabel(f"{metric} accuracy")
-    ax.legend(fontsize=8, loc="upper right", ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))   # beside the bars, never over them
     return ax
 
 

@@ -163,19 +163,20 @@ display(part1_table)
 rows = [{"method": m, "seed": i, "top-1": v} for m, s in part1.items() for i, v in enumerate(s["step_top1"]["per_seed"])]
 df = pd.DataFrame(rows)
 plt.figure(figsize=(9, 3))
-sns.barplot(df, x="method", y="top-1", errorbar="sd", capsize=0.1, color="lightsteelblue")
+from gadlib.plots import label_bars, method_color
+sns.barplot(df, x="method", y="top-1", errorbar="sd", capsize=0.1, hue="method", legend=False,
+            palette={m: method_color(m) for m in df["method"].unique()})   # one colour per method family, in every notebook
+label_bars(plt.gca(), "{:.2f}")
 sns.stripplot(df, x="method", y="top-1", color="k", size=3)
 plt.xticks(rotation=20); plt.title("part 1: step recognition top-1 (mean ± std over seeds)"); plt.show()
 
 # %% [markdown]
-# ### Why did `extend` trail the discriminative head, and what gadlib does about it
+# ### Optional aside: what `extend` needs to match the head (skip on a first read)
 # One new vocabulary token per class, read out by the LM head, is the *same kind* of linear readout
-# as the `[CLS]` head; the paper calls extend "a discriminative head merged into the LM head". Yet
-# in earlier versions of this notebook `extend` trailed the head by a wide margin. A controlled
-# ladder (`experiments/extend_puzzle.py`, write-up in `experiments/extend_puzzle.md`) walked from
-# that `extend` to the head one difference at a time, on this notebook's own benchmark and budget.
-# The table below is read from its results file, `results/extend_puzzle.json`, with the settings
-# and seeds stored there; rerun it with `python experiments/extend_puzzle.py` (its run time is printed below).
+# as the `[CLS]` head (the paper: "a discriminative head merged into the LM head"), yet a naive
+# `extend` trails the head. A ladder of controlled changes (`experiments/extend_puzzle.py`, write-up
+# in `experiments/extend_puzzle.md`) walks from one to the other one difference at a time; every
+# rung and probe the text below cites is in this table, read from `results/extend_puzzle.json`.
 
 # %%
 from gadlib.results import fmt_mean_std, paired_difference, read_results_file, repo_root
@@ -196,7 +197,11 @@ LADDER = [("disc", None, "DiscriminativeClassifier"),
           ("L2_classes", "L1_noeos", "experiment script only"),
           ("L3_linear_init", "L2_classes", "experiment script only"),
           ("L4_bias", "L3_linear_init", "experiment script only"),
-          ("L5_cls_readout", "L4_bias", "experiment script only")]
+          ("L5_cls_readout", "L4_bias", "experiment script only"),
+          # probes the text cites
+          ("L0+eos_spares_trunk", "L0_extend", "probe: EOS position's hidden state detached"),
+          ("L0+mean_init", "L0_extend", "probe: transformers' mean_resizing init"),
+          ("L0+adam_beta2_0.99", "L0_extend", "probe: AdamW β2 0.99")]
 ladder = pd.DataFrame({name: {"change": rungs[name]["desc"], "gadlib": where, "seeds": rungs[name]["seeds"],
                               "top-1 %": fmt_mean_std(rungs[name]["top1"]),
                               "Δ top-1 (paired)": f"{paired_vs(name, ref)} vs {ref}" if ref else ""}
@@ -215,31 +220,24 @@ print("3x the budget (15 epochs, seed " + ", ".join(map(str, rungs["disc@15ep"][
       + "; ".join(f"{n.removesuffix('@15ep')} {100 * rungs[n]['top1']['mean']:.1f}" for n in longer))
 
 # %% [markdown]
-# Three differences explain the whole gap, and all three are in the *training signal* of the class
-# rows, not in what the readout can represent:
+# How to read the ladder: each Δ is one change against the rung it names. The changes that move
+# top-1 are all in the *training signal* of the class rows, not in what the readout can represent:
 #
-# 1. **The EOS term of the loss.** An extend label is one token; ending it with EOS adds a second
-#    loss term (at the EOS position every class token is a wrong answer). Removing it is worth
-#    about as much as the other two fixes. A probe in the script (`L0+eos_spares_trunk`) shows it
-#    hurts *through the LM*: with the hidden state at the EOS position detached, extend recovers
-#    as much as without EOS. gadlib now ends labels with EOS only for the multi-token mappings
-#    (`GenerativeClassifier(label_eos=None)`, the default).
-# 2. **The init of the new output rows.** `resize_token_embeddings` draws them from N(0, 0.02),
-#    a few times smaller than `nn.Linear`'s init of the head (stds printed above); it is the scale, not the shape, that
-#    matters (a Gaussian at nn.Linear's std does as well). gadlib now gives them `nn.Linear`'s init
-#    (`LabelSpace.add_tokens(..., init="linear")`, `GenerativeClassifier(extend_init="linear")`, the
-#    default). transformers' own default, `mean_resizing=True`, is far worse: all class rows start
-#    identical and every model collapses to the majority class (rung `L0+mean_init`).
-# 3. **The softmax over the whole vocabulary** (thousands of text tokens). Restricting it to the
-#    class tokens closes the rest. It stays in the experiment script: a model that can no longer
-#    write text is no longer a generative classifier in the paper's sense.
+# 1. **The EOS term of the loss** (`L1_noeos`): an extend label is one token, and ending it with EOS
+#    adds a loss term at which every class token is a wrong answer. The probe `L0+eos_spares_trunk`
+#    says whether it hurts *through the LM*. gadlib ends labels with EOS only for multi-token
+#    mappings (`GenerativeClassifier(label_eos=None)`, the default).
+# 2. **The init of the new output rows** (`L1+linear_init`, `L3_linear_init`): `resize_token_embeddings`
+#    draws them from N(0, 0.02), smaller than `nn.Linear`'s init of the head (stds printed above);
+#    gadlib gives them `nn.Linear`'s init (`extend_init="linear"`, the default). transformers'
+#    `mean_resizing=True` starts every class row identical (probe `L0+mean_init`).
+# 3. **The softmax over the whole vocabulary** (`L2_classes`): restricting it to the class tokens
+#    stays in the experiment script, since a model that can no longer write text is no longer a
+#    generative classifier in the paper's sense.
 #
-# The class bias and the read-out position (`[CLS]` query vs last prompt token) explain nothing.
-#
-# Now live, on this notebook's data and seeds: `gen_extend` in part 1 already used the new defaults.
-# The one extra model (the first seed, for the CPU budget) is extend **as it was**
-# (`label_eos=True, extend_init="normal"`), so the two fixes are measured here by paired differences
-# on the same test samples, with 95 % intervals (`gadlib.intervals`), next to the discriminative head.
+# Measured here on this notebook's own data: `gen_extend` in part 1 uses the new defaults; one extra
+# model (the first seed, for the CPU budget) is extend **as it was** (`label_eos=True,
+# extend_init="normal"`), compared by paired differences with 95 % intervals (`gadlib.intervals`).
 
 # %%
 fix_runs = []
@@ -275,17 +273,12 @@ share_class = torch.isin(torch.tensor(first), ids).float().mean().item()
 print(f"greedy extend (label_eos={ext.label_eos}) emitted a class token in {100 * share_class:.1f}% of test samples")
 
 # %% [markdown]
-# **What remains unexplained.** *Why* the EOS term interferes inside the LM is not known: the
-# script rejected one hypothesis (AdamW's slow second-moment memory of the large early EOS
-# gradients: training with β2 = 0.99 changed nothing) and left one untested (interference between
-# predicting EOS at the class-token position and the class at the prompt position). A tempting
-# third explanation, "EOS takes half the gradient", does not hold: AdamW divides each update by a
-# running RMS of that parameter's own gradient, so a constant factor on the loss cancels out; only
-# the mix of the two terms can matter. Second, whether the remaining gap is a matter of speed or
-# a ceiling: with 3x the budget (one seed, printed above), the old `extend` closed part of the gap
-# but still trailed the head by many points, while the version with all three fixes matched it at
-# both budgets. The paper trains 50 epochs from a pretrained LM; whether the gap vanishes there is
-# not measured here, and neither are real pretrained backbones (with LoRA, tied embeddings).
+# **Open questions.** *Why* the EOS term interferes inside the LM is not known. AdamW's slow
+# second-moment memory is one hypothesis; the probe `L0+adam_beta2_0.99` in the table tests it.
+# "EOS takes half the gradient" cannot be the reason: AdamW divides each update by a running RMS
+# of that parameter's own gradient, so a constant factor on the loss cancels. Whether the gap is
+# speed or a ceiling: the 3x-budget line printed under the table. Real pretrained backbones (LoRA,
+# tied embeddings) are not measured here.
 
 # %% [markdown]
 # ## 3 · Part 2: the controlled experiment

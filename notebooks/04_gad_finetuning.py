@@ -269,7 +269,7 @@ ORDER = ["generative", "discriminative", "gad", "gad_previous_action", "gad_gen_
          *[f"gad_lam_{lam:g}" for lam in LAMBDAS], "gad_extra_head", "two_stage", "no_cls"]
 display(pd.DataFrame({m: {k: fmt_mean_std(oad[m][f"{P}_{k}"]) for k in METRICS} for m in ORDER}).T)
 # every model trained to convergence: the steps it ran and the step whose weights it kept
-from gadlib.plots import convergence_table
+from gadlib.plots import convergence_table, label_bars, method_color
 display(convergence_table(offline_runs + oad_runs))
 
 # %% [markdown]
@@ -293,7 +293,8 @@ long = pd.DataFrame([{"method": r.method, "seed": r.seed, "S-F1@0.1 (%)": 100 * 
                      for r in oad_runs])
 fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=False)
 sns.barplot(long, y="method", x="S-F1@0.1 (%)", order=[m for m in ORDER if m != "gad_lam_0"], errorbar="sd",
-            ax=axes[0], color="tab:blue")
+            ax=axes[0], hue="method", palette={m: method_color(m) for m in ORDER}, legend=False)
+label_bars(axes[0])
 axes[0].set_title(f"ours: {P} (mean ± std over seeds {SEEDS})", fontsize=10)
 paper = pd.DataFrame([{"method": m, "data": d, "S-F1@0.1 (%)": v[i]} for m, v in PAPER.items()
                       for i, d in ((0, "CrossTask"), (2, "EK100"))])

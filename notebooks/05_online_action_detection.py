@@ -91,11 +91,11 @@ AUTHORS = {"thumos_like": dict(background_weight=1.0, context="current"),   # TH
            "crosstask_like": dict(background_weight=0.2), "epic_like": dict(background_weight=0.5)}
 OAD = {p: OADConfig(window=8, **AUTHORS[p]) for p in PRESETS}
 MAX_EPOCHS, LR, BATCH = (60, 1e-3, 64) if PROFILE == "cpu" else (100, 1e-3, 64)
-PATIENCE, VAL_EVERY, MIN_DELTA = 15, 3, 0.01
+PATIENCE, VAL_EVERY, MIN_DELTA = 12, 3, 0.01   # 4 validations without a gain of 1 point
 # On CPU: fewer training and more test videos than the presets' defaults, so that the intervals of
 # part 7 are narrow and training to convergence fits a few minutes (the table below counts them).
 SIZE_OVERRIDES = ({"thumos_like": dict(videos_per_task=24, test_fraction=0.4),
-                   "crosstask_like": dict(videos_per_task=16, test_fraction=0.3),
+                   "crosstask_like": dict(videos_per_task=14, test_fraction=0.3),
                    "epic_like": dict(videos_per_task=3)} if PROFILE == "cpu" else {})
 
 setup = Setup(backbone=BACKBONE, kinds=("oad",),
@@ -366,6 +366,12 @@ lines.append(f"- tokenization (epic_like, S-F1@0.1): {compare(token_runs, 'epic_
 widths = [d["ci95"][1] - d["ci95"][0] for d in differences.values()]
 lines.append(f"- interval half-widths: {min(widths) / 2:.1f} to {max(widths) / 2:.1f} points (test videos per seed: "
              + ", ".join(f"{p} {len(data[p].split('test'))}" for p in PRESETS) + f"; seeds {SEEDS}).")
+split = [k for k, d in differences.items() if d["verdict"] == "unresolved" and min(d["per_seed"]) < 0 < max(d["per_seed"])]
+if split:
+    lines.append("- the seeds disagree in sign on " + "; ".join(
+        f"{k} (per seed: {', '.join(f'{x:+.1f}' for x in differences[k]['per_seed'])})" for k in split)
+        + ": there the spread between seeds, not the test videos, sets the interval; more seeds, not more "
+        "test data, would narrow it.")
 lines.append("- learns faster (the learning curves above) is a separate claim from ends higher (the intervals):")
 lines += ["  " + line for line in speed_lines]
 display(Markdown("\n".join(lines)))
