@@ -18,6 +18,7 @@ direction, "opposite" when it excludes 0 the other way, "unresolved" when it con
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -203,12 +204,16 @@ def entropy_gap_interval(errors_of_units: dict, a: str, b: str, num_classes: int
                            minlength=num_classes * num_classes)
         return flat.astype(np.int64).reshape(num_classes, num_classes)
 
+    calls = itertools.count()
+
     def difference(s, idx):
         if score == "matched":
             e = {m: errors(m, s, idx) for m in methods}
             n = matched_counts(e, min_errors)
-            return (matched_error_entropy(e[a], n, 1, seed=len(idx) + s)
-                    - matched_error_entropy(e[b], n, 1, seed=len(idx) + s))
+            # a fresh subsampling draw per bootstrap draw (its noise belongs in the interval), the
+            # same one for both methods (common random numbers), reproducible from `seed`
+            draw = int(np.random.SeedSequence([seed, s, next(calls)]).generate_state(1)[0])
+            return matched_error_entropy(e[a], n, 1, seed=draw) - matched_error_entropy(e[b], n, 1, seed=draw)
         estimator = "plugin" if score == "raw" else score
         return (error_entropy(errors(a, s, idx), min_errors, estimator)
                 - error_entropy(errors(b, s, idx), min_errors, estimator))

@@ -1,7 +1,7 @@
 """The README's numbers, generated from results/*.json, never typed in.
 
     python -m gadlib.readme_table            # print the table of every method
-    python -m gadlib.readme_table --write    # rewrite the README's generated blocks
+    python -m gadlib.readme_table --write    # rewrite the generated blocks (README, GENERATED_DOCS)
     python -m gadlib.readme_table --check    # exit 1 (and show the diff) if they are stale
 
 A generated block sits between `<!-- BEGIN generated:NAME -->` and `<!-- END generated:NAME -->`
@@ -137,11 +137,11 @@ def results_02(res: dict) -> str:
     return "\n".join(rows)
 
 
-def difference_lines(differences: dict) -> list[str]:
+def difference_lines(differences: dict, unit: str = "points", digits: int = 1) -> list[str]:
     """One line per paired difference of a results file's "differences" (`gadlib.intervals`):
-    mean A − B in points, its hierarchical-bootstrap 95 % interval and the verdict."""
-    return [f"- {key}{' (' + d['metric'] + ')' if 'metric' in d else ''}: {d['mean']:+.1f} points, 95 % interval "
-            f"[{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]: **{d['verdict']}**"
+    mean A − B in `unit`, its hierarchical-bootstrap 95 % interval and the verdict."""
+    return [f"- {key}{' (' + d['metric'] + ')' if 'metric' in d else ''}: {d['mean']:+.{digits}f} {unit}, 95 % interval "
+            f"[{d['ci95'][0]:+.{digits}f}, {d['ci95'][1]:+.{digits}f}]: **{d['verdict']}**"
             + (f" ({d['not_testable']})" if d.get("not_testable") else "") for key, d in differences.items()]
 
 
@@ -252,6 +252,33 @@ def results_backbone(res: dict) -> str:
     return "\n".join(rows)
 
 
+# Why a verdict can differ from the paper's, said once per verdict (docs/instructors.md, talking points).
+WHY = {"unresolved": "the interval contains 0: this run cannot tell the two apart (more seeds narrow it "
+                     "when the seeds disagree, more test data when they agree)",
+       "opposite": "the run excludes 0 the other way: discuss what differs from the paper here (synthetic "
+                   "data, a 2-layer LM trained from scratch, a CPU budget) before calling it a contradiction",
+       "not testable": "a side predicts one class almost everywhere: a defect of that run to fix, not a finding"}
+
+
+UNITS = {NB03: ("nats", 2)}   # a notebook whose differences are not in percentage points
+
+
+def talking_points(results: dict[str, dict]) -> str:
+    """For the instructor: every comparison of the last full run whose verdict is not "holds",
+    per notebook, with its interval, and what such a verdict means in class."""
+    out = []
+    for name in sorted(results):
+        missed = {k: d for k, d in results[name].get("differences", {}).items() if d.get("verdict") != "holds"}
+        if not missed:
+            continue
+        held = len(results[name]["differences"]) - len(missed)
+        out += [f"**{name}** ({held} of {len(results[name]['differences'])} comparisons hold):", ""]
+        out += difference_lines(missed, *UNITS.get(name, ("points", 1))) + [""]
+    seen = sorted({d.get("verdict") for r in results.values() for d in r.get("differences", {}).values()} & set(WHY))
+    out += [f"- *{v}*: {WHY[v]}." for v in seen]
+    return "\n".join(out).rstrip()
+
+
 def _need(results: dict[str, dict], name: str) -> dict:
     if name not in results:
         how = (f"python benchmarks/{name}.py" if name in BENCHMARK_RESULTS.values()
@@ -271,7 +298,10 @@ BLOCKS = {
     "results-05": lambda old, r: results_05(_need(r, NB05)),
     "results-all": lambda old, r: methods_table(r),
     "backbone-pretraining": lambda old, r: results_backbone(_need(r, "backbone_pretraining")),
+    "talking-points": lambda old, r: talking_points(r),
 }
+# Markdown files with generated blocks, besides the README (rewritten and checked with it).
+GENERATED_DOCS = ("docs/instructors.md",)
 # Blocks made from a benchmark's results file (results/<name>.json), not a notebook's.
 BENCHMARK_RESULTS = {"backbone-pretraining": "backbone_pretraining"}
 
@@ -308,17 +338,18 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.write or args.check):
         print(results_table())
         return 0
-    readme = args.readme or repo_root() / "README.md"
-    old = readme.read_text()
-    new = render_readme(old)
-    if args.write:
-        readme.write_text(new)
-        print(f"{readme}: {'updated' if new != old else 'already up to date'}")
-        return 0
-    if new != old:
-        sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True), str(readme), "generated"))
-        return 1
-    return 0
+    files = [args.readme] if args.readme else [repo_root() / "README.md", *(repo_root() / d for d in GENERATED_DOCS)]
+    stale = 0
+    for readme in files:
+        old = readme.read_text()
+        new = render_readme(old)
+        if args.write:
+            readme.write_text(new)
+            print(f"{readme}: {'updated' if new != old else 'already up to date'}")
+        elif new != old:
+            sys.stdout.writelines(difflib.unified_diff(old.splitlines(True), new.splitlines(True), str(readme), "generated"))
+            stale += 1
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 from pathlib import Path
 
@@ -83,8 +84,25 @@ def test_the_readme_numbers_are_the_generated_ones():
     """Every number in the README's generated blocks comes from the committed results/*.json:
     after editing results or the generator, run `python -m gadlib.readme_table --write`."""
     readme = (ROOT / "README.md").read_text()
-    assert readme.count("<!-- BEGIN generated:") >= len(readme_table.BLOCKS)
+    docs = {d: (ROOT / d).read_text() for d in readme_table.GENERATED_DOCS}
+    used = set(re.findall(r"<!-- BEGIN generated:([\w-]+) -->", readme + "".join(docs.values())))
+    assert used == set(readme_table.BLOCKS)
     assert readme_table.render_readme(readme, ROOT / "results") == readme
+    for name, text in docs.items():
+        assert readme_table.render_readme(text, ROOT / "results") == text, f"{name}: run python -m gadlib.readme_table --write"
+
+
+def test_talking_points_list_every_verdict_but_holds():
+    results = {"01_x": {"differences": {
+        "a − b": {"mean": 1.0, "ci95": [-1.0, 3.0], "verdict": "unresolved"},
+        "c − d": {"mean": 4.0, "ci95": [2.0, 6.0], "verdict": "holds"},
+        "e − f": {"mean": -4.0, "ci95": [-6.0, -2.0], "verdict": "opposite"}}},
+        "02_y": {"differences": {"g − h": {"mean": 2.0, "ci95": [1.0, 3.0], "verdict": "holds"}}}}
+    text = readme_table.talking_points(results)
+    assert "**01_x** (1 of 3 comparisons hold)" in text and "02_y" not in text
+    assert "- a − b: +1.0 points, 95 % interval [-1.0, +3.0]: **unresolved**" in text
+    assert "c − d" not in text and "e − f" in text
+    assert "*unresolved*" in text and "*opposite*" in text and "*not testable*" not in text
 
 
 def test_a_typed_number_in_a_generated_block_is_caught():
