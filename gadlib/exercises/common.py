@@ -120,19 +120,21 @@ def _check_measured(got: dict, want: dict, tol: float, what: str, hint: str) -> 
                                  f"(tolerance {tol}). {hint}")
 
 
-def _report_prediction(prediction: dict, measured: dict, tol: float, what: str) -> None:
-    """The prediction, written before the run, side by side with the measurement it now passed
-    (the student's own numbers, so nothing is given away): where it was off is what the
+def _report_prediction(prediction: dict, measured: dict, tol: float, what: str, against: str = "measured") -> None:
+    """The prediction, written before the run, side by side with what it is judged against: the
+    measurement the student's answer has just matched (so nothing new is given away), or, where
+    the measurement is noisy, the exact value (`against` names it). Where it was off is what the
     exercise's written answer explains."""
     _same_keys(prediction, measured, f"{what} (prediction)")
     off = {k: float(prediction[k]) - float(measured[k]) for k in measured}
     good = [k for k, d in off.items() if abs(d) <= tol]
     width = max(len(str(k)) for k in measured)
-    print(f"  {'':{width}}  {'predicted':>10}  {'measured':>10}  {'off':>8}")
+    print(f"  {'':{width}}  {'predicted':>10}  {against:>10}  {'off':>8}")
     for k in measured:
         mark = "" if k in good else "  <- explain below"
         print(f"  {str(k):{width}}  {float(prediction[k]):10.4g}  {float(measured[k]):10.4g}  {off[k]:+8.3g}{mark}")
-    print(f"  your prediction was within {tol} of the measurement for {len(good)}/{len(off)} entries")
+    print(f"  your prediction was within {tol} of the {against} value for {len(good)}/{len(off)} entries"
+          + ("" if len(good) == len(off) else f"; off for {[k for k in off if k not in good]}: explain why below"))
 
 
 def _short_sequences(max_len: int, labels=(0, 1, 2)):

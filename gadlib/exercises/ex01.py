@@ -136,4 +136,4 @@ def check_chance_same_verb(predict, measure) -> None:
     verbs = [split_label(n)[0] for n in names]
     exact = np.mean([(verbs.count(v) - 1) / (len(names) - 1) for v in verbs])
     _passed(what, "the measurement matches error_sharing")
-    _report_prediction(guess, {"same_verb": exact}, 0.02, what)
+    _report_prediction(guess, {"same_verb": exact}, 0.02, what, against="exact")
