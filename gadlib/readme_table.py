@@ -252,6 +252,21 @@ def results_backbone(res: dict) -> str:
     return "\n".join(rows)
 
 
+def results_oad_seeds(res: dict) -> str:
+    """`benchmarks/oad_seeds.py`: an OAD comparison's interval against the number of seeds."""
+    st = res["settings"]
+    rows = [f"Measured by `python benchmarks/oad_seeds.py` ({res['seconds'] / 60:.1f} min, load average "
+            f"{res['load_start']} at the start, {res['load_end']} at the end): {res['dataset']}, "
+            f"{res['test_videos']} test videos, every model trained to convergence (patience {st['patience']} epochs, "
+            f"at most {st['max_epochs']}). S-F1@0.1 differences in points over the first k seeds of {res['seeds']}:", "",
+            "| seeds | comparison | mean | 95 % interval | half-width | per seed | verdict |", "|---|---|---|---|---|---|---|"]
+    for key, d in res["differences"].items():
+        k, pair = key.split(" seeds: ")
+        rows.append(f"| {k} | {pair} | {d['mean']:+.1f} | [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}] | "
+                    f"{d['half_width']:.1f} | {', '.join(f'{x:+.1f}' for x in d['per_seed'])} | {d['verdict']} |")
+    return "\n".join(rows)
+
+
 # Why a verdict can differ from the paper's, said once per verdict (docs/instructors.md, talking points).
 WHY = {"unresolved": "the interval contains 0: this run cannot tell the two apart (more seeds narrow it "
                      "when the seeds disagree, more test data when they agree)",
@@ -299,11 +314,12 @@ BLOCKS = {
     "results-all": lambda old, r: methods_table(r),
     "backbone-pretraining": lambda old, r: results_backbone(_need(r, "backbone_pretraining")),
     "talking-points": lambda old, r: talking_points(r),
+    "oad-seeds": lambda old, r: results_oad_seeds(_need(r, "oad_seeds_thumos_like")),
 }
 # Markdown files with generated blocks, besides the README (rewritten and checked with it).
 GENERATED_DOCS = ("docs/instructors.md",)
 # Blocks made from a benchmark's results file (results/<name>.json), not a notebook's.
-BENCHMARK_RESULTS = {"backbone-pretraining": "backbone_pretraining"}
+BENCHMARK_RESULTS = {"backbone-pretraining": "backbone_pretraining", "oad-seeds": "oad_seeds_thumos_like"}
 
 
 def render_readme(text: str, folder: Path | None = None) -> str:

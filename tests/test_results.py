@@ -183,3 +183,17 @@ def test_backbone_pretraining_block_is_made_from_its_benchmark_results(tmp_path)
     assert "| oad | gad | 40.0 ± 1.0 | 45.0 ± 1.0 | [100, 120] | [90, 80] |" in out
     assert "- oad gad: pretrained − scratch: +5.0 points, 95 % interval [+1.0, +9.0]: **pretrained better**" in out
     assert "10 min, load average 0.1 at the start, 1.9 at the end" in out
+
+
+def test_grid_gap_line_says_how_the_overlap_knob_moves_the_lead():
+    from gadlib.results import grid_gap_line
+
+    def cell(c, o, disc, text):
+        return {"compositionality": c, "overlap": o, "metrics": {"discriminative": {"step_top1": {"mean": disc}},
+                                                                "gen_text": {"step_top1": {"mean": text}}}}
+    text = grid_gap_line([cell(0.0, 0.3, 0.50, 0.49), cell(0.0, 0.9, 0.50, 0.40),
+                          cell(1.0, 0.3, 0.50, 0.49), cell(1.0, 0.9, 0.50, 0.60)])
+    assert "smallest at compositionality=1.0, overlap=0.9 (-10.0 points)" in text
+    assert "At compositionality=0.0, the lead widens from +1.0 (overlap=0.3) to +10.0 (overlap=0.9) points: the paper's direction" in text
+    assert "At compositionality=1.0, the lead narrows from +1.0 (overlap=0.3) to -10.0 (overlap=0.9) points: against" in text
+    assert "shared visual evidence" in text
