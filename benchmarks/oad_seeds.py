@@ -39,7 +39,7 @@ PAIRS = (("discriminative", "generative"), ("gad", "discriminative"))
 # GAD target, 8-frame windows, its data sizes
 NOTEBOOK_05 = {
     "thumos_like": (dict(background_weight=1.0, context="current"), dict(videos_per_task=24, test_fraction=0.4)),
-    "crosstask_like": (dict(background_weight=0.2), dict(videos_per_task=14, test_fraction=0.3)),
+    "crosstask_like": (dict(background_weight=0.2), dict(videos_per_task=16, test_fraction=0.3)),
     "epic_like": (dict(background_weight=0.5), dict(videos_per_task=3)),
 }
 
@@ -50,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--preset", choices=sorted(NOTEBOOK_05), default="thumos_like")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     p.add_argument("--max-epochs", type=int, default=60)
-    p.add_argument("--patience", type=int, default=12, help="epochs without a better validation score")
+    p.add_argument("--patience", type=int, default=15, help="epochs without a better validation score")
     p.add_argument("--min-delta", type=float, default=0.01)
     p.add_argument("--val-every", type=int, default=3)
     return p.parse_args(argv)
