@@ -322,6 +322,12 @@ GENERATED_DOCS = ("docs/instructors.md",)
 BENCHMARK_RESULTS = {"backbone-pretraining": "backbone_pretraining", "oad-seeds": "oad_seeds_thumos_like"}
 
 
+def generated_files(root: Path | None = None) -> list[Path]:
+    """The README and every GENERATED_DOCS file that exists: the markdown files with generated blocks."""
+    root = root or repo_root()
+    return [root / "README.md", *(root / d for d in GENERATED_DOCS if (root / d).is_file())]
+
+
 def render_readme(text: str, folder: Path | None = None) -> str:
     """`text` with every generated block remade from the results files in `folder`."""
     results = load_all(folder or results_dir())
@@ -354,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.write or args.check):
         print(results_table())
         return 0
-    files = [args.readme] if args.readme else [repo_root() / "README.md", *(repo_root() / d for d in GENERATED_DOCS)]
+    files = [args.readme] if args.readme else generated_files()
     stale = 0
     for readme in files:
         old = readme.read_text()

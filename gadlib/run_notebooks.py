@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from traitlets.config import Config
 
 from .course import pair_problems, write_student_editions
-from .readme_table import GENERATED_DOCS, render_readme, results_table, run_minutes
+from .readme_table import generated_files, render_readme, results_table, run_minutes
 from .results import load_results, record_run, repo_root, results_dir
 from .widgets import STATIC_ENV
 
@@ -245,9 +245,10 @@ def main(argv: list[str]) -> int:
     if results_dir() != root / "results":
         print(f"\n{readme.name} left as it is: these results went to {results_dir()}, not results/")
     elif readme.is_file():  # the failed notebooks' blocks still show their last successful run
-        for doc in (readme, *(root / d for d in GENERATED_DOCS if (root / d).is_file())):
+        docs = generated_files(root)
+        for doc in docs:
             doc.write_text(render_readme(doc.read_text()))
-        print(f"\n{readme.name} and {', '.join(GENERATED_DOCS)}: generated blocks rewritten from results/*.json")
+        print(f"\n{', '.join(str(d.relative_to(root)) for d in docs)}: generated blocks rewritten from results/*.json")
     if times:  # the student editions keep the lesson's outputs: they follow the run they come from
         rewritten = write_student_editions(root)
         print(f"student editions rewritten: {', '.join(rewritten) or 'none changed'}")
