@@ -368,8 +368,9 @@ for p in PRESETS:
     videos = kept[(p, "generative")].results["oad"]["videos"]
     said_bg = np.mean(np.concatenate([v.pred for v in videos]) == 0)
     is_bg = np.mean(np.concatenate([v.truth for v in videos]) == 0)
-    lines.append(f"  the generative model (seed {SEEDS[0]}) said 'background' on {100 * said_bg:.0f}% of the test frames "
-                 f"(truth: {100 * is_bg:.0f}%)" + (": it mostly learned to stay silent." if said_bg > 1.5 * is_bg else "."))
+    if said_bg > 1.5 * is_bg:   # the shares themselves are listed under part 3's figure
+        lines.append(f"  the generative model (seed {SEEDS[0]}) mostly learned to stay silent: see the background "
+                     "shares under part 3's figure.")
     ratio = {k: summary["discriminative"][f"{p}_{k}"]["mean"] / summary["generative"][f"{p}_{k}"]["mean"]
              for k in ("fps_streaming", "fps")}
     lines.append(f"  streaming, discriminative ran {ratio['fps_streaming']:.2f}x the generative frames per second "

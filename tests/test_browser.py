@@ -26,6 +26,7 @@ import nbformat
 import pytest
 
 from gadlib.results import repo_root
+from gadlib.widgets import STATIC_ENV
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TOKEN = "gadlab-browser-test"
@@ -82,6 +83,8 @@ def lab(tmp_path_factory):
     # A student's kernel draws inline; the test run's MPLBACKEND=Agg (.ci/run) would make every
     # figure the text "<Figure size ...>" in the browser.
     env.pop("MPLBACKEND", None)
+    # conftest sets STATIC_ENV for nbmake's headless kernels; in a browser the explorer is live.
+    env.pop(STATIC_ENV, None)
     # allow_root: developers' machines and CI run as root, and JupyterLab refuses root without it
     server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
                                f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}",
