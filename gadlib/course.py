@@ -340,8 +340,12 @@ def write_student_editions(root: Path | None = None, check: bool = False) -> lis
 
 def write_nbgrader_source(dest: Path, root: Path | None = None) -> list[Path]:
     """dest/source/<stem>/<stem>.ipynb for `nbgrader generate_assignment <stem>`."""
+    stems = course_notebooks(root)
+    if not stems:   # e.g. run from outside the repository: say so rather than write nothing
+        raise CourseError(f"no notebook with an Exercises section under {(root or repo_root()) / 'notebooks'}; "
+                          "run this from the repository's folder")
     written = []
-    for stem in course_notebooks(root):
+    for stem in stems:
         path = Path(dest) / "source" / stem / f"{stem}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(edition(solution_notebook(stem, root), student=False), path)

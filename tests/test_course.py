@@ -316,3 +316,15 @@ def test_colab_cell_installs_what_the_notebooks_need_and_keeps_colabs_torch():
     for stem in course.notebooks(root):  # every notebook opens with exactly this cell
         nb = nbformat.read(root / "notebooks" / f"{stem}.ipynb", as_version=4)
         assert nb.cells[1].source == course.COLAB_CELL, stem
+
+
+def test_nbgrader_source_is_written_or_refused(tmp_path, monkeypatch):
+    """One source notebook per course notebook, solutions marked; from outside the repository the
+    command fails with a message instead of writing nothing."""
+    written = course.write_nbgrader_source(tmp_path / "course")
+    assert [p.parent.name for p in written] == course.course_notebooks()
+    nb = nbformat.read(written[0], as_version=4)
+    assert any(c.metadata.get("nbgrader", {}).get("solution") for c in nb.cells)
+    monkeypatch.chdir(tmp_path)
+    assert course.main(["nbgrader", str(tmp_path / "elsewhere")]) == 1
+    assert not (tmp_path / "elsewhere").exists()
