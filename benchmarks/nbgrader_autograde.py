@@ -4,7 +4,7 @@ The submission is the solution edition (what a student who solved everything han
 check cell should score. Needs nbgrader where it runs (`pip install nbgrader`; not a gadlib
 dependency) and gadlib installed there too (the check cells import `gadlib.exercises`):
 
-    python benchmarks/nbgrader_autograde.py                       # notebook 01, ~4.5 min on 2 cores
+    python benchmarks/nbgrader_autograde.py                       # notebook 01, about as long as its own run
     python benchmarks/nbgrader_autograde.py --notebook 04_gad_finetuning
 
 Writes results/nbgrader_autograde.json (seconds, load averages before and after, scores) and
@@ -13,9 +13,7 @@ prints it; docs/instructors.md cites it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import shutil
 import sqlite3
 import subprocess
@@ -24,7 +22,8 @@ import time
 from pathlib import Path
 
 from gadlib.course import write_nbgrader_source
-from gadlib.results import repo_root, results_dir
+from gadlib.results import repo_root, save_results
+from gadlib.run_notebooks import machine_description
 
 
 def nbgrader(course: Path, *args: str) -> None:
@@ -62,16 +61,11 @@ def main() -> None:
         start = time.perf_counter()
         nbgrader(course, "autograde", args.notebook)
         seconds = time.perf_counter() - start
-        record = {"notebook": args.notebook, "seconds": round(seconds, 1),
+        record = {"assignment": args.notebook, "seconds": round(seconds, 1),
                   "load_average_before": [round(x, 2) for x in load_before],
                   "load_average_after": [round(x, 2) for x in os.getloadavg()],
-                  **scores(course),
-                  "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores",
-                  "date": time.strftime("%Y-%m-%d")}
-    out = results_dir() / "nbgrader_autograde.json"
-    out.write_text(json.dumps(record, indent=1) + "\n")
-    print(json.dumps(record, indent=1))
-
+                  **scores(course), "machine": machine_description(), "date": time.strftime("%Y-%m-%d")}
+    print(f"saved {save_results('nbgrader_autograde', record)}: {record}")
 
 if __name__ == "__main__":
     main()

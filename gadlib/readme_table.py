@@ -296,7 +296,7 @@ def talking_points(results: dict[str, dict]) -> str:
 
 def autograde_time(res: dict, results: dict[str, dict]) -> str:
     """`benchmarks/nbgrader_autograde.py`: one submission autograded, beside that notebook's run time."""
-    nb = res["notebook"]
+    nb = res["assignment"]
     run = f"; the main job ran it in {run_minutes(results[nb]):.1f} min" if nb in results else ""
     return (f"Measured by `python benchmarks/nbgrader_autograde.py` ({res['date']}, {res['machine']}, load average "
             f"{res['load_average_before'][0]} before): `nbgrader autograde` of one submission of {nb} took "
@@ -312,6 +312,9 @@ def _need(results: dict[str, dict], name: str) -> dict:
     return results[name]
 
 
+# Blocks made from a benchmark's results file (results/<name>.json), not a notebook's.
+BENCHMARK_RESULTS = {"backbone-pretraining": "backbone_pretraining", "oad-seeds": "oad_seeds_thumos_like",
+                     "autograde-time": "nbgrader_autograde"}
 # Block name -> how to make it from (its current text, all results).
 BLOCKS = {
     "quickstart-time": lambda old, r: quickstart_time(r),
@@ -322,16 +325,13 @@ BLOCKS = {
     "results-04": lambda old, r: results_04(_need(r, NB04)),
     "results-05": lambda old, r: results_05(_need(r, NB05)),
     "results-all": lambda old, r: methods_table(r),
-    "backbone-pretraining": lambda old, r: results_backbone(_need(r, "backbone_pretraining")),
+    "backbone-pretraining": lambda old, r: results_backbone(_need(r, BENCHMARK_RESULTS["backbone-pretraining"])),
     "talking-points": lambda old, r: talking_points(r),
-    "oad-seeds": lambda old, r: results_oad_seeds(_need(r, "oad_seeds_thumos_like")),
-    "autograde-time": lambda old, r: autograde_time(_need(r, "nbgrader_autograde"), r),
+    "oad-seeds": lambda old, r: results_oad_seeds(_need(r, BENCHMARK_RESULTS["oad-seeds"])),
+    "autograde-time": lambda old, r: autograde_time(_need(r, BENCHMARK_RESULTS["autograde-time"]), r),
 }
 # Markdown files with generated blocks, besides the README (rewritten and checked with it).
 GENERATED_DOCS = ("docs/instructors.md",)
-# Blocks made from a benchmark's results file (results/<name>.json), not a notebook's.
-BENCHMARK_RESULTS = {"backbone-pretraining": "backbone_pretraining", "oad-seeds": "oad_seeds_thumos_like",
-                     "autograde-time": "nbgrader_autograde"}
 
 
 def generated_files(root: Path | None = None) -> list[Path]:

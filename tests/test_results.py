@@ -185,10 +185,9 @@ def test_backbone_pretraining_block_is_made_from_its_benchmark_results(tmp_path)
     assert "10 min, load average 0.1 at the start, 1.9 at the end" in out
 
 
-
 def test_autograde_block_is_made_from_its_benchmark_and_the_notebooks_run_time(tmp_path):
     from gadlib.readme_table import render_readme
-    res = {"notebook": "01_x", "seconds": 270.0, "load_average_before": [0.5, 1.0, 1.0], "auto_points": 3.0,
+    res = {"assignment": "01_x", "seconds": 270.0, "load_average_before": [0.5, 1.0, 1.0], "auto_points": 3.0,
            "auto_max": 4.0, "manual_cells": 2, "machine": "toy box", "date": "2026-01-02"}
     text = "<!-- BEGIN generated:autograde-time -->\nold\n<!-- END generated:autograde-time -->\n"
     with pytest.raises(FileNotFoundError, match="benchmarks/nbgrader_autograde.py"):
@@ -197,6 +196,7 @@ def test_autograde_block_is_made_from_its_benchmark_and_the_notebooks_run_time(t
     assert "of 01_x took **4.5 min**; it scored 3 of 4 auto-graded points, 2 answers" in render_readme(text, tmp_path)
     (tmp_path / "01_x.json").write_text(json.dumps({"run": {"wall_seconds": 240.0}}))
     assert "**4.5 min**; the main job ran it in 4.0 min; it scored" in render_readme(text, tmp_path)
+
 
 def test_grid_gap_line_says_how_the_overlap_knob_moves_the_lead():
     from gadlib.results import grid_gap_line
