@@ -1,6 +1,6 @@
 """Running the tests must not rewrite committed files.
 
-The notebooks executed by `pytest --nbmake` call `gadlib.results.save_results`, which writes to
+The notebooks executed by `pytest --nbmake` call `gadlib.evaluation.results.save_results`, which writes to
 `$GADLAB_RESULTS_DIR` when it is set. This sets it, for the whole session, to a fresh temporary
 folder (removed at the end); the Jupyter kernels nbmake starts inherit the variable from this
 process (tests/test_results.py checks that a kernel does). Set GADLAB_RESULTS_DIR yourself to keep
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from gadlib.readme_table import load_all, run_minutes
-from gadlib.results import RESULTS_DIR_ENV
-from gadlib.widgets import STATIC_ENV
+from gadlib.tools.readme_table import load_all, run_minutes
+from gadlib.evaluation.results import RESULTS_DIR_ENV
+from gadlib.lessons.widgets import STATIC_ENV
 
 ROOT = Path(__file__).resolve().parent
 # Student editions stop at every exercise (raise NotImplementedError): tests/test_course.py runs
@@ -47,7 +47,7 @@ def _share_threads():
 
 def pytest_configure(config):
     _share_threads()
-    # The kernels nbmake starts inherit it: explorers show a note, not widgets (gadlib.widgets);
+    # The kernels nbmake starts inherit it: explorers show a note, not widgets (gadlib.lessons.widgets);
     # tests/conftest.py unsets it for the unit tests of the explorers themselves.
     os.environ.setdefault(STATIC_ENV, "1")
     chosen = os.environ.get(RESULTS_DIR_ENV)

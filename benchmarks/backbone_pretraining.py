@@ -1,7 +1,7 @@
 """Does pretraining the embedded tiny Llama on the synthetic world's text help? Measured, not assumed.
 
 For each backbone (`embedded-tiny-llama-scratch`: random init; `embedded-tiny-llama`: pretrained by
-`gadlib.pretrain`) and each seed, every model is trained to convergence on held-out training videos
+`gadlib.lms.pretrain`) and each seed, every model is trained to convergence on held-out training videos
 (best validated epoch, patience in epochs, a maximum budget), then tested:
 
 1. offline step recognition on epic_like (notebook 02's preset and task): generative (label text),
@@ -9,7 +9,7 @@ For each backbone (`embedded-tiny-llama-scratch`: random init; `embedded-tiny-ll
 2. online action detection on crosstask_like (notebook 05's setting): generative, discriminative, GAD.
 
 Each comparison is a paired difference with a 95 % hierarchical-bootstrap interval
-(`gadlib.intervals`): pretrained − scratch per method, and within each backbone the paper's
+(`gadlib.evaluation.intervals`): pretrained − scratch per method, and within each backbone the paper's
 comparisons (discriminative − generative, GAD − discriminative, rand − text). "text vs rand" tests
 whether label *meaning* matters, which only an LM that knows the words can show.
 
@@ -31,14 +31,14 @@ if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
 
 import numpy as np  # noqa: E402
 
-from gadlib.backbone import EMBEDDED, EMBEDDED_SCRATCH, BackboneConfig  # noqa: E402
-from gadlib.datasets import ensure_benchmark  # noqa: E402
-from gadlib.experiment import Setup, run, summarize  # noqa: E402
-from gadlib.intervals import accuracy_interval, oad_interval  # noqa: E402
-from gadlib.oad import OADConfig, run_oad  # noqa: E402
-from gadlib.results import save_results  # noqa: E402
-from gadlib.training import TrainConfig  # noqa: E402
-from gadlib.utils import quiet  # noqa: E402
+from gadlib.core.backbone import EMBEDDED, EMBEDDED_SCRATCH, BackboneConfig  # noqa: E402
+from gadlib.data.datasets import ensure_benchmark  # noqa: E402
+from gadlib.evaluation.experiment import Setup, run, summarize  # noqa: E402
+from gadlib.evaluation.intervals import accuracy_interval, oad_interval  # noqa: E402
+from gadlib.evaluation.oad import OADConfig, run_oad  # noqa: E402
+from gadlib.evaluation.results import save_results  # noqa: E402
+from gadlib.core.training import TrainConfig  # noqa: E402
+from gadlib.core.utils import quiet  # noqa: E402
 
 BACKBONES = {"scratch": EMBEDDED_SCRATCH, "pretrained": EMBEDDED}
 OFFLINE = ("generative", "discriminative", "gad", "gen_rand", "gen_desync")

@@ -1,4 +1,4 @@
-"""How long `gadlib.features` takes per minute of video: decoding + sampling, and the encoder.
+"""How long `gadlib.data.features` takes per minute of video: decoding + sampling, and the encoder.
 
     python benchmarks/feature_extraction.py                       # a written 640x360 30 fps clip, tiny encoder
     python benchmarks/feature_extraction.py --video my.mp4 --encoder google/siglip-large-patch16-384 --device cuda
@@ -74,8 +74,8 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from gadlib import features as F
-    from gadlib.utils import quiet
+    from gadlib.data import features as F
+    from gadlib.core.utils import quiet
 
     quiet()
     torch.set_num_threads(args.threads)

@@ -7,7 +7,7 @@ interval of that median, and repeated in `--runs` fresh processes to show the sp
 runs (issue: one earlier pair of runs gave 1.27x then 1.66x for the same ratio):
 
 1. inference at batch 1 (one frame arrives, one prediction), over the frames of one test video
-   in order: a live system's per-frame work (`gadlib.streaming.StreamingDetector.push`: the new
+   in order: a live system's per-frame work (`gadlib.evaluation.streaming.StreamingDetector.push`: the new
    frame through the connector, the window through the LM, [CLS] + head) and the discriminative
    `predict` of the same window from scratch, each over the bare backbone forward on that
    window's prebuilt embeddings. The split: + the connector and prompt embeddings of the whole
@@ -47,11 +47,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # speed.py, beside thi
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
-from gadlib.datasets import ensure_benchmark  # noqa: E402
-from gadlib.methods import build_classifier  # noqa: E402
-from gadlib.oad import OADConfig, OADWindows, training_windows  # noqa: E402
-from gadlib.samples import label_names  # noqa: E402
-from gadlib.streaming import StreamingDetector  # noqa: E402
+from gadlib.data.datasets import ensure_benchmark  # noqa: E402
+from gadlib.lms.build import build_classifier  # noqa: E402
+from gadlib.evaluation.oad import OADConfig, OADWindows, training_windows  # noqa: E402
+from gadlib.data.samples import label_names  # noqa: E402
+from gadlib.evaluation.streaming import StreamingDetector  # noqa: E402
 from speed import backbone_inputs, gad_without_lm_head_loss, train_step_fn  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 
 The submission is the solution edition (what a student who solved everything hands in), so every
 check cell should score. Needs nbgrader where it runs (`pip install nbgrader`; not a gadlib
-dependency) and gadlib installed there too (the check cells import `gadlib.exercises`):
+dependency) and gadlib installed there too (the check cells import `gadlib.lessons.exercises`):
 
     python benchmarks/nbgrader_autograde.py                       # notebook 01, about as long as its own run
     python benchmarks/nbgrader_autograde.py --notebook 04_gad_finetuning
@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from gadlib.course import write_nbgrader_source
-from gadlib.results import repo_root, save_results
-from gadlib.run_notebooks import machine_description
+from gadlib.tools.course import write_nbgrader_source
+from gadlib.evaluation.results import repo_root, save_results
+from gadlib.tools.run_notebooks import machine_description
 
 
 def nbgrader(course: Path, *args: str) -> None:

@@ -1,5 +1,5 @@
-"""Online-action-detection speed, two ways: the paper's streaming FPS (`gadlib.streaming.streaming_fps`:
-one frame arrives, one prediction at batch 1) and the dense throughput of `gadlib.oad.predict_dense`
+"""Online-action-detection speed, two ways: the paper's streaming FPS (`gadlib.evaluation.streaming.streaming_fps`:
+one frame arrives, one prediction at batch 1) and the dense throughput of `gadlib.evaluation.oad.predict_dense`
 (windows batched within and across videos), with `predict_dense_reference` (one frame per forward).
 
 Every method is built on the SAME backbone recipe and seed and scores the SAME test frames of a
@@ -47,12 +47,12 @@ REPO = next((p for p in Path(__file__).resolve().parents if (p / "pyproject.toml
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
-from gadlib.benchmark import PRESETS, generate_benchmark, preset  # noqa: E402
-from gadlib.methods import build_classifier  # noqa: E402
-from gadlib.oad import OADConfig, predict_dense, predict_dense_reference, training_windows  # noqa: E402
-from gadlib.samples import label_names  # noqa: E402
-from gadlib.streaming import streaming_fps  # noqa: E402
-from gadlib.training import TrainConfig, train  # noqa: E402
+from gadlib.data.benchmark import PRESETS, generate_benchmark, preset  # noqa: E402
+from gadlib.lms.build import build_classifier  # noqa: E402
+from gadlib.evaluation.oad import OADConfig, predict_dense, predict_dense_reference, training_windows  # noqa: E402
+from gadlib.data.samples import label_names  # noqa: E402
+from gadlib.evaluation.streaming import streaming_fps  # noqa: E402
+from gadlib.core.training import TrainConfig, train  # noqa: E402
 
 STREAMING = "streaming, batch 1, frame by frame (the paper's FPS)"
 BATCHED = "batched throughput"

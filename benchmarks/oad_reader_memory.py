@@ -60,7 +60,7 @@ def write_root(root: Path, videos: int, frames: int) -> None:
 
 
 def measure(root: Path, mmap: bool) -> dict:
-    from gadlib.datasets import read_oad
+    from gadlib.data.datasets import read_oad
 
     start_rss, start_anon = _status("VmRSS"), _status("RssAnon")
     peak_anon, done = [start_anon], threading.Event()

@@ -5,7 +5,7 @@ discriminative − generative interval stays wide, and the per-seed differences 
 seed-to-seed spread, not the test videos, sets the width. This script trains generative,
 discriminative and GAD with notebook 05's settings for `--seeds` seeds and reports, for the first
 k seeds (k = 2 .. all), each paired difference with its 95 % hierarchical-bootstrap interval
-(`gadlib.intervals.oad_interval`), so the half-width can be read against the number of seeds.
+(`gadlib.evaluation.intervals.oad_interval`), so the half-width can be read against the number of seeds.
 
     python benchmarks/oad_seeds.py                       # thumos_like, 6 seeds: ~5 min on a 2-core CPU
     python benchmarks/oad_seeds.py --preset epic_like --seeds 0 1 2 3
@@ -24,14 +24,14 @@ REPO = next((p for p in Path(__file__).resolve().parents if (p / "pyproject.toml
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
-from gadlib.backbone import BackboneConfig  # noqa: E402
-from gadlib.datasets import ensure_benchmark  # noqa: E402
-from gadlib.experiment import Setup  # noqa: E402
-from gadlib.intervals import oad_interval  # noqa: E402
-from gadlib.oad import OADConfig, run_oad  # noqa: E402
-from gadlib.results import save_results  # noqa: E402
-from gadlib.training import TrainConfig  # noqa: E402
-from gadlib.utils import quiet  # noqa: E402
+from gadlib.core.backbone import BackboneConfig  # noqa: E402
+from gadlib.data.datasets import ensure_benchmark  # noqa: E402
+from gadlib.evaluation.experiment import Setup  # noqa: E402
+from gadlib.evaluation.intervals import oad_interval  # noqa: E402
+from gadlib.evaluation.oad import OADConfig, run_oad  # noqa: E402
+from gadlib.evaluation.results import save_results  # noqa: E402
+from gadlib.core.training import TrainConfig  # noqa: E402
+from gadlib.core.utils import quiet  # noqa: E402
 
 METHODS = ("generative", "discriminative", "gad")
 PAIRS = (("discriminative", "generative"), ("gad", "discriminative"))

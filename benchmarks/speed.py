@@ -4,7 +4,7 @@ Every method is built on the SAME backbone (same recipe, same seed, hence the sa
 weights) and timed on the SAME inputs: step-recognition test samples of a synthetic benchmark.
 
 What is timed (milliseconds; median over `--repeats` timed runs after `--warmup` untimed ones,
-all paths of a table round-robin through gadlib.timing):
+all paths of a table round-robin through gadlib.evaluation.timing):
 
 - inference latency per sample at batch 1 and batch 32, in eval mode under torch.no_grad():
   generative (greedy KV-cache decoding + edit-distance snapping, `predict(decoding="greedy")`),
@@ -45,14 +45,14 @@ REPO = next((p for p in Path(__file__).resolve().parents if (p / "pyproject.toml
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
-from gadlib.backbone import EMBEDDED_SCRATCH, BackboneConfig  # noqa: E402
-from gadlib.benchmark import OBJECTS, PRESETS, VERBS, generate_benchmark, preset  # noqa: E402
-from gadlib.classifier import Batch, collate  # noqa: E402
-from gadlib.label_spaces import LabelSpace  # noqa: E402
-from gadlib.methods import build_classifier  # noqa: E402
-from gadlib.samples import label_names, step_recognition_samples  # noqa: E402
-from gadlib.timing import compare_latency, round_robin_ms  # noqa: E402
-from gadlib.utils import pick_device  # noqa: E402
+from gadlib.core.backbone import EMBEDDED_SCRATCH, BackboneConfig  # noqa: E402
+from gadlib.data.benchmark import OBJECTS, PRESETS, VERBS, generate_benchmark, preset  # noqa: E402
+from gadlib.core.classifier import Batch, collate  # noqa: E402
+from gadlib.core.label_spaces import LabelSpace  # noqa: E402
+from gadlib.lms.build import build_classifier  # noqa: E402
+from gadlib.data.samples import label_names, step_recognition_samples  # noqa: E402
+from gadlib.evaluation.timing import compare_latency, round_robin_ms  # noqa: E402
+from gadlib.core.utils import pick_device  # noqa: E402
 
 METHODS = ("generative", "generative_exact", "discriminative", "gad")
 SWEEP_LENGTHS = (1, 2, 4, 8)

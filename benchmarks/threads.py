@@ -3,7 +3,7 @@ job run (a) alone at torch's default thread count, (b) twice at once with one th
 at once at the default thread count (what `pytest -n auto` would do without conftest.py's share).
 
 The job: 2 epochs of the discriminative classifier on the CPU-size coin_like benchmark
-(`gadlib.experiment.run`), the same kind of work the notebooks do. Each job runs in its own
+(`gadlib.evaluation.experiment.run`), the same kind of work the notebooks do. Each job runs in its own
 process; the wall time of the whole scenario and jobs per minute are reported.
 
     python benchmarks/threads.py          # about 4 minutes on an idle 2-core CPU
@@ -23,9 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 JOB = """
 import torch
-from gadlib.benchmark import generate_benchmark, preset
-from gadlib.experiment import Setup, run
-from gadlib.training import TrainConfig
+from gadlib.data.benchmark import generate_benchmark, preset
+from gadlib.evaluation.experiment import Setup, run
+from gadlib.core.training import TrainConfig
 run("discriminative", generate_benchmark(preset("coin_like")), 0,
     Setup(train=TrainConfig(epochs=2, lr=1e-3, batch_size=64)))
 print(torch.get_num_threads())

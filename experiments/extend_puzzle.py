@@ -5,7 +5,7 @@ are a linear read-out of one hidden state?
 A ladder of controlled steps from `extend` (gadlib's GenerativeClassifier, mapping="extend") to
 the discriminative classifier, each rung changing one thing, plus single changes from the two
 baselines and leave-one-out rungs from the top of the ladder. Every variant is a subclass of
-`gadlib.generative.GenerativeClassifier` defined here (gadlib itself is not changed).
+`gadlib.core.generative.GenerativeClassifier` defined here (gadlib itself is not changed).
 
     PYTHONPATH=. python experiments/extend_puzzle.py            # every rung, seeds 0 1 2
     PYTHONPATH=. python experiments/extend_puzzle.py --check    # the self-checks only (seconds)
@@ -31,16 +31,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gadlib import methods
-from gadlib.backbone import BackboneConfig
-from gadlib.classifier import Batch, Prediction, collate
-from gadlib.datasets import ensure_benchmark
-from gadlib.discriminative import DiscriminativeClassifier
-from gadlib.experiment import Setup, offline_samples, run, summarize
-from gadlib.generative import GenerativeClassifier
-from gadlib.prompts import LABEL_SET
-from gadlib.training import TrainConfig
-from gadlib.utils import quiet
+from gadlib.core import methods
+from gadlib.core.backbone import BackboneConfig
+from gadlib.core.classifier import Batch, Prediction, collate
+from gadlib.data.datasets import ensure_benchmark
+from gadlib.core.discriminative import DiscriminativeClassifier
+from gadlib.evaluation.experiment import Setup, offline_samples, run, summarize
+from gadlib.core.generative import GenerativeClassifier
+from gadlib.core.prompts import LABEL_SET_OF_KIND
+from gadlib.core.training import TrainConfig
+from gadlib.core.utils import quiet
 
 INITS = ("normal", "linear", "mean", "normal_linear_scale")
 SOFTMAX = ("vocab", "classes")
@@ -150,7 +150,7 @@ class ExtendVariant(GenerativeClassifier):
         eos = self.mllm.tokenizer.eos_token_id
         rows = torch.arange(len(stems), device=self.mllm.device)
         ends = torch.tensor([len(s) - 1 for s in stems], device=self.mllm.device)
-        sets = [LABEL_SET[k] for k in batch.kinds]
+        sets = [LABEL_SET_OF_KIND[k] for k in batch.kinds]
         if len(set(sets)) != 1:
             raise ValueError(f"ExtendVariant trains one label set per batch, got {sorted(set(sets))}")
         label_set = sets[0]
@@ -265,7 +265,7 @@ RUNGS = {**LADDER, **SINGLE_FROM_L0, **SINGLE_FROM_L1, **LEAVE_ONE_OUT, **ADAM_P
 
 @contextmanager
 def adamw_beta2(beta2: float | None):
-    """gadlib.training.train builds `torch.optim.AdamW(params, lr, weight_decay)`; this swaps in other
+    """gadlib.core.training.train builds `torch.optim.AdamW(params, lr, weight_decay)`; this swaps in other
     betas for one rung without touching gadlib."""
     if beta2 is None:
         yield

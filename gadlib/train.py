@@ -1,9 +1,6 @@
-"""`python -m gadlib.train --config FILE [--section.field value ...]`: train and evaluate one run.
-
-Only the entry point: the command line is `gadlib.cli`, the training loop `gadlib.training`.
-Kept apart so that the library never imports its own front end (configs/README.md lists the fields).
-"""
-from gadlib.cli import main
+"""`python -m gadlib.train --config FILE [--section.field value ...]`: train and evaluate one run
+(the command line of gadlib/tools/cli.py; configs/README.md lists the fields)."""
+from gadlib.tools.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

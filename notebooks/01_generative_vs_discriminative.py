@@ -55,7 +55,7 @@ import time
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt, seaborn as sns
 from IPython.display import Markdown, display
-from gadlib.utils import pick_device, quiet, versions
+from gadlib.core.utils import pick_device, quiet, versions
 quiet()
 T0 = time.perf_counter()
 device = pick_device()
@@ -72,9 +72,9 @@ pd.Series(versions()).to_frame("version").T
 # paper's r 128 / alpha 256 is applied automatically to a pretrained model) and `LR = 1e-4`.
 
 # %%
-from gadlib.backbone import BackboneConfig
-from gadlib.training import TrainConfig
-from gadlib.experiment import Setup
+from gadlib.core.backbone import BackboneConfig
+from gadlib.core.training import TrainConfig
+from gadlib.evaluation.experiment import Setup
 
 PROFILE = "gpu" if device.type == "cuda" else "cpu"   # "cpu": the CI/laptop size
 PRESET = "coin_like"                                 # synthetic; mimics COIN's structure, not COIN
@@ -96,9 +96,9 @@ setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES,
 # reader a real COIN feature folder would use.
 
 # %%
-from gadlib.datasets import ensure_benchmark
-from gadlib.vocabulary import label_overlap_stats
-from gadlib.label_spaces import LabelSpace
+from gadlib.data.datasets import ensure_benchmark
+from gadlib.data.vocabulary import label_overlap_stats
+from gadlib.core.label_spaces import LabelSpace
 
 # with_validation: a fifth of each task's training videos become the validation split
 data = ensure_benchmark(PRESET, size=PROFILE, **SIZE).with_validation(0.2, seed=0)
@@ -110,7 +110,7 @@ for v in train_videos[:3]:
     print(f"  {data.task_names[v.task]:>22}: " + " → ".join(data.step_names[s.label] for s in v.segments))
 
 # %%
-from gadlib.plots import plot_timeline
+from gadlib.lessons.plots import plot_timeline
 plot_timeline(train_videos[0], data.step_names)
 plt.title(f"video {train_videos[0].video_id} ({data.task_names[train_videos[0].task]}): steps over time, gaps = background")
 plt.show()
@@ -120,7 +120,7 @@ plt.show()
 # (under the backbone's tokenizer; what a generative classifier actually decodes).
 
 # %%
-from gadlib.backbone import load_tokenizer
+from gadlib.lms.build import load_tokenizer
 tokenizer = load_tokenizer(BACKBONE)
 steps_space = LabelSpace(data.step_names, tokenizer, "text")
 overlap = pd.DataFrame({"words": pd.Series(label_overlap_stats(data.step_names)),
@@ -136,9 +136,11 @@ for name in data.step_names[:4]:
 
 # %%
 import inspect
-from gadlib.discriminative import DiscriminativeClassifier
-from gadlib.generative import GenerativeClassifier
-print(inspect.getsource(DiscriminativeClassifier.cls_hidden))
+from gadlib.core.discriminative import DiscriminativeClassifier
+from gadlib.core.backbone import MLLM
+from gadlib.core.generative import GenerativeClassifier
+print(inspect.getsource(DiscriminativeClassifier.readout_state))
+print(inspect.getsource(MLLM.last_states))
 print(inspect.getsource(DiscriminativeClassifier.predict))
 
 # %% [markdown]
@@ -146,8 +148,8 @@ print(inspect.getsource(DiscriminativeClassifier.predict))
 # (KV cache), then the nearest class name by edit distance (rapidfuzz).
 
 # %%
-print(inspect.getsource(GenerativeClassifier.greedy_decode))
-print(inspect.getsource(GenerativeClassifier.predict))
+print(inspect.getsource(MLLM.generate_greedy))
+print(inspect.getsource(GenerativeClassifier.predict_prefixes))
 
 # %% [markdown]
 # **Cost model.** Both read the same prefix (chat tokens + visual tokens + question). The
@@ -155,7 +157,7 @@ print(inspect.getsource(GenerativeClassifier.predict))
 # generative one needs one extra forward per label token, plus the end-of-sequence token.
 
 # %%
-from gadlib.backbone import prompt_ids
+from gadlib.core.backbone import prompt_ids
 before, after = prompt_ids(tokenizer, "step")   # chat tokens around the visual tokens
 prefix_len = len(before) + NUM_FRAMES * data.tokens_per_frame + len(after)
 label_tokens = steps_space.overlap_stats()["tokens_per_label"]
@@ -172,7 +174,7 @@ print(f"generative:     1 forward over {prefix_len} positions + ~{label_tokens +
 # error apart from what the model has learned).
 
 # %%
-from gadlib.experiment import run, offline_samples, summarize
+from gadlib.evaluation.experiment import run, offline_samples, summarize
 from tqdm.auto import tqdm
 
 test_samples = offline_samples(data, "test", NUM_FRAMES)
@@ -188,7 +190,7 @@ summary = summarize(runs)
 print(f"trained {len(SEEDS) * 3} models in {time.perf_counter() - T0:.0f} s since the start of the notebook")
 
 # %%
-from gadlib.results import fmt_mean_std
+from gadlib.evaluation.results import fmt_mean_std
 
 def table(summary, metrics):
     # 'mean ± std' in % for the chosen metrics, one row per method
@@ -201,7 +203,7 @@ print(f"accuracy in %, mean ± std over seeds {SEEDS}; chance: {len(data.step_na
 display(table(summary, ("top1", "top5")))
 
 # %%
-from gadlib.plots import plot_accuracy
+from gadlib.lessons.plots import plot_accuracy
 plot_accuracy(summary, "top1", chance=chance)
 plt.title("top-1 accuracy (bars: mean ± std over seeds; dots: seeds)"); plt.show()
 
@@ -216,8 +218,8 @@ plt.title("top-1 accuracy (bars: mean ± std over seeds; dots: seeds)"); plt.sho
 # end higher.
 
 # %%
-from gadlib.plots import convergence_table, plot_learning_curves
-from gadlib.experiment import convergence, learning_speed
+from gadlib.lessons.plots import convergence_table, plot_learning_curves
+from gadlib.evaluation.experiment import convergence, learning_speed
 greedy_runs = [r for r in runs if not r.method.endswith("_exact")]   # "_exact" shares its model's history
 plot_learning_curves(greedy_runs, metric="validation top-1")
 plt.title(f"validation top-1, seeds {SEEDS}"); plt.show()
@@ -245,7 +247,7 @@ display(table(summary, ("balanced_top1",)))
 
 # %%
 from functools import partial
-from gadlib.timing import batches_of, compare_latency
+from gadlib.evaluation.timing import batches_of, compare_latency
 probe = [s for s in test_samples if s.kind == "step"][:64]
 predictors = {method: partial(r.classifier.eval().predict, **({"decoding": "exact"} if method == "generative_exact" else {}))
               for method, r in kept.items()}
@@ -259,7 +261,7 @@ timing_df["speed-up of discriminative (b1)"] = timing_df["ms_per_sample_b1"] / t
 display(timing_df.round(2))
 
 # %%
-from gadlib.plots import plot_latency
+from gadlib.lessons.plots import plot_latency
 plot_latency(timing); plt.title("inference latency per sample (log scale)"); plt.show()
 
 # %% [markdown]
@@ -269,11 +271,11 @@ plot_latency(timing); plt.title("inference latency per sample (log scale)"); plt
 # that share the verb (the first words decoded) more often than discriminative errors do. Both
 # directions are counted (an error can keep the verb, the object, or neither), each beside its
 # **chance rate**: the share expected if the error went to a random wrong class
-# (`gadlib.diversity`; notebook 03 studies where errors go in depth).
+# (`gadlib.evaluation.diversity`; notebook 03 studies where errors go in depth).
 
 # %%
-from gadlib.plots import confused_pairs
-from gadlib import diversity as dv
+from gadlib.lessons.plots import confused_pairs
+from gadlib.evaluation import diversity as dv
 verb_of, object_of = dv.verb_object_indices(data.step_names)
 sharing = {}
 for method in ("generative", "discriminative", "gad"):
@@ -301,7 +303,7 @@ for method in ("generative", "discriminative", "gad"):
 # is drawn first, so the notebook reads the same without a live kernel.
 
 # %%
-from gadlib.widgets import sample_figure, sample_explorer
+from gadlib.lessons.widgets import sample_figure, sample_explorer
 samples_by_kind = {k: [s for s in test_samples if s.kind == k] for k in ("step", "next", "task")}
 explored = {m: r.results for m, r in kept.items()}
 fig = sample_figure(data, samples_by_kind, explored, "step", 0); plt.show()
@@ -315,7 +317,7 @@ sample_explorer(data, samples_by_kind, explored)
 # model, so only discriminative vs GAD can be compared there.
 
 # %%
-from gadlib.paper import COIN as paper   # quoted once in gadlib.paper (COIN, Llama-3.2-1B)
+from gadlib.evaluation.paper import COIN as paper   # quoted once in gadlib.evaluation.paper (COIN, Llama-3.2-1B)
 rows = []
 for kind in ("step", "next", "task"):
     ours = {m: 100 * summary[m][f"{kind}_top1"]["mean"] for m in ("generative", "discriminative", "gad")}
@@ -328,13 +330,13 @@ display(pd.DataFrame(rows).set_index("task").round(1))
 # ## 8 · What this run shows
 # The text below is generated from this run's numbers. Every comparison is a paired difference
 # A − B in top-1 points (same seeds, same test samples) with a **95 % interval from a hierarchical
-# bootstrap** (`gadlib.intervals`: resample the seeds, then the test samples within each seed). The
+# bootstrap** (`gadlib.evaluation.intervals`: resample the seeds, then the test samples within each seed). The
 # paper's claim **holds** when the interval excludes 0 in its direction, is **opposite** when it
 # excludes 0 the other way, **unresolved** when it contains 0, and **not testable** when a side
 # predicts one class on ≥ 95 % of the samples.
 
 # %%
-from gadlib.intervals import accuracy_interval
+from gadlib.evaluation.intervals import accuracy_interval
 differences = {}
 
 def compare(a, b, kind, expect=+1):
@@ -373,7 +375,7 @@ lines.append(f"  Times chance: generative verb {lift['generative']['verb']:.1f}x
 display(Markdown("\n".join(lines)))
 
 # %%
-from gadlib.results import save_results
+from gadlib.evaluation.results import save_results
 elapsed = time.perf_counter() - T0
 path = save_results("01_generative_vs_discriminative", {
     "profile": PROFILE, "backbone": setup.backbone_name, "dataset": f"{PRESET} ({PROFILE} size, synthetic)",
@@ -402,7 +404,7 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 # %%
 import numpy as np
 import torch
-from gadlib.exercises.ex01 import (OVERLAP_KNOB, chance_predictions, check_chance_same_verb,
+from gadlib.lessons.exercises.ex01 import (OVERLAP_KNOB, chance_predictions, check_chance_same_verb,
                                    check_cls_readout, check_overlap_knob, check_snap, coin_like_names)
 
 names = coin_like_names()   # 24 step names of a small synthetic COIN-like benchmark
@@ -435,7 +437,7 @@ check_snap(snap)
 # `hidden` `[B, L, H]` and the attention mask `mask` `[B, L]` (1 = real position, 0 = padding, padding
 # on the right), return `[B, H]`, each row's hidden state at its **last real position**. No Python
 # loop over the batch (hint: `mask.sum(1)` and advanced indexing). Compare with
-# `DiscriminativeClassifier.cls_hidden` in section 2 afterwards.
+# `DiscriminativeClassifier.readout_state` in section 2 afterwards.
 
 # %%
 def cls_readout(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -454,12 +456,12 @@ check_cls_readout(cls_readout)
 # The synthetic benchmark has a knob, `label_overlap`, for how much class names share words. For
 # each value in `OVERLAP_KNOB`, build `coin_like_names(40, overlap)` and measure **how many classes
 # start with a class's verb (itself included), averaged over the classes** (hint:
-# `gadlib.vocabulary.label_overlap_stats`). Return `{overlap: value}`.
+# `gadlib.data.vocabulary.label_overlap_stats`). Return `{overlap: value}`.
 
 # %%
 def measure_overlap_knob() -> dict:
     ### BEGIN SOLUTION
-    from gadlib.vocabulary import label_overlap_stats
+    from gadlib.data.vocabulary import label_overlap_stats
     return {o: label_overlap_stats(coin_like_names(40, o))["classes_per_first_word"] for o in OVERLAP_KNOB}
     ### END SOLUTION
 
@@ -491,15 +493,15 @@ print({o: round(v, 2) for o, v in measure_overlap_knob().items()})
 # Section 5 reports the share of errors that keep the true verb. Is that a lot? It depends on the
 # chance level. **First predict** it without running anything: if a model predicted a uniformly
 # random class, what share of its *errors* would keep the true verb on `names`? Write your formula in
-# `predict_chance_same_verb` (you may count verbs in `names`; `gadlib.plots.split_label` splits a
-# name into verb and object). **Then measure** it with `gadlib.plots.error_sharing` on
+# `predict_chance_same_verb` (you may count verbs in `names`; `gadlib.lessons.plots.split_label` splits a
+# name into verb and object). **Then measure** it with `gadlib.lessons.plots.error_sharing` on
 # `chance_predictions(names)`. Return both as `{"same_verb": share}`.
 
 # %%
 # your prediction, written before anything is measured
 def predict_chance_same_verb() -> dict:
     ### BEGIN SOLUTION
-    from gadlib.plots import split_label
+    from gadlib.lessons.plots import split_label
     verbs = [split_label(n)[0] for n in names]
     # a random error is any of the other C - 1 classes; those with the same verb keep it
     return {"same_verb": float(np.mean([(verbs.count(v) - 1) / (len(names) - 1) for v in verbs]))}
@@ -512,7 +514,7 @@ def predict_chance_same_verb() -> dict:
 # %%
 def measure_chance_same_verb() -> dict:
     ### BEGIN SOLUTION
-    from gadlib.plots import error_sharing
+    from gadlib.lessons.plots import error_sharing
     pred, targets = chance_predictions(names)
     return {"same_verb": error_sharing(pred, targets, names)["same_verb"]}
     ### END SOLUTION

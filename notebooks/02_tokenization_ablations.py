@@ -56,16 +56,16 @@ import time
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt, seaborn as sns
 from IPython.display import Markdown, display
-from gadlib.utils import pick_device, quiet, versions
+from gadlib.core.utils import pick_device, quiet, versions
 quiet()
 T0 = time.perf_counter()
 device = pick_device()
 pd.Series(versions()).to_frame("version").T
 
 # %%
-from gadlib.backbone import BackboneConfig
-from gadlib.training import TrainConfig
-from gadlib.experiment import Setup
+from gadlib.core.backbone import BackboneConfig
+from gadlib.core.training import TrainConfig
+from gadlib.evaluation.experiment import Setup
 
 PROFILE = "gpu" if device.type == "cuda" else "cpu"
 PRESET = "epic_like"            # synthetic; mimics EPIC-Kitchens' label structure, not EPIC-Kitchens
@@ -90,9 +90,9 @@ MAPPINGS = ("text", "rand", "desync", "extend")
 # ## 1 · How labels become tokens under each mapping
 
 # %%
-from gadlib.datasets import ensure_benchmark
-from gadlib.backbone import load_tokenizer
-from gadlib.label_spaces import LabelSpace
+from gadlib.data.datasets import ensure_benchmark
+from gadlib.lms.build import load_tokenizer
+from gadlib.core.label_spaces import LabelSpace
 
 data = ensure_benchmark(PRESET, size=PROFILE, **SIZE).with_validation(0.2, seed=0)   # a fifth of the training videos validate
 names = data.step_names
@@ -125,7 +125,7 @@ plt.show()
 # to keep the CPU budget.
 
 # %%
-from gadlib.experiment import run, summarize, offline_samples
+from gadlib.evaluation.experiment import run, summarize, offline_samples
 from tqdm.auto import tqdm
 
 test = offline_samples(data, "test", NUM_FRAMES, kinds=("step",))
@@ -142,8 +142,8 @@ part1 = summarize(runs, kinds=("step",))
 print(f"part 1: {len(SEEDS) * 5} models in {time.perf_counter() - T0:.0f} s")
 
 # %%
-from gadlib.timing import ms_per_sample
-from gadlib.results import fmt_mean_std
+from gadlib.evaluation.timing import ms_per_sample
+from gadlib.evaluation.results import fmt_mean_std
 probe = test[:16]
 # label tokens, + 1 for EOS where the model ends its labels with one (not extend, by default)
 decode_steps = {f"gen_{m}": spaces[m].overlap_stats()["tokens_per_label"] + kept[f"gen_{m}"].classifier.label_eos
@@ -163,7 +163,7 @@ display(part1_table)
 rows = [{"method": m, "seed": i, "top-1": v} for m, s in part1.items() for i, v in enumerate(s["step_top1"]["per_seed"])]
 df = pd.DataFrame(rows)
 plt.figure(figsize=(9, 3))
-from gadlib.plots import label_bars, method_color
+from gadlib.lessons.plots import label_bars, method_color
 sns.barplot(df, x="method", y="top-1", errorbar="sd", capsize=0.1, hue="method", legend=False,
             palette={m: method_color(m) for m in df["method"].unique()})   # one colour per method family, in every notebook
 label_bars(plt.gca(), "{:.2f}")
@@ -179,7 +179,7 @@ plt.xticks(rotation=20); plt.title("part 1: step recognition top-1 (mean ± std 
 # rung and probe the text below cites is in this table, read from `results/extend_puzzle.json`.
 
 # %%
-from gadlib.results import fmt_mean_std, paired_difference, read_results_file, repo_root
+from gadlib.evaluation.results import fmt_mean_std, paired_difference, read_results_file, repo_root
 puzzle = read_results_file(repo_root() / "results" / "extend_puzzle.json")
 rungs, st = puzzle["rungs"], puzzle["settings"]
 
@@ -237,7 +237,7 @@ print("3x the budget (15 epochs, seed " + ", ".join(map(str, rungs["disc@15ep"][
 #
 # Measured here on this notebook's own data: `gen_extend` in part 1 uses the new defaults; one extra
 # model (the first seed, for the CPU budget) is extend **as it was** (`label_eos=True,
-# extend_init="normal"`), compared by paired differences with 95 % intervals (`gadlib.intervals`).
+# extend_init="normal"`), compared by paired differences with 95 % intervals (`gadlib.evaluation.intervals`).
 
 # %%
 fix_runs = []
@@ -249,7 +249,7 @@ fix = summarize(fix_runs, kinds=("step",))
 both = {**{k: part1[k] for k in ("gen_extend", "gen_extend_exact", "discriminative")}, **fix}
 display(pd.DataFrame({m: {"top-1 %": fmt_mean_std(s["step_top1"]),
                           "balanced top-1 %": fmt_mean_std(s["step_balanced_top1"])} for m, s in both.items()}).T)
-from gadlib.intervals import accuracy_interval
+from gadlib.evaluation.intervals import accuracy_interval
 first = [r for r in runs + fix_runs if r.seed == SEEDS[0]]
 print(f"seed {SEEDS[0]}, paired on the same test samples (points, 95 % interval):")
 for a, b in [("gen_extend", "gen_extend_as_was"), ("gen_extend_exact", "gen_extend_as_was_exact"),
@@ -262,7 +262,7 @@ for a, b in [("gen_extend", "gen_extend_as_was"), ("gen_extend_exact", "gen_exte
 # classes. How often greedy `gen_extend` (new defaults, seed 0) picks a text token instead of a class:
 
 # %%
-from gadlib.classifier import collate
+from gadlib.core.classifier import collate
 ext = kept["gen_extend"].classifier
 ids = torch.tensor(ext.label_spaces["steps"].sequences).flatten()
 first = []
@@ -332,14 +332,14 @@ display(grid_df.pivot_table(index=["compositionality", "overlap"], columns="meth
 # Generated from this run's numbers: where the paper's signature (discriminative > text ≈ rand;
 # desync ≈ extend ≈ discriminative) holds, where it reverses, and by how much. Every comparison is
 # a paired difference A − B in top-1 points (same seeds, same test samples) with a **95 % interval
-# from a hierarchical bootstrap** (`gadlib.intervals`: seeds, then test samples within a seed). A
+# from a hierarchical bootstrap** (`gadlib.evaluation.intervals`: seeds, then test samples within a seed). A
 # ">" claim **holds** when the interval excludes 0 in its direction and is **opposite** when it
 # excludes 0 the other way; an "≈" claim is **unresolved** when the interval contains 0 (an interval
 # shows a difference, never that two are equal) and **opposite** when it excludes 0.
 
 # %%
-from gadlib.intervals import accuracy_interval
-from gadlib.results import TOKENIZATION_CLAIMS, grid_gap_line
+from gadlib.evaluation.intervals import accuracy_interval
+from gadlib.evaluation.results import TOKENIZATION_CLAIMS, grid_gap_line
 differences = {}
 
 def compare(run_list, a, b, relation, where):
@@ -370,8 +370,8 @@ if len(GRID_SEEDS) == 1:
 display(Markdown("\n".join(lines)))
 
 # %%
-from gadlib.results import save_results
-from gadlib.experiment import convergence
+from gadlib.evaluation.results import save_results
+from gadlib.evaluation.experiment import convergence
 elapsed = time.perf_counter() - T0
 path = save_results("02_tokenization_ablations", {
     "profile": PROFILE, "backbone": setup.backbone_name, "dataset": f"{PRESET} ({PROFILE} size, synthetic)",
@@ -400,9 +400,9 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 
 # %%
 import numpy as np
-from gadlib.exercises.ex02 import (check_desync_mapping, check_distinct_tokens, check_rand_mapping,
+from gadlib.lessons.exercises.ex02 import (check_desync_mapping, check_distinct_tokens, check_rand_mapping,
                                    check_snap_recovery, epic_like_names, word_tokenizer)
-from gadlib.label_spaces import LabelSpace, excluded_token_ids
+from gadlib.core.label_spaces import LabelSpace, excluded_token_ids
 
 names = epic_like_names()          # 30 verb-noun classes, heavy word sharing
 tok = word_tokenizer(names)        # word-level stand-in for the backbone's BPE

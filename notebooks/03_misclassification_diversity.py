@@ -56,7 +56,7 @@ import time
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt, seaborn as sns
 from IPython.display import Markdown, display
-from gadlib.utils import pick_device, quiet, versions
+from gadlib.core.utils import pick_device, quiet, versions
 quiet()
 T0 = time.perf_counter()
 device = pick_device()
@@ -74,10 +74,10 @@ pd.Series(versions()).to_frame("version").T
 
 # %%
 import dataclasses
-from gadlib.backbone import BackboneConfig
-from gadlib.training import TrainConfig
-from gadlib.experiment import Setup
-from gadlib.oad import OADConfig
+from gadlib.core.backbone import BackboneConfig
+from gadlib.core.training import TrainConfig
+from gadlib.evaluation.experiment import Setup
+from gadlib.evaluation.oad import OADConfig
 
 PROFILE = "gpu" if device.type == "cuda" else "cpu"
 PRESETS = ["crosstask_like", "epic_like", "goalstep_like"]   # OAD: the paper's three data sets for this claim (synthetic look-alikes)
@@ -119,7 +119,7 @@ step_setup = Setup(backbone=BACKBONE, kinds=("step",), num_frames=4, train=TRAIN
 
 # %%
 import inspect
-from gadlib import diversity as dv
+from gadlib.evaluation import diversity as dv
 print(inspect.getsource(dv.per_class_error_entropy))
 print(inspect.getsource(dv.entropy))
 toy = {"one confuser": [6, 0, 0, 0], "two equal confusers": [3, 3, 0, 0], "four equal confusers": [2, 2, 2, 2],
@@ -152,15 +152,15 @@ ax.legend(fontsize=8); plt.show()
 # %% [markdown]
 # ## 2 · Train the three classifiers
 # Same backbone, data and windows for every method, each trained to convergence (Settings). OAD models are scored densely on
-# every frame of every test video (`gadlib.oad.run_oad`, as in notebook 05); COIN-like models on
+# every frame of every test video (`gadlib.evaluation.oad.run_oad`, as in notebook 05); COIN-like models on
 # every test step. The seed-0 models of one preset are kept for section 6.
 
 # %%
 from tqdm.auto import tqdm
-from gadlib.datasets import ensure_benchmark
-from gadlib.experiment import run
-from gadlib.oad import run_oad
-from gadlib.samples import label_names
+from gadlib.data.datasets import ensure_benchmark
+from gadlib.evaluation.experiment import run
+from gadlib.evaluation.oad import run_oad
+from gadlib.data.samples import label_names
 
 DATASETS = PRESETS + [COMPARE]
 data = {p: ensure_benchmark(p, size=PROFILE, **SIZE_OVERRIDES.get(p, {})).with_validation(0.2, seed=0) for p in DATASETS}
@@ -187,7 +187,7 @@ for seed in tqdm(SEEDS, desc="seeds"):
                 kept[method] = out[method].classifier
 print(f"trained {len(runs)} models in {time.perf_counter() - T0:.0f} s since the start of the notebook")
 # each model trained to convergence: the steps it ran and the step whose weights it kept
-from gadlib.plots import convergence_table
+from gadlib.lessons.plots import convergence_table
 display(pd.concat({p: convergence_table([r for (q, m, seed), r in runs.items() if q == p]) for p in DATASETS}))
 
 
@@ -264,7 +264,7 @@ print(f"mean over seeds (OAD: {SEEDS}; {COMPARE}: {COMPARE_SEEDS}); entropies in
 display(div.groupby(["data", "method"], sort=False)[shown].mean().round(2))
 
 # %%
-from gadlib.paper import ERROR_ENTROPY as PAPER   # quoted (CrossTask / EK100 / Ego4D-GoalStep)
+from gadlib.evaluation.paper import ERROR_ENTROPY as PAPER   # quoted (CrossTask / EK100 / Ego4D-GoalStep)
 long = div.melt(id_vars=["data", "method", "seed"], value_vars=["error_entropy", "error_entropy_mm", "error_entropy_matched"],
                 var_name="score", value_name="nats")
 g = sns.catplot(long, x="method", y="nats", hue="score", col="data", kind="bar", errorbar="sd", capsize=0.1,
@@ -282,7 +282,7 @@ plt.show()
 # %% [markdown]
 # How much of the raw generative − discriminative difference survives the controls? Each gap is a
 # paired difference in nats (same seeds, same test data) with a **95 % interval from a hierarchical
-# bootstrap** (`gadlib.intervals.entropy_gap_interval`: resample the seeds, then the test videos
+# bootstrap** (`gadlib.evaluation.intervals.entropy_gap_interval`: resample the seeds, then the test videos
 # (or samples) within each seed, and recompute every method's error matrix and score from the
 # resampled units). The matched score is the fair comparison: every method's classes scored at
 # the same error counts. The paper's claim (generative errors more spread out) **holds** when the
@@ -290,8 +290,8 @@ plt.show()
 # **unresolved** when it contains 0.
 
 # %%
-from gadlib.metrics import mean_std
-from gadlib.intervals import entropy_gap_interval, unit_errors
+from gadlib.evaluation.metrics import mean_std
+from gadlib.evaluation.intervals import entropy_gap_interval, unit_errors
 
 def per_seed(p, method, key):
     return div[(div.data == p) & (div.method == method)].sort_values("seed")[key].to_numpy()
@@ -415,9 +415,9 @@ display(Markdown("\n".join(said)))
 # band at 0, so a group with no confusion at all still shows, at 0.
 
 # %%
-from gadlib.backbone import load_tokenizer
-from gadlib.plots import method_color
-from gadlib.label_spaces import LabelSpace
+from gadlib.lms.build import load_tokenizer
+from gadlib.lessons.plots import method_color
+from gadlib.core.label_spaces import LabelSpace
 tokenizer = load_tokenizer(BACKBONE)
 
 def train_features(p):
@@ -492,7 +492,7 @@ display(Markdown("Which method's confusions rise fastest with token overlap:\n" 
 
 # %% [markdown]
 # ## 6 · What the model sees
-# The state each classifier decides from (`gadlib.diversity.decision_states`): the `[CLS]` hidden
+# The state each classifier decides from (`gadlib.evaluation.diversity.decision_states`): the `[CLS]` hidden
 # state for the discriminative and GAD classifiers (what the linear head reads), the last hidden
 # state before the label for the generative one (what the LM head reads to pick the label's first
 # token). Test frames of a group of classes that **share a verb**, seed-0 models on `MAP_PRESET`,
@@ -504,7 +504,7 @@ from collections import Counter
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics import confusion_matrix
-from gadlib.oad import OADWindows
+from gadlib.evaluation.oad import OADWindows
 
 p = MAP_PRESET
 verb, _ = parts(p)
@@ -577,7 +577,7 @@ display(Markdown(f"{best} separates the verb's classes best and {worst} worst; w
 # the most errors first, then a drop-down to pick another.
 
 # %%
-from gadlib.widgets import error_destinations_explorer, error_destinations_figure
+from gadlib.lessons.widgets import error_destinations_explorer, error_destinations_figure
 p = MAP_PRESET
 summed = {m: sum(E[(p, m, s)] for s in seeds_of(p)) for m in METHODS}
 busiest = int(np.argmax(sum(e.sum(1) for e in summed.values())))
@@ -633,8 +633,8 @@ conclusion = "\n".join(lines)
 print(conclusion)
 
 # %%
-from gadlib.results import save_results
-from gadlib.experiment import convergence
+from gadlib.evaluation.results import save_results
+from gadlib.evaluation.experiment import convergence
 
 def stats(frame, p, method, key):
     return mean_std(frame[(frame.data == p) & (frame.method == method)].sort_values("seed")[key].tolist())
@@ -684,7 +684,7 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 
 # %%
 import numpy as np
-from gadlib.exercises.ex03 import (MISS_CLASSES, check_background_destination, check_error_counts,
+from gadlib.lessons.exercises.ex03 import (MISS_CLASSES, check_background_destination, check_error_counts,
                                    check_error_entropy, check_few_vs_many, few_and_many_errors,
                                    missed_as_background_streams)
 
@@ -725,7 +725,7 @@ check_error_counts(my_error_counts)
 # (row = true class): for every class with **at least `min_errors` errors**,
 # $H_c = -\sum_j p_{cj} \ln p_{cj}$ with $p_{cj}$ = the share of its errors predicted as $j$
 # (natural log, $0 \ln 0 = 0$); return the mean of $H_c$ over those classes, and `float("nan")`
-# when no class has enough errors. Use numpy only (not `gadlib.diversity`).
+# when no class has enough errors. Use numpy only (not `gadlib.evaluation.diversity`).
 
 # %%
 def my_error_entropy(errors: np.ndarray, min_errors: int = 5) -> float:
@@ -750,13 +750,13 @@ check_error_entropy(my_error_entropy)
 # 30% of frames: when an action frame is wrong, **cautious** says "background" 4 times in 5,
 # **confused** says any other class at random. Measure each model's score with background kept as
 # a class and destination (`exclude=()`) and with it excluded (`exclude=(0,)`):
-# `gadlib.diversity.error_entropy(gadlib.diversity.error_counts(pred, truth, MISS_CLASSES, exclude), 5)`.
+# `gadlib.evaluation.diversity.error_entropy(gadlib.evaluation.diversity.error_counts(pred, truth, MISS_CLASSES, exclude), 5)`.
 # Return `{model: {"background_kept": ..., "background_excluded": ...}}`.
 
 # %%
 def measure_background() -> dict:
     ### BEGIN SOLUTION
-    from gadlib.diversity import error_counts, error_entropy
+    from gadlib.evaluation.diversity import error_counts, error_entropy
     truth, preds = missed_as_background_streams()
     return {model: {key: error_entropy(error_counts(pred, truth, MISS_CLASSES, exclude), 5)
                     for key, exclude in (("background_kept", ()), ("background_excluded", (0,)))}
@@ -790,7 +790,7 @@ for model, m in measure_background().items():
 # are spread **the same way**: every class's errors go uniformly at random to the same 3 confusers.
 # "few" makes 6 errors per class, "many" 60. **First predict**, with section 1's bias formula
 # $(K-1)/2n$, the gap "many" − "few" of (a) the plug-in score, (b) the Miller-Madow score,
-# (c) the score at equal error counts; **then measure** with `gadlib.diversity` at its defaults:
+# (c) the score at equal error counts; **then measure** with `gadlib.evaluation.diversity` at its defaults:
 # `error_entropy(e)`, `error_entropy(e, estimator="miller_madow")` and
 # `matched_error_entropy(e, n)` with `n = matched_counts(errs)` for both. Return both as
 # `{"raw_gap": ..., "miller_madow_gap": ..., "matched_gap": ...}`.
@@ -811,7 +811,7 @@ def predict_few_vs_many() -> dict:
 # %%
 def measure_few_vs_many() -> dict:
     ### BEGIN SOLUTION
-    from gadlib.diversity import error_entropy, matched_counts, matched_error_entropy
+    from gadlib.evaluation.diversity import error_entropy, matched_counts, matched_error_entropy
     errs = few_and_many_errors()
     n = matched_counts(errs)
     gap = lambda f: f(errs["many"]) - f(errs["few"])
@@ -841,7 +841,7 @@ check_few_vs_many(predict_few_vs_many, measure_few_vs_many)
 # ### Going further (open, ungraded: they retrain or rerun the notebook above)
 # * **Background as a destination, for real.** Set `EXCLUDE = ()` and rerun from section 2's second cell
 #   (keep `runs`): which method's score moves most?
-# * **Frames are not independent.** Count errors per *segment* (`gadlib.metrics.segments` on the truth,
+# * **Frames are not independent.** Count errors per *segment* (`gadlib.evaluation.metrics.segments` on the truth,
 #   majority prediction per segment): does the generative − discriminative gap change?
 # * **Minimum errors.** `MIN_ERRORS = 2` and `10`: which score (raw, Miller-Madow, matched) is most stable?
 # * **Break the link between words and looks.** Rebuild the data with `compositionality=0.0`: does the

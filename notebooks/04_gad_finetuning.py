@@ -58,7 +58,7 @@ import time
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt, seaborn as sns
 from IPython.display import Markdown, display
-from gadlib.utils import pick_device, quiet, versions
+from gadlib.core.utils import pick_device, quiet, versions
 quiet()
 T0 = time.perf_counter()
 device = pick_device()
@@ -67,10 +67,10 @@ pd.Series(versions()).to_frame("version").T
 # %% [markdown]
 # ## The machine
 # What this kernel has: the device, its memory and whether it computes in bf16 natively (a T4
-# does not: training then runs in fp16 with loss scaling, chosen by `gadlib.training`).
+# does not: training then runs in fp16 with loss scaling, chosen by `gadlib.core.training`).
 
 # %%
-from gadlib.training import resolve_mixed_precision
+from gadlib.core.training import resolve_mixed_precision
 if device.type == "cuda":
     props = torch.cuda.get_device_properties(0)
     GPU_GB = props.total_memory / 2**30
@@ -106,10 +106,10 @@ print("profile:", PROFILE, "| Hugging Face token:", "yes" if HF_TOKEN else "no")
 
 # %%
 import dataclasses
-from gadlib.backbone import BackboneConfig
-from gadlib.training import TrainConfig
-from gadlib.experiment import Setup
-from gadlib.oad import OADConfig
+from gadlib.core.backbone import BackboneConfig
+from gadlib.core.training import TrainConfig
+from gadlib.evaluation.experiment import Setup
+from gadlib.evaluation.oad import OADConfig
 
 LM = "pretrained" if PROFILE == "gpu" else "embedded"   # "embedded" also works on a GPU
 SEEDS = [0, 1] if PROFILE == "cpu" else [0, 1, 2]   # training to convergence: 2 seeds fit the CPU budget
@@ -142,7 +142,7 @@ TRAIN = TrainConfig(epochs=MAX_EPOCHS, lr=LR, batch_size=BATCH, grad_accum=ACCUM
                     val_every=VAL_EVERY, min_delta=0.01,
                     gradient_checkpointing=CHECKPOINTING, progress=False)
 offline_setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES, train=TRAIN)
-# The authors' OAD protocol (gadlib.oad.OADConfig's defaults): training windows every `window`
+# The authors' OAD protocol (gadlib.evaluation.oad.OADConfig's defaults): training windows every `window`
 # frames at a fresh random offset per video and epoch, shorter windows at a video's start, GAD's
 # target "<current>, <last other action in the window>", the loss averaged over the batch, and
 # CrossTask's background weight 0.2. The window is 8 frames, not the authors' 20, to fit the CPU.
@@ -160,7 +160,7 @@ print(f"backbone: {offline_setup.backbone_name}; lr {LR}; batch {BATCH} x {ACCUM
 # OAD). The CPU profile shrinks both to fit the time budget.
 
 # %%
-from gadlib.datasets import ensure_benchmark
+from gadlib.data.datasets import ensure_benchmark
 coin = ensure_benchmark("coin_like", **COIN).with_validation(0.2, seed=0)
 stream = ensure_benchmark("crosstask_like", **OAD_DATA).with_validation(0.2, seed=0)
 pd.DataFrame({d.name: {"step classes": len(d.step_names), "tasks": len(d.task_names), "train videos": len(d.split("train")),
@@ -174,15 +174,16 @@ pd.DataFrame({d.name: {"step classes": len(d.step_names), "tasks": len(d.task_na
 # `[video][prompt] context [CLS]`; there the context must not contain the answer, or `[CLS]` simply
 # learns to copy it. Every COIN context starts with the answer (`"<step>. <task>."`,
 # `"<next step>. <task>."`, `"<task>."`), so generate-first keeps only what follows it: the task
-# goal, or nothing for task recognition (`gadlib.samples.context_before_answer`); at inference a
+# goal, or nothing for task recognition (`gadlib.data.samples.context_before_answer`); at inference a
 # generate-first model writes its own context (greedy decoding), then classifies at `[CLS]`. On OAD
 # the authors' context is "<current action>, <the most recent other action in the window>": it also
 # starts with the answer, so generate-first keeps only the other action.
 
 # %%
-from gadlib.experiment import offline_samples
-from gadlib.oad import oad_samples
-from gadlib.samples import context_before_answer, label_names
+from gadlib.evaluation.experiment import offline_samples
+from gadlib.evaluation.oad import oad_samples
+from gadlib.data.samples import label_names
+from gadlib.core.gad import context_before_answer
 rows = []
 for s in offline_samples(coin, "train", NUM_FRAMES)[::97][:6]:
     names = label_names(coin, "tasks" if s.kind == "task" else "steps")
@@ -201,8 +202,8 @@ pd.DataFrame(rows)
 
 # %%
 from tqdm.auto import tqdm
-from gadlib.experiment import convergence, run, summarize
-from gadlib.results import fmt_mean_std
+from gadlib.evaluation.experiment import convergence, run, summarize
+from gadlib.evaluation.results import fmt_mean_std
 
 OFFLINE = {"generative": ("generative", {}), "discriminative": ("discriminative", {}),
            "gad": ("gad", {}), "gad_gen_first": ("gad", {"order": "gen_first"})}
@@ -219,7 +220,7 @@ print(f"{time.perf_counter() - T0:.0f} s since the start")
 # %% [markdown]
 # ## 4 · Every GAD ablation on online action detection
 # The paper's ablations, one option of `GADClassifier` each (the two-stage one is
-# `gadlib.ablations`), all on the same seeds, each trained to convergence; metric: segment F1 at IoU 0.1 and point F1
+# `gadlib.evaluation.ablations`), all on the same seeds, each trained to convergence; metric: segment F1 at IoU 0.1 and point F1
 # at 1 s of the dense per-frame predictions (notebook 05 explains them).
 #
 # | key | what changes |
@@ -236,9 +237,9 @@ print(f"{time.perf_counter() - T0:.0f} s since the start")
 # | `generative` | the generative classifier (the first stage of `two_stage`) |
 
 # %%
-from gadlib.oad import run_oad
-from gadlib.ablations import run_two_stage_oad
-from gadlib.oad import oad_context_classes
+from gadlib.evaluation.oad import run_oad
+from gadlib.evaluation.ablations import run_two_stage_oad
+from gadlib.evaluation.oad import oad_context_classes
 
 LAMBDAS = (0.1, 0.3, 3)
 ABLATIONS = {"discriminative": ("discriminative", {}), "gad": ("gad", {}),
@@ -269,7 +270,7 @@ ORDER = ["generative", "discriminative", "gad", "gad_previous_action", "gad_gen_
          *[f"gad_lam_{lam:g}" for lam in LAMBDAS], "gad_extra_head", "two_stage", "no_cls"]
 display(pd.DataFrame({m: {k: fmt_mean_std(oad[m][f"{P}_{k}"]) for k in METRICS} for m in ORDER}).T)
 # every model trained to convergence: the steps it ran and the step whose weights it kept
-from gadlib.plots import convergence_table, label_bars, method_color
+from gadlib.lessons.plots import convergence_table, label_bars, method_color
 display(convergence_table(offline_runs + oad_runs))
 
 # %% [markdown]
@@ -281,7 +282,7 @@ display(convergence_table(offline_runs + oad_runs))
 # no paper number.
 
 # %%
-from gadlib.paper import OAD_ABLATIONS as PAPER   # S-F1@0.1 / P-F1@1s, CrossTask | EK100, quoted
+from gadlib.evaluation.paper import OAD_ABLATIONS as PAPER   # S-F1@0.1 / P-F1@1s, CrossTask | EK100, quoted
 side = pd.DataFrame([{"method": m, "ours S-F1": 100 * oad[m][f"{P}_seg_f1_0.1"]["mean"],
                       "ours P-F1": 100 * oad[m][f"{P}_point_f1_1s"]["mean"],
                       "paper CrossTask S-F1": PAPER.get(m, (None,) * 4)[0], "paper CrossTask P-F1": PAPER.get(m, (None,) * 4)[1],
@@ -314,7 +315,7 @@ plt.tight_layout(); plt.show()
 # latency; generate-first must first write its context, which is the extra cost measured here.
 
 # %%
-from gadlib.metrics import mean_std
+from gadlib.evaluation.metrics import mean_std
 train_ms = {m: mean_std([r.history.ms_per_step for r in oad_runs if r.method == m]) for m in ORDER if m != "gad_lam_0"}
 train_ms.update({f"offline_{m}": mean_std([r.history.ms_per_step for r in offline_runs if r.method == m]) for m in OFFLINE})
 peak = {m: max((r.history.peak_gpu_memory_gib or 0) for r in oad_runs if r.method == m) * 1024 for m in train_ms if m in ORDER}
@@ -326,8 +327,8 @@ if device.type == "cuda":
 display(cost)
 
 # %%
-from gadlib.timing import batches_of, compare_latency
-from gadlib.methods import build_classifier
+from gadlib.evaluation.timing import batches_of, compare_latency
+from gadlib.lms.build import build_classifier
 oad_names = {"oad": label_names(stream, "oad")}
 probe = list(oad_samples(stream, "test", window=OAD.window, stride=4))[:64]
 models = {m: build_classifier("gad" if m != "discriminative" else m, oad_names, stream.feature_dim, BACKBONE,
@@ -356,9 +357,10 @@ import tempfile, warnings
 from pathlib import Path
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")   # a transformers deprecation inside peft
 from safetensors import safe_open
-from gadlib.checkpoint import load_classifier, remove_lora, save_checkpoint
-from gadlib.backbone import load_language_model
-from gadlib.classifier import collate
+from gadlib.core.checkpoint import remove_lora, save_checkpoint
+from gadlib.lms.build import load_classifier
+from gadlib.lms.build import load_language_model
+from gadlib.core.classifier import collate
 from accelerate.utils import set_seed
 
 LORA_BACKBONE = BACKBONE if LM == "pretrained" else dataclasses.replace(BACKBONE, lora=True, lora_r=8, lora_alpha=16)
@@ -397,13 +399,13 @@ assert torch.equal(restored, want)
 # ## 7 · What this run shows
 # Generated from this run's numbers: paired differences A − B (same seeds, same test data), in
 # points of segment F1 at IoU 0.1 (OAD) or top-1 (offline), each with a **95 % interval from a
-# hierarchical bootstrap** (seeds, then test videos or samples within a seed; `gadlib.intervals`,
+# hierarchical bootstrap** (seeds, then test videos or samples within a seed; `gadlib.evaluation.intervals`,
 # notebook 05 explains it). The paper's claim **holds** when the interval excludes 0 in its
 # direction, is **opposite** when it excludes 0 the other way, **unresolved** when it contains 0,
 # and **not testable** when a side collapsed (one class on ≥ 95 % of its predictions).
 
 # %%
-from gadlib.intervals import accuracy_interval, oad_interval
+from gadlib.evaluation.intervals import accuracy_interval, oad_interval
 
 def interval(a, b, key):
     if key.startswith(P):   # OAD: test videos resampled within seeds
@@ -460,7 +462,7 @@ CONCLUSION = (f"{reproduced} of {len(CLAIMS)} checked claims hold at this scale 
 display(Markdown(CONCLUSION + "\n\n" + "\n".join(lines)))
 
 # %%
-from gadlib.results import save_results
+from gadlib.evaluation.results import save_results
 metrics = {m: dict(offline.get(m, {})) for m in dict.fromkeys([*OFFLINE, *ORDER])}
 for m in ORDER:
     metrics[m].update(oad[m])
@@ -505,10 +507,10 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 # %%
 import numpy as np
 import torch
-from gadlib.exercises.ex04 import (ORDERS_04, check_gad_loss, check_lm_positions, check_lora_removal,
+from gadlib.lessons.exercises.ex04 import (ORDERS_04, check_gad_loss, check_lm_positions, check_lora_removal,
                                    check_previous_actions, count_lm_positions, gad_loss_inputs,
                                    lora_exercise_model, positions_batch, positions_model, simulate_finetuning)
-from gadlib.samples import NO_PREVIOUS_ACTION
+from gadlib.data.samples import NO_PREVIOUS_ACTION
 
 print("GAD objective inputs (class logits, targets, weights, token logits, token targets):",
       [tuple(x.shape) for x in gad_loss_inputs()])
@@ -574,18 +576,18 @@ check_gad_loss(gad_loss)
 # `lora_exercise_model()` returns `(model, backbone, ids)`: a GAD classifier whose LM carries a
 # small LoRA adapter (the embedded LM's random init plays the pretrained weights), its
 # `BackboneConfig` and a prompt's token ids. The original LM is rebuilt as section 6 does:
-# `set_seed(0)` then `gadlib.backbone.load_language_model(backbone)`. Measure the **max |logit
+# `set_seed(0)` then `gadlib.core.backbone.load_language_model(backbone)`. Measure the **max |logit
 # difference|** to the original LM on `ids` (`lm(input_ids=ids).logits`, under `torch.no_grad()`)
 # of `model.mllm.lm` three times: as built (`"fresh_adapter"`), after `simulate_finetuning(model)`
 # (a stand-in for training that fills the LoRA matrices with random values, `"finetuned_adapter"`),
-# and of the LM that `gadlib.checkpoint.remove_lora(model)` returns (`"adapter_removed"`).
+# and of the LM that `gadlib.core.checkpoint.remove_lora(model)` returns (`"adapter_removed"`).
 
 # %%
 def measure_lora_removal() -> dict:
     ### BEGIN SOLUTION
     from accelerate.utils import set_seed
-    from gadlib.backbone import load_language_model
-    from gadlib.checkpoint import remove_lora
+    from gadlib.lms.build import load_language_model
+    from gadlib.core.checkpoint import remove_lora
     model, backbone, ids = lora_exercise_model()
     set_seed(0)
     original, _ = load_language_model(backbone)
@@ -703,7 +705,7 @@ print(measure_positions())
 #   happens at test time when it must write the step name itself?
 # * **λ on a log scale.** Extend `LAMBDAS` to 10 and 30. Where does the generation loss start to
 #   crowd out classification?
-# * **Two-stage, unfrozen.** In `gadlib.ablations.freeze_generative_model` leave the connector
+# * **Two-stage, unfrozen.** In `gadlib.evaluation.ablations.freeze_generative_model` leave the connector
 #   trainable. Does the collapse come from the LM or from the connector?
 # * **On a GPU.** Run the notebook on a Colab T4 with the pretrained LM, then with
 #   `LM = "embedded"`: compare the peak GPU memory and the GAD / discriminative step-time ratio.

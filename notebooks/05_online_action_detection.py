@@ -56,7 +56,7 @@ import time
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt, seaborn as sns
 from IPython.display import Markdown, display
-from gadlib.utils import pick_device, quiet, versions
+from gadlib.core.utils import pick_device, quiet, versions
 quiet()
 T0 = time.perf_counter()
 device = pick_device()
@@ -73,10 +73,10 @@ pd.Series(versions()).to_frame("version").T
 
 # %%
 import dataclasses
-from gadlib.backbone import BackboneConfig
-from gadlib.training import TrainConfig
-from gadlib.experiment import Setup
-from gadlib.oad import OADConfig
+from gadlib.core.backbone import BackboneConfig
+from gadlib.core.training import TrainConfig
+from gadlib.evaluation.experiment import Setup
+from gadlib.evaluation.oad import OADConfig
 
 PROFILE = "gpu" if device.type == "cuda" else "cpu"
 PRESETS = ["thumos_like", "crosstask_like", "epic_like"]   # synthetic; their structure, not their content
@@ -110,8 +110,8 @@ display(pd.DataFrame({p: dataclasses.asdict(c) for p, c in OAD.items()}).T)
 # the same reader a real THUMOS'14 or EPIC-Kitchens folder would use.
 
 # %%
-from gadlib.datasets import ensure_benchmark
-from gadlib.samples import label_names
+from gadlib.data.datasets import ensure_benchmark
+from gadlib.data.samples import label_names
 
 # with_validation: a fifth of each task's training videos become the validation split
 data = {p: ensure_benchmark(p, size=PROFILE, **SIZE_OVERRIDES.get(p, {})).with_validation(0.2, seed=0) for p in PRESETS}
@@ -124,7 +124,7 @@ for p, d in data.items():
 display(pd.DataFrame(rows).T)
 
 # %%
-from gadlib.plots import plot_timeline
+from gadlib.lessons.plots import plot_timeline
 fig, axes = plt.subplots(len(PRESETS), 1, figsize=(11, 1.1 * len(PRESETS)))
 for ax, p in zip(axes, PRESETS):
     plot_timeline(data[p].split("test")[0], data[p].step_names, ax=ax)
@@ -140,7 +140,7 @@ plt.tight_layout(); plt.show()
 # that exist.
 
 # %%
-from gadlib.oad import oad_samples
+from gadlib.evaluation.oad import oad_samples
 d = data["crosstask_like"]
 names = label_names(d, "oad")
 windows = oad_samples(d, "train", window=OAD["crosstask_like"].window, stride=1)
@@ -154,7 +154,7 @@ for s in [windows[i] for i in (0, 1, 2, 20, 21, 22, 23, 24, 25)]:
 
 # %%
 import inspect
-from gadlib import oad
+from gadlib.evaluation import oad
 print(inspect.getsource(oad.predict_dense))
 
 # %% [markdown]
@@ -170,15 +170,15 @@ print(inspect.getsource(oad.predict_dense))
 #
 # Two speeds per model. **Batched FPS**: frames per second of dense evaluation, many windows per
 # forward pass (how we score a recorded video). **Streaming FPS**, the paper's: a live system gets
-# one frame, returns one prediction at batch 1 (`gadlib.streaming.streaming_fps`); the generative
+# one frame, returns one prediction at batch 1 (`gadlib.evaluation.streaming.streaming_fps`); the generative
 # classifier decides background at its first generated token (one prefill) and decodes at most
 # 8 tokens on an action frame.
 
 # %%
 from tqdm.auto import tqdm
-from gadlib.oad import run_oad
+from gadlib.evaluation.oad import run_oad
 
-from gadlib.streaming import streaming_fps
+from gadlib.evaluation.streaming import streaming_fps
 
 METHODS = ("generative", "discriminative", "gad")
 STREAM_FRAMES = 128   # frames timed per model, pushed one at a time
@@ -198,8 +198,8 @@ for p in tqdm(PRESETS, desc="presets"):
 print(f"trained {sum(len(r) for r in runs.values())} models in {time.perf_counter() - T0:.0f} s since the start")
 
 # %%
-from gadlib.experiment import summarize
-from gadlib.results import fmt_mean_std
+from gadlib.evaluation.experiment import summarize
+from gadlib.evaluation.results import fmt_mean_std
 
 METRICS = ("seg_f1_0.1", "seg_f1_0.25", "seg_f1_0.5", "point_f1_1s", "point_f1_2s", "map", "frame_acc")
 
@@ -208,7 +208,7 @@ def preset_summary(runs, preset):
     s = summarize(runs, kinds=("oad",), metrics=METRICS + ("fps",))
     return {m: {f"{preset}_{k[4:]}": v for k, v in stats.items()} for m, stats in s.items()}
 
-from gadlib.metrics import mean_std
+from gadlib.evaluation.metrics import mean_std
 
 summary = {}
 for p in PRESETS:
@@ -228,7 +228,7 @@ display(table)
 # %%
 long = pd.DataFrame([{"preset": p, "method": r.method, "seed": r.seed, "metric": k, "value": 100 * r.results["oad"]["metrics"][k]}
                      for p in PRESETS for r in runs[p] for k in ("seg_f1_0.1", "point_f1_1s")])
-from gadlib.plots import method_color
+from gadlib.lessons.plots import method_color
 g = sns.catplot(long, x="preset", y="value", hue="method", col="metric", kind="bar", errorbar="sd",
                 height=3, aspect=1.5, capsize=0.1, palette={m: method_color(m) for m in METHODS})
 g.set_axis_labels("", "%"); plt.show()
@@ -257,7 +257,7 @@ display(Markdown("\n".join(said)))
 # compared after a small fixed budget can lose only because it learns slower.
 
 # %%
-from gadlib.plots import convergence_table, plot_learning_curves
+from gadlib.lessons.plots import convergence_table, plot_learning_curves
 fig, axes = plt.subplots(1, len(PRESETS), figsize=(4.2 * len(PRESETS), 3))
 for ax, p in zip(axes, PRESETS):
     plot_learning_curves(runs[p], ax=ax, metric="validation S-F1@0.1")
@@ -270,7 +270,7 @@ display(pd.concat({p: convergence_table(runs[p]) for p in PRESETS}))
 # validation scores (a score both reach); count the optimizer steps each needs to first reach it.
 
 # %%
-from gadlib.experiment import convergence, learning_speed
+from gadlib.evaluation.experiment import convergence, learning_speed
 
 convergence_of, speed_lines = {}, []
 for p in PRESETS:
@@ -289,7 +289,7 @@ display(Markdown("\n".join(speed_lines)))
 # background); a static figure first, then a slider to move along the video.
 
 # %%
-from gadlib.widgets import oad_timeline_figure, oad_timeline_explorer
+from gadlib.lessons.widgets import oad_timeline_figure, oad_timeline_explorer
 p = "crosstask_like"
 preds = {m: kept[(p, m)].results["oad"]["videos"] for m in METHODS}
 fig = oad_timeline_figure(preds, label_names(data[p], "oad"), video=0); plt.show()
@@ -324,7 +324,7 @@ display(pd.DataFrame({m: {k: fmt_mean_std(s[f"epic_like_{k}"]) for k in ("seg_f1
 
 # %%
 # S-F1@0.1 / P-F1@1s / streaming FPS of the paper's OAD table, and its EK100 tokenization study, quoted
-from gadlib.paper import OAD as PAPER, TOKENIZATION as PAPER_TOKENS
+from gadlib.evaluation.paper import OAD as PAPER, TOKENIZATION as PAPER_TOKENS
 rows = []
 for p in PRESETS:
     for m in METHODS:
@@ -341,14 +341,14 @@ display(pd.DataFrame({m: {"paper S-F1 (EK100)": PAPER_TOKENS[m][0], "ours S-F1 (
 # %% [markdown]
 # ## 7 · What this run shows
 # Every comparison is a paired difference A − B (same seeds, same test videos) with a **95 %
-# interval from a hierarchical bootstrap** (`gadlib.intervals`): resample the seeds, then the test
+# interval from a hierarchical bootstrap** (`gadlib.evaluation.intervals`): resample the seeds, then the test
 # videos within each seed, and recompute segment F1 from the resampled videos' counts. The paper's
 # claim **holds** here when the interval excludes 0 in its direction, is **opposite** when it
 # excludes 0 the other way, **unresolved** when it contains 0, and **not testable** when a side
 # collapsed (one class on ≥ 95 % of the test frames).
 
 # %%
-from gadlib.intervals import oad_interval
+from gadlib.evaluation.intervals import oad_interval
 
 def by_method(run_list, method):
     return [r for r in run_list if r.method == method]
@@ -395,7 +395,7 @@ lines += ["  " + line for line in speed_lines]
 display(Markdown("\n".join(lines)))
 
 # %%
-from gadlib.results import save_results
+from gadlib.evaluation.results import save_results
 elapsed = time.perf_counter() - T0
 path = save_results("05_online_action_detection", {
     "profile": PROFILE, "backbone": setup.backbone_name, "dataset": ", ".join(f"{p} ({PROFILE} size, synthetic)" for p in PRESETS),
@@ -425,7 +425,7 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 
 # %%
 import numpy as np
-from gadlib.exercises.ex05 import (FLICKER_RATES, LATE_FPS, check_flicker, check_late_predictions,
+from gadlib.lessons.exercises.ex05 import (FLICKER_RATES, LATE_FPS, check_flicker, check_late_predictions,
                                    check_segment_f1, check_segments, flicker, flicker_truth)
 
 print("a truth stream:", flicker_truth()[:40], "...")
@@ -490,13 +490,13 @@ check_segment_f1(my_segment_f1)
 # `flicker(truth, rate)` replaces each frame, with probability `rate`, by a random other class: a
 # model right on most frames that flickers. On `truth = flicker_truth()` and each rate in
 # `FLICKER_RATES`, measure the **frame accuracy** (share of frames equal to the truth) and the
-# **segment F1 at IoU 0.5** (`gadlib.metrics.segment_f1`). Return
+# **segment F1 at IoU 0.5** (`gadlib.evaluation.metrics.segment_f1`). Return
 # `{rate: {"frame_accuracy": ..., "seg_f1_0.5": ...}}`.
 
 # %%
 def measure_flicker() -> dict:
     ### BEGIN SOLUTION
-    from gadlib.metrics import segment_f1
+    from gadlib.evaluation.metrics import segment_f1
     truth = flicker_truth()
     out = {}
     for rate in FLICKER_RATES:
@@ -529,7 +529,7 @@ for rate, m in measure_flicker().items():
 # The truth is one action of 16 frames between background: `truth = [0]*8 + [1]*16 + [0]*8`, at
 # `LATE_FPS` = 4 frames per second. A model sees the action late: its prediction is the truth
 # shifted `d` frames later (`np.roll(truth, d)`). **First predict**, by hand, the segment F1 at
-# IoU 0.5 and the point F1 at 1 s for d = 0, 2, 4, 8; **then measure** with `gadlib.metrics`
+# IoU 0.5 and the point F1 at 1 s for d = 0, 2, 4, 8; **then measure** with `gadlib.evaluation.metrics`
 # (`segment_f1`, `point_f1(..., fps=LATE_FPS, seconds=1.0)`). Return both as
 # `{d: {"seg_f1_0.5": ..., "point_f1_1s": ...}}`.
 
@@ -549,7 +549,7 @@ def predict_late() -> dict:
 # %%
 def measure_late() -> dict:
     ### BEGIN SOLUTION
-    from gadlib.metrics import point_f1, segment_f1
+    from gadlib.evaluation.metrics import point_f1, segment_f1
     truth = np.array([0] * 8 + [1] * 16 + [0] * 8)
     out = {}
     for d in (0, 2, 4, 8):

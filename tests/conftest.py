@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gadlib.benchmark import generate_benchmark, preset
-from gadlib.classifier import collate
-from gadlib.methods import build_classifier
-from gadlib.samples import label_names, step_forecasting_samples, step_recognition_samples
-from gadlib.training import TrainConfig, train
-from gadlib.widgets import STATIC_ENV
+from gadlib.data.benchmark import generate_benchmark, preset
+from gadlib.core.classifier import collate
+from gadlib.lms.build import build_classifier
+from gadlib.data.samples import label_names, step_forecasting_samples, step_recognition_samples
+from gadlib.core.training import TrainConfig, train
+from gadlib.lessons.widgets import STATIC_ENV
 
 # One intra-op thread: these matrices are tiny, and when other processes share the 2 cores,
 # torch's 2-thread OpenMP pool was measured 30-40x slower than 1 thread (spinning workers).
@@ -25,7 +25,7 @@ QUICK_TRAIN = dict(batch_size=16, lr=2e-3, progress=False)
 @pytest.fixture(autouse=True)
 def live_widgets(monkeypatch):
     """Unit tests see the explorers as a live notebook does (the root conftest.py makes the
-    notebooks' kernels headless: `gadlib.widgets.STATIC_ENV`)."""
+    notebooks' kernels headless: `gadlib.lessons.widgets.STATIC_ENV`)."""
     monkeypatch.delenv(STATIC_ENV, raising=False)
 
 

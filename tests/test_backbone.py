@@ -8,15 +8,17 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-import gadlib.backbone as backbone
-from gadlib.backbone import EMBEDDED_SCRATCH, MLLM, BackboneConfig, load_language_model, position_ids_from_mask
-from gadlib.benchmark import tokenizer_corpus
-from gadlib.checkpoint import load_classifier, save_checkpoint
-from gadlib.classifier import collate
-from gadlib.methods import build_classifier
-from gadlib.prompts import PROMPTS
-from gadlib.tokenizer import CHAT_TEMPLATE, train_embedded_tokenizer
-from gadlib.training import TrainConfig, train
+import gadlib.core.backbone as backbone
+from gadlib.core.backbone import EMBEDDED_SCRATCH, MLLM, BackboneConfig, position_ids_from_mask
+from gadlib.lms.build import load_language_model
+from gadlib.data.benchmark import tokenizer_corpus
+from gadlib.core.checkpoint import save_checkpoint
+from gadlib.lms.build import load_classifier
+from gadlib.core.classifier import collate
+from gadlib.lms.build import build_classifier
+from gadlib.core.prompts import PROMPTS
+from gadlib.lms.tokenizer import CHAT_TEMPLATE, train_embedded_tokenizer
+from gadlib.core.training import TrainConfig, train
 
 from conftest import QUICK_TRAIN
 
@@ -67,8 +69,8 @@ def test_loading_a_folder_by_path_gives_the_same_prompt_as_the_embedded_model(mo
     assert lm.generation_config.pad_token_id == tok.pad_token_id
     embedded = MLLM(*load_language_model(BackboneConfig()), visual_dim)
     mllm = MLLM(lm, tok, visual_dim)
-    assert mllm._prompt_ids == embedded._prompt_ids
-    before, after = mllm._prompt_ids["step"]
+    assert mllm.prompts.ids == embedded.prompts.ids
+    before, after = mllm.prompts.ids["step"]
     assert tok.decode(before) == "<|bos|><|user|>"
     assert tok.decode(after) == "\n" + PROMPTS["step"] + "<|assistant|>"
 
@@ -174,7 +176,7 @@ def test_prefix_embeds_and_position_ids(names, visual_dim, test_samples):
     mllm = clf.mllm
     batch = collate(test_samples[:2])
     prefixes = mllm.prefix_embeds(batch.visual, batch.kinds)
-    before, after = mllm._prompt_ids["step"]
+    before, after = mllm.prompts.ids["step"]
     n_vis = batch.visual[0].shape[0]
     assert prefixes[0].shape == (len(before) + n_vis + len(after), mllm.cls_query.numel())
     with torch.no_grad():

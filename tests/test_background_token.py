@@ -1,5 +1,5 @@
 """The embedded tokenizer's one-token "background" (the label text of OAD's class 0), and the
-readable label texts of real class names (`gadlib.vocabulary.readable_label`)."""
+readable label texts of real class names (`gadlib.core.label_spaces.readable_label`)."""
 from __future__ import annotations
 
 import pytest
@@ -7,16 +7,17 @@ import torch
 from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
-from gadlib import benchmark
-from gadlib.backbone import prompt_ids
-from gadlib.classifier import Batch
-from gadlib.label_spaces import LabelSpace, excluded_token_ids
-from gadlib.methods import build_classifier
-from gadlib.prompts import PROMPTS
-from gadlib.samples import NO_PREVIOUS_ACTION
-from gadlib.tokenizer import (BPE_VOCAB_SIZE, CHAT_TEMPLATE, WORD_TOKENS, _trained_bpe, filler_corpus,
+from gadlib.data import benchmark
+from gadlib.core.backbone import prompt_ids
+from gadlib.core.classifier import Batch
+from gadlib.core.label_spaces import LabelSpace, excluded_token_ids
+from gadlib.lms.build import build_classifier
+from gadlib.core.prompts import PROMPTS
+from gadlib.data.samples import NO_PREVIOUS_ACTION
+from gadlib.lms.tokenizer import (BPE_VOCAB_SIZE, CHAT_TEMPLATE, WORD_TOKENS, _trained_bpe, filler_corpus,
                               train_embedded_tokenizer)
-from gadlib.vocabulary import OBJECTS, PHRASES, TASKS, VERBS, readable_label, tokenizer_corpus
+from gadlib.core.label_spaces import readable_label
+from gadlib.data.vocabulary import OBJECTS, PHRASES, TASKS, VERBS, tokenizer_corpus
 
 
 @pytest.fixture(scope="module")

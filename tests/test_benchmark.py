@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from gadlib.benchmark import OBJECTS, PRESETS, TASKS, VERBS, BenchmarkConfig, generate_benchmark, preset
-from gadlib.vocabulary import label_overlap_stats
+from gadlib.data.benchmark import OBJECTS, PRESETS, TASKS, VERBS, BenchmarkConfig, generate_benchmark, preset
+from gadlib.data.vocabulary import label_overlap_stats
 
 SMALL = dict(num_classes=24, num_tasks=6, steps_per_task=(4, 6), videos_per_task=6, feature_dim=16)
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gadlib.results import repo_root
-from gadlib.widgets import STATIC_ENV
+from gadlib.evaluation.results import repo_root
+from gadlib.lessons.widgets import STATIC_ENV
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TOKEN = "gadlab-browser-test"
@@ -46,9 +46,9 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no system Chromium fou
 
 EXPLORER_NOTEBOOK = r'''
 import numpy as np
-from gadlib.benchmark import generate_benchmark, preset
-from gadlib.samples import label_names, step_recognition_samples, task_recognition_samples
-from gadlib.widgets import sample_explorer
+from gadlib.data.benchmark import generate_benchmark, preset
+from gadlib.data.samples import label_names, step_recognition_samples, task_recognition_samples
+from gadlib.lessons.widgets import sample_explorer
 data = generate_benchmark(preset("coin_like", num_classes=8, num_tasks=2, steps_per_task=(4, 6), videos_per_task=12))
 samples = {"step": step_recognition_samples(data, "test", 2), "task": task_recognition_samples(data, "test", 2)}
 rng = np.random.default_rng(0)

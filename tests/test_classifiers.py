@@ -15,13 +15,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gadlib.classifier import Batch, collate
-from gadlib.discriminative import DiscriminativeClassifier
-from gadlib.gad import ORDERS, GADClassifier
-from gadlib.generative import GenerativeClassifier, LabelPrefixTree
-from gadlib.methods import METHODS, build_classifier
-from gadlib.prompts import LABEL_SET
-from gadlib.samples import task_recognition_samples
+from gadlib.core.classifier import Batch, collate
+from gadlib.core.discriminative import DiscriminativeClassifier
+from gadlib.core.gad import ORDERS, GADClassifier
+from gadlib.core.generative import GenerativeClassifier, LabelPrefixTree
+from gadlib.core.methods import METHODS
+from gadlib.lms.build import build_classifier
+from gadlib.core.prompts import LABEL_SET_OF_KIND
+from gadlib.data.samples import task_recognition_samples
 
 ATOL = 1e-4  # float32 CPU; log-likelihoods are O(10)
 
@@ -116,9 +117,9 @@ def reference_gad_loss(clf: GADClassifier, batch: Batch) -> tuple[torch.Tensor, 
     h_cls, token_nll = [], []
     for p, kind, target, ctx in zip(mllm.prefix_embeds(batch.visual, batch.kinds), batch.kinds,
                                     batch.targets.tolist(), batch.contexts):
-        text = ctx if clf.generate == "context" else clf.label_names[LABEL_SET[kind]][target]
+        text = ctx if clf.generate == "context" else clf.label_names[LABEL_SET_OF_KIND[kind]][target]
         if clf.order == "gen_first" and kind != "oad":  # written before [CLS]: the answer cut off
-            answer = clf.label_names[LABEL_SET[kind]][target]  # step / next: "<task>." is left; task: ""
+            answer = clf.label_names[LABEL_SET_OF_KIND[kind]][target]  # step / next: "<task>." is left; task: ""
             text = "" if text == answer + "." else text.removeprefix(answer + ". ")
         toks = mllm.tokenizer(text, add_special_tokens=False)["input_ids"] + [mllm.tokenizer.eos_token_id]
         ctx_emb = mllm.embed_tokens(toks)
@@ -310,9 +311,9 @@ def test_cls_hidden_is_padding_invariant(trained, mixed_batch):
                  [mixed_batch.kinds[short], mixed_batch.kinds[long]],
                  mixed_batch.targets[[short, long]], [mixed_batch.contexts[short]] * 2)
     with torch.no_grad():
-        h_pair = clf.cls_hidden(pair)
-        torch.testing.assert_close(h_pair[0], clf.cls_hidden(one(short))[0], atol=1e-5, rtol=0)
-        torch.testing.assert_close(h_pair[1], clf.cls_hidden(one(long))[0], atol=1e-5, rtol=0)
+        h_pair = clf.readout_state(pair)
+        torch.testing.assert_close(h_pair[0], clf.readout_state(one(short))[0], atol=1e-5, rtol=0)
+        torch.testing.assert_close(h_pair[1], clf.readout_state(one(long))[0], atol=1e-5, rtol=0)
         # ... and the [CLS] state does depend on the video (not a constant).
         assert (h_pair[0] - h_pair[1]).abs().max() > 1e-2
 
@@ -437,12 +438,12 @@ def test_losses_of_a_batch_mixing_label_sets_equal_per_sample_references(dataset
         ce = []
         for p, k, t in zip(prefixes, batch.kinds, batch.targets.tolist()):
             h = last_hidden(disc.mllm, torch.cat([p, disc.mllm.cls_query[None]]))[-1]
-            ce.append(F.cross_entropy(disc.heads[LABEL_SET[k]](h)[None], torch.tensor([t])))
+            ce.append(F.cross_entropy(disc.heads[LABEL_SET_OF_KIND[k]](h)[None], torch.tensor([t])))
         torch.testing.assert_close(disc.loss(batch), torch.stack(ce).mean(), atol=1e-5, rtol=0)
 
         nll, n = 0.0, 0
         for p, k, t in zip(gen.mllm.prefix_embeds(batch.visual, batch.kinds), batch.kinds, batch.targets.tolist()):
-            toks = gen.label_tokens(LABEL_SET[k], t)
+            toks = gen.label_tokens(LABEL_SET_OF_KIND[k], t)
             lp = full_logprobs(gen.mllm, torch.cat([p, gen.mllm.embed_tokens(toks)]))
             nll -= sum(lp[len(p) - 1 + j, tok] for j, tok in enumerate(toks))
             n += len(toks)
@@ -459,7 +460,7 @@ def test_oad_background_samples_are_down_weighted(visual_dim):
     batch = Batch([torch.randn(3, visual_dim, generator=g) for _ in range(4)], ["oad"] * 4,
                   torch.tensor([0, 1, 0, 2]), ["none"] * 4)
     with torch.no_grad():
-        h = clf.cls_hidden(batch)
+        h = clf.readout_state(batch)
         ce = F.cross_entropy(clf.heads["oad"](h), batch.targets, reduction="none")
         w = torch.tensor([0.2, 1.0, 0.2, 1.0])
         torch.testing.assert_close(clf.loss(batch), (ce * w).sum() / w.sum(), atol=1e-6, rtol=0)
@@ -470,7 +471,7 @@ def test_oad_background_samples_are_down_weighted(visual_dim):
 # ---------------------------------------------------------------------------------------------
 
 def _fresh_prompt(mllm, kind):
-    return tuple(mllm.embed_tokens(ids) for ids in mllm._prompt_ids[kind])
+    return tuple(mllm.embed_tokens(ids) for ids in mllm.prompts.ids[kind])
 
 
 def test_prompt_cache_follows_optimizer_steps_and_keeps_gradients(names, visual_dim, test_samples):
@@ -480,7 +481,7 @@ def test_prompt_cache_follows_optimizer_steps_and_keeps_gradients(names, visual_
     batch = collate(test_samples[:3])
     embedding = clf.mllm.lm.get_input_embeddings().weight
     optimizer = torch.optim.SGD([p for p in clf.parameters() if p.requires_grad], lr=1.0)
-    prompt_rows = sorted({i for part in clf.mllm._prompt_ids["step"] for i in part})
+    prompt_rows = sorted({i for part in clf.mllm.prompts.ids["step"] for i in part})
     for _ in range(2):
         clf.eval()
         with torch.no_grad():
@@ -566,8 +567,9 @@ def test_extend_without_eos_is_one_softmax_at_the_last_prompt_position(trained, 
 
 @pytest.mark.parametrize("kwargs", [{}, {"label_eos": True, "extend_init": "normal"}])
 def test_checkpoint_rebuilds_extends_options(names, visual_dim, train_samples, mixed_batch, tmp_path, kwargs):
-    from gadlib.checkpoint import load_classifier, save_checkpoint
-    from gadlib.training import TrainConfig, train
+    from gadlib.core.checkpoint import save_checkpoint
+    from gadlib.lms.build import load_classifier
+    from gadlib.core.training import TrainConfig, train
 
     clf = build_classifier("generative", names, visual_dim, seed=1, mapping="extend", **kwargs)
     train(clf, train_samples[:32], TrainConfig(epochs=1, batch_size=16, lr=2e-3, progress=False))
@@ -586,7 +588,7 @@ def test_lora_trainable_tokens_start_from_the_linear_init(names, visual_dim):
     from the same head-like rows as the fully fine-tuned one (same seed)."""
     from peft.tuners.trainable_tokens.layer import TrainableTokensLayer
 
-    from gadlib.backbone import BackboneConfig
+    from gadlib.core.backbone import BackboneConfig
 
     full = build_classifier("generative", names, visual_dim, seed=2, mapping="extend")
     lora = build_classifier("generative", names, visual_dim, backbone=BackboneConfig(lora=True, lora_r=4, lora_alpha=8),

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from gadlib.cli import DataConfig, load_config, load_data, main, parse_overrides, run_args, task_kinds, task_samples
-from gadlib.backbone import BackboneConfig
-from gadlib.checkpoint import load_classifier
-from gadlib.run_config import EvalConfig, run_key
-from gadlib.training import TrainConfig, evaluate
+from gadlib.tools.cli import DataConfig, load_config, load_data, main, parse_overrides, run_args, task_kinds, task_samples
+from gadlib.core.backbone import BackboneConfig
+from gadlib.lms.build import load_classifier
+from gadlib.tools.run_config import EvalConfig, run_key
+from gadlib.core.training import TrainConfig, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "configs" / "smoke.yaml")
@@ -185,7 +185,8 @@ def test_backbone_override_loads_a_local_bf16_llama(tmp_path):
     a chat template. It is a pretrained model to gadlib: LoRA, lr 1e-4, loaded in float32 on CPU."""
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-    from gadlib.backbone import BackboneConfig, load_tokenizer
+    from gadlib.core.backbone import BackboneConfig
+    from gadlib.lms.build import load_tokenizer
 
     folder = tmp_path / "tiny-llama"
     tokenizer = load_tokenizer(BackboneConfig())
@@ -214,8 +215,8 @@ def test_backbone_override_loads_a_local_bf16_llama(tmp_path):
 
 def test_oad_layout_folder_trains_oad(tmp_path):
     """A user's folder in the OAD layout (data_info.json + target_perframe/): per-frame samples."""
-    from gadlib.benchmark import generate_benchmark, preset
-    from gadlib.datasets import write_oad
+    from gadlib.data.benchmark import generate_benchmark, preset
+    from gadlib.data.datasets import write_oad
 
     data = generate_benchmark(preset("thumos_like", num_classes=6, num_tasks=2, steps_per_task=(3, 4), videos_per_task=4,
                                         test_fraction=0.25))
@@ -225,8 +226,8 @@ def test_oad_layout_folder_trains_oad(tmp_path):
                     "--method", "discriminative", "--method_kwargs", "{}", "--train.epochs", "1", "--data.stride", "4"])
     assert payload["kinds"] == ["oad"] and payload["profile"] == "custom"
     # dense evaluation with the paper's OAD metrics, and the saved checkpoint predicts the same
-    from gadlib.cli import OAD_METRICS, oad_config
-    from gadlib.oad import evaluate_oad
+    from gadlib.tools.cli import OAD_METRICS, oad_config
+    from gadlib.evaluation.oad import evaluate_oad
 
     assert set(payload["metrics"]["discriminative"]) == {f"oad_{m}" for m in OAD_METRICS}
     classifier = load_classifier(out / "discriminative" / "checkpoint")
@@ -239,7 +240,7 @@ def test_oad_layout_folder_trains_oad(tmp_path):
 
 
 def test_method_kwargs_from_the_command_line_are_converted_before_the_run():
-    from gadlib.run_config import validate_config
+    from gadlib.tools.run_config import validate_config
 
     cfg = load_config("configs/smoke.yaml", ["--method_kwargs.lam", "0.5"])
     assert cfg.method_kwargs == {"lam": "0.5"}  # as typed on the command line

@@ -12,13 +12,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gadlib.classifier import collate
-from gadlib.datasets import Segment, Video, VideoDataset
-from gadlib.experiment import offline_samples
-from gadlib.methods import build_classifier
-from gadlib.run_config import DataConfig, load_config, validate_config
-from gadlib.samples import (MAX_FRAMES, context_before_answer, frames_setting, label_names,
-                            step_forecasting_samples, step_recognition_samples, task_recognition_samples)
+from gadlib.core.classifier import collate
+from gadlib.data.datasets import Segment, Video, VideoDataset
+from gadlib.evaluation.experiment import offline_samples
+from gadlib.lms.build import build_classifier
+from gadlib.tools.run_config import DataConfig, load_config, validate_config
+from gadlib.data.samples import MAX_FRAMES, frames_setting, label_names, step_forecasting_samples, step_recognition_samples, task_recognition_samples
+from gadlib.core.gad import context_before_answer
 
 from test_classifiers import full_logprobs, last_hidden
 
@@ -214,7 +214,7 @@ def test_variable_length_samples_batch_like_single_samples():
 
 
 def test_the_run_config_threads_num_frames_and_max_frames():
-    from gadlib.cli import task_samples
+    from gadlib.tools.cli import task_samples
 
     data = _coin()
     every = task_samples(data, DataConfig(num_frames="all", max_frames=5), ("step", "task"), "train", epoch=0)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from gadlib.cli import load_config, run_args
-from gadlib.methods import METHODS
-from gadlib.run_config import run_key
+from gadlib.tools.cli import load_config, run_args
+from gadlib.core.methods import METHODS
+from gadlib.tools.run_config import run_key
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 SMALL = ["--data.path", "null", "--data.size", "cpu", "--backbone", "embedded-tiny-llama-scratch",
@@ -81,9 +81,9 @@ def test_real_folder_options_reach_the_readers(tmp_path):
     """data.missing_features / clip_frames (COIN), data_info_key / mmap / "a,b" features (OAD)."""
     import numpy as np
 
-    from gadlib.benchmark import BenchmarkConfig, generate_benchmark
-    from gadlib.cli import DataConfig, load_data
-    from gadlib.datasets import write_coin, write_oad
+    from gadlib.data.benchmark import BenchmarkConfig, generate_benchmark
+    from gadlib.tools.cli import DataConfig, load_data
+    from gadlib.data.datasets import write_coin, write_oad
 
     small = dict(num_classes=6, num_tasks=2, steps_per_task=(3, 4), videos_per_task=3, feature_dim=4, latent_dim=4)
     coin = generate_benchmark(BenchmarkConfig(**small))

@@ -1,6 +1,6 @@
 """python -m gadlib.convert on small files written here in each data set's official format.
 
-Every expected frame label is worked out by hand from the rule in gadlib/convert.py: a segment
+Every expected frame label is worked out by hand from the rule in gadlib/data/convert.py: a segment
 [start, end) s covers frames ceil(start x fps) .. ceil(end x fps) - 1; overlapping classes are
 multi-hot, and read_oad reads such a row as the lowest column.
 """
@@ -11,13 +11,13 @@ import json
 import numpy as np
 import pytest
 
-from gadlib import convert
-from gadlib.annotation_formats import THUMOS_CLASSES, read_crosstask
-from gadlib.datasets import read_coin, read_oad
+from gadlib.data import convert
+from gadlib.data.annotation_formats import THUMOS_CLASSES, read_crosstask
+from gadlib.data.datasets import read_coin, read_oad
 
 
 def _features(folder, frames, fps=None, dim=3):
-    """One [T, dim] file per video; with fps, the extraction manifest gadlib.features writes."""
+    """One [T, dim] file per video; with fps, the extraction manifest gadlib.data.features writes."""
     folder.mkdir(parents=True, exist_ok=True)
     for k, (video, t) in enumerate(frames.items()):
         np.save(folder / f"{video}.npy", np.full((t, dim), k, dtype=np.float32))

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from gadlib import course
-from gadlib.exercises.common import ExerciseFailed
-from gadlib.exercises.ex01 import check_cls_readout, check_overlap_knob, check_snap
-from gadlib.exercises.ex02 import check_desync_mapping, check_rand_mapping, check_snap_recovery
-from gadlib.exercises.ex05 import check_flicker, check_late_predictions, check_segment_f1, check_segments
-from gadlib.results import repo_root
+from gadlib.tools import course
+from gadlib.lessons.exercises.common import ExerciseFailed
+from gadlib.lessons.exercises.ex01 import check_cls_readout, check_overlap_knob, check_snap
+from gadlib.lessons.exercises.ex02 import check_desync_mapping, check_rand_mapping, check_snap_recovery
+from gadlib.lessons.exercises.ex05 import check_flicker, check_late_predictions, check_segment_f1, check_segments
+from gadlib.evaluation.results import repo_root
 
 ROOT = repo_root()
 COURSE = course.course_notebooks()
@@ -286,9 +286,9 @@ def test_mapping_checkers_reject_each_others_mapping():
 
 
 def test_measure_checkers_fail_without_revealing_the_value():
-    from gadlib.vocabulary import label_overlap_stats
-    from gadlib.exercises.ex01 import OVERLAP_KNOB, coin_like_names
-    from gadlib.exercises.ex02 import _snap_recovery
+    from gadlib.data.vocabulary import label_overlap_stats
+    from gadlib.lessons.exercises.ex01 import OVERLAP_KNOB, coin_like_names
+    from gadlib.lessons.exercises.ex02 import _snap_recovery
     true = {o: label_overlap_stats(coin_like_names(40, o))["classes_per_first_word"] for o in OVERLAP_KNOB}
     off = {o: v + 0.5 for o, v in true.items()}
     msg = _fails(check_overlap_knob, lambda: off, says="does not match a recomputation")

@@ -6,11 +6,12 @@ import os
 import numpy as np
 import pytest
 
-from gadlib import layout_io, oad_layout
-from gadlib.benchmark import BenchmarkConfig, generate_benchmark
-from gadlib.datasets import (Segment, Video, VideoDataset, ensure_benchmark, read_coin, read_oad,
+from gadlib.data import layout_io
+from gadlib.data import oad_layout
+from gadlib.data.benchmark import BenchmarkConfig, generate_benchmark
+from gadlib.data.datasets import (Segment, Video, VideoDataset, ensure_benchmark, read_coin, read_oad,
                              write_coin, write_oad)
-from gadlib.owned_files import ForeignFileError
+from gadlib.data.owned_files import ForeignFileError
 
 STEPS = ["add salt", "pour water", "stir soup"]
 TASKS = ["make soup", "clean up"]
@@ -373,7 +374,7 @@ def test_ensure_benchmark_generates_once_and_reads_back(tmp_path, monkeypatch):
     assert len(manifest["files"]) == 2 + len(data.videos)
     _assert_same(generate_benchmark(BenchmarkConfig(**manifest["config"])), data)
     with monkeypatch.context() as m:
-        m.setattr("gadlib.benchmark.generate_benchmark", None)  # a second generation would fail
+        m.setattr("gadlib.data.benchmark.generate_benchmark", None)  # a second generation would fail
         again = ensure_benchmark("coin_like", root=tmp_path, **SMALL)
     _assert_same(data, again)
     other = ensure_benchmark("coin_like", root=tmp_path, **{**SMALL, "seed": 1})

@@ -1,4 +1,4 @@
-"""gadlib.diversity on hand-computed cases (notebook 03): entropy score, its estimators, matching,
+"""gadlib.evaluation.diversity on hand-computed cases (notebook 03): entropy score, its estimators, matching,
 null baselines, error anatomy and its chance rates."""
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gadlib import diversity as dv
+from gadlib.evaluation import diversity as dv
 
 
 def _errors(rows: dict, C: int) -> np.ndarray:
@@ -216,10 +216,10 @@ def test_class_similarity_is_cosine_of_class_means():
 
 
 def test_decision_states_read_the_cls_state_and_the_last_prompt_state(dataset, names, visual_dim, mixed_batch):
-    from gadlib.methods import build_classifier
+    from gadlib.lms.build import build_classifier
 
     disc = build_classifier("discriminative", names, visual_dim, seed=0)
-    np.testing.assert_allclose(dv.decision_states(disc, mixed_batch), disc.cls_hidden(mixed_batch).detach().numpy())
+    np.testing.assert_allclose(dv.decision_states(disc, mixed_batch), disc.readout_state(mixed_batch).detach().numpy())
     gen = build_classifier("generative", names, visual_dim, seed=0)
     states = dv.decision_states(gen, mixed_batch)  # prompts of different lengths: padding matters
     assert states.shape == (len(mixed_batch), gen.mllm.cls_query.numel())
@@ -235,7 +235,7 @@ def test_error_destinations_figure_draws_each_methods_shares_of_the_picked_class
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gadlib.widgets import error_destinations_explorer, error_destinations_figure
+    from gadlib.lessons.widgets import error_destinations_explorer, error_destinations_figure
 
     names = ["add salt", "add sugar", "cut salt", "wash pan"]
     errors = {"generative": _errors({0: {1: 6, 2: 2}}, 4), "discriminative": _errors({0: {3: 1, 2: 3}}, 4)}
@@ -255,7 +255,7 @@ def test_error_destinations_figure_draws_each_methods_shares_of_the_picked_class
 
 
 def test_readme_block_of_notebook_03_shows_every_data_set_and_method_and_the_conclusion():
-    from gadlib.readme_table import BLOCKS, results_03
+    from gadlib.tools.readme_table import BLOCKS, results_03
 
     def s(mean, std=0.0):
         return {"mean": mean, "std": std, "per_seed": [mean]}

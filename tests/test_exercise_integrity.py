@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-import gadlib.diversity as dv
-import gadlib.metrics as metrics
-from gadlib.exercises import ex02, ex03, ex04
-from gadlib.exercises.common import ExerciseFailed, withheld
-from gadlib.exercises.ex01 import check_cls_readout
-from gadlib.exercises.ex03 import check_error_counts, check_error_entropy, check_few_vs_many
-from gadlib.exercises.ex04 import check_gad_loss, check_lm_positions, check_previous_actions
-from gadlib.exercises.ex05 import check_segment_f1, check_segments
-from gadlib.samples import _previous_actions
+import gadlib.evaluation.diversity as dv
+import gadlib.evaluation.metrics as metrics
+from gadlib.lessons.exercises import ex02, ex03, ex04
+from gadlib.lessons.exercises.common import ExerciseFailed, withheld
+from gadlib.lessons.exercises.ex01 import check_cls_readout
+from gadlib.lessons.exercises.ex03 import check_error_counts, check_error_entropy, check_few_vs_many
+from gadlib.lessons.exercises.ex04 import check_gad_loss, check_lm_positions, check_previous_actions
+from gadlib.lessons.exercises.ex05 import check_segment_f1, check_segments
+from gadlib.data.samples import _previous_actions
 
 CALLS_GADLIB = "calls gadlib's own implementation or the checker's reference"
 
@@ -38,7 +38,7 @@ def test_an_answer_that_delegates_to_gadlib_fails(check, answers):
 
 
 def test_previous_actions_may_not_call_the_library_either():
-    from gadlib.data import Segment, Video, VideoDataset
+    from gadlib.data.videos import Segment, Video, VideoDataset
 
     def through_samples(labels, names):
         segs = [Segment(s, e, k - 1) for k, s, e in metrics.segments(labels)]

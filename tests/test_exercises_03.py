@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix
 
-from gadlib import course, diversity as dv
-from gadlib.exercises.common import ExerciseFailed
-from gadlib.exercises.ex03 import (MISS_CLASSES, _few_many_gaps, check_background_destination,
+from gadlib.tools import course
+from gadlib.evaluation import diversity as dv
+from gadlib.lessons.exercises.common import ExerciseFailed
+from gadlib.lessons.exercises.ex03 import (MISS_CLASSES, _few_many_gaps, check_background_destination,
                                    check_error_counts, check_error_entropy, check_few_vs_many,
                                    missed_as_background_streams)
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gadlib.exercises.common import ExerciseFailed
-from gadlib.exercises.ex04 import (_lora_measurement, _positions_measurement, check_gad_loss,
+from gadlib.lessons.exercises.common import ExerciseFailed
+from gadlib.lessons.exercises.ex04 import (_lora_measurement, _positions_measurement, check_gad_loss,
                                    check_lm_positions, check_lora_removal, check_previous_actions,
                                    gad_loss_inputs)
-from gadlib.metrics import segments
-from gadlib.samples import NO_PREVIOUS_ACTION
+from gadlib.evaluation.metrics import segments
+from gadlib.data.samples import NO_PREVIOUS_ACTION
 
 
 def _fails(check, *answers, says: str) -> str:
@@ -87,7 +87,7 @@ def test_lm_positions_grades_the_measurement_and_only_reports_the_prediction(cap
 
 
 def test_notebook_04_is_a_course_notebook_with_four_checked_exercises():
-    from gadlib import course
+    from gadlib.tools import course
     assert "04_gad_finetuning" in course.course_notebooks()
     nb = course.solution_notebook("04_gad_finetuning")
     checks = [c for c in nb.cells[course.exercise_start(nb):] if course.is_check(c)]

@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from gadlib import results as results_mod
-from gadlib.experiment import Run, Setup, offline_samples, run, summarize
-from gadlib.plots import confused_pairs, error_sharing, split_label
-from gadlib.readme_table import results_table
-from gadlib.timing import ms_per_sample
-from gadlib.training import History, TrainConfig
+from gadlib.evaluation import results as results_mod
+from gadlib.evaluation.experiment import Run, Setup, offline_samples, run, summarize
+from gadlib.lessons.plots import confused_pairs, error_sharing, split_label
+from gadlib.tools.readme_table import results_table
+from gadlib.evaluation.timing import ms_per_sample
+from gadlib.core.training import History, TrainConfig
 
 
 def _run(method, seed, top1):
@@ -74,7 +74,7 @@ def test_run_trains_and_evaluates_every_decoding(dataset):
 
 
 def test_run_validates_on_held_out_videos_and_keeps_the_best_epoch(dataset):
-    from gadlib.training import evaluate
+    from gadlib.core.training import evaluate
     split = dataset.with_validation(0.3, seed=0)
     setup = Setup(num_frames=2, kinds=("step", "next"),
                   train=TrainConfig(epochs=3, batch_size=32, progress=False, patience=None))
@@ -96,7 +96,7 @@ def test_plots_raise_no_library_warnings():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gadlib.plots import plot_accuracy, plot_latency, plot_losses
+    from gadlib.lessons.plots import plot_accuracy, plot_latency, plot_losses
     summary = {m: {f"{k}_top1": {"mean": 0.5, "std": 0.1, "per_seed": [0.4, 0.5, 0.6]} for k in ("step", "task")}
                for m in ("discriminative", "generative", "gad")}
     with warnings.catch_warnings():
@@ -112,7 +112,7 @@ def test_plots_raise_no_library_warnings():
 def test_learning_curves_interpolate_seeds_and_mark_the_kept_weights():
     import matplotlib
     matplotlib.use("Agg")
-    from gadlib.plots import convergence_table, learning_curves, method_color, plot_learning_curves
+    from gadlib.lessons.plots import convergence_table, learning_curves, method_color, plot_learning_curves
     a = History(steps=30, val_steps=[10, 20, 30], val_score=[0.2, 0.6, 0.5], best_step=20)
     b = History(steps=20, val_steps=[8, 20], val_score=[0.4, 0.8], best_step=20)
     runs = [Run("gad", 0, a, {}), Run("gad", 1, b, {})]
@@ -131,7 +131,7 @@ def test_learning_curves_interpolate_seeds_and_mark_the_kept_weights():
 
 
 def test_learning_speed_counts_steps_to_a_target_both_reach():
-    from gadlib.experiment import convergence, learning_speed, steps_to_reach
+    from gadlib.evaluation.experiment import convergence, learning_speed, steps_to_reach
     fast = History(steps=30, val_steps=[10, 20, 30], val_score=[0.5, 0.6, 0.6], best_step=20)
     slow = History(steps=40, val_steps=[10, 20, 30, 40], val_score=[0.0, 0.3, 0.7, 0.8], best_step=40)
     runs = [Run("discriminative", 0, fast, {}), Run("generative", 0, slow, {})]

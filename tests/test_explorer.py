@@ -5,9 +5,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gadlib import widgets  # noqa: E402
-from gadlib.plots import KIND_TITLES  # noqa: E402
-from gadlib.samples import label_names, step_recognition_samples  # noqa: E402
+from gadlib.lessons import widgets  # noqa: E402
+from gadlib.lessons.plots import KIND_TITLES  # noqa: E402
+from gadlib.data.samples import label_names, step_recognition_samples  # noqa: E402
 
 
 def test_sample_figure_method_names_do_not_overlap_the_predictions(dataset):

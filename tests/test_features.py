@@ -1,4 +1,4 @@
-"""gadlib.features: decoding by timestamp, the paper's two token recipes, resumable atomic runs.
+"""gadlib.data.features: decoding by timestamp, the paper's two token recipes, resumable atomic runs.
 
 Videos are written here with PyAV (a red square moving 4 px per source frame, so the square's
 column tells which source frame was sampled); encoders are tiny random-init SigLIP and DINOv2
@@ -16,8 +16,8 @@ import torch
 from transformers import (BitImageProcessorPil, Dinov2Config, Dinov2Model, SiglipImageProcessorPil,
                           SiglipVisionConfig, SiglipVisionModel)
 
-from gadlib import features as F
-from gadlib.datasets import read_coin
+from gadlib.data import features as F
+from gadlib.data.datasets import read_coin
 
 W, H, STEP, SIDE = 96, 48, 4, 8
 

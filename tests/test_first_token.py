@@ -11,13 +11,13 @@ import torch
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from gadlib.backbone import MLLM
-from gadlib.classifier import Batch
-from gadlib.generative import OAD_MAX_NEW_TOKENS, GenerativeClassifier
-from gadlib.methods import build_classifier
-from gadlib.oad import OADConfig, OADWindows
-from gadlib.run_config import check_method_kwargs
-from gadlib.samples import label_names
+from gadlib.core.backbone import MLLM
+from gadlib.core.classifier import Batch
+from gadlib.core.generative import OAD_MAX_NEW_TOKENS, GenerativeClassifier
+from gadlib.lms.build import build_classifier
+from gadlib.evaluation.oad import OADConfig, OADWindows
+from gadlib.tools.run_config import check_method_kwargs
+from gadlib.data.samples import label_names
 from conftest import tiny_oad_stream
 
 torch.set_num_threads(1)

@@ -9,13 +9,14 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM
 
-from gadlib.ablations import two_stage_classifier
-from gadlib.checkpoint import load_classifier, remove_lora, save_checkpoint
-from gadlib.classifier import collate
-from gadlib.methods import build_classifier
-from gadlib.oad import OADConfig, oad_context_classes, oad_samples
-from gadlib.samples import context_before_answer
-from gadlib.training import TrainConfig, train
+from gadlib.evaluation.ablations import two_stage_classifier
+from gadlib.core.checkpoint import remove_lora, save_checkpoint
+from gadlib.lms.build import load_classifier
+from gadlib.core.classifier import collate
+from gadlib.lms.build import build_classifier
+from gadlib.evaluation.oad import OADConfig, oad_context_classes, oad_samples
+from gadlib.core.gad import context_before_answer
+from gadlib.core.training import TrainConfig, train
 
 from test_classifiers import full_logprobs, last_hidden
 from test_real_lm import _backbone, write_model_folder
@@ -106,7 +107,7 @@ def test_gen_first_predicts_after_writing_its_context(names, visual_dim, train_s
     assert all(w[-1] == clf.mllm.tokenizer.eos_token_id and len(w) <= budget for w in written)
     np.testing.assert_allclose(clf.predict(mixed_batch).scores, ref, atol=1e-4, rtol=0)
     # ... and it is not the discriminative path: [CLS] after no context reads something else
-    disc_path = clf.head_logits("steps", clf.cls_hidden(mixed_batch)).log_softmax(-1).detach().numpy()
+    disc_path = clf.head_logits("steps", clf.readout_state(mixed_batch)).log_softmax(-1).detach().numpy()
     assert np.abs(disc_path - ref).max() > 1e-3
 
 
@@ -126,7 +127,7 @@ def test_no_cls_reads_the_last_prompt_token(names, visual_dim, mixed_batch):
             lp = full_logprobs(clf.mllm, seq)  # logits at every position: the slow reference
             nll += [-lp[len(p) - 1 + j, t] for j, t in enumerate(toks)]
         h_ref = torch.stack(h_ref)
-        torch.testing.assert_close(clf.cls_hidden(mixed_batch), h_ref, atol=1e-5, rtol=0)
+        torch.testing.assert_close(clf.readout_state(mixed_batch), h_ref, atol=1e-5, rtol=0)
         ref = F.cross_entropy(clf.heads["steps"](h_ref), mixed_batch.targets) + 0.5 * torch.stack(nll).mean()
         torch.testing.assert_close(clf.loss(mixed_batch), ref, atol=1e-4, rtol=0)
         assert clf.mllm.cls_query.grad is None
@@ -158,7 +159,7 @@ def test_context_head_loss(dataset, visual_dim, context):
     assert len(set(classes)) == len(classes)
     clf = build_classifier("gad", names, visual_dim, generate="context_head", context_classes=classes, lam=0.3)
     with torch.no_grad():
-        h = clf.cls_hidden(oad_batch)
+        h = clf.readout_state(oad_batch)
         gold = torch.tensor([classes.index(c) for c in oad_batch.contexts])
         ref = clf.classification_loss(h, oad_batch) + 0.3 * F.cross_entropy(clf.context_head(h), gold)
         torch.testing.assert_close(clf.loss(oad_batch), ref, atol=1e-6, rtol=0)
@@ -250,7 +251,7 @@ def test_removing_lora_restores_the_base_lm(llama_folder, names, visual_dim, tra
 
 
 def test_readme_block_of_notebook_04():
-    from gadlib.readme_table import BLOCKS, results_04
+    from gadlib.tools.readme_table import BLOCKS, results_04
 
     stats = lambda *v: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "per_seed": list(v)}
     res = {"dataset": "d", "backbone": "b", "profile": "cpu", "seeds": [0, 1], "oad_preset": "x",

@@ -7,6 +7,12 @@
 - Every module imports in a fresh interpreter, one after another in dependency order (a module
   that fails to import, or whose imports only resolve out of that order, fails here).
 - No module is longer than MAX_LINES: a module is read in one sitting.
+- The folders are layers (LAYERS, lowest first): a module imports only modules of its own layer
+  or a lower one, so the thin core (gadlib/core) imports nothing else of gadlib. The modules at the
+  top level are the commands (`python -m gadlib.X`): they may import any layer, and no layer
+  imports them.
+- The core stays thin: at most CORE_LINES lines; no function in it over CORE_FUNCTION_LINES (one
+  screen, as the anchors' longest), no class over CORE_CLASS_LINES (short methods).
 """
 import ast
 import subprocess
@@ -22,6 +28,10 @@ MAX_LINES = 500
 # never need (PyAV decodes videos only for feature extraction; Playwright drives a browser only
 # in tests/test_browser.py). Everything else is imported at the top of its module.
 OPTIONAL = {"av", "playwright"}
+LAYERS = ("core", "data", "lms", "evaluation", "lessons", "tools")
+CORE_LINES = 2300
+CORE_FUNCTION_LINES = 80
+CORE_CLASS_LINES = 140
 
 
 def module_name(path: Path) -> str:
@@ -116,3 +126,52 @@ def test_every_module_imports_alone_in_dependency_order():
 def test_no_module_is_too_long():
     long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert not long, f"gadlib modules over {MAX_LINES} lines (split them by concern): {long}"
+
+
+def layer(module: str) -> int:
+    """The layer of a gadlib module: its index in LAYERS; len(LAYERS) for a command (top level)."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return -1  # the package itself (gadlib/__init__.py): imports nothing of gadlib
+    return LAYERS.index(parts[1]) if parts[1] in LAYERS else len(LAYERS)
+
+
+def test_every_module_is_in_a_layer_or_a_command():
+    for name, path in modules().items():
+        parts = name.split(".")
+        if len(parts) > 2:
+            assert parts[1] in LAYERS, f"{path}: a subpackage that is not a layer ({LAYERS})"
+        elif len(parts) == 2 and parts[1] not in LAYERS:
+            assert "def " not in path.read_text(), f"{path}: a top-level module is a command shim, with no code"
+
+
+def test_imports_run_down_the_layers():
+    graph, _ = import_graph()
+    wrong = [f"{m} ({LAYERS[layer(m)] if 0 <= layer(m) < len(LAYERS) else 'command'}) imports {d}"
+             for m, deps in graph.items() for d in deps if layer(d) > layer(m) or (layer(d) == len(LAYERS) and layer(m) < len(LAYERS))]
+    assert not wrong, "imports that run up the layers:\n" + "\n".join(sorted(wrong))
+
+
+def test_the_layer_rule_catches_an_upward_import(tmp_path, monkeypatch):
+    """The checker itself: a core module that imports a data module is reported."""
+    pkg = tmp_path / "gadlib"
+    for sub in ("core", "data"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "core" / "a.py").write_text("from gadlib.data.b import x\n")
+    (pkg / "data" / "b.py").write_text("x = 1\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
+    with pytest.raises(AssertionError, match="gadlib.core.a .core. imports gadlib.data.b"):
+        test_imports_run_down_the_layers()
+
+
+def test_the_core_is_thin():
+    core = {name: path for name, path in modules().items() if name.startswith("gadlib.core")}
+    lines = sum(len(p.read_text().splitlines()) for p in core.values())
+    assert lines <= CORE_LINES, f"gadlib/core has {lines} lines (> {CORE_LINES}): move what serves it out"
+    units = [(p.name, n) for p in core.values() for n in ast.walk(ast.parse(p.read_text()))
+             if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    long = [f"{file}: {n.name} ({n.end_lineno - n.lineno + 1} lines)" for file, n in units
+            if n.end_lineno - n.lineno + 1 > (CORE_CLASS_LINES if isinstance(n, ast.ClassDef) else CORE_FUNCTION_LINES)]
+    assert not long, f"units of gadlib/core over {CORE_FUNCTION_LINES} (function) / {CORE_CLASS_LINES} (class) lines: {long}"

@@ -1,15 +1,15 @@
-"""Paired differences with a hierarchical-bootstrap 95 % interval (gadlib.intervals), against an
+"""Paired differences with a hierarchical-bootstrap 95 % interval (gadlib.evaluation.intervals), against an
 exact enumeration of every resample on a tiny case, and the counts they resample against the metrics."""
 import itertools
 
 import numpy as np
 import pytest
 
-from gadlib.experiment import Run
-from gadlib.intervals import (PairedInterval, accuracy_interval, collapsed, hierarchical_bootstrap, oad_counts,
+from gadlib.evaluation.experiment import Run
+from gadlib.evaluation.intervals import (PairedInterval, accuracy_interval, collapsed, hierarchical_bootstrap, oad_counts,
                               oad_interval)
-from gadlib.metrics import f1_from_counts, oad_metrics, point_f1, segment_f1, segment_f1_counts
-from gadlib.oad import DensePrediction
+from gadlib.evaluation.metrics import f1_from_counts, oad_metrics, point_f1, segment_f1, segment_f1_counts
+from gadlib.evaluation.oad import DensePrediction
 
 
 def _accuracy(c):
@@ -117,7 +117,7 @@ def test_a_claim_of_no_difference_is_never_shown_to_hold():
 
 
 def test_resampled_difference_draws_exactly_what_the_vectorised_bootstrap_draws():
-    from gadlib.intervals import resampled_difference
+    from gadlib.evaluation.intervals import resampled_difference
     rng = np.random.default_rng(0)
     a = [_hits(rng.random(7) < 0.6), _hits(rng.random(7) < 0.5)]
     b = [_hits(rng.random(7) < 0.4), _hits(rng.random(7) < 0.5)]
@@ -131,7 +131,7 @@ def test_resampled_difference_draws_exactly_what_the_vectorised_bootstrap_draws(
 
 
 def test_entropy_gap_interval_pools_the_resampled_units_errors():
-    from gadlib import intervals as dv
+    from gadlib.evaluation import intervals as dv
     truth = np.array([1] * 6 + [2] * 6)
     spread = np.array([2, 3, 4, 2, 3, 4] + [1, 3, 4, 1, 3, 4])   # every error elsewhere, 3 destinations
     focused = np.array([2] * 6 + [1] * 6)                          # one destination per class

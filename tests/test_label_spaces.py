@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from gadlib.benchmark import tokenizer_corpus
-from gadlib.label_spaces import EXTEND_INITS, MAPPINGS, LabelSpace, excluded_token_ids, token_overlap_stats
-from gadlib.methods import build_classifier
-from gadlib.tokenizer import train_embedded_tokenizer
+from gadlib.data.benchmark import tokenizer_corpus
+from gadlib.core.label_spaces import EXTEND_INITS, MAPPINGS, LabelSpace, excluded_token_ids, token_overlap_stats
+from gadlib.lms.build import build_classifier
+from gadlib.lms.tokenizer import train_embedded_tokenizer
 
 # Labels with shared words (first word and later words), as in the paper's "add sugar / add salt".
 NAMES = ["add sugar", "add salt", "add brown sugar", "pour olive oil", "pour water", "stir soup",

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, top_k_accuracy_score
 
-from gadlib.metrics import accuracy_metrics, mean_std
+from gadlib.evaluation.metrics import mean_std
+from gadlib.core.training import accuracy_metrics
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -16,7 +16,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gadlib.checkpoint import load_classifier, trainable_state
+from gadlib.core.checkpoint import trainable_state
+from gadlib.lms.build import load_classifier
 
 from conftest import DATA_CONFIG
 
@@ -56,11 +57,11 @@ from dataclasses import asdict
 import torch
 from accelerate import PartialState
 from safetensors.torch import save_file
-from gadlib.benchmark import generate_benchmark, preset
-from gadlib.checkpoint import trainable_state
-from gadlib.methods import build_classifier
-from gadlib.samples import label_names, step_recognition_samples, task_recognition_samples
-from gadlib.training import TrainConfig, evaluate, train
+from gadlib.data.benchmark import generate_benchmark, preset
+from gadlib.core.checkpoint import trainable_state
+from gadlib.lms.build import build_classifier
+from gadlib.data.samples import label_names, step_recognition_samples, task_recognition_samples
+from gadlib.core.training import TrainConfig, evaluate, train
 
 torch.set_num_threads(1)
 out = sys.argv[1]
@@ -76,7 +77,7 @@ save_file(trainable_state(clf), f"{{out}}/rank{{rank}}.safetensors")
 results = evaluate(clf, step_recognition_samples(data, "test", 2), batch_size=5)
 
 # Exact resume under two processes: LoRA dropout, stopped mid-epoch (3 steps per epoch).
-from gadlib.backbone import BackboneConfig
+from gadlib.core.backbone import BackboneConfig
 lora = BackboneConfig(lora=True, lora_r=4, lora_alpha=8, lora_dropout=0.3)
 resume_cfg = dict(epochs=2, batch_size=4, lr=2e-3, warmup=0.2, progress=False)
 runs = {{}}
@@ -128,8 +129,8 @@ def test_two_processes_end_with_identical_weights_and_one_reloadable_checkpoint(
 def test_sharded_evaluation_equals_one_process(two_process_run, dataset):
     """Both ranks predicted half of the batches and gathered the rest: every rank holds one
     process's predictions, and rank 0's metrics are one process's metrics, exactly."""
-    from gadlib.samples import step_recognition_samples
-    from gadlib.training import evaluate
+    from gadlib.data.samples import step_recognition_samples
+    from gadlib.core.training import evaluate
 
     logs = [json.loads((two_process_run / f"rank{r}.json").read_text()) for r in (0, 1)]
     alone = evaluate(load_classifier(two_process_run / "ckpt"), step_recognition_samples(dataset, "test", 2),
@@ -148,8 +149,8 @@ def test_two_processes_match_one_process_with_the_same_effective_batch(two_proce
                                                                        ddp_train_samples):
     """DDP averages the gradients of two batches of 4: one process with batches of 8 (the same
     samples in the same order, the same schedule) must reach the same weights."""
-    from gadlib.methods import build_classifier
-    from gadlib.training import TrainConfig, train
+    from gadlib.lms.build import build_classifier
+    from gadlib.core.training import TrainConfig, train
 
     clf = build_classifier("discriminative", names_tasks, visual_dim, seed=0)
     history = train(clf, ddp_train_samples, TrainConfig(epochs=1, batch_size=8, lr=2e-3, warmup=0.0, progress=False))
@@ -164,28 +165,28 @@ def test_two_processes_match_one_process_with_the_same_effective_batch(two_proce
 
 @pytest.fixture(scope="module")
 def names_tasks(dataset):
-    from gadlib.samples import label_names
+    from gadlib.data.samples import label_names
 
     return {"steps": label_names(dataset, "steps"), "tasks": label_names(dataset, "tasks")}
 
 
 @pytest.fixture(scope="module")
 def ddp_train_samples(dataset):
-    from gadlib.samples import step_recognition_samples, task_recognition_samples
+    from gadlib.data.samples import step_recognition_samples, task_recognition_samples
 
     return step_recognition_samples(dataset, "train", 2)[:28] + task_recognition_samples(dataset, "train", 2)[:4]
 
 
 def _num_test_samples() -> int:
-    from gadlib.benchmark import generate_benchmark, preset
-    from gadlib.samples import step_recognition_samples
+    from gadlib.data.benchmark import generate_benchmark, preset
+    from gadlib.data.samples import step_recognition_samples
 
     return len(step_recognition_samples(generate_benchmark(preset("coin_like", **DATA_CONFIG)), "test", 2))
 
 
 def _oad_folder(root: Path) -> Path:
-    from gadlib.benchmark import generate_benchmark, preset
-    from gadlib.datasets import write_oad
+    from gadlib.data.benchmark import generate_benchmark, preset
+    from gadlib.data.datasets import write_oad
 
     data = generate_benchmark(preset("thumos_like", num_classes=6, num_tasks=2, steps_per_task=(3, 4),
                                      videos_per_task=3, test_fraction=0.34))
@@ -200,10 +201,10 @@ def test_the_command_line_entry_point_runs_unchanged_on_two_processes(tmp_path, 
     its metrics and predictions are exactly what one process gets from the saved checkpoint.
     COIN: the discriminative classifier (unused parameters: DDP must look for them); OAD: GAD,
     which uses every parameter (DDP does not look, and would warn if told to)."""
-    from gadlib.cli import DataConfig, OAD_METRICS, load_data, oad_config, task_kinds, task_samples
-    from gadlib.oad import evaluate_oad
-    from gadlib.predictions import load_predictions
-    from gadlib.training import evaluate
+    from gadlib.tools.cli import DataConfig, OAD_METRICS, load_data, oad_config, task_kinds, task_samples
+    from gadlib.evaluation.oad import evaluate_oad
+    from gadlib.evaluation.predictions import load_predictions
+    from gadlib.core.training import evaluate
 
     out = tmp_path / "run"
     method = "discriminative" if task == "coin" else "gad"

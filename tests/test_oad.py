@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-import gadlib.metrics
-from gadlib.classifier import Batch, collate
-from gadlib.datasets import Segment, Video, VideoDataset
-from gadlib.experiment import Setup, summarize
-from gadlib.methods import build_classifier
-from gadlib.oad import (DensePrediction, EpochWindows, OADConfig, OADWindows, context_text, evaluate_oad,
+import gadlib.evaluation.metrics
+from gadlib.core.classifier import Batch, collate
+from gadlib.data.datasets import Segment, Video, VideoDataset
+from gadlib.evaluation.experiment import Setup, summarize
+from gadlib.lms.build import build_classifier
+from gadlib.evaluation.oad import (DensePrediction, EpochWindows, OADConfig, OADWindows, context_text, evaluate_oad,
                         oad_context, predict_dense, predict_dense_reference, run_oad, training_windows,
                         window_offsets)
-from gadlib.oad import oad_samples
-from gadlib.samples import label_names
-from gadlib.training import TrainConfig, epoch_loader, train
+from gadlib.evaluation.oad import oad_samples
+from gadlib.data.samples import label_names
+from gadlib.core.training import TrainConfig, epoch_loader, train
 from conftest import tiny_oad_stream
 
 torch.set_num_threads(1)
@@ -303,7 +303,7 @@ def test_first_frames_get_the_prediction_of_their_training_window(data, models, 
 
 
 def _stub_metrics(preds, truths, scores, fps, ignored=None, background=0, class_names=None):
-    """Stands in for gadlib.metrics.oad_metrics where it is missing: frame accuracy of kept frames."""
+    """Stands in for gadlib.evaluation.metrics.oad_metrics where it is missing: frame accuracy of kept frames."""
     keep = np.concatenate([~m for m in ignored])
     hit = np.concatenate([p == t for p, t in zip(preds, truths)])
     return {"frame_acc": float(hit[keep].mean()), "seg_f1_0.1": float(hit[keep].mean()),
@@ -311,8 +311,8 @@ def _stub_metrics(preds, truths, scores, fps, ignored=None, background=0, class_
 
 
 def test_run_oad_trains_evaluates_and_summarizes(data, monkeypatch):
-    if not hasattr(gadlib.metrics, "oad_metrics"):
-        monkeypatch.setattr(gadlib.metrics, "oad_metrics", _stub_metrics, raising=False)
+    if not hasattr(gadlib.evaluation.metrics, "oad_metrics"):
+        monkeypatch.setattr(gadlib.evaluation.metrics, "oad_metrics", _stub_metrics, raising=False)
     setup = Setup(train=TrainConfig(epochs=1, batch_size=8, progress=False))
     cfg = OADConfig(window=3, stride=3, background_weight=0.5)
     runs = run_oad("generative", data, 0, setup, cfg, decodings=("greedy", "exact"), keep_model=True)
@@ -392,7 +392,7 @@ def test_discriminative_loss_normalisation_on_a_hand_made_batch(data):
         clf = build_classifier("discriminative", {"oad": label_names(data, "oad")}, data.feature_dim, seed=0,
                                background_weight=0.2, loss_norm=norm)
         with torch.no_grad():
-            logits = clf.head_logits("oad", clf.cls_hidden(batch))
+            logits = clf.head_logits("oad", clf.readout_state(batch))
             per_sample = torch.nn.functional.cross_entropy(logits, batch.targets, reduction="none")
             losses[norm] = clf.loss(batch)
         hand = (weights * per_sample).sum() / (len(batch) if norm == "batch" else weights.sum())
@@ -429,7 +429,7 @@ def test_run_oad_passes_the_configs_loss_normalisation(data):
 
 
 def test_generate_first_writes_only_the_other_action_before_cls():
-    from gadlib.samples import context_before_answer
+    from gadlib.core.gad import context_before_answer
     assert context_before_answer("oad", "pour water, stir soup", "pour water") == "stir soup"
     assert context_before_answer("oad", "background, add salt", "background") == "add salt"
     assert context_before_answer("oad", "add salt", "add salt") == ""
@@ -444,7 +444,7 @@ def test_run_oad_validates_every_epoch_on_the_held_out_videos():
     assert len(h.val_score) == 3 and all(0 <= s <= 1 for s in h.val_score)
     assert h.best_step == h.val_steps[int(np.argmax(h.val_score))]
     # the two-stage ablation's second stage validates the same way
-    from gadlib.ablations import run_two_stage_oad
+    from gadlib.evaluation.ablations import run_two_stage_oad
     gen = run_oad("generative", split, 0, setup, OADConfig(window=3), keep_model=True)["generative"]
     two = run_two_stage_oad(gen, split, setup, OADConfig(window=3), validate_on="val")
     assert len(two.history.val_score) == 3 and two.history.best_step is not None

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from gadlib.metrics import (calibrated_ap, oad_metrics, per_frame_map, point_f1, segment_f1, segments)
+from gadlib.evaluation.metrics import (calibrated_ap, oad_metrics, per_frame_map, point_f1, segment_f1, segments)
 
 
 def seq(length, runs, background=0):

@@ -1,4 +1,4 @@
-"""The pretrained embedded tiny Llama (gadlib.pretrain, issue 17): the cache (reused, invalidated,
+"""The pretrained embedded tiny Llama (gadlib.lms.pretrain, issue 17): the cache (reused, invalidated,
 built once by concurrent processes, never over a file gadlib did not write), and the real model
 measured: held-out perplexity against a unigram baseline, next steps after a task goal.
 
@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from gadlib import pretrain
-from gadlib.backbone import EMBEDDED, EMBEDDED_SCRATCH, BackboneConfig, load_language_model
-from gadlib.experiment import Setup
-from gadlib.methods import build_classifier
-from gadlib.owned_files import ForeignFileError
-from gadlib.pretrain import (MANIFEST, MODEL_FILE, PretrainConfig, build_corpus, ensure_pretrained,
+from gadlib.lms import pretrain
+from gadlib.core.backbone import EMBEDDED, EMBEDDED_SCRATCH, BackboneConfig
+from gadlib.lms.build import load_language_model
+from gadlib.evaluation.experiment import Setup
+from gadlib.lms.build import build_classifier
+from gadlib.data.owned_files import ForeignFileError
+from gadlib.lms.pretrain import (MANIFEST, MODEL_FILE, PretrainConfig, build_corpus, ensure_pretrained,
                              next_step_scores, perplexities)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,8 +91,8 @@ WORKER = """
 import json, sys, time
 from pathlib import Path
 import torch
-from gadlib.embedded_lm import embedded_tokenizer
-from gadlib.pretrain import PretrainConfig, build_corpus, ensure_pretrained
+from gadlib.lms.embedded_lm import embedded_tokenizer
+from gadlib.lms.pretrain import PretrainConfig, build_corpus, ensure_pretrained
 torch.set_num_threads(1)
 root, me = Path(sys.argv[1]), sys.argv[2]
 config = PretrainConfig(steps=30, batch_size=4, seq_len=32, warmup=1)

@@ -1,6 +1,6 @@
 """No typed result in a notebook's prose (issue 21).
 
-Every number a markdown cell states is one of: the paper's, quoted once in `gadlib.paper`; a
+Every number a markdown cell states is one of: the paper's, quoted once in `gadlib.evaluation.paper`; a
 structural number (a section, exercise, notebook or list item); or a setting the reader can see in
 the code (a small count, a formula's constant). A measured result -- a decimal, a percentage, a
 count of errors -- belongs in generated output, where the run computes it. A test that greps the
@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gadlib import paper
+from gadlib.evaluation import paper
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))

@@ -13,11 +13,12 @@ import warnings
 import numpy as np
 import pytest
 
-from gadlib import datasets, layout_io
-from gadlib.coin_layout import CoinReadReport, read_coin
-from gadlib.data import ConcatenatedFeatures, OADInfo, Segment
-from gadlib.datasets import read_oad, write_oad
-from gadlib.oad import oad_samples
+from gadlib.data import datasets
+from gadlib.data import layout_io
+from gadlib.data.coin_layout import CoinReadReport, read_coin
+from gadlib.data.videos import ConcatenatedFeatures, OADInfo, Segment
+from gadlib.data.datasets import read_oad, write_oad
+from gadlib.evaluation.oad import oad_samples
 
 THUMOS_CLASSES = ["Background", "BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving",
                   "CricketBowling", "CricketShot", "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow",

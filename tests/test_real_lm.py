@@ -15,14 +15,16 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, 
 from transformers import (LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config,
                           Qwen2ForCausalLM)
 
-from gadlib.backbone import BackboneConfig, load_language_model
-from gadlib.benchmark import tokenizer_corpus
-from gadlib.checkpoint import load_classifier, save_checkpoint
-from gadlib.label_spaces import MAPPINGS
-from gadlib.methods import build_classifier
-from gadlib.prompts import PROMPTS
-from gadlib.timing import ms_per_sample
-from gadlib.training import TrainConfig, evaluate, train
+from gadlib.core.backbone import BackboneConfig
+from gadlib.lms.build import load_language_model
+from gadlib.data.benchmark import tokenizer_corpus
+from gadlib.core.checkpoint import save_checkpoint
+from gadlib.lms.build import load_classifier
+from gadlib.core.label_spaces import MAPPINGS
+from gadlib.lms.build import build_classifier
+from gadlib.core.prompts import PROMPTS
+from gadlib.evaluation.timing import ms_per_sample
+from gadlib.core.training import TrainConfig, evaluate, train
 
 # Llama-3.2-Instruct's template, shortened to the part that matters here: today's date.
 LLAMA3_TEMPLATE = (

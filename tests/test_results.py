@@ -11,8 +11,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from gadlib import readme_table, run_notebooks
-from gadlib.results import (RESULTS_DIR_ENV, TOKENIZATION_CLAIMS, claim_line, fmt_mean_std, load_results,
+from gadlib.tools import readme_table
+from gadlib.tools import run_notebooks
+from gadlib.evaluation.results import (RESULTS_DIR_ENV, TOKENIZATION_CLAIMS, claim_line, fmt_mean_std, load_results,
                             paired_difference, record_run, results_dir, save_results)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +74,7 @@ def test_a_notebook_kernel_started_by_the_tests_inherits_the_results_folder(monk
     committed = {p.name: p.read_bytes() for p in (ROOT / "results").glob("*.json")}
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_code_cell(
-        "from gadlib.results import save_results\nprint(save_results('99_kernel_check', {'seconds': 1.0}))"))
+        "from gadlib.evaluation.results import save_results\nprint(save_results('99_kernel_check', {'seconds': 1.0}))"))
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
     written = Path(nb.cells[0].outputs[0]["text"].strip())
     assert written == Path(os.environ[RESULTS_DIR_ENV]) / "99_kernel_check.json" and written.is_file()
@@ -124,7 +125,7 @@ def _fake_repo(root: Path) -> None:
     (root / "notebooks").mkdir()
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_code_cell(
-        "from gadlib.results import save_results\n"
+        "from gadlib.evaluation.results import save_results\n"
         "save_results('01_fake', {'profile': 'cpu', 'seconds': 0.5, 'metrics': "
         "{'disc': {'step_top1': {'mean': 0.5, 'std': 0.1, 'per_seed': [0.4, 0.6]}}}})"))
     nbformat.write(nb, root / "notebooks" / "01_fake.ipynb")
@@ -168,7 +169,7 @@ def test_record_run_needs_the_notebooks_results(tmp_path, monkeypatch):
 
 
 def test_backbone_pretraining_block_is_made_from_its_benchmark_results(tmp_path):
-    from gadlib.readme_table import render_readme
+    from gadlib.tools.readme_table import render_readme
     stats = lambda m: {"mean": m, "std": 0.01, "per_seed": [m - 0.01, m + 0.01]}  # noqa: E731
     res = {"seconds": 600.0, "load_start": 0.1, "load_end": 1.9, "dataset": "toy", "seeds": [0, 1],
            "settings": {"val_every": 3, "patience": 15, "max_epochs": 60},
@@ -186,7 +187,7 @@ def test_backbone_pretraining_block_is_made_from_its_benchmark_results(tmp_path)
 
 
 def test_autograde_block_is_made_from_its_benchmark_and_the_notebooks_run_time(tmp_path):
-    from gadlib.readme_table import render_readme
+    from gadlib.tools.readme_table import render_readme
     res = {"assignment": "01_x", "seconds": 270.0, "load_average_before": [0.5, 1.0, 1.0], "auto_points": 3.0,
            "auto_max": 4.0, "manual_cells": 2, "machine": "toy box", "date": "2026-01-02"}
     text = "<!-- BEGIN generated:autograde-time -->\nold\n<!-- END generated:autograde-time -->\n"
@@ -199,7 +200,7 @@ def test_autograde_block_is_made_from_its_benchmark_and_the_notebooks_run_time(t
 
 
 def test_grid_gap_line_says_how_the_overlap_knob_moves_the_lead():
-    from gadlib.results import grid_gap_line
+    from gadlib.evaluation.results import grid_gap_line
 
     def cell(c, o, disc, text):
         return {"compositionality": c, "overlap": o, "metrics": {"discriminative": {"step_top1": {"mean": disc}},

@@ -14,8 +14,8 @@ import nbformat
 import pytest
 
 import gadlib
-from gadlib.results import RESULTS_DIR_ENV
-from gadlib.run_notebooks import WIDGET_STATE, WIDGET_VIEW, progress_bars_as_text
+from gadlib.evaluation.results import RESULTS_DIR_ENV
+from gadlib.tools.run_notebooks import WIDGET_STATE, WIDGET_VIEW, progress_bars_as_text
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_a_notebook_without_widgets_is_left_alone():
 def test_main_job_refuses_a_notebook_whose_text_source_is_newer(tmp_path, monkeypatch, capsys):
     import jupytext
 
-    from gadlib import run_notebooks
+    from gadlib.tools import run_notebooks
 
     (tmp_path / "gadlib").mkdir()
     (tmp_path / "pyproject.toml").write_text("")

@@ -1,6 +1,6 @@
 """What `python -m gadlib.train` leaves behind and the commands that read it: one folder per
-method, no silent overwrite, --eval-only, predictions.npz, training curves, `gadlib.compare`
-and `gadlib.diversity` on real runs. Two tiny runs (GAD and discriminative) shared by the tests."""
+method, no silent overwrite, --eval-only, predictions.npz, training curves, `gadlib.evaluation.compare`
+and `gadlib.evaluation.diversity` on real runs. Two tiny runs (GAD and discriminative) shared by the tests."""
 from __future__ import annotations
 
 import csv
@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gadlib import compare, diversity
-from gadlib.cli import load_config, load_data, main, run_args, run_folder, task_kinds, task_samples
-from gadlib.methods import build_classifier
-from gadlib.predictions import load_predictions
-from gadlib.training import TrainConfig, make_accelerator
+from gadlib.evaluation import compare
+from gadlib.evaluation import diversity
+from gadlib.tools.cli import load_config, load_data, main, run_args, run_folder, task_kinds, task_samples
+from gadlib.lms.build import build_classifier
+from gadlib.evaluation.predictions import load_predictions
+from gadlib.core.training import TrainConfig, make_accelerator
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "configs" / "smoke.yaml")

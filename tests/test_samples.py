@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from gadlib.datasets import Segment, Video, VideoDataset
-from gadlib.oad import oad_samples
-from gadlib.prompts import LABEL_SET, PROMPTS
-from gadlib.samples import label_names, step_forecasting_samples, step_recognition_samples, task_recognition_samples
+from gadlib.data.datasets import Segment, Video, VideoDataset
+from gadlib.evaluation.oad import oad_samples
+from gadlib.core.prompts import LABEL_SET_OF_KIND, PROMPTS
+from gadlib.data.samples import label_names, step_forecasting_samples, step_recognition_samples, task_recognition_samples
 
 STEPS = ["add salt", "pour water", "stir soup"]
 TASKS = ["make soup", "clean up"]
@@ -35,7 +35,7 @@ def _frames(sample, tokens: int = 2) -> np.ndarray:
 
 
 def test_prompts_label_sets_and_label_names():
-    assert set(PROMPTS) == set(LABEL_SET) == {"step", "next", "task", "oad"}
+    assert set(PROMPTS) == set(LABEL_SET_OF_KIND) == {"step", "next", "task", "oad"}
     data = _dataset()
     assert label_names(data, "steps") == STEPS and label_names(data, "tasks") == TASKS
     assert label_names(data, "oad") == ["background"] + STEPS

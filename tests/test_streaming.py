@@ -1,14 +1,14 @@
-"""A live system's frame-by-frame detectors (gadlib.streaming, discriminative / GAD and generative)
+"""A live system's frame-by-frame detectors (gadlib.evaluation.streaming, discriminative / GAD and generative)
 against dense evaluation of the recorded video: the same window at every frame, so the same
 predictions; and the streaming FPS that times them."""
 import numpy as np
 import pytest
 import torch
 
-from gadlib.methods import build_classifier
-from gadlib.oad import OADConfig, OADWindows, predict_dense
-from gadlib.samples import label_names
-from gadlib.streaming import GenerativeStreamingDetector, StreamingDetector, streaming_fps
+from gadlib.lms.build import build_classifier
+from gadlib.evaluation.oad import OADConfig, OADWindows, predict_dense
+from gadlib.data.samples import label_names
+from gadlib.evaluation.streaming import GenerativeStreamingDetector, StreamingDetector, streaming_fps
 from conftest import tiny_oad_stream
 
 torch.set_num_threads(1)

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from gadlib.data import Segment, Video
-from gadlib.datasets import read_oad
-from gadlib.metrics import oad_metrics, per_frame_map, point_f1, segment_f1, segments
-from gadlib.oad import OADConfig, evaluate_oad
+from gadlib.data.videos import Segment, Video
+from gadlib.data.datasets import read_oad
+from gadlib.evaluation.metrics import oad_metrics, per_frame_map, point_f1, segment_f1, segments
+from gadlib.evaluation.oad import OADConfig, evaluate_oad
 from test_readers_real import AMBIGUOUS, BG, CLIFF, DIVING, PITCH, THUMOS_CLASSES, _rows
 
 C = 21  # score columns: background + 20 actions

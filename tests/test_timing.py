@@ -1,12 +1,12 @@
-"""gadlib.timing: round-robin order, warm-up, medians and per-sample division, checked with a
+"""gadlib.evaluation.timing: round-robin order, warm-up, medians and per-sample division, checked with a
 fake clock (no timing thresholds: what is asserted is arithmetic and call order)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-import gadlib.timing as timing
-from gadlib.classifier import Batch
+import gadlib.evaluation.timing as timing
+from gadlib.core.classifier import Batch
 
 
 class FakeClock:
@@ -80,7 +80,7 @@ def test_compare_latency_is_per_sample_over_every_batch_and_uses_predict(clock, 
 
 
 def test_ms_per_sample_of_a_real_classifier(names, visual_dim, test_samples):
-    from gadlib.methods import build_classifier
+    from gadlib.lms.build import build_classifier
     clf = build_classifier("discriminative", names, visual_dim)
     clf.train()
     assert timing.ms_per_sample(clf, test_samples[:3], batch_size=2, repeats=1) > 0

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from gadlib.backbone import BackboneConfig
-from gadlib.checkpoint import (load_classifier, load_training_state, restore_rng_states, rng_states,
-                               save_checkpoint, trainable_state)
-from gadlib.classifier import collate
-from gadlib.methods import build_classifier
-from gadlib.training import (EMBEDDED_LR, PRETRAINED_LR, TrainConfig, choose_mixed_precision, default_lr, evaluate,
+from gadlib.core.backbone import BackboneConfig
+from gadlib.core.checkpoint import load_training_state, restore_rng_states, rng_states, save_checkpoint, trainable_state
+from gadlib.lms.build import load_classifier
+from gadlib.core.classifier import collate
+from gadlib.lms.build import build_classifier
+from gadlib.core.training import (EMBEDDED_LR, PRETRAINED_LR, TrainConfig, choose_mixed_precision, default_lr, evaluate,
                           train)
 
 from conftest import QUICK_TRAIN
@@ -41,7 +41,7 @@ def test_brief_training_lowers_the_loss_and_beats_chance(trained, test_samples, 
 
 
 def test_evaluate_groups_by_kind_and_batches_consistently(trained, test_samples, dataset):
-    from gadlib.samples import step_forecasting_samples
+    from gadlib.data.samples import step_forecasting_samples
 
     clf = trained("discriminative")
     samples = test_samples[:7] + step_forecasting_samples(dataset, "test", num_frames=3)[:5]
@@ -312,9 +312,9 @@ def test_training_updates_every_trained_part(names, visual_dim, train_samples):
 # ---------------------------------------------------------------------------------------------
 
 def test_validation_keeps_the_best_epoch_and_stops_after_patience():
-    from gadlib.benchmark import generate_benchmark, preset
-    from gadlib.experiment import offline_samples
-    from gadlib.methods import build_classifier
+    from gadlib.data.benchmark import generate_benchmark, preset
+    from gadlib.evaluation.experiment import offline_samples
+    from gadlib.lms.build import build_classifier
     data = generate_benchmark(preset("coin_like", videos_per_task=3, num_tasks=2, num_classes=6, feature_dim=16))
     samples = offline_samples(data, "train", 2, ("step",))
     clf = build_classifier("discriminative", {"steps": list(data.step_names)}, data.feature_dim, seed=0)
@@ -337,9 +337,9 @@ def test_validation_keeps_the_best_epoch_and_stops_after_patience():
 
 
 def test_val_every_validates_every_kth_epoch_and_the_last():
-    from gadlib.benchmark import generate_benchmark, preset
-    from gadlib.experiment import offline_samples
-    from gadlib.methods import build_classifier
+    from gadlib.data.benchmark import generate_benchmark, preset
+    from gadlib.evaluation.experiment import offline_samples
+    from gadlib.lms.build import build_classifier
     data = generate_benchmark(preset("coin_like", videos_per_task=3, num_tasks=2, num_classes=6, feature_dim=16))
     samples = offline_samples(data, "train", 2, ("step",))
     clf = build_classifier("discriminative", {"steps": list(data.step_names)}, data.feature_dim, seed=0)
@@ -351,9 +351,9 @@ def test_val_every_validates_every_kth_epoch_and_the_last():
 
 
 def test_min_delta_stops_a_creeping_curve_but_keeps_its_best_weights():
-    from gadlib.benchmark import generate_benchmark, preset
-    from gadlib.experiment import offline_samples
-    from gadlib.methods import build_classifier
+    from gadlib.data.benchmark import generate_benchmark, preset
+    from gadlib.evaluation.experiment import offline_samples
+    from gadlib.lms.build import build_classifier
     data = generate_benchmark(preset("coin_like", videos_per_task=3, num_tasks=2, num_classes=6, feature_dim=16))
     samples = offline_samples(data, "train", 2, ("step",))
     clf = build_classifier("discriminative", {"steps": list(data.step_names)}, data.feature_dim, seed=0)
@@ -365,7 +365,7 @@ def test_min_delta_stops_a_creeping_curve_but_keeps_its_best_weights():
 
 
 def test_with_validation_holds_out_training_videos_per_task():
-    from gadlib.benchmark import generate_benchmark, preset
+    from gadlib.data.benchmark import generate_benchmark, preset
     data = generate_benchmark(preset("coin_like", videos_per_task=5, num_tasks=3, num_classes=6, feature_dim=8))
     split = data.with_validation(0.2, seed=1)
     train_ids = {v.video_id for v in data.split("train")}

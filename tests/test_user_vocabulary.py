@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gadlib.benchmark import BenchmarkConfig, generate_benchmark
-from gadlib.vocabulary import label_overlap_stats, label_words
-from gadlib.vocabulary import OBJECTS, VERBS
+from gadlib.data.benchmark import BenchmarkConfig, generate_benchmark
+from gadlib.data.vocabulary import label_overlap_stats, label_words
+from gadlib.data.vocabulary import OBJECTS, VERBS
 
 # EPIC-Kitchens-100 spelling: verb_noun with the noun's qualifiers after ":" ("wrap:plastic").
 EK_NAMES = [f"{verb}_{obj.replace(' ', ':')}" for obj in OBJECTS for verb in VERBS[:19]][:4000]
@@ -61,7 +61,7 @@ def test_class_names_from_a_list_or_a_file(tmp_path):
 
 
 def test_user_names_drive_the_compositional_appearance():
-    from gadlib.benchmark import _user_classes
+    from gadlib.data.benchmark import _user_classes
 
     _, verb_of, object_of = _user_classes(["take_pan", "take_cup", "put_pan", "Diving", "diving"])
     assert verb_of.tolist() == [0, 0, 1, 2, 2]        # take, take, put, diving, diving
@@ -98,10 +98,11 @@ def test_a_duplicate_in_a_file_names_the_file(tmp_path):
 
 def test_four_thousand_names_generate_and_desync_gets_a_larger_vocabulary():
     """EK100-sized: every class occurs in training, and desync's random tokens stay distinct."""
-    from gadlib.backbone import BackboneConfig, load_tokenizer
-    from gadlib.label_spaces import LabelSpace
-    from gadlib.methods import build_classifier
-    from gadlib.tokenizer import WORD_TOKENS, desync_vocab_size
+    from gadlib.core.backbone import BackboneConfig
+    from gadlib.lms.build import load_tokenizer
+    from gadlib.core.label_spaces import LabelSpace
+    from gadlib.lms.build import build_classifier
+    from gadlib.lms.tokenizer import WORD_TOKENS, desync_vocab_size
 
     assert len(EK_NAMES) == 4000 and len(set(EK_NAMES)) == 4000
     config = BenchmarkConfig(class_names=EK_NAMES, num_tasks=60, steps_per_task=(60, 80), videos_per_task=2,

@@ -5,8 +5,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gadlib.oad import DensePrediction  # noqa: E402
-from gadlib.widgets import _class_colours, oad_timeline_explorer, oad_timeline_figure  # noqa: E402
+from gadlib.evaluation.oad import DensePrediction  # noqa: E402
+from gadlib.lessons.widgets import _class_colours, oad_timeline_explorer, oad_timeline_figure  # noqa: E402
 
 
 def _video(video_id, truth, shift):
@@ -51,7 +51,7 @@ def test_explorer_frame_slider_follows_the_chosen_video():
 def test_a_headless_run_shows_a_note_instead_of_the_explorer(monkeypatch):
     from IPython.display import Markdown
 
-    from gadlib.widgets import STATIC_ENV, error_destinations_explorer, oad_timeline_explorer, sample_explorer
+    from gadlib.lessons.widgets import STATIC_ENV, error_destinations_explorer, oad_timeline_explorer, sample_explorer
     monkeypatch.setenv(STATIC_ENV, "1")
     for explorer, args in ((sample_explorer, (None, {}, {})), (oad_timeline_explorer, ({}, [])),
                            (error_destinations_explorer, ({}, []))):

@@ -1,0 +1,393 @@
+"""The official annotation formats of the paper's OAD data sets, read into one form: segments in
+seconds, a class list (background first) and a split. `gadlib.data.convert` turns that into the OAD layout.
+
+Explained in data/README.md ("Converting official annotations"); the rules each reader applies
+(class order, class names, split) are stated in its docstring and recorded in `Annotations.rules`.
+Every error names the file and line (or JSON path) at fault.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gadlib.data.layout_io import json_field, load_json
+
+THUMOS_CLASSES = ["BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling",
+                  "CricketShot", "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow",
+                  "LongJump", "PoleVault", "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus",
+                  "VolleyballSpiking"]
+SPLIT_VALUES = ("train", "val", "test")
+
+
+@dataclass
+class TimedSegment:
+    video: str
+    column: int  # target column (index into Annotations.class_names; never 0, the background)
+    start: float  # seconds
+    end: float  # seconds
+    source: str  # "file:line" or "file: JSON path", for reports and errors
+
+
+@dataclass
+class Annotations:
+    name: str
+    class_names: list[str]  # every target column, background first
+    subsets: dict[str, str]  # video -> "train" | "val" | "test"
+    segments: list[TimedSegment]
+    ignore_index: int | None = None  # the column whose frames are ignored (THUMOS'14 "Ambiguous")
+    rules: list[str] = field(default_factory=list)  # how classes and split were made, for the report
+
+
+def _float(text: str, where: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{where}: {what} should be a number of seconds, got {text!r}") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{where}: {what} should be a finite number of seconds, got {text!r}")
+    return value
+
+
+def _hms(text: str, where: str, what: str) -> float:
+    """'HH:MM:SS.ff' (EPIC-KITCHENS timestamps) -> seconds."""
+    match = re.fullmatch(r"(\d+):([0-5]?\d):([0-5]?\d(?:\.\d*)?)", text.strip())
+    if not match:
+        raise ValueError(f"{where}: {what} should be HH:MM:SS.ff, got {text!r}")
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _set_subset(subsets: dict[str, str], video: str, subset: str, where: str) -> None:
+    if subsets.setdefault(video, subset) != subset:
+        raise ValueError(f"{where}: video {video!r} is in the {subset!r} split here but in the "
+                         f"{subsets[video]!r} split elsewhere")
+
+
+def _csv_rows(path: Path, required: tuple[str, ...]):
+    """(line number, row dict) of a CSV with a header naming at least `required`."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: line 1: the header {reader.fieldnames} lacks column(s) {missing}")
+        for row in reader:
+            if None in row or any(row[c] is None for c in required):
+                raise ValueError(f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} comma-separated "
+                                 f"fields (header {reader.fieldnames})")
+            yield reader.line_num, row
+
+
+def seeded_split(groups: dict[str, list[str]], seed: int, test_fraction: float) -> dict[str, str]:
+    """video -> "train" | "test": per group (sorted by name), its videos sorted, permuted by one
+    numpy Generator(PCG64(seed)) and the first round(test_fraction x n) made test (at least one
+    when the group has two or more videos, never all of them)."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test fraction should be in (0, 1), got {test_fraction}")
+    rng = np.random.default_rng(seed)
+    subsets = {}
+    for group in sorted(groups):
+        videos = sorted(set(groups[group]))
+        n_test = min(max(round(test_fraction * len(videos)), 1), len(videos) - 1) if len(videos) > 1 else 0
+        order = rng.permutation(len(videos))
+        for rank, index in enumerate(order):
+            subsets[videos[index]] = "test" if rank < n_test else "train"
+    return subsets
+
+
+def _seeded_rule(seed: int, test_fraction: float, per: str) -> str:
+    return (f"split: no split given, so a seeded split {per}: videos sorted, permuted by "
+            f"numpy.random.default_rng({seed}), the first round({test_fraction} x n) (at least 1, "
+            f"never all) are test, the rest train")
+
+
+# ---------------------------------------------------------------------------------------------
+# THUMOS'14
+# ---------------------------------------------------------------------------------------------
+
+def read_thumos14(folder: Path) -> Annotations:
+    """THUMOS'14 temporal annotations: `<Class>_val.txt` / `<Class>_test.txt` in one folder, lines
+    "video start end" (seconds, any whitespace). Columns: Background, the 20 classes in the
+    usual order, Ambiguous (21 = ignore_index, from `Ambiguous_*.txt`). Validation videos are the
+    training split, test videos the test split (as TeSTra). All 42 files are required; another
+    `*_val.txt` / `*_test.txt` is an error (its class would be dropped)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: THUMOS'14 annotation folder not found")
+    names = THUMOS_CLASSES + ["Ambiguous"]
+    for path in sorted(folder.glob("*_*.txt")):
+        stem, _, suffix = path.stem.rpartition("_")
+        if suffix in ("val", "test") and stem not in names:
+            raise ValueError(f"{path}: {stem!r} is not one of the 20 THUMOS'14 classes nor Ambiguous")
+    subsets, segments = {}, []
+    for suffix, subset in (("val", "train"), ("test", "test")):
+        for column, name in enumerate(names, start=1):
+            path = folder / f"{name}_{suffix}.txt"
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: file not found (the THUMOS'14 annotations have one "
+                                        f"file per class and split, Ambiguous included)")
+            for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+                fields, where = line.split(), f"{path}:{line_no}"
+                if not fields:
+                    continue
+                if len(fields) != 3:
+                    raise ValueError(f"{where}: expected 'video start end', got {line!r}")
+                video = fields[0]
+                _set_subset(subsets, video, subset, where)
+                segments.append(TimedSegment(video, column, _float(fields[1], where, "start"),
+                                             _float(fields[2], where, "end"), where))
+    return Annotations("thumos14", ["Background"] + names, dict(sorted(subsets.items())), segments,
+                       ignore_index=len(names), rules=[
+                           "classes: Background, the 20 THUMOS'14 classes in the usual order, Ambiguous "
+                           "(ignore_index 21: its frames are ignored)",
+                           "split: *_val.txt videos -> train, *_test.txt videos -> test"])
+
+
+# ---------------------------------------------------------------------------------------------
+# CrossTask
+# ---------------------------------------------------------------------------------------------
+
+def _crosstask_tasks(path: Path) -> list[tuple[str, str, list[str]]]:
+    """(task id, task name, steps) per block of tasks_primary.txt."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    lines = path.read_text().splitlines()
+    tasks, i = [], 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        block = lines[i:i + 5]
+        where = f"{path}:{i + 1}"
+        if len(block) < 5 or not all(x.strip() for x in block):
+            raise ValueError(f"{where}: a task block should be 5 lines (id, name, url, number of steps, "
+                             f"comma-separated steps) followed by a blank line")
+        task_id, name, _url, count, steps_line = (x.strip() for x in block)
+        steps = [s.strip() for s in steps_line.split(",")]
+        if not count.isdigit() or int(count) != len(steps) or not all(steps):
+            raise ValueError(f"{path}:{i + 4}: task {task_id} says {count!r} steps but line {i + 5} lists "
+                             f"{len(steps)} ({steps_line!r})")
+        if any(task_id == t for t, _, _ in tasks):
+            raise ValueError(f"{where}: task id {task_id} appears twice")
+        tasks.append((task_id, name, steps))
+        i += 5
+    if not tasks:
+        raise ValueError(f"{path}: no task blocks")
+    return tasks
+
+
+def _crosstask_classes(tasks, step_names: str) -> tuple[list[str], dict[tuple[str, int], int], str]:
+    """Class names, (task id, 1-based step) -> column, and the rule applied."""
+    owners: dict[str, list[str]] = {}
+    for _, name, steps in tasks:
+        for step in steps:
+            owners.setdefault(step, []).append(name)
+    names, column = ["background"], {}
+    for task_id, task_name, steps in tasks:
+        for k, step in enumerate(steps, start=1):
+            label = step if step_names == "shared" or len(set(owners[step])) == 1 else f"{step} ({task_name})"
+            if label not in names:
+                names.append(label)
+            column[(task_id, k)] = names.index(label)
+    shared = sorted(s for s, o in owners.items() if len(set(o)) > 1)
+    rule = (f"classes: one per distinct step text over the primary tasks, in tasks_primary.txt order; "
+            f"{len(shared)} step text(s) used by several tasks are one class" if step_names == "shared" else
+            f"classes: one per task step, named by its text; the {len(shared)} step text(s) used by several "
+            f"tasks are named '<step> (<task name>)'")
+    return names, column, rule
+
+
+def read_crosstask(folder: Path, split_file: Path | None = None, seed: int = 0, test_fraction: float = 0.2,
+                   step_names: str = "shared") -> Annotations:
+    """CrossTask: `<folder>/tasks_primary.txt` and `<folder>/annotations/<task>_<video>.csv` (rows
+    "step, start, end", step 1-based, seconds); the task id is the file name up to its first "_".
+
+    step_names "shared": a step text is one class whichever tasks use it (e.g. one "pour water"),
+    which gives the 105 step classes the paper reports for the 18 primary tasks; "per-task": a
+    text used by several tasks becomes one class per task, "<step> (<task name>)".
+    Split: `split_file` (CrossTask's videos_val.csv, rows "task,video,url") lists the test videos;
+    without it, `seeded_split` per task.
+    """
+    folder = Path(folder)
+    if step_names not in ("shared", "per-task"):
+        raise ValueError(f"step names rule should be 'shared' or 'per-task', got {step_names!r}")
+    tasks = _crosstask_tasks(folder / "tasks_primary.txt")
+    names, column, class_rule = _crosstask_classes(tasks, step_names)
+    steps_of = {task_id: len(steps) for task_id, _, steps in tasks}
+    annotation_dir = folder / "annotations"
+    if not annotation_dir.is_dir():
+        raise FileNotFoundError(f"{annotation_dir}: annotation folder not found")
+    groups, segments = {}, []
+    for path in sorted(annotation_dir.glob("*.csv")):
+        task_id, _, video = path.stem.partition("_")
+        if task_id not in steps_of or not video:
+            raise ValueError(f"{path}: expected <task>_<video>.csv with a task id of {folder / 'tasks_primary.txt'}, "
+                             f"got task {task_id!r}")
+        if any(video in vs for vs in groups.values()):
+            raise ValueError(f"{path}: video {video!r} is annotated for two tasks")
+        groups.setdefault(task_id, []).append(video)
+        for line_no, row in enumerate(csv.reader(path.read_text().splitlines()), start=1):
+            where = f"{path}:{line_no}"
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) != 3:
+                raise ValueError(f"{where}: expected 'step,start,end', got {row!r}")
+            step = row[0].strip()
+            if not step.isdigit() or not 1 <= int(step) <= steps_of[task_id]:
+                raise ValueError(f"{where}: step should be 1..{steps_of[task_id]} (task {task_id}), got {step!r}")
+            segments.append(TimedSegment(video, column[(task_id, int(step))], _float(row[1], where, "start"),
+                                         _float(row[2], where, "end"), where))
+    if not groups:
+        raise ValueError(f"{annotation_dir}: no <task>_<video>.csv files")
+    annotated = {v for vs in groups.values() for v in vs}
+    if split_file is not None:
+        test, unknown = set(), set()
+        for line_no, row in enumerate(csv.reader(Path(split_file).read_text().splitlines()), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) < 2:
+                raise ValueError(f"{split_file}:{line_no}: expected 'task,video,url', got {row!r}")
+            (test if row[1].strip() in annotated else unknown).add(row[1].strip())
+        subsets = {v: "test" if v in test else "train" for v in annotated}
+        split_rule = (f"split: the {len(test)} videos of {split_file} are test, the other annotated videos train"
+                      + (f"; {len(unknown)} listed videos have no annotation file and are not in the data set"
+                         if unknown else ""))
+    else:
+        subsets = seeded_split(groups, seed, test_fraction)
+        split_rule = _seeded_rule(seed, test_fraction, "per task")
+    return Annotations("crosstask", names, dict(sorted(subsets.items())), segments, rules=[class_rule, split_rule])
+
+
+# ---------------------------------------------------------------------------------------------
+# EPIC-KITCHENS-100
+# ---------------------------------------------------------------------------------------------
+
+def _class_keys(path: Path) -> dict[int, str]:
+    keys = {}
+    for line_no, row in _csv_rows(path, ("id", "key")):
+        if not row["id"].strip().isdigit():
+            raise ValueError(f"{path}:{line_no}: id should be an integer, got {row['id']!r}")
+        keys[int(row["id"])] = row["key"].strip()
+    return keys
+
+
+def read_epic100(folder: Path) -> Annotations:
+    """EPIC-KITCHENS-100: EPIC_100_train.csv (-> train) and EPIC_100_validation.csv (-> test),
+    start/stop_timestamp HH:MM:SS.ff. Classes: every (verb_class, noun_class) pair in the two files,
+    sorted by verb then noun class id, named "<verb key> <noun key>" from EPIC_100_verb_classes.csv
+    and EPIC_100_noun_classes.csv."""
+    folder = Path(folder)
+    verbs = _class_keys(folder / "EPIC_100_verb_classes.csv")
+    nouns = _class_keys(folder / "EPIC_100_noun_classes.csv")
+    required = ("video_id", "start_timestamp", "stop_timestamp", "verb_class", "noun_class")
+    rows, subsets = [], {}
+    for file_name, subset in (("EPIC_100_train.csv", "train"), ("EPIC_100_validation.csv", "test")):
+        path = folder / file_name
+        for line_no, row in _csv_rows(path, required):
+            where = f"{path}:{line_no}"
+            verb, noun = row["verb_class"].strip(), row["noun_class"].strip()
+            if not verb.isdigit() or int(verb) not in verbs:
+                raise ValueError(f"{where}: verb_class {verb!r} is not an id of EPIC_100_verb_classes.csv")
+            if not noun.isdigit() or int(noun) not in nouns:
+                raise ValueError(f"{where}: noun_class {noun!r} is not an id of EPIC_100_noun_classes.csv")
+            video = row["video_id"].strip()
+            _set_subset(subsets, video, subset, where)
+            rows.append((video, (int(verb), int(noun)), _hms(row["start_timestamp"], where, "start_timestamp"),
+                         _hms(row["stop_timestamp"], where, "stop_timestamp"), where))
+    pairs = sorted({pair for _, pair, _, _, _ in rows})
+    names = ["background"] + [f"{verbs[v]} {nouns[n]}" for v, n in pairs]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"{folder}: verb-noun names {twice[:5]} stand for several (verb, noun) pairs")
+    column = {pair: k for k, pair in enumerate(pairs, start=1)}
+    segments = [TimedSegment(video, column[pair], a, b, where) for video, pair, a, b, where in rows]
+    return Annotations("epic100", names, dict(sorted(subsets.items())), segments, rules=[
+        f"classes: the {len(pairs)} (verb_class, noun_class) pairs of the train and validation files, sorted "
+        f"by verb then noun id, named '<verb key> <noun key>'",
+        "split: EPIC_100_train.csv -> train, EPIC_100_validation.csv -> test"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Ego4D GoalStep
+# ---------------------------------------------------------------------------------------------
+
+def read_goalstep(folder: Path) -> Annotations:
+    """Ego4D GoalStep: goalstep_train.json (-> train) and goalstep_val.json (-> test), {"videos":
+    [{"video_uid", "segments": [{"start_time", "end_time", "step_category", ...}]}]}. The step
+    level: each first-level segment is its step_category (substeps, the nested "segments", are not
+    used); classes are the step categories found, sorted."""
+    folder = Path(folder)
+    subsets, found = {}, []
+    for file_name, subset in (("goalstep_train.json", "train"), ("goalstep_val.json", "test")):
+        path = folder / file_name
+        for i, video in enumerate(json_field(load_json(path), "videos", str(path), "list")):
+            where = f"{path}: videos[{i}]"
+            uid = json_field(video, "video_uid", where, "string")
+            _set_subset(subsets, uid, subset, where)
+            for j, step in enumerate(json_field(video, "segments", where, "list")):
+                at = f"{where}.segments[{j}]"
+                found.append((uid, json_field(step, "step_category", at, "string"),
+                              float(json_field(step, "start_time", at, "number")),
+                              float(json_field(step, "end_time", at, "number")), at))
+    categories = sorted({category for _, category, _, _, _ in found})
+    column = {c: k for k, c in enumerate(categories, start=1)}
+    segments = [TimedSegment(uid, column[c], a, b, at) for uid, c, a, b, at in found]
+    return Annotations("goalstep", ["background"] + categories, dict(sorted(subsets.items())), segments, rules=[
+        f"classes: the {len(categories)} step_category values of the first-level segments (the step level; "
+        f"substeps not used), sorted",
+        "split: goalstep_train.json -> train, goalstep_val.json -> test"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Your own videos
+# ---------------------------------------------------------------------------------------------
+
+def read_own(path: Path, test_videos: Path | None = None, seed: int = 0, test_fraction: float = 0.2) -> Annotations:
+    """A CSV with header `video,start,end,label` (seconds) and optionally `split` (train/val/test).
+    Classes: the labels found, sorted. Split: the split column, else `test_videos` (one video id
+    per line: test, the rest train), else `seeded_split` over all videos."""
+    path = Path(path)
+    rows = list(_csv_rows(path, ("video", "start", "end", "label")))
+    split_column = bool(rows) and "split" in rows[0][1]
+    if split_column and test_videos is not None:
+        raise ValueError(f"{path}: has a split column, so --test-videos would be a second split; pass one")
+    subsets, found = {}, []
+    for line_no, row in rows:
+        where = f"{path}:{line_no}"
+        video, label = row["video"].strip(), row["label"].strip()
+        if not video or not label:
+            raise ValueError(f"{where}: empty video or label")
+        if label.lower() == "background":
+            raise ValueError(f"{where}: label 'background' is reserved for unannotated frames (column 0); "
+                             f"leave such spans out")
+        if split_column:
+            if row["split"].strip() not in SPLIT_VALUES:
+                raise ValueError(f"{where}: split should be one of {SPLIT_VALUES}, got {row['split']!r}")
+            _set_subset(subsets, video, row["split"].strip(), where)
+        found.append((video, label, _float(row["start"], where, "start"), _float(row["end"], where, "end"), where))
+    if not found:
+        raise ValueError(f"{path}: no annotation rows")
+    videos = sorted({video for video, *_ in found})
+    if split_column:
+        split_rule = f"split: the split column of {path}"
+    elif test_videos is not None:
+        listed = {line.strip() for line in Path(test_videos).read_text().splitlines() if line.strip()}
+        unknown = sorted(listed - set(videos))
+        if unknown:
+            raise ValueError(f"{test_videos}: videos {unknown[:5]} have no row in {path}")
+        subsets = {v: "test" if v in listed else "train" for v in videos}
+        split_rule = f"split: the {len(listed)} videos of {test_videos} are test, the rest train"
+    else:
+        subsets = seeded_split({"all": videos}, seed, test_fraction)
+        split_rule = _seeded_rule(seed, test_fraction, "over all videos")
+    labels = sorted({label for _, label, *_ in found})
+    column = {label: k for k, label in enumerate(labels, start=1)}
+    segments = [TimedSegment(v, column[label], a, b, where) for v, label, a, b, where in found]
+    return Annotations("own", ["background"] + labels, dict(sorted(subsets.items())), segments,
+                       rules=[f"classes: the {len(labels)} labels of {path}, sorted", split_rule])

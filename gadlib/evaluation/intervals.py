@@ -1,0 +1,227 @@
+"""Paired differences between two methods with a 95 % interval from a hierarchical bootstrap.
+
+Explained in notebooks/05_online_action_detection.ipynb (section 7) and used for every comparison
+of notebooks 04 and 05.
+
+Two sources of noise separate two methods' numbers: the seed (initialisation, sampling of
+training windows) and the finite test set. A hierarchical bootstrap resamples both, in that
+order: draw the seeds with replacement, then, inside each drawn seed, the test units (videos for
+OAD, samples for offline top-1) with replacement; both methods get the same draws (they were
+tested on the same units with the same seeds), so what they share cancels out. The statistic is
+recomputed from the resampled units' *counts* (TP / FP / FN for segment and point F1, hits and
+samples for accuracy), exactly as the metric pools them, so nothing is averaged that the metric
+does not average.
+
+Verdicts (`PairedInterval.verdict`): "holds" when the interval excludes 0 in the expected
+direction, "opposite" when it excludes 0 the other way, "unresolved" when it contains 0, and
+"not testable" when a side collapsed (`collapsed`: one class on >= 95 % of its predictions).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gadlib.evaluation.diversity import error_counts, error_entropy, matched_counts, matched_error_entropy
+from gadlib.evaluation.metrics import f1_from_counts, point_f1_counts, segment_f1_counts
+
+COLLAPSE_SHARE = 0.95
+VERDICTS = ("holds", "opposite", "unresolved", "not testable")
+
+
+@dataclass(frozen=True)
+class PairedInterval:
+    """A − B in points (scale 100): the mean of the per-seed differences and its 95 % interval
+    from `hierarchical_bootstrap`; `per_seed` differences in seed order; `units` test units per seed."""
+    mean: float
+    ci95: tuple[float, float]
+    per_seed: list[float] = field(default_factory=list)
+    units: int = 0
+    not_testable: str | None = None  # why, when a side collapsed
+
+    def verdict(self, expect: int = +1) -> str:
+        """One of VERDICTS for the claim that A − B has the sign of `expect` (+1 or -1). For a claim
+        of no difference (expect 0) an interval that excludes 0 is "opposite"; one that contains 0
+        stays "unresolved" (it does not show the two are equal)."""
+        if self.not_testable:
+            return "not testable"
+        lo, hi = self.ci95
+        if lo > 0 or hi < 0:
+            return "holds" if expect != 0 and (lo > 0) == (expect > 0) else "opposite"
+        return "unresolved"
+
+    @property
+    def half_width(self) -> float:
+        return (self.ci95[1] - self.ci95[0]) / 2
+
+    def as_dict(self) -> dict:
+        return {"mean": self.mean, "ci95": list(self.ci95), "per_seed": list(self.per_seed), "units": self.units,
+                "not_testable": self.not_testable}
+
+    def __str__(self) -> str:
+        return f"{self.mean:+.1f} [{self.ci95[0]:+.1f}, {self.ci95[1]:+.1f}]"
+
+
+def hierarchical_bootstrap(a: list[np.ndarray], b: list[np.ndarray], statistic, draws: int = 2000,
+                           seed: int = 0, scale: float = 100.0) -> PairedInterval:
+    """The paired difference statistic(A) − statistic(B) and its 95 % percentile interval.
+
+    a, b: per seed (same order), the per-unit counts [n_units, k] of each method on the same units
+    (row i of a[s] and b[s] is the same test unit). statistic: counts summed over units [..., k] ->
+    the metric [...] (vectorised over leading axes), e.g. `f1_from_counts`. The point estimate is
+    the mean over seeds of the per-seed differences on all units.
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError(f"hierarchical_bootstrap: {len(a)} and {len(b)} seeds; need the same seeds, at least one")
+    for s, (x, y) in enumerate(zip(a, b)):
+        if np.shape(x) != np.shape(y) or np.ndim(x) != 2 or len(x) == 0:
+            raise ValueError(f"hierarchical_bootstrap: seed {s}: counts of shapes {np.shape(x)} and {np.shape(y)}; "
+                             "need [n_units, k] of the same units for both methods")
+    a = [np.asarray(x, dtype=float) for x in a]
+    b = [np.asarray(y, dtype=float) for y in b]
+    per_seed = [scale * float(statistic(x.sum(0)) - statistic(y.sum(0))) for x, y in zip(a, b)]
+    total = np.zeros(draws)
+    for rows, s, units in _resamples([len(x) for x in a], draws, seed):  # the same units for A and B
+        total[rows] += statistic(a[s][units].sum(1)) - statistic(b[s][units].sum(1))
+    return _interval(per_seed, scale * total / len(a), len(a[0]))
+
+
+def resampled_difference(n_units: list[int], difference, draws: int = 1000, seed: int = 0, scale: float = 1.0,
+                         per_seed: list[float] | None = None) -> PairedInterval:
+    """`hierarchical_bootstrap` for a statistic that is not a sum of per-unit counts (e.g. an
+    entropy of the pooled errors): difference(s, units) -> A − B on seed s's test units `units`
+    (an index array, with repeats), called once per resampled seed of every draw. per_seed: the
+    point estimates (in scale's units) when they are computed more carefully than one call
+    (default: `difference(s, all units)`)."""
+    if not n_units or min(n_units) < 1:
+        raise ValueError(f"resampled_difference: need at least one seed and one unit per seed, got {n_units}")
+    if per_seed is None:
+        per_seed = [scale * float(difference(s, np.arange(n))) for s, n in enumerate(n_units)]
+    total = np.zeros(draws)
+    for rows, s, units in _resamples(list(n_units), draws, seed):
+        total[rows] += [difference(s, u) for u in units]
+    return _interval(per_seed, scale * total / len(n_units), n_units[0])
+
+
+def _resamples(n_units: list[int], draws: int, seed: int):
+    """The hierarchical bootstrap's draws, grouped for vectorised statistics: for each position j of
+    a draw's seeds and each seed s, (the draws that picked s at j, their units resampled within s)."""
+    rng = np.random.default_rng(seed)
+    n_seeds = len(n_units)
+    picks = rng.integers(n_seeds, size=(draws, n_seeds))  # the seeds of each draw
+    for j in range(n_seeds):
+        for s in range(n_seeds):
+            rows = np.flatnonzero(picks[:, j] == s)
+            if len(rows):
+                yield rows, s, rng.integers(n_units[s], size=(len(rows), n_units[s]))
+
+
+def _interval(per_seed: list[float], diffs: np.ndarray, units: int) -> PairedInterval:
+    lo, hi = np.nanquantile(diffs, [0.025, 0.975]) if np.isfinite(diffs).any() else (np.nan, np.nan)
+    return PairedInterval(float(np.mean(per_seed)), (float(lo), float(hi)), list(per_seed), units)
+
+
+def collapsed(preds: np.ndarray, share: float = COLLAPSE_SHARE) -> bool:
+    """True when one class (background included) is >= `share` of the predictions."""
+    preds = np.asarray(preds).ravel()
+    return len(preds) > 0 and np.bincount(preds - preds.min()).max() >= share * len(preds)
+
+
+def oad_counts(videos, metric: str, fps: float) -> np.ndarray:
+    """Per test video, the counts [V, 3] (TP, FP, FN) of an OAD F1 metric ("seg_f1_0.1", "seg_f1_0.5",
+    "point_f1_1s", ...) of `gadlib.evaluation.oad.DensePrediction`s, ignored frames as `oad_metrics` treats them
+    (their truth is background, the prediction keeps its label)."""
+    preds = [d.pred for d in videos]
+    truths = [np.where(d.ignored, 0, d.truth) for d in videos]
+    kind, _, value = metric.rpartition("_")
+    if kind == "seg_f1":
+        return segment_f1_counts(preds, truths, float(value))
+    if kind == "point_f1" and value.endswith("s"):
+        return point_f1_counts(preds, truths, fps, float(value[:-1]))
+    raise ValueError(f"oad_counts: {metric!r} is not a segment or point F1 (e.g. 'seg_f1_0.1', 'point_f1_1s')")
+
+
+def paired_runs_interval(runs_a, runs_b, counts, preds, statistic, what: str, **bootstrap) -> PairedInterval:
+    """A − B over the seeds both methods ran (`gadlib.evaluation.experiment.Run`s): counts(run) -> per-unit
+    counts [n, k] for `hierarchical_bootstrap`, preds(run) -> its predictions, for the collapse
+    check ("not testable" when either side collapsed in any seed); `what` names the units."""
+    by_seed = [{r.seed: r for r in runs} for runs in (runs_a, runs_b)]
+    seeds = sorted(set(by_seed[0]) & set(by_seed[1]))
+    if not seeds:
+        raise ValueError("paired_runs_interval: the two methods share no seed")
+    out = hierarchical_bootstrap(*[[counts(side[s]) for s in seeds] for side in by_seed], statistic, **bootstrap)
+    down = sorted({side[s].method for side in by_seed for s in seeds if collapsed(preds(side[s]))})
+    if down:
+        out = PairedInterval(out.mean, out.ci95, out.per_seed, out.units,
+                             f"collapsed: {down} predict one class on >= {COLLAPSE_SHARE:.0%} of {what}")
+    return out
+
+
+def oad_interval(runs_a, runs_b, metric: str, fps: float, **bootstrap) -> PairedInterval:
+    """A − B of an OAD F1 metric (runs with results["oad"]["videos"]), videos resampled within seeds."""
+    return paired_runs_interval(runs_a, runs_b, lambda r: oad_counts(r.results["oad"]["videos"], metric, fps),
+                                lambda r: np.concatenate([d.pred for d in r.results["oad"]["videos"]]),
+                                f1_from_counts, "frames", **bootstrap)
+
+
+def accuracy_interval(runs_a, runs_b, kind: str, **bootstrap) -> PairedInterval:
+    """A − B of top-1 accuracy on `kind` ("step", "next", "task"), test samples resampled within seeds."""
+    def hits(run) -> np.ndarray:
+        result = run.results[kind]
+        return np.stack([result["pred"] == result["targets"], np.ones(len(result["pred"]))], axis=1)
+
+    return paired_runs_interval(runs_a, runs_b, hits, lambda r: r.results[kind]["pred"],
+                                lambda c: c[..., 0] / c[..., 1], "samples", **bootstrap)
+
+
+def unit_errors(units: dict, num_classes: int, exclude=()) -> dict:
+    """For `entropy_gap_interval`: units[method][s] = per test unit (a video, or a sample) of seed
+    s, its (pred, truth) arrays -> each unit's `error_counts`, kept sparse (flat indices, counts),
+    computed once so that a bootstrap draw only adds up its units' entries."""
+    return {m: [[_nonzero(error_counts(pred, truth, num_classes, exclude=exclude)) for pred, truth in unit_list]
+                for unit_list in per_seed] for m, per_seed in units.items()}
+
+
+def entropy_gap_interval(errors_of_units: dict, a: str, b: str, num_classes: int, score: str = "matched",
+                         min_errors: int = 5, draws: int = 500, seed: int = 0,
+                         per_seed: list[float] | None = None) -> PairedInterval:
+    """A − B of the error-entropy score (nats) with a 95 % hierarchical-bootstrap interval
+    (`resampled_difference`: seeds, then test units within a seed, the same units
+    for every method). errors_of_units: `unit_errors(...)` of every method compared. score: "raw"
+    (`error_entropy`), "miller_madow", or "matched" (`matched_error_entropy` at the
+    `matched_counts` of all the methods on the resample, one subsampling draw per bootstrap draw).
+    A resample where no class is scored gives NaN and is left out of the interval. per_seed: the
+    point estimates when computed with more subsampling draws than one.
+
+    Explained in notebooks/03_misclassification_diversity.ipynb (section 3)."""
+    methods = list(errors_of_units)
+    n_units = [len(u) for u in errors_of_units[a]]
+
+    def errors(method, s, idx):
+        cells = [errors_of_units[method][s][i] for i in idx]
+        flat = np.bincount(np.concatenate([c[0] for c in cells]), weights=np.concatenate([c[1] for c in cells]),
+                           minlength=num_classes * num_classes)
+        return flat.astype(np.int64).reshape(num_classes, num_classes)
+
+    calls = itertools.count()
+
+    def difference(s, idx):
+        if score == "matched":
+            e = {m: errors(m, s, idx) for m in methods}
+            n = matched_counts(e, min_errors)
+            # a fresh subsampling draw per bootstrap draw (its noise belongs in the interval), the
+            # same one for both methods (common random numbers), reproducible from `seed`
+            draw = int(np.random.SeedSequence([seed, s, next(calls)]).generate_state(1)[0])
+            return matched_error_entropy(e[a], n, 1, seed=draw) - matched_error_entropy(e[b], n, 1, seed=draw)
+        estimator = "plugin" if score == "raw" else score
+        return (error_entropy(errors(a, s, idx), min_errors, estimator)
+                - error_entropy(errors(b, s, idx), min_errors, estimator))
+
+    return resampled_difference(n_units, difference, draws=draws, seed=seed, per_seed=per_seed)
+
+
+def _nonzero(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    flat = errors.ravel()
+    where = np.flatnonzero(flat)
+    return where, flat[where]

@@ -1,0 +1,191 @@
+"""Results files and how their numbers are written.
+
+Every notebook saves its headline numbers to `results/<notebook>.json` (method -> metric ->
+mean, std, per-seed values), so runs can be compared and the README's result blocks regenerated
+(`python -m gadlib.readme_table --write`). The main job (`python -m gadlib.run_notebooks`) adds
+each notebook's measured wall time. Under pytest, `$GADLAB_RESULTS_DIR` points to a temporary
+folder (see the root `conftest.py`), so running the tests never rewrites the committed files.
+
+`fmt_mean_std` and `paired_difference` are the one way the notebooks and the README write a
+mean over seeds and a paired difference between two methods.
+
+Explained in notebooks/01_generative_vs_discriminative.ipynb.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gadlib.data.layout_io import load_json
+from gadlib.evaluation.metrics import mean_std
+
+RESULTS_DIR_ENV = "GADLAB_RESULTS_DIR"
+
+
+def repo_root() -> Path:
+    """The folder holding pyproject.toml above the working directory (notebooks run in
+    notebooks/), else the working directory itself (e.g. a Colab scratch folder)."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "gadlib").is_dir():
+            return folder
+    return here
+
+
+def results_dir() -> Path:
+    """Where results files are read and written: `$GADLAB_RESULTS_DIR` when set (the tests set it
+    to a temporary folder), else `results/` at the repository root."""
+    override = os.environ.get(RESULTS_DIR_ENV)
+    return Path(override) if override else repo_root() / "results"
+
+
+def _plain(value):
+    """numpy scalars and arrays -> JSON types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write atomically: a crash never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(_plain(data), f, indent=1)
+    os.replace(tmp, path)
+
+
+def save_results(notebook: str, payload: dict) -> Path:
+    """Write <results_dir()>/<notebook>.json."""
+    folder = results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{notebook}.json"
+    _write_json(path, {"notebook": notebook, **payload})
+    return path
+
+
+def read_results_file(path: Path) -> dict:
+    """One results file; a missing or malformed file names itself and the notebook to rerun."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no results file {path}: run notebooks/{path.stem}.ipynb first")
+    try:
+        return load_json(path)
+    except ValueError as e:  # malformed JSON: the message names the file, line and column
+        raise ValueError(f"{e}: rerun notebooks/{path.stem}.ipynb") from e
+
+
+def load_results(notebook: str, folder: Path | None = None) -> dict:
+    """<folder or results_dir()>/<notebook>.json."""
+    return read_results_file((folder or results_dir()) / f"{notebook}.json")
+
+
+def record_run(notebook: str, wall_seconds: float, machine: str) -> Path:
+    """Add the main job's measured wall time of a notebook (kernel start to last cell) and the
+    machine it ran on to that notebook's results file."""
+    path = results_dir() / f"{notebook}.json"
+    data = load_results(notebook)
+    data["run"] = {"wall_seconds": float(wall_seconds), "machine": machine}
+    _write_json(path, data)
+    return path
+
+
+def fmt_mean_std(stats: dict, scale: float = 100.0, digits: int = 1) -> str:
+    """'62.8 ± 3.3' from a {"mean", "std", ...} summary (accuracies are stored as fractions and
+    shown in %: scale=100)."""
+    try:
+        mean, std = stats["mean"], stats["std"]
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"expected a summary with 'mean' and 'std', got {stats!r}") from e
+    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """A − B over the same seeds (in points with scale=100): mean and std (ddof=1) of the per-seed
+    differences, and in how many seeds A was ahead."""
+    mean: float
+    std: float
+    wins: int
+    n: int
+
+    @property
+    def ahead(self) -> bool:
+        """A beat B by more than one std of the paired difference."""
+        return self.mean > self.std
+
+    @property
+    def behind(self) -> bool:
+        return self.mean < -self.std
+
+    def similar(self, tolerance: float = 1.0) -> bool:
+        """|A − B| within one std, or within `tolerance` points when the std is smaller."""
+        return abs(self.mean) <= max(self.std, tolerance)
+
+    def __str__(self) -> str:
+        return f"{self.mean:+.1f} ± {self.std:.1f}"
+
+
+def paired_difference(a, b, scale: float = 100.0) -> PairedDifference:
+    """Per-seed A − B. `a` and `b` are per-seed values in seed order, or summaries with a
+    "per_seed" list; pairing by seed removes the variation that both methods share."""
+    a, b = (np.asarray(x["per_seed"] if isinstance(x, dict) else x, dtype=float) for x in (a, b))
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise ValueError(f"paired_difference needs per-seed values of the same seeds; got shapes {a.shape} and {b.shape}")
+    x = scale * (a - b)
+    s = mean_std(x)
+    return PairedDifference(s["mean"], s["std"], int((x > 0).sum()), len(x))
+
+
+# What notebook 02 checks of the paper's claim 2 (A, B, relation): one list for the notebook's
+# conclusions and the README's, so the two cannot drift apart.
+TOKENIZATION_CLAIMS = (("discriminative", "gen_text", ">"), ("gen_rand", "gen_text", "≈"),
+                       ("gen_desync", "gen_text", ">"), ("gen_extend", "discriminative", "≈"))
+
+
+def claim_line(metrics: dict, a: str, b: str, relation: str, key: str = "step_top1") -> str:
+    """One line: does 'A > B' or 'A ≈ B' (the paper's finding) hold in these results?
+    `metrics` is `experiment.summarize` output (method -> key -> per-seed values)."""
+    if relation not in (">", "≈"):
+        raise ValueError(f"relation must be '>' or '≈', got {relation!r}")
+    missing = [m for m in (a, b) if m not in metrics]
+    if missing:
+        raise KeyError(f"no results for {missing}; methods present: {sorted(metrics)}")
+    d = paired_difference(metrics[a][key], metrics[b][key])
+    holds = d.similar() if relation == "≈" else d.ahead
+    return (f"- {a} {relation} {b} (paper): {a} − {b} = {d} points over {d.n} seeds -> "
+            f"{'holds' if holds else 'does not hold'} here.")
+
+
+def grid_gap_line(sweep: list[dict], key: str = "step_top1") -> str:
+    """Where in notebook 02's compositionality × overlap grid the discriminative lead over
+    text-label generation is smallest and largest."""
+    gaps = {(p["compositionality"], p["overlap"]): 100 * (p["metrics"]["discriminative"][key]["mean"]
+                                                          - p["metrics"]["gen_text"][key]["mean"]) for p in sweep}
+    lo, hi = min(gaps, key=gaps.get), max(gaps, key=gaps.get)
+    lines = [f"- The discriminative lead over text is smallest at compositionality={lo[0]}, overlap={lo[1]} "
+             f"({gaps[lo]:+.1f} points) and largest at compositionality={hi[0]}, overlap={hi[1]} ({gaps[hi]:+.1f})."]
+    # what the overlap knob does at each compositionality: the paper predicts a wider lead with more
+    # shared words; where a class looks like its words, a shared word is also shared visual evidence
+    for c in sorted({c for c, _ in gaps}):
+        row = sorted((o, g) for (cc, o), g in gaps.items() if cc == c)
+        if len(row) < 2:
+            continue
+        (o_lo, g_lo), (o_hi, g_hi) = row[0], row[-1]
+        moved = "widens" if g_hi > g_lo else "narrows"
+        why = ("the paper's direction: more shared first words, more ambiguous decoding" if g_hi > g_lo else
+               "against the paper's direction" + (": where a class looks like the sum of its words, a shared word "
+                                                  "is shared visual evidence that text generation can use" if c > 0 else ""))
+        lines.append(f"- At compositionality={c}, the lead {moved} from {g_lo:+.1f} (overlap={o_lo}) to {g_hi:+.1f} "
+                     f"(overlap={o_hi}) points: {why}.")
+    return "\n".join(lines)

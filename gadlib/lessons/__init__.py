@@ -1,0 +1,1 @@
+"""What the notebooks show: figures, interactive explorers, graded exercises and their checkers."""

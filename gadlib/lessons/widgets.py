@@ -1,0 +1,217 @@
+"""Interactive explorers (core ipywidgets), kept here so the notebooks stay short.
+
+Every explorer draws with a plain function too (`sample_figure`), so a static figure is always
+available: in CI, on GitHub's notebook viewer, in a PDF.
+
+Explained in notebooks/01_generative_vs_discriminative.ipynb.
+"""
+from __future__ import annotations
+
+import os
+import textwrap
+
+import ipywidgets as w
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from IPython.display import Markdown, display
+
+from gadlib.lessons.plots import KIND_TITLES, plot_timeline
+from gadlib.core.prompts import LABEL_SET_OF_KIND
+from gadlib.data.samples import label_names
+
+# Headless runs (`pytest --nbmake`, the main job `gadlib.tools.run_notebooks`) set this variable: there an
+# explorer shows a note instead of its widgets. nobody can move a slider there, the static figure
+# above each explorer is drawn anyway, and nbclient can block for good on a cell whose Output
+# widget captures a display (jupyter/nbclient#312; seen here twice in CI, after notebook 01's
+# explorer).
+STATIC_ENV = "GADLAB_STATIC_WIDGETS"
+
+
+def _static_note(name: str) -> Markdown | None:
+    """The note a headless run shows instead of explorer `name`; None in a live notebook."""
+    if not os.environ.get(STATIC_ENV):
+        return None
+    return Markdown(f"*{name}: an interactive explorer. Run this cell in Jupyter to use it; the figure "
+                    "above is its static view.*")
+
+
+def sample_figure(dataset, samples_by_kind: dict, results: dict, kind: str, index: int, k: int = 5):
+    """One test sample: where it sits in its video, and each method's top-k classes.
+
+    results: {method: evaluate() output}. Scores are on each method's own scale (log-prob for
+    the discriminative head and exact scoring, minus edit distance for greedy decoding), so the
+    figure shows ranks, with the score printed beside each class.
+    """
+    sample = samples_by_kind[kind][index]
+    names = label_names(dataset, LABEL_SET_OF_KIND[kind])
+    video = next(v for v in dataset.videos if v.video_id == sample.video_id)
+    # 8 inches wide: JupyterLab shows it near full size in a 1024-px window, so 9-pt labels stay readable
+    fig = plt.figure(figsize=(8, 1.6 + 0.8 * len(results)))
+    grid = fig.add_gridspec(1 + len(results), 1, height_ratios=[1.2] + [1] * len(results))
+    seg = next((i for i, s in enumerate(video.segments) if s.start == sample.frame), None)
+    plot_timeline(video, dataset.step_names, ax=fig.add_subplot(grid[0]), highlight=seg)
+    fig.axes[0].set_title(f"{KIND_TITLES[kind]} sample {index} of video {video.video_id}: "
+                          f"truth = {names[sample.target]!r}", fontsize=10)
+    for row, (method, res) in enumerate(results.items(), start=1):
+        scores = res[kind]["scores"][index]
+        top = np.argsort(-scores, kind="stable")[:k]
+        ax = fig.add_subplot(grid[row])
+        ax.axis("off")
+        # the method name in its own left column, so it never sits on the first prediction
+        ax.text(0, 0.5, method.replace("_", "\n", 1), fontsize=9, weight="bold", va="center", transform=ax.transAxes)
+        for j, c in enumerate(top):
+            label = textwrap.fill(names[c], 16, max_lines=2, placeholder="…")
+            ax.text(0.19 + j * 0.165, 0.5, f"{label}\n{scores[c]:.2f}", fontsize=9, va="center", transform=ax.transAxes,
+                    color="green" if c == sample.target else "black",
+                    weight="bold" if c == sample.target else "normal")
+    fig.tight_layout()
+    return fig
+
+
+def sample_explorer(dataset, samples_by_kind: dict, results: dict, k: int = 5):
+    """Pick a prediction problem and a test sample; see the ground truth and each method's top-k.
+
+    Exactly one redraw per change: switching the problem while the sample slider is past the new
+    problem's last sample first shrinks the slider (which clamps its value) without drawing, then
+    draws once.
+    """
+    if (note := _static_note("sample_explorer")) is not None:
+        return note
+    kind = w.Dropdown(options=[(KIND_TITLES[key], key) for key in samples_by_kind], description="problem")
+    index = w.IntSlider(0, 0, len(samples_by_kind[kind.value]) - 1, description="sample",
+                        continuous_update=False, layout=w.Layout(width="95%"))
+    out = w.Output()
+    changing = [False]
+
+    def draw(*_):
+        if changing[0]:
+            return
+        fig = sample_figure(dataset, samples_by_kind, results, kind.value, index.value, k)
+        with out:
+            out.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+
+    def on_kind(change):
+        changing[0] = True
+        try:
+            index.max = len(samples_by_kind[change["new"]]) - 1  # may clamp index.value: no draw yet
+        finally:
+            changing[0] = False
+        draw()
+
+    kind.observe(on_kind, "value")
+    index.observe(draw, "value")
+    draw()
+    return w.VBox([kind, index, out])
+
+
+def _class_colours(num_classes: int) -> np.ndarray:
+    """RGBA per class: light grey for background (class 0), a distinct hue for every action.
+
+    Hues are spread with a stride coprime to the class count, so neighbouring class ids (often
+    steps of the same task) get far-apart colours; no action is grey, so none reads as background.
+    """
+    n = max(num_classes - 1, 1)
+    stride = next(k for k in range(max(2, n // 3), n + 2) if np.gcd(k, n) == 1)
+    hues = sns.husl_palette(n, s=0.85, l=0.6)
+    colours = np.ones((num_classes, 4))
+    colours[1:, :3] = [hues[(i * stride) % n] for i in range(num_classes - 1)]
+    colours[0, :3] = 0.88
+    return colours
+
+
+def oad_timeline_figure(predictions: dict, class_names: list[str], video: int = 0, start: int = 0,
+                        length: int | None = None):
+    """Truth and each method's per-frame prediction for one test video, as coloured strips.
+
+    predictions: {method: [DensePrediction, ...]} (`gadlib.evaluation.oad.predict_dense` or `evaluate_oad`
+    output), the same videos in the same order for every method. Frames `start .. start+length`.
+    Explained in notebooks/05_online_action_detection.ipynb.
+    """
+    first = next(iter(predictions.values()))[video]
+    end = len(first.truth) if length is None else min(len(first.truth), start + length)
+    rows = {"truth": first.truth[start:end]}
+    rows.update({m: p[video].pred[start:end] for m, p in predictions.items()})
+    colours = _class_colours(len(class_names))
+    fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 0.9))
+    ax.imshow(np.stack([colours[r] for r in rows.values()]), aspect="auto", interpolation="nearest",
+              extent=(start - 0.5, end - 0.5, len(rows) - 0.5, -0.5))
+    ax.set_yticks(range(len(rows)), list(rows))
+    ax.set_xlabel("frame")
+    shown = [c for c in np.unique(np.concatenate(list(rows.values()))) if c != 0][:8]
+    for c in shown:  # a small legend: the classes of this stretch (at most 8)
+        ax.plot([], [], "s", color=colours[c], label=class_names[c])
+    if shown:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    ax.set_title(f"video {first.video_id}, frames {start}-{end - 1} (grey = background)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def oad_timeline_explorer(predictions: dict, class_names: list[str], window: int = 120):
+    """Scrub through the test videos: pick a video and move a `window`-frame view along it."""
+    if (note := _static_note("oad_timeline_explorer")) is not None:
+        return note
+    videos = next(iter(predictions.values()))
+    video = w.IntSlider(0, 0, len(videos) - 1, description="video")
+    start = w.IntSlider(0, 0, max(0, len(videos[0].truth) - 1), description="frame")
+    video.observe(lambda change: setattr(start, "max", max(0, len(videos[change["new"]].truth) - 1)), "value")
+
+    def draw(video, start):
+        fig = oad_timeline_figure(predictions, class_names, video, start, window)
+        display(fig)
+        plt.close(fig)
+
+    out = w.interactive_output(draw, {"video": video, "start": start})
+    return w.VBox([w.HBox([video, start]), out])
+
+
+def error_destinations_figure(errors_by_method: dict, class_names: list[str], cls: int, top: int = 6):
+    """Where the errors of true class `cls` go, one panel per method: the `top` most frequent
+    predicted classes, as shares of that class's errors (count beside each bar).
+
+    errors_by_method: {method: [C, C] error counts} (`gadlib.evaluation.diversity.error_counts`, e.g. summed
+    over seeds). Explained in notebooks/03_misclassification_diversity.ipynb.
+    """
+    fig, axes = plt.subplots(1, len(errors_by_method), figsize=(3.9 * len(errors_by_method), 0.3 * top + 1.3),
+                             squeeze=False)
+    truth_words = set(class_names[cls].split())
+    for ax, (method, errors) in zip(axes[0], errors_by_method.items()):
+        row = np.asarray(errors)[cls]
+        total = int(row.sum())
+        dest = [c for c in np.argsort(-row, kind="stable")[:top] if row[c] > 0]
+        shares = [row[c] / total for c in dest]
+        # red: the predicted label shares a word with the truth
+        ax.barh(range(len(dest)), shares, color=["tab:red" if truth_words & set(class_names[c].split()) else "tab:grey"
+                                                 for c in dest])
+        ax.set_yticks(range(len(dest)), [class_names[c] for c in dest], fontsize=8)
+        for y, c in enumerate(dest):
+            ax.text(shares[y], y, f" {row[c]}", va="center", fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.15)
+        ax.set_xlabel("share of this class's errors", fontsize=8)
+        ax.set_title(f"{method}: {total} errors", fontsize=9)
+    fig.suptitle(f"true class {class_names[cls]!r} (red: the prediction shares a word with it)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def error_destinations_explorer(errors_by_method: dict, class_names: list[str], top: int = 6):
+    """Pick a true class (listed by its number of errors, all methods together) and see where
+    each method's errors of it go (`error_destinations_figure`)."""
+    if (note := _static_note("error_destinations_explorer")) is not None:
+        return note
+    total = sum(np.asarray(e).sum(1) for e in errors_by_method.values())
+    order = [int(c) for c in np.argsort(-total, kind="stable") if total[c] > 0]
+    pick = w.Dropdown(options=[(f"{class_names[c]} ({int(total[c])} errors)", c) for c in order],
+                      description="class")
+
+    def draw(cls):
+        fig = error_destinations_figure(errors_by_method, class_names, cls, top)
+        display(fig)
+        plt.close(fig)
+
+    out = w.interactive_output(draw, {"cls": pick})
+    return w.VBox([pick, out])
