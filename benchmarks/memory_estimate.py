@@ -4,7 +4,7 @@ Nothing here is measured: no GPU, no Llama weights. The estimate adds up, per pr
 
 - frozen LM weights in bf16 (2 bytes per parameter; counted from the architecture's sizes);
 - trainable parameters in fp32: LoRA on q/k/v/o/gate/up/down (+ lm_head, as GAD trains an LM
-  loss; `gadlib.core.methods.build_classifier`) - peft keeps adapters of a bf16 model in fp32 -
+  loss; `gadlib.lms.build.build_classifier`) - peft keeps adapters of a bf16 model in fp32 -
   plus the connector (2-layer MLP), the step and task heads and the [CLS] query; each
   trainable parameter costs 4 (weight) + 4 (gradient) + 8 (AdamW's two moments) bytes, and 4
   more for DDP's gradient buckets when there are several processes;

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -174,7 +174,7 @@ pd.DataFrame({d.name: {"step classes": len(d.step_names), "tasks": len(d.task_na
 # `[video][prompt] context [CLS]`; there the context must not contain the answer, or `[CLS]` simply
 # learns to copy it. Every COIN context starts with the answer (`"<step>. <task>."`,
 # `"<next step>. <task>."`, `"<task>."`), so generate-first keeps only what follows it: the task
-# goal, or nothing for task recognition (`gadlib.data.samples.context_before_answer`); at inference a
+# goal, or nothing for task recognition (`gadlib.core.gad.context_before_answer`); at inference a
 # generate-first model writes its own context (greedy decoding), then classifies at `[CLS]`. On OAD
 # the authors' context is "<current action>, <the most recent other action in the window>": it also
 # starts with the answer, so generate-first keeps only the other action.
@@ -576,7 +576,7 @@ check_gad_loss(gad_loss)
 # `lora_exercise_model()` returns `(model, backbone, ids)`: a GAD classifier whose LM carries a
 # small LoRA adapter (the embedded LM's random init plays the pretrained weights), its
 # `BackboneConfig` and a prompt's token ids. The original LM is rebuilt as section 6 does:
-# `set_seed(0)` then `gadlib.core.backbone.load_language_model(backbone)`. Measure the **max |logit
+# `set_seed(0)` then `gadlib.lms.build.load_language_model(backbone)`. Measure the **max |logit
 # difference|** to the original LM on `ids` (`lm(input_ids=ids).logits`, under `torch.no_grad()`)
 # of `model.mllm.lm` three times: as built (`"fresh_adapter"`), after `simulate_finetuning(model)`
 # (a stand-in for training that fills the LoRA matrices with random values, `"finetuned_adapter"`),

@@ -358,7 +358,7 @@ def test_gad_generation_targets(names, visual_dim, mixed_batch):
     assert mixed_batch.contexts[0].startswith(names["steps"][int(mixed_batch.targets[0])] + ". ")
     with pytest.raises(ValueError, match="order must be one of"):
         build_classifier("gad", names, visual_dim, order="gen_last")
-    with pytest.raises(ValueError, match="generate one of"):
+    with pytest.raises(ValueError, match="generate must be one of"):
         build_classifier("gad", names, visual_dim, generate="everything")
 
 

@@ -226,7 +226,7 @@ def test_generative_background_weight_matches_a_hand_recomputation(data, models)
     assert gen.label_spaces["oad"].names[0] == "background"
     with torch.no_grad():
         prefixes = gen.mllm.prefix_embeds(batch.visual, batch.kinds)
-        lp = gen.mllm.teacher_forced(prefixes, tokens)[3]
+        lp = gen.mllm.teacher_forced(prefixes, tokens).token_logprobs
         nll = [-lp[sum(map(len, tokens[:i])):sum(map(len, tokens[:i + 1]))] for i in range(len(tokens))]
         try:
             losses = {}
@@ -406,7 +406,7 @@ def test_generative_batch_normalisation_averages_each_windows_tokens_first(data,
     batch = _oad_batch(data.feature_dim)
     tokens = [gen.label_tokens("oad", t) for t in batch.targets.tolist()]
     with torch.no_grad():
-        lp = gen.mllm.teacher_forced(gen.mllm.prefix_embeds(batch.visual, batch.kinds), tokens)[3]
+        lp = gen.mllm.teacher_forced(gen.mllm.prefix_embeds(batch.visual, batch.kinds), tokens).token_logprobs
         ends = np.cumsum([0] + [len(t) for t in tokens])
         per_window = torch.stack([-lp[a:b].mean() for a, b in zip(ends[:-1], ends[1:])])
         w = torch.tensor([0.5 if t == 0 else 1.0 for t in batch.targets.tolist()])

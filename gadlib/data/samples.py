@@ -16,12 +16,10 @@ COIN samples take `num_frames` frames spread over their span, or every frame of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 
 from gadlib.core.classifier import Sample  # noqa: F401 (the unit these builders make)
-from gadlib.core.prompts import COIN_KINDS
 from gadlib.data.videos import Video, VideoDataset
 
 NO_PREVIOUS_ACTION = "none"

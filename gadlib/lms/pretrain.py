@@ -3,7 +3,7 @@ on text of the synthetic world (issue 17), cached, and measured against a unigra
 
 `python -m gadlib.pretrain` builds it (first use) or loads it, then prints the held-out
 perplexity next to a unigram baseline's and a few greedy continuations. `BackboneConfig(name=
-"embedded-tiny-llama")` (`gadlib.core.backbone.load_language_model`) loads it, building it
+"embedded-tiny-llama")` (`gadlib.lms.build.load_language_model`) loads it, building it
 on first use; `"embedded-tiny-llama-scratch"` is the same architecture, random init. Which one
 the notebooks use is decided by `benchmarks/backbone_pretraining.py` (README: "The embedded LM, pretrained").
 
