@@ -9,13 +9,14 @@ Every error names the file and line (or JSON path) at fault.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from gadlib.layout_io import json_field, load_json
+from gadlib.layout_io import json_field, load_json, read_text
 
 THUMOS_CLASSES = ["BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling",
                   "CricketShot", "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow",
@@ -70,18 +71,23 @@ def _set_subset(subsets: dict[str, str], video: str, subset: str, where: str) ->
 
 def _csv_rows(path: Path, required: tuple[str, ...]):
     """(line number, row dict) of a CSV with a header naming at least `required`."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: line 1: the header {reader.fieldnames} lacks column(s) {missing}")
-        for row in reader:
-            if None in row or any(row[c] is None for c in required):
-                raise ValueError(f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} comma-separated "
-                                 f"fields (header {reader.fieldnames})")
-            yield reader.line_num, row
+    # newline="": quoted fields may hold line breaks (csv module's rule for its input)
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"{path}: line 1: the header {reader.fieldnames} lacks column(s) {missing}")
+    for row in reader:
+        if None in row or any(row[c] is None for c in required):
+            raise ValueError(f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} comma-separated "
+                             f"fields (header {reader.fieldnames})")
+        yield reader.line_num, row
+
+
+def _csv_lines(path: Path):
+    """(line number, fields) of a CSV without a header; blank lines skipped."""
+    for line_no, row in enumerate(csv.reader(io.StringIO(read_text(path), newline="")), start=1):
+        if row and "".join(row).strip():
+            yield line_no, row
 
 
 def seeded_split(groups: dict[str, list[str]], seed: int, test_fraction: float) -> dict[str, str]:
@@ -132,7 +138,7 @@ def read_thumos14(folder: Path) -> Annotations:
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: file not found (the THUMOS'14 annotations have one "
                                         f"file per class and split, Ambiguous included)")
-            for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+            for line_no, line in enumerate(read_text(path).splitlines(), start=1):
                 fields, where = line.split(), f"{path}:{line_no}"
                 if not fields:
                     continue
@@ -155,9 +161,7 @@ def read_thumos14(folder: Path) -> Annotations:
 
 def _crosstask_tasks(path: Path) -> list[tuple[str, str, list[str]]]:
     """(task id, task name, steps) per block of tasks_primary.txt."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
-    lines = path.read_text().splitlines()
+    lines = read_text(path).splitlines()
     tasks, i = [], 0
     while i < len(lines):
         if not lines[i].strip():
@@ -232,10 +236,8 @@ def read_crosstask(folder: Path, split_file: Path | None = None, seed: int = 0, 
         if any(video in vs for vs in groups.values()):
             raise ValueError(f"{path}: video {video!r} is annotated for two tasks")
         groups.setdefault(task_id, []).append(video)
-        for line_no, row in enumerate(csv.reader(path.read_text().splitlines()), start=1):
+        for line_no, row in _csv_lines(path):
             where = f"{path}:{line_no}"
-            if not row or not "".join(row).strip():
-                continue
             if len(row) != 3:
                 raise ValueError(f"{where}: expected 'step,start,end', got {row!r}")
             step = row[0].strip()
@@ -248,9 +250,7 @@ def read_crosstask(folder: Path, split_file: Path | None = None, seed: int = 0, 
     annotated = {v for vs in groups.values() for v in vs}
     if split_file is not None:
         test, unknown = set(), set()
-        for line_no, row in enumerate(csv.reader(Path(split_file).read_text().splitlines()), start=1):
-            if not row or not "".join(row).strip():
-                continue
+        for line_no, row in _csv_lines(Path(split_file)):
             if len(row) < 2:
                 raise ValueError(f"{split_file}:{line_no}: expected 'task,video,url', got {row!r}")
             (test if row[1].strip() in annotated else unknown).add(row[1].strip())
@@ -377,7 +377,7 @@ def read_own(path: Path, test_videos: Path | None = None, seed: int = 0, test_fr
     if split_column:
         split_rule = f"split: the split column of {path}"
     elif test_videos is not None:
-        listed = {line.strip() for line in Path(test_videos).read_text().splitlines() if line.strip()}
+        listed = {line.strip() for line in read_text(Path(test_videos)).splitlines() if line.strip()}
         unknown = sorted(listed - set(videos))
         if unknown:
             raise ValueError(f"{test_videos}: videos {unknown[:5]} have no row in {path}")

@@ -238,7 +238,8 @@ def _epic_csv(path, rows):
                              verb, verb_class, noun, noun_class, f"['{noun}']", f"[{noun_class}]"])
 
 
-def test_epic100_verb_noun_actions(tmp_path):
+@pytest.fixture
+def epic100(tmp_path):
     ann = tmp_path / "epic-kitchens-100-annotations"
     ann.mkdir()
     (ann / "EPIC_100_verb_classes.csv").write_text("id,key,instances,category\n0,take,\"['take']\",x\n"
@@ -248,7 +249,11 @@ def test_epic100_verb_noun_actions(tmp_path):
     _epic_csv(ann / "EPIC_100_train.csv", [("P01_01", "00:00:01.00", "00:00:02.50", "take", 0, "plate", 1),   # [4, 10)
                                            ("P01_01", "00:00:02.00", "00:00:03.00", "put", 1, "plate", 1)])   # [8, 12)
     _epic_csv(ann / "EPIC_100_validation.csv", [("P02_01", "00:00:00.50", "00:00:01.25", "open", 2, "tap", 0)])  # [2, 5)
-    features = _features(tmp_path / "rgb_kinetics_bninception", {"P01_01": 16, "P02_01": 8})
+    return ann, _features(tmp_path / "rgb_kinetics_bninception", {"P01_01": 16, "P02_01": 8})
+
+
+def test_epic100_verb_noun_actions(epic100, tmp_path):
+    ann, features = epic100
     out = tmp_path / "EK100"
     assert _run(tmp_path, "epic100", "--annotations", ann, "--features", features, "--fps", 4, "--out", out) == 0
     info = json.loads((out / "data_info.json").read_text())
@@ -266,26 +271,45 @@ def test_epic100_verb_noun_actions(tmp_path):
 # Ego4D GoalStep
 # ---------------------------------------------------------------------------------------------
 
-def test_goalstep_uses_the_step_level(tmp_path):
+def _goalstep_segment(start, end, category, substeps=None):
+    """A segment as the release writes it: substeps have no "segments" field, steps a list."""
+    segment = {"start_time": start, "end_time": end, "step_category": category,
+               "step_description": category.partition(": ")[2].lower(), "is_continued": False,
+               "is_procedural": True, "is_relevant": "essential", "summary": []}
+    return segment if substeps is None else {**segment, "segments": substeps}
+
+
+def _goalstep_file(split, videos):
+    return {"version": "1.0", "date": "231129", "description": f"Ego4D Goal-Step ({split})", "split": split,
+            "videos": [{"video_uid": uid, "start_time": 0.02, "end_time": 60.0, "goal_category": "COOKING:MAKE_PASTA",
+                        "goal_description": "make pasta", "summary": [], "is_procedural": True,
+                        "segments": segments} for uid, segments in videos.items()]}
+
+
+@pytest.fixture
+def goalstep(tmp_path):
+    """At 2 fps: u1 boils pasta [1, 4) (filling the pot, a substep, [1, 2)) and drains it [6, 8); u2
+    drains pasta [2, 4), under another group of the taxonomy."""
     ann = tmp_path / "goalstep"
     ann.mkdir()
-    substep = {"start_time": 0.5, "end_time": 1.0, "step_category": "Cook: fill pot", "step_description": "fill"}
-    train = {"videos": [{"video_uid": "u1", "start_time": 0.0, "end_time": 5.0, "goal_category": "COOK_PASTA",
-                         "segments": [{"start_time": 0.5, "end_time": 2.0, "step_category": "Cook: boil pasta",
-                                       "step_description": "boil", "segments": [substep]},     # [1, 4) at 2 fps
-                                      {"start_time": 3, "end_time": 4, "step_category": "Cook: drain",
-                                       "step_description": "drain", "segments": []}]}]}        # [6, 8)
-    val = {"videos": [{"video_uid": "u2", "start_time": 0.0, "end_time": 3.0, "goal_category": "COOK_PASTA",
-                       "segments": [{"start_time": 1.0, "end_time": 2.0, "step_category": "Cook: drain",
-                                     "step_description": "drain", "segments": []}]}]}          # [2, 4)
-    (ann / "goalstep_train.json").write_text(json.dumps(train))
-    (ann / "goalstep_val.json").write_text(json.dumps(val))
-    features = _features(tmp_path / "dinov2_vitg14", {"u1": 10, "u2": 5}, fps=2)
+    fill = _goalstep_segment(0.5, 1.0, "Cook on a stovetop: Fill pot with water")
+    train = _goalstep_file("train", {"u1": [_goalstep_segment(0.5, 2.0, "Make pasta: Boil pasta", [fill]),
+                                            _goalstep_segment(3, 4, "Make pasta: Drain pasta", [])]})
+    val = _goalstep_file("val", {"u2": [_goalstep_segment(1.0, 2.0, "Cook a meal: Drain pasta", [])]})
+    (ann / "goalstep_train.json").write_text(json.dumps(train, indent=2))
+    (ann / "goalstep_val.json").write_text(json.dumps(val, indent=2))
+    return ann, _features(tmp_path / "dinov2_vitg14", {"u1": 10, "u2": 5}, fps=2)
+
+
+def test_goalstep_uses_the_step_level(goalstep, tmp_path):
+    ann, features = goalstep
     out = tmp_path / "GoalStep"
     assert _run(tmp_path, "goalstep", "--annotations", ann, "--features", features, "--out", out) == 0
     data = read_oad(out, feature_dir="dinov2_vitg14")
-    assert data.step_names == ["Cook: boil pasta", "Cook: drain"]  # the substep is not a class
-    assert _labels(data, "u1") == [0, 1, 1, 1, 0, 0, 2, 2, 0, 0] and _labels(data, "u2") == [0, 0, 2, 2, 0]
+    # the substep is not a class; the two "Drain pasta" categories are two classes
+    assert data.step_names == ["Cook a meal: Drain pasta", "Make pasta: Boil pasta", "Make pasta: Drain pasta"]
+    assert _labels(data, "u1") == [0, 2, 2, 2, 0, 0, 3, 3, 0, 0] and _labels(data, "u2") == [0, 0, 1, 1, 0]
+    val = json.loads((ann / "goalstep_val.json").read_text())
     del val["videos"][0]["segments"][0]["step_category"]
     (ann / "goalstep_val.json").write_text(json.dumps(val))
     with pytest.raises(ValueError, match=r"goalstep_val.json: videos\[0\].segments\[0\]: missing field 'step_category'"):
@@ -325,6 +349,60 @@ def test_own_csv_with_split_column_and_test_videos(tmp_path, capsys):
                 "--out", tmp_path / "o4") == 2
     assert "video ids must be plain file names; got '../escape'" in capsys.readouterr().err
     assert not (tmp_path / "o4").exists() and not (tmp_path / "escape.npy").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Files saved by Excel or Notepad: a UTF-8 byte-order mark and CRLF line ends
+# ---------------------------------------------------------------------------------------------
+
+def _excel_saved(paths):
+    """Rewrite each file as Excel ("CSV UTF-8") or Windows Notepad saves it."""
+    for path in paths:
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+
+
+@pytest.fixture
+def own(tmp_path):
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "mine.csv").write_text("video,start,end,label\na,0.5,1.5,stir\nb,0,1,add salt\nc,1,2,stir\n")
+    (tmp_path / "own" / "test.txt").write_text("b\n")
+    return tmp_path / "own", _features(tmp_path / "feats", {"a": 6, "b": 4, "c": 4}, fps=2)
+
+
+# data set -> (the annotation files, the arguments besides --features and --out)
+SAVED = {"thumos14": lambda ann: (list(ann.glob("*.txt")), ["--annotations", ann, "--fps", 4]),
+         "crosstask": lambda ann: ([ann / "tasks_primary.txt", ann / "videos_val.csv", *ann.glob("annotations/*")],
+                                   ["--annotations", ann, "--split", ann / "videos_val.csv"]),
+         "epic100": lambda ann: (list(ann.glob("*.csv")), ["--annotations", ann, "--fps", 4]),
+         "goalstep": lambda ann: (list(ann.glob("*.json")), ["--annotations", ann]),
+         "own": lambda ann: ([ann / "mine.csv", ann / "test.txt"],
+                             ["--annotations", ann / "mine.csv", "--test-videos", ann / "test.txt"])}
+
+
+@pytest.mark.parametrize("dataset", sorted(SAVED))
+def test_files_with_a_byte_order_mark_convert_alike(request, tmp_path, dataset):
+    ann, features = request.getfixturevalue("thumos" if dataset == "thumos14" else dataset)
+    files, args = SAVED[dataset](ann)
+    assert _run(tmp_path, dataset, *args, "--features", features, "--out", tmp_path / "plain") == 0
+    _excel_saved(files)
+    assert all(path.read_bytes().startswith(b"\xef\xbb\xbf") for path in files)
+    assert _run(tmp_path, dataset, *args, "--features", features, "--out", tmp_path / "saved") == 0
+    written = sorted(p.relative_to(tmp_path / "plain") for p in (tmp_path / "plain").rglob("*.npy"))
+    assert written and written == sorted(p.relative_to(tmp_path / "saved") for p in (tmp_path / "saved").rglob("*.npy"))
+    for rel in ["data_info.json"] + [str(p) for p in written if p.parts[0] == "target_perframe"]:
+        assert (tmp_path / "plain" / rel).read_bytes() == (tmp_path / "saved" / rel).read_bytes(), rel
+
+
+def test_a_file_not_in_utf8_is_named(own, tmp_path, capsys):
+    ann, features = own
+    (ann / "mine.csv").write_bytes("video,start,end,label\na,0,1,café\nb,0,1,stir\n".encode("cp1252"))
+    assert _run(tmp_path, "own", "--annotations", ann / "mine.csv", "--features", features, "--out", tmp_path / "o") == 2
+    # é is byte 0xe9 in Windows-1252, after the 22 bytes of the header and the 9 of "a,0,1,caf"
+    assert (f"{ann / 'mine.csv'}:2: not UTF-8 text (invalid continuation byte at byte 31); save the file as UTF-8"
+            in capsys.readouterr().err)
+    _excel_saved([ann / "mine.csv"])  # 3 bytes of byte-order mark and a CR before it now
+    assert _run(tmp_path, "own", "--annotations", ann / "mine.csv", "--features", features, "--out", tmp_path / "o") == 2
+    assert f"{ann / 'mine.csv'}:2: not UTF-8 text (invalid continuation byte at byte 35)" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------
