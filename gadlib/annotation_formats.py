@@ -90,6 +90,19 @@ def _csv_lines(path: Path):
             yield line_no, row
 
 
+def _one_file(candidates: list[Path], missing: str) -> Path:
+    """The one existing file among `candidates` (copies with the same bytes count as one); none
+    is FileNotFoundError(`missing`), two that differ an error naming both."""
+    found = [p for p in candidates if p.is_file()]
+    if not found:
+        raise FileNotFoundError(missing)
+    for other in found[1:]:
+        if other.read_bytes() != found[0].read_bytes():
+            raise ValueError(f"{found[0]} and {other} both exist and differ: it is not clear which to read; "
+                             f"move one away")
+    return found[0]
+
+
 def seeded_split(groups: dict[str, list[str]], seed: int, test_fraction: float) -> dict[str, str]:
     """video -> "train" | "test": per group (sorted by name), its videos sorted, permuted by one
     numpy Generator(PCG64(seed)) and the first round(test_fraction x n) made test (at least one
@@ -117,27 +130,31 @@ def _seeded_rule(seed: int, test_fraction: float, per: str) -> str:
 # THUMOS'14
 # ---------------------------------------------------------------------------------------------
 
-def read_thumos14(folder: Path) -> Annotations:
-    """THUMOS'14 temporal annotations: `<Class>_val.txt` / `<Class>_test.txt` in one folder, lines
-    "video start end" (seconds, any whitespace). Columns: Background, the 20 classes in the
-    usual order, Ambiguous (21 = ignore_index, from `Ambiguous_*.txt`). Validation videos are the
-    training split, test videos the test split (as TeSTra). All 42 files are required; another
-    `*_val.txt` / `*_test.txt` is an error (its class would be dropped)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: THUMOS'14 annotation folder not found")
+def read_thumos14(folders: Path | list[Path]) -> Annotations:
+    """THUMOS'14 temporal annotations: `<Class>_val.txt` / `<Class>_test.txt`, lines "video start
+    end" (seconds, any whitespace), looked for in each of `folders` (THUMOS'14's download keeps the
+    validation and the test annotations in two folders: pass both, or one holding all 42 files).
+    Columns: Background, the 20 classes in the usual order, Ambiguous (21 = ignore_index, from
+    `Ambiguous_*.txt`). Validation videos are the training split, test videos the test split (as
+    TeSTra). All 42 files are required; another `*_val.txt` / `*_test.txt` is an error (its class
+    would be dropped)."""
+    folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]
+    for folder in folders:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: THUMOS'14 annotation folder not found")
     names = THUMOS_CLASSES + ["Ambiguous"]
-    for path in sorted(folder.glob("*_*.txt")):
+    for path in sorted({p for folder in folders for p in folder.glob("*_*.txt")}):
         stem, _, suffix = path.stem.rpartition("_")
         if suffix in ("val", "test") and stem not in names:
             raise ValueError(f"{path}: {stem!r} is not one of the 20 THUMOS'14 classes nor Ambiguous")
+    searched = " and ".join(str(f) for f in folders)
     subsets, segments = {}, []
     for suffix, subset in (("val", "train"), ("test", "test")):
         for column, name in enumerate(names, start=1):
-            path = folder / f"{name}_{suffix}.txt"
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: file not found (the THUMOS'14 annotations have one "
-                                        f"file per class and split, Ambiguous included)")
+            path = _one_file([folder / f"{name}_{suffix}.txt" for folder in folders], (
+                f"{name}_{suffix}.txt: file not found in {searched} (THUMOS'14 has one file per class and "
+                f"split, Ambiguous included; its download keeps the validation *_val.txt and the test "
+                f"*_test.txt files in two folders: pass both, --annotations VAL_FOLDER --annotations TEST_FOLDER)"))
             for line_no, line in enumerate(read_text(path).splitlines(), start=1):
                 fields, where = line.split(), f"{path}:{line_no}"
                 if not fields:

@@ -143,8 +143,8 @@ def _target(segments, frames: int, num_classes: int) -> np.ndarray:
     return target
 
 
-def _empty_report(dataset: str, annotations: Path, features: Path, out: Path) -> dict:
-    return {"dataset": dataset, "annotations": str(annotations), "features": str(features), "out": str(out),
+def _empty_report(dataset: str, annotations: str, features: Path, out: Path) -> dict:
+    return {"dataset": dataset, "annotations": annotations, "features": str(features), "out": str(out),
             "dropped_videos": [], "dropped_segments": [], "clipped_segments": []}
 
 
@@ -166,7 +166,7 @@ def convert(ann: Annotations, features: str | Path, out: str | Path, fps: float 
         raise ValueError(f"{annotations_path or ann.name}: video ids must be plain file names; got "
                          f"{', '.join(map(repr, odd[:5]))}")
     fps, fps_from = resolve_fps(features, fps)
-    report = _empty_report(ann.name, Path(annotations_path), features, out)
+    report = _empty_report(ann.name, str(annotations_path), features, out)
     lengths = _feature_lengths(ann, features, report)
     per_video = _frame_segments(ann, lengths, fps, report)
     kept = {video: subset for video, subset in ann.subsets.items() if video in lengths}
@@ -235,7 +235,7 @@ def check_coin(annotations: str | Path, features: str | Path, out: str | Path, f
         warnings.simplefilter("ignore")  # everything it would warn about is in coin_report
         data = read_coin(root, features=str(features.resolve()), fps=fps, missing_features="skip",
                          clip_frames=clip_frames, report=coin_report)
-    report = _empty_report("coin", annotations, features, out)
+    report = _empty_report("coin", str(annotations), features, out)
     report.update({
         "fps": data.fps, "classes": len(data.step_names), "tasks": len(data.task_names),
         "videos": {subset: sum(v.subset == subset for v in data.videos) for subset in ("train", "test")},
@@ -276,27 +276,45 @@ def summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _annotations(args) -> Annotations:
-    only = {"--split": ("crosstask",), "--test-videos": ("own",), "--step-names": ("crosstask",)}
-    for flag, allowed in only.items():
-        if getattr(args, flag[2:].replace("-", "_")) is not None and args.dataset not in allowed:
+# Options that only one converter reads: any other naming them is an error, not silently ignored.
+_ONLY = {"--split": ("crosstask",), "--test-videos": ("own",), "--step-names": ("crosstask",),
+         "--clip-frames": ("coin",)}
+# What every converter but coin reads (coin writes nothing but the report).
+_OAD_ONLY = ("--feature-dir",)
+
+
+def _check_options(args) -> None:
+    given = {flag for flag in (*_ONLY, *_OAD_ONLY) if getattr(args, flag[2:].replace("-", "_")) is not None}
+    for flag in sorted(given):
+        allowed = _ONLY.get(flag, tuple(d for d in DATASETS if d != "coin"))
+        if args.dataset not in allowed:
             raise ValueError(f"{flag} applies to {', '.join(allowed)} only")
-    path = Path(args.annotations)
+    if len(args.annotations) > 1 and args.dataset != "thumos14":
+        raise ValueError(f"--annotations given {len(args.annotations)} times: only thumos14 reads several folders "
+                         f"(its validation and test annotations); pass one")
+
+
+def _annotations(args) -> Annotations:
+    path = Path(args.annotations[0])
     if args.dataset == "thumos14":
-        return formats.read_thumos14(path)
-    if args.dataset == "crosstask":
-        return formats.read_crosstask(path, args.split, args.seed, args.test_fraction, args.step_names or "shared")
-    if args.dataset == "epic100":
-        return formats.read_epic100(path)
-    if args.dataset == "goalstep":
-        return formats.read_goalstep(path)
-    return formats.read_own(path, args.test_videos, args.seed, args.test_fraction)
+        ann = formats.read_thumos14([Path(a) for a in args.annotations])
+    elif args.dataset == "crosstask":
+        ann = formats.read_crosstask(path, args.split, args.seed, args.test_fraction, args.step_names or "shared")
+    elif args.dataset == "epic100":
+        ann = formats.read_epic100(path)
+    elif args.dataset == "goalstep":
+        ann = formats.read_goalstep(path)
+    else:
+        ann = formats.read_own(path, args.test_videos, args.seed, args.test_fraction)
+    return ann
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gadlib.convert", description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", choices=DATASETS)
-    parser.add_argument("--annotations", required=True, help="the official annotation folder (file for own, coin)")
+    parser.add_argument("--annotations", required=True, action="append",
+                        help="the official annotation folder (file for own, coin); thumos14: give it twice, the "
+                             "validation and the test annotation folders")
     parser.add_argument("--features", required=True, help="folder of <video>.npy, [T, D] or [T, 1, D]")
     parser.add_argument("--out", required=True, help="data set root to write (the OAD layout)")
     parser.add_argument("--fps", type=float, default=None,
@@ -309,14 +327,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="crosstask: one class per step text (shared, default) or per task step")
     parser.add_argument("--seed", type=int, default=0, help="seeded split (crosstask without --split, own)")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="seeded split: share of test videos")
-    parser.add_argument("--clip-frames", type=int, default=0, help="coin: read_coin's clip_frames")
+    parser.add_argument("--clip-frames", type=int, default=None, help="coin: read_coin's clip_frames (default 0)")
     args = parser.parse_args(argv)
     try:
+        _check_options(args)
         if args.dataset == "coin":
-            report = check_coin(args.annotations, args.features, args.out, args.fps, args.clip_frames)
+            report = check_coin(args.annotations[0], args.features, args.out, args.fps, args.clip_frames or 0)
         else:
             report = convert(_annotations(args), args.features, args.out, args.fps, args.feature_dir,
-                             args.annotations)
+                             ", ".join(args.annotations))
     except (ValueError, OSError) as e:  # bad input: one line naming the file at fault, no traceback
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"python -m gadlib.convert: error: {message}", file=sys.stderr)

@@ -7,6 +7,7 @@ multi-hot, and read_oad reads such a row as the lowest column.
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -114,8 +115,44 @@ def test_thumos14_bad_files_are_named(thumos, tmp_path, capsys):
     (ann / "Diving_val.txt").unlink()
     assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4,
                 "--out", tmp_path / "o") == 2
-    assert "Diving_val.txt: file not found" in capsys.readouterr().err
+    assert f"Diving_val.txt: file not found in {ann} (" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_thumos14_validation_and_test_folders_of_the_download(thumos, tmp_path, capsys):
+    """THUMOS'14's download unpacks the validation and the test annotations into two folders."""
+    ann, features = thumos
+    val, test = tmp_path / "validation" / "annotation", tmp_path / "test" / "annotations" / "annotation"
+    for folder in (val, test):
+        folder.mkdir(parents=True)
+    for path in ann.glob("*.txt"):
+        shutil.copy(path, (val if path.stem.endswith("_val") else test) / path.name)
+    args = ["thumos14", "--features", features, "--fps", 4]
+    assert _run(tmp_path, *args, "--annotations", val, "--out", tmp_path / "o") == 2
+    assert (f"BaseballPitch_test.txt: file not found in {val} (THUMOS'14 has one file per class and split, "
+            f"Ambiguous included; its download keeps the validation *_val.txt and the test *_test.txt files in "
+            f"two folders: pass both, --annotations VAL_FOLDER --annotations TEST_FOLDER)") in capsys.readouterr().err
+    assert _run(tmp_path, *args, "--annotations", test, "--out", tmp_path / "o") == 2
+    assert f"BaseballPitch_val.txt: file not found in {test} (" in capsys.readouterr().err
+    assert _run(tmp_path, *args, "--annotations", val, "--annotations", test, "--out", tmp_path / "two") == 0
+    assert _run(tmp_path, *args, "--annotations", ann, "--out", tmp_path / "one") == 0
+    for rel in ["data_info.json"] + [f"target_perframe/{v}.npy" for v in ("video_validation_1", "video_test_1")]:
+        assert (tmp_path / "two" / rel).read_bytes() == (tmp_path / "one" / rel).read_bytes()
+    report = json.loads((tmp_path / "two" / "convert_report.json").read_text())
+    assert report["annotations"] == f"{val}, {test}"
+    # one file in both folders: the same bytes are one file, different ones an error naming both
+    shutil.copy(val / "Diving_val.txt", test / "Diving_val.txt")
+    assert _run(tmp_path, *args, "--annotations", val, "--annotations", test, "--out", tmp_path / "two") == 0
+    (test / "Diving_val.txt").write_text("video_validation_1 0 1\n")
+    assert _run(tmp_path, *args, "--annotations", val, "--annotations", test, "--out", tmp_path / "two") == 2
+    assert f"{val / 'Diving_val.txt'} and {test / 'Diving_val.txt'} both exist and differ" in capsys.readouterr().err
+
+
+def test_several_annotation_folders_are_for_thumos14_only(crosstask, tmp_path, capsys):
+    root, features = crosstask
+    assert _run(tmp_path, "crosstask", "--annotations", root, "--annotations", root, "--features", features,
+                "--out", tmp_path / "o") == 2
+    assert "--annotations given 2 times: only thumos14 reads several folders" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------
