@@ -334,15 +334,24 @@ def read_epic100(folder: Path) -> Annotations:
 # Ego4D GoalStep
 # ---------------------------------------------------------------------------------------------
 
+GOALSTEP_FILES = {"train": ("goalstep_train.json",),
+                  # the Ego4D CLI's name, then the one in github.com/facebookresearch/ego4d-goalstep (data/)
+                  "test": ("goalstep_val.json", "goalstep_valid.json")}
+
+
 def read_goalstep(folder: Path) -> Annotations:
-    """Ego4D GoalStep: goalstep_train.json (-> train) and goalstep_val.json (-> test), {"videos":
+    """Ego4D GoalStep: goalstep_train.json (-> train) and goalstep_val.json (-> test; the
+    ego4d-goalstep GitHub repository names it goalstep_valid.json, either is read), {"videos":
     [{"video_uid", "segments": [{"start_time", "end_time", "step_category", ...}]}]}. The step
     level: each first-level segment is its step_category (substeps, the nested "segments", are not
     used); classes are the step categories found, sorted."""
     folder = Path(folder)
-    subsets, found = {}, []
-    for file_name, subset in (("goalstep_train.json", "train"), ("goalstep_val.json", "test")):
-        path = folder / file_name
+    subsets, found, read = {}, [], []
+    for subset, file_names in GOALSTEP_FILES.items():
+        path = _one_file([folder / n for n in file_names], (
+            f"{folder}: no GoalStep {subset} annotations: looked for {' and '.join(file_names)}; pass the folder "
+            f"holding them as --annotations"))
+        read.append(f"{path.name} -> {subset}")
         for i, video in enumerate(json_field(load_json(path), "videos", str(path), "list")):
             where = f"{path}: videos[{i}]"
             uid = json_field(video, "video_uid", where, "string")
@@ -358,7 +367,7 @@ def read_goalstep(folder: Path) -> Annotations:
     return Annotations("goalstep", ["background"] + categories, dict(sorted(subsets.items())), segments, rules=[
         f"classes: the {len(categories)} step_category values of the first-level segments (the step level; "
         f"substeps not used), sorted",
-        "split: goalstep_train.json -> train, goalstep_val.json -> test"])
+        f"split: {', '.join(read)}"])
 
 
 # ---------------------------------------------------------------------------------------------

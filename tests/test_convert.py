@@ -353,6 +353,37 @@ def test_goalstep_uses_the_step_level(goalstep, tmp_path):
         convert.formats.read_goalstep(ann)
 
 
+@pytest.mark.parametrize("names", [["goalstep_valid.json"], ["goalstep_val.json", "goalstep_valid.json"]])
+def test_goalstep_validation_file_of_the_github_release(goalstep, tmp_path, names):
+    """github.com/facebookresearch/ego4d-goalstep ships data/goalstep_valid.json; the Ego4D CLI
+    goalstep_val.json. Either is the test split; both, with the same bytes, are one file."""
+    ann, features = goalstep
+    val = (ann / "goalstep_val.json").read_bytes()
+    (ann / "goalstep_val.json").unlink()
+    for name in names:
+        (ann / name).write_bytes(val)
+    out = tmp_path / "GoalStep"
+    assert _run(tmp_path, "goalstep", "--annotations", ann, "--features", features, "--out", out) == 0
+    assert json.loads((out / "data_info.json").read_text())["test_session_set"] == ["u2"]
+    rules = json.loads((out / "convert_report.json").read_text())["rules"]
+    assert rules[1] == f"split: goalstep_train.json -> train, {names[0]} -> test"
+
+
+def test_goalstep_validation_file_missing_or_twice(goalstep, tmp_path, capsys):
+    ann, features = goalstep
+    args = ["goalstep", "--annotations", ann, "--features", features, "--out", tmp_path / "o"]
+    (ann / "goalstep_valid.json").write_text((ann / "goalstep_val.json").read_text().replace("u2", "u3"))
+    assert _run(tmp_path, *args) == 2
+    assert (f"{ann / 'goalstep_val.json'} and {ann / 'goalstep_valid.json'} both exist and differ: it is not "
+            f"clear which to read; move one away") in capsys.readouterr().err
+    (ann / "goalstep_val.json").unlink()
+    (ann / "goalstep_valid.json").unlink()
+    assert _run(tmp_path, *args) == 2
+    assert (f"{ann}: no GoalStep test annotations: looked for goalstep_val.json and goalstep_valid.json; pass the "
+            f"folder holding them as --annotations") in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # Your own videos
 # ---------------------------------------------------------------------------------------------
