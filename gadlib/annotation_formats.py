@@ -337,15 +337,45 @@ def read_epic100(folder: Path) -> Annotations:
 GOALSTEP_FILES = {"train": ("goalstep_train.json",),
                   # the Ego4D CLI's name, then the one in github.com/facebookresearch/ego4d-goalstep (data/)
                   "test": ("goalstep_val.json", "goalstep_valid.json")}
+GOALSTEP_NAMES = ("category", "step")
+GOALSTEP_LEVELS = ("steps", "steps+substeps")
 
 
-def read_goalstep(folder: Path) -> Annotations:
+def goalstep_class_name(category: str, names: str) -> str:
+    """A step_category as a class name: "category" keeps it whole ("Make baked goods: Knead the
+    dough"); "step" keeps the step text after the taxonomy's "<group>: " prefix, lower-cased
+    ("knead the dough"), the naming of the paper's GoalStep classes."""
+    if names == "category":
+        return category
+    return (category.partition(": ")[2] or category).strip().lower()
+
+
+def _goalstep_segments(video: dict, where: str, level: str):
+    """(JSON path, segment) of a video's steps, and of their substeps with "steps+substeps"."""
+    for j, step in enumerate(json_field(video, "segments", where, "list")):
+        yield f"{where}.segments[{j}]", step
+        # substeps carry no "segments" field of their own in the release: absent means none
+        if level == "steps+substeps" and isinstance(step, dict) and "segments" in step:
+            for k, sub in enumerate(json_field(step, "segments", f"{where}.segments[{j}]", "list")):
+                yield f"{where}.segments[{j}].segments[{k}]", sub
+
+
+def read_goalstep(folder: Path, names: str = "category", level: str = "steps") -> Annotations:
     """Ego4D GoalStep: goalstep_train.json (-> train) and goalstep_val.json (-> test; the
     ego4d-goalstep GitHub repository names it goalstep_valid.json, either is read), {"videos":
-    [{"video_uid", "segments": [{"start_time", "end_time", "step_category", ...}]}]}. The step
-    level: each first-level segment is its step_category (substeps, the nested "segments", are not
-    used); classes are the step categories found, sorted."""
+    [{"video_uid", "segments": [{"start_time", "end_time", "step_category", "segments": [substeps
+    of the same form]}]}]}.
+
+    level "steps": each first-level segment is a segment of its step_category; "steps+substeps":
+    the nested substeps too (they share the step taxonomy), so a substep's frames have its class
+    and its parent step's set (multi-hot). names: `goalstep_class_name` ("category", the default,
+    or "step"; categories with the same step text are then one class). Classes: the names found,
+    sorted.
+    """
     folder = Path(folder)
+    if names not in GOALSTEP_NAMES or level not in GOALSTEP_LEVELS:
+        raise ValueError(f"GoalStep names should be one of {GOALSTEP_NAMES} and level one of {GOALSTEP_LEVELS}, "
+                         f"got {names!r} and {level!r}")
     subsets, found, read = {}, [], []
     for subset, file_names in GOALSTEP_FILES.items():
         path = _one_file([folder / n for n in file_names], (
@@ -356,17 +386,25 @@ def read_goalstep(folder: Path) -> Annotations:
             where = f"{path}: videos[{i}]"
             uid = json_field(video, "video_uid", where, "string")
             _set_subset(subsets, uid, subset, where)
-            for j, step in enumerate(json_field(video, "segments", where, "list")):
-                at = f"{where}.segments[{j}]"
-                found.append((uid, json_field(step, "step_category", at, "string"),
+            for at, step in _goalstep_segments(video, where, level):
+                category = json_field(step, "step_category", at, "string")
+                found.append((uid, goalstep_class_name(category, names), category,
                               float(json_field(step, "start_time", at, "number")),
                               float(json_field(step, "end_time", at, "number")), at))
-    categories = sorted({category for _, category, _, _, _ in found})
-    column = {c: k for k, c in enumerate(categories, start=1)}
-    segments = [TimedSegment(uid, column[c], a, b, at) for uid, c, a, b, at in found]
-    return Annotations("goalstep", ["background"] + categories, dict(sorted(subsets.items())), segments, rules=[
-        f"classes: the {len(categories)} step_category values of the first-level segments (the step level; "
-        f"substeps not used), sorted",
+    classes = sorted({name for _, name, *_ in found})
+    categories = {}
+    for _, name, category, *_ in found:
+        categories.setdefault(name, set()).add(category)
+    merged = sum(len(c) > 1 for c in categories.values())
+    column = {c: k for k, c in enumerate(classes, start=1)}
+    segments = [TimedSegment(uid, column[name], a, b, at) for uid, name, _, a, b, at in found]
+    levels = "first-level segments (steps; substeps not used)" if level == "steps" else \
+        "steps and their substeps (a substep's frames have its parent step's class too)"
+    naming = "the step_category" if names == "category" else \
+        (f"the step text of step_category (after '<group>: '), lower-cased; {merged} name(s) stand for several "
+         f"categories")
+    return Annotations("goalstep", ["background"] + classes, dict(sorted(subsets.items())), segments, rules=[
+        f"classes: the {len(classes)} names of the {levels}, each {naming}, sorted",
         f"split: {', '.join(read)}"])
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from gadlib import annotation_formats as formats
-from gadlib.annotation_formats import Annotations
+from gadlib.annotation_formats import GOALSTEP_LEVELS, GOALSTEP_NAMES, Annotations
 from gadlib.coin_layout import CoinReadReport, read_coin
 from gadlib.layout_io import extraction_fps, load_npy, same_fps, save_npy, write_json
 from gadlib.owned_files import matching_files, write_owned
@@ -278,7 +278,7 @@ def summary(report: dict) -> str:
 
 # Options that only one converter reads: any other naming them is an error, not silently ignored.
 _ONLY = {"--split": ("crosstask",), "--test-videos": ("own",), "--step-names": ("crosstask",),
-         "--clip-frames": ("coin",)}
+         "--goalstep-names": ("goalstep",), "--goalstep-level": ("goalstep",), "--clip-frames": ("coin",)}
 # What every converter but coin reads (coin writes nothing but the report).
 _OAD_ONLY = ("--feature-dir",)
 
@@ -303,7 +303,7 @@ def _annotations(args) -> Annotations:
     elif args.dataset == "epic100":
         ann = formats.read_epic100(path)
     elif args.dataset == "goalstep":
-        ann = formats.read_goalstep(path)
+        ann = formats.read_goalstep(path, args.goalstep_names or "category", args.goalstep_level or "steps")
     else:
         ann = formats.read_own(path, args.test_videos, args.seed, args.test_fraction)
     return ann
@@ -325,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-videos", type=Path, default=None, help="own: a file of test video ids, one a line")
     parser.add_argument("--step-names", choices=("shared", "per-task"), default=None,
                         help="crosstask: one class per step text (shared, default) or per task step")
+    parser.add_argument("--goalstep-names", choices=GOALSTEP_NAMES, default=None,
+                        help="goalstep: class names are the step_category (category, default) or its step text, "
+                             "lower-cased (step: 'add avocado to recipe')")
+    parser.add_argument("--goalstep-level", choices=GOALSTEP_LEVELS, default=None,
+                        help="goalstep: classes of the steps (default) or of the steps and their substeps")
     parser.add_argument("--seed", type=int, default=0, help="seeded split (crosstask without --split, own)")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="seeded split: share of test videos")
     parser.add_argument("--clip-frames", type=int, default=None, help="coin: read_coin's clip_frames (default 0)")

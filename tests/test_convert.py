@@ -353,6 +353,36 @@ def test_goalstep_uses_the_step_level(goalstep, tmp_path):
         convert.formats.read_goalstep(ann)
 
 
+@pytest.mark.parametrize("names, level, classes, u1, u2, row1", [
+    ("step", "steps", ["boil pasta", "drain pasta"], [0, 1, 1, 1, 0, 0, 2, 2, 0, 0], [0, 0, 2, 2, 0], [0, 1, 0]),
+    # frame 1 is boil pasta and its substep fill pot with water: multi-hot, the lowest column wins
+    ("step", "steps+substeps", ["boil pasta", "drain pasta", "fill pot with water"],
+     [0, 1, 1, 1, 0, 0, 2, 2, 0, 0], [0, 0, 2, 2, 0], [0, 1, 0, 1]),
+    ("category", "steps+substeps", ["Cook a meal: Drain pasta", "Cook on a stovetop: Fill pot with water",
+                                    "Make pasta: Boil pasta", "Make pasta: Drain pasta"],
+     [0, 2, 3, 3, 0, 0, 4, 4, 0, 0], [0, 0, 1, 1, 0], [0, 0, 1, 1, 0]),
+])
+def test_goalstep_step_names_and_substeps(goalstep, tmp_path, names, level, classes, u1, u2, row1):
+    ann, features = goalstep
+    out = tmp_path / "GoalStep"
+    assert _run(tmp_path, "goalstep", "--annotations", ann, "--features", features, "--out", out,
+                "--goalstep-names", names, "--goalstep-level", level) == 0
+    data = read_oad(out, feature_dir="dinov2_vitg14")
+    assert data.step_names == classes and _labels(data, "u1") == u1 and _labels(data, "u2") == u2
+    assert np.load(out / "target_perframe" / "u1.npy")[1].tolist() == row1
+    report = json.loads((out / "convert_report.json").read_text())
+    assert report["multi_label_frames"] == (level == "steps+substeps")
+    if names == "step":  # "Make pasta: Drain pasta" and "Cook a meal: Drain pasta" are one class
+        assert "lower-cased; 1 name(s) stand for several categories" in report["rules"][0]
+
+
+def test_goalstep_options_belong_to_goalstep(thumos, tmp_path, capsys):
+    ann, features = thumos
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4, "--out",
+                tmp_path / "o", "--goalstep-names", "step") == 2
+    assert "--goalstep-names applies to goalstep only" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("names", [["goalstep_valid.json"], ["goalstep_val.json", "goalstep_valid.json"]])
 def test_goalstep_validation_file_of_the_github_release(goalstep, tmp_path, names):
     """github.com/facebookresearch/ego4d-goalstep ships data/goalstep_valid.json; the Ego4D CLI
