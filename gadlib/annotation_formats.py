@@ -23,6 +23,14 @@ THUMOS_CLASSES = ["BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk"
                   "LongJump", "PoleVault", "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus",
                   "VolleyballSpiking"]
 SPLIT_VALUES = ("train", "val", "test")
+# How a segment in seconds becomes frames (gadlib.convert.frame_range), by name.
+FRAME_RULES = {
+    "sample": "frame t is the instant t / fps; a segment [start, end) covers the frames whose time lies in "
+              "it: ceil(start x fps) .. ceil(end x fps) - 1",
+    "overlap": "frame t is the span [t / fps, (t + 1) / fps); a segment covers every frame it overlaps: "
+               "floor(start x fps) .. ceil(end x fps) - 1 (CrossTask's own loader at 1 fps: floor(start) .. "
+               "ceil(end) - 1)",
+}
 
 
 @dataclass
@@ -42,6 +50,7 @@ class Annotations:
     segments: list[TimedSegment]
     ignore_index: int | None = None  # the column whose frames are ignored (THUMOS'14 "Ambiguous")
     rules: list[str] = field(default_factory=list)  # how classes and split were made, for the report
+    frame_rule: str = "sample"  # a key of FRAME_RULES: the data set's own convention
 
 
 def _float(text: str, where: str, what: str) -> float:
@@ -233,7 +242,8 @@ def read_crosstask(folder: Path, split_file: Path | None = None, seed: int = 0, 
     which gives the 105 step classes the paper reports for the 18 primary tasks; "per-task": a
     text used by several tasks becomes one class per task, "<step> (<task name>)".
     Split: `split_file` (CrossTask's videos_val.csv, rows "task,video,url") lists the test videos;
-    without it, `seeded_split` per task.
+    without it, `seeded_split` per task. Frames: the "overlap" rule of CrossTask's own loader (a
+    step covers every frame it overlaps at 1 feature a second, floor(start) .. ceil(end) - 1).
     """
     folder = Path(folder)
     if step_names not in ("shared", "per-task"):
@@ -278,7 +288,8 @@ def read_crosstask(folder: Path, split_file: Path | None = None, seed: int = 0, 
     else:
         subsets = seeded_split(groups, seed, test_fraction)
         split_rule = _seeded_rule(seed, test_fraction, "per task")
-    return Annotations("crosstask", names, dict(sorted(subsets.items())), segments, rules=[class_rule, split_rule])
+    return Annotations("crosstask", names, dict(sorted(subsets.items())), segments, rules=[class_rule, split_rule],
+                       frame_rule="overlap")
 
 
 # ---------------------------------------------------------------------------------------------

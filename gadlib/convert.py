@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from gadlib import annotation_formats as formats
-from gadlib.annotation_formats import GOALSTEP_LEVELS, GOALSTEP_NAMES, Annotations
+from gadlib.annotation_formats import FRAME_RULES, GOALSTEP_LEVELS, GOALSTEP_NAMES, Annotations
 from gadlib.coin_layout import CoinReadReport, read_coin
 from gadlib.layout_io import extraction_fps, load_npy, same_fps, save_npy, write_json
 from gadlib.owned_files import matching_files, write_owned
@@ -51,13 +51,15 @@ REPORT = "convert_report.json"
 _SHOWN = 5  # items of each kind printed in the summary (all of them are in the report)
 
 
-def frame_range(start: float, end: float, fps: float) -> tuple[int, int]:
-    """[first, last + 1) of the frames t with start <= t / fps < end (before clipping to the video).
+def frame_range(start: float, end: float, fps: float, rule: str = "sample") -> tuple[int, int]:
+    """[first, last + 1) of the frames a segment covers by `rule` (a key of FRAME_RULES), before
+    clipping to the video.
 
     Rounded to 1e-6 frame first, so that 0.7 s x 10 fps (7.000000000000001 in floating point) is
-    frame 7, not 8.
+    frame 7, not 8, and 0.3 s x 10 fps (2.9999999999999996) frame 3, not 2.
     """
-    return math.ceil(round(start * fps, 6)), math.ceil(round(end * fps, 6))
+    first, end_frame = round(start * fps, 6), round(end * fps, 6)
+    return (math.ceil(first) if rule == "sample" else math.floor(first)), math.ceil(end_frame)
 
 
 def resolve_fps(features: Path, fps: float | None) -> tuple[float, str]:
@@ -96,7 +98,7 @@ def _feature_lengths(ann: Annotations, features: Path, report: dict) -> dict[str
     return lengths
 
 
-def _frame_segments(ann: Annotations, lengths: dict[str, int], fps: float, report: dict):
+def _frame_segments(ann: Annotations, lengths: dict[str, int], fps: float, rule: str, report: dict):
     """video -> [(first frame, end frame, column)], after dropping and clipping (all reported)."""
     per_video = {video: [] for video in lengths}
     for s in ann.segments:
@@ -106,7 +108,7 @@ def _frame_segments(ann: Annotations, lengths: dict[str, int], fps: float, repor
             continue  # counted with its video in dropped_videos
         record = {"video": s.video, "class": ann.class_names[s.column], "start_s": s.start, "end_s": s.end,
                   "source": s.source}
-        a, b = frame_range(s.start, s.end, fps)
+        a, b = frame_range(s.start, s.end, fps, rule)
         frames = lengths[s.video]
         if s.end == s.start:
             report["dropped_segments"].append({**record, "reason": "zero length"})
@@ -149,12 +151,16 @@ def _empty_report(dataset: str, annotations: str, features: Path, out: Path) -> 
 
 
 def convert(ann: Annotations, features: str | Path, out: str | Path, fps: float | None = None,
-            feature_dir: str | None = None, annotations_path: str | Path = "") -> dict:
+            feature_dir: str | None = None, annotations_path: str | Path = "", frame_rule: str | None = None) -> dict:
     """Write `ann` with the feature files of `features` in the OAD layout under `out`; returns the report.
 
     feature_dir: the features' folder name under `out` (default: the name of `features`).
+    frame_rule: a key of FRAME_RULES (default: the data set's own, `ann.frame_rule`).
     """
     features, out = Path(features), Path(out)
+    frame_rule = frame_rule or ann.frame_rule
+    if frame_rule not in FRAME_RULES:
+        raise ValueError(f"--frame-rule should be one of {', '.join(FRAME_RULES)}, got {frame_rule!r}")
     if not features.is_dir():
         raise FileNotFoundError(f"{features}: features folder not found")
     feature_dir = feature_dir or features.resolve().name
@@ -168,7 +174,7 @@ def convert(ann: Annotations, features: str | Path, out: str | Path, fps: float 
     fps, fps_from = resolve_fps(features, fps)
     report = _empty_report(ann.name, str(annotations_path), features, out)
     lengths = _feature_lengths(ann, features, report)
-    per_video = _frame_segments(ann, lengths, fps, report)
+    per_video = _frame_segments(ann, lengths, fps, frame_rule, report)
     kept = {video: subset for video, subset in ann.subsets.items() if video in lengths}
     for subset in ("train", "test"):
         if subset not in kept.values():
@@ -182,6 +188,7 @@ def convert(ann: Annotations, features: str | Path, out: str | Path, fps: float 
         "fps": fps, "fps_from": fps_from, "feature_dir": feature_dir,
         "features_linked": linked, "classes": len(ann.class_names) - 1 - (ann.ignore_index is not None),
         "class_names_file": "data_info.json", "rules": ann.rules,
+        "frame_rule": f"{frame_rule}: {FRAME_RULES[frame_rule]}",
         "videos": {subset: sum(s == subset for s in kept.values()) for subset in ("train", "val", "test")},
         "segments": {"annotated": len(ann.segments), "kept": sum(len(s) for s in per_video.values()),
                      "clipped": len(report["clipped_segments"]), "dropped": len(report["dropped_segments"]),
@@ -280,7 +287,7 @@ def summary(report: dict) -> str:
 _ONLY = {"--split": ("crosstask",), "--test-videos": ("own",), "--step-names": ("crosstask",),
          "--goalstep-names": ("goalstep",), "--goalstep-level": ("goalstep",), "--clip-frames": ("coin",)}
 # What every converter but coin reads (coin writes nothing but the report).
-_OAD_ONLY = ("--feature-dir",)
+_OAD_ONLY = ("--frame-rule", "--feature-dir")
 
 
 def _check_options(args) -> None:
@@ -321,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="frames per second of the features (default: the extraction manifest's)")
     parser.add_argument("--feature-dir", default=None, help="features' folder name under --out (default: "
                                                             "the name of --features)")
+    parser.add_argument("--frame-rule", choices=tuple(FRAME_RULES), default=None,
+                        help="seconds -> frames: sample (frames ceil(start x fps) .. ceil(end x fps) - 1) or "
+                             "overlap (floor(start x fps) .. ceil(end x fps) - 1); default: overlap for crosstask "
+                             "(CrossTask's own loader), sample for the others")
     parser.add_argument("--split", type=Path, default=None, help="crosstask: videos_val.csv (its videos are test)")
     parser.add_argument("--test-videos", type=Path, default=None, help="own: a file of test video ids, one a line")
     parser.add_argument("--step-names", choices=("shared", "per-task"), default=None,
@@ -340,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             report = check_coin(args.annotations[0], args.features, args.out, args.fps, args.clip_frames or 0)
         else:
             report = convert(_annotations(args), args.features, args.out, args.fps, args.feature_dir,
-                             ", ".join(args.annotations))
+                             ", ".join(args.annotations), args.frame_rule)
     except (ValueError, OSError) as e:  # bad input: one line naming the file at fault, no traceback
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"python -m gadlib.convert: error: {message}", file=sys.stderr)

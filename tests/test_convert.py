@@ -1,8 +1,9 @@
 """python -m gadlib.convert on small files written here in each data set's official format.
 
-Every expected frame label is worked out by hand from the rule in gadlib/convert.py: a segment
-[start, end) s covers frames ceil(start x fps) .. ceil(end x fps) - 1; overlapping classes are
-multi-hot, and read_oad reads such a row as the lowest column.
+Every expected frame label is worked out by hand from the rules in gadlib/convert.py: a segment
+[start, end) s covers frames ceil(start x fps) .. ceil(end x fps) - 1 ("sample"), for CrossTask
+floor(start x fps) .. ceil(end x fps) - 1 ("overlap", CrossTask's own loader); overlapping classes
+are multi-hot, and read_oad reads such a row as the lowest column.
 """
 
 import csv
@@ -212,7 +213,7 @@ def crosstask(tmp_path):
     (root / "tasks_primary.txt").write_text(
         "100\nMake Tea\nhttp://a\n3\nboil water,pour water,add tea bag\n\n"
         "200\nMake Coffee\nhttp://b\n2\npour water,grind beans\n\n")
-    (root / "annotations" / "100_vidA.csv").write_text("1,0.0,2.5\n2,2.5,4.0\n")   # [0, 3), [3, 4) at 1 fps
+    (root / "annotations" / "100_vidA.csv").write_text("1,0.0,2.5\n2,2.5,4.0\n")   # [0, 3), [2, 4) at 1 fps
     (root / "annotations" / "200_vid_B-1.csv").write_text("1,1.0,3.0\n2,2.0,4.0\n")  # [1, 3) pour, [2, 4) grind
     (root / "annotations" / "100_vidC.csv").write_text("3,0,1\n")
     (root / "videos_val.csv").write_text("200,vid_B-1,http://c\n100,ghost,http://d\n")
@@ -231,7 +232,9 @@ def test_crosstask_shared_steps_split_file_and_overlap(crosstask, tmp_path):
     assert "ignore_index" not in info and info["fps"] == 1.0
     assert (info["train_session_set"], info["test_session_set"]) == (["vidA", "vidC"], ["vid_B-1"])
     data = read_oad(out, feature_dir="dinov2")
-    assert _labels(data, "vidA") == [1, 1, 1, 2, 0]
+    assert _labels(data, "vidA") == [1, 1, 1, 2, 0]  # frame 2 (2-3 s) is both steps: the lowest column
+    assert np.load(out / "target_perframe" / "vidA.npy")[:, :3].tolist() == [[0, 1, 0], [0, 1, 0], [0, 1, 1],
+                                                                             [0, 0, 1], [1, 0, 0]]
     assert _labels(data, "vid_B-1") == [0, 2, 2, 4]  # frame 2 is pour water + grind beans: lowest column
     assert np.load(out / "target_perframe" / "vid_B-1.npy")[2].tolist() == [0, 0, 1, 0, 1]
     report = json.loads((out / "convert_report.json").read_text())
@@ -255,6 +258,46 @@ def test_crosstask_bad_step_is_named(crosstask, tmp_path, capsys):
     (root / "annotations" / "200_vid_B-1.csv").write_text("1,1.0,3.0\n3,2.0,4.0\n")
     assert _run(tmp_path, "crosstask", "--annotations", root, "--features", features, "--out", tmp_path / "o") == 2
     assert "200_vid_B-1.csv:2: step should be 1..2 (task 200), got '3'" in capsys.readouterr().err
+
+
+# Six steps of one video, times as CrossTask's annotation files give them, and the frames each
+# covers at 1 fps: (start, end, CrossTask's frames floor(start) .. ceil(end) - 1, ceil(start) ..).
+SIX_STEPS = [(5.2, 9.8, range(5, 10), range(6, 10)), (11.5, 15.0, range(11, 15), range(12, 15)),
+             (15.6, 19.3, range(15, 20), range(16, 20)), (21.1, 24.9, range(21, 25), range(22, 25)),
+             (26.4, 30.7, range(26, 31), range(27, 31)), (31.8, 35.2, range(31, 36), range(32, 36))]
+
+
+@pytest.mark.parametrize("rule, frames", [(None, 28), ("overlap", 28), ("sample", 22)])
+def test_crosstask_keeps_the_first_second_of_every_step(crosstask, tmp_path, rule, frames):
+    root, features = crosstask
+    tasks = "".join(f"{task}\nTask {task}\nhttp://t\n6\n{','.join(f'step {task}.{k}' for k in range(1, 7))}\n\n"
+                    for task in (100, 200))
+    (root / "tasks_primary.txt").write_text(tasks)
+    (root / "annotations" / "100_vidA.csv").write_text("".join(f"{k},{a},{b}\n"
+                                                               for k, (a, b, _, _) in enumerate(SIX_STEPS, 1)))
+    (root / "annotations" / "200_vid_B-1.csv").write_text("1,0.0,1.0\n")
+    (root / "annotations" / "100_vidC.csv").unlink()
+    np.save(features / "vidA.npy", np.zeros((40, 3), dtype=np.float32))
+    out = tmp_path / "CrossTask"
+    args = ["--frame-rule", rule] if rule else []
+    assert _run(tmp_path, "crosstask", "--annotations", root, "--features", features, "--split",
+                root / "videos_val.csv", "--out", out, *args) == 0
+    expected = [0] * 40
+    for k, (_, _, overlap, sample) in enumerate(SIX_STEPS, 1):
+        for t in (sample if rule == "sample" else overlap):
+            expected[t] = k
+    labels = _labels(read_oad(out, feature_dir="dinov2"), "vidA")
+    assert labels == expected and sum(label > 0 for label in labels) == frames
+    report = json.loads((out / "convert_report.json").read_text())
+    assert report["frame_rule"].startswith(f"{rule or 'overlap'}: frame t is the ")
+
+
+def test_frame_range_at_any_fps():
+    assert convert.frame_range(1.3, 2.2, 2, "overlap") == (2, 5)   # 2.6 .. 4.4: frames 2, 3, 4
+    assert convert.frame_range(1.3, 2.2, 2, "sample") == (3, 5)    # frames at 1.5 s and 2.0 s
+    assert convert.frame_range(1.0, 2.0, 1, "overlap") == (1, 2)   # the second from 2.0 s is not in it
+    assert convert.frame_range(1.16, 1.2, 25, "overlap") == (29, 30)  # 1.16 x 25 = 28.999999999999996
+    assert convert.frame_range(0.7, 0.8, 10, "sample") == (7, 8)   # 0.7 x 10 = 7.000000000000001
 
 
 # ---------------------------------------------------------------------------------------------
