@@ -51,6 +51,9 @@ class Annotations:
     ignore_index: int | None = None  # the column whose frames are ignored (THUMOS'14 "Ambiguous")
     rules: list[str] = field(default_factory=list)  # how classes and split were made, for the report
     frame_rule: str = "sample"  # a key of FRAME_RULES: the data set's own convention
+    # Annotated videos left out of `subsets` (a reused split that does not list them), reported
+    # by gadlib.convert with the videos that lack features: {"video", "split", "segments", "reason"}.
+    dropped_videos: list[dict] = field(default_factory=list)
 
 
 def _float(text: str, where: str, what: str) -> float:

@@ -42,6 +42,7 @@ import numpy as np
 
 from gadlib import annotation_formats as formats
 from gadlib.annotation_formats import FRAME_RULES, GOALSTEP_LEVELS, GOALSTEP_NAMES, Annotations
+from gadlib.annotation_options import order_classes, split_from
 from gadlib.coin_layout import CoinReadReport, read_coin
 from gadlib.layout_io import extraction_fps, load_npy, same_fps, save_npy, write_json
 from gadlib.owned_files import matching_files, write_owned
@@ -173,6 +174,7 @@ def convert(ann: Annotations, features: str | Path, out: str | Path, fps: float 
                          f"{', '.join(map(repr, odd[:5]))}")
     fps, fps_from = resolve_fps(features, fps)
     report = _empty_report(ann.name, str(annotations_path), features, out)
+    report["dropped_videos"] = list(ann.dropped_videos)
     lengths = _feature_lengths(ann, features, report)
     per_video = _frame_segments(ann, lengths, fps, frame_rule, report)
     kept = {video: subset for video, subset in ann.subsets.items() if video in lengths}
@@ -287,7 +289,7 @@ def summary(report: dict) -> str:
 _ONLY = {"--split": ("crosstask",), "--test-videos": ("own",), "--step-names": ("crosstask",),
          "--goalstep-names": ("goalstep",), "--goalstep-level": ("goalstep",), "--clip-frames": ("coin",)}
 # What every converter but coin reads (coin writes nothing but the report).
-_OAD_ONLY = ("--frame-rule", "--feature-dir")
+_OAD_ONLY = ("--class-order", "--split-from", "--info-key", "--frame-rule", "--feature-dir")
 
 
 def _check_options(args) -> None:
@@ -299,6 +301,11 @@ def _check_options(args) -> None:
     if len(args.annotations) > 1 and args.dataset != "thumos14":
         raise ValueError(f"--annotations given {len(args.annotations)} times: only thumos14 reads several folders "
                          f"(its validation and test annotations); pass one")
+    if args.split_from is not None and given & {"--split", "--test-videos"}:
+        raise ValueError("--split-from is a whole split: pass it or --split / --test-videos, not both")
+    if args.info_key is not None and args.split_from is None and args.class_order is None:
+        raise ValueError("--info-key picks the data set of the data_info.json given to --split-from or --class-order; "
+                         "pass one of those")
 
 
 def _annotations(args) -> Annotations:
@@ -313,6 +320,10 @@ def _annotations(args) -> Annotations:
         ann = formats.read_goalstep(path, args.goalstep_names or "category", args.goalstep_level or "steps")
     else:
         ann = formats.read_own(path, args.test_videos, args.seed, args.test_fraction)
+    if args.class_order is not None:
+        ann = order_classes(ann, args.class_order, args.info_key)
+    if args.split_from is not None:
+        ann = split_from(ann, args.split_from, args.info_key)
     return ann
 
 
@@ -332,6 +343,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds -> frames: sample (frames ceil(start x fps) .. ceil(end x fps) - 1) or "
                              "overlap (floor(start x fps) .. ceil(end x fps) - 1); default: overlap for crosstask "
                              "(CrossTask's own loader), sample for the others")
+    parser.add_argument("--class-order", type=Path, default=None,
+                        help="column order of this class list: a data_info.json (class_names) or a text file, one "
+                             "name a line; it must name exactly the converter's classes")
+    parser.add_argument("--split-from", type=Path, default=None,
+                        help="the split of this data_info.json (train/val/test_session_set) instead of the data "
+                             "set's own; annotated videos it does not list are dropped (reported)")
+    parser.add_argument("--info-key", default=None,
+                        help="the data set entry of a data_info.json holding several (e.g. TeSTra's THUMOS, EK100)")
     parser.add_argument("--split", type=Path, default=None, help="crosstask: videos_val.csv (its videos are test)")
     parser.add_argument("--test-videos", type=Path, default=None, help="own: a file of test video ids, one a line")
     parser.add_argument("--step-names", choices=("shared", "per-task"), default=None,

@@ -300,6 +300,60 @@ def test_frame_range_at_any_fps():
     assert convert.frame_range(0.7, 0.8, 10, "sample") == (7, 8)   # 0.7 x 10 = 7.000000000000001
 
 
+def _data_info(path, entries):
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def _entry(train, test, classes=("background", "x")):
+    return {"class_names": list(classes), "num_classes": len(classes), "fps": 1, "train_session_set": train,
+            "test_session_set": test}
+
+
+def test_split_from_a_data_info_json(crosstask, tmp_path, capsys):
+    root, features = crosstask
+    info = _data_info(tmp_path / "data_info.json", {"CrossTask": _entry(["vid_B-1"], ["vidA", "ghost"]),
+                                                    "COIN": _entry(["c1"], ["c2"])})
+    args = ["crosstask", "--annotations", root, "--features", features, "--split-from", info]
+    out = tmp_path / "CrossTask"
+    assert _run(tmp_path, *args, "--out", out) == 2
+    assert f"{info}: holds several data sets ['COIN', 'CrossTask']; pass --info-key to pick one" in \
+        capsys.readouterr().err
+    assert _run(tmp_path, *args, "--info-key", "COIN", "--out", out) == 2
+    assert "none of the 1 videos of train_session_set (e.g. 'c1') is in the crosstask annotations" in \
+        capsys.readouterr().err
+    assert _run(tmp_path, *args, "--info-key", "CrossTask", "--out", out) == 0
+    written = json.loads((out / "data_info.json").read_text())
+    assert (written["train_session_set"], written["test_session_set"]) == (["vid_B-1"], ["vidA"])
+    report = json.loads((out / "convert_report.json").read_text())
+    where = f"{info}: ['CrossTask']"
+    assert report["dropped_videos"] == [{"video": "vidC", "split": "train", "segments": 1,
+                                         "reason": f"in no session set of {where} (--split-from)"}]
+    assert report["rules"][1] == (f"split: the train_session_set, test_session_set of {where}; 1 annotated videos "
+                                  f"in none of them are dropped, 1 listed videos have no annotation")
+    assert report["segments"]["in_dropped_videos"] == 1
+    # the split of an earlier conversion, reused as it is
+    assert _run(tmp_path, "crosstask", "--annotations", root, "--features", features, "--split-from",
+                out / "data_info.json", "--out", tmp_path / "again") == 0
+    again = json.loads((tmp_path / "again" / "data_info.json").read_text())
+    assert (again["train_session_set"], again["test_session_set"]) == (["vid_B-1"], ["vidA"])
+    assert _run(tmp_path, *args, "--info-key", "CrossTask", "--split", root / "videos_val.csv", "--out", out) == 2
+    assert "--split-from is a whole split: pass it or --split / --test-videos, not both" in capsys.readouterr().err
+
+
+def test_split_from_with_a_val_set_on_thumos(thumos, tmp_path):
+    ann, features = thumos
+    info = _data_info(tmp_path / "data_info.json", _entry(["video_validation_1"], ["video_test_1"]) |
+                      {"val_session_set": ["video_validation_2"]})
+    out = tmp_path / "THUMOS"
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4,
+                "--split-from", info, "--out", out) == 0
+    data = read_oad(out, feature_dir="rgb")
+    assert [(v.video_id, v.subset) for v in data.videos] == [("video_validation_1", "train"),
+                                                            ("video_validation_2", "val"), ("video_test_1", "test")]
+    assert json.loads((out / "data_info.json").read_text())["ignore_index"] == 21  # the class rules still hold
+
+
 # ---------------------------------------------------------------------------------------------
 # EPIC-KITCHENS-100
 # ---------------------------------------------------------------------------------------------
@@ -345,6 +399,62 @@ def test_epic100_verb_noun_actions(epic100, tmp_path):
     _epic_csv(ann / "EPIC_100_validation.csv", [("P02_01", "00:00:00.50", "0:01.25", "open", 2, "tap", 0)])
     with pytest.raises(ValueError, match=r"EPIC_100_validation.csv:2: stop_timestamp should be HH:MM:SS.ff"):
         convert.convert(convert.formats.read_epic100(ann), features, out, fps=4)
+
+
+@pytest.mark.parametrize("listing", ["text", "data_info"])
+def test_epic100_class_order_of_a_given_list(epic100, tmp_path, listing):
+    """TeSTra's EK100 class list orders the same names otherwise than verb then noun id."""
+    ann, features = epic100
+    order = ["open tap", "put plate", "take plate"]
+    if listing == "text":
+        class_list = tmp_path / "ek100_classes.txt"
+        class_list.write_text("Background\n" + "\n".join(order) + "\n\n")
+        key = []
+    else:
+        class_list = _data_info(tmp_path / "data_info.json", {
+            "THUMOS": _entry(["a"], ["b"]), "EK100": _entry(["P01_01"], ["P02_01"], ["Background"] + order)})
+        key = ["--info-key", "EK100"]
+    out = tmp_path / "EK100"
+    assert _run(tmp_path, "epic100", "--annotations", ann, "--features", features, "--fps", 4, "--out", out,
+                "--class-order", class_list, *key) == 0
+    assert json.loads((out / "data_info.json").read_text())["class_names"] == ["Background"] + order
+    data = read_oad(out, feature_dir="rgb_kinetics_bninception")
+    # take plate [4, 10) is column 3 now, put plate [8, 12) column 2: frames 8-9 read as put plate
+    assert _labels(data, "P01_01") == [0] * 4 + [3] * 4 + [2] * 4 + [0] * 4
+    assert _labels(data, "P02_01") == [0, 0, 1, 1, 1, 0, 0, 0]
+    rules = json.loads((out / "convert_report.json").read_text())["rules"]
+    assert rules[-1].startswith("class order: that of ") and rules[-1].endswith(", replacing the order above")
+
+
+def test_class_order_names_missing_extra_and_repeated_names(epic100, tmp_path, capsys):
+    ann, features = epic100
+    class_list = tmp_path / "classes.txt"
+    args = ["epic100", "--annotations", ann, "--features", features, "--fps", 4, "--out", tmp_path / "o",
+            "--class-order", class_list]
+    class_list.write_text("take plate\nput plate\nclose tap\n")
+    assert _run(tmp_path, *args) == 2
+    assert (f"{class_list}: lacks 1 of the 3 epic100 classes ('open tap') and lists 1 names that are no epic100 "
+            f"class ('close tap'); it should name each of the 3 classes once, spelt as the converter names them "
+            f"(e.g. 'take plate', 'put plate'), background first or left out") in capsys.readouterr().err
+    class_list.write_text("take plate\nput plate\nopen tap\nput plate\n")
+    assert _run(tmp_path, *args) == 2
+    assert f"{class_list}: names 'put plate' are listed more than once" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_class_order_keeps_the_ignored_class(thumos, tmp_path):
+    ann, features = thumos
+    class_list = tmp_path / "classes.txt"
+    class_list.write_text("\n".join(["Ambiguous"] + THUMOS_CLASSES[::-1]))  # no background line
+    out = tmp_path / "THUMOS"
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4, "--out", out,
+                "--class-order", class_list) == 0
+    info = json.loads((out / "data_info.json").read_text())
+    assert info["class_names"][:3] == ["Background", "Ambiguous", "VolleyballSpiking"] and info["ignore_index"] == 1
+    target = np.load(out / "target_perframe" / "video_validation_1.npy")
+    assert np.flatnonzero(target[:, 1]).tolist() == [20, 21]                       # Ambiguous
+    assert np.flatnonzero(target[:, 21 - 5 + 1]).tolist() == [4, 5, 6, 7]          # CliffDiving, 5th of 20
+    assert np.flatnonzero(target[:, 21 - 8 + 1]).tolist() == list(range(6, 12))   # Diving, 8th of 20
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,6 +642,20 @@ def test_files_with_a_byte_order_mark_convert_alike(request, tmp_path, dataset):
     assert written and written == sorted(p.relative_to(tmp_path / "saved") for p in (tmp_path / "saved").rglob("*.npy"))
     for rel in ["data_info.json"] + [str(p) for p in written if p.parts[0] == "target_perframe"]:
         assert (tmp_path / "plain" / rel).read_bytes() == (tmp_path / "saved" / rel).read_bytes(), rel
+
+
+def test_class_list_and_split_with_a_byte_order_mark(epic100, tmp_path):
+    ann, features = epic100
+    class_list = tmp_path / "classes.txt"
+    class_list.write_text("background\nopen tap\nput plate\ntake plate\n")
+    info = _data_info(tmp_path / "data_info.json", _entry(["P02_01"], ["P01_01"]))
+    _excel_saved([class_list, info])
+    out = tmp_path / "EK100"
+    assert _run(tmp_path, "epic100", "--annotations", ann, "--features", features, "--fps", 4, "--out", out,
+                "--class-order", class_list, "--split-from", info) == 0
+    written = json.loads((out / "data_info.json").read_text())
+    assert written["class_names"] == ["background", "open tap", "put plate", "take plate"]
+    assert (written["train_session_set"], written["test_session_set"]) == (["P02_01"], ["P01_01"])
 
 
 def test_a_file_not_in_utf8_is_named(own, tmp_path, capsys):
