@@ -1,11 +1,13 @@
 """Official annotations + per-video features -> the OAD layout `read_oad` reads.
 
-    python -m gadlib.convert thumos14  --annotations /data/THUMOS14/annotations --features /data/THUMOS/rgb \\
-        --fps 4 --out /data/THUMOS
+    python -m gadlib.convert thumos14  --annotations /data/THUMOS14/validation_annotations \\
+        --annotations /data/THUMOS14/test_annotations --features /data/THUMOS/rgb --fps 4 --out /data/THUMOS
     python -m gadlib.convert crosstask --annotations /data/crosstask_release \\
         --features /data/CrossTask/dinov2_vitg14 --split /data/crosstask_release/videos_val.csv --out /data/CrossTask
-    python -m gadlib.convert epic100   --annotations /data/epic-kitchens-100-annotations --features DIR --fps 4 --out DIR
-    python -m gadlib.convert goalstep  --annotations /data/goalstep --features DIR --out DIR
+    python -m gadlib.convert epic100   --annotations /data/epic-kitchens-100-annotations --features DIR --fps 4 \\
+        --class-order /data/TeSTra/data_info.json --info-key EK100 --out DIR
+    python -m gadlib.convert goalstep  --annotations /data/goalstep --features DIR --out DIR \\
+        [--goalstep-names step] [--goalstep-level steps+substeps]
     python -m gadlib.convert own       --annotations my_segments.csv --features DIR --fps 2 --out DIR
     python -m gadlib.convert coin      --annotations /data/COIN/COIN.json --features /data/COIN/features --out DIR
 
@@ -16,8 +18,12 @@ background first, num_classes, fps, train/test_session_set, ignore_index for THU
 overlap), `<feature_dir>/<video>.npy` (symlinks to the --features files, or the folder itself
 when --features is already `<out>/<feature_dir>`) and `convert_report.json`.
 
-Frames: frame t is the time t / fps, and a segment [start, end) in seconds covers the frames whose
-time lies in it: frames ceil(start x fps) .. ceil(end x fps) - 1. fps comes from the extraction
+Frames (--frame-rule, `annotation_formats.FRAME_RULES`): "sample", the default, takes frame t as the
+time t / fps, and a segment [start, end) in seconds covers the frames whose time lies in it: frames
+ceil(start x fps) .. ceil(end x fps) - 1; "overlap", crosstask's default as in CrossTask's own
+loader, takes frame t as the span [t / fps, (t + 1) / fps) and a segment covers every frame
+it overlaps: floor(start x fps) .. ceil(end x fps) - 1. --class-order and --split-from reuse a
+class list or split the user has (`gadlib.annotation_options`). fps comes from the extraction
 manifest in --features (`python -m gadlib.features`), else --fps; both given and different is an
 error. Nothing is dropped silently: videos without a feature file, segments of zero length,
 covering no frame or starting past the last frame are dropped, segments running past the last
