@@ -46,11 +46,12 @@ def order_classes(ann: Annotations, path: Path, key: str | None = None) -> Annot
     must name exactly the classes of `ann` besides the background (THUMOS'14's Ambiguous included)."""
     background, names, where = read_class_list(path, key)
     ours = ann.class_names[1:]
-    missing = [n for n in ours if n not in set(names)]
-    extra = [n for n in names if n not in set(ours)]
+    listed, known = set(names), set(ours)
+    missing = [n for n in ours if n not in listed]
+    extra = [n for n in names if n not in known]
     if missing or extra:
-        parts = ([f"lacks {len(missing)} of the {len(ours)} {ann.name} classes ({_some(missing)})"] if missing else []) \
-            + ([f"lists {len(extra)} names that are no {ann.name} class ({_some(extra)})"] if extra else [])
+        parts = [f"lacks {len(missing)} of the {len(ours)} {ann.name} classes ({_some(missing)})"] if missing else []
+        parts += [f"lists {len(extra)} names that are no {ann.name} class ({_some(extra)})"] if extra else []
         raise ValueError(f"{where}: {' and '.join(parts)}; it should name each of the {len(ours)} classes once, "
                          f"spelt as the converter names them (e.g. {_some(ours[:2])}), background first or left out")
     class_names = [background or ann.class_names[0]] + names
