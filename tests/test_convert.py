@@ -1,12 +1,14 @@
 """python -m gadlib.convert on small files written here in each data set's official format.
 
-Every expected frame label is worked out by hand from the rule in gadlib/data/convert.py: a segment
-[start, end) s covers frames ceil(start x fps) .. ceil(end x fps) - 1; overlapping classes are
-multi-hot, and read_oad reads such a row as the lowest column.
+Every expected frame label is worked out by hand from the rules in gadlib/data/convert.py: a segment
+[start, end) s covers frames ceil(start x fps) .. ceil(end x fps) - 1 ("sample"), for CrossTask
+floor(start x fps) .. ceil(end x fps) - 1 ("overlap", CrossTask's own loader); overlapping classes
+are multi-hot, and read_oad reads such a row as the lowest column.
 """
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -114,8 +116,44 @@ def test_thumos14_bad_files_are_named(thumos, tmp_path, capsys):
     (ann / "Diving_val.txt").unlink()
     assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4,
                 "--out", tmp_path / "o") == 2
-    assert "Diving_val.txt: file not found" in capsys.readouterr().err
+    assert f"Diving_val.txt: file not found in {ann} (" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_thumos14_validation_and_test_folders_of_the_download(thumos, tmp_path, capsys):
+    """THUMOS'14's download unpacks the validation and the test annotations into two folders."""
+    ann, features = thumos
+    val, test = tmp_path / "validation" / "annotation", tmp_path / "test" / "annotations" / "annotation"
+    for folder in (val, test):
+        folder.mkdir(parents=True)
+    for path in ann.glob("*.txt"):
+        shutil.copy(path, (val if path.stem.endswith("_val") else test) / path.name)
+    args = ["thumos14", "--features", features, "--fps", 4]
+    assert _run(tmp_path, *args, "--annotations", val, "--out", tmp_path / "o") == 2
+    assert (f"BaseballPitch_test.txt: file not found in {val} (THUMOS'14 has one file per class and split, "
+            f"Ambiguous included; its download keeps the validation *_val.txt and the test *_test.txt files in "
+            f"two folders: pass both, --annotations VAL_FOLDER --annotations TEST_FOLDER)") in capsys.readouterr().err
+    assert _run(tmp_path, *args, "--annotations", test, "--out", tmp_path / "o") == 2
+    assert f"BaseballPitch_val.txt: file not found in {test} (" in capsys.readouterr().err
+    assert _run(tmp_path, *args, "--annotations", val, "--annotations", test, "--out", tmp_path / "two") == 0
+    assert _run(tmp_path, *args, "--annotations", ann, "--out", tmp_path / "one") == 0
+    for rel in ["data_info.json"] + [f"target_perframe/{v}.npy" for v in ("video_validation_1", "video_test_1")]:
+        assert (tmp_path / "two" / rel).read_bytes() == (tmp_path / "one" / rel).read_bytes()
+    report = json.loads((tmp_path / "two" / "convert_report.json").read_text())
+    assert report["annotations"] == f"{val}, {test}"
+    # one file in both folders: the same bytes are one file, different ones an error naming both
+    shutil.copy(val / "Diving_val.txt", test / "Diving_val.txt")
+    assert _run(tmp_path, *args, "--annotations", val, "--annotations", test, "--out", tmp_path / "two") == 0
+    (test / "Diving_val.txt").write_text("video_validation_1 0 1\n")
+    assert _run(tmp_path, *args, "--annotations", val, "--annotations", test, "--out", tmp_path / "two") == 2
+    assert f"{val / 'Diving_val.txt'} and {test / 'Diving_val.txt'} both exist and differ" in capsys.readouterr().err
+
+
+def test_several_annotation_folders_are_for_thumos14_only(crosstask, tmp_path, capsys):
+    root, features = crosstask
+    assert _run(tmp_path, "crosstask", "--annotations", root, "--annotations", root, "--features", features,
+                "--out", tmp_path / "o") == 2
+    assert "--annotations given 2 times: only thumos14 reads several folders" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,7 +213,7 @@ def crosstask(tmp_path):
     (root / "tasks_primary.txt").write_text(
         "100\nMake Tea\nhttp://a\n3\nboil water,pour water,add tea bag\n\n"
         "200\nMake Coffee\nhttp://b\n2\npour water,grind beans\n\n")
-    (root / "annotations" / "100_vidA.csv").write_text("1,0.0,2.5\n2,2.5,4.0\n")   # [0, 3), [3, 4) at 1 fps
+    (root / "annotations" / "100_vidA.csv").write_text("1,0.0,2.5\n2,2.5,4.0\n")   # [0, 3), [2, 4) at 1 fps
     (root / "annotations" / "200_vid_B-1.csv").write_text("1,1.0,3.0\n2,2.0,4.0\n")  # [1, 3) pour, [2, 4) grind
     (root / "annotations" / "100_vidC.csv").write_text("3,0,1\n")
     (root / "videos_val.csv").write_text("200,vid_B-1,http://c\n100,ghost,http://d\n")
@@ -194,7 +232,9 @@ def test_crosstask_shared_steps_split_file_and_overlap(crosstask, tmp_path):
     assert "ignore_index" not in info and info["fps"] == 1.0
     assert (info["train_session_set"], info["test_session_set"]) == (["vidA", "vidC"], ["vid_B-1"])
     data = read_oad(out, feature_dir="dinov2")
-    assert _labels(data, "vidA") == [1, 1, 1, 2, 0]
+    assert _labels(data, "vidA") == [1, 1, 1, 2, 0]  # frame 2 (2-3 s) is both steps: the lowest column
+    assert np.load(out / "target_perframe" / "vidA.npy")[:, :3].tolist() == [[0, 1, 0], [0, 1, 0], [0, 1, 1],
+                                                                             [0, 0, 1], [1, 0, 0]]
     assert _labels(data, "vid_B-1") == [0, 2, 2, 4]  # frame 2 is pour water + grind beans: lowest column
     assert np.load(out / "target_perframe" / "vid_B-1.npy")[2].tolist() == [0, 0, 1, 0, 1]
     report = json.loads((out / "convert_report.json").read_text())
@@ -220,6 +260,100 @@ def test_crosstask_bad_step_is_named(crosstask, tmp_path, capsys):
     assert "200_vid_B-1.csv:2: step should be 1..2 (task 200), got '3'" in capsys.readouterr().err
 
 
+# Six steps of one video, times as CrossTask's annotation files give them, and the frames each
+# covers at 1 fps: (start, end, CrossTask's frames floor(start) .. ceil(end) - 1, ceil(start) ..).
+SIX_STEPS = [(5.2, 9.8, range(5, 10), range(6, 10)), (11.5, 15.0, range(11, 15), range(12, 15)),
+             (15.6, 19.3, range(15, 20), range(16, 20)), (21.1, 24.9, range(21, 25), range(22, 25)),
+             (26.4, 30.7, range(26, 31), range(27, 31)), (31.8, 35.2, range(31, 36), range(32, 36))]
+
+
+@pytest.mark.parametrize("rule, frames", [(None, 28), ("overlap", 28), ("sample", 22)])
+def test_crosstask_keeps_the_first_second_of_every_step(crosstask, tmp_path, rule, frames):
+    root, features = crosstask
+    tasks = "".join(f"{task}\nTask {task}\nhttp://t\n6\n{','.join(f'step {task}.{k}' for k in range(1, 7))}\n\n"
+                    for task in (100, 200))
+    (root / "tasks_primary.txt").write_text(tasks)
+    (root / "annotations" / "100_vidA.csv").write_text("".join(f"{k},{a},{b}\n"
+                                                               for k, (a, b, _, _) in enumerate(SIX_STEPS, 1)))
+    (root / "annotations" / "200_vid_B-1.csv").write_text("1,0.0,1.0\n")
+    (root / "annotations" / "100_vidC.csv").unlink()
+    np.save(features / "vidA.npy", np.zeros((40, 3), dtype=np.float32))
+    out = tmp_path / "CrossTask"
+    args = ["--frame-rule", rule] if rule else []
+    assert _run(tmp_path, "crosstask", "--annotations", root, "--features", features, "--split",
+                root / "videos_val.csv", "--out", out, *args) == 0
+    expected = [0] * 40
+    for k, (_, _, overlap, sample) in enumerate(SIX_STEPS, 1):
+        for t in (sample if rule == "sample" else overlap):
+            expected[t] = k
+    labels = _labels(read_oad(out, feature_dir="dinov2"), "vidA")
+    assert labels == expected and sum(label > 0 for label in labels) == frames
+    report = json.loads((out / "convert_report.json").read_text())
+    assert report["frame_rule"].startswith(f"{rule or 'overlap'}: frame t is the ")
+
+
+def test_frame_range_at_any_fps():
+    assert convert.frame_range(1.3, 2.2, 2, "overlap") == (2, 5)   # 2.6 .. 4.4: frames 2, 3, 4
+    assert convert.frame_range(1.3, 2.2, 2, "sample") == (3, 5)    # frames at 1.5 s and 2.0 s
+    assert convert.frame_range(1.0, 2.0, 1, "overlap") == (1, 2)   # the second from 2.0 s is not in it
+    assert convert.frame_range(1.16, 1.2, 25, "overlap") == (29, 30)  # 1.16 x 25 = 28.999999999999996
+    assert convert.frame_range(0.7, 0.8, 10, "sample") == (7, 8)   # 0.7 x 10 = 7.000000000000001
+
+
+def _data_info(path, entries):
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def _entry(train, test, classes=("background", "x")):
+    return {"class_names": list(classes), "num_classes": len(classes), "fps": 1, "train_session_set": train,
+            "test_session_set": test}
+
+
+def test_split_from_a_data_info_json(crosstask, tmp_path, capsys):
+    root, features = crosstask
+    info = _data_info(tmp_path / "data_info.json", {"CrossTask": _entry(["vid_B-1"], ["vidA", "ghost"]),
+                                                    "COIN": _entry(["c1"], ["c2"])})
+    args = ["crosstask", "--annotations", root, "--features", features, "--split-from", info]
+    out = tmp_path / "CrossTask"
+    assert _run(tmp_path, *args, "--out", out) == 2
+    assert f"{info}: holds several data sets ['COIN', 'CrossTask']; pass --info-key to pick one" in \
+        capsys.readouterr().err
+    assert _run(tmp_path, *args, "--info-key", "COIN", "--out", out) == 2
+    assert "none of the 1 videos of train_session_set (e.g. 'c1') is in the crosstask annotations" in \
+        capsys.readouterr().err
+    assert _run(tmp_path, *args, "--info-key", "CrossTask", "--out", out) == 0
+    written = json.loads((out / "data_info.json").read_text())
+    assert (written["train_session_set"], written["test_session_set"]) == (["vid_B-1"], ["vidA"])
+    report = json.loads((out / "convert_report.json").read_text())
+    where = f"{info}: ['CrossTask']"
+    assert report["dropped_videos"] == [{"video": "vidC", "split": "train", "segments": 1,
+                                         "reason": f"in no session set of {where} (--split-from)"}]
+    assert report["rules"][1] == (f"split: the train_session_set, test_session_set of {where}; 1 annotated videos "
+                                  f"in none of them are dropped, 1 listed videos have no annotation")
+    assert report["segments"]["in_dropped_videos"] == 1
+    # the split of an earlier conversion, reused as it is
+    assert _run(tmp_path, "crosstask", "--annotations", root, "--features", features, "--split-from",
+                out / "data_info.json", "--out", tmp_path / "again") == 0
+    again = json.loads((tmp_path / "again" / "data_info.json").read_text())
+    assert (again["train_session_set"], again["test_session_set"]) == (["vid_B-1"], ["vidA"])
+    assert _run(tmp_path, *args, "--info-key", "CrossTask", "--split", root / "videos_val.csv", "--out", out) == 2
+    assert "--split-from is a whole split: pass it or --split / --test-videos, not both" in capsys.readouterr().err
+
+
+def test_split_from_with_a_val_set_on_thumos(thumos, tmp_path):
+    ann, features = thumos
+    info = _data_info(tmp_path / "data_info.json", _entry(["video_validation_1"], ["video_test_1"]) |
+                      {"val_session_set": ["video_validation_2"]})
+    out = tmp_path / "THUMOS"
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4,
+                "--split-from", info, "--out", out) == 0
+    data = read_oad(out, feature_dir="rgb")
+    assert [(v.video_id, v.subset) for v in data.videos] == [("video_validation_1", "train"),
+                                                            ("video_validation_2", "val"), ("video_test_1", "test")]
+    assert json.loads((out / "data_info.json").read_text())["ignore_index"] == 21  # the class rules still hold
+
+
 # ---------------------------------------------------------------------------------------------
 # EPIC-KITCHENS-100
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +372,8 @@ def _epic_csv(path, rows):
                              verb, verb_class, noun, noun_class, f"['{noun}']", f"[{noun_class}]"])
 
 
-def test_epic100_verb_noun_actions(tmp_path):
+@pytest.fixture
+def epic100(tmp_path):
     ann = tmp_path / "epic-kitchens-100-annotations"
     ann.mkdir()
     (ann / "EPIC_100_verb_classes.csv").write_text("id,key,instances,category\n0,take,\"['take']\",x\n"
@@ -248,7 +383,11 @@ def test_epic100_verb_noun_actions(tmp_path):
     _epic_csv(ann / "EPIC_100_train.csv", [("P01_01", "00:00:01.00", "00:00:02.50", "take", 0, "plate", 1),   # [4, 10)
                                            ("P01_01", "00:00:02.00", "00:00:03.00", "put", 1, "plate", 1)])   # [8, 12)
     _epic_csv(ann / "EPIC_100_validation.csv", [("P02_01", "00:00:00.50", "00:00:01.25", "open", 2, "tap", 0)])  # [2, 5)
-    features = _features(tmp_path / "rgb_kinetics_bninception", {"P01_01": 16, "P02_01": 8})
+    return ann, _features(tmp_path / "rgb_kinetics_bninception", {"P01_01": 16, "P02_01": 8})
+
+
+def test_epic100_verb_noun_actions(epic100, tmp_path):
+    ann, features = epic100
     out = tmp_path / "EK100"
     assert _run(tmp_path, "epic100", "--annotations", ann, "--features", features, "--fps", 4, "--out", out) == 0
     info = json.loads((out / "data_info.json").read_text())
@@ -262,34 +401,170 @@ def test_epic100_verb_noun_actions(tmp_path):
         convert.convert(convert.formats.read_epic100(ann), features, out, fps=4)
 
 
+@pytest.mark.parametrize("listing", ["text", "data_info"])
+def test_epic100_class_order_of_a_given_list(epic100, tmp_path, listing):
+    """TeSTra's EK100 class list orders the same names otherwise than verb then noun id."""
+    ann, features = epic100
+    order = ["open tap", "put plate", "take plate"]
+    if listing == "text":
+        class_list = tmp_path / "ek100_classes.txt"
+        class_list.write_text("Background\n" + "\n".join(order) + "\n\n")
+        key = []
+    else:
+        class_list = _data_info(tmp_path / "data_info.json", {
+            "THUMOS": _entry(["a"], ["b"]), "EK100": _entry(["P01_01"], ["P02_01"], ["Background"] + order)})
+        key = ["--info-key", "EK100"]
+    out = tmp_path / "EK100"
+    assert _run(tmp_path, "epic100", "--annotations", ann, "--features", features, "--fps", 4, "--out", out,
+                "--class-order", class_list, *key) == 0
+    assert json.loads((out / "data_info.json").read_text())["class_names"] == ["Background"] + order
+    data = read_oad(out, feature_dir="rgb_kinetics_bninception")
+    # take plate [4, 10) is column 3 now, put plate [8, 12) column 2: frames 8-9 read as put plate
+    assert _labels(data, "P01_01") == [0] * 4 + [3] * 4 + [2] * 4 + [0] * 4
+    assert _labels(data, "P02_01") == [0, 0, 1, 1, 1, 0, 0, 0]
+    rules = json.loads((out / "convert_report.json").read_text())["rules"]
+    assert rules[-1].startswith("class order: that of ") and rules[-1].endswith(", replacing the order above")
+
+
+def test_class_order_names_missing_extra_and_repeated_names(epic100, tmp_path, capsys):
+    ann, features = epic100
+    class_list = tmp_path / "classes.txt"
+    args = ["epic100", "--annotations", ann, "--features", features, "--fps", 4, "--out", tmp_path / "o",
+            "--class-order", class_list]
+    class_list.write_text("take plate\nput plate\nclose tap\n")
+    assert _run(tmp_path, *args) == 2
+    assert (f"{class_list}: lacks 1 of the 3 epic100 classes ('open tap') and lists 1 names that are no epic100 "
+            f"class ('close tap'); it should name each of the 3 classes once, spelt as the converter names them "
+            f"(e.g. 'take plate', 'put plate'), background first or left out") in capsys.readouterr().err
+    class_list.write_text("take plate\nput plate\nopen tap\nput plate\n")
+    assert _run(tmp_path, *args) == 2
+    assert f"{class_list}: names 'put plate' are listed more than once" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_class_order_keeps_the_ignored_class(thumos, tmp_path):
+    ann, features = thumos
+    class_list = tmp_path / "classes.txt"
+    class_list.write_text("\n".join(["Ambiguous"] + THUMOS_CLASSES[::-1]))  # no background line
+    out = tmp_path / "THUMOS"
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4, "--out", out,
+                "--class-order", class_list) == 0
+    info = json.loads((out / "data_info.json").read_text())
+    assert info["class_names"][:3] == ["Background", "Ambiguous", "VolleyballSpiking"] and info["ignore_index"] == 1
+    target = np.load(out / "target_perframe" / "video_validation_1.npy")
+    assert np.flatnonzero(target[:, 1]).tolist() == [20, 21]                       # Ambiguous
+    assert np.flatnonzero(target[:, 21 - 5 + 1]).tolist() == [4, 5, 6, 7]          # CliffDiving, 5th of 20
+    assert np.flatnonzero(target[:, 21 - 8 + 1]).tolist() == list(range(6, 12))   # Diving, 8th of 20
+
+
 # ---------------------------------------------------------------------------------------------
 # Ego4D GoalStep
 # ---------------------------------------------------------------------------------------------
 
-def test_goalstep_uses_the_step_level(tmp_path):
+def _goalstep_segment(start, end, category, substeps=None):
+    """A segment as the release writes it: substeps have no "segments" field, steps a list."""
+    segment = {"start_time": start, "end_time": end, "step_category": category,
+               "step_description": category.partition(": ")[2].lower(), "is_continued": False,
+               "is_procedural": True, "is_relevant": "essential", "summary": []}
+    return segment if substeps is None else {**segment, "segments": substeps}
+
+
+def _goalstep_file(split, videos):
+    return {"version": "1.0", "date": "231129", "description": f"Ego4D Goal-Step ({split})", "split": split,
+            "videos": [{"video_uid": uid, "start_time": 0.02, "end_time": 60.0, "goal_category": "COOKING:MAKE_PASTA",
+                        "goal_description": "make pasta", "summary": [], "is_procedural": True,
+                        "segments": segments} for uid, segments in videos.items()]}
+
+
+@pytest.fixture
+def goalstep(tmp_path):
+    """At 2 fps: u1 boils pasta [1, 4) (filling the pot, a substep, [1, 2)) and drains it [6, 8); u2
+    drains pasta [2, 4), under another group of the taxonomy."""
     ann = tmp_path / "goalstep"
     ann.mkdir()
-    substep = {"start_time": 0.5, "end_time": 1.0, "step_category": "Cook: fill pot", "step_description": "fill"}
-    train = {"videos": [{"video_uid": "u1", "start_time": 0.0, "end_time": 5.0, "goal_category": "COOK_PASTA",
-                         "segments": [{"start_time": 0.5, "end_time": 2.0, "step_category": "Cook: boil pasta",
-                                       "step_description": "boil", "segments": [substep]},     # [1, 4) at 2 fps
-                                      {"start_time": 3, "end_time": 4, "step_category": "Cook: drain",
-                                       "step_description": "drain", "segments": []}]}]}        # [6, 8)
-    val = {"videos": [{"video_uid": "u2", "start_time": 0.0, "end_time": 3.0, "goal_category": "COOK_PASTA",
-                       "segments": [{"start_time": 1.0, "end_time": 2.0, "step_category": "Cook: drain",
-                                     "step_description": "drain", "segments": []}]}]}          # [2, 4)
-    (ann / "goalstep_train.json").write_text(json.dumps(train))
-    (ann / "goalstep_val.json").write_text(json.dumps(val))
-    features = _features(tmp_path / "dinov2_vitg14", {"u1": 10, "u2": 5}, fps=2)
+    fill = _goalstep_segment(0.5, 1.0, "Cook on a stovetop: Fill pot with water")
+    train = _goalstep_file("train", {"u1": [_goalstep_segment(0.5, 2.0, "Make pasta: Boil pasta", [fill]),
+                                            _goalstep_segment(3, 4, "Make pasta: Drain pasta", [])]})
+    val = _goalstep_file("val", {"u2": [_goalstep_segment(1.0, 2.0, "Cook a meal: Drain pasta", [])]})
+    (ann / "goalstep_train.json").write_text(json.dumps(train, indent=2))
+    (ann / "goalstep_val.json").write_text(json.dumps(val, indent=2))
+    return ann, _features(tmp_path / "dinov2_vitg14", {"u1": 10, "u2": 5}, fps=2)
+
+
+def test_goalstep_uses_the_step_level(goalstep, tmp_path):
+    ann, features = goalstep
     out = tmp_path / "GoalStep"
     assert _run(tmp_path, "goalstep", "--annotations", ann, "--features", features, "--out", out) == 0
     data = read_oad(out, feature_dir="dinov2_vitg14")
-    assert data.step_names == ["Cook: boil pasta", "Cook: drain"]  # the substep is not a class
-    assert _labels(data, "u1") == [0, 1, 1, 1, 0, 0, 2, 2, 0, 0] and _labels(data, "u2") == [0, 0, 2, 2, 0]
+    # the substep is not a class; the two "Drain pasta" categories are two classes
+    assert data.step_names == ["Cook a meal: Drain pasta", "Make pasta: Boil pasta", "Make pasta: Drain pasta"]
+    assert _labels(data, "u1") == [0, 2, 2, 2, 0, 0, 3, 3, 0, 0] and _labels(data, "u2") == [0, 0, 1, 1, 0]
+    val = json.loads((ann / "goalstep_val.json").read_text())
     del val["videos"][0]["segments"][0]["step_category"]
     (ann / "goalstep_val.json").write_text(json.dumps(val))
     with pytest.raises(ValueError, match=r"goalstep_val.json: videos\[0\].segments\[0\]: missing field 'step_category'"):
         convert.formats.read_goalstep(ann)
+
+
+@pytest.mark.parametrize("names, level, classes, u1, u2, row1", [
+    ("step", "steps", ["boil pasta", "drain pasta"], [0, 1, 1, 1, 0, 0, 2, 2, 0, 0], [0, 0, 2, 2, 0], [0, 1, 0]),
+    # frame 1 is boil pasta and its substep fill pot with water: multi-hot, the lowest column wins
+    ("step", "steps+substeps", ["boil pasta", "drain pasta", "fill pot with water"],
+     [0, 1, 1, 1, 0, 0, 2, 2, 0, 0], [0, 0, 2, 2, 0], [0, 1, 0, 1]),
+    ("category", "steps+substeps", ["Cook a meal: Drain pasta", "Cook on a stovetop: Fill pot with water",
+                                    "Make pasta: Boil pasta", "Make pasta: Drain pasta"],
+     [0, 2, 3, 3, 0, 0, 4, 4, 0, 0], [0, 0, 1, 1, 0], [0, 0, 1, 1, 0]),
+])
+def test_goalstep_step_names_and_substeps(goalstep, tmp_path, names, level, classes, u1, u2, row1):
+    ann, features = goalstep
+    out = tmp_path / "GoalStep"
+    assert _run(tmp_path, "goalstep", "--annotations", ann, "--features", features, "--out", out,
+                "--goalstep-names", names, "--goalstep-level", level) == 0
+    data = read_oad(out, feature_dir="dinov2_vitg14")
+    assert data.step_names == classes and _labels(data, "u1") == u1 and _labels(data, "u2") == u2
+    assert np.load(out / "target_perframe" / "u1.npy")[1].tolist() == row1
+    report = json.loads((out / "convert_report.json").read_text())
+    assert report["multi_label_frames"] == (level == "steps+substeps")
+    if names == "step":  # "Make pasta: Drain pasta" and "Cook a meal: Drain pasta" are one class
+        assert "lower-cased; 1 name(s) stand for several categories" in report["rules"][0]
+
+
+def test_goalstep_options_belong_to_goalstep(thumos, tmp_path, capsys):
+    ann, features = thumos
+    assert _run(tmp_path, "thumos14", "--annotations", ann, "--features", features, "--fps", 4, "--out",
+                tmp_path / "o", "--goalstep-names", "step") == 2
+    assert "--goalstep-names applies to goalstep only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("names", [["goalstep_valid.json"], ["goalstep_val.json", "goalstep_valid.json"]])
+def test_goalstep_validation_file_of_the_github_release(goalstep, tmp_path, names):
+    """github.com/facebookresearch/ego4d-goalstep ships data/goalstep_valid.json; the Ego4D CLI
+    goalstep_val.json. Either is the test split; both, with the same bytes, are one file."""
+    ann, features = goalstep
+    val = (ann / "goalstep_val.json").read_bytes()
+    (ann / "goalstep_val.json").unlink()
+    for name in names:
+        (ann / name).write_bytes(val)
+    out = tmp_path / "GoalStep"
+    assert _run(tmp_path, "goalstep", "--annotations", ann, "--features", features, "--out", out) == 0
+    assert json.loads((out / "data_info.json").read_text())["test_session_set"] == ["u2"]
+    rules = json.loads((out / "convert_report.json").read_text())["rules"]
+    assert rules[1] == f"split: goalstep_train.json -> train, {names[0]} -> test"
+
+
+def test_goalstep_validation_file_missing_or_twice(goalstep, tmp_path, capsys):
+    ann, features = goalstep
+    args = ["goalstep", "--annotations", ann, "--features", features, "--out", tmp_path / "o"]
+    (ann / "goalstep_valid.json").write_text((ann / "goalstep_val.json").read_text().replace("u2", "u3"))
+    assert _run(tmp_path, *args) == 2
+    assert (f"{ann / 'goalstep_val.json'} and {ann / 'goalstep_valid.json'} both exist and differ: it is not "
+            f"clear which to read; move one away") in capsys.readouterr().err
+    (ann / "goalstep_val.json").unlink()
+    (ann / "goalstep_valid.json").unlink()
+    assert _run(tmp_path, *args) == 2
+    assert (f"{ann}: no GoalStep test annotations: looked for goalstep_val.json and goalstep_valid.json; pass the "
+            f"folder holding them as --annotations") in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,6 +600,74 @@ def test_own_csv_with_split_column_and_test_videos(tmp_path, capsys):
                 "--out", tmp_path / "o4") == 2
     assert "video ids must be plain file names; got '../escape'" in capsys.readouterr().err
     assert not (tmp_path / "o4").exists() and not (tmp_path / "escape.npy").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Files saved by Excel or Notepad: a UTF-8 byte-order mark and CRLF line ends
+# ---------------------------------------------------------------------------------------------
+
+def _excel_saved(paths):
+    """Rewrite each file as Excel ("CSV UTF-8") or Windows Notepad saves it."""
+    for path in paths:
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+
+
+@pytest.fixture
+def own(tmp_path):
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "mine.csv").write_text("video,start,end,label\na,0.5,1.5,stir\nb,0,1,add salt\nc,1,2,stir\n")
+    (tmp_path / "own" / "test.txt").write_text("b\n")
+    return tmp_path / "own", _features(tmp_path / "feats", {"a": 6, "b": 4, "c": 4}, fps=2)
+
+
+# data set -> (the annotation files, the arguments besides --features and --out)
+SAVED = {"thumos14": lambda ann: (list(ann.glob("*.txt")), ["--annotations", ann, "--fps", 4]),
+         "crosstask": lambda ann: ([ann / "tasks_primary.txt", ann / "videos_val.csv", *ann.glob("annotations/*")],
+                                   ["--annotations", ann, "--split", ann / "videos_val.csv"]),
+         "epic100": lambda ann: (list(ann.glob("*.csv")), ["--annotations", ann, "--fps", 4]),
+         "goalstep": lambda ann: (list(ann.glob("*.json")), ["--annotations", ann]),
+         "own": lambda ann: ([ann / "mine.csv", ann / "test.txt"],
+                             ["--annotations", ann / "mine.csv", "--test-videos", ann / "test.txt"])}
+
+
+@pytest.mark.parametrize("dataset", sorted(SAVED))
+def test_files_with_a_byte_order_mark_convert_alike(request, tmp_path, dataset):
+    ann, features = request.getfixturevalue("thumos" if dataset == "thumos14" else dataset)
+    files, args = SAVED[dataset](ann)
+    assert _run(tmp_path, dataset, *args, "--features", features, "--out", tmp_path / "plain") == 0
+    _excel_saved(files)
+    assert all(path.read_bytes().startswith(b"\xef\xbb\xbf") for path in files)
+    assert _run(tmp_path, dataset, *args, "--features", features, "--out", tmp_path / "saved") == 0
+    written = sorted(p.relative_to(tmp_path / "plain") for p in (tmp_path / "plain").rglob("*.npy"))
+    assert written and written == sorted(p.relative_to(tmp_path / "saved") for p in (tmp_path / "saved").rglob("*.npy"))
+    for rel in ["data_info.json"] + [str(p) for p in written if p.parts[0] == "target_perframe"]:
+        assert (tmp_path / "plain" / rel).read_bytes() == (tmp_path / "saved" / rel).read_bytes(), rel
+
+
+def test_class_list_and_split_with_a_byte_order_mark(epic100, tmp_path):
+    ann, features = epic100
+    class_list = tmp_path / "classes.txt"
+    class_list.write_text("background\nopen tap\nput plate\ntake plate\n")
+    info = _data_info(tmp_path / "data_info.json", _entry(["P02_01"], ["P01_01"]))
+    _excel_saved([class_list, info])
+    out = tmp_path / "EK100"
+    assert _run(tmp_path, "epic100", "--annotations", ann, "--features", features, "--fps", 4, "--out", out,
+                "--class-order", class_list, "--split-from", info) == 0
+    written = json.loads((out / "data_info.json").read_text())
+    assert written["class_names"] == ["background", "open tap", "put plate", "take plate"]
+    assert (written["train_session_set"], written["test_session_set"]) == (["P02_01"], ["P01_01"])
+
+
+def test_a_file_not_in_utf8_is_named(own, tmp_path, capsys):
+    ann, features = own
+    (ann / "mine.csv").write_bytes("video,start,end,label\na,0,1,café\nb,0,1,stir\n".encode("cp1252"))
+    assert _run(tmp_path, "own", "--annotations", ann / "mine.csv", "--features", features, "--out", tmp_path / "o") == 2
+    # é is byte 0xe9 in Windows-1252, after the 22 bytes of the header and the 9 of "a,0,1,caf"
+    assert (f"{ann / 'mine.csv'}:2: not UTF-8 text (invalid continuation byte at byte 31); save the file as UTF-8"
+            in capsys.readouterr().err)
+    _excel_saved([ann / "mine.csv"])  # 3 bytes of byte-order mark and a CR before it now
+    assert _run(tmp_path, "own", "--annotations", ann / "mine.csv", "--features", features, "--out", tmp_path / "o") == 2
+    assert f"{ann / 'mine.csv'}:2: not UTF-8 text (invalid continuation byte at byte 35)" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------

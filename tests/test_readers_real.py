@@ -132,6 +132,15 @@ def test_several_data_sets_need_a_name(thumos):
     assert read_oad(thumos, feature_dir=RGB).name == "THUMOS"
 
 
+def test_data_info_saved_with_a_byte_order_mark(thumos):
+    """A data_info.json fixed in Notepad (or written by PowerShell 5) starts with a UTF-8 BOM."""
+    plain = read_oad(thumos, feature_dir=RGB, name="THUMOS")
+    info = thumos / "data_info.json"
+    info.write_bytes(b"\xef\xbb\xbf" + info.read_bytes().replace(b"\n", b"\r\n"))
+    saved = read_oad(thumos, feature_dir=RGB, name="THUMOS")
+    assert saved.oad_info == plain.oad_info and [v.video_id for v in saved.videos] == [v.video_id for v in plain.videos]
+
+
 @pytest.mark.parametrize("values, label", [
     ({CLIFF: 0.3, DIVING: 0.7}, DIVING),  # soft targets: the largest value wins
     ({CLIFF: 0.5, DIVING: 0.5}, CLIFF),  # a tie goes to the lowest column
@@ -459,3 +468,14 @@ def test_coin_strict_read_warns_nothing(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(read_coin(root, missing_features="skip", clip_frames=2).videos) == 4
+
+
+def test_coin_json_saved_with_a_byte_order_mark(tmp_path):
+    root = _coin_root(tmp_path)
+    with pytest.warns(UserWarning, match="skipped 1 video"):
+        plain = read_coin(root, missing_features="skip", clip_frames=1)
+    (root / "COIN.json").write_bytes(b"\xef\xbb\xbf" + (root / "COIN.json").read_bytes())
+    with pytest.warns(UserWarning, match="skipped 1 video"):
+        saved = read_coin(root, missing_features="skip", clip_frames=1)
+    assert saved.step_names == plain.step_names
+    assert [(v.video_id, v.segments) for v in saved.videos] == [(v.video_id, v.segments) for v in plain.videos]

@@ -9,19 +9,28 @@ Every error names the file and line (or JSON path) at fault.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from gadlib.data.layout_io import json_field, load_json
+from gadlib.data.layout_io import json_field, load_json, read_text
 
 THUMOS_CLASSES = ["BaseballPitch", "BasketballDunk", "Billiards", "CleanAndJerk", "CliffDiving", "CricketBowling",
                   "CricketShot", "Diving", "FrisbeeCatch", "GolfSwing", "HammerThrow", "HighJump", "JavelinThrow",
                   "LongJump", "PoleVault", "Shotput", "SoccerPenalty", "TennisSwing", "ThrowDiscus",
                   "VolleyballSpiking"]
 SPLIT_VALUES = ("train", "val", "test")
+# How a segment in seconds becomes frames (gadlib.data.convert.frame_range), by name.
+FRAME_RULES = {
+    "sample": "frame t is the instant t / fps; a segment [start, end) covers the frames whose time lies in "
+              "it: ceil(start x fps) .. ceil(end x fps) - 1",
+    "overlap": "frame t is the span [t / fps, (t + 1) / fps); a segment covers every frame it overlaps: "
+               "floor(start x fps) .. ceil(end x fps) - 1 (CrossTask's own loader at 1 fps: floor(start) .. "
+               "ceil(end) - 1)",
+}
 
 
 @dataclass
@@ -41,6 +50,10 @@ class Annotations:
     segments: list[TimedSegment]
     ignore_index: int | None = None  # the column whose frames are ignored (THUMOS'14 "Ambiguous")
     rules: list[str] = field(default_factory=list)  # how classes and split were made, for the report
+    frame_rule: str = "sample"  # a key of FRAME_RULES: the data set's own convention
+    # Annotated videos left out of `subsets` (a reused split that does not list them), reported
+    # by gadlib.data.convert with the videos that lack features: {"video", "split", "segments", "reason"}.
+    dropped_videos: list[dict] = field(default_factory=list)
 
 
 def _float(text: str, where: str, what: str) -> float:
@@ -70,18 +83,36 @@ def _set_subset(subsets: dict[str, str], video: str, subset: str, where: str) ->
 
 def _csv_rows(path: Path, required: tuple[str, ...]):
     """(line number, row dict) of a CSV with a header naming at least `required`."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: line 1: the header {reader.fieldnames} lacks column(s) {missing}")
-        for row in reader:
-            if None in row or any(row[c] is None for c in required):
-                raise ValueError(f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} comma-separated "
-                                 f"fields (header {reader.fieldnames})")
-            yield reader.line_num, row
+    # newline="": quoted fields may hold line breaks (csv module's rule for its input)
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"{path}: line 1: the header {reader.fieldnames} lacks column(s) {missing}")
+    for row in reader:
+        if None in row or any(row[c] is None for c in required):
+            raise ValueError(f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} comma-separated "
+                             f"fields (header {reader.fieldnames})")
+        yield reader.line_num, row
+
+
+def _csv_lines(path: Path):
+    """(line number, fields) of a CSV without a header; blank lines skipped."""
+    for line_no, row in enumerate(csv.reader(io.StringIO(read_text(path), newline="")), start=1):
+        if row and "".join(row).strip():
+            yield line_no, row
+
+
+def _one_file(candidates: list[Path], missing: str) -> Path:
+    """The one existing file among `candidates` (copies with the same bytes count as one); none
+    is FileNotFoundError(`missing`), two that differ an error naming both."""
+    found = [p for p in candidates if p.is_file()]
+    if not found:
+        raise FileNotFoundError(missing)
+    for other in found[1:]:
+        if other.read_bytes() != found[0].read_bytes():
+            raise ValueError(f"{found[0]} and {other} both exist and differ: it is not clear which to read; "
+                             f"move one away")
+    return found[0]
 
 
 def seeded_split(groups: dict[str, list[str]], seed: int, test_fraction: float) -> dict[str, str]:
@@ -111,28 +142,32 @@ def _seeded_rule(seed: int, test_fraction: float, per: str) -> str:
 # THUMOS'14
 # ---------------------------------------------------------------------------------------------
 
-def read_thumos14(folder: Path) -> Annotations:
-    """THUMOS'14 temporal annotations: `<Class>_val.txt` / `<Class>_test.txt` in one folder, lines
-    "video start end" (seconds, any whitespace). Columns: Background, the 20 classes in the
-    usual order, Ambiguous (21 = ignore_index, from `Ambiguous_*.txt`). Validation videos are the
-    training split, test videos the test split (as TeSTra). All 42 files are required; another
-    `*_val.txt` / `*_test.txt` is an error (its class would be dropped)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: THUMOS'14 annotation folder not found")
+def read_thumos14(folders: Path | list[Path]) -> Annotations:
+    """THUMOS'14 temporal annotations: `<Class>_val.txt` / `<Class>_test.txt`, lines "video start
+    end" (seconds, any whitespace), looked for in each of `folders` (THUMOS'14's download keeps the
+    validation and the test annotations in two folders: pass both, or one holding all 42 files).
+    Columns: Background, the 20 classes in the usual order, Ambiguous (21 = ignore_index, from
+    `Ambiguous_*.txt`). Validation videos are the training split, test videos the test split (as
+    TeSTra). All 42 files are required; another `*_val.txt` / `*_test.txt` is an error (its class
+    would be dropped)."""
+    folders = [Path(f) for f in ([folders] if isinstance(folders, (str, Path)) else folders)]
+    for folder in folders:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: THUMOS'14 annotation folder not found")
     names = THUMOS_CLASSES + ["Ambiguous"]
-    for path in sorted(folder.glob("*_*.txt")):
+    for path in sorted({p for folder in folders for p in folder.glob("*_*.txt")}):
         stem, _, suffix = path.stem.rpartition("_")
         if suffix in ("val", "test") and stem not in names:
             raise ValueError(f"{path}: {stem!r} is not one of the 20 THUMOS'14 classes nor Ambiguous")
+    searched = " and ".join(str(f) for f in folders)
     subsets, segments = {}, []
     for suffix, subset in (("val", "train"), ("test", "test")):
         for column, name in enumerate(names, start=1):
-            path = folder / f"{name}_{suffix}.txt"
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: file not found (the THUMOS'14 annotations have one "
-                                        f"file per class and split, Ambiguous included)")
-            for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+            path = _one_file([folder / f"{name}_{suffix}.txt" for folder in folders], (
+                f"{name}_{suffix}.txt: file not found in {searched} (THUMOS'14 has one file per class and "
+                f"split, Ambiguous included; its download keeps the validation *_val.txt and the test "
+                f"*_test.txt files in two folders: pass both, --annotations VAL_FOLDER --annotations TEST_FOLDER)"))
+            for line_no, line in enumerate(read_text(path).splitlines(), start=1):
                 fields, where = line.split(), f"{path}:{line_no}"
                 if not fields:
                     continue
@@ -155,9 +190,7 @@ def read_thumos14(folder: Path) -> Annotations:
 
 def _crosstask_tasks(path: Path) -> list[tuple[str, str, list[str]]]:
     """(task id, task name, steps) per block of tasks_primary.txt."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
-    lines = path.read_text().splitlines()
+    lines = read_text(path).splitlines()
     tasks, i = [], 0
     while i < len(lines):
         if not lines[i].strip():
@@ -212,7 +245,8 @@ def read_crosstask(folder: Path, split_file: Path | None = None, seed: int = 0, 
     which gives the 105 step classes the paper reports for the 18 primary tasks; "per-task": a
     text used by several tasks becomes one class per task, "<step> (<task name>)".
     Split: `split_file` (CrossTask's videos_val.csv, rows "task,video,url") lists the test videos;
-    without it, `seeded_split` per task.
+    without it, `seeded_split` per task. Frames: the "overlap" rule of CrossTask's own loader (a
+    step covers every frame it overlaps at 1 feature a second, floor(start) .. ceil(end) - 1).
     """
     folder = Path(folder)
     if step_names not in ("shared", "per-task"):
@@ -232,10 +266,8 @@ def read_crosstask(folder: Path, split_file: Path | None = None, seed: int = 0, 
         if any(video in vs for vs in groups.values()):
             raise ValueError(f"{path}: video {video!r} is annotated for two tasks")
         groups.setdefault(task_id, []).append(video)
-        for line_no, row in enumerate(csv.reader(path.read_text().splitlines()), start=1):
+        for line_no, row in _csv_lines(path):
             where = f"{path}:{line_no}"
-            if not row or not "".join(row).strip():
-                continue
             if len(row) != 3:
                 raise ValueError(f"{where}: expected 'step,start,end', got {row!r}")
             step = row[0].strip()
@@ -248,9 +280,7 @@ def read_crosstask(folder: Path, split_file: Path | None = None, seed: int = 0, 
     annotated = {v for vs in groups.values() for v in vs}
     if split_file is not None:
         test, unknown = set(), set()
-        for line_no, row in enumerate(csv.reader(Path(split_file).read_text().splitlines()), start=1):
-            if not row or not "".join(row).strip():
-                continue
+        for line_no, row in _csv_lines(Path(split_file)):
             if len(row) < 2:
                 raise ValueError(f"{split_file}:{line_no}: expected 'task,video,url', got {row!r}")
             (test if row[1].strip() in annotated else unknown).add(row[1].strip())
@@ -261,7 +291,8 @@ def read_crosstask(folder: Path, split_file: Path | None = None, seed: int = 0, 
     else:
         subsets = seeded_split(groups, seed, test_fraction)
         split_rule = _seeded_rule(seed, test_fraction, "per task")
-    return Annotations("crosstask", names, dict(sorted(subsets.items())), segments, rules=[class_rule, split_rule])
+    return Annotations("crosstask", names, dict(sorted(subsets.items())), segments, rules=[class_rule, split_rule],
+                       frame_rule="overlap")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,31 +348,78 @@ def read_epic100(folder: Path) -> Annotations:
 # Ego4D GoalStep
 # ---------------------------------------------------------------------------------------------
 
-def read_goalstep(folder: Path) -> Annotations:
-    """Ego4D GoalStep: goalstep_train.json (-> train) and goalstep_val.json (-> test), {"videos":
-    [{"video_uid", "segments": [{"start_time", "end_time", "step_category", ...}]}]}. The step
-    level: each first-level segment is its step_category (substeps, the nested "segments", are not
-    used); classes are the step categories found, sorted."""
+GOALSTEP_FILES = {"train": ("goalstep_train.json",),
+                  # the Ego4D CLI's name, then the one in github.com/facebookresearch/ego4d-goalstep (data/)
+                  "test": ("goalstep_val.json", "goalstep_valid.json")}
+GOALSTEP_NAMES = ("category", "step")
+GOALSTEP_LEVELS = ("steps", "steps+substeps")
+
+
+def goalstep_class_name(category: str, names: str) -> str:
+    """A step_category as a class name: "category" keeps it whole ("Make baked goods: Knead the
+    dough"); "step" keeps the step text after the taxonomy's "<group>: " prefix, lower-cased
+    ("knead the dough"), the naming of the paper's GoalStep classes."""
+    if names == "category":
+        return category
+    return (category.partition(": ")[2] or category).strip().lower()
+
+
+def _goalstep_segments(video: dict, where: str, level: str):
+    """(JSON path, segment) of a video's steps, and of their substeps with "steps+substeps"."""
+    for j, step in enumerate(json_field(video, "segments", where, "list")):
+        yield f"{where}.segments[{j}]", step
+        # substeps carry no "segments" field of their own in the release: absent means none
+        if level == "steps+substeps" and isinstance(step, dict) and "segments" in step:
+            for k, sub in enumerate(json_field(step, "segments", f"{where}.segments[{j}]", "list")):
+                yield f"{where}.segments[{j}].segments[{k}]", sub
+
+
+def read_goalstep(folder: Path, names: str = "category", level: str = "steps") -> Annotations:
+    """Ego4D GoalStep: goalstep_train.json (-> train) and goalstep_val.json (-> test; the
+    ego4d-goalstep GitHub repository names it goalstep_valid.json, either is read), {"videos":
+    [{"video_uid", "segments": [{"start_time", "end_time", "step_category", "segments": [substeps
+    of the same form]}]}]}.
+
+    level "steps": each first-level segment is a segment of its step_category; "steps+substeps":
+    the nested substeps too (they share the step taxonomy), so a substep's frames have its class
+    and its parent step's set (multi-hot). names: `goalstep_class_name` ("category", the default,
+    or "step"; categories with the same step text are then one class). Classes: the names found,
+    sorted.
+    """
     folder = Path(folder)
-    subsets, found = {}, []
-    for file_name, subset in (("goalstep_train.json", "train"), ("goalstep_val.json", "test")):
-        path = folder / file_name
+    if names not in GOALSTEP_NAMES or level not in GOALSTEP_LEVELS:
+        raise ValueError(f"GoalStep names should be one of {GOALSTEP_NAMES} and level one of {GOALSTEP_LEVELS}, "
+                         f"got {names!r} and {level!r}")
+    subsets, found, read = {}, [], []
+    for subset, file_names in GOALSTEP_FILES.items():
+        path = _one_file([folder / n for n in file_names], (
+            f"{folder}: no GoalStep {subset} annotations: looked for {' and '.join(file_names)}; pass the folder "
+            f"holding them as --annotations"))
+        read.append(f"{path.name} -> {subset}")
         for i, video in enumerate(json_field(load_json(path), "videos", str(path), "list")):
             where = f"{path}: videos[{i}]"
             uid = json_field(video, "video_uid", where, "string")
             _set_subset(subsets, uid, subset, where)
-            for j, step in enumerate(json_field(video, "segments", where, "list")):
-                at = f"{where}.segments[{j}]"
-                found.append((uid, json_field(step, "step_category", at, "string"),
+            for at, step in _goalstep_segments(video, where, level):
+                category = json_field(step, "step_category", at, "string")
+                found.append((uid, goalstep_class_name(category, names), category,
                               float(json_field(step, "start_time", at, "number")),
                               float(json_field(step, "end_time", at, "number")), at))
-    categories = sorted({category for _, category, _, _, _ in found})
-    column = {c: k for k, c in enumerate(categories, start=1)}
-    segments = [TimedSegment(uid, column[c], a, b, at) for uid, c, a, b, at in found]
-    return Annotations("goalstep", ["background"] + categories, dict(sorted(subsets.items())), segments, rules=[
-        f"classes: the {len(categories)} step_category values of the first-level segments (the step level; "
-        f"substeps not used), sorted",
-        "split: goalstep_train.json -> train, goalstep_val.json -> test"])
+    classes = sorted({name for _, name, *_ in found})
+    categories = {}
+    for _, name, category, *_ in found:
+        categories.setdefault(name, set()).add(category)
+    merged = sum(len(c) > 1 for c in categories.values())
+    column = {c: k for k, c in enumerate(classes, start=1)}
+    segments = [TimedSegment(uid, column[name], a, b, at) for uid, name, _, a, b, at in found]
+    levels = "first-level segments (steps; substeps not used)" if level == "steps" else \
+        "steps and their substeps (a substep's frames have its parent step's class too)"
+    naming = "the step_category" if names == "category" else \
+        (f"the step text of step_category (after '<group>: '), lower-cased; {merged} name(s) stand for several "
+         f"categories")
+    return Annotations("goalstep", ["background"] + classes, dict(sorted(subsets.items())), segments, rules=[
+        f"classes: the {len(classes)} names of the {levels}, each {naming}, sorted",
+        f"split: {', '.join(read)}"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,7 +455,7 @@ def read_own(path: Path, test_videos: Path | None = None, seed: int = 0, test_fr
     if split_column:
         split_rule = f"split: the split column of {path}"
     elif test_videos is not None:
-        listed = {line.strip() for line in Path(test_videos).read_text().splitlines() if line.strip()}
+        listed = {line.strip() for line in read_text(Path(test_videos)).splitlines() if line.strip()}
         unknown = sorted(listed - set(videos))
         if unknown:
             raise ValueError(f"{test_videos}: videos {unknown[:5]} have no row in {path}")

@@ -1,11 +1,13 @@
 """Official annotations + per-video features -> the OAD layout `read_oad` reads.
 
-    python -m gadlib.convert thumos14  --annotations /data/THUMOS14/annotations --features /data/THUMOS/rgb \\
-        --fps 4 --out /data/THUMOS
+    python -m gadlib.convert thumos14  --annotations /data/THUMOS14/validation_annotations \\
+        --annotations /data/THUMOS14/test_annotations --features /data/THUMOS/rgb --fps 4 --out /data/THUMOS
     python -m gadlib.convert crosstask --annotations /data/crosstask_release \\
         --features /data/CrossTask/dinov2_vitg14 --split /data/crosstask_release/videos_val.csv --out /data/CrossTask
-    python -m gadlib.convert epic100   --annotations /data/epic-kitchens-100-annotations --features DIR --fps 4 --out DIR
-    python -m gadlib.convert goalstep  --annotations /data/goalstep --features DIR --out DIR
+    python -m gadlib.convert epic100   --annotations /data/epic-kitchens-100-annotations --features DIR --fps 4 \\
+        --class-order /data/TeSTra/data_info.json --info-key EK100 --out DIR
+    python -m gadlib.convert goalstep  --annotations /data/goalstep --features DIR --out DIR \\
+        [--goalstep-names step] [--goalstep-level steps+substeps]
     python -m gadlib.convert own       --annotations my_segments.csv --features DIR --fps 2 --out DIR
     python -m gadlib.convert coin      --annotations /data/COIN/COIN.json --features /data/COIN/features --out DIR
 
@@ -16,8 +18,12 @@ background first, num_classes, fps, train/test_session_set, ignore_index for THU
 overlap), `<feature_dir>/<video>.npy` (symlinks to the --features files, or the folder itself
 when --features is already `<out>/<feature_dir>`) and `convert_report.json`.
 
-Frames: frame t is the time t / fps, and a segment [start, end) in seconds covers the frames whose
-time lies in it: frames ceil(start x fps) .. ceil(end x fps) - 1. fps comes from the extraction
+Frames (--frame-rule, `annotation_formats.FRAME_RULES`): "sample", the default, takes frame t as the
+time t / fps, and a segment [start, end) in seconds covers the frames whose time lies in it: frames
+ceil(start x fps) .. ceil(end x fps) - 1; "overlap", crosstask's default as in CrossTask's own
+loader, takes frame t as the span [t / fps, (t + 1) / fps) and a segment covers every frame
+it overlaps: floor(start x fps) .. ceil(end x fps) - 1. --class-order and --split-from reuse a
+class list or split the user has (`gadlib.data.annotation_options`). fps comes from the extraction
 manifest in --features (`python -m gadlib.features`), else --fps; both given and different is an
 error. Nothing is dropped silently: videos without a feature file, segments of zero length,
 covering no frame or starting past the last frame are dropped, segments running past the last
@@ -41,7 +47,8 @@ from pathlib import Path
 import numpy as np
 
 from gadlib.data import annotation_formats as formats
-from gadlib.data.annotation_formats import Annotations
+from gadlib.data.annotation_formats import FRAME_RULES, GOALSTEP_LEVELS, GOALSTEP_NAMES, Annotations
+from gadlib.data.annotation_options import order_classes, split_from
 from gadlib.data.coin_layout import CoinReadReport, read_coin
 from gadlib.data.layout_io import extraction_fps, load_npy, same_fps, save_npy, write_json
 from gadlib.data.owned_files import matching_files, write_owned
@@ -51,13 +58,15 @@ REPORT = "convert_report.json"
 _SHOWN = 5  # items of each kind printed in the summary (all of them are in the report)
 
 
-def frame_range(start: float, end: float, fps: float) -> tuple[int, int]:
-    """[first, last + 1) of the frames t with start <= t / fps < end (before clipping to the video).
+def frame_range(start: float, end: float, fps: float, rule: str = "sample") -> tuple[int, int]:
+    """[first, last + 1) of the frames a segment covers by `rule` (a key of FRAME_RULES), before
+    clipping to the video.
 
     Rounded to 1e-6 frame first, so that 0.7 s x 10 fps (7.000000000000001 in floating point) is
-    frame 7, not 8.
+    frame 7, not 8, and 0.3 s x 10 fps (2.9999999999999996) frame 3, not 2.
     """
-    return math.ceil(round(start * fps, 6)), math.ceil(round(end * fps, 6))
+    first, end_frame = round(start * fps, 6), round(end * fps, 6)
+    return (math.ceil(first) if rule == "sample" else math.floor(first)), math.ceil(end_frame)
 
 
 def resolve_fps(features: Path, fps: float | None) -> tuple[float, str]:
@@ -96,7 +105,7 @@ def _feature_lengths(ann: Annotations, features: Path, report: dict) -> dict[str
     return lengths
 
 
-def _frame_segments(ann: Annotations, lengths: dict[str, int], fps: float, report: dict):
+def _frame_segments(ann: Annotations, lengths: dict[str, int], fps: float, rule: str, report: dict):
     """video -> [(first frame, end frame, column)], after dropping and clipping (all reported)."""
     per_video = {video: [] for video in lengths}
     for s in ann.segments:
@@ -106,7 +115,7 @@ def _frame_segments(ann: Annotations, lengths: dict[str, int], fps: float, repor
             continue  # counted with its video in dropped_videos
         record = {"video": s.video, "class": ann.class_names[s.column], "start_s": s.start, "end_s": s.end,
                   "source": s.source}
-        a, b = frame_range(s.start, s.end, fps)
+        a, b = frame_range(s.start, s.end, fps, rule)
         frames = lengths[s.video]
         if s.end == s.start:
             report["dropped_segments"].append({**record, "reason": "zero length"})
@@ -143,18 +152,22 @@ def _target(segments, frames: int, num_classes: int) -> np.ndarray:
     return target
 
 
-def _empty_report(dataset: str, annotations: Path, features: Path, out: Path) -> dict:
-    return {"dataset": dataset, "annotations": str(annotations), "features": str(features), "out": str(out),
+def _empty_report(dataset: str, annotations: str, features: Path, out: Path) -> dict:
+    return {"dataset": dataset, "annotations": annotations, "features": str(features), "out": str(out),
             "dropped_videos": [], "dropped_segments": [], "clipped_segments": []}
 
 
 def convert(ann: Annotations, features: str | Path, out: str | Path, fps: float | None = None,
-            feature_dir: str | None = None, annotations_path: str | Path = "") -> dict:
+            feature_dir: str | None = None, annotations_path: str | Path = "", frame_rule: str | None = None) -> dict:
     """Write `ann` with the feature files of `features` in the OAD layout under `out`; returns the report.
 
     feature_dir: the features' folder name under `out` (default: the name of `features`).
+    frame_rule: a key of FRAME_RULES (default: the data set's own, `ann.frame_rule`).
     """
     features, out = Path(features), Path(out)
+    frame_rule = frame_rule or ann.frame_rule
+    if frame_rule not in FRAME_RULES:
+        raise ValueError(f"--frame-rule should be one of {', '.join(FRAME_RULES)}, got {frame_rule!r}")
     if not features.is_dir():
         raise FileNotFoundError(f"{features}: features folder not found")
     feature_dir = feature_dir or features.resolve().name
@@ -166,9 +179,10 @@ def convert(ann: Annotations, features: str | Path, out: str | Path, fps: float 
         raise ValueError(f"{annotations_path or ann.name}: video ids must be plain file names; got "
                          f"{', '.join(map(repr, odd[:5]))}")
     fps, fps_from = resolve_fps(features, fps)
-    report = _empty_report(ann.name, Path(annotations_path), features, out)
+    report = _empty_report(ann.name, str(annotations_path), features, out)
+    report["dropped_videos"] = list(ann.dropped_videos)
     lengths = _feature_lengths(ann, features, report)
-    per_video = _frame_segments(ann, lengths, fps, report)
+    per_video = _frame_segments(ann, lengths, fps, frame_rule, report)
     kept = {video: subset for video, subset in ann.subsets.items() if video in lengths}
     for subset in ("train", "test"):
         if subset not in kept.values():
@@ -182,6 +196,7 @@ def convert(ann: Annotations, features: str | Path, out: str | Path, fps: float 
         "fps": fps, "fps_from": fps_from, "feature_dir": feature_dir,
         "features_linked": linked, "classes": len(ann.class_names) - 1 - (ann.ignore_index is not None),
         "class_names_file": "data_info.json", "rules": ann.rules,
+        "frame_rule": f"{frame_rule}: {FRAME_RULES[frame_rule]}",
         "videos": {subset: sum(s == subset for s in kept.values()) for subset in ("train", "val", "test")},
         "segments": {"annotated": len(ann.segments), "kept": sum(len(s) for s in per_video.values()),
                      "clipped": len(report["clipped_segments"]), "dropped": len(report["dropped_segments"]),
@@ -235,7 +250,7 @@ def check_coin(annotations: str | Path, features: str | Path, out: str | Path, f
         warnings.simplefilter("ignore")  # everything it would warn about is in coin_report
         data = read_coin(root, features=str(features.resolve()), fps=fps, missing_features="skip",
                          clip_frames=clip_frames, report=coin_report)
-    report = _empty_report("coin", annotations, features, out)
+    report = _empty_report("coin", str(annotations), features, out)
     report.update({
         "fps": data.fps, "classes": len(data.step_names), "tasks": len(data.task_names),
         "videos": {subset: sum(v.subset == subset for v in data.videos) for subset in ("train", "test")},
@@ -276,47 +291,92 @@ def summary(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _annotations(args) -> Annotations:
-    only = {"--split": ("crosstask",), "--test-videos": ("own",), "--step-names": ("crosstask",)}
-    for flag, allowed in only.items():
-        if getattr(args, flag[2:].replace("-", "_")) is not None and args.dataset not in allowed:
+# Options that only one converter reads: any other naming them is an error, not silently ignored.
+_ONLY = {"--split": ("crosstask",), "--test-videos": ("own",), "--step-names": ("crosstask",),
+         "--goalstep-names": ("goalstep",), "--goalstep-level": ("goalstep",), "--clip-frames": ("coin",)}
+# What every converter but coin reads (coin writes nothing but the report).
+_OAD_ONLY = ("--class-order", "--split-from", "--info-key", "--frame-rule", "--feature-dir")
+
+
+def _check_options(args) -> None:
+    given = {flag for flag in (*_ONLY, *_OAD_ONLY) if getattr(args, flag[2:].replace("-", "_")) is not None}
+    for flag in sorted(given):
+        allowed = _ONLY.get(flag, tuple(d for d in DATASETS if d != "coin"))
+        if args.dataset not in allowed:
             raise ValueError(f"{flag} applies to {', '.join(allowed)} only")
-    path = Path(args.annotations)
+    if len(args.annotations) > 1 and args.dataset != "thumos14":
+        raise ValueError(f"--annotations given {len(args.annotations)} times: only thumos14 reads several folders "
+                         f"(its validation and test annotations); pass one")
+    if args.split_from is not None and given & {"--split", "--test-videos"}:
+        raise ValueError("--split-from is a whole split: pass it or --split / --test-videos, not both")
+    if args.info_key is not None and args.split_from is None and args.class_order is None:
+        raise ValueError("--info-key picks the data set of the data_info.json given to --split-from or --class-order; "
+                         "pass one of those")
+
+
+def _annotations(args) -> Annotations:
+    path = Path(args.annotations[0])
     if args.dataset == "thumos14":
-        return formats.read_thumos14(path)
-    if args.dataset == "crosstask":
-        return formats.read_crosstask(path, args.split, args.seed, args.test_fraction, args.step_names or "shared")
-    if args.dataset == "epic100":
-        return formats.read_epic100(path)
-    if args.dataset == "goalstep":
-        return formats.read_goalstep(path)
-    return formats.read_own(path, args.test_videos, args.seed, args.test_fraction)
+        ann = formats.read_thumos14([Path(a) for a in args.annotations])
+    elif args.dataset == "crosstask":
+        ann = formats.read_crosstask(path, args.split, args.seed, args.test_fraction, args.step_names or "shared")
+    elif args.dataset == "epic100":
+        ann = formats.read_epic100(path)
+    elif args.dataset == "goalstep":
+        ann = formats.read_goalstep(path, args.goalstep_names or "category", args.goalstep_level or "steps")
+    else:
+        ann = formats.read_own(path, args.test_videos, args.seed, args.test_fraction)
+    if args.class_order is not None:
+        ann = order_classes(ann, args.class_order, args.info_key)
+    if args.split_from is not None:
+        ann = split_from(ann, args.split_from, args.info_key)
+    return ann
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gadlib.convert", description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", choices=DATASETS)
-    parser.add_argument("--annotations", required=True, help="the official annotation folder (file for own, coin)")
+    parser.add_argument("--annotations", required=True, action="append",
+                        help="the official annotation folder (file for own, coin); thumos14: give it twice, the "
+                             "validation and the test annotation folders")
     parser.add_argument("--features", required=True, help="folder of <video>.npy, [T, D] or [T, 1, D]")
     parser.add_argument("--out", required=True, help="data set root to write (the OAD layout)")
     parser.add_argument("--fps", type=float, default=None,
                         help="frames per second of the features (default: the extraction manifest's)")
     parser.add_argument("--feature-dir", default=None, help="features' folder name under --out (default: "
                                                             "the name of --features)")
+    parser.add_argument("--frame-rule", choices=tuple(FRAME_RULES), default=None,
+                        help="seconds -> frames: sample (frames ceil(start x fps) .. ceil(end x fps) - 1) or "
+                             "overlap (floor(start x fps) .. ceil(end x fps) - 1); default: overlap for crosstask "
+                             "(CrossTask's own loader), sample for the others")
+    parser.add_argument("--class-order", type=Path, default=None,
+                        help="column order of this class list: a data_info.json (class_names) or a text file, one "
+                             "name a line; it must name exactly the converter's classes")
+    parser.add_argument("--split-from", type=Path, default=None,
+                        help="the split of this data_info.json (train/val/test_session_set) instead of the data "
+                             "set's own; annotated videos it does not list are dropped (reported)")
+    parser.add_argument("--info-key", default=None,
+                        help="the data set entry of a data_info.json holding several (e.g. TeSTra's THUMOS, EK100)")
     parser.add_argument("--split", type=Path, default=None, help="crosstask: videos_val.csv (its videos are test)")
     parser.add_argument("--test-videos", type=Path, default=None, help="own: a file of test video ids, one a line")
     parser.add_argument("--step-names", choices=("shared", "per-task"), default=None,
                         help="crosstask: one class per step text (shared, default) or per task step")
+    parser.add_argument("--goalstep-names", choices=GOALSTEP_NAMES, default=None,
+                        help="goalstep: class names are the step_category (category, default) or its step text, "
+                             "lower-cased (step: 'add avocado to recipe')")
+    parser.add_argument("--goalstep-level", choices=GOALSTEP_LEVELS, default=None,
+                        help="goalstep: classes of the steps (default) or of the steps and their substeps")
     parser.add_argument("--seed", type=int, default=0, help="seeded split (crosstask without --split, own)")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="seeded split: share of test videos")
-    parser.add_argument("--clip-frames", type=int, default=0, help="coin: read_coin's clip_frames")
+    parser.add_argument("--clip-frames", type=int, default=None, help="coin: read_coin's clip_frames (default 0)")
     args = parser.parse_args(argv)
     try:
+        _check_options(args)
         if args.dataset == "coin":
-            report = check_coin(args.annotations, args.features, args.out, args.fps, args.clip_frames)
+            report = check_coin(args.annotations[0], args.features, args.out, args.fps, args.clip_frames or 0)
         else:
             report = convert(_annotations(args), args.features, args.out, args.fps, args.feature_dir,
-                             args.annotations)
+                             ", ".join(args.annotations), args.frame_rule)
     except (ValueError, OSError) as e:  # bad input: one line naming the file at fault, no traceback
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"python -m gadlib.convert: error: {message}", file=sys.stderr)

@@ -8,6 +8,7 @@ is only for a folder gadlib owns outright (the generated cache of `datasets.ensu
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
@@ -24,11 +25,27 @@ from gadlib.data.videos import SUBSETS, ConcatenatedFeatures, Segment, Video, Vi
 CHUNK_BYTES = 16 << 20
 
 
-def load_json(path: Path):
+def read_text(path: Path) -> str:
+    """A text file decoded as UTF-8. A byte-order mark is dropped: Excel and Windows Notepad write
+    one at the start of a UTF-8 file they save, and annotation files are often fixed in them."""
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found")
+    data = path.read_bytes()
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return json.loads(path.read_text())
+        # newlines as written: the CSV reader needs them untranslated (quoted line breaks)
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        at = bom + e.start
+        line = data[:at].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {at}); save the file as UTF-8") from None
+
+
+def load_json(path: Path):
+    text = read_text(path)
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from e
 

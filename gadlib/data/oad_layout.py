@@ -118,8 +118,10 @@ def write_oad(dataset: VideoDataset, root: str | Path, feature_dir: str = "rgb_f
                        first=("data_info.json",), what="write_oad")
 
 
-def _oad_entry(info, info_path: Path, name: str | None) -> tuple[dict, str, str | None]:
-    """The data set's entry of data_info.json, where to say it is, and its key (None: flat file)."""
+def _oad_entry(info, info_path: Path, name: str | None,
+               pick: str = "pass name= to pick one") -> tuple[dict, str, str | None]:
+    """The data set's entry of data_info.json, where to say it is, and its key (None: flat file).
+    `pick` says how the caller's user names a data set (read_oad's name=, a command-line option)."""
     where = str(info_path)
     if not isinstance(info, dict):
         raise ValueError(f"{where}: expected a JSON object, got {type(info).__name__}")
@@ -127,7 +129,7 @@ def _oad_entry(info, info_path: Path, name: str | None) -> tuple[dict, str, str 
         return info, where, None
     nested = {k: v for k, v in info.items() if isinstance(v, dict) and "class_names" in v}
     if name is None and len(nested) > 1:
-        raise ValueError(f"{where}: holds several data sets {sorted(nested)}; pass name= to pick one")
+        raise ValueError(f"{where}: holds several data sets {sorted(nested)}; {pick}")
     if name is None and nested:
         name = next(iter(nested))
     if name not in nested:
@@ -151,6 +153,19 @@ def _oad_info(entry: dict, where: str, key: str | None) -> OADInfo:
         raise ValueError(f"{where}: field 'class_names' has no action class besides background and the "
                          f"ignored class {ignore_index}")
     return info
+
+
+def data_info_entry(info_path: Path, name: str | None, pick: str) -> tuple[dict, str]:
+    """One data set's entry of a data_info.json, found as read_oad finds it (flat, or keyed by data
+    set as TeSTra's), and where to say it is: for what reuses its class list or split
+    (`gadlib.convert --class-order / --split-from`)."""
+    entry, where, _ = _oad_entry(load_json(Path(info_path)), Path(info_path), name, pick)
+    return entry, where
+
+
+def session_sets(entry: dict, where: str) -> dict[str, list[str]]:
+    """Video ids per subset of a data_info.json entry, checked as read_oad checks them."""
+    return _oad_sessions(entry, where)
 
 
 def _oad_sessions(entry: dict, where: str) -> dict[str, list[str]]:
