@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -378,3 +382,38 @@ def test_with_validation_holds_out_training_videos_per_task():
     assert [v.video_id for v in data.with_validation(0.2, seed=1).split("val")] == [v.video_id for v in val]
     with pytest.raises(ValueError, match="share must be in"):
         data.with_validation(1.0)
+
+
+# One backward pass of a batch that mixes the three COIN kinds, in a fresh interpreter; prints a
+# digest of every gradient. The kinds' prompts used to be embedded in a set's order, which changes
+# with PYTHONHASHSEED (a new value per process, and per Jupyter kernel): the gradients then added
+# up in another order and two runs of one notebook on one machine gave different numbers.
+GRADIENT_DIGEST = """
+import hashlib, torch
+from gadlib.core.classifier import collate
+from gadlib.data.benchmark import generate_benchmark, preset
+from gadlib.data.samples import label_names, step_forecasting_samples, step_recognition_samples, task_recognition_samples
+from gadlib.lms.build import build_classifier
+torch.set_num_threads(1)
+data = generate_benchmark(preset("coin_like", num_classes=8, num_tasks=2, steps_per_task=(4, 6), videos_per_task=6))
+samples = [f(data, "train", 2)[i] for i in range(3) for f in (task_recognition_samples, step_forecasting_samples,
+                                                            step_recognition_samples)]
+names = {"steps": label_names(data, "steps"), "tasks": label_names(data, "tasks")}
+for method in ("discriminative", "generative", "gad"):
+    clf = build_classifier(method, names, data.feature_dim, seed=0)
+    clf.loss(collate(samples)).backward()
+    grads = b"".join(p.grad.numpy().tobytes() for p in clf.parameters() if p.grad is not None)
+    print(method, hashlib.sha256(grads).hexdigest())
+"""
+
+
+def test_gradients_do_not_depend_on_the_hash_seed():
+    root = Path(__file__).resolve().parents[1]
+    digests = set()
+    for seed in ("0", "1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+        done = subprocess.run([sys.executable, "-c", GRADIENT_DIGEST], env=env, capture_output=True, text=True,
+                              timeout=300, cwd=root)
+        assert done.returncode == 0, done.stderr[-3000:]
+        digests.add(done.stdout)
+    assert len(digests) == 1, f"the gradients differ between PYTHONHASHSEED values: {digests}"

@@ -259,7 +259,9 @@ class MLLM(nn.Module):
         """One [L_i, H] embedding sequence per sample: chat prefix, connected visual tokens,
         question, and the [CLS] query when `cls` (in the same concatenation: at batch 1 every copy
         of the sequence is a visible part of a live system's per-frame cost)."""
-        prompt = {k: self.prompt_embeds(k) for k in set(kinds)}
+        # Kinds in order of first appearance, never a set's order: the prompts are embedded in this
+        # order, their gradients add up in it, and a set's order changes with PYTHONHASHSEED.
+        prompt = {k: self.prompt_embeds(k) for k in dict.fromkeys(kinds)}
         dtype = prompt[kinds[0]][0].dtype  # the LM's embedding dtype; the connector may run in fp32
         tail = [self.cls_embed(prompt[kinds[0]][0])] if cls else []
         return [torch.cat([prompt[k][0], v.to(dtype), prompt[k][1], *tail]) for v, k in zip(connected, kinds)]
