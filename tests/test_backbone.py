@@ -10,12 +10,10 @@ from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCau
 
 import gadlib.core.backbone as backbone
 from gadlib.core.backbone import EMBEDDED_SCRATCH, MLLM, BackboneConfig, position_ids_from_mask
-from gadlib.lms.build import load_language_model
+from gadlib.lms.build import load_language_model, load_classifier, build_classifier
 from gadlib.data.benchmark import tokenizer_corpus
 from gadlib.core.checkpoint import save_checkpoint
-from gadlib.lms.build import load_classifier
 from gadlib.core.classifier import collate
-from gadlib.lms.build import build_classifier
 from gadlib.core.prompts import PROMPTS
 from gadlib.lms.tokenizer import CHAT_TEMPLATE, train_embedded_tokenizer
 from gadlib.core.training import TrainConfig, train

@@ -10,13 +10,12 @@ from transformers import PreTrainedTokenizerFast
 from gadlib.data import benchmark
 from gadlib.core.backbone import prompt_ids
 from gadlib.core.classifier import Batch
-from gadlib.core.label_spaces import LabelSpace, excluded_token_ids
+from gadlib.core.label_spaces import LabelSpace, excluded_token_ids, readable_label
 from gadlib.lms.build import build_classifier
 from gadlib.core.prompts import PROMPTS
 from gadlib.data.samples import NO_PREVIOUS_ACTION
 from gadlib.lms.tokenizer import (BPE_VOCAB_SIZE, CHAT_TEMPLATE, WORD_TOKENS, _trained_bpe, filler_corpus,
                               train_embedded_tokenizer)
-from gadlib.core.label_spaces import readable_label
 from gadlib.data.vocabulary import OBJECTS, PHRASES, TASKS, VERBS, tokenizer_corpus
 
 

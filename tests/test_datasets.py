@@ -6,8 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from gadlib.data import layout_io
-from gadlib.data import oad_layout
+from gadlib.data import layout_io, oad_layout
 from gadlib.data.benchmark import BenchmarkConfig, generate_benchmark
 from gadlib.data.datasets import (Segment, Video, VideoDataset, ensure_benchmark, read_coin, read_oad,
                              write_coin, write_oad)

@@ -11,9 +11,8 @@ from transformers import AutoModelForCausalLM
 
 from gadlib.evaluation.ablations import two_stage_classifier
 from gadlib.core.checkpoint import remove_lora, save_checkpoint
-from gadlib.lms.build import load_classifier
+from gadlib.lms.build import load_classifier, build_classifier
 from gadlib.core.classifier import collate
-from gadlib.lms.build import build_classifier
 from gadlib.evaluation.oad import OADConfig, oad_context_classes, oad_samples
 from gadlib.core.gad import context_before_answer
 from gadlib.core.training import TrainConfig, train

@@ -13,9 +13,8 @@ from gadlib.data.datasets import Segment, Video, VideoDataset
 from gadlib.evaluation.experiment import Setup, summarize
 from gadlib.lms.build import build_classifier
 from gadlib.evaluation.oad import (DensePrediction, EpochWindows, OADConfig, OADWindows, context_text, evaluate_oad,
-                        oad_context, predict_dense, predict_dense_reference, run_oad, training_windows,
-                        window_offsets)
-from gadlib.evaluation.oad import oad_samples
+                                   oad_context, oad_samples, predict_dense, predict_dense_reference, run_oad,
+                                   training_windows, window_offsets)
 from gadlib.data.samples import label_names
 from gadlib.core.training import TrainConfig, epoch_loader, train
 from conftest import tiny_oad_stream

@@ -21,9 +21,8 @@ import torch
 
 from gadlib.lms import pretrain
 from gadlib.core.backbone import EMBEDDED, EMBEDDED_SCRATCH, BackboneConfig
-from gadlib.lms.build import load_language_model
+from gadlib.lms.build import load_language_model, build_classifier
 from gadlib.evaluation.experiment import Setup
-from gadlib.lms.build import build_classifier
 from gadlib.data.owned_files import ForeignFileError
 from gadlib.lms.pretrain import (MANIFEST, MODEL_FILE, PretrainConfig, build_corpus, ensure_pretrained,
                              next_step_scores, perplexities)

@@ -13,8 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gadlib.data import datasets
-from gadlib.data import layout_io
+from gadlib.data import datasets, layout_io
 from gadlib.data.coin_layout import CoinReadReport, read_coin
 from gadlib.data.videos import ConcatenatedFeatures, OADInfo, Segment
 from gadlib.data.datasets import read_oad, write_oad

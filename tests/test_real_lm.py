@@ -16,12 +16,10 @@ from transformers import (LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
                           Qwen2ForCausalLM)
 
 from gadlib.core.backbone import BackboneConfig
-from gadlib.lms.build import load_language_model
+from gadlib.lms.build import load_language_model, load_classifier, build_classifier
 from gadlib.data.benchmark import tokenizer_corpus
 from gadlib.core.checkpoint import save_checkpoint
-from gadlib.lms.build import load_classifier
 from gadlib.core.label_spaces import MAPPINGS
-from gadlib.lms.build import build_classifier
 from gadlib.core.prompts import PROMPTS
 from gadlib.evaluation.timing import ms_per_sample
 from gadlib.core.training import TrainConfig, evaluate, train

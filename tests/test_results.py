@@ -11,8 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from gadlib.tools import readme_table
-from gadlib.tools import run_notebooks
+from gadlib.tools import readme_table, run_notebooks
 from gadlib.evaluation.results import (RESULTS_DIR_ENV, TOKENIZATION_CLAIMS, claim_line, fmt_mean_std, load_results,
                             paired_difference, record_run, results_dir, save_results)
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gadlib.evaluation import compare
-from gadlib.evaluation import diversity
+from gadlib.evaluation import compare, diversity
 from gadlib.tools.cli import load_config, load_data, main, run_args, run_folder, task_kinds, task_samples
 from gadlib.lms.build import build_classifier
 from gadlib.evaluation.predictions import load_predictions

@@ -13,9 +13,8 @@ import torch
 
 from gadlib.core.backbone import BackboneConfig
 from gadlib.core.checkpoint import load_training_state, restore_rng_states, rng_states, save_checkpoint, trainable_state
-from gadlib.lms.build import load_classifier
+from gadlib.lms.build import load_classifier, build_classifier
 from gadlib.core.classifier import collate
-from gadlib.lms.build import build_classifier
 from gadlib.core.training import (EMBEDDED_LR, PRETRAINED_LR, TrainConfig, choose_mixed_precision, default_lr, evaluate,
                           train)
 

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from gadlib.data.benchmark import BenchmarkConfig, generate_benchmark
-from gadlib.data.vocabulary import label_overlap_stats, label_words
-from gadlib.data.vocabulary import OBJECTS, VERBS
+from gadlib.data.vocabulary import label_overlap_stats, label_words, OBJECTS, VERBS
 
 # EPIC-Kitchens-100 spelling: verb_noun with the noun's qualifiers after ":" ("wrap:plastic").
 EK_NAMES = [f"{verb}_{obj.replace(' ', ':')}" for obj in OBJECTS for verb in VERBS[:19]][:4000]

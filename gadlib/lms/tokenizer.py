@@ -17,9 +17,8 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from gadlib.core.label_spaces import excluded_token_ids
+from gadlib.core.label_spaces import excluded_token_ids, readable_label
 from gadlib.core.prompts import PROMPTS
-from gadlib.core.label_spaces import readable_label
 
 PAD, BOS, EOS = "<|pad|>", "<|bos|>", "<|eos|>"
 ROLES = ["<|system|>", "<|user|>", "<|assistant|>"]

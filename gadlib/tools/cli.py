@@ -31,10 +31,9 @@ from accelerate.utils import parse_flag_from_env
 
 from gadlib.core.backbone import EMBEDDED_NAMES, BackboneConfig
 from gadlib.data.benchmark import preset
-from gadlib.lms.build import load_classifier
+from gadlib.lms.build import load_classifier, build_classifier
 from gadlib.data.datasets import VideoDataset, ensure_benchmark, read_coin, read_oad
 from gadlib.evaluation.experiment import OFFLINE_KINDS, Run, Setup, offline_samples, summarize
-from gadlib.lms.build import build_classifier
 from gadlib.evaluation.oad import EpochWindows, evaluate_oad
 from gadlib.evaluation.predictions import PREDICTIONS_FILE, save_predictions, table
 from gadlib.core.prompts import LABEL_SET_OF_KIND

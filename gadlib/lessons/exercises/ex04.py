@@ -11,12 +11,11 @@ import torch.nn.functional as F
 from accelerate.utils import set_seed
 
 from gadlib.core.backbone import BackboneConfig
-from gadlib.lms.build import load_language_model
+from gadlib.lms.build import load_language_model, build_classifier
 from gadlib.core.checkpoint import remove_lora
 from gadlib.core.classifier import collate
 from gadlib.data.videos import Segment, Video, VideoDataset
 from gadlib.data.datasets import ensure_benchmark
-from gadlib.lms.build import build_classifier
 from gadlib.evaluation.metrics import segments
 from gadlib.data.samples import _previous_actions, step_recognition_samples
 
