@@ -21,16 +21,27 @@ runs (issue: one earlier pair of runs gave 1.27x then 1.66x for the same ratio):
    without its LM head (`speed.gad_without_lm_head_loss`) shows what the longer sequence costs,
    the rest is the LM head.
 
+3. where the extra time of both ratios goes (`--profile`, on by default): one more fresh process
+   runs the same paths in paired rounds under `torch.profiler` (CPU, record_shapes off) and
+   attributes every aten op's self CPU time to the gadlib function that issued it (`SCOPES`:
+   wrapped in a `record_function` in that process only; a backward op goes to the scope of the
+   forward op it differentiates, found by its autograd sequence number), then subtracts, per
+   category and per op, the bare forward from `predict` and the streaming push, and the
+   discriminative step from GAD's.
+
 Window: the paper's shortest short window (16 frames, Ego4D-GoalStep) + 128 long-context frames,
 every frame fed (144 visual tokens), on the crosstask_like preset's features, embedded tiny Llama.
 
-    python benchmarks/live_cost.py --readme     # 3 runs, ~2 min on a 2-core CPU (1 thread each)
+    python benchmarks/live_cost.py --readme     # 3 runs + the profile, ~3 min on a 2-core CPU (1 thread each)
 
 Writes results/live_cost.json and prints a table. See benchmarks/README.md.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import importlib
 import json
 import os
 import platform
@@ -38,6 +49,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -69,8 +81,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=str(REPO / "results" / "live_cost.json"))
     p.add_argument("--readme", action="store_true",
                    help="also rewrite benchmarks/README.md's generated block from this run")
+    p.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True,
+                   help="also profile the paths per aten op (torch.profiler) in one more fresh process")
+    p.add_argument("--profile-infer-reps", type=int, default=200,
+                   help="profiled paired rounds of batch-1 inference (after as many unprofiled ones)")
+    p.add_argument("--profile-train-reps", type=int, default=8, help="profiled paired rounds of training steps")
+    p.add_argument("--profile-trim", type=float, default=0.1,
+                   help="share of each path's slowest profiled calls left out of its means")
     p.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)  # a child process
-    return p.parse_args(argv)
+    p.add_argument("--one-profile", action="store_true", help=argparse.SUPPRESS)  # a child process
+    args = p.parse_args(argv)
+    if args.runs < 0 or args.profile_infer_reps < 1 or args.profile_train_reps < 1:
+        p.error("--runs must be >= 0, --profile-*-reps >= 1")
+    if not 0 <= args.profile_trim < 1:
+        p.error("--profile-trim must be in [0, 1)")
+    if args.runs == 0 and (args.readme or not args.profile):
+        p.error("--runs 0 (the profile alone) needs --profile and no --readme")
+    return args
 
 
 def paired_rounds(fns: dict, rounds: int, seed: int, warmup: int = 5, before_rounds=None) -> dict[str, np.ndarray]:
@@ -98,7 +125,9 @@ def median_ci(x: np.ndarray, seed: int, draws: int = 2000) -> dict:
     return {"median": float(np.median(x)), "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]}
 
 
-def one_run(args) -> dict:
+def setup(args) -> SimpleNamespace:
+    """The models, the frames of the test video and the training batch that both the timed runs
+    and the profile measure."""
     torch.set_num_threads(args.threads)
     data = ensure_benchmark("crosstask_like")
     names = label_names(data, "oad")
@@ -109,11 +138,10 @@ def one_run(args) -> dict:
     models = {m: build_classifier(m, labels, data.feature_dim, seed=args.seed) for m in ("discriminative", "gad")}
     disc = models["discriminative"].eval()
 
-    # -- 1. batch-1 inference: the frames of the longest test video, in order --------------------
+    # batch-1 inference: the frames of the longest test video, in order
     video = max(data.split("test"), key=lambda v: len(v.features))
     test = OADWindows([video], [np.arange(len(video.features))], cfg)
     frames = [test.batch([t]) for t in range(len(test))]
-    mllm = disc.mllm
     live = StreamingDetector(disc, cfg)
 
     def stream(r):  # frame r % T arrives: the live system's whole per-frame work
@@ -121,14 +149,23 @@ def one_run(args) -> dict:
             live.reset()
         return live.push(video.features[r % len(frames)])
 
+    prebuilt = [backbone_inputs(disc, b) for b in frames]
+    train = training_windows(data, "train", cfg)
+    rows = np.random.default_rng(args.seed + 1).choice(len(train), size=args.train_batch, replace=False)
+    return SimpleNamespace(disc=disc, gad=models["gad"], mllm=disc.mllm, frames=frames, live=live, stream=stream,
+                           prebuilt=prebuilt, batch=train.batch(rows))
+
+
+def one_run(args) -> dict:
+    s = setup(args)
+    disc, mllm, frames, prebuilt, live = s.disc, s.mllm, s.frames, s.prebuilt, s.live
+
+    # -- 1. batch-1 inference: the frames of the longest test video, in order --------------------
     with torch.no_grad():
-        def prefix_and_cls(b):
-            return backbone_inputs(disc, b)
-        prebuilt = [prefix_and_cls(b) for b in frames]
         fns = {"backbone_forward": lambda r: mllm.hidden_states(*prebuilt[r % len(frames)]),
-               "connector_and_backbone": lambda r: mllm.hidden_states(*prefix_and_cls(frames[r % len(frames)])),
+               "connector_and_backbone": lambda r: mllm.hidden_states(*backbone_inputs(disc, frames[r % len(frames)])),
                "discriminative_predict": lambda r: disc.predict(frames[r % len(frames)]),
-               "streaming_push": stream}
+               "streaming_push": s.stream}
         inf = paired_rounds(fns, args.infer_rounds, args.seed, before_rounds=live.reset)
     ratio = inf["discriminative_predict"] / inf["backbone_forward"]
     inference = {"sequence_length": int(prebuilt[0][0].shape[1]), "video_frames": len(frames),
@@ -140,10 +177,7 @@ def one_run(args) -> dict:
                      inf["discriminative_predict"] / inf["connector_and_backbone"], args.seed)}
 
     # -- 2. training step -------------------------------------------------------------------------
-    train = training_windows(data, "train", cfg)
-    rows = np.random.default_rng(args.seed + 1).choice(len(train), size=args.train_batch, replace=False)
-    batch = train.batch(rows)
-    gad = models["gad"]
+    batch, gad = s.batch, s.gad
     device = torch.device("cpu")
     steps = {"discriminative": train_step_fn(disc, batch, device),
              "gad_without_lm_head": train_step_fn(gad, batch, device, loss_fn=gad_without_lm_head_loss),
@@ -157,6 +191,287 @@ def one_run(args) -> dict:
                 "sequence_only_over_discriminative": median_ci(tr["gad_without_lm_head"] / tr["discriminative"],
                                                                args.seed)}
     return {"inference_b1": inference, "training_step": training}
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Profile: where the extra time goes, per aten op and per category
+# ---------------------------------------------------------------------------------------------
+
+PATH, SCOPE = "live_cost::", "gadlib::"  # record_function names: one call of a path; a gadlib function
+ENGINE = "autograd::engine::evaluate_function"  # the autograd engine's record of one backward node
+PYTHON = "(Python, outside aten ops)"  # a record_function's own self time: its Python and the profiler's
+# The gadlib functions whose ops are attributed to them: (module, name in it, scope). Each is
+# wrapped in a `record_function(SCOPE + scope)` while `scoped()` is active (the profile's child
+# process only); an op belongs to the innermost scope that issued it.
+SCOPES = (("gadlib.core.backbone", "MLLM.connect", "connect"),
+          ("gadlib.core.backbone", "MLLM.assemble", "assemble"),
+          ("gadlib.core.backbone", "MLLM.embed_tokens", "embed_tokens"),
+          ("gadlib.core.backbone", "pad", "pad"),  # the module function last_states / teacher_forced call
+          ("gadlib.core.backbone", "MLLM.hidden_states", "decoder"),
+          ("gadlib.core.backbone", "MLLM.last_states", "last_states"),
+          ("gadlib.core.backbone", "MLLM.teacher_forced", "teacher_forced"),
+          ("gadlib.core.backbone", "MLLM.lm_logits", "lm_logits"),
+          ("gadlib.core.discriminative", "DiscriminativeClassifier.head_logits", "head_logits"),
+          ("gadlib.core.discriminative", "DiscriminativeClassifier.classification_loss", "classification_loss"),
+          ("gadlib.core.gad", "GADClassifier.readout_and_generation_loss", "gad_readout"),
+          ("gadlib.core.gad", "GADClassifier.generation_targets", "generation_targets"),
+          ("gadlib.core.classifier", "Prediction.from_logits", "from_logits"),
+          ("gadlib.evaluation.streaming", "FrameRing.push", "ring_push"))
+READOUT = "[CLS] read-out (slice, gather)"
+CATEGORIES = {"decoder": "LM decoder", "connect": "connector (linear+gelu)",
+              "assemble": "prompt + visual + [CLS] concat", "embed_tokens": "token embeddings",
+              "pad": "padding, mask, positions", "last_states": READOUT, "gad_readout": READOUT,
+              "teacher_forced": "LM loss (target concat, index, log_softmax, NLL)",
+              "lm_logits": "LM head (logits)", "head_logits": "head (linear)",
+              "classification_loss": "classification loss (cross-entropy)",
+              "generation_targets": "tokenize GAD targets",
+              "from_logits": "log_softmax + argmax + copy to numpy", "ring_push": "frame ring (store new frame)"}
+EMBEDDINGS_IN = {"assemble": "prompt embeddings", "teacher_forced": "target-token embeddings"}
+REST = "rest of the call (its own code)"
+OPTIMIZER, ACCUMULATE = "optimizer (AdamW, zero_grad)", "AccumulateGrad (parameter gradients)"
+
+
+def category(scopes: tuple[str, ...]) -> str:
+    """The category of an op issued inside the scopes `scopes` (outermost first)."""
+    if not scopes:
+        return REST
+    if scopes[-1] == "embed_tokens" and len(scopes) > 1 and scopes[-2] in EMBEDDINGS_IN:
+        return EMBEDDINGS_IN[scopes[-2]]
+    return CATEGORIES[scopes[-1]]
+
+
+def _wrapped(raw, scope: str):
+    if isinstance(raw, (classmethod, staticmethod)):
+        return type(raw)(_wrapped(raw.__func__, scope))
+
+    @functools.wraps(raw)
+    def run(*args, **kwargs):
+        with torch.profiler.record_function(SCOPE + scope):
+            return raw(*args, **kwargs)
+    return run
+
+
+@contextlib.contextmanager
+def scoped(scopes=SCOPES):
+    """Every function of `scopes` runs inside its `record_function` until exit (then restored)."""
+    undo = []
+    try:
+        for module, name, scope in scopes:
+            owner = importlib.import_module(module)
+            *outer, attr = name.split(".")
+            for part in outer:
+                owner = getattr(owner, part)
+            raw = vars(owner)[attr]  # the function or descriptor itself, where it is defined
+            undo.append((owner, attr, raw))
+            setattr(owner, attr, _wrapped(raw, scope))
+        yield
+    finally:
+        for owner, attr, raw in reversed(undo):
+            setattr(owner, attr, raw)
+
+
+def _start(event) -> float:
+    return event.time_range.start if hasattr(event, "time_range") else 0.0
+
+
+def _flatten(event, scopes: tuple, phase: str, engine, out: list) -> None:
+    name = event.name
+    if name.startswith(SCOPE):
+        scopes = scopes + (name[len(SCOPE):],)
+    elif name.startswith(ENGINE):
+        phase, engine = "backward", event
+    elif name.startswith("Optimizer."):
+        phase = "optimizer"
+    out.append((event, scopes, phase, engine))
+    for child in sorted(event.cpu_children, key=_start):
+        _flatten(child, scopes, phase, engine, out)
+
+
+def attribute_call(call) -> dict[tuple[str, str, str], list[float]]:
+    """{(category, op, phase): [self CPU us, aten ops]} of one profiled call: the event tree under
+    the `record_function(PATH + name)` event `call` (objects with .name, .self_cpu_time_total in
+    us, .cpu_children, .sequence_nr). phase: forward, backward (an autograd node's work goes to the
+    category of the forward op whose sequence number it carries) or optimizer. A record_function's
+    own self time (scope, path, optimizer) is the op PYTHON."""
+    items: list = []
+    for child in sorted(call.cpu_children, key=_start):
+        _flatten(child, (), "forward", None, items)
+    forward_scopes: dict[int, tuple] = {}
+    for event, scopes, phase, _ in items:
+        if phase == "forward" and event.sequence_nr >= 0:
+            forward_scopes.setdefault(event.sequence_nr, scopes)
+    out: dict[tuple[str, str, str], list[float]] = {(REST, PYTHON, "forward"): [call.self_cpu_time_total, 0]}
+    for event, scopes, phase, engine in items:
+        if phase == "backward":
+            cat = ACCUMULATE if "AccumulateGrad" in engine.name else category(forward_scopes.get(engine.sequence_nr, ()))
+        else:
+            cat = OPTIMIZER if phase == "optimizer" else category(scopes)
+        name = event.name
+        op = ENGINE if name.startswith(ENGINE) else PYTHON if name.startswith((SCOPE, PATH, "Optimizer.")) else name
+        cell = out.setdefault((cat, op, phase), [0.0, 0])
+        cell[0] += event.self_cpu_time_total
+        cell[1] += name.startswith("aten::")
+    return out
+
+
+def _top(table: dict[str, dict], n: int, key) -> dict[str, dict]:
+    """The n entries of `table` ({name: {"us", "count"}}) largest by key, the rest summed."""
+    names = sorted(table, key=key, reverse=True)
+    top = {k: table[k] for k in names[:n]}
+    if len(names) > n:
+        top["(other ops)"] = {f: round(sum(table[k][f] for k in names[n:]), 2) for f in ("us", "count")}
+    return top
+
+
+def summarize(calls: list[dict], trim: float = 0.1, top: int = 25) -> dict:
+    """Per-call means of `attribute_call` results, the slowest `trim` share of calls left out
+    (a busy machine preempts some calls): total us, aten ops, us / aten ops / backward us per
+    category, and us / calls per op (the `top` largest, the rest as "(other ops)")."""
+    totals = np.array([sum(v[0] for v in c.values()) for c in calls])
+    cut = np.sort(totals)[max(0, int(np.ceil(len(totals) * (1 - trim))) - 1)]
+    kept = [c for c, t in zip(calls, totals) if t <= cut]
+    n = len(kept)
+    cats: dict[str, dict] = {}
+    ops: dict[str, dict] = {}
+    for c in kept:
+        for (cat, op, phase), (us, count) in c.items():
+            x = cats.setdefault(cat, {"us": 0.0, "ops": 0.0, "backward_us": 0.0})
+            x["us"] += us / n
+            x["ops"] += count / n
+            x["backward_us"] += us / n if phase == "backward" else 0.0
+            y = ops.setdefault(op, {"us": 0.0, "count": 0.0})
+            y["us"] += us / n
+            y["count"] += count / n if op != PYTHON else 0.0
+    r = lambda d: {k: round(v, 2) for k, v in d.items()}
+    cats = {k: r(v) for k, v in sorted(cats.items(), key=lambda kv: -kv[1]["us"])}
+    ops = {k: r(v) for k, v in ops.items()}
+    return {"calls": len(calls), "kept": n, "us": round(sum(v["us"] for v in cats.values()), 1),
+            "aten_ops": round(sum(v["ops"] for v in cats.values()), 2), "by_category": cats,
+            "top_ops": _top(ops, top, key=lambda k: ops[k]["us"]), "_ops": ops}
+
+
+def difference(path: dict, base: dict, top: int = 25) -> dict:
+    """`path` - `base` (two `summarize` results): per category (with its share of the base's
+    total) and per op (the `top` largest in absolute value)."""
+    cats = {}
+    for k in dict.fromkeys([*path["by_category"], *base["by_category"]]):
+        p, b = path["by_category"].get(k, {}), base["by_category"].get(k, {})
+        d = {f: round(p.get(f, 0.0) - b.get(f, 0.0), 2) for f in ("us", "ops", "backward_us")}
+        d["share"] = round(d["us"] / base["us"], 4)
+        cats[k] = d
+    ops = {}
+    for k in dict.fromkeys([*path["_ops"], *base["_ops"]]):
+        p, b = path["_ops"].get(k, {}), base["_ops"].get(k, {})
+        ops[k] = {f: round(p.get(f, 0.0) - b.get(f, 0.0), 2) for f in ("us", "count")}
+    return {"us": round(path["us"] - base["us"], 1), "share": round((path["us"] - base["us"]) / base["us"], 4),
+            "aten_ops": round(path["aten_ops"] - base["aten_ops"], 2),
+            "by_category": dict(sorted(cats.items(), key=lambda kv: -kv[1]["us"])),
+            "top_ops": _top(ops, top, key=lambda k: abs(ops[k]["us"]))}
+
+
+def profiled_rounds(fns: dict, rounds: int, seed: int, chunk: int) -> dict[str, list[dict]]:
+    """`attribute_call` of every call of every fn(round) in `rounds` rounds under torch.profiler,
+    the fns in a fresh random order every round (one profiler session per `chunk` rounds, so the
+    event trees stay small)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+    calls: dict[str, list[dict]] = {name: [] for name in fns}
+    order = np.random.default_rng(seed)
+    for first in range(0, rounds, chunk):
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=False) as prof:
+            for r in range(first, min(rounds, first + chunk)):
+                for name in order.permutation(list(fns)).tolist():
+                    with record_function(PATH + name):
+                        fns[name](r)
+        for event in prof.events():
+            if event.cpu_parent is None and event.name.startswith(PATH):
+                calls[event.name[len(PATH):]].append(attribute_call(event))
+    return calls
+
+
+def profile_section(fns: dict, base: str, rounds: int, args, warmup: int, chunk: int, before_rounds=None) -> dict:
+    """Unprofiled paired rounds of `fns` (their median ms: the profiler's own cost shows against
+    it), then as many profiled ones: each path summarized, and its difference from `base`."""
+    wall = paired_rounds(fns, rounds, args.seed, warmup=warmup, before_rounds=before_rounds)
+    if before_rounds is not None:
+        before_rounds()
+    with scoped():
+        profiled_rounds(fns, min(2, rounds), args.seed, chunk=chunk)  # the profiler's first session: untimed
+        if before_rounds is not None:
+            before_rounds()
+        calls = profiled_rounds(fns, rounds, args.seed + 1, chunk=chunk)
+    paths = {name: dict(summarize(c, args.profile_trim), wall_ms=round(1000 * float(np.median(wall[name])), 4))
+             for name, c in calls.items()}
+    extra = {name: dict(difference(p, paths[base]), over=base) for name, p in paths.items() if name != base}
+    for p in paths.values():
+        del p["_ops"]
+    return {"base": base, "paths": paths, "extra": extra}
+
+
+def profile_run(args) -> dict:
+    """The profile's child process: batch-1 inference (bare forward, predict, streaming push),
+    then one training step at batch 16 (discriminative, GAD)."""
+    s = setup(args)
+    disc, mllm, frames, prebuilt = s.disc, s.mllm, s.frames, s.prebuilt
+    with torch.no_grad():
+        fns = {"backbone_forward": lambda r: mllm.hidden_states(*prebuilt[r % len(frames)]),
+               "discriminative_predict": lambda r: disc.predict(frames[r % len(frames)]),
+               "streaming_push": s.stream}
+        inference = profile_section(fns, "backbone_forward", args.profile_infer_reps, args, warmup=5, chunk=20,
+                                    before_rounds=s.live.reset)
+    device = torch.device("cpu")
+    models = {"discriminative": disc, "gad": s.gad}
+    steps = {name: train_step_fn(clf, s.batch, device) for name, clf in models.items()}
+    training = profile_section(steps, "discriminative", args.profile_train_reps, args, warmup=3, chunk=2)
+    # What AdamW updates: the parameters that got a gradient in the last step (GAD: + the LM head).
+    training["updated_parameters"] = {name: sum(p.numel() for p in clf.parameters() if p.grad is not None)
+                                      for name, clf in models.items()}
+    return {"settings": {"infer_reps": args.profile_infer_reps, "train_reps": args.profile_train_reps,
+                         "trim": args.profile_trim, "train_batch": args.train_batch, "threads": args.threads},
+            "inference_b1": inference, "training_step": training}
+
+
+def profile_tables(profile: dict) -> list[str]:
+    """Markdown: the extra time per category of predict and the streaming push over the bare
+    forward, and of GAD's training step over the discriminative one (ms per call, share of the base)."""
+    inf, tr = profile["inference_b1"], profile["training_step"]
+    base = inf["paths"][inf["base"]]
+    pred, push = inf["extra"]["discriminative_predict"], inf["extra"]["streaming_push"]
+    lines = ["| extra over the bare forward (batch 1) | predict ms | aten ops | share | streaming push ms "
+             "| aten ops | share |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for k in dict.fromkeys([*pred["by_category"], *push["by_category"]]):
+        a, b = pred["by_category"].get(k), push["by_category"].get(k)
+        cells = [f"{x['us'] / 1000:+.3f} | {x['ops']:+.0f} | {100 * x['share']:+.1f} %" if x else "- | - | -"
+                 for x in (a, b)]
+        lines.append(f"| {k} | {cells[0]} | {cells[1]} |")
+    lines.append(f"| **total** | **{pred['us'] / 1000:+.3f}** | {pred['aten_ops']:+.0f} | **{100 * pred['share']:+.1f} %** "
+                 f"| **{push['us'] / 1000:+.3f}** | {push['aten_ops']:+.0f} | **{100 * push['share']:+.1f} %** |")
+    gad, disc = tr["extra"]["gad"], tr["paths"][tr["base"]]
+    lines += ["", f"| extra of a GAD step over a discriminative step (batch {profile['settings']['train_batch']}) "
+              "| ms | of which backward | aten ops | share |", "|---|---:|---:|---:|---:|"]
+    for k, x in gad["by_category"].items():
+        lines.append(f"| {k} | {x['us'] / 1000:+.2f} | {x['backward_us'] / 1000:+.2f} | {x['ops']:+.0f} "
+                     f"| {100 * x['share']:+.1f} % |")
+    lines.append(f"| **total** | **{gad['us'] / 1000:+.2f}** | | {gad['aten_ops']:+.0f} | **{100 * gad['share']:+.1f} %** |")
+    lines += ["", f"Profiled per call: bare forward {base['us'] / 1000:.2f} ms ({base['aten_ops']:.0f} aten ops; "
+              f"{base['wall_ms']:.2f} ms unprofiled in the same process), predict "
+              f"{inf['paths']['discriminative_predict']['us'] / 1000:.2f} ms, streaming push "
+              f"{inf['paths']['streaming_push']['us'] / 1000:.2f} ms; discriminative step {disc['us'] / 1000:.1f} ms "
+              f"({disc['wall_ms']:.1f} ms unprofiled), GAD step {tr['paths']['gad']['us'] / 1000:.1f} ms; "
+              f"AdamW updates {tr['updated_parameters']['discriminative']:,} parameters of the discriminative model, "
+              f"{tr['updated_parameters']['gad']:,} of GAD's."]
+    return lines
+
+
+def profile_report(profile: dict, top: int = 12) -> str:
+    """The profile's tables and the ops that differ most, for the terminal."""
+    lines = ["", "profile (self CPU time per call, trimmed mean; + = the path costs more than its base):",
+             *profile_tables(profile)]
+    for section in ("inference_b1", "training_step"):
+        for name, x in profile[section]["extra"].items():
+            ops = [f"{op} {v['us'] / 1000:+.3f} ms ({v['count']:+.1f} calls)"
+                   for op, v in list(x["top_ops"].items())[:top]]
+            lines.append(f"{name} - {x['over']}, largest per-op differences: " + "; ".join(ops))
+    return "\n".join(lines)
 
 
 def report(result: dict) -> str:
