@@ -86,15 +86,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--profile-infer-reps", type=int, default=200,
                    help="profiled paired rounds of batch-1 inference (after as many unprofiled ones)")
     p.add_argument("--profile-train-reps", type=int, default=8, help="profiled paired rounds of training steps")
-    p.add_argument("--profile-trim", type=float, default=0.1,
-                   help="share of each path's slowest profiled calls left out of its means")
     p.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)  # a child process
     p.add_argument("--one-profile", action="store_true", help=argparse.SUPPRESS)  # a child process
     args = p.parse_args(argv)
     if args.runs < 0 or args.profile_infer_reps < 1 or args.profile_train_reps < 1:
         p.error("--runs must be >= 0, --profile-*-reps >= 1")
-    if not 0 <= args.profile_trim < 1:
-        p.error("--profile-trim must be in [0, 1)")
     if args.runs == 0 and (args.readme or not args.profile):
         p.error("--runs 0 (the profile alone) needs --profile and no --readme")
     return args
@@ -323,29 +319,29 @@ def _top(table: dict[str, dict], n: int, key) -> dict[str, dict]:
     return top
 
 
-def summarize(calls: list[dict], trim: float = 0.1, top: int = 25) -> dict:
-    """Per-call means of `attribute_call` results, the slowest `trim` share of calls left out
-    (a busy machine preempts some calls): total us, aten ops, us / aten ops / backward us per
-    category, and us / calls per op (the `top` largest, the rest as "(other ops)")."""
-    totals = np.array([sum(v[0] for v in c.values()) for c in calls])
-    cut = np.sort(totals)[max(0, int(np.ceil(len(totals) * (1 - trim))) - 1)]
-    kept = [c for c, t in zip(calls, totals) if t <= cut]
-    n = len(kept)
+def summarize(calls: list[dict], top: int = 25) -> dict:
+    """A typical call of one path, from its `attribute_call` results: per (category, op, phase)
+    the median over the calls (0 where a call has none; a call preempted inside one op on a busy
+    machine does not move it), summed into us / aten ops / backward us per category and us /
+    calls per op (the `top` largest, the rest as "(other ops)"); totals are these sums."""
+    keys = list(dict.fromkeys(k for c in calls for k in c))
+    med = {k: np.median([c.get(k, (0.0, 0))[0] for c in calls]) for k in keys}
+    count = {k: np.median([c.get(k, (0.0, 0))[1] for c in calls]) for k in keys}
     cats: dict[str, dict] = {}
     ops: dict[str, dict] = {}
-    for c in kept:
-        for (cat, op, phase), (us, count) in c.items():
-            x = cats.setdefault(cat, {"us": 0.0, "ops": 0.0, "backward_us": 0.0})
-            x["us"] += us / n
-            x["ops"] += count / n
-            x["backward_us"] += us / n if phase == "backward" else 0.0
-            y = ops.setdefault(op, {"us": 0.0, "count": 0.0})
-            y["us"] += us / n
-            y["count"] += count / n if op != PYTHON else 0.0
+    for (cat, op, phase) in keys:
+        us, n = float(med[cat, op, phase]), float(count[cat, op, phase])
+        x = cats.setdefault(cat, {"us": 0.0, "ops": 0.0, "backward_us": 0.0})
+        x["us"] += us
+        x["ops"] += n
+        x["backward_us"] += us if phase == "backward" else 0.0
+        y = ops.setdefault(op, {"us": 0.0, "count": 0.0})
+        y["us"] += us
+        y["count"] += n
     r = lambda d: {k: round(v, 2) for k, v in d.items()}
     cats = {k: r(v) for k, v in sorted(cats.items(), key=lambda kv: -kv[1]["us"])}
     ops = {k: r(v) for k, v in ops.items()}
-    return {"calls": len(calls), "kept": n, "us": round(sum(v["us"] for v in cats.values()), 1),
+    return {"calls": len(calls), "us": round(sum(v["us"] for v in cats.values()), 1),
             "aten_ops": round(sum(v["ops"] for v in cats.values()), 2), "by_category": cats,
             "top_ops": _top(ops, top, key=lambda k: ops[k]["us"]), "_ops": ops}
 
@@ -399,7 +395,7 @@ def profile_section(fns: dict, base: str, rounds: int, args, warmup: int, chunk:
         if before_rounds is not None:
             before_rounds()
         calls = profiled_rounds(fns, rounds, args.seed + 1, chunk=chunk)
-    paths = {name: dict(summarize(c, args.profile_trim), wall_ms=round(1000 * float(np.median(wall[name])), 4))
+    paths = {name: dict(summarize(c), wall_ms=round(1000 * float(np.median(wall[name])), 4))
              for name, c in calls.items()}
     extra = {name: dict(difference(p, paths[base]), over=base) for name, p in paths.items() if name != base}
     for p in paths.values():
@@ -426,7 +422,7 @@ def profile_run(args) -> dict:
     training["updated_parameters"] = {name: sum(p.numel() for p in clf.parameters() if p.grad is not None)
                                       for name, clf in models.items()}
     return {"settings": {"infer_reps": args.profile_infer_reps, "train_reps": args.profile_train_reps,
-                         "trim": args.profile_trim, "train_batch": args.train_batch, "threads": args.threads},
+                         "train_batch": args.train_batch, "threads": args.threads},
             "inference_b1": inference, "training_step": training}
 
 
@@ -464,7 +460,8 @@ def profile_tables(profile: dict) -> list[str]:
 
 def profile_report(profile: dict, top: int = 12) -> str:
     """The profile's tables and the ops that differ most, for the terminal."""
-    lines = ["", "profile (self CPU time per call, trimmed mean; + = the path costs more than its base):",
+    lines = ["", "profile (self CPU time of a typical call: per op the median over calls; + = the path costs more "
+             "than its base):",
              *profile_tables(profile)]
     for section in ("inference_b1", "training_step"):
         for name, x in profile[section]["extra"].items():
@@ -487,9 +484,12 @@ def report(result: dict) -> str:
                      f"GAD / disc step {fmt(tr['gad_over_discriminative'])} "
                      f"(sequence only {fmt(tr['sequence_only_over_discriminative'])})")
     s = result["spread"]
-    lines.append(f"spread of the medians over runs: streaming/backbone {s['streaming_over_backbone']:.3f}, "
-                 f"predict/backbone {s['predict_over_backbone']:.3f}, "
-                 f"GAD/disc {s['gad_over_discriminative']:.3f}")
+    if result["runs"]:
+        lines.append(f"spread of the medians over runs: streaming/backbone {s['streaming_over_backbone']:.3f}, "
+                     f"predict/backbone {s['predict_over_backbone']:.3f}, "
+                     f"GAD/disc {s['gad_over_discriminative']:.3f}")
+    if "profile" in result:
+        lines.append(profile_report(result["profile"]))
     return "\n".join(lines)
 
 
@@ -519,7 +519,11 @@ def readme_block(result: dict) -> str:
         f"rounds with a bootstrap 95 % interval:", "", *rows, "",
         f"Spread of the medians over the runs: {spread}. Run 1's medians: {ms}; training step at batch "
         f"{tr0['batch']} ({tr0['target_tokens_mean']:.1f} target tokens on average, e.g. "
-        f"\"{tr0['target_example']}\"): {tms}."])
+        f"\"{tr0['target_example']}\"): {tms}.",
+        *(["", f"Profile (one more fresh process, `torch.profiler`): self CPU time of a typical call, per op "
+           f"the median over {prof['settings']['infer_reps']} calls of each inference path and "
+           f"{prof['settings']['train_reps']} of each training step, by the gadlib function that issues it:", "",
+           *profile_tables(prof)] if (prof := result.get("profile")) else [])])
 
 
 def write_readme(result: dict, path: Path = REPO / "benchmarks" / "README.md") -> None:
@@ -535,21 +539,36 @@ def main(argv=None) -> int:
     if args.one_run:
         print(json.dumps(one_run(args)))
         return 0
+    if args.one_profile:
+        print(json.dumps(profile_run(args)))
+        return 0
     load = os.getloadavg()[0]
     runs = []
+
+    def child(flag: str) -> dict:
+        cmd = [sys.executable, __file__, flag, *(argv if argv is not None else sys.argv[1:])]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            sys.stderr.write(done.stderr)
+            done.check_returncode()
+        return json.loads(done.stdout.strip().splitlines()[-1])
     for i in range(args.runs):
-        child = [sys.executable, __file__, "--one-run", *(argv if argv is not None else sys.argv[1:])]
-        done = subprocess.run(child, capture_output=True, text=True, check=True)
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        runs.append(child("--one-run"))
         print(f"run {i + 1}/{args.runs} done", flush=True)
     medians = {"streaming_over_backbone": [r["inference_b1"]["streaming_over_backbone"]["median"] for r in runs],
                "predict_over_backbone": [r["inference_b1"]["predict_over_backbone"]["median"] for r in runs],
                "gad_over_discriminative": [r["training_step"]["gad_over_discriminative"]["median"] for r in runs]}
+    profile = None
+    if args.profile:  # after the timed runs, in its own process: the profiler's cost never touches them
+        profile = child("--one-profile")
+        print("profile done", flush=True)
     result = {"machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores",
               "torch": torch.__version__, "threads": args.threads, "load_before": round(load, 2),
               "load_after": round(os.getloadavg()[0], 2), "window": args.window, "long_context": args.long_context,
-              "runs": runs, "spread": {k: max(v) - min(v) for k, v in medians.items()},
+              "runs": runs, "spread": {k: max(v) - min(v) if v else None for k, v in medians.items()},
               "medians": medians}
+    if profile is not None:
+        result["profile"] = profile
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(report(result))

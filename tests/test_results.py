@@ -144,6 +144,11 @@ def test_main_job_records_wall_time_and_regenerates_the_readme(tmp_path, monkeyp
     res = load_results("01_fake", tmp_path / "results")
     wall = res["run"]["wall_seconds"]
     assert wall > 0 and res["run"]["machine"] == run_notebooks.machine_description()
+    # what decides the floating-point results besides the code is recorded with them
+    facts = run_notebooks.machine_facts()
+    assert {k: res["run"][k] for k in ("cpu", "cpu_capability", "blas", "torch")} == \
+        {k: facts[k] for k in ("cpu", "cpu_capability", "blas", "torch")}
+    assert res["run"]["load_before"] >= 0 and res["run"]["torch_threads"] >= 1
     executed = nbformat.read(tmp_path / "notebooks" / "01_fake.ipynb", as_version=4)  # outputs written back
     assert executed.cells[0].execution_count == 1
     readme = (tmp_path / "README.md").read_text()

@@ -102,7 +102,8 @@ def main_job(tmp_path_factory):
     cells = {"01_fails": [nbformat.v4.new_markdown_cell("# 01"), nbformat.v4.new_code_cell(save.format("01_fails")),
                           nbformat.v4.new_code_cell("y = 1 / 0  # the bug\nprint('never')"),
                           nbformat.v4.new_code_cell("z = 2")],
-                 "02_ok": [nbformat.v4.new_code_cell(save.format("02_ok")), nbformat.v4.new_code_cell("print('hello')")]}
+                 "02_ok": [nbformat.v4.new_code_cell(save.format("02_ok")), nbformat.v4.new_code_cell("print('hello')"),
+                           nbformat.v4.new_code_cell("import time\ntime.sleep(5)  # a long cell")]}
     for name, nb_cells in cells.items():
         nb = nbformat.v4.new_notebook()
         nb.cells = nb_cells
@@ -142,7 +143,10 @@ def test_a_failing_notebook_is_reported_left_as_committed_and_the_others_still_r
 def test_main_job_shows_progress_and_no_kernel_transport_warning(main_job):
     err = main_job.proc.stderr
     assert "Kernel is running over TCP without encryption" not in err
-    # a notebook's bar is drawn at most every 0.1 s and cleared when the notebook ends
-    assert re.search(r"02_ok: +\d+%\|.*\| [0-2]/2 cells \[\d\d:\d\d, last run 4\.8 min\]", err), err
-    assert re.search(r"01_fails:  33%\|.*\| 1/3 cells \[\d\d:\d\d, last run 4\.8 min\]", err), err
+    # a notebook's bar shows every finished cell and is cleared when the notebook ends
+    in_flight = r"(cell \d+ '[^']*' \d+s; )?"
+    assert re.search(rf"02_ok: +\d+%\|.*\| [0-3]/3 cells \[\d\d:\d\d, {in_flight}last run 4\.8 min\]", err), err
+    assert re.search(rf"01_fails:  33%\|.*\| 1/3 cells \[\d\d:\d\d, {in_flight}last run 4\.8 min\]", err), err
+    # inside a long cell the bar is redrawn with that cell, its first line and its time so far
+    assert re.search(r"02_ok: .*\| 2/3 cells \[00:0\d, cell 2 'import time' [2-9]s; last run 4\.8 min\]", err), err
     assert re.search(r"main job: 2/2 notebooks \|█+\| \[\d\d:\d\d, last run 9\.6 min\]", err), err

@@ -90,12 +90,13 @@ def load_results(notebook: str, folder: Path | None = None) -> dict:
     return read_results_file((folder or results_dir()) / f"{notebook}.json")
 
 
-def record_run(notebook: str, wall_seconds: float, machine: str) -> Path:
-    """Add the main job's measured wall time of a notebook (kernel start to last cell) and the
-    machine it ran on to that notebook's results file."""
+def record_run(notebook: str, wall_seconds: float, machine: str, facts: dict | None = None) -> Path:
+    """Add the main job's measured wall time of a notebook (kernel start to last cell), the machine
+    it ran on and `facts` about it (CPU model, instruction set, BLAS, threads, load before) to that
+    notebook's results file."""
     path = results_dir() / f"{notebook}.json"
     data = load_results(notebook)
-    data["run"] = {"wall_seconds": float(wall_seconds), "machine": machine}
+    data["run"] = {"wall_seconds": float(wall_seconds), "machine": machine, **(facts or {})}
     _write_json(path, data)
     return path
 

@@ -30,6 +30,7 @@ import platform
 import re
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,26 @@ def machine_description() -> str:
     """What the run time was measured on, e.g. 'Linux x86_64, 2 CPU cores, no GPU'."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, {gpu}"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux, sysctl's brand string on macOS), else the platform's word."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine_facts() -> dict:
+    """What decides a run's floating-point results besides the code: the CPU, the instruction set
+    torch dispatches to, the BLAS it was built with, its thread count, and the load before the run."""
+    config = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\w+)", config)
+    return {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "blas": blas.group(1) if blas else "unknown", "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "load_before": round(os.getloadavg()[0], 2)}
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -151,12 +172,20 @@ class Failure:
                 f"  notebooks/{self.notebook} left as committed, its results file as it was{kept}")
 
 
+HEARTBEAT_SECONDS = 2.0  # how often the bar shows the cell in flight and its time, inside long cells
+
+
 class _Run:
     """One notebook's execution: nbclient's per-cell hooks advance its progress bar and remember
-    the cell in flight, which nbclient's exceptions do not name."""
+    the cell in flight, which nbclient's exceptions do not name. A heartbeat thread redraws the bar
+    every HEARTBEAT_SECONDS with that cell's index, first line and elapsed time, so a training
+    cell that runs for minutes still shows where the job is (nbclient reports nothing inside a cell)."""
 
     def __init__(self, path: Path, expected: float | None):
         self.path, self.cell, self.count = path, None, 0
+        self.started, self.first_line = time.perf_counter(), ""
+        self.last = f"last run {expected / 60:.1f} min" if expected is not None else "first timed run"
+        self._stop = threading.Event()
         self.nb = nbformat.read(path, as_version=4)
         # record_timing=False: no per-cell timestamps in the committed notebook (diff noise)
         self.client = NotebookClient(self.nb, timeout=3600, kernel_name="python3", record_timing=False,
@@ -164,17 +193,34 @@ class _Run:
                                      on_cell_execute=self._started, on_cell_executed=self._finished)
         cells = sum(c.cell_type == "code" and bool(c.source.strip()) and
                     self.client.skip_cells_with_tag not in c.metadata.get("tags", []) for c in self.nb.cells)
-        last = f"last run {expected / 60:.1f} min" if expected is not None else "first timed run"
-        self.bar = tqdm(total=cells, desc=path.stem, bar_format=NOTEBOOK_BAR, postfix=last, leave=False)
+        # mininterval 0: a cell that ends right after another is drawn too (cells are few)
+        self.bar = tqdm(total=cells, desc=path.stem, bar_format=NOTEBOOK_BAR, postfix=self.last, leave=False,
+                        mininterval=0)
 
     def _started(self, cell, cell_index):
+        lines = cell.source.strip().splitlines()
         self.cell, self.count = cell_index, self.count + 1
+        self.started, self.first_line = time.perf_counter(), (lines[0] if lines else "")[:48]
+        self._show()
 
     def _finished(self, cell, cell_index, execute_reply):
         self.bar.update()
 
+    def _show(self) -> None:
+        """The bar's postfix: the cell in flight (index, first line, seconds in it), the last run's time."""
+        seconds = time.perf_counter() - self.started
+        cell = f"cell {self.cell} {self.first_line!r} {seconds:.0f}s; " if self.cell is not None else ""
+        self.bar.set_postfix_str(cell + self.last)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            self._show()
+
     def execute(self) -> Failure | None:
         """Run every cell; a Failure when one raised, timed out or killed the kernel."""
+        beat = threading.Thread(target=self._heartbeat, daemon=True)
+        if not self.bar.disable:
+            beat.start()
         with self.bar:
             try:
                 self.client.execute()
@@ -186,6 +232,8 @@ class _Run:
                     return Failure(self.path.name, None, None, "", error)
                 source = self.nb.cells[self.cell].source.strip().splitlines()
                 return Failure(self.path.name, self.cell, self.count, source[0] if source else "", error)
+            finally:
+                self._stop.set()
         return None
 
 
@@ -214,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in notebooks:
             results_file = results_dir() / f"{path.stem}.json"
             before = results_file.read_bytes() if results_file.is_file() else None
+            facts = machine_facts()  # the load before this notebook, not before the job
             run = _Run(path, expected[path.stem])
             t0 = time.perf_counter()
             failure = run.execute()
@@ -235,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             times[path.name] = elapsed
             bars = progress_bars_as_text(run.nb)
             nbformat.write(run.nb, path)
-            record_run(path.stem, elapsed, machine)
+            record_run(path.stem, elapsed, machine, facts)
             tqdm.write(f"{path.name} done in {elapsed / 60:.1f} min -> notebooks/{path.name} "
                        f"({path.stat().st_size / 1e6:.1f} MB, {bars} progress bars stored as text)", file=sys.stdout)
     print(f"\nwall time per notebook ({machine}):")
