@@ -39,6 +39,7 @@ Writes results/live_cost.json and prints a table. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import functools
 import importlib
@@ -287,7 +288,7 @@ def attribute_call(call) -> dict[tuple[str, str, str], list[float]]:
     """{(category, op, phase): [self CPU us, aten ops]} of one profiled call: the event tree under
     the `record_function(PATH + name)` event `call` (objects with .name, .self_cpu_time_total in
     us, .cpu_children, .sequence_nr). phase: forward, backward (an autograd node's work goes to the
-    category of the forward op whose sequence number it carries) or optimizer. A record_function's
+    category of the forward op that made the node, by its sequence number) or optimizer. A record_function's
     own self time (scope, path, optimizer) is the op PYTHON."""
     items: list = []
     for child in sorted(call.cpu_children, key=_start):
@@ -296,10 +297,17 @@ def attribute_call(call) -> dict[tuple[str, str, str], list[float]]:
     for event, scopes, phase, _ in items:
         if phase == "forward" and event.sequence_nr >= 0:
             forward_scopes.setdefault(event.sequence_nr, scopes)
+    numbers = sorted(forward_scopes)
+
+    def issued(number: int) -> tuple:
+        # The forward op that made the node: the same sequence number, or (a node made inside an
+        # op, as the CopySlices of an in-place copy into a view) the latest op before it.
+        i = bisect.bisect_right(numbers, number)
+        return forward_scopes[numbers[i - 1]] if i else ()
     out: dict[tuple[str, str, str], list[float]] = {(REST, PYTHON, "forward"): [call.self_cpu_time_total, 0]}
     for event, scopes, phase, engine in items:
         if phase == "backward":
-            cat = ACCUMULATE if "AccumulateGrad" in engine.name else category(forward_scopes.get(engine.sequence_nr, ()))
+            cat = ACCUMULATE if "AccumulateGrad" in engine.name else category(issued(engine.sequence_nr))
         else:
             cat = OPTIMIZER if phase == "optimizer" else category(scopes)
         name = event.name

@@ -4,7 +4,7 @@ exactly the architecture the loader builds. Its names and sizes are `gadlib.core
 `BackboneConfig`.
 
 Explained in notebooks/01_generative_vs_discriminative.ipynb; the pretrained variant in
-docs/ ("The embedded LM, pretrained").
+docs/hardware.md ("The embedded LM, pretrained").
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ on text of the synthetic world (issue 17), cached, and measured against a unigra
 perplexity next to a unigram baseline's and a few greedy continuations. `BackboneConfig(name=
 "embedded-tiny-llama")` (`gadlib.lms.build.load_language_model`) loads it, building it
 on first use; `"embedded-tiny-llama-scratch"` is the same architecture, random init. Which one
-the notebooks use is decided by `benchmarks/backbone_pretraining.py` (README: "The embedded LM, pretrained").
+the notebooks use is decided by `benchmarks/backbone_pretraining.py` (docs/hardware.md: "The embedded LM, pretrained").
 
 - The corpus (`build_corpus`) is generated, deterministically, from every preset of
   `gadlib.data.benchmark.PRESETS` (its class names, task goals and step scripts, exactly as

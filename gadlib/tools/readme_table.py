@@ -8,7 +8,7 @@ A generated block sits between `<!-- BEGIN generated:NAME -->` and `<!-- END gen
 lines; `BLOCKS` lists the names. The test suite checks that the committed README equals what
 this module makes from the committed results, so a hand-edited number fails CI.
 
-Not a notebook topic: it keeps the README honest (README, "Results of the last full run").
+Not a notebook topic: it keeps the README and docs/results.md honest.
 """
 from __future__ import annotations
 
@@ -331,7 +331,7 @@ BLOCKS = {
     "autograde-time": lambda old, r: autograde_time(_need(r, BENCHMARK_RESULTS["autograde-time"]), r),
 }
 # Markdown files with generated blocks, besides the README (rewritten and checked with it).
-GENERATED_DOCS = ("docs/instructors.md",)
+GENERATED_DOCS = ("docs/results.md", "docs/hardware.md", "docs/instructors.md")
 
 
 def generated_files(root: Path | None = None) -> list[Path]:
