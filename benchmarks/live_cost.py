@@ -191,15 +191,15 @@ def one_run(args) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. Profile: where the extra time goes, per aten op and per category
+# 3. Profile: where the extra time goes, per category and per aten op
 # ---------------------------------------------------------------------------------------------
 
 PATH, SCOPE = "live_cost::", "gadlib::"  # record_function names: one call of a path; a gadlib function
 ENGINE = "autograd::engine::evaluate_function"  # the autograd engine's record of one backward node
-PYTHON = "(Python, outside aten ops)"  # a record_function's own self time: its Python and the profiler's
-# The gadlib functions whose ops are attributed to them: (module, name in it, scope). Each is
-# wrapped in a `record_function(SCOPE + scope)` while `scoped()` is active (the profile's child
-# process only); an op belongs to the innermost scope that issued it.
+PYTHON = "(Python, outside aten ops)"  # a record's own self time: the Python around its ops, and the profiler's
+# The gadlib functions that name the categories: (module, name in it, scope). While `scoped` is
+# active (the profile's child process only) each runs inside a wrapper (a profiler record, or a
+# clock); an op belongs to the innermost scope that issued it, the rest to the call itself.
 SCOPES = (("gadlib.core.backbone", "MLLM.connect", "connect"),
           ("gadlib.core.backbone", "MLLM.assemble", "assemble"),
           ("gadlib.core.backbone", "MLLM.embed_tokens", "embed_tokens"),
@@ -229,7 +229,7 @@ OPTIMIZER, ACCUMULATE = "optimizer (AdamW, zero_grad)", "AccumulateGrad (paramet
 
 
 def category(scopes: tuple[str, ...]) -> str:
-    """The category of an op issued inside the scopes `scopes` (outermost first)."""
+    """The category of work done inside the scopes `scopes` (outermost first)."""
     if not scopes:
         return REST
     if scopes[-1] == "embed_tokens" and len(scopes) > 1 and scopes[-2] in EMBEDDINGS_IN:
@@ -237,20 +237,9 @@ def category(scopes: tuple[str, ...]) -> str:
     return CATEGORIES[scopes[-1]]
 
 
-def _wrapped(raw, scope: str):
-    if isinstance(raw, (classmethod, staticmethod)):
-        return type(raw)(_wrapped(raw.__func__, scope))
-
-    @functools.wraps(raw)
-    def run(*args, **kwargs):
-        with torch.profiler.record_function(SCOPE + scope):
-            return raw(*args, **kwargs)
-    return run
-
-
 @contextlib.contextmanager
-def scoped(scopes=SCOPES):
-    """Every function of `scopes` runs inside its `record_function` until exit (then restored)."""
+def scoped(wrap, scopes=SCOPES):
+    """Every function of `scopes` replaced by `wrap(function, scope)` until exit, then restored."""
     undo = []
     try:
         for module, name, scope in scopes:
@@ -260,11 +249,73 @@ def scoped(scopes=SCOPES):
                 owner = getattr(owner, part)
             raw = vars(owner)[attr]  # the function or descriptor itself, where it is defined
             undo.append((owner, attr, raw))
-            setattr(owner, attr, _wrapped(raw, scope))
+            wrapped = type(raw)(wrap(raw.__func__, scope)) if isinstance(raw, (classmethod, staticmethod)) \
+                else wrap(raw, scope)
+            setattr(owner, attr, wrapped)
         yield
     finally:
         for owner, attr, raw in reversed(undo):
             setattr(owner, attr, raw)
+
+
+def recorded(raw, scope: str):
+    """`raw`, run inside a profiler record named SCOPE + scope."""
+    @functools.wraps(raw)
+    def run(*args, **kwargs):
+        with torch.profiler.record_function(SCOPE + scope):
+            return raw(*args, **kwargs)
+    return run
+
+
+class ScopeClock:
+    """Wall time per category of a call without the profiler: `perf_counter` at each scope's
+    entry and exit (`scoped(clock.wrap)`); a scope's time less its inner scopes' goes to its
+    category, the call's time less its scopes' to REST."""
+
+    def __init__(self):
+        self.stack: list[list] = []  # [scope, seconds spent in its inner scopes]; [0] is the call
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, raw, scope: str):
+        @functools.wraps(raw)
+        def run(*args, **kwargs):
+            if not self.stack:  # outside a clocked call
+                return raw(*args, **kwargs)
+            frame = [scope, 0.0]
+            self.stack.append(frame)
+            start = time.perf_counter()
+            try:
+                return raw(*args, **kwargs)
+            finally:
+                dt = time.perf_counter() - start
+                self.stack.pop()
+                cat = category(tuple(s for s, _ in self.stack[1:]) + (scope,))
+                self.seconds[cat] = self.seconds.get(cat, 0.0) + dt - frame[1]
+                self.stack[-1][1] += dt
+        return run
+
+    def call(self, fn, r) -> dict[str, float]:
+        """fn(r), and its us per category."""
+        self.seconds, frame = {}, ["", 0.0]
+        self.stack = [frame]
+        start = time.perf_counter()
+        try:
+            fn(r)
+        finally:
+            dt = time.perf_counter() - start
+            self.stack = []
+        self.seconds[REST] = self.seconds.get(REST, 0.0) + dt - frame[1]
+        return {k: 1e6 * v for k, v in self.seconds.items()}
+
+
+def clocked_rounds(fns: dict, rounds: int, seed: int, clock: ScopeClock) -> dict[str, list[dict]]:
+    """`clock.call` of every fn(round) in `rounds` rounds, the fns in a fresh random order each round."""
+    calls: dict[str, list[dict]] = {name: [] for name in fns}
+    order = np.random.default_rng(seed)
+    for r in range(rounds):
+        for name in order.permutation(list(fns)).tolist():
+            calls[name].append(clock.call(fns[name], r))
+    return calls
 
 
 def _start(event) -> float:
@@ -286,10 +337,10 @@ def _flatten(event, scopes: tuple, phase: str, engine, out: list) -> None:
 
 def attribute_call(call) -> dict[tuple[str, str, str], list[float]]:
     """{(category, op, phase): [self CPU us, aten ops]} of one profiled call: the event tree under
-    the `record_function(PATH + name)` event `call` (objects with .name, .self_cpu_time_total in
-    us, .cpu_children, .sequence_nr). phase: forward, backward (an autograd node's work goes to the
-    category of the forward op that made the node, by its sequence number) or optimizer. A record_function's
-    own self time (scope, path, optimizer) is the op PYTHON."""
+    the record (PATH + name) `call` (objects with .name, .self_cpu_time_total in us, .cpu_children,
+    .sequence_nr). phase: forward, backward (a backward node's work goes to the category of the
+    forward op that made the node, found by its sequence number) or optimizer. A record's own
+    self time (scope, call, optimizer) is the op PYTHON."""
     items: list = []
     for child in sorted(call.cpu_children, key=_start):
         _flatten(child, (), "forward", None, items)
@@ -299,15 +350,15 @@ def attribute_call(call) -> dict[tuple[str, str, str], list[float]]:
             forward_scopes.setdefault(event.sequence_nr, scopes)
     numbers = sorted(forward_scopes)
 
-    def issued(number: int) -> tuple:
-        # The forward op that made the node: the same sequence number, or (a node made inside an
-        # op, as the CopySlices of an in-place copy into a view) the latest op before it.
+    def made_in(number: int) -> tuple:
+        # The forward op with the node's sequence number or, for a node made inside an op (the
+        # CopySlices of an in-place copy into a view), the latest op before it.
         i = bisect.bisect_right(numbers, number)
         return forward_scopes[numbers[i - 1]] if i else ()
     out: dict[tuple[str, str, str], list[float]] = {(REST, PYTHON, "forward"): [call.self_cpu_time_total, 0]}
     for event, scopes, phase, engine in items:
         if phase == "backward":
-            cat = ACCUMULATE if "AccumulateGrad" in engine.name else category(issued(engine.sequence_nr))
+            cat = ACCUMULATE if "AccumulateGrad" in engine.name else category(made_in(engine.sequence_nr))
         else:
             cat = OPTIMIZER if phase == "optimizer" else category(scopes)
         name = event.name
@@ -328,55 +379,71 @@ def _top(table: dict[str, dict], n: int, key) -> dict[str, dict]:
 
 
 def summarize(calls: list[dict], top: int = 25) -> dict:
-    """A typical call of one path, from its `attribute_call` results: per (category, op, phase)
-    the median over the calls (0 where a call has none; a call preempted inside one op on a busy
-    machine does not move it), summed into us / aten ops / backward us per category and us /
-    calls per op (the `top` largest, the rest as "(other ops)"); totals are these sums."""
+    """A typical profiled call of one path, from its `attribute_call` results: per (category, op,
+    phase) the median over the calls (0 where a call has none; a call preempted inside one op on a
+    busy machine does not move it), summed per category (us, aten ops, us in backward, us of
+    PYTHON) and per op (us, calls; the `top` largest, the rest as "(other ops)"). Totals are these sums."""
     keys = list(dict.fromkeys(k for c in calls for k in c))
-    med = {k: np.median([c.get(k, (0.0, 0))[0] for c in calls]) for k in keys}
-    count = {k: np.median([c.get(k, (0.0, 0))[1] for c in calls]) for k in keys}
     cats: dict[str, dict] = {}
     ops: dict[str, dict] = {}
-    for (cat, op, phase) in keys:
-        us, n = float(med[cat, op, phase]), float(count[cat, op, phase])
-        x = cats.setdefault(cat, {"us": 0.0, "ops": 0.0, "backward_us": 0.0})
+    for key in keys:
+        cat, op, phase = key
+        us = float(np.median([c[key][0] if key in c else 0.0 for c in calls]))
+        n = float(np.median([c[key][1] if key in c else 0 for c in calls]))
+        x = cats.setdefault(cat, {"us": 0.0, "ops": 0.0, "backward_us": 0.0, "python_us": 0.0})
         x["us"] += us
         x["ops"] += n
         x["backward_us"] += us if phase == "backward" else 0.0
+        x["python_us"] += us if op == PYTHON else 0.0
         y = ops.setdefault(op, {"us": 0.0, "count": 0.0})
         y["us"] += us
         y["count"] += n
-    r = lambda d: {k: round(v, 2) for k, v in d.items()}
-    cats = {k: r(v) for k, v in sorted(cats.items(), key=lambda kv: -kv[1]["us"])}
-    ops = {k: r(v) for k, v in ops.items()}
+    rounded = lambda d: {k: round(v, 2) for k, v in d.items()}
+    cats = {k: rounded(v) for k, v in sorted(cats.items(), key=lambda kv: -kv[1]["us"])}
+    ops = {k: rounded(v) for k, v in ops.items()}
     return {"calls": len(calls), "us": round(sum(v["us"] for v in cats.values()), 1),
             "aten_ops": round(sum(v["ops"] for v in cats.values()), 2), "by_category": cats,
             "top_ops": _top(ops, top, key=lambda k: ops[k]["us"]), "_ops": ops}
 
 
+def summarize_clock(calls: list[dict]) -> dict:
+    """A typical clocked call: per category the median us over the calls; the total is their sum."""
+    cats = list(dict.fromkeys(k for c in calls for k in c))
+    by = {k: round(float(np.median([c.get(k, 0.0) for c in calls])), 2) for k in cats}
+    return {"us": round(sum(by.values()), 1), "by_category": dict(sorted(by.items(), key=lambda kv: -kv[1]))}
+
+
+def _minus(path: dict, base: dict, fields: tuple[str, ...]) -> dict:
+    keys = dict.fromkeys([*path, *base])
+    value = lambda d, k, f: d.get(k, {}).get(f, 0.0) if fields else d.get(k, 0.0)
+    return {k: {f: round(value(path, k, f) - value(base, k, f), 2) for f in fields} if fields
+            else round(value(path, k, None) - value(base, k, None), 2) for k in keys}
+
+
 def difference(path: dict, base: dict, top: int = 25) -> dict:
-    """`path` - `base` (two `summarize` results): per category (with its share of the base's
-    total) and per op (the `top` largest in absolute value)."""
-    cats = {}
-    for k in dict.fromkeys([*path["by_category"], *base["by_category"]]):
-        p, b = path["by_category"].get(k, {}), base["by_category"].get(k, {})
-        d = {f: round(p.get(f, 0.0) - b.get(f, 0.0), 2) for f in ("us", "ops", "backward_us")}
+    """`path` - `base` (two `summarize` results, with "clock" when both have it): per category
+    (with its share of the base's total) and per op (the `top` largest in absolute value)."""
+    cats = _minus(path["by_category"], base["by_category"], ("us", "ops", "backward_us", "python_us"))
+    for d in cats.values():
         d["share"] = round(d["us"] / base["us"], 4)
-        cats[k] = d
-    ops = {}
-    for k in dict.fromkeys([*path["_ops"], *base["_ops"]]):
-        p, b = path["_ops"].get(k, {}), base["_ops"].get(k, {})
-        ops[k] = {f: round(p.get(f, 0.0) - b.get(f, 0.0), 2) for f in ("us", "count")}
-    return {"us": round(path["us"] - base["us"], 1), "share": round((path["us"] - base["us"]) / base["us"], 4),
-            "aten_ops": round(path["aten_ops"] - base["aten_ops"], 2),
-            "by_category": dict(sorted(cats.items(), key=lambda kv: -kv[1]["us"])),
-            "top_ops": _top(ops, top, key=lambda k: abs(ops[k]["us"]))}
+    ops = _minus(path["_ops"], base["_ops"], ("us", "count"))
+    out = {"us": round(path["us"] - base["us"], 1), "share": round((path["us"] - base["us"]) / base["us"], 4),
+           "aten_ops": round(path["aten_ops"] - base["aten_ops"], 2),
+           "by_category": dict(sorted(cats.items(), key=lambda kv: -kv[1]["us"])),
+           "top_ops": _top(ops, top, key=lambda k: abs(ops[k]["us"]))}
+    if "clock" in path and "clock" in base:
+        p, b = path["clock"], base["clock"]
+        by = _minus(p["by_category"], b["by_category"], ())
+        out["clock"] = {"us": round(p["us"] - b["us"], 1), "share": round((p["us"] - b["us"]) / b["us"], 4),
+                        "by_category": {k: {"us": v, "share": round(v / b["us"], 4)}
+                                        for k, v in sorted(by.items(), key=lambda kv: -kv[1])}}
+    return out
 
 
 def profiled_rounds(fns: dict, rounds: int, seed: int, chunk: int) -> dict[str, list[dict]]:
-    """`attribute_call` of every call of every fn(round) in `rounds` rounds under torch.profiler,
-    the fns in a fresh random order every round (one profiler session per `chunk` rounds, so the
-    event trees stay small)."""
+    """`attribute_call` of every call of every fn(round) in `rounds` rounds under torch.profiler
+    (CPU, record_shapes off), the fns in a fresh random order every round (one profiler session
+    per `chunk` rounds, so the event trees stay small)."""
     from torch.profiler import ProfilerActivity, profile, record_function
     calls: dict[str, list[dict]] = {name: [] for name in fns}
     order = np.random.default_rng(seed)
@@ -392,19 +459,24 @@ def profiled_rounds(fns: dict, rounds: int, seed: int, chunk: int) -> dict[str, 
     return calls
 
 
-def profile_section(fns: dict, base: str, rounds: int, args, warmup: int, chunk: int, before_rounds=None) -> dict:
-    """Unprofiled paired rounds of `fns` (their median ms: the profiler's own cost shows against
-    it), then as many profiled ones: each path summarized, and its difference from `base`."""
-    wall = paired_rounds(fns, rounds, args.seed, warmup=warmup, before_rounds=before_rounds)
-    if before_rounds is not None:
-        before_rounds()
-    with scoped():
-        profiled_rounds(fns, min(2, rounds), args.seed, chunk=chunk)  # the profiler's first session: untimed
-        if before_rounds is not None:
-            before_rounds()
-        calls = profiled_rounds(fns, rounds, args.seed + 1, chunk=chunk)
-    paths = {name: dict(summarize(c), wall_ms=round(1000 * float(np.median(wall[name])), 4))
-             for name, c in calls.items()}
+def profile_section(fns: dict, base: str, rounds: int, seed: int, warmup: int, chunk: int, clock: bool) -> dict:
+    """`rounds` paired rounds of `fns` three times: plain (median ms: `wall_ms`), with a clock at
+    each scope (`clock`: us per category, no profiler; when `clock`) and under the profiler (per
+    category and op); each path summarized, and its difference from `base`."""
+    wall = paired_rounds(fns, rounds, seed, warmup=warmup)
+    clocked = None
+    if clock:
+        c = ScopeClock()
+        with scoped(c.wrap):
+            clocked = clocked_rounds(fns, rounds, seed + 1, c)
+    with scoped(recorded):
+        profiled_rounds(fns, min(2, rounds), seed, chunk=chunk)  # the profiler's first session: untimed
+        calls = profiled_rounds(fns, rounds, seed + 2, chunk=chunk)
+    paths = {}
+    for name in fns:
+        paths[name] = dict(summarize(calls[name]), wall_ms=round(1000 * float(np.median(wall[name])), 4))
+        if clocked is not None:
+            paths[name]["clock"] = summarize_clock(clocked[name])
     extra = {name: dict(difference(p, paths[base]), over=base) for name, p in paths.items() if name != base}
     for p in paths.values():
         del p["_ops"]
@@ -412,20 +484,20 @@ def profile_section(fns: dict, base: str, rounds: int, args, warmup: int, chunk:
 
 
 def profile_run(args) -> dict:
-    """The profile's child process: batch-1 inference (bare forward, predict, streaming push),
-    then one training step at batch 16 (discriminative, GAD)."""
+    """The profile's child process: batch-1 inference (bare forward, predict, streaming push) on
+    the frames of the test video, then training steps at `--train-batch` (discriminative, GAD)."""
     s = setup(args)
     disc, mllm, frames, prebuilt = s.disc, s.mllm, s.frames, s.prebuilt
     with torch.no_grad():
         fns = {"backbone_forward": lambda r: mllm.hidden_states(*prebuilt[r % len(frames)]),
                "discriminative_predict": lambda r: disc.predict(frames[r % len(frames)]),
-               "streaming_push": s.stream}
-        inference = profile_section(fns, "backbone_forward", args.profile_infer_reps, args, warmup=5, chunk=20,
-                                    before_rounds=s.live.reset)
-    device = torch.device("cpu")
+               "streaming_push": s.stream}  # resets the detector at r = 0, the start of every phase
+        inference = profile_section(fns, "backbone_forward", args.profile_infer_reps, args.seed, warmup=5,
+                                    chunk=20, clock=True)
     models = {"discriminative": disc, "gad": s.gad}
-    steps = {name: train_step_fn(clf, s.batch, device) for name, clf in models.items()}
-    training = profile_section(steps, "discriminative", args.profile_train_reps, args, warmup=3, chunk=2)
+    steps = {name: train_step_fn(clf, s.batch, torch.device("cpu")) for name, clf in models.items()}
+    training = profile_section(steps, "discriminative", args.profile_train_reps, args.seed, warmup=3, chunk=2,
+                               clock=False)
     # What AdamW updates: the parameters that got a gradient in the last step (GAD: + the LM head).
     training["updated_parameters"] = {name: sum(p.numel() for p in clf.parameters() if p.grad is not None)
                                       for name, clf in models.items()}
@@ -436,48 +508,60 @@ def profile_run(args) -> dict:
 
 def profile_tables(profile: dict) -> list[str]:
     """Markdown: the extra time per category of predict and the streaming push over the bare
-    forward, and of GAD's training step over the discriminative one (ms per call, share of the base)."""
+    forward (clocked without the profiler; aten ops from the profiler), and of GAD's training step
+    over the discriminative one (profiled), in ms per call and as a share of the base."""
     inf, tr = profile["inference_b1"], profile["training_step"]
-    base = inf["paths"][inf["base"]]
-    pred, push = inf["extra"]["discriminative_predict"], inf["extra"]["streaming_push"]
-    lines = ["| extra over the bare forward (batch 1) | predict ms | aten ops | share | streaming push ms "
-             "| aten ops | share |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for k in dict.fromkeys([*pred["by_category"], *push["by_category"]]):
-        a, b = pred["by_category"].get(k), push["by_category"].get(k)
-        cells = [f"{x['us'] / 1000:+.3f} | {x['ops']:+.0f} | {100 * x['share']:+.1f} %" if x else "- | - | -"
-                 for x in (a, b)]
-        lines.append(f"| {k} | {cells[0]} | {cells[1]} |")
-    lines.append(f"| **total** | **{pred['us'] / 1000:+.3f}** | {pred['aten_ops']:+.0f} | **{100 * pred['share']:+.1f} %** "
-                 f"| **{push['us'] / 1000:+.3f}** | {push['aten_ops']:+.0f} | **{100 * push['share']:+.1f} %** |")
+    paths, pred, push = inf["paths"], inf["extra"]["discriminative_predict"], inf["extra"]["streaming_push"]
+    lines = ["| extra over the bare forward (batch 1) | predict ms | share | aten ops | streaming push ms | share "
+             "| aten ops |", "|---|---:|---:|---:|---:|---:|---:|"]
+
+    def cells(x: dict, k: str) -> str:
+        c, ops = x["clock"]["by_category"].get(k), x["by_category"].get(k, {}).get("ops")
+        if c is None and ops is None:
+            return "- | - | -"
+        c = c or {"us": 0.0, "share": 0.0}
+        return f"{c['us'] / 1000:+.3f} | {100 * c['share']:+.1f} % | {ops or 0:+.0f}"
+    for k in dict.fromkeys([*pred["clock"]["by_category"], *push["clock"]["by_category"], *pred["by_category"],
+                            *push["by_category"]]):
+        lines.append(f"| {k} | {cells(pred, k)} | {cells(push, k)} |")
+    lines.append(f"| **total** | **{pred['clock']['us'] / 1000:+.3f}** | **{100 * pred['clock']['share']:+.1f} %** "
+                 f"| {pred['aten_ops']:+.0f} | **{push['clock']['us'] / 1000:+.3f}** "
+                 f"| **{100 * push['clock']['share']:+.1f} %** | {push['aten_ops']:+.0f} |")
     gad, disc = tr["extra"]["gad"], tr["paths"][tr["base"]]
     lines += ["", f"| extra of a GAD step over a discriminative step (batch {profile['settings']['train_batch']}) "
               "| ms | of which backward | aten ops | share |", "|---|---:|---:|---:|---:|"]
     for k, x in gad["by_category"].items():
         lines.append(f"| {k} | {x['us'] / 1000:+.2f} | {x['backward_us'] / 1000:+.2f} | {x['ops']:+.0f} "
                      f"| {100 * x['share']:+.1f} % |")
-    lines.append(f"| **total** | **{gad['us'] / 1000:+.2f}** | | {gad['aten_ops']:+.0f} | **{100 * gad['share']:+.1f} %** |")
-    lines += ["", f"Profiled per call: bare forward {base['us'] / 1000:.2f} ms ({base['aten_ops']:.0f} aten ops; "
-              f"{base['wall_ms']:.2f} ms unprofiled in the same process), predict "
-              f"{inf['paths']['discriminative_predict']['us'] / 1000:.2f} ms, streaming push "
-              f"{inf['paths']['streaming_push']['us'] / 1000:.2f} ms; discriminative step {disc['us'] / 1000:.1f} ms "
-              f"({disc['wall_ms']:.1f} ms unprofiled), GAD step {tr['paths']['gad']['us'] / 1000:.1f} ms; "
-              f"AdamW updates {tr['updated_parameters']['discriminative']:,} parameters of the discriminative model, "
+    lines.append(f"| **total** | **{gad['us'] / 1000:+.2f}** | | {gad['aten_ops']:+.0f} "
+                 f"| **{100 * gad['share']:+.1f} %** |")
+    base = paths[inf["base"]]
+    lines += ["", f"Per call in the profile's process: bare forward {base['wall_ms']:.2f} ms plain, "
+              f"{base['clock']['us'] / 1000:.2f} ms clocked, {base['us'] / 1000:.2f} ms profiled "
+              f"({base['aten_ops']:.0f} aten ops); predict {paths['discriminative_predict']['wall_ms']:.2f} / "
+              f"{paths['discriminative_predict']['clock']['us'] / 1000:.2f} / "
+              f"{paths['discriminative_predict']['us'] / 1000:.2f} ms; streaming push "
+              f"{paths['streaming_push']['wall_ms']:.2f} / {paths['streaming_push']['clock']['us'] / 1000:.2f} / "
+              f"{paths['streaming_push']['us'] / 1000:.2f} ms. Under the profiler the extras read "
+              f"{pred['us'] / 1000:+.3f} ms (predict) and {push['us'] / 1000:+.3f} ms (push): its bookkeeping "
+              f"per recorded op and scope lands mostly in the Python around them. Training step: "
+              f"discriminative {disc['us'] / 1000:.1f} ms profiled ({disc['wall_ms']:.1f} ms plain), GAD "
+              f"{tr['paths']['gad']['us'] / 1000:.1f} ms ({tr['paths']['gad']['wall_ms']:.1f} ms plain); AdamW "
+              f"updates {tr['updated_parameters']['discriminative']:,} parameters of the discriminative model, "
               f"{tr['updated_parameters']['gad']:,} of GAD's."]
     return lines
 
 
 def profile_report(profile: dict, top: int = 12) -> str:
     """The profile's tables and the ops that differ most, for the terminal."""
-    lines = ["", "profile (self CPU time of a typical call: per op the median over calls; + = the path costs more "
-             "than its base):",
-             *profile_tables(profile)]
+    lines = ["", "profile (a typical call: per category / op the median over calls; + = the path costs more "
+             "than its base):", *profile_tables(profile)]
     for section in ("inference_b1", "training_step"):
         for name, x in profile[section]["extra"].items():
             ops = [f"{op} {v['us'] / 1000:+.3f} ms ({v['count']:+.1f} calls)"
                    for op, v in list(x["top_ops"].items())[:top]]
-            lines.append(f"{name} - {x['over']}, largest per-op differences: " + "; ".join(ops))
+            lines.append(f"{name} - {x['over']}, profiled, largest per-op differences: " + "; ".join(ops))
     return "\n".join(lines)
-
 
 def report(result: dict) -> str:
     def fmt(x):

@@ -61,6 +61,7 @@ from gadlib.data.benchmark import generate_benchmark, preset
 from gadlib.core.checkpoint import trainable_state
 from gadlib.lms.build import build_classifier
 from gadlib.data.samples import label_names, step_recognition_samples, task_recognition_samples
+from gadlib.core.sharding import end_process_group
 from gadlib.core.training import TrainConfig, evaluate, train
 
 torch.set_num_threads(1)
@@ -96,6 +97,7 @@ metrics = results["step"]["metrics"]
 json.dump({{"num_processes": state.num_processes, "history": asdict(history), "n_pred": len(results["step"]["pred"]),
            "pred": results["step"]["pred"].tolist(), "top1": metrics["top1"] if rank == 0 else metrics,
            "resume": resume}}, open(f"{{out}}/rank{{rank}}.json", "w"))
+end_process_group()  # or a process can abort at exit (gadlib.core.sharding)
 """
 
 

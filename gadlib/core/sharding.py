@@ -18,6 +18,7 @@ from typing import Callable
 
 import numpy as np
 import torch.distributed as dist
+from accelerate import PartialState
 from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
@@ -31,6 +32,26 @@ def process_rank() -> tuple[int, int]:
 
 def is_main_process() -> bool:
     return process_rank()[0] == 0
+
+
+def end_process_group() -> None:
+    """End the process group of `accelerate launch`: every process calls it last, before it exits.
+
+    Why: a process that simply exits after its last collective can abort on the way out
+    ("terminate called without an active exception", SIGABRT). Gloo's worker thread lets go of a
+    collective's work only after the caller has been told it is done, and a barrier's work also
+    keeps the collective before it (the all-gather of `gather_object`, whose tensors Python owns).
+    Freeing those tensors takes the GIL; if the main thread has meanwhile begun shutting the
+    interpreter down, Python ends the worker thread inside a destructor, and that aborts the
+    process. Under CPU load the worker thread is the one that waits, and loses. Destroying the
+    process group drops its last reference, which joins gloo's worker threads (without holding
+    the GIL) while the interpreter still runs. The barrier first, so no process closes its
+    connections while another may still be in a collective with it. A no-op in one process.
+    """
+    if dist.is_available() and dist.is_initialized():
+        state = PartialState()  # accelerate's barrier names the GPU of each process (NCCL)
+        state.wait_for_everyone()
+        state.destroy_process_group()
 
 
 def predict_sharded(predict: Callable, n: int, batch_size: int, progress: bool = False,

@@ -41,6 +41,7 @@ from gadlib.evaluation.results import _write_json
 from gadlib.tools.run_config import (ALIASES, DataConfig, EvalConfig, RunConfig, config_help, load_config,  # noqa: F401
                          oad_config, parse_overrides, run_key, validate_config)
 from gadlib.data.samples import Sample, label_names
+from gadlib.core.sharding import end_process_group
 from gadlib.core.tracking import CURVES_FILE, curve_summary
 from gadlib.core.training import History, evaluate, resolve_mixed_precision, train
 from gadlib.core.utils import quiet
@@ -327,4 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    # Under `accelerate launch`: every process ends the process group before it exits, or one
+    # can abort at exit (`gadlib.core.sharding.end_process_group`). Not after an error: another
+    # process may never reach the barrier.
+    end_process_group()
     return 0
