@@ -149,12 +149,12 @@ def test_diversity_command_prints_notebook_03s_table_for_a_run(runs, capsys):
 
 
 def test_find_unused_parameters_only_where_a_method_leaves_some(names, visual_dim):
-    """DDP's search for unused parameters warns where there are none (OAD's GAD): on only where
-    a step can leave a parameter without a gradient."""
+    """DDP's search for unused parameters warns where there are none (GAD): on only where a step
+    can leave a parameter without a gradient (tests/test_unused_parameters.py checks each answer)."""
     oad = {"oad": ["background", "a", "b"]}
     coin = {"steps": ["a", "b"], "tasks": ["t"]}
     assert not build_classifier("gad", oad, visual_dim).leaves_parameters_unused
-    assert build_classifier("gad", coin, visual_dim).leaves_parameters_unused  # the task head, in step batches
+    assert not build_classifier("gad", coin, visual_dim).leaves_parameters_unused  # every head, every step
     assert build_classifier("gad", oad, visual_dim, readout="last_token").leaves_parameters_unused  # [CLS]
     assert build_classifier("discriminative", oad, visual_dim).leaves_parameters_unused  # its LM head
     assert build_classifier("generative", oad, visual_dim).leaves_parameters_unused  # the [CLS] query

@@ -145,12 +145,25 @@ class ActionClassifier(nn.Module):
         """Whether a loss reads the LM head (then LoRA adapts it too)."""
         return False
 
+    def unused_parameters(self) -> list[str] | None:
+        """Names of the trainable parameters that no training step reads, whatever the batch
+        (they never get a gradient), or None where the classifier does not say.
+        tests/test_unused_parameters.py checks every classifier's answer against a backward pass."""
+        return None
+
+    def trainable_names(self, params) -> list[str]:
+        """The names of those of `params` that are trainable parameters of this model."""
+        ids = {id(p) for p in params}
+        return [n for n, p in self.named_parameters() if p.requires_grad and id(p) in ids]
+
     @property
     def leaves_parameters_unused(self) -> bool:
-        """Whether a training step can leave a trainable parameter without a gradient. Under DDP
-        such a parameter breaks the backward unless DDP searches the graph for unused ones every
-        step (`find_unused_parameters`); True here, the safe answer; subclasses that know better say so."""
-        return True
+        """Whether a training step leaves a trainable parameter without a gradient. Under DDP such a
+        parameter breaks the backward unless DDP searches the graph for unused ones every step
+        (`find_unused_parameters`), which costs a traversal and warns when it finds none. From
+        `unused_parameters`; True (the safe answer) where that is not known."""
+        unused = self.unused_parameters()
+        return unused is None or len(unused) > 0
 
     def loss(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError

@@ -27,12 +27,13 @@ class DiscriminativeClassifier(ActionClassifier):
         hidden = mllm.cls_query.numel()
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, len(names)) for name, names in label_names.items()})
 
-    @property
-    def leaves_parameters_unused(self) -> bool:
-        # A head whose label set is absent from a batch (COIN's tasks) gets no gradient, nor does
-        # a trainable LM head (the fully fine-tuned embedded LM), which this classifier never computes.
-        lm_head = self.mllm.lm.get_output_embeddings()
-        return len(self.heads) > 1 or any(p.requires_grad for p in lm_head.parameters())
+    def unused_parameters(self) -> list[str]:
+        # The LM head, never computed: trainable when the LM is fully fine-tuned (the embedded
+        # LM), frozen under LoRA, and read all the same where it is tied to the input embedding.
+        # Every label set's head is read in every step (`classification_loss`).
+        lm = self.mllm.lm
+        head = set(lm.get_output_embeddings().parameters()) - set(lm.get_input_embeddings().parameters())
+        return self.trainable_names(head)
 
     def readout_state(self, batch: Batch) -> torch.Tensor:
         """[B, H]: the state the head reads: at [CLS], or at the prompt's last token (readout
@@ -50,9 +51,12 @@ class DiscriminativeClassifier(ActionClassifier):
         """Cross-entropy over each sample's own label set, weighted by `sample_weights`."""
         targets = batch.targets.to(state.device)
         losses = torch.zeros(len(batch), device=state.device)
-        for name in sorted({LABEL_SET_OF_KIND[k] for k in batch.kinds}):
+        # Every head, also one whose label set has no sample in this batch (COIN's tasks in a
+        # batch of steps): it is read on no rows and gets a zero gradient. So every step reads
+        # every head, and DDP needs no search for unused parameters (`leaves_parameters_unused`).
+        for name in sorted(self.heads):
             idx = torch.tensor([i for i, k in enumerate(batch.kinds) if LABEL_SET_OF_KIND[k] == name],
-                               device=state.device)
+                               dtype=torch.long, device=state.device)
             logits = self.head_logits(name, state[idx])
             losses = losses.index_put((idx,), F.cross_entropy(logits, targets[idx], reduction="none"))
         return self.weighted_loss(losses, self.sample_weights(batch), len(batch))

@@ -114,14 +114,11 @@ class GADClassifier(DiscriminativeClassifier):
     def reads_lm_head(self) -> bool:
         return self.generates_text
 
-    @property
-    def leaves_parameters_unused(self) -> bool:
-        # Generating text reads the LM head; what is left unused is the [CLS] query without its
-        # readout, and the heads of label sets absent from a batch. Without generation it is the
-        # discriminative classifier's answer. OAD's GAD (one label set) reads every parameter.
-        if not self.generates_text:
-            return super().leaves_parameters_unused
-        return self.readout != "cls" or len(self.heads) > 1
+    def unused_parameters(self) -> list[str]:
+        # Generating text reads the LM head; without generation it is left unused, as by the
+        # discriminative classifier. The [CLS] query is unused without its readout.
+        unused = super().unused_parameters() if not self.generates_text else []
+        return unused + (self.trainable_names([self.mllm.cls_query]) if self.readout != "cls" else [])
 
     def generation_texts(self, batch: Batch) -> list[str]:
         """The text each sample's generation loss is on, before EOS, made readable like the

@@ -150,6 +150,9 @@ class GenerativeClassifier(ActionClassifier):
     def reads_lm_head(self) -> bool:
         return True
 
+    def unused_parameters(self) -> list[str]:
+        return self.trainable_names([self.mllm.cls_query])  # labels are read through the LM head
+
     def first_token_rule(self, label_set: str) -> bool:
         """Whether greedy decoding of `label_set` decides background from the first token."""
         return label_set == "oad" and self.oad_background == "first_token"

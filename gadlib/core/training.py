@@ -126,9 +126,9 @@ def make_accelerator(config: TrainConfig, find_unused_parameters: bool = True,
                      log_with: list | None = None) -> Accelerator:
     """find_unused_parameters: the classifier's `leaves_parameters_unused`. Under DDP a parameter
     without a gradient in a step breaks the backward unless DDP looks for such parameters, a
-    graph traversal every step that warns when it finds none (OAD's GAD reads them all), so it is
-    on only for classifiers that can leave one unused (a head whose label set is absent from a
-    batch, the discriminative classifier's never computed LM head)."""
+    graph traversal every step that warns when it finds none (GAD reads them all), so it is on
+    only for classifiers that leave one unused (`unused_parameters`: the discriminative
+    classifier's never computed LM head, the generative classifier's [CLS] query)."""
     ddp = DistributedDataParallelKwargs(find_unused_parameters=find_unused_parameters)
     return Accelerator(mixed_precision=resolve_mixed_precision(config.mixed_precision),
                        gradient_accumulation_steps=config.grad_accum, kwargs_handlers=[ddp],
