@@ -22,12 +22,14 @@ runs (issue: one earlier pair of runs gave 1.27x then 1.66x for the same ratio):
    the rest is the LM head.
 
 3. where the extra time of both ratios goes (`--profile`, on by default): one more fresh process
-   runs the same paths in paired rounds under `torch.profiler` (CPU, record_shapes off) and
-   attributes every aten op's self CPU time to the gadlib function that issued it (`SCOPES`:
-   wrapped in a `record_function` in that process only; a backward op goes to the scope of the
-   forward op it differentiates, found by its autograd sequence number), then subtracts, per
-   category and per op, the bare forward from `predict` and the streaming push, and the
-   discriminative step from GAD's.
+   runs the bare forward, predict and the push, then the discriminative and GAD steps, in paired
+   rounds: plainly; with a clock at the entry and exit of each gadlib function of `SCOPES`
+   (inference only: wall time per category, no profiler); and under `torch.profiler` (CPU,
+   record_shapes off), every aten op's self CPU time going to the innermost `SCOPES` function
+   that issued it (wrapped in a `record_function` in that process only) and every backward op to
+   the function whose forward op made its autograd node (by sequence number). Per category and
+   per op it subtracts the bare forward from predict and the push, the discriminative step from
+   GAD's (`profile` in the JSON; the README block shows the per-category tables).
 
 Window: the paper's shortest short window (16 frames, Ego4D-GoalStep) + 128 long-context frames,
 every frame fed (144 visual tokens), on the crosstask_like preset's features, embedded tiny Llama.
@@ -86,7 +88,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="also profile the paths per aten op (torch.profiler) in one more fresh process")
     p.add_argument("--profile-infer-reps", type=int, default=200,
                    help="profiled paired rounds of batch-1 inference (after as many unprofiled ones)")
-    p.add_argument("--profile-train-reps", type=int, default=8, help="profiled paired rounds of training steps")
+    p.add_argument("--profile-train-reps", type=int, default=12,
+                   help="profiled paired rounds of training steps (after as many unprofiled ones)")
     p.add_argument("--one-run", action="store_true", help=argparse.SUPPRESS)  # a child process
     p.add_argument("--one-profile", action="store_true", help=argparse.SUPPRESS)  # a child process
     args = p.parse_args(argv)
@@ -506,6 +509,9 @@ def profile_run(args) -> dict:
             "inference_b1": inference, "training_step": training}
 
 
+SMALL_SHARE = 0.0005  # training-table categories below this share of the discriminative step: one row
+
+
 def profile_tables(profile: dict) -> list[str]:
     """Markdown: the extra time per category of predict and the streaming push over the bare
     forward (clocked without the profiler; aten ops from the profiler), and of GAD's training step
@@ -530,9 +536,15 @@ def profile_tables(profile: dict) -> list[str]:
     gad, disc = tr["extra"]["gad"], tr["paths"][tr["base"]]
     lines += ["", f"| extra of a GAD step over a discriminative step (batch {profile['settings']['train_batch']}) "
               "| ms | of which backward | aten ops | share |", "|---|---:|---:|---:|---:|"]
+    small = {k: x for k, x in gad["by_category"].items() if abs(x["share"]) < SMALL_SHARE}
     for k, x in gad["by_category"].items():
-        lines.append(f"| {k} | {x['us'] / 1000:+.2f} | {x['backward_us'] / 1000:+.2f} | {x['ops']:+.0f} "
-                     f"| {100 * x['share']:+.1f} % |")
+        if k not in small:
+            lines.append(f"| {k} | {x['us'] / 1000:+.2f} | {x['backward_us'] / 1000:+.2f} | {x['ops']:+.0f} "
+                         f"| {100 * x['share']:+.1f} % |")
+    if small:
+        x = {f: sum(v[f] for v in small.values()) for f in ("us", "backward_us", "ops", "share")}
+        lines.append(f"| {len(small)} more, each under {100 * SMALL_SHARE:.2f} % | {x['us'] / 1000:+.2f} "
+                     f"| {x['backward_us'] / 1000:+.2f} | {x['ops']:+.0f} | {100 * x['share']:+.1f} % |")
     lines.append(f"| **total** | **{gad['us'] / 1000:+.2f}** | | {gad['aten_ops']:+.0f} "
                  f"| **{100 * gad['share']:+.1f} %** |")
     base = paths[inf["base"]]
@@ -612,10 +624,12 @@ def readme_block(result: dict) -> str:
         f"Spread of the medians over the runs: {spread}. Run 1's medians: {ms}; training step at batch "
         f"{tr0['batch']} ({tr0['target_tokens_mean']:.1f} target tokens on average, e.g. "
         f"\"{tr0['target_example']}\"): {tms}.",
-        *(["", f"Profile (one more fresh process, `torch.profiler`): self CPU time of a typical call, per op "
-           f"the median over {prof['settings']['infer_reps']} calls of each inference path and "
-           f"{prof['settings']['train_reps']} of each training step, by the gadlib function that issues it:", "",
-           *profile_tables(prof)] if (prof := result.get("profile")) else [])])
+        *(["", f"Profile (one more fresh process): the extra time of each path per category, the gadlib "
+           f"function that does the work; batch 1 timed by a clock at each function's entry and exit, without "
+           f"the profiler (medians over {prof['settings']['infer_reps']} calls; aten ops counted under "
+           f"`torch.profiler`), the training step as self CPU time under `torch.profiler` (medians over "
+           f"{prof['settings']['train_reps']} steps; a backward op counts for the function whose forward op "
+           f"made it):", "", *profile_tables(prof)] if (prof := result.get("profile")) else [])])
 
 
 def write_readme(result: dict, path: Path = REPO / "benchmarks" / "README.md") -> None:
@@ -650,13 +664,14 @@ def main(argv=None) -> int:
     medians = {"streaming_over_backbone": [r["inference_b1"]["streaming_over_backbone"]["median"] for r in runs],
                "predict_over_backbone": [r["inference_b1"]["predict_over_backbone"]["median"] for r in runs],
                "gad_over_discriminative": [r["training_step"]["gad_over_discriminative"]["median"] for r in runs]}
+    load_after = os.getloadavg()[0]  # of the timed runs
     profile = None
     if args.profile:  # after the timed runs, in its own process: the profiler's cost never touches them
         profile = child("--one-profile")
         print("profile done", flush=True)
     result = {"machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores",
               "torch": torch.__version__, "threads": args.threads, "load_before": round(load, 2),
-              "load_after": round(os.getloadavg()[0], 2), "window": args.window, "long_context": args.long_context,
+              "load_after": round(load_after, 2), "window": args.window, "long_context": args.long_context,
               "runs": runs, "spread": {k: max(v) - min(v) if v else None for k, v in medians.items()},
               "medians": medians}
     if profile is not None:

@@ -106,7 +106,7 @@ def test_talking_points_list_every_verdict_but_holds():
 
 
 def test_a_typed_number_in_a_generated_block_is_caught():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "results.md").read_text()  # where the per-notebook blocks stand
     block = readme.index("<!-- BEGIN generated:results-01 -->")
     row = readme.index("| discriminative |", block)
     typed = readme[:row] + readme[row:].replace("| discriminative | ", "| discriminative | 99.9 ± 0.1 | ", 1)
