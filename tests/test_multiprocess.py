@@ -240,7 +240,7 @@ def test_the_command_line_entry_point_runs_unchanged_on_two_processes(tmp_path, 
         np.testing.assert_array_equal(tables[(method, 0, "oad")]["pred"], np.concatenate([d.pred for d in again["videos"]]))
 
 
-STRESS_RUNS = 4
+STRESS_RUNS = 2   # one OAD run, one COIN run: a guard, not a proof (the CLI itself never aborted in 43 old-code runs)
 
 
 @pytest.fixture

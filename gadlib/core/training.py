@@ -92,6 +92,8 @@ class History:
     val_steps: list[int] = field(default_factory=list)
     val_score: list[float] = field(default_factory=list)
     best_step: int | None = None   # the step whose weights were kept (the best validation score)
+    # True when patience ended the run; False when it ran to its epoch cap (not shown converged)
+    stopped_early: bool = False
 
     @property
     def ms_per_step(self) -> float:
@@ -320,6 +322,7 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
             break
         due = (epoch + 1) % config.val_every == 0 or epoch == config.epochs - 1
         if validate is not None and due and validate_epoch(run, validate, epoch):
+            run.history.stopped_early = True
             break
     run.bar.close()
     return end_run(run)

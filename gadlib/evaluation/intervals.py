@@ -15,10 +15,15 @@ does not average.
 Verdicts (`PairedInterval.verdict`): "holds" when the interval excludes 0 in the expected
 direction, "opposite" when it excludes 0 the other way, "unresolved" when it contains 0, and
 "not testable" when a side collapsed (`collapsed`: one class on >= 95 % of its predictions).
+`judge` sets a comparison beside the paper: the paper's own effect and whether the interval holds
+it, how many seeds this scale would need to resolve it, equivalence verdicts for the paper's
+"≈" claims, and no verdict on one seed or on a run that did not converge; `takeaway` turns the
+judged comparisons into the table that ends every notebook.
 """
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +33,13 @@ from gadlib.evaluation.metrics import f1_from_counts, point_f1_counts, segment_f
 
 COLLAPSE_SHARE = 0.95
 VERDICTS = ("holds", "opposite", "unresolved", "not testable")
+# Verdicts of an equality claim ("A ≈ B", `judge(..., margin=...)`), and of a comparison that
+# cannot get one (one seed: the interval misses the seed-to-seed spread; a run that stopped at its
+# epoch cap: not trained to convergence).
+EQUALITY_VERDICTS = ("equivalent", "differs", "unresolved", "not testable")
+ONE_SEED, NOT_CONVERGED = "one seed: no verdict", "not testable"
+# seeds_needed: a two-sided 5 % test with 80 % power, z_0.975 + z_0.8.
+POWER_Z = 1.959964 + 0.841621
 
 
 @dataclass(frozen=True)
@@ -225,3 +237,97 @@ def _nonzero(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flat = errors.ravel()
     where = np.flatnonzero(flat)
     return where, flat[where]
+
+
+def seeds_needed(per_seed: list[float], effect: float | None) -> int | None:
+    """About how many seeds this scale needs to resolve an effect of size `effect` (same units as
+    `per_seed`). The per-seed differences' standard deviation s (ddof 1; each seed's difference is
+    measured on the finite test set, so s holds both sources of noise) gives the mean over n seeds a
+    standard error s / √n; n = ((z_0.975 + z_0.8) · s / |effect|)² seeds put the interval clear of 0
+    in about 80 % of runs when the true difference is `effect`. A rough guide (s from a few seeds is
+    itself noisy); None when it cannot be estimated: no effect, fewer than 2 seeds, or s = 0."""
+    if effect is None or effect == 0 or len(per_seed) < 2:
+        return None
+    s = float(np.std(per_seed, ddof=1))
+    if not np.isfinite(s) or s == 0:
+        return None
+    return max(2, math.ceil((POWER_Z * s / abs(effect)) ** 2))
+
+
+def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = None, margin: float | None = None,
+          converged: bool = True, unit: str = "points") -> dict:
+    """A comparison that mirrors a paper claim, as the results files store it: `iv.as_dict()` and
+
+    - claim "direction" (expect +1 / -1, "A > B" / "A < B") with `PairedInterval.verdict`, or claim
+      "equal" (expect 0, "A ≈ B") with a `margin` > 0: "equivalent" when the interval lies inside
+      ±margin, "differs" when it lies wholly outside, "unresolved" otherwise (never "opposite");
+    - `paper_effect` (the paper's A − B, or None) and `paper_inside` (is it inside ci95);
+    - `half_width` and `seeds_needed` (`seeds_needed` of the paper's effect, or of the margin for an
+      equality claim);
+    - no verdict on one seed (ONE_SEED) or when a run did not converge (`converged` False);
+    - `meaning`: one plain sentence (`meaning`).
+    """
+    equal = expect == 0
+    if equal and not (margin and margin > 0):
+        raise ValueError(f"judge: an equality claim (expect=0) needs a margin > 0, got {margin!r}")
+    lo, hi = iv.ci95
+    out = {**iv.as_dict(), "expect": expect, "claim": "equal" if equal else "direction", "unit": unit}
+    if not converged:
+        out["not_testable"] = iv.not_testable or "a run stopped at its epoch cap (converged: false)"
+    if len(iv.per_seed) < 2:
+        verdict = ONE_SEED
+    elif out["not_testable"]:
+        verdict = "not testable"
+    elif equal:
+        verdict = ("equivalent" if -margin <= lo and hi <= margin else
+                   "differs" if lo > margin or hi < -margin else "unresolved")
+    else:
+        verdict = iv.verdict(expect)
+    out.update(verdict=verdict, paper_effect=paper_effect,
+               paper_inside=None if paper_effect is None else bool(lo <= paper_effect <= hi),
+               half_width=iv.half_width, seeds=len(iv.per_seed),
+               seeds_needed=seeds_needed(iv.per_seed, margin if equal else paper_effect))
+    if equal:
+        out["margin"] = margin
+    out["meaning"] = meaning(out)
+    return out
+
+
+def meaning(judged: dict) -> str:
+    """One plain sentence on what a `judge`d comparison says about the paper's claim."""
+    v, effect, unit = judged["verdict"], judged.get("paper_effect"), judged.get("unit", "points")
+    paper = None if effect is None else f"the paper's {effect:+.1f}"
+    need = f"; about {judged['seeds_needed']} seeds would resolve it" if judged.get("seeds_needed") else ""
+    if v == ONE_SEED:
+        return "one seed: no verdict (the interval resamples test units only, not seeds)"
+    if v == "not testable":
+        return f"not testable: {judged['not_testable']}"
+    if judged["claim"] == "equal":
+        m = f"±{judged['margin']:g} {unit}"
+        return {"equivalent": f"reproduced: the two agree within {m}",
+                "differs": f"differs from the paper here: the two differ by more than {m}"}.get(
+            v, f"neither shown equal (within {m}) nor different at this scale{need}")
+    if v == "holds":
+        size = "" if paper is None else (f"; {paper} lies inside the interval" if judged["paper_inside"]
+                                         else f"; {paper} lies outside the interval (a different size here)")
+        return "reproduced" + size
+    if v == "opposite":
+        return "differs from the paper here: the interval excludes 0 on the other side"
+    if paper is None:
+        return f"unresolved: this run cannot tell the two apart{need}"
+    if judged["paper_inside"]:
+        return f"consistent with {paper}, but this scale cannot resolve it{need}"
+    return f"{paper} lies outside the interval: no difference of that size at this scale, and none shown either way"
+
+
+def takeaway(claims: list[tuple[str, dict]]) -> str:
+    """The table that ends a notebook: per claim, the paper's statement (with its number), this
+    run's mean and 95 % interval, the verdict and what it means. claims: (statement, `judge` dict)."""
+    rows = ["| the paper says | this run: A − B [95 % interval] | seeds | verdict | what it means |",
+            "|---|---|---|---|---|"]
+    for statement, d in claims:
+        unit = "nats" if d.get("unit") == "nats" else "pt"
+        digits = 2 if unit == "nats" else 1
+        rows.append(f"| {statement} | {d['mean']:+.{digits}f} [{d['ci95'][0]:+.{digits}f}, {d['ci95'][1]:+.{digits}f}] "
+                    f"{unit} | {d['seeds']} | **{d['verdict']}** | {d['meaning']} |")
+    return "\n".join(rows)

@@ -1,0 +1,78 @@
+"""`gadlib.evaluation.intervals.judge`: verdicts against the paper, equivalence, power, one seed and
+convergence, on hand-computed cases."""
+import math
+
+import pytest
+
+from gadlib.evaluation.intervals import ONE_SEED, PairedInterval, judge, meaning, seeds_needed, takeaway
+
+
+def iv(lo, hi, per_seed=(1.0, 3.0), mean=None, why=None):
+    return PairedInterval(mean if mean is not None else sum(per_seed) / len(per_seed), (lo, hi), list(per_seed), 100, why)
+
+
+def test_direction_verdicts_and_paper_effect():
+    d = judge(iv(-2.0, 4.0), +1, paper_effect=0.9)
+    assert d["verdict"] == "unresolved" and d["claim"] == "direction"
+    assert d["paper_inside"] is True and d["half_width"] == 3.0 and d["seeds"] == 2
+    assert "consistent with the paper's +0.9" in d["meaning"] and "cannot resolve" in d["meaning"]
+    assert judge(iv(0.5, 4.0), +1, paper_effect=6.5)["paper_inside"] is False
+    assert judge(iv(0.5, 4.0), +1, paper_effect=6.5)["verdict"] == "holds"
+    assert judge(iv(-4.0, -0.5), +1)["verdict"] == "opposite"
+    assert judge(iv(-4.0, -0.5), -1)["verdict"] == "holds"
+    d = judge(iv(-3.0, 3.0), +1, paper_effect=6.5)
+    assert d["paper_inside"] is False and "lies outside" in d["meaning"]
+    assert judge(iv(-3.0, 3.0), +1)["paper_effect"] is None and judge(iv(-3.0, 3.0), +1)["paper_inside"] is None
+
+
+def test_seeds_needed_by_hand():
+    # per-seed differences 1 and 3: s = sqrt(2); effect 1: n = (2.801585 * 1.41421 / 1)^2 = 15.70 -> 16
+    assert seeds_needed([1.0, 3.0], 1.0) == 16
+    assert seeds_needed([1.0, 3.0], -1.0) == 16
+    # a large effect still needs two seeds
+    assert seeds_needed([1.0, 3.0], 100.0) == 2
+    # cannot be estimated: one seed, no spread, no effect
+    assert seeds_needed([2.0], 1.0) is None
+    assert seeds_needed([2.0, 2.0], 1.0) is None
+    assert seeds_needed([1.0, 3.0], None) is None and seeds_needed([1.0, 3.0], 0.0) is None
+    s = math.sqrt(((0 - 2) ** 2 + (2 - 2) ** 2 + (4 - 2) ** 2) / 2)  # 2.0
+    assert seeds_needed([0.0, 2.0, 4.0], 2.0) == math.ceil((2.801585 * s / 2.0) ** 2)  # 7.85 -> 8
+    assert judge(iv(-2.0, 4.0), +1, paper_effect=1.0)["seeds_needed"] == 16
+
+
+def test_equality_claims_get_equivalence_verdicts_never_opposite():
+    assert judge(iv(-1.0, 2.0), 0, margin=3.0)["verdict"] == "equivalent"
+    assert judge(iv(-3.0, 3.0), 0, margin=3.0)["verdict"] == "equivalent"     # the bounds are inside
+    assert judge(iv(0.5, 6.2), 0, margin=3.25)["verdict"] == "unresolved"     # excludes 0, not the margin
+    assert judge(iv(3.5, 6.2), 0, margin=3.25)["verdict"] == "differs"
+    assert judge(iv(-6.2, -3.5), 0, margin=3.25)["verdict"] == "differs"
+    assert judge(iv(-4.2, -0.3), 0, margin=3.25)["verdict"] == "unresolved"
+    d = judge(iv(-1.0, 2.0), 0, margin=3.0)
+    assert d["claim"] == "equal" and d["margin"] == 3.0 and "within ±3 points" in d["meaning"]
+    # seeds for an effect the size of the margin
+    assert judge(iv(-1.0, 2.0, per_seed=(1.0, 3.0)), 0, margin=1.0)["seeds_needed"] == 16
+    for lo, hi in [(-9, -5), (-5, 5), (5, 9), (-1, 1)]:
+        assert judge(iv(lo, hi), 0, margin=2.0)["verdict"] != "opposite"
+    with pytest.raises(ValueError, match="margin"):
+        judge(iv(-1.0, 2.0), 0)
+
+
+def test_no_verdict_on_one_seed_or_without_convergence():
+    d = judge(iv(1.0, 3.0, per_seed=(2.0,)), +1, paper_effect=1.0)
+    assert d["verdict"] == ONE_SEED and d["seeds_needed"] is None and "one seed" in d["meaning"]
+    assert judge(iv(1.0, 3.0, per_seed=(2.0,)), 0, margin=5.0)["verdict"] == ONE_SEED
+    d = judge(iv(1.0, 3.0), +1, converged=False)
+    assert d["verdict"] == "not testable" and "epoch cap" in d["not_testable"]
+    d = judge(iv(1.0, 3.0, why="collapsed: ['generative']"), +1)
+    assert d["verdict"] == "not testable" and "collapsed" in d["meaning"]
+
+
+def test_takeaway_table_rows():
+    rows = [("discriminative > generative (+0.9 S-F1)", judge(iv(-2.0, 4.0), +1, paper_effect=0.9)),
+            ("rand ≈ text", judge(iv(-1.0, 2.0), 0, margin=3.25)),
+            ("entropy", judge(iv(0.01, 0.2), +1, unit="nats"))]
+    table = takeaway(rows).splitlines()
+    assert len(table) == 5 and table[0].startswith("| the paper says")
+    assert "+2.0 [-2.0, +4.0] pt | 2 | **unresolved**" in table[2]
+    assert "**equivalent**" in table[3] and "[+0.01, +0.20] nats" in table[4]
+    assert meaning(judge(iv(0.5, 4.0), +1, paper_effect=2.0)).startswith("reproduced; the paper's +2.0 lies inside")
