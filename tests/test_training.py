@@ -364,7 +364,21 @@ def test_min_delta_stops_a_creeping_curve_but_keeps_its_best_weights():
     history = train(clf, samples, TrainConfig(epochs=6, batch_size=8, progress=False, patience=3, min_delta=0.02),
                     validate=lambda model: next(scores))
     assert history.val_score == [0.30, 0.305, 0.31, 0.312]
-    assert history.best_step == history.val_steps[3]  # the highest score's weights, though not a "real" gain
+    assert history.best_step == history.val_steps[0]  # the last real gain's weights (as Keras keeps them)
+    assert history.stopped_early
+
+
+def test_a_run_that_reaches_its_epoch_cap_is_not_converged():
+    from gadlib.data.benchmark import generate_benchmark, preset
+    from gadlib.evaluation.experiment import offline_samples
+    from gadlib.lms.build import build_classifier
+    data = generate_benchmark(preset("coin_like", videos_per_task=3, num_tasks=2, num_classes=6, feature_dim=16))
+    samples = offline_samples(data, "train", 2, ("step",))
+    clf = build_classifier("discriminative", {"steps": list(data.step_names)}, data.feature_dim, seed=0)
+    scores = iter([0.1, 0.2, 0.3, 0.4])  # still rising at the cap
+    history = train(clf, samples, TrainConfig(epochs=4, batch_size=8, progress=False, patience=2, min_delta=0.01),
+                    validate=lambda model: next(scores))
+    assert not history.stopped_early and history.best_step == history.steps
 
 
 def test_with_validation_holds_out_training_videos_per_task():

@@ -72,8 +72,8 @@ class TrainConfig:
     # Validate after every `val_every`-th epoch (and the last): a generative model's validation
     # decodes every frame, which on the small presets costs more than an epoch of training.
     val_every: int = 1
-    # Patience counts from the last epoch that beat the best score by more than this: a curve
-    # that only creeps up on a plateau has converged (the best weights are kept either way).
+    # Patience counts from the last epoch that beat the kept weights' score by more than this, and
+    # those are the weights kept: a curve that only creeps up on a plateau has converged.
     min_delta: float = 0.0
 
 
@@ -239,8 +239,8 @@ def train_one_epoch(run: TrainingRun, samples: Sequence[Sample], epoch: int, ski
 
 
 def validate_epoch(run: TrainingRun, validate: Callable[[ActionClassifier], float], epoch: int) -> bool:
-    """Score the model after `epoch`, keep its weights when they are the best so far; True when
-    `config.patience` epochs have passed without beating the best by more than `min_delta`."""
+    """Score the model after `epoch`, keep its weights when they beat the kept ones by more than
+    `min_delta`; True when `config.patience` epochs have passed without such a gain."""
     net, best, history = run.net, run.best, run.history
     net.eval()
     with torch.no_grad():
@@ -248,10 +248,11 @@ def validate_epoch(run: TrainingRun, validate: Callable[[ActionClassifier], floa
     net.train()
     history.val_steps.append(history.steps)
     history.val_score.append(score)
+    # Only a gain of more than min_delta over the kept weights counts (as Keras' EarlyStopping with
+    # restore_best_weights): a curve that creeps up by less for `patience` epochs has converged,
+    # and the weights kept are those of its last real gain, never a run's still-rising last step.
     if "score" not in best or score > best["score"] + run.config.min_delta:
-        best["improved"] = epoch
-    if "score" not in best or score > best["score"]:
-        best.update(score=score, step=history.steps,
+        best.update(improved=epoch, score=score, step=history.steps,
                     weights={n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad})
     return run.config.patience is not None and epoch - best["improved"] >= run.config.patience
 
