@@ -324,6 +324,10 @@ def train(classifier: ActionClassifier, train_data: list[Sample] | Callable[[int
         due = (epoch + 1) % config.val_every == 0 or epoch == config.epochs - 1
         if validate is not None and due and validate_epoch(run, validate, epoch):
             run.history.stopped_early = True
+            # the bar's last line says the run ended, not that it froze part-way (saved notebooks)
+            run.bar.total = run.bar.n
+            run.bar.set_postfix_str(f"converged at epoch {epoch + 1}: no gain > {config.min_delta:g} "
+                                    f"in {config.patience} epochs", refresh=False)
             break
     run.bar.close()
     return end_run(run)

@@ -51,3 +51,56 @@ def numbers() -> set[float]:
 
     walk([OAD, OAD_ABLATIONS, TOKENIZATION, COIN, ERROR_ENTROPY])
     return found
+
+
+# The paper's A − B for a comparison a notebook mirrors (None where the paper has no such pair).
+OAD_METRICS = {"seg_f1_0.1": 0, "point_f1_1s": 1}
+
+
+def oad_effect(preset: str, a: str, b: str, metric: str = "seg_f1_0.1") -> float | None:
+    """The paper's OAD A − B (points) on the data set `preset` mimics; None where unpublished."""
+    row, i = OAD.get(preset, {}), OAD_METRICS.get(metric)
+    if i is None or a not in row or b not in row or row[a][i] is None or row[b][i] is None:
+        return None
+    return round(row[a][i] - row[b][i], 1)
+
+
+def ablation_effect(a: str, b: str, data: str = "crosstask_like", metric: str = "seg_f1_0.1") -> float | None:
+    """The paper's A − B in its GAD ablation table (CrossTask or EK100, S-F1 or P-F1)."""
+    col = {"crosstask_like": 0, "epic_like": 2}.get(data)
+    if col is None or metric not in OAD_METRICS or a not in OAD_ABLATIONS or b not in OAD_ABLATIONS:
+        return None
+    i = col + OAD_METRICS[metric]
+    return round(OAD_ABLATIONS[a][i] - OAD_ABLATIONS[b][i], 1)
+
+
+def tokenization_effect(a: str, b: str, metric: str = "seg_f1_0.1") -> float | None:
+    """The paper's A − B in its EK100 tokenization study (generative label mappings)."""
+    i = OAD_METRICS.get(metric)
+    if i is None or a not in TOKENIZATION or b not in TOKENIZATION:
+        return None
+    return round(TOKENIZATION[a][i] - TOKENIZATION[b][i], 1)
+
+
+def coin_effect(a: str, b: str, kind: str) -> float | None:
+    """The paper's COIN top-1 A − B (1B backbone): only GAD and discriminative are published."""
+    if a not in COIN or b not in COIN:
+        return None
+    return round(COIN[a][kind] - COIN[b][kind], 1)
+
+
+def entropy_effect(preset: str, a: str = "generative", b: str = "discriminative") -> float | None:
+    """The paper's misclassification-entropy A − B (nats)."""
+    row = ERROR_ENTROPY.get(preset, {})
+    return round(row[a] - row[b], 2) if a in row and b in row else None
+
+
+# An equality claim ("A ≈ B") is judged against a margin: half the paper's discriminative −
+# generative S-F1 gap on the same data set (EK100: 6.5 points -> 3.25), i.e. two methods count as
+# equal when they differ by less than half the effect the paper reports as a win in that table.
+EQUALITY_SHARE = 0.5
+
+
+def equality_margin(preset: str = "epic_like", metric: str = "seg_f1_0.1") -> float:
+    """The margin of the paper's "≈" claims on `preset` (see EQUALITY_SHARE)."""
+    return round(EQUALITY_SHARE * abs(oad_effect(preset, "discriminative", "generative", metric)), 2)

@@ -139,10 +139,16 @@ def results_02(res: dict) -> str:
 
 def difference_lines(differences: dict, unit: str = "points", digits: int = 1) -> list[str]:
     """One line per paired difference of a results file's "differences" (`gadlib.evaluation.intervals`):
-    mean A − B in `unit`, its hierarchical-bootstrap 95 % interval and the verdict."""
+    mean A − B in `unit`, its hierarchical-bootstrap 95 % interval, the verdict and, for a comparison
+    judged against the paper (`gadlib.evaluation.intervals.judge`), what it means."""
+    def why(d):
+        if "meaning" in d:
+            return f": {d['meaning']}"
+        return f" ({d['not_testable']})" if d.get("not_testable") else ""
+
     return [f"- {key}{' (' + d['metric'] + ')' if 'metric' in d else ''}: {d['mean']:+.{digits}f} {unit}, 95 % interval "
-            f"[{d['ci95'][0]:+.{digits}f}, {d['ci95'][1]:+.{digits}f}]: **{d['verdict']}**"
-            + (f" ({d['not_testable']})" if d.get("not_testable") else "") for key, d in differences.items()]
+            f"[{d['ci95'][0]:+.{digits}f}, {d['ci95'][1]:+.{digits}f}]: **{d['verdict']}**{why(d)}"
+            for key, d in differences.items()]
 
 
 def results_05(res: dict) -> str:
@@ -272,7 +278,12 @@ WHY = {"unresolved": "the interval contains 0: this run cannot tell the two apar
                      "when the seeds disagree, more test data when they agree)",
        "opposite": "the run excludes 0 the other way: discuss what differs from the paper here (synthetic "
                    "data, a 2-layer LM trained from scratch, a CPU budget) before calling it a contradiction",
-       "not testable": "a side predicts one class almost everywhere: a defect of that run to fix, not a finding"}
+       "not testable": "a side predicts one class almost everywhere, or a run stopped at its epoch cap: a defect "
+                       "of that run to fix, not a finding",
+       "equivalent": "an equality claim (A ≈ B): the interval lies inside the stated margin",
+       "differs": "an equality claim the run contradicts: the interval lies wholly outside the margin",
+       "one seed: no verdict": "a one-seed study: its interval resamples test units only, not the seed-to-seed "
+                               "spread, so it gets no verdict"}
 
 
 UNITS = {NB03: ("nats", 2)}   # a notebook whose differences are not in percentage points
