@@ -315,6 +315,33 @@ def autograde_time(res: dict, results: dict[str, dict]) -> str:
             f"auto-graded points, {res['manual_cells']} answers left for hand grading.")
 
 
+# The paper's four claims, and which comparisons of the results files test each (by their key).
+PAPER_CLAIMS = (
+    ("1 · discriminative beats generative", lambda k: "discriminative − generative" in k and "tokenization" not in k
+     and "(" not in k),
+    ("2 · shared label tokens, not their meaning, hurt generation",
+     lambda k: "c=" not in k and any(m in k for m in ("gen_rand", "gen_desync", "gen_extend", "gen_text"))),
+    ("3 · GAD beats discriminative; its ablations", lambda k: k.startswith(("gad − ", "discriminative − two_stage"))
+     or ": gad − discriminative [" in k or k.endswith(": gad − discriminative")),
+    ("4 · generative errors are more spread out", lambda k: "generative − discriminative (matched)" in k),
+)
+
+
+def claims_table(results: dict[str, dict]) -> str:
+    """The paper's claims with the last full run's verdicts, per notebook: how many of the
+    comparisons testing each claim got each verdict (`gadlib.evaluation.intervals.judge`)."""
+    rows = ["| the paper's claim | notebook: verdicts of this run's comparisons |", "|---|---|"]
+    for claim, tests in PAPER_CLAIMS:
+        cells = []
+        for name in sorted(results):
+            verdicts = [d.get("verdict") for k, d in results[name].get("differences", {}).items() if tests(k)]
+            if verdicts:
+                counts = ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(verdicts))
+                cells.append(f"{name[:2]}: {counts}")
+        rows.append(f"| {claim} | {'; '.join(cells) or 'not tested'} |")
+    return "\n".join(rows)
+
+
 def _need(results: dict[str, dict], name: str) -> dict:
     if name not in results:
         how = (f"python benchmarks/{name}.py" if name in BENCHMARK_RESULTS.values()
@@ -336,6 +363,7 @@ BLOCKS = {
     "results-04": lambda old, r: results_04(_need(r, NB04)),
     "results-05": lambda old, r: results_05(_need(r, NB05)),
     "results-all": lambda old, r: methods_table(r),
+    "paper-claims": lambda old, r: claims_table(r),
     "backbone-pretraining": lambda old, r: results_backbone(_need(r, BENCHMARK_RESULTS["backbone-pretraining"])),
     "talking-points": lambda old, r: talking_points(r),
     "oad-seeds": lambda old, r: results_oad_seeds(_need(r, BENCHMARK_RESULTS["oad-seeds"])),
