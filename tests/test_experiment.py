@@ -131,7 +131,7 @@ def test_learning_curves_interpolate_seeds_and_mark_the_kept_weights():
 
 
 def test_learning_speed_counts_steps_to_a_target_both_reach():
-    from gadlib.evaluation.experiment import convergence, learning_speed, steps_to_reach
+    from gadlib.evaluation.experiment import convergence, converged, learning_speed, steps_to_reach
     fast = History(steps=30, val_steps=[10, 20, 30], val_score=[0.5, 0.6, 0.6], best_step=20)
     slow = History(steps=40, val_steps=[10, 20, 30, 40], val_score=[0.0, 0.3, 0.7, 0.8], best_step=40)
     runs = [Run("discriminative", 0, fast, {}), Run("generative", 0, slow, {})]
@@ -139,5 +139,8 @@ def test_learning_speed_counts_steps_to_a_target_both_reach():
     assert learning_speed(runs, "discriminative", "generative") == [
         {"seed": 0, "target": pytest.approx(0.48), "discriminative": 10, "generative": 30}]
     assert steps_to_reach(slow, 0.9) is None
-    assert convergence(runs)["generative seed 0"] == {"steps_run": 40, "best_step": 40, "val_steps": [10, 20, 30, 40],
-                                                      "val_score": [0.0, 0.3, 0.7, 0.8]}
+    assert convergence(runs)["generative seed 0"] == {"steps_run": 40, "best_step": 40, "converged": False,
+                                                      "val_steps": [10, 20, 30, 40], "val_score": [0.0, 0.3, 0.7, 0.8]}
+    fast.stopped_early = True
+    assert convergence(runs)["discriminative seed 0"]["converged"] is True
+    assert converged(runs, "discriminative") and not converged(runs, "discriminative", "generative")
