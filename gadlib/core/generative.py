@@ -25,7 +25,16 @@ DECODING = ("greedy", "exact")
 # "first_token": the paper's rule, from the first generated token alone; "snap": decode and snap
 # like any other label.
 OAD_BACKGROUND = ("first_token", "snap")
-OAD_MAX_NEW_TOKENS = 8  # gadlib's cap on the tokens generated per OAD frame
+OAD_MAX_NEW_TOKENS = 8  # the cap on the tokens generated per OAD frame (see OAD_NEW_TOKENS)
+# "in_all": at most OAD_MAX_NEW_TOKENS tokens in all, and no more than the longest label needs
+# (gadlib's); "after_first": the first token, then up to OAD_MAX_NEW_TOKENS more (the authors').
+OAD_NEW_TOKENS = ("in_all", "after_first")
+# Which classes a decoded OAD action frame may snap to: "actions" (never background, gadlib's)
+# or "all" (background too: the authors' edit distance runs over every name).
+SNAP_SETS = ("actions", "all")
+# Which class wins an edit-distance tie: the lowest "index" (gadlib's) or the "alphabetical"ly
+# first label text (the authors').
+SNAP_TIES = ("index", "alphabetical")
 
 
 class FirstToken(NamedTuple):
@@ -98,16 +107,26 @@ def background_token(space: LabelSpace, label_set: str) -> int:
     return first
 
 
-def first_token_scores(space: LabelSpace, found: FirstToken, tokenizer) -> np.ndarray:
+def first_token_scores(space: LabelSpace, found: FirstToken, tokenizer, snap_set: str = "actions") -> np.ndarray:
     """Greedy scores (minus the edit distance) under the first-token rule: a background frame gets
-    the background label's own scores, an action frame snaps to an action, never to background."""
+    the background label's own scores, an action frame snaps to an action, never to background
+    (snap_set "all": to the nearest of every label, background included)."""
     scores = -np.stack([space.snap(space.sequences[0] if bg else g, tokenizer)
                         for bg, g in zip(found.background, found.decoded)])
     action = ~found.background
     scores[~action, 0] = 0  # the background label itself (whatever decoding its tokens gives)
-    # An action frame never snaps to background: its background column below its best action.
-    scores[action, 0] = np.minimum(scores[action, 0], scores[action, 1:].max(1) - 1)
+    if snap_set == "actions":  # an action frame never snaps to background: its column below its best action
+        scores[action, 0] = np.minimum(scores[action, 0], scores[action, 1:].max(1) - 1)
     return scores
+
+
+def snap_prediction(scores: np.ndarray, texts: list[str], ties: str = "index") -> Prediction:
+    """The best-scoring class per row; a tie goes to the lowest index, or ("alphabetical") to
+    the label text that sorts first."""
+    if ties == "index":
+        return Prediction(scores=scores, pred=scores.argmax(1))
+    order = np.array(sorted(range(len(texts)), key=lambda c: (texts[c], c)))
+    return Prediction(scores=scores, pred=order[scores[:, order].argmax(1)])
 
 
 class GenerativeClassifier(ActionClassifier):
@@ -118,20 +137,27 @@ class GenerativeClassifier(ActionClassifier):
       mappings but the one-token `extend`). extend_init: `LabelSpace.add_tokens`'s init.
     oad_background: "first_token" (the paper's rule, `first_token_decode`) or "snap" (background
       decoded like any label); background_threshold: `first_token_decode`'s threshold.
+    oad_new_tokens, snap_set, snap_ties: greedy decoding's cap and snapping (`OAD_NEW_TOKENS`,
+      `SNAP_SETS`, `SNAP_TIES`); inference only.
     """
 
     OPTIONS = {"mapping": MAPPINGS, "decoding": DECODING, "extend_init": EXTEND_INITS,
-               "oad_background": OAD_BACKGROUND}
+               "oad_background": OAD_BACKGROUND, "oad_new_tokens": OAD_NEW_TOKENS, "snap_set": SNAP_SETS,
+               "snap_ties": SNAP_TIES}
     NAMED_BY = ("mapping",)
 
     def __init__(self, mllm, label_names, mapping: str = "text", seed: int = 0,
                  decoding: str = "greedy", label_eos: bool | None = None, extend_init: str = "linear",
                  oad_background: str = "first_token", background_threshold: float | None = None,
-                 background_weight: float = 1.0, loss_norm: str = "weights"):
+                 background_weight: float = 1.0, loss_norm: str = "weights", oad_new_tokens: str = "in_all",
+                 snap_set: str = "actions", snap_ties: str = "index"):
         super().__init__(mllm, label_names, background_weight, loss_norm)
         if label_eos not in (None, True, False):
             raise ValueError(f"label_eos must be None, True or False, got {label_eos!r}")
         self.check_options(oad_background, background_threshold)
+        for name, value in (("oad_new_tokens", oad_new_tokens), ("snap_set", snap_set), ("snap_ties", snap_ties)):
+            check_choice(name, value, self.OPTIONS[name])
+        self.oad_new_tokens, self.snap_set, self.snap_ties = oad_new_tokens, snap_set, snap_ties
         self.label_spaces = {name: LabelSpace(names, mllm.tokenizer, mapping, seed=seed, prefix=name)
                              for name, names in label_names.items()}
         for space in self.label_spaces.values():
@@ -195,11 +221,12 @@ class GenerativeClassifier(ActionClassifier):
         space, tok = self.label_spaces[label_set], self.mllm.tokenizer
         if decoding == "exact":
             scores = class_log_likelihoods(self.mllm, self.label_tree(label_set), prefixes).cpu().numpy()
-        elif self.first_token_rule(label_set):
-            scores = first_token_scores(space, self._first_token(prefixes, label_set), tok)
+            return Prediction(scores=scores, pred=scores.argmax(1))
+        if self.first_token_rule(label_set):
+            scores = first_token_scores(space, self._first_token(prefixes, label_set), tok, self.snap_set)
         else:
             scores = -np.stack([space.snap(g, tok) for g in self._greedy(prefixes, label_set)])
-        return Prediction(scores=scores, pred=scores.argmax(1))
+        return snap_prediction(scores, space.texts, self.snap_ties)
 
     @torch.no_grad()
     def greedy_decode(self, batch: Batch, use_cache: bool = True, new_tokens: int | None = None) -> list[list[int]]:
@@ -232,8 +259,9 @@ class GenerativeClassifier(ActionClassifier):
         return self._first_token(self.mllm.prefix_embeds(batch.visual, batch.kinds), label_set)
 
     def _first_token(self, prefixes: list[torch.Tensor], label_set: str) -> FirstToken:
-        return first_token_decode(self.mllm, prefixes, self.background_tokens[label_set], self.background_threshold,
-                                  min(OAD_MAX_NEW_TOKENS, self.longest_label(label_set)))
+        cap = (1 + OAD_MAX_NEW_TOKENS if self.oad_new_tokens == "after_first"
+               else min(OAD_MAX_NEW_TOKENS, self.longest_label(label_set)))
+        return first_token_decode(self.mllm, prefixes, self.background_tokens[label_set], self.background_threshold, cap)
 
     def label_tree(self, label_set: str) -> LabelPrefixTree:
         """The prefix tree of `label_set`'s label tokens (+ EOS), built once per label set."""

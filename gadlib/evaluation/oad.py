@@ -41,6 +41,10 @@ from gadlib.core.training import train
 
 STARTS = ("short", "repeat")
 CONTEXTS = ("current_and_other", "current", "previous_action")
+# Which action "current_and_other" names as the other one: the most "recent" action in the short
+# window that differs from the current label (gadlib's), or "dedup_last": the window's actions
+# deduplicated by first occurrence, the last of them that differs (the authors'; [A, B, A] -> B).
+OTHERS = ("recent", "dedup_last")
 
 
 @dataclass
@@ -64,6 +68,7 @@ class OADConfig:
     context: GAD's generation target, see `oad_context`.
     loss_norm: "batch" (authors': the weighted per-window losses averaged over the batch) or
       "weights" (divided by the sum of the weights), see `gadlib.core.classifier.LOSS_NORMS`.
+    other: which action "current_and_other" names, one of `OTHERS`.
     """
     window: int = 8
     long_context: int = 0
@@ -73,6 +78,7 @@ class OADConfig:
     start: str = "short"
     context: str = "current_and_other"
     loss_norm: str = "batch"
+    other: str = "recent"
 
     def __post_init__(self):
         if self.long_tokens is None:
@@ -85,7 +91,7 @@ class OADConfig:
                 raise ValueError(f"OADConfig: {name} must be >= {low} (an integer), got {value!r}")
         if not self.background_weight > 0:
             raise ValueError(f"OADConfig: background_weight must be > 0, got {self.background_weight!r}")
-        for name, allowed in (("start", STARTS), ("context", CONTEXTS), ("loss_norm", LOSS_NORMS)):
+        for name, allowed in (("start", STARTS), ("context", CONTEXTS), ("loss_norm", LOSS_NORMS), ("other", OTHERS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"OADConfig: {name} must be one of {allowed}, got {getattr(self, name)!r}")
 
@@ -119,19 +125,35 @@ def oad_context(labels: np.ndarray, ignored: np.ndarray, cfg: OADConfig) -> np.n
     labels: OAD classes per frame (0 = background); ignored: frames that are no action.
     "current_and_other" (the authors' target): the current frame's class, then the most recent
     action inside the visible short window (frames t - window + 1 .. t) that differs from it
-    ("background, <action>" on a background frame); other = 0 when there is none. "current"
-    (the authors' THUMOS'14 target): the current class only, other = 0.
+    ("background, <action>" on a background frame); other = 0 when there is none. With
+    `cfg.other` "dedup_last" the window's actions are first deduplicated by first occurrence:
+    the other action is the one whose first frame in the window is the latest. "current" (the
+    authors' THUMOS'14 target): the current class only, other = 0.
     """
     labels = np.asarray(labels, dtype=np.int64)
     actions = np.where(np.asarray(ignored, dtype=bool), 0, labels)
     other = np.zeros_like(labels)
     if cfg.context == "current_and_other":
-        found = np.zeros(len(labels), dtype=bool)
+        # dedup_last counts a frame only where its action does not occur earlier in the window:
+        # `previous[p]` is the last frame before p with the same action (far before 0 if none).
+        previous = _previous_same(actions) if cfg.other == "dedup_last" else None
+        found, first = np.zeros(len(labels), dtype=bool), np.arange(len(labels)) - cfg.window + 1
         for back in range(min(cfg.window, len(labels))):  # t, t - 1, ...: the most recent first
             seen = np.concatenate([np.zeros(back, np.int64), actions[:len(actions) - back]])
             hit = ~found & (seen != 0) & (seen != labels)
+            if previous is not None:
+                hit &= np.concatenate([np.full(back, -len(labels)), previous[:len(labels) - back]]) < first
             other[hit], found = seen[hit], found | hit
     return np.stack([labels, other], axis=1)
+
+
+def _previous_same(actions: np.ndarray) -> np.ndarray:
+    """int64 [T]: per frame, the last earlier frame with the same label, or -T - 1 when none."""
+    out = np.full(len(actions), -len(actions) - 1, dtype=np.int64)
+    order = np.lexsort((np.arange(len(actions)), actions))  # by label, then by frame
+    same = actions[order[1:]] == actions[order[:-1]]
+    out[order[1:][same]] = order[:-1][same]
+    return out
 
 
 def context_text(current: int, other: int, names: list[str]) -> str:
@@ -419,20 +441,37 @@ def predict_dense_reference(classifier: ActionClassifier, videos: list[Video], c
     return _split_by_video(videos, np.concatenate(scores), np.concatenate(preds))
 
 
+def _scored_classes(dataset: VideoDataset, dense: list[DensePrediction], names: list[str]):
+    """(preds, scores, names) as the metrics see them: a prediction of a class the data set scores
+    as background (`VideoDataset.scored_as_background`, the trailing classes) becomes background,
+    and those classes' score columns are left out."""
+    drop = [names.index(n) for n in dataset.scored_as_background]
+    if not drop:
+        return [d.pred for d in dense], [d.scores for d in dense], names
+    keep = len(names) - len(drop)
+    if sorted(drop) != list(range(keep, len(names))):
+        raise ValueError(f"scored_as_background {dataset.scored_as_background} must be the last classes")
+    return ([np.where(d.pred >= keep, 0, d.pred) for d in dense], [d.scores[:, :keep] for d in dense],
+            names[:keep])
+
+
 def evaluate_oad(classifier: ActionClassifier, dataset: VideoDataset, subset: str, cfg: OADConfig,
                  batch_size: int = 64, **predict_kwargs) -> dict:
     """Dense predictions on `subset` and their OAD metrics.
 
     Returns {"videos": [DensePrediction], "metrics": gadlib.evaluation.metrics.oad_metrics(...) (segment F1,
-    point F1, mAP, ...), "fps": frames scored per second of wall time}. Scored as the authors'
-    evaluation does: mAP on the multi-hot truth as shipped (`Video.multi_hot_truth`) without
-    ignored frames and without the CliffDiving/Diving score switch; F1 with the truth background
-    at ignored frames and the predictions kept there.
-    Note the two rates: `dataset.fps` (video frames per second, for point F1 in seconds) and the
-    returned "fps" (throughput, as the paper's FPS column).
+    point F1, mAP, ...) plus "batched_frames_per_s", "batched_frames_per_s": frames scored per
+    second of wall time, `batch_size` windows per forward pass}. F1 with the truth background at
+    ignored frames and the predictions kept there (as the authors' scripts score it); mAP, which
+    their released scripts do not compute, on the multi-hot truth as shipped
+    (`Video.multi_hot_truth`) without ignored frames and without the CliffDiving/Diving score
+    switch. A class the data set scores as background (`scored_as_background`) is predicted as
+    background. The rate is batched throughput, never the paper's FPS (that is streaming,
+    `gadlib.evaluation.streaming.streaming_fps`); "fps" repeats it for notebooks written before
+    the rename (to be removed). Do not confuse it with `dataset.fps` (video frames per second).
     Under `accelerate launch` every process must call it (the prediction is shared out, see
-    `predict_dense`); the metrics are computed once, on the main process ("metrics" holds only
-    "fps" on the others).
+    `predict_dense`); the metrics are computed once, on the main process (the others get only
+    the rate).
     """
     videos = dataset.split(subset)
     t0 = time.perf_counter()
@@ -440,14 +479,15 @@ def evaluate_oad(classifier: ActionClassifier, dataset: VideoDataset, subset: st
     seconds = time.perf_counter() - t0
     metrics = {}
     if is_main_process():
-        names = label_names(dataset, "oad")
+        preds, scores, names = _scored_classes(dataset, dense, label_names(dataset, "oad"))
         multi_hot = [v.multi_hot_truth(len(names)) for v in videos]
-        metrics = oad_metrics([d.pred for d in dense], [d.truth for d in dense], [d.scores for d in dense],
+        metrics = oad_metrics(preds, [d.truth for d in dense], scores,
                               dataset.fps, ignored=[d.ignored for d in dense], background=0, class_names=names,
                               multi_hot_truths=multi_hot if any(m is not None for m in multi_hot) else None)
-    fps = sum(len(d.pred) for d in dense) / seconds
-    # throughput also among the metrics, so `experiment.summarize` reports it per seed
-    return {"videos": dense, "metrics": {**metrics, "fps": fps}, "fps": fps}
+    rate = sum(len(d.pred) for d in dense) / seconds
+    # the rate also among the metrics, so `experiment.summarize` reports it per seed
+    return {"videos": dense, "metrics": {**metrics, "batched_frames_per_s": rate, "fps": rate},
+            "batched_frames_per_s": rate, "fps": rate}
 
 
 def oad_validator(dataset: VideoDataset, subset: str | None, cfg: OADConfig):
