@@ -91,7 +91,8 @@ def load_data(cfg: DataConfig) -> tuple[VideoDataset, str]:
             raise ValueError("data: set either preset (a synthetic benchmark) or path (a data folder)")
         layout = preset(cfg.preset, cfg.size).layout
         dataset = ensure_benchmark(cfg.preset, size=cfg.size)
-        if cfg.thumos_ambiguous == "class" and dataset.oad_info is not None:
+        # a preset without an ignored class has nothing to turn into one (a smoke run of paper_thumos)
+        if cfg.thumos_ambiguous == "class" and dataset.oad_info and dataset.oad_info.ignored_column() is not None:
             dataset = ambiguous_as_class(dataset)
         if cfg.coin_task_span == "video" and layout == "coin":  # a synthetic video is its annotated span
             dataset = replace(dataset, videos=[replace(v, span=v.span or (0, len(v.features))) for v in dataset.videos])
