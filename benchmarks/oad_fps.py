@@ -96,7 +96,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def paper_fps() -> dict:
     """The paper's FPS of the generative and discriminative classifiers (configs/paper_thumos.yaml)."""
     paper = yaml.safe_load((REPO / "configs" / "paper_thumos.yaml").read_text())["paper"]
-    gen, disc = paper["generative"]["oad_fps"], paper["discriminative"]["oad_fps"]
+    gen, disc = paper["generative"]["oad_streaming_fps"], paper["discriminative"]["oad_streaming_fps"]
     return {"setting": paper["setting"], "generative_fps": gen, "discriminative_fps": disc,
             "ratio_gen_disc": gen / disc}
 

@@ -21,7 +21,8 @@ from gadlib.data.recipe import ambiguous_as_class, exclude_videos
 from gadlib.data.samples import FrameRule, label_names, step_recognition_samples, task_recognition_samples
 from gadlib.data.videos import OADInfo, Segment, Video, VideoDataset
 from gadlib.evaluation.metrics import segment_f1
-from gadlib.evaluation.oad import DensePrediction, OADConfig, _scored_classes, oad_context
+from gadlib.evaluation.metrics import scored_as_background
+from gadlib.evaluation.oad import OADConfig, oad_context
 from gadlib.lms.build import build_classifier
 from gadlib.tools.cli import load_config
 from gadlib.tools.run_config import validate_config
@@ -63,11 +64,10 @@ def test_ambiguous_as_class_trains_a_22_way_head_and_targets_ambiguous_frames():
 
 def test_a_predicted_ambiguous_is_scored_as_background():
     data = ambiguous_as_class(_thumos_like())
-    scores = np.zeros((4, 22), np.float32)
-    dense = [DensePrediction("te", scores, np.array([21, 1, 1, 21]), np.array([0, 1, 1, 0]), np.zeros(4, bool))]
-    preds, kept, names = _scored_classes(data, dense, label_names(data, "oad"))
+    preds, kept, names = scored_as_background([np.array([21, 1, 1, 21])], [np.zeros((4, 22), np.float32)],
+                                              label_names(data, "oad"), data.scored_as_background)
     assert preds[0].tolist() == [0, 1, 1, 0] and kept[0].shape == (4, 21) and len(names) == 21
-    assert segment_f1(preds, [dense[0].truth], 0.1) == 1.0  # an Ambiguous prediction is no false positive
+    assert segment_f1(preds, [np.array([0, 1, 1, 0])], 0.1) == 1.0  # an Ambiguous prediction is no false positive
 
 
 def test_ambiguous_as_class_needs_an_ignored_class():

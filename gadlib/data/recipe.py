@@ -66,3 +66,14 @@ def ambiguous_as_class(dataset: VideoDataset) -> VideoDataset:
         videos.append(v)
     return replace(dataset, videos=videos, step_names=[*dataset.step_names, name],
                    scored_as_background=[*dataset.scored_as_background, name])
+
+
+def previous_same_label(labels: np.ndarray) -> np.ndarray:
+    """int64 [T]: per frame, the last earlier frame with the same label, or -T - 1 when none
+    (the authors' "last other action" dedupes a window's actions by first occurrence,
+    `gadlib.evaluation.oad.oad_context`)."""
+    out = np.full(len(labels), -len(labels) - 1, dtype=np.int64)
+    order = np.lexsort((np.arange(len(labels)), labels))  # by label, then by frame
+    same = labels[order[1:]] == labels[order[:-1]]
+    out[order[1:][same]] = order[:-1][same]
+    return out

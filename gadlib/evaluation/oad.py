@@ -33,7 +33,8 @@ from gadlib.core.classifier import LOSS_NORMS, ActionClassifier, Batch, collate
 from gadlib.data.datasets import Video, VideoDataset
 from gadlib.evaluation.experiment import Run, Setup
 from gadlib.lms.build import build_classifier
-from gadlib.evaluation.metrics import oad_metrics, segment_f1
+from gadlib.evaluation.metrics import oad_metrics, scored_as_background, segment_f1
+from gadlib.data.recipe import previous_same_label
 from gadlib.data.samples import NO_PREVIOUS_ACTION, Sample, _previous_actions, label_names, previous_action_classes
 from gadlib.core.sharding import is_main_process, predict_sharded
 from gadlib.core.training import train
@@ -41,9 +42,7 @@ from gadlib.core.training import train
 
 STARTS = ("short", "repeat")
 CONTEXTS = ("current_and_other", "current", "previous_action")
-# Which action "current_and_other" names as the other one: the most "recent" action in the short
-# window that differs from the current label (gadlib's), or "dedup_last": the window's actions
-# deduplicated by first occurrence, the last of them that differs (the authors'; [A, B, A] -> B).
+# "current_and_other"'s other action: the most "recent" one in the window (gadlib's) or the authors' "dedup_last".
 OTHERS = ("recent", "dedup_last")
 
 
@@ -125,18 +124,16 @@ def oad_context(labels: np.ndarray, ignored: np.ndarray, cfg: OADConfig) -> np.n
     labels: OAD classes per frame (0 = background); ignored: frames that are no action.
     "current_and_other" (the authors' target): the current frame's class, then the most recent
     action inside the visible short window (frames t - window + 1 .. t) that differs from it
-    ("background, <action>" on a background frame); other = 0 when there is none. With
-    `cfg.other` "dedup_last" the window's actions are first deduplicated by first occurrence:
-    the other action is the one whose first frame in the window is the latest. "current" (the
-    authors' THUMOS'14 target): the current class only, other = 0.
+    ("background, <action>" on a background frame; cfg.other "dedup_last": the one first seen
+    latest in the window); other = 0 when there is none. "current" (the authors' THUMOS'14
+    target): the current class only, other = 0.
     """
     labels = np.asarray(labels, dtype=np.int64)
     actions = np.where(np.asarray(ignored, dtype=bool), 0, labels)
     other = np.zeros_like(labels)
     if cfg.context == "current_and_other":
-        # dedup_last counts a frame only where its action does not occur earlier in the window:
-        # `previous[p]` is the last frame before p with the same action (far before 0 if none).
-        previous = _previous_same(actions) if cfg.other == "dedup_last" else None
+        # dedup_last: a frame counts only where its action does not occur earlier in the window
+        previous = previous_same_label(actions) if cfg.other == "dedup_last" else None
         found, first = np.zeros(len(labels), dtype=bool), np.arange(len(labels)) - cfg.window + 1
         for back in range(min(cfg.window, len(labels))):  # t, t - 1, ...: the most recent first
             seen = np.concatenate([np.zeros(back, np.int64), actions[:len(actions) - back]])
@@ -145,15 +142,6 @@ def oad_context(labels: np.ndarray, ignored: np.ndarray, cfg: OADConfig) -> np.n
                 hit &= np.concatenate([np.full(back, -len(labels)), previous[:len(labels) - back]]) < first
             other[hit], found = seen[hit], found | hit
     return np.stack([labels, other], axis=1)
-
-
-def _previous_same(actions: np.ndarray) -> np.ndarray:
-    """int64 [T]: per frame, the last earlier frame with the same label, or -T - 1 when none."""
-    out = np.full(len(actions), -len(actions) - 1, dtype=np.int64)
-    order = np.lexsort((np.arange(len(actions)), actions))  # by label, then by frame
-    same = actions[order[1:]] == actions[order[:-1]]
-    out[order[1:][same]] = order[:-1][same]
-    return out
 
 
 def context_text(current: int, other: int, names: list[str]) -> str:
@@ -441,53 +429,31 @@ def predict_dense_reference(classifier: ActionClassifier, videos: list[Video], c
     return _split_by_video(videos, np.concatenate(scores), np.concatenate(preds))
 
 
-def _scored_classes(dataset: VideoDataset, dense: list[DensePrediction], names: list[str]):
-    """(preds, scores, names) as the metrics see them: a prediction of a class the data set scores
-    as background (`VideoDataset.scored_as_background`, the trailing classes) becomes background,
-    and those classes' score columns are left out."""
-    drop = [names.index(n) for n in dataset.scored_as_background]
-    if not drop:
-        return [d.pred for d in dense], [d.scores for d in dense], names
-    keep = len(names) - len(drop)
-    if sorted(drop) != list(range(keep, len(names))):
-        raise ValueError(f"scored_as_background {dataset.scored_as_background} must be the last classes")
-    return ([np.where(d.pred >= keep, 0, d.pred) for d in dense], [d.scores[:, :keep] for d in dense],
-            names[:keep])
-
-
 def evaluate_oad(classifier: ActionClassifier, dataset: VideoDataset, subset: str, cfg: OADConfig,
                  batch_size: int = 64, **predict_kwargs) -> dict:
     """Dense predictions on `subset` and their OAD metrics.
 
-    Returns {"videos": [DensePrediction], "metrics": gadlib.evaluation.metrics.oad_metrics(...) (segment F1,
-    point F1, mAP, ...) plus "batched_frames_per_s", "batched_frames_per_s": frames scored per
-    second of wall time, `batch_size` windows per forward pass}. F1 with the truth background at
-    ignored frames and the predictions kept there (as the authors' scripts score it); mAP, which
-    their released scripts do not compute, on the multi-hot truth as shipped
-    (`Video.multi_hot_truth`) without ignored frames and without the CliffDiving/Diving score
-    switch. A class the data set scores as background (`scored_as_background`) is predicted as
-    background. The rate is batched throughput, never the paper's FPS (that is streaming,
-    `gadlib.evaluation.streaming.streaming_fps`); "fps" repeats it for notebooks written before
-    the rename (to be removed). Do not confuse it with `dataset.fps` (video frames per second).
-    Under `accelerate launch` every process must call it (the prediction is shared out, see
-    `predict_dense`); the metrics are computed once, on the main process (the others get only
-    the rate).
+    Returns {"videos": [DensePrediction], "metrics": `oad_metrics(...)` and the rate,
+    "batched_frames_per_s": frames scored per second of wall time, batched}. F1: truth background
+    at ignored frames, predictions kept there (as the authors' scripts score it); mAP (their
+    released scripts compute none): the multi-hot truth as shipped, ignored frames out, no
+    CliffDiving/Diving score switch; `scored_as_background` classes count as background. The
+    rate is never the paper's FPS (`streaming.streaming_fps`); "fps" repeats it for older notebooks.
+    Under `accelerate launch` every process calls it; the metrics are computed on the main process.
     """
     videos = dataset.split(subset)
     t0 = time.perf_counter()
     dense = predict_dense(classifier, videos, cfg, batch_size=batch_size, **predict_kwargs)
-    seconds = time.perf_counter() - t0
+    rate = sum(len(d.pred) for d in dense) / (time.perf_counter() - t0)
     metrics = {}
     if is_main_process():
-        preds, scores, names = _scored_classes(dataset, dense, label_names(dataset, "oad"))
-        multi_hot = [v.multi_hot_truth(len(names)) for v in videos]
-        metrics = oad_metrics(preds, [d.truth for d in dense], scores,
-                              dataset.fps, ignored=[d.ignored for d in dense], background=0, class_names=names,
-                              multi_hot_truths=multi_hot if any(m is not None for m in multi_hot) else None)
-    rate = sum(len(d.pred) for d in dense) / seconds
-    # the rate also among the metrics, so `experiment.summarize` reports it per seed
-    return {"videos": dense, "metrics": {**metrics, "batched_frames_per_s": rate, "fps": rate},
-            "batched_frames_per_s": rate, "fps": rate}
+        preds, scores, names = scored_as_background([d.pred for d in dense], [d.scores for d in dense],
+                                                    label_names(dataset, "oad"), dataset.scored_as_background)
+        multi_hot = [v.multi_hot_truth(len(names)) for v in videos] if any(v.also_true is not None for v in videos) else None
+        metrics = oad_metrics(preds, [d.truth for d in dense], scores, dataset.fps, ignored=[d.ignored for d in dense],
+                              background=0, class_names=names, multi_hot_truths=multi_hot)
+    rates = {"batched_frames_per_s": rate, "fps": rate}  # among the metrics too: summarize reports it per seed
+    return {"videos": dense, "metrics": {**metrics, **rates}, **rates}
 
 
 def oad_validator(dataset: VideoDataset, subset: str | None, cfg: OADConfig):
