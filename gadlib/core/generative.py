@@ -171,8 +171,7 @@ class GenerativeClassifier(ActionClassifier):
             space.add_tokens(mllm.tokenizer, mllm.lm, init=extend_init)  # extend only: one new token per class
         self.mapping, self.decoding = mapping, decoding
         self.label_eos = (mapping != "extend") if label_eos is None else label_eos
-        self.oad_background, self.oad_new_tokens, self.snap_set, self.snap_ties = (oad_background, oad_new_tokens,
-                                                                                    snap_set, snap_ties)
+        self.oad_background, self.oad_new_tokens, self.snap_set, self.snap_ties = oad_background, oad_new_tokens, snap_set, snap_ties
         self.background_threshold = None if background_threshold is None else float(background_threshold)
         self.background_tokens = {name: background_token(space, name) for name, space in self.label_spaces.items()
                                   if self.first_token_rule(name)}
