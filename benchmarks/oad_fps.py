@@ -1,5 +1,6 @@
-"""Online-action-detection speed, two ways: the paper's streaming FPS (`gadlib.evaluation.streaming.streaming_fps`:
-one frame arrives, one prediction at batch 1) and the dense throughput of `gadlib.evaluation.oad.predict_dense`
+"""Online-action-detection speed, two ways: a live detector's frames per second (`gadlib.evaluation.streaming.live_fps`:
+one frame arrives, one prediction at batch 1, over the first frames; the paper's streaming FPS protocol,
+every test frame, is `streaming_fps`) and the dense throughput of `gadlib.evaluation.oad.predict_dense`
 (windows batched within and across videos), with `predict_dense_reference` (one frame per forward).
 
 Every method is built on the SAME backbone recipe and seed and scores the SAME test frames of a
@@ -10,7 +11,7 @@ synthetic preset (thumos_like by default: 20 actions + background, one token per
 - "untrained": freshly initialised models; "trained": the same recipe after `--train-epochs`
   epochs on training windows (stride 4) - a trained generative model emits EOS and stops early,
   an untrained one decodes to the length limit, so the two states bracket its cost;
-- streaming FPS ("streaming, batch 1, frame by frame (the paper's FPS)"): `streaming_fps` over
+- live FPS ("streaming, batch 1, frame by frame"; stored as fps_streaming): `live_fps` over
   the first `--streaming-frames` test frames, each pushed on its own into the live detector
   (`StreamingDetector` for discriminative / GAD, `GenerativeStreamingDetector` for generative:
   the paper's first-token rule, a background frame costs one prefill, an action frame at most 8
@@ -51,7 +52,7 @@ from gadlib.data.benchmark import PRESETS, generate_benchmark, preset  # noqa: E
 from gadlib.lms.build import build_classifier  # noqa: E402
 from gadlib.evaluation.oad import OADConfig, predict_dense, predict_dense_reference, training_windows  # noqa: E402
 from gadlib.data.samples import label_names  # noqa: E402
-from gadlib.evaluation.streaming import streaming_fps  # noqa: E402
+from gadlib.evaluation.streaming import live_fps  # noqa: E402
 from gadlib.core.training import TrainConfig, train  # noqa: E402
 
 STREAMING = "streaming, batch 1, frame by frame (the paper's FPS)"
@@ -95,7 +96,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def paper_fps() -> dict:
     """The paper's FPS of the generative and discriminative classifiers (configs/paper_thumos.yaml)."""
     paper = yaml.safe_load((REPO / "configs" / "paper_thumos.yaml").read_text())["paper"]
-    gen, disc = paper["generative"]["oad_fps"], paper["discriminative"]["oad_fps"]
+    gen, disc = paper["generative"]["oad_streaming_fps"], paper["discriminative"]["oad_streaming_fps"]
     return {"setting": paper["setting"], "generative_fps": gen, "discriminative_fps": disc,
             "ratio_gen_disc": gen / disc}
 
@@ -130,7 +131,7 @@ def measure(clf, kwargs, videos, ref_videos, cfg, args) -> dict:
     ref = predict_dense_reference(clf, ref_videos, cfg, **kwargs)
     agree = all(np.array_equal(d.pred, r.pred) for d, r in zip(dense, ref))
     pred, truth = np.concatenate([d.pred for d in dense]), np.concatenate([d.truth for d in dense])
-    streaming = statistics.median(streaming_fps(clf, videos, cfg, max_frames=args.streaming_frames,
+    streaming = statistics.median(live_fps(clf, videos, cfg, max_frames=args.streaming_frames,
                                                 decoding=kwargs.get("decoding")) for _ in range(args.repeats))
     return {"fps_streaming": streaming, "frames_streaming": min(n, args.streaming_frames),
             "fps_batched": n / batched, "fps_reference": n_ref / reference,

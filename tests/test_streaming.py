@@ -8,7 +8,7 @@ import torch
 from gadlib.lms.build import build_classifier
 from gadlib.evaluation.oad import OADConfig, OADWindows, predict_dense
 from gadlib.data.samples import label_names
-from gadlib.evaluation.streaming import GenerativeStreamingDetector, StreamingDetector, streaming_fps
+from gadlib.evaluation.streaming import GenerativeStreamingDetector, StreamingDetector, live_fps, streaming_fps
 from conftest import tiny_oad_stream
 
 torch.set_num_threads(1)
@@ -88,17 +88,31 @@ def test_generative_streaming_refuses_other_classifiers(data):
 
 @pytest.mark.parametrize("method,decoding", [("discriminative", None), ("gad", None), ("generative", None),
                                              ("generative", "exact")])
-def test_streaming_fps_of_every_classifier(data, method, decoding, monkeypatch):
+def test_live_fps_of_every_classifier(data, method, decoding, monkeypatch):
     model = build_classifier(method, {"oad": label_names(data, "oad")}, data.feature_dim, seed=0).eval()
     videos = data.split("test")
     pushed = []
     detector_class = GenerativeStreamingDetector if method == "generative" else StreamingDetector
     push = detector_class.push
     monkeypatch.setattr(detector_class, "push", lambda self, frame: pushed.append(self.t + 1) or push(self, frame))
-    fps = streaming_fps(model, videos, OADConfig(window=4), max_frames=len(videos[0].features) + 3, warmup=2,
-                        decoding=decoding)
+    fps = live_fps(model, videos, OADConfig(window=4), max_frames=len(videos[0].features) + 3, warmup=2,
+                   decoding=decoding)
     assert fps > 0
     # 2 warm-up frames, then the first video whole and 3 frames of the second, each from its frame 0
     assert pushed == [0, 1] + list(range(len(videos[0].features))) + [0, 1, 2]
     with pytest.raises(ValueError, match="max_frames"):
-        streaming_fps(model, videos, OADConfig(window=4), max_frames=0)
+        live_fps(model, videos, OADConfig(window=4), max_frames=0)
+    with pytest.warns(DeprecationWarning, match="live_fps"):  # a sample of frames is not the paper's FPS
+        assert streaming_fps(model, videos[:1], OADConfig(window=4), max_frames=3, decoding=decoding) > 0
+
+
+@pytest.mark.parametrize("method", ["discriminative", "generative"])
+def test_streaming_fps_predicts_every_test_frame_at_batch_1(data, method, monkeypatch):
+    """The paper's protocol: one predict call of one window per frame of every video."""
+    model = build_classifier(method, {"oad": label_names(data, "oad")}, data.feature_dim, seed=0).eval()
+    videos = data.split("test")[:2]
+    sizes, predict = [], type(model).predict
+    monkeypatch.setattr(type(model), "predict", lambda self, batch, **kw: sizes.append(len(batch)) or
+                        predict(self, batch, **kw))
+    assert streaming_fps(model, videos, OADConfig(window=4)) > 0
+    assert sizes == [1] * sum(len(v.features) for v in videos)

@@ -28,6 +28,13 @@ EMBEDDED_NAMES = (EMBEDDED, EMBEDDED_SCRATCH)     # built by gadlib.lms, fully f
 VIDEO_MARKER = "<video>"  # split point of the rendered chat template; never tokenized
 # The date chat templates write into prompts (Llama-3.x's own fallback when no clock is given).
 PROMPT_DATE = datetime(2024, 7, 26)
+# "chat": every prompt in the LM's chat template, the video before the question (gadlib's);
+# "authors": the layout of the authors' scripts (`prompt_ids`).
+PROMPT_LAYOUTS = ("chat", "authors")
+# The authors' COIN prompts follow the question with this sentence.
+CONCISE = "Format your answer concisely. No extra text output."
+# Their COIN prompts open with a system turn; our notes do not give its words, so this one is ours.
+SYSTEM_PROMPT = "You are a helpful assistant."
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -55,6 +62,7 @@ class BackboneConfig:
     lora_dropout: float = 0.05
     dtype: str = "auto"  # for real checkpoints; the embedded model is float32
     trust_remote_code: bool = False
+    prompt: str = "chat"  # the prompt layout, one of PROMPT_LAYOUTS (`prompt_ids`)
 
     @property
     def uses_lora(self) -> bool:
@@ -138,24 +146,36 @@ def stop_template_clock(template: str) -> str:
     return stopped
 
 
-def prompt_ids(tokenizer, kind: str) -> tuple[list[int], list[int]]:
-    """Token ids before and after the visual tokens of a `kind` sample, from the tokenizer's
-    chat template (a plain "Question/Answer" layout when it has none).
+def prompt_ids(tokenizer, kind: str, layout: str = "chat") -> tuple[list[int], list[int]]:
+    """Token ids before and after the visual tokens of a `kind` sample.
+
+    layout "chat": the tokenizer's chat template, the video before the question (a plain
+    "Question/Answer" layout when it has none). "authors": the authors' scripts' layouts: OAD
+    has no chat template, `<bos>` + question + the visual tokens (then [CLS]); COIN kinds have
+    a system turn, then the question + `CONCISE`, then the video (their frames also come
+    bracketed and comma-separated: not done here, configs/README.md).
 
     Llama-3.1+ templates write today's date into the system turn ("Today Date: 23 Nov 2026",
     from `date_string` or the renderer's clock `strftime_now`): a model trained today and
     reloaded tomorrow would see another prompt. Both are fixed to `PROMPT_DATE` here.
     """
-    content = f"{VIDEO_MARKER}\n{PROMPTS[kind]}"
+    if layout not in PROMPT_LAYOUTS:
+        raise ValueError(f"prompt layout must be one of {PROMPT_LAYOUTS}, got {layout!r}")
+    encode = lambda t: tokenizer(t, add_special_tokens=False)["input_ids"]
+    if layout == "authors" and kind == "oad":
+        return [tokenizer.bos_token_id] * (tokenizer.bos_token_id is not None) + encode(PROMPTS[kind]), []
+    content = (f"{PROMPTS[kind]} {CONCISE}\n{VIDEO_MARKER}" if layout == "authors"
+               else f"{VIDEO_MARKER}\n{PROMPTS[kind]}")
+    system = [{"role": "system", "content": SYSTEM_PROMPT}] if layout == "authors" else []
     if tokenizer.chat_template:
-        text = tokenizer.apply_chat_template([{"role": "user", "content": content}],
+        text = tokenizer.apply_chat_template(system + [{"role": "user", "content": content}],
                                              chat_template=stop_template_clock(tokenizer.chat_template),
                                              date_string=PROMPT_DATE.strftime("%d %b %Y"),
                                              add_generation_prompt=True, tokenize=False)
     else:
-        text = (tokenizer.bos_token or "") + f"Question: {content}\nAnswer:"
+        text = (tokenizer.bos_token or "") + "".join(f"{m['content']}\n" for m in system) + \
+            f"Question: {content}\nAnswer:"
     before, after = text.split(VIDEO_MARKER)
-    encode = lambda t: tokenizer(t, add_special_tokens=False)["input_ids"]
     return encode(before), encode(after)
 
 
@@ -189,8 +209,8 @@ class PromptEmbeddings:
     `load_state_dict` or `.to()` all change.
     """
 
-    def __init__(self, tokenizer):
-        self.ids = {kind: prompt_ids(tokenizer, kind) for kind in PROMPTS}
+    def __init__(self, tokenizer, layout: str = "chat"):
+        self.ids = {kind: prompt_ids(tokenizer, kind, layout) for kind in PROMPTS}
         self._cache: dict[str, tuple] = {}  # kind -> (parameter refs, their state, embeddings)
 
     def get(self, mllm: MLLM, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -222,14 +242,14 @@ class MLLM(nn.Module):
     ever needs to exist in the LM's vocabulary.
     """
 
-    def __init__(self, lm, tokenizer, visual_dim: int):
+    def __init__(self, lm, tokenizer, visual_dim: int, prompt: str = "chat"):
         super().__init__()
         self.lm, self.tokenizer, self.visual_dim = lm, tokenizer, visual_dim
         hidden = lm.config.get_text_config().hidden_size
         self.connector = Connector(visual_dim, hidden)
         std = lm.config.get_text_config().initializer_range
         self.cls_query = nn.Parameter(torch.randn(hidden) * std)
-        self.prompts = PromptEmbeddings(tokenizer)
+        self.prompts = PromptEmbeddings(tokenizer, prompt)
 
     pad = staticmethod(pad)  # for callers that hold an MLLM
 

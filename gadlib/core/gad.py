@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gadlib.core.backbone import until_eos
+from gadlib.core.backbone import TeacherForced, until_eos
 from gadlib.core.classifier import Batch, Prediction, check_choice
 from gadlib.core.discriminative import DiscriminativeClassifier
 from gadlib.core.label_spaces import readable_label
@@ -28,6 +28,10 @@ from gadlib.core.prompts import COIN_KINDS, LABEL_SET_OF_KIND
 ORDERS = ("disc_first", "gen_first", "parallel")
 GENERATE = ("context", "label", "none", "context_head")
 READOUTS = ("cls", "last_token")
+# The generation loss over a batch: "token" = the mean over every target token of the batch
+# (gadlib's), "sample" = each sample's mean over its own tokens, then the mean over the batch
+# (the authors' OAD script: a short target weighs as much as a long one).
+GEN_LOSS_NORMS = ("token", "sample")
 
 
 def context_before_answer(kind: str, context: str, label: str) -> str:
@@ -52,11 +56,12 @@ def context_before_answer(kind: str, context: str, label: str) -> str:
 
 
 def check_gad_options(lam: float = 1.0, order: str = "disc_first", generate: str = "context", readout: str = "cls",
-                      context_classes: list[str] | None = None, max_context_tokens: int = 32) -> None:
+                      context_classes: list[str] | None = None, max_context_tokens: int = 32,
+                      gen_loss_norm: str = "token") -> None:
     """Raise ValueError for options that do not go together (also run before any data is loaded,
     by `gadlib.tools.run_config.validate_config`)."""
     for name, value, choices in (("order", order, ORDERS), ("generate", generate, GENERATE),
-                                 ("readout", readout, READOUTS)):
+                                 ("readout", readout, READOUTS), ("gen_loss_norm", gen_loss_norm, GEN_LOSS_NORMS)):
         check_choice(name, value, choices)
     if not lam >= 0:
         raise ValueError(f"lam must be >= 0, got {lam!r}")
@@ -85,17 +90,20 @@ class GADClassifier(DiscriminativeClassifier):
       `context_classes`, e.g. the previous action, with loss weight `lam`).
     lam: weight of the auxiliary loss (the paper's 1). readout: "cls" or "last_token" (no [CLS]).
     max_context_tokens: the longest context "gen_first" generates at inference (EOS included).
+    gen_loss_norm: how the generation loss averages its tokens, one of `GEN_LOSS_NORMS`.
     """
 
-    OPTIONS = {"order": ORDERS, "generate": GENERATE, "readout": READOUTS}
+    OPTIONS = {"order": ORDERS, "generate": GENERATE, "readout": READOUTS, "gen_loss_norm": GEN_LOSS_NORMS}
     NAMED_BY = ("order", "generate", "readout")
 
     def __init__(self, mllm, label_names, lam: float = 1.0, order: str = "disc_first",
                  generate: str = "context", readout: str = "cls", context_classes: list[str] | None = None,
-                 max_context_tokens: int = 32, background_weight: float = 1.0, loss_norm: str = "weights"):
+                 max_context_tokens: int = 32, background_weight: float = 1.0, loss_norm: str = "weights",
+                 gen_loss_norm: str = "token"):
         super().__init__(mllm, label_names, background_weight, loss_norm)
-        self.check_options(lam, order, generate, readout, context_classes, max_context_tokens)
+        self.check_options(lam, order, generate, readout, context_classes, max_context_tokens, gen_loss_norm)
         self.lam, self.order, self.generate, self.readout = float(lam), order, generate, readout
+        self.gen_loss_norm = gen_loss_norm
         self.max_context_tokens = max_context_tokens
         self.context_classes = list(context_classes) if context_classes is not None else None
         if self.context_classes is not None:
@@ -157,19 +165,29 @@ class GADClassifier(DiscriminativeClassifier):
         state, gen_loss = self.readout_and_generation_loss(batch)
         return self.classification_loss(state, batch) + self.lam * gen_loss
 
+    def generation_loss(self, out: TeacherForced, targets: list[list[int]]) -> torch.Tensor:
+        """The batch's generation loss under `gen_loss_norm` ("token": `out.loss` itself)."""
+        if self.gen_loss_norm == "token":
+            return out.loss
+        lengths = torch.tensor([len(t) for t in targets], device=out.token_logprobs.device)
+        owner = torch.arange(len(targets), device=lengths.device).repeat_interleave(lengths)
+        per_sample = torch.zeros(len(targets), device=lengths.device).index_add(0, owner, -out.token_logprobs)
+        return (per_sample / lengths).mean()
+
     def readout_and_generation_loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """The readout states [B, H] and the generation loss, in the sequence layout of `order`."""
         targets, rows = self.generation_targets(batch), torch.arange(len(batch))
         if self.order == "disc_first":  # [prefix][CLS][context], or [prefix][context] read at the prompt's end
             stems = self.mllm.prefix_embeds(batch.visual, batch.kinds, cls=self.readout == "cls")
             out = self.mllm.teacher_forced(stems, targets)
-            return out.hidden[rows, torch.tensor([len(s) - 1 for s in stems])], out.loss
+            return out.hidden[rows, torch.tensor([len(s) - 1 for s in stems])], self.generation_loss(out, targets)
         prefixes = self.mllm.prefix_embeds(batch.visual, batch.kinds)
         if self.order == "gen_first":  # [prefix][context][CLS]
             out = self.mllm.teacher_forced(prefixes, targets, suffix=self.mllm.cls_embed(prefixes[0]))
-            return out.hidden[rows, torch.tensor([len(p) + len(t) for p, t in zip(prefixes, targets)])], out.loss
-        gen_loss = self.mllm.teacher_forced(prefixes, targets).loss  # parallel: a second pass reads [CLS]
-        return self.readout_state(batch), gen_loss
+            return (out.hidden[rows, torch.tensor([len(p) + len(t) for p, t in zip(prefixes, targets)])],
+                    self.generation_loss(out, targets))
+        out = self.mllm.teacher_forced(prefixes, targets)  # parallel: a second pass reads [CLS]
+        return self.readout_state(batch), self.generation_loss(out, targets)
 
     @torch.no_grad()
     def generate_context(self, batch: Batch) -> list[list[int]]:

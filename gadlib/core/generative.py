@@ -25,7 +25,16 @@ DECODING = ("greedy", "exact")
 # "first_token": the paper's rule, from the first generated token alone; "snap": decode and snap
 # like any other label.
 OAD_BACKGROUND = ("first_token", "snap")
-OAD_MAX_NEW_TOKENS = 8  # gadlib's cap on the tokens generated per OAD frame
+OAD_MAX_NEW_TOKENS = 8  # the cap on the tokens generated per OAD frame (see OAD_NEW_TOKENS)
+# "in_all": at most OAD_MAX_NEW_TOKENS tokens in all, and no more than the longest label needs
+# (gadlib's); "after_first": the first token, then up to OAD_MAX_NEW_TOKENS more (the authors').
+OAD_NEW_TOKENS = ("in_all", "after_first")
+# Which classes a decoded OAD action frame may snap to: "actions" (never background, gadlib's)
+# or "all" (background too: the authors' edit distance runs over every name).
+SNAP_SETS = ("actions", "all")
+# Which class wins an edit-distance tie: the lowest "index" (gadlib's) or the "alphabetical"ly
+# first label text (the authors').
+SNAP_TIES = ("index", "alphabetical")
 
 
 class FirstToken(NamedTuple):
@@ -76,10 +85,14 @@ def continue_greedy(mllm: MLLM, cache, token: torch.Tensor, mask: torch.Tensor, 
     return torch.stack(steps, 1).tolist()
 
 
-def check_generative_options(oad_background: str = "first_token", background_threshold: float | None = None) -> None:
+def check_generative_options(oad_background: str = "first_token", background_threshold: float | None = None,
+                             oad_new_tokens: str = "in_all", snap_set: str = "actions", snap_ties: str = "index") -> None:
     """Raise ValueError for options that do not go together (also run before any data is loaded,
     by `gadlib.tools.run_config.validate_config`)."""
-    check_choice("oad_background", oad_background, OAD_BACKGROUND)
+    for name, value, choices in (("oad_background", oad_background, OAD_BACKGROUND),
+                                 ("oad_new_tokens", oad_new_tokens, OAD_NEW_TOKENS),
+                                 ("snap_set", snap_set, SNAP_SETS), ("snap_ties", snap_ties, SNAP_TIES)):
+        check_choice(name, value, choices)
     if background_threshold is not None:
         if oad_background != "first_token":
             raise ValueError("background_threshold needs oad_background='first_token'")
@@ -98,16 +111,35 @@ def background_token(space: LabelSpace, label_set: str) -> int:
     return first
 
 
-def first_token_scores(space: LabelSpace, found: FirstToken, tokenizer) -> np.ndarray:
+def first_token_scores(space: LabelSpace, found: FirstToken, tokenizer, snap_set: str = "actions") -> np.ndarray:
     """Greedy scores (minus the edit distance) under the first-token rule: a background frame gets
-    the background label's own scores, an action frame snaps to an action, never to background."""
+    the background label's own scores, an action frame snaps to an action, never to background
+    (snap_set "all": to the nearest of every label, background included)."""
     scores = -np.stack([space.snap(space.sequences[0] if bg else g, tokenizer)
                         for bg, g in zip(found.background, found.decoded)])
     action = ~found.background
     scores[~action, 0] = 0  # the background label itself (whatever decoding its tokens gives)
-    # An action frame never snaps to background: its background column below its best action.
-    scores[action, 0] = np.minimum(scores[action, 0], scores[action, 1:].max(1) - 1)
+    if snap_set == "actions":  # an action frame never snaps to background: its column below its best action
+        scores[action, 0] = np.minimum(scores[action, 0], scores[action, 1:].max(1) - 1)
     return scores
+
+
+def snap_prediction(scores: np.ndarray, texts: list[str], ties: str = "index") -> Prediction:
+    """The best-scoring class per row; a tie goes to the lowest index, or ("alphabetical") to
+    the label text that sorts first."""
+    if ties == "index":
+        return Prediction(scores=scores, pred=scores.argmax(1))
+    order = np.array(sorted(range(len(texts)), key=lambda c: (texts[c], c)))
+    return Prediction(scores=scores, pred=order[scores[:, order].argmax(1)])
+
+
+OPTIONS = {"mapping": MAPPINGS, "decoding": DECODING, "extend_init": EXTEND_INITS, "oad_background": OAD_BACKGROUND,
+           "oad_new_tokens": OAD_NEW_TOKENS, "snap_set": SNAP_SETS, "snap_ties": SNAP_TIES}
+
+
+def decode_cap(oad_new_tokens: str, longest: int) -> int:
+    """The most tokens first-token decoding generates per frame (`OAD_NEW_TOKENS`)."""
+    return 1 + OAD_MAX_NEW_TOKENS if oad_new_tokens == "after_first" else min(OAD_MAX_NEW_TOKENS, longest)
 
 
 class GenerativeClassifier(ActionClassifier):
@@ -117,28 +149,29 @@ class GenerativeClassifier(ActionClassifier):
       "exact" (`gadlib.core.class_scoring`). label_eos: end every label with EOS (None: all
       mappings but the one-token `extend`). extend_init: `LabelSpace.add_tokens`'s init.
     oad_background: "first_token" (the paper's rule, `first_token_decode`) or "snap" (background
-      decoded like any label); background_threshold: `first_token_decode`'s threshold.
+      decoded like any label); background_threshold: `first_token_decode`'s threshold;
+      oad_new_tokens, snap_set, snap_ties: greedy decoding's cap and snapping (inference only).
     """
 
-    OPTIONS = {"mapping": MAPPINGS, "decoding": DECODING, "extend_init": EXTEND_INITS,
-               "oad_background": OAD_BACKGROUND}
+    OPTIONS = OPTIONS
     NAMED_BY = ("mapping",)
 
     def __init__(self, mllm, label_names, mapping: str = "text", seed: int = 0,
                  decoding: str = "greedy", label_eos: bool | None = None, extend_init: str = "linear",
                  oad_background: str = "first_token", background_threshold: float | None = None,
-                 background_weight: float = 1.0, loss_norm: str = "weights"):
+                 background_weight: float = 1.0, loss_norm: str = "weights", oad_new_tokens: str = "in_all",
+                 snap_set: str = "actions", snap_ties: str = "index"):
         super().__init__(mllm, label_names, background_weight, loss_norm)
         if label_eos not in (None, True, False):
             raise ValueError(f"label_eos must be None, True or False, got {label_eos!r}")
-        self.check_options(oad_background, background_threshold)
+        self.check_options(oad_background, background_threshold, oad_new_tokens, snap_set, snap_ties)
         self.label_spaces = {name: LabelSpace(names, mllm.tokenizer, mapping, seed=seed, prefix=name)
                              for name, names in label_names.items()}
         for space in self.label_spaces.values():
             space.add_tokens(mllm.tokenizer, mllm.lm, init=extend_init)  # extend only: one new token per class
         self.mapping, self.decoding = mapping, decoding
         self.label_eos = (mapping != "extend") if label_eos is None else label_eos
-        self.oad_background = oad_background
+        self.oad_background, self.oad_new_tokens, self.snap_set, self.snap_ties = oad_background, oad_new_tokens, snap_set, snap_ties
         self.background_threshold = None if background_threshold is None else float(background_threshold)
         self.background_tokens = {name: background_token(space, name) for name, space in self.label_spaces.items()
                                   if self.first_token_rule(name)}
@@ -195,11 +228,12 @@ class GenerativeClassifier(ActionClassifier):
         space, tok = self.label_spaces[label_set], self.mllm.tokenizer
         if decoding == "exact":
             scores = class_log_likelihoods(self.mllm, self.label_tree(label_set), prefixes).cpu().numpy()
-        elif self.first_token_rule(label_set):
-            scores = first_token_scores(space, self._first_token(prefixes, label_set), tok)
+            return Prediction(scores=scores, pred=scores.argmax(1))
+        if self.first_token_rule(label_set):
+            scores = first_token_scores(space, self._first_token(prefixes, label_set), tok, self.snap_set)
         else:
             scores = -np.stack([space.snap(g, tok) for g in self._greedy(prefixes, label_set)])
-        return Prediction(scores=scores, pred=scores.argmax(1))
+        return snap_prediction(scores, space.texts, self.snap_ties)
 
     @torch.no_grad()
     def greedy_decode(self, batch: Batch, use_cache: bool = True, new_tokens: int | None = None) -> list[list[int]]:
@@ -233,7 +267,7 @@ class GenerativeClassifier(ActionClassifier):
 
     def _first_token(self, prefixes: list[torch.Tensor], label_set: str) -> FirstToken:
         return first_token_decode(self.mllm, prefixes, self.background_tokens[label_set], self.background_threshold,
-                                  min(OAD_MAX_NEW_TOKENS, self.longest_label(label_set)))
+                                  decode_cap(self.oad_new_tokens, self.longest_label(label_set)))
 
     def label_tree(self, label_set: str) -> LabelPrefixTree:
         """The prefix tree of `label_set`'s label tokens (+ EOS), built once per label set."""

@@ -29,7 +29,7 @@ def assemble_classifier(method: str, lm, tokenizer, label_names: dict[str, list[
     generate="context_head", readout="last_token" (gad; the ablations of notebook 04).
     """
     check_method(method)
-    mllm = MLLM(lm, tokenizer, visual_dim)
+    mllm = MLLM(lm, tokenizer, visual_dim, backbone.prompt)
     classifier = METHODS[method](mllm, label_names, **method_kwargs)  # extend resizes embeddings here
     if backbone.uses_lora:
         lm.requires_grad_(False)

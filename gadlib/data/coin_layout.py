@@ -6,6 +6,8 @@ Explained in notebooks/01_generative_vs_discriminative.ipynb (data). Also our `m
 
 from __future__ import annotations
 
+import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,6 +23,32 @@ from gadlib.data.layout_io import (check_dataset, check_features, check_same_sha
 from gadlib.data.owned_files import write_owned
 
 _COIN_SUBSET = {"training": "train", "testing": "test"}
+# Segment seconds -> frames: "round" (gadlib's: frames round(start x fps) .. round(end x fps) - 1)
+# or "ceil" (the authors': from ceil(start x fps); their last frame, ceil(end x fps), is taken
+# by the samples' `FrameRule(end_frame="inclusive")`).
+FRAME_RULES = ("round", "ceil")
+
+
+def merge_key(name: str) -> str:
+    """A step name without its formatting: lower-cased, punctuation and runs of white space as one
+    space ("Put On  the Lid." and "put on the lid" are one class, as the authors merge them)."""
+    return " ".join(re.sub(r"[^\w\s]", " ", name.lower()).split())
+
+
+def read_class_list(path: str | Path) -> list[str]:
+    """The step classes of a text file, one a line (blank lines skipped), checked distinct after
+    `merge_key` (two lines naming one class would make label indices ambiguous)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"class list {path}: no such file")
+    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    seen: dict[str, str] = {}
+    for n in names:
+        if seen.setdefault(merge_key(n), n) != n:
+            raise ValueError(f"class list {path}: {seen[merge_key(n)]!r} and {n!r} are one class after merging")
+    if not names:
+        raise ValueError(f"class list {path}: no class names")
+    return names
 
 
 def _coin_files(dataset: VideoDataset) -> dict[str, Callable[[Path], None]]:
@@ -98,7 +126,8 @@ class CoinReadReport:
 
 def read_coin(root: str | Path, features: str = "features", fps: float | None = None,
               missing_features: str = "error", clip_frames: int = 0,
-              report: CoinReadReport | None = None) -> VideoDataset:
+              report: CoinReadReport | None = None, frame_rule: str = "round", spans: bool = False,
+              classes: str | Path | None = None) -> VideoDataset:
     """Read a COIN-layout data set.
 
     fps (segment seconds -> frames, frame = round(seconds x fps)) is taken from every source
@@ -114,7 +143,16 @@ def read_coin(root: str | Path, features: str = "features", fps: float | None = 
     (real COIN end times often round to one frame past the features); a segment that clipping
     leaves empty is dropped, an overrun beyond N is still an error. Whatever was skipped or
     clipped is reported in a warning, and in full in `report` when one is passed.
+
+    The authors' recipe (configs/README.md): frame_rule "ceil" (`FRAME_RULES`); spans: keep each
+    video's COIN.json start .. end as `Video.span` (frames, the same rule); classes: "merged"
+    (the step names lower-cased and merged by `merge_key`, sorted) or a text file of class
+    names (`read_class_list`), every label mapped onto it by `merge_key` (a label not in it is
+    an error naming it).
     """
+    if frame_rule not in FRAME_RULES:
+        raise ValueError(f"read_coin: frame_rule must be one of {FRAME_RULES}, got {frame_rule!r}")
+    to_frame = (lambda x: int(math.ceil(x * fps - 1e-9))) if frame_rule == "ceil" else (lambda x: int(round(x * fps)))
     if missing_features not in ("error", "skip"):
         raise ValueError(f'read_coin: missing_features must be "error" or "skip", got {missing_features!r}')
     if not (isinstance(clip_frames, int) and clip_frames >= 0):
@@ -152,6 +190,16 @@ def read_coin(root: str | Path, features: str = "features", fps: float | None = 
         name = root.name
     fps = _coin_fps(rates + ([] if fps is None else [(fps, f"fps={fps} (argument)")]), root / features, root)
     step_index = {n: i for i, n in enumerate(step_names)}
+    if classes is not None:
+        step_names = (sorted({merge_key(n) for n in step_names}) if str(classes) == "merged"
+                      else read_class_list(classes))
+        merged = {merge_key(n): i for i, n in enumerate(step_names)}
+        where = "the merged step names" if str(classes) == "merged" else f"class list {classes}"
+        found = {item["label"] for e in database.values() for item in e["annotation"]}
+        unknown = sorted(n for n in found if merge_key(n) not in merged)
+        if unknown:
+            raise ValueError(f"read_coin {root}: step label(s) {unknown[:5]} are not in {where}")
+        step_index = {n: merged[merge_key(n)] for n in found}
     task_index = {n: i for i, n in enumerate(task_names)}
 
     videos, first = [], None
@@ -175,7 +223,7 @@ def read_coin(root: str | Path, features: str = "features", fps: float | None = 
             if item["label"] not in step_index:
                 raise ValueError(f"{where}.annotation[{j}]: label {item['label']!r} is not in step_names "
                                  f"of {meta_path}")
-            start, end = (int(round(x * fps)) for x in item["segment"])
+            start, end = (to_frame(x) for x in item["segment"])
             if len(array) < end <= len(array) + clip_frames:
                 report.clipped.append((vid, j, end, len(array)))
                 end = len(array)
@@ -186,7 +234,14 @@ def read_coin(root: str | Path, features: str = "features", fps: float | None = 
         segments.sort(key=lambda s: s.start)
         check_segments(segments, len(array), len(step_names),
                         f"{where} (frames at {fps} fps; {len(array)} frames in {feature_path})")
-        videos.append(Video(vid, array, segments, task, _COIN_SUBSET[entry["subset"]]))
+        span = None
+        if spans:
+            start, end = (min(to_frame(json_field(entry, k, where, "number")), len(array)) for k in ("start", "end"))
+            if end <= start:
+                raise ValueError(f"{where}: start .. end ({entry['start']} .. {entry['end']} s) holds no frame "
+                                 f"of {feature_path}")
+            span = (start, end)
+        videos.append(Video(vid, array, segments, task, _COIN_SUBSET[entry["subset"]], span=span))
     if report.summary():
         warnings.warn(f"read_coin {root}: {report.summary()}", stacklevel=2)
     check_splits(videos, str(ann_path))

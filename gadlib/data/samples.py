@@ -16,6 +16,7 @@ COIN samples take `num_frames` frames spread over their span, or every frame of 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,7 +25,37 @@ from gadlib.data.videos import Video, VideoDataset
 
 NO_PREVIOUS_ACTION = "none"
 ALL_FRAMES = "all"  # a config's `num_frames: all`: every frame of the span (same as None)
-MAX_FRAMES = 1200   # the most frames one COIN sample takes with num_frames=None (the paper's cap)
+MAX_FRAMES = 1200   # the most frames one COIN sample takes with num_frames=None (the authors' cap)
+LONG_SPANS = ("subsample", "first")
+END_FRAMES = ("exclusive", "inclusive")
+TASK_SPANS = ("steps", "video")
+
+
+@dataclass(frozen=True)
+class FrameRule:
+    """Which frames a COIN sample takes, beyond `num_frames` (the defaults are gadlib's).
+
+    long_span: a span longer than max_frames (num_frames "all") is evenly "subsample"d to
+      max_frames (the authors' GAD script) or keeps its "first" max_frames frames (their
+      discriminative script).
+    end_frame: a segment's last frame is end - 1 ("exclusive") or end itself ("inclusive", the
+      authors' ceil(start x fps) .. ceil(end x fps) with `read_coin(frame_rule="ceil")`), at
+      most the video's last frame.
+    task_span: a task sample spans the first step's start to the last step's end ("steps") or
+      the video's start .. end in COIN.json ("video", the authors'; `read_coin(spans=True)`).
+    """
+    long_span: str = "subsample"
+    end_frame: str = "exclusive"
+    task_span: str = "steps"
+
+    def __post_init__(self):
+        for name, allowed in (("long_span", LONG_SPANS), ("end_frame", END_FRAMES), ("task_span", TASK_SPANS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"FrameRule: {name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+    def span(self, start: int, end: int, num_video_frames: int) -> tuple[int, int]:
+        """The half-open frame range [start, end') a segment [start, end) gives under `end_frame`."""
+        return start, min(end + 1, num_video_frames) if self.end_frame == "inclusive" else end
 
 
 def label_names(dataset: VideoDataset, label_set: str) -> list[str]:
@@ -55,22 +86,23 @@ def frames_setting(num_frames, max_frames: int = MAX_FRAMES) -> int | None:
 
 
 def _frame_indices(start: int, end: int, num_frames: int | str | None, rng: np.random.Generator | None,
-                   max_frames: int = MAX_FRAMES) -> np.ndarray:
+                   max_frames: int = MAX_FRAMES, long_span: str = "subsample") -> np.ndarray:
     """Indices of the frames a sample takes from frames start .. end - 1.
 
     num_frames an int: that many, spread uniformly (repeats if too few). Without rng: evenly
     spaced (evaluation). With rng: one random frame from each of num_frames equal bins, a cheap
     temporal augmentation for training.
     num_frames None (or "all"): every frame, in order; a span longer than `max_frames` is evenly
-    subsampled to exactly `max_frames` distinct frames (first and last included). No jitter: rng
-    is not used, so training and evaluation see the same frames.
+    subsampled to exactly `max_frames` distinct frames (first and last included), or keeps its
+    first `max_frames` (long_span "first"). No jitter: rng is not used, so training and
+    evaluation see the same frames.
     """
     num_frames = frames_setting(num_frames, max_frames)
     if end <= start:
         raise ValueError(f"empty span: frames {start} .. {end - 1}")
     if num_frames is None:
-        if end - start <= max_frames:
-            return np.arange(start, end, dtype=np.int64)
+        if end - start <= max_frames or long_span == "first":
+            return np.arange(start, min(end, start + max_frames), dtype=np.int64)
         # more than one frame apart on average, so the rounded positions are distinct
         return np.round(np.linspace(start, end - 1, max_frames)).astype(np.int64)
     if rng is None:
@@ -112,7 +144,8 @@ def previous_action_classes(dataset: VideoDataset) -> list[str]:
 
 
 def _segment_samples(dataset: VideoDataset, subset: str, num_frames: int | str | None,
-                     rng: np.random.Generator | None, kind: str, max_frames: int = MAX_FRAMES) -> list[Sample]:
+                     rng: np.random.Generator | None, kind: str, max_frames: int = MAX_FRAMES,
+                     rule: FrameRule = FrameRule()) -> list[Sample]:
     """Step recognition (target: this segment) and forecasting (target: the next segment); the
     context names the target step, then the task."""
     samples = []
@@ -121,44 +154,54 @@ def _segment_samples(dataset: VideoDataset, subset: str, num_frames: int | str |
         last = len(video.segments) - (1 if kind == "next" else 0)
         for i, seg in enumerate(video.segments[:last]):
             target = video.segments[i + 1].label if kind == "next" else seg.label
-            frames = _frame_indices(seg.start, seg.end, num_frames, rng, max_frames)
+            start, end = rule.span(seg.start, seg.end, len(video.features))
+            frames = _frame_indices(start, end, num_frames, rng, max_frames, rule.long_span)
             samples.append(Sample(_tokens(video, frames), kind, target,
                                   _step_context(dataset, video, target), video.video_id, seg.start))
     return _nonempty(samples, dataset, subset, f"{kind!r}")
 
 
 def step_recognition_samples(dataset: VideoDataset, subset: str, num_frames: int | str | None = 8,
-                             rng: np.random.Generator | None = None, max_frames: int = MAX_FRAMES) -> list[Sample]:
+                             rng: np.random.Generator | None = None, max_frames: int = MAX_FRAMES,
+                             rule: FrameRule = FrameRule()) -> list[Sample]:
     """One sample per segment: its frames -> its step; context "<step>. <task>.".
 
     num_frames None (or "all"): every frame of the segment, at most `max_frames`. Pass rng to
     jitter frames (training; only with an int num_frames)."""
-    return _segment_samples(dataset, subset, num_frames, rng, "step", max_frames)
+    return _segment_samples(dataset, subset, num_frames, rng, "step", max_frames, rule)
 
 
 def step_forecasting_samples(dataset: VideoDataset, subset: str, num_frames: int | str | None = 8,
-                             rng: np.random.Generator | None = None, max_frames: int = MAX_FRAMES) -> list[Sample]:
+                             rng: np.random.Generator | None = None, max_frames: int = MAX_FRAMES,
+                             rule: FrameRule = FrameRule()) -> list[Sample]:
     """One sample per segment but the last: its frames -> the next segment's step; context
     "<next step>. <task>." (the answer, then the task goal). Frames as `step_recognition_samples`."""
-    return _segment_samples(dataset, subset, num_frames, rng, "next", max_frames)
+    return _segment_samples(dataset, subset, num_frames, rng, "next", max_frames, rule)
 
 
 def task_recognition_samples(dataset: VideoDataset, subset: str, num_frames: int | str | None = 16,
-                             rng: np.random.Generator | None = None, max_frames: int = MAX_FRAMES) -> list[Sample]:
+                             rng: np.random.Generator | None = None, max_frames: int = MAX_FRAMES,
+                             rule: FrameRule = FrameRule()) -> list[Sample]:
     """One sample per video: frames of the annotated span -> the video's task; context "<task>.".
 
     The span runs from the first segment's start to the last segment's end (the whole video
-    when it has no segments). num_frames None (or "all"): every frame of the span, evenly
-    subsampled to `max_frames` when longer.
+    when it has no segments), or COIN.json's start .. end (`rule.task_span` "video").
+    num_frames None (or "all"): every frame of the span, at most `max_frames` (`rule.long_span`).
     """
     label_names(dataset, "tasks")  # raises when the data set has no tasks
     samples = []
     for video in dataset.split(subset):
         if video.task is None:
             raise ValueError(f"data set {dataset.name!r}, video {video.video_id!r}: task is None")
-        start = video.segments[0].start if video.segments else 0
-        end = video.segments[-1].end if video.segments else len(video.features)
-        frames = _frame_indices(start, end, num_frames, rng, max_frames)
+        if rule.task_span == "video":
+            if video.span is None:
+                raise ValueError(f"data set {dataset.name!r}, video {video.video_id!r}: task_span 'video' needs "
+                                 "the video's start .. end from COIN.json (read_coin(spans=True))")
+            start, end = rule.span(*video.span, len(video.features))
+        else:
+            start = video.segments[0].start if video.segments else 0
+            end = video.segments[-1].end if video.segments else len(video.features)
+        frames = _frame_indices(start, end, num_frames, rng, max_frames, rule.long_span)
         samples.append(Sample(_tokens(video, frames), "task", video.task, _task_context(dataset, video),
                               video.video_id, start))
     return _nonempty(samples, dataset, subset, "'task'")

@@ -87,6 +87,9 @@ class Video:
     # frame_labels(), 0 = background. Scored by per-frame mAP (the truth as shipped), never trained
     # on. Sparse: EK100-sized data sets have ~3800 columns. None = one class per frame.
     also_true: np.ndarray | None = None
+    # (start, end) frames of the whole annotated video (COIN.json's start / end), or None:
+    # only `read_coin(spans=True)` sets it, for task samples over the video's span.
+    span: tuple[int, int] | None = None
 
     def ignored_mask(self) -> np.ndarray:
         """bool [T]: True where a frame must not be trained on, be a previous action or count in mAP."""
@@ -159,6 +162,9 @@ class VideoDataset:
     task_names: list[str]
     fps: float
     oad_info: OADInfo | None = None  # set by read_oad; write_oad writes it back
+    # step names whose predictions OAD metrics count as background (THUMOS'14's Ambiguous when it
+    # is trained as a class, `gadlib.data.recipe.ambiguous_as_class`)
+    scored_as_background: list[str] = field(default_factory=list)
 
     def split(self, subset: str) -> list[Video]:
         """The videos of one subset ("train", "val" or "test")."""

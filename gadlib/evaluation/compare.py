@@ -5,8 +5,13 @@ A RUN_DIR is a run folder holding one sub-folder per method (`runs/paper_ek100/`
 `python -m gadlib.train` writes them) or a method folder itself (`runs/paper_ek100/gad/`); each
 method folder holds a results.json. The table is printed, and written to `<out>/comparison.md`
 and `<out>/comparison.csv` (one row per config, method and metric: mean, std, seeds, paper;
-fractions as stored). Fractions are shown in %, throughput (fps) as is. The paper's numbers come
-from the config's `paper:` section, keyed like the results (method -> `<kind>_<metric>`).
+fractions as stored). Fractions are shown in %, rates as is. The paper's numbers come from the
+config's `paper:` section, keyed like the results (method -> `<kind>_<metric>`). Two rates, never
+confused: `oad_streaming_fps` is the paper's FPS protocol (every test frame at batch 1,
+`gadlib.evaluation.streaming.streaming_fps`) and is the one set beside the paper's FPS;
+`oad_batched_frames_per_s` is batched dense evaluation. Older results and configs named them
+`oad_fps` (batched) and `paper: oad_fps` (the paper's streaming FPS): both are read under the
+new names (`LEGACY_RESULTS`, `LEGACY_PAPER`).
 
 Explained in configs/README.md ("Comparing runs").
 """
@@ -25,6 +30,9 @@ from gadlib.evaluation.results import fmt_mean_std
 
 PROG = "python -m gadlib.compare"
 MARKER = "<!-- written by python -m gadlib.compare -->"
+# Keys renamed when "fps" got one meaning: old name -> new name, for results and `paper:` sections.
+LEGACY_RESULTS = {"oad_fps": "oad_batched_frames_per_s"}
+LEGACY_PAPER = {"oad_fps": "oad_streaming_fps"}
 
 
 def results_files(paths: list[str | Path]) -> list[Path]:
@@ -54,8 +62,11 @@ def long_table(files: list[Path]) -> pd.DataFrame:
         run, folder = res.get("run", res.get("method")), path.parent.name
         for method, metrics in res["metrics"].items():
             label = method.replace(run, folder, 1) if run and folder != run else method
+            mine = paper.get(method) if isinstance(paper.get(method), dict) else {}
+            mine = {LEGACY_PAPER.get(k, k): v for k, v in mine.items()}
             for metric, stats in metrics.items():
-                value = paper.get(method, {}).get(metric) if isinstance(paper.get(method), dict) else None
+                metric = LEGACY_RESULTS.get(metric, metric)
+                value = mine.get(metric)
                 rows.append({"config": res["config"], "method": label, "metric": metric, "mean": stats["mean"],
                              "std": stats["std"], "seeds": len(stats["per_seed"]),
                              "paper": float(value) if value is not None else math.nan})
@@ -63,7 +74,7 @@ def long_table(files: list[Path]) -> pd.DataFrame:
 
 
 def _scale(metric: str) -> float:
-    return 1.0 if metric.endswith("fps") else 100.0
+    return 1.0 if metric.endswith(("fps", "frames_per_s")) else 100.0
 
 
 def wide_table(long: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
@@ -96,7 +107,7 @@ def markdown(wide: pd.DataFrame) -> str:
 def write(out: Path, wide: pd.DataFrame, long: pd.DataFrame, sources: list[Path]) -> tuple[Path, Path]:
     """comparison.md and comparison.csv in `out`, through `owned_files.write_owned`: each replaced
     atomically, and never a file gadlib did not write there (ForeignFileError names it)."""
-    note = ("Mean ± std over seeds; fractions in %, fps as is; (paper): the config's `paper:` section.\n"
+    note = ("Mean ± std over seeds; fractions in %, rates as is (streaming FPS: the paper's protocol; batched frames/s: never the paper's); (paper): the config's `paper:` section.\n"
             "Sources: " + ", ".join(str(p) for p in sources))
     text = f"{MARKER}\n{note}\n\n{markdown(wide)}\n"
     write_owned(out, {"comparison.md": lambda tmp: tmp.write_text(text),

@@ -16,7 +16,7 @@ from gadlib.core.backbone import EMBEDDED, EMBEDDED_SCRATCH, BackboneConfig
 from gadlib.data.datasets import VideoDataset
 from gadlib.lms.build import build_classifier
 from gadlib.evaluation.metrics import mean_std
-from gadlib.data.samples import (MAX_FRAMES, Sample, label_names, step_forecasting_samples, step_recognition_samples,
+from gadlib.data.samples import (MAX_FRAMES, FrameRule, Sample, label_names, step_forecasting_samples, step_recognition_samples,
                       task_recognition_samples)
 from gadlib.core.training import History, TrainConfig, evaluate, train
 
@@ -40,11 +40,13 @@ class Setup:
 
 
 def offline_samples(dataset: VideoDataset, subset: str, num_frames: int | str | None, kinds=OFFLINE_KINDS,
-                    rng: np.random.Generator | None = None, max_frames: int = MAX_FRAMES) -> list[Sample]:
+                    rng: np.random.Generator | None = None, max_frames: int = MAX_FRAMES,
+                    rule: FrameRule = FrameRule()) -> list[Sample]:
     """Joint samples of the three offline tasks (step recognition, forecasting, task recognition).
-    num_frames None or "all": every frame of each span, evenly subsampled to at most max_frames."""
+    num_frames None or "all": every frame of each span, at most max_frames (`FrameRule`)."""
     build = {"step": step_recognition_samples, "next": step_forecasting_samples, "task": task_recognition_samples}
-    return [s for kind in kinds for s in build[kind](dataset, subset, num_frames, rng=rng, max_frames=max_frames)]
+    return [s for kind in kinds
+            for s in build[kind](dataset, subset, num_frames, rng=rng, max_frames=max_frames, rule=rule)]
 
 
 @dataclass

@@ -399,3 +399,15 @@ def _thumos_diving_columns(class_names, num_classes: int, background: int) -> tu
     if missing:
         raise ValueError(f"thumos_postprocess: class_names lacks {missing}")
     return names.index("CliffDiving"), names.index("Diving")
+
+
+def scored_as_background(preds: list[np.ndarray], scores: list[np.ndarray], names: list[str], dropped: list[str]):
+    """(preds, scores, names) as the OAD metrics see them when the classes `dropped` (the last
+    ones, e.g. THUMOS'14's Ambiguous trained as a class) count as background: their predictions
+    become background (0) and their score columns are left out."""
+    if not dropped:
+        return preds, scores, names
+    keep = len(names) - len(dropped)
+    if names[keep:] != list(dropped):
+        raise ValueError(f"scored_as_background: {dropped} must be the last classes, got {names[keep:]}")
+    return [np.where(p >= keep, 0, p) for p in preds], [s[:, :keep] for s in scores], names[:keep]

@@ -33,7 +33,8 @@ from gadlib.core.classifier import LOSS_NORMS, ActionClassifier, Batch, collate
 from gadlib.data.datasets import Video, VideoDataset
 from gadlib.evaluation.experiment import Run, Setup
 from gadlib.lms.build import build_classifier
-from gadlib.evaluation.metrics import oad_metrics, segment_f1
+from gadlib.evaluation.metrics import oad_metrics, scored_as_background, segment_f1
+from gadlib.data.recipe import previous_same_label
 from gadlib.data.samples import NO_PREVIOUS_ACTION, Sample, _previous_actions, label_names, previous_action_classes
 from gadlib.core.sharding import is_main_process, predict_sharded
 from gadlib.core.training import train
@@ -41,6 +42,8 @@ from gadlib.core.training import train
 
 STARTS = ("short", "repeat")
 CONTEXTS = ("current_and_other", "current", "previous_action")
+# "current_and_other"'s other action: the most "recent" one in the window (gadlib's) or the authors' "dedup_last".
+OTHERS = ("recent", "dedup_last")
 
 
 @dataclass
@@ -64,6 +67,7 @@ class OADConfig:
     context: GAD's generation target, see `oad_context`.
     loss_norm: "batch" (authors': the weighted per-window losses averaged over the batch) or
       "weights" (divided by the sum of the weights), see `gadlib.core.classifier.LOSS_NORMS`.
+    other: which action "current_and_other" names, one of `OTHERS`.
     """
     window: int = 8
     long_context: int = 0
@@ -73,6 +77,7 @@ class OADConfig:
     start: str = "short"
     context: str = "current_and_other"
     loss_norm: str = "batch"
+    other: str = "recent"
 
     def __post_init__(self):
         if self.long_tokens is None:
@@ -85,7 +90,7 @@ class OADConfig:
                 raise ValueError(f"OADConfig: {name} must be >= {low} (an integer), got {value!r}")
         if not self.background_weight > 0:
             raise ValueError(f"OADConfig: background_weight must be > 0, got {self.background_weight!r}")
-        for name, allowed in (("start", STARTS), ("context", CONTEXTS), ("loss_norm", LOSS_NORMS)):
+        for name, allowed in (("start", STARTS), ("context", CONTEXTS), ("loss_norm", LOSS_NORMS), ("other", OTHERS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"OADConfig: {name} must be one of {allowed}, got {getattr(self, name)!r}")
 
@@ -119,17 +124,22 @@ def oad_context(labels: np.ndarray, ignored: np.ndarray, cfg: OADConfig) -> np.n
     labels: OAD classes per frame (0 = background); ignored: frames that are no action.
     "current_and_other" (the authors' target): the current frame's class, then the most recent
     action inside the visible short window (frames t - window + 1 .. t) that differs from it
-    ("background, <action>" on a background frame); other = 0 when there is none. "current"
-    (the authors' THUMOS'14 target): the current class only, other = 0.
+    ("background, <action>" on a background frame; cfg.other "dedup_last": the one first seen
+    latest in the window); other = 0 when there is none. "current" (the authors' THUMOS'14
+    target): the current class only, other = 0.
     """
     labels = np.asarray(labels, dtype=np.int64)
     actions = np.where(np.asarray(ignored, dtype=bool), 0, labels)
     other = np.zeros_like(labels)
     if cfg.context == "current_and_other":
-        found = np.zeros(len(labels), dtype=bool)
+        # dedup_last: a frame counts only where its action does not occur earlier in the window
+        previous = previous_same_label(actions) if cfg.other == "dedup_last" else None
+        found, first = np.zeros(len(labels), dtype=bool), np.arange(len(labels)) - cfg.window + 1
         for back in range(min(cfg.window, len(labels))):  # t, t - 1, ...: the most recent first
             seen = np.concatenate([np.zeros(back, np.int64), actions[:len(actions) - back]])
             hit = ~found & (seen != 0) & (seen != labels)
+            if previous is not None:
+                hit &= np.concatenate([np.full(back, -len(labels)), previous[:len(labels) - back]]) < first
             other[hit], found = seen[hit], found | hit
     return np.stack([labels, other], axis=1)
 
@@ -423,31 +433,27 @@ def evaluate_oad(classifier: ActionClassifier, dataset: VideoDataset, subset: st
                  batch_size: int = 64, **predict_kwargs) -> dict:
     """Dense predictions on `subset` and their OAD metrics.
 
-    Returns {"videos": [DensePrediction], "metrics": gadlib.evaluation.metrics.oad_metrics(...) (segment F1,
-    point F1, mAP, ...), "fps": frames scored per second of wall time}. Scored as the authors'
-    evaluation does: mAP on the multi-hot truth as shipped (`Video.multi_hot_truth`) without
-    ignored frames and without the CliffDiving/Diving score switch; F1 with the truth background
-    at ignored frames and the predictions kept there.
-    Note the two rates: `dataset.fps` (video frames per second, for point F1 in seconds) and the
-    returned "fps" (throughput, as the paper's FPS column).
-    Under `accelerate launch` every process must call it (the prediction is shared out, see
-    `predict_dense`); the metrics are computed once, on the main process ("metrics" holds only
-    "fps" on the others).
+    Returns {"videos": [DensePrediction], "metrics": `oad_metrics(...)` and the rate,
+    "batched_frames_per_s": frames scored per second of wall time, batched}. F1: truth background
+    at ignored frames, predictions kept there (as the authors' scripts score it); mAP (their
+    released scripts compute none): the multi-hot truth as shipped, ignored frames out, no
+    CliffDiving/Diving score switch; `scored_as_background` classes count as background. The
+    rate is never the paper's FPS (`streaming.streaming_fps`); "fps" repeats it for older notebooks.
+    Under `accelerate launch` every process calls it; the metrics are computed on the main process.
     """
     videos = dataset.split(subset)
     t0 = time.perf_counter()
     dense = predict_dense(classifier, videos, cfg, batch_size=batch_size, **predict_kwargs)
-    seconds = time.perf_counter() - t0
+    rate = sum(len(d.pred) for d in dense) / (time.perf_counter() - t0)
     metrics = {}
     if is_main_process():
-        names = label_names(dataset, "oad")
-        multi_hot = [v.multi_hot_truth(len(names)) for v in videos]
-        metrics = oad_metrics([d.pred for d in dense], [d.truth for d in dense], [d.scores for d in dense],
-                              dataset.fps, ignored=[d.ignored for d in dense], background=0, class_names=names,
-                              multi_hot_truths=multi_hot if any(m is not None for m in multi_hot) else None)
-    fps = sum(len(d.pred) for d in dense) / seconds
-    # throughput also among the metrics, so `experiment.summarize` reports it per seed
-    return {"videos": dense, "metrics": {**metrics, "fps": fps}, "fps": fps}
+        preds, scores, names = scored_as_background([d.pred for d in dense], [d.scores for d in dense],
+                                                    label_names(dataset, "oad"), dataset.scored_as_background)
+        multi_hot = [v.multi_hot_truth(len(names)) for v in videos] if any(v.also_true is not None for v in videos) else None
+        metrics = oad_metrics(preds, [d.truth for d in dense], scores, dataset.fps, ignored=[d.ignored for d in dense],
+                              background=0, class_names=names, multi_hot_truths=multi_hot)
+    rates = {"batched_frames_per_s": rate, "fps": rate}  # among the metrics too: summarize reports it per seed
+    return {"videos": dense, "metrics": {**metrics, **rates}, **rates}
 
 
 def oad_validator(dataset: VideoDataset, subset: str | None, cfg: OADConfig):

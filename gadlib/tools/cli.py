@@ -35,11 +35,14 @@ from gadlib.lms.build import load_classifier, build_classifier
 from gadlib.data.datasets import VideoDataset, ensure_benchmark, read_coin, read_oad
 from gadlib.evaluation.experiment import OFFLINE_KINDS, Run, Setup, offline_samples, summarize
 from gadlib.evaluation.oad import EpochWindows, evaluate_oad
+from gadlib.evaluation.streaming import streaming_fps
+from gadlib.data.recipe import ambiguous_as_class, exclude_videos
 from gadlib.evaluation.predictions import PREDICTIONS_FILE, save_predictions, table
 from gadlib.core.prompts import LABEL_SET_OF_KIND
 from gadlib.evaluation.results import _write_json
-from gadlib.tools.run_config import (ALIASES, DataConfig, EvalConfig, RunConfig, config_help, load_config,  # noqa: F401
-                         oad_config, parse_overrides, run_key, validate_config)
+from gadlib.tools.run_config import (ALIASES, COIN_FRAMES, DataConfig, EvalConfig, RunConfig,  # noqa: F401
+                                    classifier_options, config_help, frame_rule, load_config, oad_config,
+                                    parse_overrides, run_key, validate_config)
 from gadlib.data.samples import Sample, label_names
 from gadlib.core.sharding import end_process_group
 from gadlib.core.tracking import CURVES_FILE, curve_summary
@@ -66,13 +69,17 @@ def load_data(cfg: DataConfig) -> tuple[VideoDataset, str]:
         root = Path(cfg.path).expanduser()
         if (root / "COIN.json").is_file():
             dataset, layout = read_coin(root, features=cfg.features or "features", fps=cfg.fps,
-                                        missing_features=cfg.missing_features, clip_frames=cfg.clip_frames), "coin"
+                                        missing_features=cfg.missing_features, clip_frames=cfg.clip_frames,
+                                        frame_rule=COIN_FRAMES[cfg.coin_frames][0],
+                                        spans=cfg.coin_task_span == "video", classes=cfg.coin_classes), "coin"
         elif (root / "data_info.json").is_file():
             # "rgb,flow": several feature folders, concatenated per frame (TeSTra's RGB + flow)
             folders = (cfg.features or "rgb_features").split(",")
             dataset = read_oad(root, feature_dir=folders if len(folders) > 1 else folders[0],
                                name=cfg.data_info_key, mmap=cfg.mmap)
             layout = "oad"
+            if cfg.thumos_ambiguous == "class":
+                dataset = ambiguous_as_class(dataset)
         elif not root.is_dir():
             raise FileNotFoundError(f"data.path {root} does not exist: set data.path in the config or "
                                     "pass --data.path FOLDER")
@@ -84,6 +91,13 @@ def load_data(cfg: DataConfig) -> tuple[VideoDataset, str]:
             raise ValueError("data: set either preset (a synthetic benchmark) or path (a data folder)")
         layout = preset(cfg.preset, cfg.size).layout
         dataset = ensure_benchmark(cfg.preset, size=cfg.size)
+        # a preset without an ignored class has nothing to turn into one (a smoke run of paper_thumos)
+        if cfg.thumos_ambiguous == "class" and dataset.oad_info and dataset.oad_info.ignored_column() is not None:
+            dataset = ambiguous_as_class(dataset)
+        if cfg.coin_task_span == "video" and layout == "coin":  # a synthetic video is its annotated span
+            dataset = replace(dataset, videos=[replace(v, span=v.span or (0, len(v.features))) for v in dataset.videos])
+    if cfg.exclude_videos is not None:
+        dataset = exclude_videos(dataset, Path(cfg.exclude_videos).expanduser())
     dataset = _first_videos(_first_videos(dataset, "train", cfg.max_train_videos), "test", cfg.max_test_videos)
     return dataset, layout
 
@@ -97,8 +111,10 @@ def task_kinds(cfg: DataConfig, layout: str) -> tuple[str, ...]:
     return kinds
 
 
+# batched_frames_per_s: dense evaluation's throughput, never the paper's FPS; streaming_fps (with
+# eval.streaming_fps) is the paper's protocol (gadlib.evaluation.streaming).
 OAD_METRICS = ("seg_f1_0.1", "seg_f1_0.25", "seg_f1_0.5", "point_f1_1s", "point_f1_2s", "map", "cap",
-               "frame_acc", "fps")
+               "frame_acc", "batched_frames_per_s")
 
 
 def task_samples(dataset: VideoDataset, cfg: DataConfig, kinds: tuple[str, ...], subset: str,
@@ -109,7 +125,8 @@ def task_samples(dataset: VideoDataset, cfg: DataConfig, kinds: tuple[str, ...],
     if kinds == ("oad",):
         return EpochWindows(dataset, subset, oad_config(cfg), seed)(epoch or 0)
     rng = np.random.default_rng([seed, epoch]) if epoch is not None else None
-    return offline_samples(dataset, subset, cfg.num_frames, kinds, rng=rng, max_frames=cfg.max_frames)
+    return offline_samples(dataset, subset, cfg.num_frames, kinds, rng=rng, max_frames=cfg.max_frames,
+                           rule=frame_rule(cfg))
 
 
 def label_sets(dataset: VideoDataset, kinds: tuple[str, ...]) -> dict[str, list[str]]:
@@ -223,14 +240,17 @@ def run(cfg: RunConfig, overwrite: bool = False, checkpoint: str | Path | None =
     is_oad = kinds == ("oad",)
     # OAD: every frame of every test video (dense, `evaluate_oad`); otherwise the test samples
     test = None if is_oad else offline_samples(dataset, "test", cfg.data.num_frames, kinds,
-                                               max_frames=cfg.data.max_frames)
-    extra = {"background_weight": cfg.data.background_weight, "loss_norm": cfg.data.loss_norm} if is_oad else {}
+                                               max_frames=cfg.data.max_frames, rule=frame_rule(cfg.data))
+    extra = classifier_options(cfg, is_oad)
     backbone = backbone_for_precision(cfg.backbone, cfg.train.mixed_precision)
     decodings = cfg.eval.decodings if cfg.method == "generative" else ["greedy"]
     runs, timing, curves, tables = [], {}, {}, {}
     for seed in seeds:
         if spec is not None:
             classifier, history = load_classifier(checkpoint), History()
+            for key in ("oad_new_tokens", "snap_set", "snap_ties"):  # inference options: the config's
+                if key in extra:
+                    setattr(classifier, key, extra[key])
         else:
             folder = out / ("checkpoint" if len(seeds) == 1 else f"checkpoint-seed{seed}")
             classifier = build_classifier(cfg.method, names, dataset.feature_dim, backbone, seed=seed,
@@ -248,6 +268,9 @@ def run(cfg: RunConfig, overwrite: bool = False, checkpoint: str | Path | None =
             if is_oad:
                 results = {"oad": evaluate_oad(classifier, dataset, "test", oad_config(cfg.data),
                                                cfg.eval.batch_size, **kwargs)}
+                if cfg.eval.streaming_fps and state.is_main_process:  # the paper's FPS: one process, batch 1
+                    results["oad"]["metrics"]["streaming_fps"] = streaming_fps(
+                        classifier, dataset.split("test"), oad_config(cfg.data), **kwargs)
             else:
                 results = evaluate(classifier, test, cfg.eval.batch_size,
                                    mixed_precision=cfg.train.mixed_precision, **kwargs)
@@ -277,7 +300,8 @@ def run(cfg: RunConfig, overwrite: bool = False, checkpoint: str | Path | None =
                "seeds": seeds, "kinds": list(kinds), "num_processes": state.num_processes,
                "eval_only": str(checkpoint) if spec is not None else None,
                "settings": asdict(cfg), "paper": cfg.paper, "timing": timing, "curves": curves,
-               "metrics": summarize(runs, kinds, OAD_METRICS) if is_oad else summarize(runs, kinds),
+               "metrics": (summarize(runs, kinds, OAD_METRICS + ("streaming_fps",) * cfg.eval.streaming_fps)
+                           if is_oad else summarize(runs, kinds)),
                "predictions": PREDICTIONS_FILE,
                "checkpoints": sorted(str(p) for p in out.glob("checkpoint*")),
                "seconds": time.perf_counter() - t0}

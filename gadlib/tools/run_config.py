@@ -21,14 +21,16 @@ from pathlib import Path
 
 import yaml
 
-from gadlib.core.backbone import BackboneConfig
+from gadlib.core.backbone import PROMPT_LAYOUTS, BackboneConfig
+from gadlib.core.gad import GEN_LOSS_NORMS
+from gadlib.core.generative import OAD_NEW_TOKENS, SNAP_SETS, SNAP_TIES
 from gadlib.data.benchmark import PRESETS
 from gadlib.evaluation.experiment import OFFLINE_KINDS
 from gadlib.core.generative import DECODING
 from gadlib.core.methods import METHODS
-from gadlib.evaluation.oad import OADConfig
+from gadlib.evaluation.oad import OTHERS, OADConfig
 from gadlib.core.prompts import LABEL_SET_OF_KIND
-from gadlib.data.samples import MAX_FRAMES, frames_setting
+from gadlib.data.samples import LONG_SPANS, MAX_FRAMES, TASK_SPANS, FrameRule, frames_setting
 from gadlib.core.training import MIXED_PRECISION, TrainConfig
 
 
@@ -55,6 +57,14 @@ class DataConfig:
     (`read_coin` has no default rate: a wrong one would put every segment on the wrong frames).
     data_info_key / mmap: OAD layout only, `read_oad`'s `name` (the data set's key in a
     data_info.json holding several, e.g. TeSTra's "THUMOS", "EK100") and `mmap` (large data sets).
+    The authors' recipe where gadlib's default differs (configs/README.md, the protocol table):
+    thumos_ambiguous: "ignore" (gadlib's: Ambiguous frames are not trained on) or "class" (a 22nd
+    output, `gadlib.data.recipe.ambiguous_as_class`); exclude_videos: a text file of video ids to
+    drop (`gadlib.data.recipe.exclude_videos`); gen_loss_norm: GAD's generation loss, "token" or
+    "sample" (`gadlib.core.gad.GEN_LOSS_NORMS`); oad_other: `gadlib.evaluation.oad.OTHERS`;
+    coin_frames: "round" or "ceil_inclusive" (COIN segment seconds -> frames); coin_task_span:
+    "steps" or "video"; coin_classes: null, "merged" or a class-list file (`read_coin`'s
+    `classes`); long_span: "subsample" or "first" (`gadlib.data.samples.FrameRule`).
     """
     preset: str | None = "coin_like"
     size: str = "cpu"
@@ -78,6 +88,14 @@ class DataConfig:
     fps: float | None = None
     data_info_key: str | None = None
     mmap: bool = False
+    thumos_ambiguous: str = "ignore"
+    exclude_videos: str | None = None
+    gen_loss_norm: str = "token"
+    oad_other: str = "recent"
+    coin_frames: str = "round"
+    coin_task_span: str = "steps"
+    coin_classes: str | None = None
+    long_span: str = "subsample"
 
 
 @dataclass
@@ -85,10 +103,18 @@ class EvalConfig:
     """batch_size: prediction batch (lower it on a 16 GB GPU); decodings: for the generative
     method, "greedy" (the paper's protocol) and / or "exact" (class log-likelihood ranking).
     save_scores: keep every test item's class scores in predictions.npz (float16, N x C: turn it
-    off for thousands of classes over many frames; labels and predictions are kept anyway)."""
+    off for thousands of classes over many frames; labels and predictions are kept anyway).
+    oad_new_tokens / snap_set / snap_ties: the generative method's greedy decoding
+    (`gadlib.core.generative`: cap, snapping set, tie order; gadlib's defaults, the authors' in the
+    paper configs). streaming_fps: also measure the paper's streaming FPS on OAD runs (every test
+    frame at batch 1, `gadlib.evaluation.streaming.streaming_fps`; slow)."""
     batch_size: int = 64
     decodings: list[str] = field(default_factory=lambda: ["greedy"])
     save_scores: bool = True
+    oad_new_tokens: str = "in_all"
+    snap_set: str = "actions"
+    snap_ties: str = "index"
+    streaming_fps: bool = False
 
 
 @dataclass
@@ -113,15 +139,34 @@ RUN_SET = {"train": ("seed", "checkpoint_dir", "log_dir")}
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 SIZES = ("cpu", "gpu")
 MISSING_FEATURES = ("error", "skip")
-# Classifier arguments an OAD run takes from its data config (`oad_config`), never from method_kwargs.
-DATA_SET = ("background_weight", "loss_norm")
+# Classifier arguments a run takes from its config, never from method_kwargs: key -> section.
+DATA_SET = {"background_weight": "data", "loss_norm": "data", "gen_loss_norm": "data",
+            "oad_new_tokens": "eval", "snap_set": "eval", "snap_ties": "eval"}
+AMBIGUOUS = ("ignore", "class")
+COIN_FRAMES = {"round": ("round", "exclusive"), "ceil_inclusive": ("ceil", "inclusive")}  # -> read rule, end frame
+
+
+def frame_rule(d: DataConfig) -> FrameRule:
+    """The `FrameRule` of a run's data config (which frames a COIN sample takes)."""
+    return FrameRule(long_span=d.long_span, end_frame=COIN_FRAMES[d.coin_frames][1], task_span=d.coin_task_span)
+
+
+def classifier_options(cfg: RunConfig, oad: bool) -> dict:
+    """The classifier arguments `cfg` sets outside method_kwargs (`DATA_SET`), for its method:
+    OAD loss weighting, GAD's generation-loss norm, the generative method's decoding."""
+    out = {"background_weight": cfg.data.background_weight, "loss_norm": cfg.data.loss_norm} if oad else {}
+    if cfg.method == "gad":
+        out["gen_loss_norm"] = cfg.data.gen_loss_norm
+    if cfg.method == "generative":
+        out.update({k: getattr(cfg.eval, k) for k in ("oad_new_tokens", "snap_set", "snap_ties")})
+    return out
 
 
 def oad_config(d: DataConfig) -> OADConfig:
     """The `OADConfig` of a run's data config (OAD window layout, GAD's target, loss weighting)."""
     return OADConfig(window=d.window, long_context=d.long_context, long_tokens=d.long_tokens, stride=d.stride,
                      background_weight=d.background_weight, start=d.start, context=d.oad_context,
-                     loss_norm=d.loss_norm)
+                     loss_norm=d.loss_norm, other=d.oad_other)
 
 
 def _coerce(value, hint, key: str, where: str):
@@ -279,7 +324,7 @@ def check_method_kwargs(method: str, kwargs: dict) -> dict:
     hints = typing.get_type_hints(cls.__init__)
     for key, value in kwargs.items():
         if key in DATA_SET:
-            raise ValueError(f"method_kwargs.{key}: set data.{key} instead")
+            raise ValueError(f"method_kwargs.{key}: set {DATA_SET[key]}.{key} instead")
         if key not in allowed:
             raise ValueError(f"method_kwargs {kwargs} do not fit method {method!r}: it takes no argument "
                              f"{key!r} (its arguments: {sorted(allowed)})")
@@ -314,6 +359,7 @@ def validate_config(cfg: RunConfig) -> RunConfig:
         if "oad" in d.kinds and len(d.kinds) > 1 or not d.kinds:
             raise ValueError(f"data.kinds must be some of {list(OFFLINE_KINDS)}, or [oad] alone; got {d.kinds}")
     _one_of("data.missing_features", d.missing_features, MISSING_FEATURES)
+    check_recipe(cfg)
     try:
         frames_setting(d.num_frames, d.max_frames)
     except ValueError as e:
@@ -348,6 +394,26 @@ def validate_config(cfg: RunConfig) -> RunConfig:
     for decoding in cfg.eval.decodings:
         _one_of("eval.decodings", decoding, DECODING)
     return cfg
+
+
+def check_recipe(cfg: RunConfig) -> None:
+    """The recipe keys of configs/README.md's protocol table: closed sets, and the files they name."""
+    d, e = cfg.data, cfg.eval
+    for key, value, allowed in (("data.thumos_ambiguous", d.thumos_ambiguous, AMBIGUOUS),
+                                ("data.gen_loss_norm", d.gen_loss_norm, GEN_LOSS_NORMS),
+                                ("data.oad_other", d.oad_other, OTHERS), ("data.coin_frames", d.coin_frames, COIN_FRAMES),
+                                ("data.coin_task_span", d.coin_task_span, TASK_SPANS),
+                                ("data.long_span", d.long_span, LONG_SPANS),
+                                ("backbone.prompt", cfg.backbone.prompt, PROMPT_LAYOUTS),
+                                ("eval.oad_new_tokens", e.oad_new_tokens, OAD_NEW_TOKENS),
+                                ("eval.snap_set", e.snap_set, SNAP_SETS), ("eval.snap_ties", e.snap_ties, SNAP_TIES)):
+        _one_of(key, value, allowed)
+    for key in ("exclude_videos", "coin_classes"):
+        value = getattr(d, key)
+        is_file = value is None or (key == "coin_classes" and value == "merged") or Path(value).expanduser().is_file()
+        if not is_file:
+            raise ValueError(f"data.{key} = {value!r}: no such file"
+                             + (" (or 'merged': the step names lower-cased and merged)" if key == "coin_classes" else ""))
 
 
 def run_key(method: str, method_kwargs: dict) -> str:
