@@ -266,7 +266,7 @@ plot_latency(timing); plt.title("inference latency per sample (log scale)"); plt
 
 # %% [markdown]
 # ## 5 · Which classes get confused?
-# The paper blames the generative gap on **semantic overlap in the output space**: labels share
+# The paper blames the generative classifier's deficit (on its data) on **semantic overlap in the output space**: labels share
 # sub-words, so early decoding steps are ambiguous. If so, generative errors should land on classes
 # that share the verb (the first words decoded) more often than discriminative errors do. Both
 # directions are counted (an error can keep the verb, the object, or neither), each beside its
