@@ -104,6 +104,19 @@ setup = Setup(backbone=BACKBONE, kinds=("oad",),
 display(pd.DataFrame({p: dataclasses.asdict(c) for p, c in OAD.items()}).T)
 
 # %% [markdown]
+# **Where this notebook departs from the authors' recipe, and why** ([configs/README.md](../configs/README.md)
+# lists every item with its config key; the `paper_*` configs select the authors' choices):
+# - Windows of 8 frames, no long context, and smaller data than the authors' (above): the CPU budget.
+# - The synthetic presets have no THUMOS'14 "Ambiguous" frames, so `thumos_ambiguous` has nothing to
+#   do here (the authors train Ambiguous as a 22nd class).
+# - Generative decoding keeps gadlib's rules (`oad_new_tokens: in_all`, `snap_set: actions`,
+#   `snap_ties: index`): the authors allow 1 + 8 tokens, snap over every name including background,
+#   and break ties alphabetically.
+# - Prompts use the chat layout and GAD's loss the token mean (`prompt: chat`, `gen_loss_norm:
+#   token`), as in notebooks 01–04; GAD's target names the most recent other action (`oad_other: recent`).
+# - Streaming FPS follows the paper's protocol but is measured on one data set and one seed (section 3).
+
+# %% [markdown]
 # ## 1 · The data: streams of actions and background
 # Each preset is written once in the **MAT/TeSTra layout** real OAD features come in
 # (`<features>/<video>.npy`, `target_perframe/<video>.npy`, `data_info.json`) and read back through
@@ -168,11 +181,14 @@ print(inspect.getsource(oad.predict_dense))
 # score of minus the edit distance to every class, so its class ranking is mostly ties; segment
 # and point F1 (computed from the per-frame labels) are the fair comparison, as in the paper.
 #
-# Two speeds per model. **Batched FPS**: frames per second of dense evaluation, many windows per
-# forward pass (how we score a recorded video). **Streaming FPS**, the paper's: a live system gets
-# one frame, returns one prediction at batch 1 (`gadlib.evaluation.streaming.streaming_fps`); the generative
-# classifier decides background at its first generated token (one prefill) and decodes at most
-# 8 tokens on an action frame.
+# Two speeds, never mixed up. **Batched frames/s**: dense evaluation, many windows per forward pass
+# (how we score a recorded video), for every model. **Streaming FPS**, the paper's protocol: every
+# frame of the whole test set predicted on its own at batch 1, its window rebuilt each time, the
+# whole loop's wall time (`gadlib.evaluation.streaming.streaming_fps`); the generative classifier
+# decides background at its first generated token (one prefill) and decodes at most 8 tokens on an
+# action frame. Streaming every test frame of every model would cost minutes on a CPU, so it is
+# measured for the seed-`SEEDS[0]` models on `STREAM_PRESET` only, the data set with the longest
+# labels (where the paper's speed gap is largest).
 
 # %%
 from tqdm.auto import tqdm
@@ -181,7 +197,7 @@ from gadlib.evaluation.oad import run_oad
 from gadlib.evaluation.streaming import streaming_fps
 
 METHODS = ("generative", "discriminative", "gad")
-STREAM_FRAMES = 128   # frames timed per model, pushed one at a time
+STREAM_PRESET = "epic_like"   # streaming FPS (every test frame at batch 1) on this data set, seed SEEDS[0]
 runs = {p: [] for p in PRESETS}
 kept, fps_streaming = {}, {}
 for p in tqdm(PRESETS, desc="presets"):
@@ -189,8 +205,8 @@ for p in tqdm(PRESETS, desc="presets"):
         for method in METHODS:
             out = run_oad(method, data[p], seed, setup, OAD[p], keep_model=True, validate_on="val")
             for name, r in out.items():
-                fps_streaming.setdefault((p, name), []).append(
-                    streaming_fps(r.classifier, data[p].split("test"), OAD[p], max_frames=STREAM_FRAMES))
+                if p == STREAM_PRESET and seed == SEEDS[0]:
+                    fps_streaming[name] = streaming_fps(r.classifier, data[p].split("test"), OAD[p])
                 r.classifier = None   # free it
             runs[p] += out.values()
             if seed == SEEDS[0]:
@@ -205,7 +221,7 @@ METRICS = ("seg_f1_0.1", "seg_f1_0.25", "seg_f1_0.5", "point_f1_1s", "point_f1_2
 
 def preset_summary(runs, preset):
     # experiment.summarize keys are "oad_<metric>"; the results file keys are "<preset>_<metric>"
-    s = summarize(runs, kinds=("oad",), metrics=METRICS + ("fps",))
+    s = summarize(runs, kinds=("oad",), metrics=METRICS + ("batched_frames_per_s",))
     return {m: {f"{preset}_{k[4:]}": v for k, v in stats.items()} for m, stats in s.items()}
 
 from gadlib.evaluation.metrics import mean_std
@@ -214,16 +230,18 @@ summary = {}
 for p in PRESETS:
     for method, stats in preset_summary(runs[p], p).items():
         summary.setdefault(method, {}).update(stats)
-for (p, method), values in fps_streaming.items():
-    summary[method][f"{p}_fps_streaming"] = mean_std(values)
+for method, fps in fps_streaming.items():
+    summary[method][f"{STREAM_PRESET}_streaming_fps"] = mean_std([fps])
 
-table = pd.DataFrame({(p, m): {k: (fmt_mean_std(summary[m][f"{p}_{k}"], scale=1, digits=0) if k.startswith("fps")
+table = pd.DataFrame({(p, m): {k: (fmt_mean_std(summary[m][f"{p}_{k}"], scale=1, digits=0) if k.endswith("_per_s")
                                    else fmt_mean_std(summary[m][f"{p}_{k}"]))
-                               for k in ("seg_f1_0.1", "point_f1_1s", "map", "fps", "fps_streaming")}
+                               for k in ("seg_f1_0.1", "point_f1_1s", "map", "batched_frames_per_s")}
                       for p in PRESETS for m in METHODS}).T
-print(f"% (fps: batched dense evaluation; fps_streaming: one frame at a time at batch 1, the paper's FPS; "
-      f"{STREAM_FRAMES} frames per model), mean ± std over seeds {SEEDS}")
+print(f"% (batched frames/s: dense evaluation, many windows per pass), mean ± std over seeds {SEEDS}")
 display(table)
+n_frames = sum(len(v.features) for v in data[STREAM_PRESET].split("test"))
+print(f"streaming FPS (the paper's protocol: all {n_frames} test frames of {STREAM_PRESET}, batch 1, seed {SEEDS[0]}): "
+      + ", ".join(f"{m} {fps_streaming[m]:.0f}" for m in METHODS))
 
 # %%
 long = pd.DataFrame([{"preset": p, "method": r.method, "seed": r.seed, "metric": k, "value": 100 * r.results["oad"]["metrics"][k]}
@@ -323,7 +341,8 @@ display(pd.DataFrame({m: {k: fmt_mean_std(s[f"epic_like_{k}"]) for k in ("seg_f1
 # 2-layer tiny Llama (Settings). Compare **directions and gaps**, not absolute numbers.
 
 # %%
-# S-F1@0.1 / P-F1@1s / streaming FPS of the paper's OAD table, and its EK100 tokenization study, quoted
+# S-F1@0.1 / P-F1@1s / streaming FPS of the paper's OAD table, and its EK100 tokenization study, quoted;
+# our streaming FPS (same protocol, a CPU and a tiny LM) only where measured: STREAM_PRESET
 from gadlib.evaluation.paper import OAD as PAPER, TOKENIZATION as PAPER_TOKENS
 rows = []
 for p in PRESETS:
@@ -331,8 +350,8 @@ for p in PRESETS:
         s = summary[m]
         rows.append({"data": p, "method": m, "paper S-F1": PAPER[p][m][0], "ours S-F1": 100 * s[f"{p}_seg_f1_0.1"]["mean"],
                      "paper P-F1": PAPER[p][m][1], "ours P-F1": 100 * s[f"{p}_point_f1_1s"]["mean"],
-                     "paper FPS": PAPER[p][m][2], "ours streaming FPS": s[f"{p}_fps_streaming"]["mean"],
-                     "ours batched FPS": s[f"{p}_fps"]["mean"]})
+                     "paper streaming FPS": PAPER[p][m][2],
+                     "ours streaming FPS": s[f"{p}_streaming_fps"]["mean"] if p == STREAM_PRESET else None})
 display(pd.DataFrame(rows).set_index(["data", "method"]).round(1))
 display(pd.DataFrame({m: {"paper S-F1 (EK100)": PAPER_TOKENS[m][0], "ours S-F1 (epic_like)": 100 * token_summary[m]["epic_like_seg_f1_0.1"]["mean"],
                           "paper P-F1 (EK100)": PAPER_TOKENS[m][1], "ours P-F1 (epic_like)": 100 * token_summary[m]["epic_like_point_f1_1s"]["mean"]}
@@ -381,11 +400,12 @@ for p in PRESETS:
     if said_bg > 1.5 * is_bg:   # the shares themselves are listed under part 3's figure
         lines.append(f"  the generative model (seed {SEEDS[0]}) mostly learned to stay silent: see the background "
                      "shares under part 3's figure.")
-    ratio = {k: summary["discriminative"][f"{p}_{k}"]["mean"] / summary["generative"][f"{p}_{k}"]["mean"]
-             for k in ("fps_streaming", "fps")}
-    lines.append(f"  streaming, discriminative ran {ratio['fps_streaming']:.2f}x the generative frames per second "
-                 f"(paper: {PAPER[p]['discriminative'][2] / PAPER[p]['generative'][2]:.2f}x; batched: "
-                 f"{ratio['fps']:.2f}x).")
+    if p == STREAM_PRESET:
+        ratio = fps_streaming["discriminative"] / fps_streaming["generative"]
+        lines.append(f"  streaming FPS (every test frame at batch 1, seed {SEEDS[0]}): discriminative ran {ratio:.2f}x the "
+                     f"generative frames per second (paper: {PAPER[p]['discriminative'][2] / PAPER[p]['generative'][2]:.2f}x).")
+    batched = summary["discriminative"][f"{p}_batched_frames_per_s"]["mean"] / summary["generative"][f"{p}_batched_frames_per_s"]["mean"]
+    lines.append(f"  batched frames/s (dense evaluation, not the paper's protocol): discriminative {batched:.2f}x generative.")
 lines.append(f"- tokenization (epic_like, S-F1@0.1, {len(TOKEN_SEEDS)} seed(s); equality margin ±{MARGIN:g} points): "
              + "; ".join(compare(token_runs, "epic_like", a, b, expect=+1 if rel == ">" else 0, study="tokenization: ")
                          for a, b, rel in TOKENIZATION_CLAIMS)

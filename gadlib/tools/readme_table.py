@@ -173,6 +173,12 @@ def results_05(res: dict) -> str:
                         ("seg_f1_0.1", "seg_f1_0.5", "point_f1_1s", "map"))
                         + f" | {rate(s, p, 'batched_frames_per_s', 'fps')['mean']:.0f} |"
                         + (f" {rate(s, p, 'live_frames_per_s', 'fps_streaming')['mean']:.0f} |" if live else ""))
+    streamed = {p: {k: m[k][f"{p}_streaming_fps"]["mean"] for k in ("generative", "discriminative", "gad")}
+                for p in presets if all(f"{p}_streaming_fps" in m[k] for k in ("generative", "discriminative", "gad"))}
+    for p, fps in streamed.items():
+        rows += ["", f"Streaming FPS, the paper's protocol (every test frame of {p} at batch 1, one seed): "
+                 + ", ".join(f"{k} {v:.0f}" for k, v in fps.items())
+                 + f"; discriminative / generative {fps['discriminative'] / fps['generative']:.2f}x."]
     rows.append("")
     if res.get("differences"):
         rows += difference_lines(res["differences"])
