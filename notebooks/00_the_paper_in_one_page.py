@@ -424,9 +424,10 @@ display(pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: v for n, v in p
 # LM exactly (the paper's remedy for the open-world ability that fine-tuning erodes). The paper
 # uses r 128, α 256 and trains the connector, the heads and the `[CLS]` embedding fully.
 #
-# The CPU lessons use an **embedded tiny Llama** (a few layers, hidden size in the hundreds, trained
-# from scratch with the course) and **fine-tune it fully**: at that size a rank-128 adapter would
-# hold as many weights as the matrix itself. Notebook 04 runs the LoRA path on a GPU.
+# The CPU lessons use an **embedded tiny Llama** (`BackboneConfig()`: a couple of layers, a small
+# hidden size, printed below; randomly initialised and trained in each notebook) and **fine-tune it
+# fully**: at that size a rank-128 adapter would hold more weights than the matrix itself. Notebook 04
+# runs the LoRA path on a pretrained LM on a GPU.
 
 # %%
 from gadlib.core.backbone import BackboneConfig
