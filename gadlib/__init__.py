@@ -1,7 +1,8 @@
 """gadlib: generative vs discriminative MLLM action classifiers, and GAD, at laptop scale.
 
-Start with notebooks/01_generative_vs_discriminative.ipynb. The folders are the layers, each
-importing only those above it in this list:
+Start with notebooks/00_the_paper_in_one_page.ipynb (the terms), then
+notebooks/01_generative_vs_discriminative.ipynb. The folders are the layers, each importing only
+those above it in this list:
   core/        the thin core: backbone (LM + connector + [CLS]), the generative, discriminative and
                GAD classifiers behind one interface, label spaces, the training loop, checkpoints
   data/        videos and samples, the synthetic benchmark, real layouts, readers, converters, features

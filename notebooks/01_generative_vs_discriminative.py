@@ -17,7 +17,7 @@
 # # 01 · Generative vs discriminative vs GAD: step recognition, step forecasting, task recognition
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/01_generative_vs_discriminative.ipynb)
-# · next: [02 · tokenization ablations ➡](02_tokenization_ablations.ipynb)
+# · [⬅ 00 · the paper in one page](00_the_paper_in_one_page.ipynb) · next: [02 · tokenization ablations ➡](02_tokenization_ablations.ipynb)
 #
 # A multimodal LLM (video features → connector → causal LM) can classify an action in two ways
 # (Pang, Chatterjee, Sener, Yao. *On Discriminative vs. Generative classifiers: Rethinking MLLMs for
@@ -579,4 +579,4 @@ print(f"chance level: {measure_chance_same_verb()['same_verb']:.3f} of random er
 
 # %% [markdown]
 # ---
-# next: [02 · tokenization ablations ➡](02_tokenization_ablations.ipynb)
+# [⬅ 00 · the paper in one page](00_the_paper_in_one_page.ipynb) · next: [02 · tokenization ablations ➡](02_tokenization_ablations.ipynb)

@@ -41,6 +41,9 @@ BRANCH = "main"
 # rest are for developing and testing the course, not for running its notebooks.
 NOT_ON_COLAB = ("torch", "jupyterlab", "jupytext", "nbmake", "pytest", "pytest-xdist")
 TITLES: dict[str, str] = {"04_gad_finetuning": "04 · GAD fine-tuning"}  # where the file name does not read well
+# Notebooks to read, without graded exercises (so without a student edition): every other one has an
+# "## Exercises" section (tests/test_course.py checks both ways).
+READINGS = ("00_the_paper_in_one_page",)
 EXERCISES_HEADING = "## Exercises"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"

@@ -1,0 +1,573 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · The paper in one page: tasks, data, metrics, classifiers, statistics
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/gad-lab/gad-lab/blob/main/notebooks/00_the_paper_in_one_page.ipynb)
+# · next: [01 · generative vs discriminative ➡](01_generative_vs_discriminative.ipynb)
+#
+# Pang, Chatterjee, Sener, Yao. *On Discriminative vs. Generative classifiers: Rethinking MLLMs for
+# Action Understanding.* ICLR 2026, [arXiv:2603.02546](https://arxiv.org/abs/2603.02546).
+#
+# Read this first. It trains nothing and runs in well under a minute: every word the later
+# notebooks use is defined here once, with a tiny example computed by `gadlib`, and each section
+# has a fixed anchor the other notebooks link to.
+#
+# | section | terms |
+# |---|---|
+# | [the question](#the-question) | MLLM, closed-set classifier, semantic overlap, the paper's four claims |
+# | [tasks](#tasks) | [step recognition, step forecasting, task recognition](#offline-tasks) (COIN); [online action detection](#oad) (OAD) |
+# | [data sets](#datasets) | COIN, THUMOS'14, CrossTask, EPIC-Kitchens-100, Ego4D-GoalStep and their synthetic look-alikes (`coin_like`, ...) |
+# | [metrics](#metrics) | [top-1](#top-1), [segment F1](#segment-f1) (S-F1), [point F1](#point-f1) (P-F1), [per-frame mAP](#per-frame-map) |
+# | [classifiers](#classifiers) | [generative](#generative), [discriminative](#discriminative), [GAD](#gad), [tokenization mappings](#tokenization), [misclassification diversity](#misclassification-diversity) |
+# | [headline numbers](#headline-numbers) | the paper's tables we compare against |
+# | [LoRA](#lora) | low-rank adapters; why the CPU lessons fine-tune a tiny LM fully |
+# | [statistics](#statistics) | [paired difference](#paired-difference), [95 % interval](#bootstrap-interval), [verdicts](#verdicts), [seeds needed](#seeds-needed) |
+# | [takeaway](#takeaway) | and two [questions](#questions) |
+
+# %%
+# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
+import sys, os
+if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
+    # !git clone -q --depth 1 --branch main https://github.com/gad-lab/gad-lab /content/gad-lab
+    # !grep -v -E '^(torch|jupyterlab|jupytext|nbmake|pytest|pytest-xdist)[=<>~ ]' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
+    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
+
+# %%
+# %matplotlib inline
+import time
+import numpy as np, pandas as pd
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+T0 = time.perf_counter()
+pd.set_option("display.max_colwidth", 80)
+
+# %% [markdown]
+# <a id="the-question" name="the-question"></a>
+#
+# ## 1 · The question
+#
+# A **multimodal LLM (MLLM)** here is: pre-extracted visual features of the video frames → a small
+# **connector** (an MLP) that maps each visual token into the LM's embedding space → a **causal
+# language model** (the paper: Llama-3.2-1B-Instruct) that reads those tokens followed by a
+# question ("What is the action in the video?"). Used as a **closed-set classifier**, it must
+# output one of a fixed list of class names. It can do that in two ways: *generate* the class name
+# as text, or *discriminate* with a classification head. The paper's four claims, and the notebook
+# that tests each at laptop scale:
+#
+# 1. **Discriminative beats generative**, in accuracy and in speed. The cause is **semantic overlap
+#    in the output space**: short action labels share words and sub-word tokens across classes
+#    ("add sugar", "add salt", "add meat"), so the first tokens a generative model decodes are
+#    ambiguous. → [notebook 01](01_generative_vs_discriminative.ipynb), [notebook 05](05_online_action_detection.ipynb)
+# 2. **Shared tokens, not meaning, cause the gap** (the [tokenization study](#tokenization)).
+#    → [notebook 02](02_tokenization_ablations.ipynb)
+# 3. **[GAD](#gad)** (Generation-Assisted Discriminative) improves on discriminative: keep the head,
+#    add an LM loss on generated context text during training only.
+#    → [notebook 04](04_gad_finetuning.ipynb) (and the GAD rows of 01 and 05)
+# 4. **Generative errors are more diverse**: spread over more wrong classes
+#    ([misclassification diversity](#misclassification-diversity)). → [notebook 03](03_misclassification_diversity.ipynb)
+
+# %% [markdown]
+# <a id="tasks" name="tasks"></a>
+#
+# ## 2 · The tasks
+#
+# <a id="offline-tasks" name="offline-tasks"></a>
+#
+# ### Offline: step recognition, step forecasting, task recognition (COIN)
+#
+# A procedural video (say, "make tea") is a sequence of **steps** ("boil water", "add tea bag", ...)
+# separated by **background** frames where no step happens. Offline, the model sees a whole clip:
+#
+# * **step recognition**: the frames of step *i* → the name of step *i*;
+# * **step forecasting** (next-step prediction, "next" in tables): the frames of step *i* → the name
+#   of step *i + 1*, which is not yet visible;
+# * **task recognition**: the whole video → its task ("make tea").
+#
+# The paper trains the three jointly in one model, one head for steps (shared by recognition and
+# forecasting) and one for tasks, each with its own question. Below: one synthetic COIN-like video,
+# and the three kinds of samples it gives.
+
+# %%
+from gadlib.data.benchmark import PRESETS, generate_benchmark, preset
+from gadlib.core.prompts import PROMPTS
+
+# one video per task is enough to show the labels (the class names do not depend on the video count)
+coin = generate_benchmark(preset("coin_like", videos_per_task=1, test_fraction=0.0))
+video = coin.videos[0]
+steps = [coin.step_names[s.label] for s in video.segments]
+task = coin.task_names[video.task]
+rows = [("step recognition", PROMPTS["step"], f"frames of step {i + 1}", steps[i], f"{steps[i]}. {task}.")
+        for i in range(2)]
+rows += [("step forecasting", PROMPTS["next"], f"frames of step {i + 1}", steps[i + 1], f"{steps[i + 1]}. {task}.")
+         for i in range(2)]
+rows += [("task recognition", PROMPTS["task"], "the whole video", task, f"{task}.")]
+print(f"video {video.video_id}, task “{task}”: " + " → ".join(steps))
+pd.DataFrame(rows, columns=["sample", "question (the prompt)", "the model sees", "target class",
+                            "GAD's generated context (training only)"])
+
+# %% [markdown]
+# <a id="oad" name="oad"></a>
+#
+# ### Online action detection (OAD)
+#
+# A video arrives as a **stream**, frame by frame. At every frame *t* the model must say what is
+# happening *now*: one label per frame (an action class or **background**), seeing **only frames up
+# to t**, never the future. One prediction's input is a short window of recent frames ending at *t*
+# (plus, in the paper, up to 128 earlier frames of long context); its target is the label of frame
+# *t*. Collecting the predictions of every frame gives a per-frame label sequence, which the
+# [OAD metrics](#metrics) compare with the truth. The paper runs OAD on THUMOS'14, CrossTask,
+# EPIC-Kitchens-100 and Ego4D-GoalStep; notebooks 03 and 05 run it on their look-alikes.
+
+# %%
+from gadlib.lessons.diagrams import plot_strips
+
+NAMES = ["background", "pour", "stir"]            # a hand-made stream: class 0 is background
+truth = np.array([0, 1, 1, 1, 0, 2, 2, 2, 2, 0])   # ten frames, one label each
+plot_strips({"truth": truth}, NAMES, fps=1, window=(2, 5))
+plt.title("OAD: the prediction for frame 5 sees a window of past frames only; its target is frame 5's label")
+plt.show()
+
+# %% [markdown]
+# <a id="datasets" name="datasets"></a>
+#
+# ## 3 · Five data sets and their synthetic look-alikes
+#
+# The paper's data sets are large video collections; their features cannot be downloaded here and
+# would not train on a laptop. `gadlib.data.benchmark` generates a **seeded synthetic benchmark**
+# instead, with one **preset** per data set that mimics its *structure* (number of classes, how
+# much the label words overlap, long tail, label length, frame rate), never its content. First, the
+# real data sets (facts from the paper; label examples are written in each data set's style, not
+# quoted from its files):
+
+# %%
+REAL = pd.DataFrame([
+    ("COIN", "instructional videos of everyday tasks (repairs, cooking, crafts)",
+     "180 tasks, ~750-780 steps", "step: “remove the tire”, “tighten the screws”; task: “change car tire”",
+     "step recognition / forecasting, task recognition", "SigLIP, 2 fps, 10 tokens per frame", "coin_like"),
+    ("THUMOS'14", "untrimmed sports videos, long background stretches",
+     "20 actions + background", "“BaseballPitch”, “CliffDiving”, “HighJump”, “PoleVault”",
+     "OAD", "TeSTra features, 4 fps", "thumos_like"),
+    ("CrossTask", "instructional videos (cooking, car care)",
+     "105 steps + background", "“add flour”, “whisk mixture”, “pour milk”, “jack up car”",
+     "OAD", "DINOv2, 1 fps", "crosstask_like"),
+    ("EPIC-Kitchens-100", "first-person (head-mounted) video of unscripted kitchen work",
+     "~3800 verb-noun actions + background", "“take plate”, “open fridge”, “wash knife”, “turn-on tap”",
+     "OAD", "TeSTra features, 4 fps", "epic_like"),
+    ("Ego4D-GoalStep", "long first-person videos of goal-directed procedures",
+     "511 steps + background", "long descriptions: “add the chopped onions to the pan”",
+     "OAD", "DINOv2, 1 fps", "goalstep_like"),
+], columns=["data set", "what it films", "classes (paper)", "label style (examples)", "tasks in the paper",
+            "features (paper)", "gadlib preset"]).set_index("data set")
+REAL
+
+# %% [markdown]
+# And the presets: each generated here at its `cpu` size (the notebooks' default on a laptop; a
+# GPU run uses the larger `gpu` size), with four of its class names and its word overlap
+# (`label_overlap_stats`: mean words per label, and how many classes share a class's first word,
+# itself included: the overlap that makes a generative classifier's first token ambiguous).
+
+# %%
+from gadlib.data.vocabulary import label_overlap_stats
+
+presets = {}
+for data_set, name in REAL["gadlib preset"].items():
+    d = generate_benchmark(preset(name, videos_per_task=1, test_fraction=0.0))
+    stats = label_overlap_stats(d.step_names)
+    presets[name] = {"mimics": data_set, "classes (cpu / gpu size)": f"{len(d.step_names)} / {preset(name, 'gpu').num_classes}",
+                     "fps": d.fps, "four generated class names": ", ".join(f"“{n}”" for n in d.step_names[:4]),
+                     "words per label": round(stats["mean_words"], 1),
+                     "classes per first word": round(stats["classes_per_first_word"], 1)}
+assert set(presets) == set(PRESETS)   # every preset gadlib has is in the table
+pd.DataFrame(presets).T
+
+# %% [markdown]
+# `coin_like` and `crosstask_like` have the same class count and word overlap at `cpu` size, so the
+# same seed gives them the same class names; their videos differ (COIN-like: several visual tokens
+# per frame and a task per video for task recognition; CrossTask-like: one token per frame, streams
+# for OAD). `thumos_like` labels share no first word (THUMOS'14's classes are distinct sports),
+# `epic_like` crowds many classes onto few verbs and nouns with a long tail, and `goalstep_like` has
+# long descriptive labels.
+
+# %% [markdown]
+# <a id="metrics" name="metrics"></a>
+#
+# ## 4 · Metrics, each on a hand-made 10-frame example
+#
+# The same ten frames as above (at 1 fps, so one frame is one second), and a prediction with three
+# typical faults: it starts "pour" two frames late and holds it one frame too long, and it drops
+# "stir" for one frame in the middle (a **flicker**).
+
+# %%
+from gadlib.evaluation.metrics import oad_metrics, per_frame_map, point_f1, segment_f1, segments
+
+FPS = 1.0
+pred = np.array([0, 0, 0, 1, 1, 2, 2, 0, 2, 0])
+plot_strips({"truth": truth, "prediction": pred}, NAMES, fps=FPS)
+plt.show()
+print("true segments      (class, first frame, end):", segments(truth))
+print("predicted segments (class, first frame, end):", segments(pred))
+
+# %% [markdown]
+# <a id="top-1" name="top-1"></a>
+#
+# ### Top-1 accuracy
+#
+# The share of samples whose highest-scoring class is the true one (top-5: the true class is among
+# the five best). It is the metric of the offline COIN tasks, one sample per step or video
+# (`gadlib.core.training.accuracy_metrics`). Computed per frame of a stream it is **frame accuracy**,
+# which the OAD papers do not report: it cannot tell one late start from many scattered errors.
+
+# %%
+top1 = float(np.mean(pred == truth))
+print(f"top-1 over the ten frames read as ten samples: {int((pred == truth).sum())} of {len(truth)} right = {top1:.2f}")
+
+# %% [markdown]
+# <a id="segment-f1" name="segment-f1"></a>
+#
+# ### Segment F1 at IoU 0.1 (S-F1)
+#
+# The paper's main OAD metric. Cut both sequences into **segments** (runs of one label, background
+# dropped). Each predicted segment, in time order, takes the true segment of the same class that it
+# overlaps most; it is a true positive (TP) if their **IoU** (intersection over union of the two
+# frame ranges) is at least 0.1 and that true segment was not taken yet, otherwise a false positive
+# (FP). True segments never taken are false negatives (FN). F1 = 2 TP / (2 TP + FP + FN). The
+# paper also reports IoU 0.25 and 0.5 (stricter overlap). A flicker splits one segment in two and
+# costs an FP, however short it is.
+
+# %%
+print(f"S-F1@0.1 = {segment_f1([pred], [truth], iou=0.1):.2f}   "
+      f"S-F1@0.5 = {segment_f1([pred], [truth], iou=0.5):.2f}")
+
+# %% [markdown]
+# Here: "pour" predicted on frames 3-4 against the true 1-3 overlaps with IoU 1/4 (a TP at 0.1, an FP at
+# 0.5, where the true "pour" also becomes an FN); the first "stir" piece takes the true "stir" (IoU 2/4);
+# the second piece finds it taken: an FP.
+
+# %% [markdown]
+# <a id="point-f1" name="point-f1"></a>
+#
+# ### Point F1 on action starts within 1 s (P-F1)
+#
+# Only the **start** of each segment counts. A predicted start is a TP when the nearest true start
+# has the same class, is at most 1 s away and was not matched before; F1 as above (the paper also
+# reports 2 s). It rewards detecting an action *early*, which is what an online system is for: a
+# model that is always late keeps its segment F1 and loses its point F1.
+
+# %%
+print(f"P-F1@1s = {point_f1([pred], [truth], fps=FPS, seconds=1.0):.2f}   "
+      f"P-F1@2s = {point_f1([pred], [truth], fps=FPS, seconds=2.0):.2f}")
+
+# %% [markdown]
+# "pour" starts two seconds late: a miss at 1 s, a hit at 2 s. "stir" starts on time; its second
+# piece's start is an FP at both tolerances.
+
+# %% [markdown]
+# <a id="per-frame-map" name="per-frame-map"></a>
+#
+# ### Per-frame mAP
+#
+# The older OAD convention (MAT / TeSTra): it uses the model's **scores**, not its argmax. For each
+# action class, rank all frames by that class's score and compute the average precision (AP) of the
+# ranking against the frames that truly show the class; mAP is the mean over classes, background
+# excluded. It does not care about segments at all: a score that flickers around the argmax
+# threshold costs nothing if the ranking is good. Below, hand-made scores whose argmax is the
+# prediction above.
+
+# %%
+scores = np.array([  # [frame, class]: background, pour, stir
+    [.8, .1, .1], [.5, .4, .1], [.5, .45, .05], [.2, .7, .1], [.3, .6, .1],
+    [.1, .2, .7], [.1, .1, .8], [.5, .1, .4], [.2, .1, .7], [.7, .1, .2]])
+assert (scores.argmax(1) == pred).all()
+print(f"per-frame mAP = {per_frame_map([scores], [truth]):.2f}")
+pd.DataFrame(oad_metrics([pred], [truth], [scores], fps=FPS), index=["this example"]).round(2)
+
+# %% [markdown]
+# `oad_metrics` computes them all at once, as notebooks 03-05 do (`cap`: calibrated AP, a variant
+# of mAP that does not depend on how much background a data set has). On real data the per-video
+# counts (TP, FP, FN) are **summed over all test videos** before F1 is computed.
+
+# %% [markdown]
+# <a id="classifiers" name="classifiers"></a>
+#
+# ## 5 · Three classifiers on one MLLM
+#
+# All three read the same input: visual tokens, then the question. They differ in what comes after.
+
+# %%
+from gadlib.lessons.diagrams import plot_classifiers
+plot_classifiers(label="add sugar", goal="make tea")
+plt.show()
+
+# %% [markdown]
+# <a id="generative" name="generative"></a>
+#
+# ### Generative
+#
+# The LM **decodes the label text** token by token (greedy: the most likely next token each time),
+# then the text is **snapped** to the nearest class name by edit distance (the number of character
+# insertions, deletions and substitutions), since free text may not be a class name exactly.
+# Training: next-token cross-entropy on the label's tokens. Cost: one forward pass for the input
+# plus one per generated token, so longer labels are slower. In OAD the paper's generative model
+# decides **background** at its first generated token. (Notebook 01 also tries *exact class
+# scoring*, the likelihood of every class name, which removes decoding errors; not in the paper.)
+
+# %%
+from rapidfuzz.distance import Levenshtein  # what gadlib's snapping (LabelSpace.snap) computes
+
+classes = ["add sugar", "add salt", "add meat", "pour water", "stir mixture"]
+for generated in ["add salt", "add sugr", "add sa"]:
+    distance = [Levenshtein.distance(generated, c) for c in classes]
+    print(f"generated “{generated}” → edit distances {distance} → class “{classes[int(np.argmin(distance))]}”")
+print("The first word alone (“add”) fits three classes: the overlap the paper blames.")
+
+# %% [markdown]
+# <a id="discriminative" name="discriminative"></a>
+#
+# ### Discriminative
+#
+# A learnable **`[CLS]` query** embedding is appended after the video and the question. The LM's
+# last-layer hidden state at `[CLS]` (it has attended to everything before it) feeds a **linear
+# head** with one output per class; the prediction is the argmax. Training: cross-entropy over the
+# classes; the LM's own output layer is unused. Cost: one forward pass, whatever the label length.
+# Class names never enter the model: to the head, "add sugar" and "add salt" are just two indices.
+#
+# <a id="gad" name="gad"></a>
+#
+# ### GAD: Generation-Assisted Discriminative
+#
+# The discriminative model, plus, **during training only**, an LM loss on **context text generated
+# after `[CLS]`**: L = L_cls + λ · L_gen with λ = 1. The head still decides; the generation task
+# shapes what the LM's states encode. What is generated matters: the task goal for the COIN steps
+# (target "<step>. <task>.", the last column of the [tasks](#offline-tasks) table above), the
+# previous action for OAD ("<current action>, <last other action in the window>"). The order is
+# "discriminate first, then generate". At inference the generation branch is dropped: **same cost
+# as discriminative**. Notebook 04 runs the paper's ablations (ordering, what to generate, λ, an
+# extra head for the context instead, two-stage training, no `[CLS]`).
+#
+# <a id="tokenization" name="tokenization"></a>
+#
+# ### The tokenization study (generative only)
+#
+# To separate *meaning* from *shared tokens*, the paper changes how each label is written as tokens:
+#
+# * **text**: the tokenizer's own sub-words (the baseline);
+# * **rand** (random, consistent): every sub-word replaced by a random token, the same sub-word by
+#   the same random token in every label: meaning removed, overlap kept;
+# * **desync** (random, independent): the same sub-word in different labels gets different random
+#   tokens: overlap removed, multi-token labels kept;
+# * **extend**: one new vocabulary token per label: single-step generation, a discriminative head
+#   merged into the LM head.
+#
+# rand ≈ text and desync ≈ extend ≈ discriminative: shared tokens, not meaning, make the gap.
+#
+# <a id="misclassification-diversity" name="misclassification-diversity"></a>
+#
+# ### Misclassification diversity
+#
+# For each class, take its wrong predictions and compute the **entropy** (in nats) of which classes
+# they went to; average over classes. Low: a class's errors go to one or two confusers. High: they
+# spread over many. The paper reports higher entropy for generative models (errors driven by shared
+# words: "add sugar" mistaken for "add meat", "add spices") but does not publish its formula;
+# notebook 03 defines one and controls for the number of errors.
+
+# %% [markdown]
+# <a id="headline-numbers" name="headline-numbers"></a>
+#
+# ## 6 · The paper's headline numbers
+#
+# Quoted once, in `gadlib.evaluation.paper`; every notebook sets its own results beside these. The
+# look-alikes are not the real data sets and the CPU model is tiny, so compare **directions** (who
+# is ahead), never values. The paper's Ego4D-GoalStep OAD row is not quoted there: no notebook
+# reproduces it (notebook 03 uses that data set's entropy numbers).
+
+# %%
+from gadlib.evaluation import paper
+
+fmt = lambda v: "–" if v is None else f"{v:.1f}"   # as printed in the paper
+oad = pd.DataFrame({method: {name: f"{fmt(sf1)} / {fmt(pf1)} ({fmt(fps)} FPS)"
+                             for name, res in paper.OAD.items() for sf1, pf1, fps in [res[method]]}
+                    for method in ("generative", "discriminative", "gad")})
+oad.index = [f"{REAL.index[REAL['gadlib preset'] == n][0]} OAD: S-F1 / P-F1 (streaming FPS)" for n in oad.index]
+coin_rows = pd.DataFrame({m: {"COIN top-1 (Llama-3.2-1B): step / next / task": " / ".join(fmt(v) for v in paper.COIN[m].values())}
+                          for m in paper.COIN})
+display(Markdown(f"**Main tables** ({paper.CITATION}; no FPS printed for GAD: it infers as discriminative does):"))
+display(pd.concat([oad, coin_rows]).fillna(""))
+display(Markdown("**Tokenization study** (EPIC-Kitchens-100 OAD, S-F1 / P-F1) and **misclassification "
+                 "entropy** (nats):"))
+display(pd.DataFrame({k.removeprefix("gen_"): [f"{fmt(a)} / {fmt(b)}"] for k, (a, b) in paper.TOKENIZATION.items()},
+                     index=["generative, by label mapping: S-F1 / P-F1"]))
+display(pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: v for n, v in paper.ERROR_ENTROPY.items()}))
+
+# %% [markdown]
+# <a id="lora" name="lora"></a>
+#
+# ## 7 · LoRA, and what the CPU lessons do instead
+#
+# Fine-tuning every weight of a 1B-parameter LM is costly. **LoRA** (low-rank adaptation) freezes
+# each chosen weight matrix W of the LM (here: the attention projections q, k, v, o and the MLP's
+# gate, up, down) and learns a low-rank update beside it: W x + (α / r) · B A x, with A of shape
+# r × d_in and B of shape d_out × r. Only A and B train, and removing them restores the original
+# LM exactly (the paper's remedy for the open-world ability that fine-tuning erodes). The paper
+# uses r 128, α 256 and trains the connector, the heads and the `[CLS]` embedding fully.
+#
+# The CPU lessons use an **embedded tiny Llama** (`BackboneConfig()`: a couple of layers, a small
+# hidden size, printed below; randomly initialised and trained in each notebook) and **fine-tune it
+# fully**: at that size a rank-128 adapter would hold more weights than the matrix itself. Notebook 04
+# runs the LoRA path on a pretrained LM on a GPU.
+
+# %%
+from gadlib.core.backbone import BackboneConfig
+
+tiny = BackboneConfig()   # the CPU lessons' LM
+for what, d in [("Llama-3.2-1B projection, hidden size 2048", 2048), (f"embedded tiny LM, hidden size {tiny.hidden_size}", tiny.hidden_size)]:
+    full, lora = d * d, tiny.lora_r * (d + d)
+    print(f"{what}: full matrix {full:,} weights, LoRA r={tiny.lora_r}: {lora:,} ({lora / full:.0%} of the matrix)")
+
+# %% [markdown]
+# <a id="statistics" name="statistics"></a>
+#
+# ## 8 · The statistics vocabulary
+#
+# Every comparison in notebooks 01-05 ("is A better than B, as the paper says?") is reported the same
+# way. Below, gadlib's own functions on made-up per-sample hits of two methods, A and B, over three
+# **seeds** (a seed fixes the model's random initialisation and data order; a new seed is a new
+# training run).
+#
+# <a id="paired-difference" name="paired-difference"></a>
+#
+# **Paired difference.** A − B in points (percentage points of the metric), computed per seed on
+# the *same* test samples and the *same* seeds, then averaged over seeds. Pairing cancels what the
+# two share (an easy seed, a hard test sample).
+#
+# <a id="bootstrap-interval" name="bootstrap-interval"></a>
+#
+# **95 % hierarchical-bootstrap interval.** Two sources of noise move the difference: the seed and
+# the finite test set. The bootstrap redraws both, in that order: draw seeds with replacement, then
+# test units (samples, or whole videos for OAD) with replacement inside each drawn seed, the same
+# draws for A and B, and recompute the difference thousands of times. The middle 95 % of those
+# differences is the interval (`gadlib.evaluation.intervals.hierarchical_bootstrap`).
+
+# %%
+from gadlib.evaluation.intervals import hierarchical_bootstrap, judge, takeaway
+
+rng = np.random.default_rng(0)
+N = 1000   # test samples per seed
+
+def hits(p_correct, seeds=3):
+    """Per seed, per test sample: [correct, 1] (the counts hierarchical_bootstrap sums)."""
+    return [np.stack([rng.random(N) < p, np.ones(N)], 1) for p in np.atleast_1d(p_correct) * np.ones(seeds)]
+
+top1_of = lambda counts: counts[..., 0] / counts[..., 1]   # the statistic: pooled hits / samples
+A, B = hits([0.62, 0.60, 0.64]), hits([0.55, 0.52, 0.56])
+iv = hierarchical_bootstrap(A, B, top1_of)
+print(f"A − B per seed: {np.round(iv.per_seed, 1)} points; mean {iv.mean:+.1f}, 95 % interval "
+      f"[{iv.ci95[0]:+.1f}, {iv.ci95[1]:+.1f}]")
+
+# %% [markdown]
+# <a id="verdicts" name="verdicts"></a>
+#
+# **Verdicts** (`judge`) say what an interval means for a claim of the paper:
+#
+# * a direction claim ("A > B"): **holds** when the interval excludes 0 on the paper's side,
+#   **opposite** when it excludes 0 on the other side, **unresolved** when it contains 0 (this run
+#   cannot tell the two apart, which is not evidence that they are equal);
+# * an equality claim ("A ≈ B", e.g. rand ≈ text) with a margin: **equivalent** when the whole
+#   interval lies within ± the margin, **differs** when it lies wholly outside, else **unresolved**;
+# * **one seed: no verdict**: with a single seed the interval resamples test units only and misses
+#   the seed-to-seed spread, so it is shown but not judged;
+# * **not testable**: a side **collapsed** (predicts one class on ≥ 95 % of its outputs), or a run
+#   stopped at its epoch cap without **converging** (the notebooks train each model until a held-out
+#   validation score stops improving); a defect of the run, not a finding.
+#
+# <a id="seeds-needed" name="seeds-needed"></a>
+#
+# **seeds_needed**: from the per-seed differences' spread, about how many seeds this scale would
+# need before its interval would usually clear 0 for an effect as large as the paper's: a rough
+# planning number (`seeds_needed`'s docstring gives the formula).
+#
+# The notebooks end with a table like this one (`takeaway`); here each verdict on made-up data:
+
+# %%
+cases = [
+    ("A > B (paper: +5.0)", A, B, dict(expect=+1, paper_effect=5.0)),
+    ("B > A (paper: +5.0), the opposite claim", B, A, dict(expect=+1, paper_effect=5.0)),
+    ("A > B, a small effect (paper: +1.0)", hits(0.60), hits(0.59), dict(expect=+1, paper_effect=1.0)),
+    ("A ≈ B within ±5 points", hits(0.60), hits(0.60), dict(expect=0, margin=5.0)),
+    ("A ≈ B within ±2 points", A, B, dict(expect=0, margin=2.0)),
+    ("A > B on one seed", hits(0.62, seeds=1), hits(0.55, seeds=1), dict(expect=+1, paper_effect=5.0)),
+    ("A > B, but a run did not converge", A, B, dict(expect=+1, paper_effect=5.0, converged=False)),
+]
+judged = [(claim, judge(hierarchical_bootstrap(a, b, top1_of), **kw)) for claim, a, b, kw in cases]
+display(Markdown(takeaway(judged)))
+pd.DataFrame({claim: {"verdict": d["verdict"], "paper inside the interval": d["paper_inside"],
+                      "half width (points)": round(d["half_width"], 1), "seeds_needed": d["seeds_needed"]}
+              for claim, d in judged}).T
+
+# %% [markdown]
+# <a id="takeaway" name="takeaway"></a>
+#
+# ## 9 · Takeaway
+#
+# * One MLLM, two read-outs: **generate the label text** and snap it to a class, or read a **`[CLS]`
+#   state into a linear head**. The paper finds the head more accurate and faster, because short
+#   labels share tokens and make the generated first tokens ambiguous; **GAD** adds a generation
+#   loss in training only and keeps the head's cost.
+# * Offline tasks (step recognition, step forecasting, task recognition) are scored by **top-1**;
+#   online action detection by **segment F1 at IoU 0.1** and **point F1 within 1 s**, which punish
+#   flicker and late starts that frame accuracy and per-frame mAP overlook.
+# * The look-alikes copy the data sets' structure, not their videos, and the CPU model is tiny:
+#   read every result as a **paired difference with a 95 % interval and a verdict**, and compare
+#   its direction with the paper, not its size.
+#
+# Next: [notebook 01](01_generative_vs_discriminative.ipynb) trains the three classifiers.
+#
+# <a id="questions" name="questions"></a>
+#
+# ## Questions to think about (ungraded)
+#
+# 1. **Which metric moves?** In the [metrics](#metrics) example, change the prediction so that
+#    "stir" no longer flickers (frame 7 predicted "stir"). Before running it, say which of top-1,
+#    S-F1@0.1, P-F1@1s and mAP change, and in which direction; then check with `oad_metrics`.
+# 2. **Where should generation hurt most?** Using the preset table (words per label, classes per
+#    first word), rank the five look-alikes by how much you expect a generative classifier to trail
+#    a discriminative one, and say which number drives your ranking. Does Ego4D-GoalStep's long,
+#    distinctive labels make the gap larger or smaller (think of the paper's stated limitations)?
+#
+# <details><summary>Hints</summary>
+#
+# 1. Top-1 gains one frame; the two "stir" pieces merge into one segment, so the FP of the second
+#    piece disappears from both F1s; mAP changes only if the scores' ranking changes.
+# 2. Overlap of first words (classes per first word) is the paper's mechanism; the authors note that
+#    the benefit of discriminative shrinks when labels are long and distinctive, but long labels
+#    also make generative decoding slower.
+#
+# </details>
+
+# %%
+from gadlib.evaluation.results import save_results
+
+elapsed = time.perf_counter() - T0
+path = save_results("00_the_paper_in_one_page", {
+    "profile": "cpu", "seconds": elapsed, "trains": False,
+    "worked_example": {"truth": truth.tolist(), "pred": pred.tolist(), "fps": FPS, "top1": top1,
+                       "oad_metrics": oad_metrics([pred], [truth], [scores], fps=FPS)}})
+print(f"saved {path.name} (this notebook trains nothing: only its run time and the worked example); "
+      f"run time {elapsed:.0f} s")
+
+# %% [markdown]
+# ---
+# next: [01 · generative vs discriminative ➡](01_generative_vs_discriminative.ipynb)
