@@ -68,7 +68,7 @@ pd.Series(versions()).to_frame("version").T
 # them is measured every `VAL_EVERY` epochs, training stops once `PATIENCE` epochs have passed
 # without a gain of more than `MIN_DELTA`, and the best validated weights are kept (`MAX_EPOCHS` only
 # caps the budget). On a GPU the profile switches to the larger benchmark; to use
-# a real LM, set `BACKBONE = BackboneConfig(name="meta-llama/Llama-3.2-1B-Instruct")` (LoRA with the
+# a real LM, set `BACKBONE = BackboneConfig(name="meta-llama/Llama-3.2-1B-Instruct")` ([LoRA](00_the_paper_in_one_page.ipynb#lora) with the
 # paper's r 128 / alpha 256 is applied automatically to a pretrained model) and `LR = 1e-4`.
 
 # %%

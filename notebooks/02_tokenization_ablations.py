@@ -20,10 +20,10 @@
 # · [⬅ 01 · generative vs discriminative](01_generative_vs_discriminative.ipynb) · next: [03 · misclassification diversity ➡](03_misclassification_diversity.ipynb)
 #
 # The paper's tokenization study (Pang, Chatterjee, Sener, Yao, ICLR 2026,
-# [arXiv:2603.02546](https://arxiv.org/abs/2603.02546); EPIC-Kitchens-100 online action detection,
+# [arXiv:2603.02546](https://arxiv.org/abs/2603.02546); [EPIC-Kitchens-100](00_the_paper_in_one_page.ipynb#datasets) [online action detection](00_the_paper_in_one_page.ipynb#oad),
 # generative classifiers only) changes only *how labels become tokens* and keeps everything else fixed:
 #
-# | mapping | what it keeps | paper, EK100 S-F1 |
+# | mapping | what it keeps | paper, EK100 [S-F1](00_the_paper_in_one_page.ipynb#segment-f1) |
 # |---|---|---|
 # | **text**: the tokenizer's sub-words | meaning and overlap | 16.7 |
 # | **rand**: each sub-word → a random token, the same one in every label | overlap, not meaning | 16.8 |
@@ -32,6 +32,9 @@
 # | discriminative (for comparison) | | 23.2 |
 #
 # Their reading: meaning does not matter, **tokens shared between classes** do.
+#
+# New to the paper's terms (the tasks, the five data sets, S-F1 / P-F1 / mAP, the three classifiers,
+# LoRA, the verdicts)? [00 · the paper in one page](00_the_paper_in_one_page.ipynb) introduces each in a few lines.
 #
 # **You will:** (1) rerun that table on a synthetic EPIC-Kitchens-like benchmark (hundreds of
 # verb-noun classes, long tail), several seeds (`SEEDS` in the settings); (2) then do what the paper could not: vary the data on

@@ -23,13 +23,16 @@
 # **generative** classifier gets a class wrong, its wrong answers are spread over more classes
 # than a **discriminative** classifier's, and they are semantically driven ("add sugar" mistaken
 # for "add meat" or "add spices"). The paper reports an entropy score over each class's wrong
-# predictions on online action detection: generative 0.76 / 1.3 / 1.8 vs discriminative
-# 0.66 / 0.79 / 1.5 on CrossTask / EPIC-Kitchens-100 / Ego4D-GoalStep. It does not publish the formula.
+# predictions on [online action detection](00_the_paper_in_one_page.ipynb#oad): generative 0.76 / 1.3 / 1.8 vs discriminative
+# 0.66 / 0.79 / 1.5 on [CrossTask / EPIC-Kitchens-100 / Ego4D-GoalStep](00_the_paper_in_one_page.ipynb#datasets). It does not publish the formula.
 #
 # A raw entropy over errors is easy to misread: **a classifier that errs more gets a higher
 # entropy by sampling alone.** This notebook defines the score, measures it with that bias
 # controlled, places it between "always the same confuser" and "random", and then asks *why* the
 # errors go where they go.
+#
+# New to the paper's terms (the tasks, the five data sets, S-F1 / P-F1 / mAP, the three classifiers,
+# LoRA, the verdicts)? [00 · the paper in one page](00_the_paper_in_one_page.ipynb) introduces each in a few lines.
 #
 # **You will:** write the score down and watch its sampling bias; train generative, discriminative
 # and GAD classifiers (same backbone and data, each trained to convergence) on CrossTask-, EPIC- and

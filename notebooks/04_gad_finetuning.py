@@ -23,14 +23,17 @@
 # [arXiv:2603.02546](https://arxiv.org/abs/2603.02546)) keeps the discriminative `[CLS]` head and,
 # during fine-tuning only, adds an LM loss on *context text generated after `[CLS]`*:
 # `L = L_cls + λ · L_gen`. The context, as the authors write it: the **answer, then the task goal**
-# for COIN samples ("<step>. <task>.", "<next step>. <task>.", "<task>.") and **"<current action>,
+# for [COIN](00_the_paper_in_one_page.ipynb#datasets) samples ("<step>. <task>.", "<next step>. <task>.", "<task>.") and **"<current action>,
 # <most recent other action in the window>"** for online action detection. At inference the
 # generation branch is dropped: GAD costs exactly what the discriminative classifier costs.
 #
 # This is the notebook for a **GPU kernel** (Colab, or any CUDA Jupyter): there it fine-tunes a
-# real pretrained LM the paper's way (Llama-3.2-1B-Instruct, LoRA r 128 / α 256, bf16, lr 1e-4).
+# real pretrained LM the paper's way (Llama-3.2-1B-Instruct, [LoRA](00_the_paper_in_one_page.ipynb#lora) r 128 / α 256, bf16, lr 1e-4).
 # On a CPU (CI, laptops) the *same cells* run the embedded tiny random-init Llama at a small size,
 # so the notebook stays tested. One switch, `PROFILE`, picks the sizes.
+#
+# New to the paper's terms (the tasks, the five data sets, S-F1 / P-F1 / mAP, the three classifiers,
+# LoRA, the verdicts)? [00 · the paper in one page](00_the_paper_in_one_page.ipynb) introduces each in a few lines.
 #
 # **You will:** fine-tune GAD on the three offline COIN-like tasks and on an online-action-detection
 # stream; run **every ablation of the paper's GAD section** under one roof (ordering, what to

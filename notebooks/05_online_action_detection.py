@@ -33,6 +33,9 @@
 #   of the same class?
 # * **per-frame mAP**: the older convention (MAT / TeSTra).
 #
+# New to the paper's terms (the tasks, the five data sets, S-F1 / P-F1 / mAP, the three classifiers,
+# LoRA, the verdicts)? [00 · the paper in one page](00_the_paper_in_one_page.ipynb) introduces each in a few lines.
+#
 # **You will:** train the generative, discriminative and GAD classifiers on three synthetic OAD
 # benchmarks shaped like THUMOS'14, CrossTask and EPIC-Kitchens-100; evaluate every frame of every
 # test video in a streaming fashion; compare with the paper's table; scrub through a test video to
