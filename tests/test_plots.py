@@ -246,7 +246,8 @@ def test_confusion_vs_pools_sparse_token_groups_and_uses_a_linear_axis():
 
     def table(method):
         return pd.DataFrame([{"data": "x", "method": method, "shared label tokens": k, "pairs": len(v),
-                              "confusion rate (%)": v.mean(), "standard error (%)": v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan}
+                              "confusion rate (%)": v.mean(),
+                              "standard error (%)": v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan}
                              for k, v in rates.items()])
     look = pd.DataFrame([{"data": "x", "method": m, "visual similarity quintile": q, "pairs": 50, "confusion rate (%)": q,
                           "standard error (%)": 0.1} for m in ("gad", "generative") for q in range(1, 6)])

@@ -171,7 +171,7 @@ def _keep_inside(ax, texts, margin: float = 0.02) -> None:
         changed = False
         if ax.get_xscale() == "linear" and (lo[0] < min(x0, x1) or hi[0] > max(x0, x1)):
             span = max(x1, hi[0]) - min(x0, lo[0])
-            ax.set_xlim(min(x0, lo[0] - margin * span) if lo[0] < x0 else x0, max(x1, hi[0] + margin * span) if hi[0] > x1 else x1)
+            ax.set_xlim(lo[0] - margin * span if lo[0] < x0 else x0, hi[0] + margin * span if hi[0] > x1 else x1)
             changed = True
         if ax.get_yscale() == "linear" and not ax.yaxis_inverted() and (lo[1] < y0 or hi[1] > y1):
             span = max(y1, hi[1]) - min(y0, lo[1])

@@ -55,15 +55,17 @@ def sample_figure(dataset, samples_by_kind: dict, results: dict, kind: str, inde
     fig.axes[0].set_title(f"{KIND_TITLES[kind]} sample {index} of video {video.video_id}: "
                           f"truth = {names[sample.target]!r}", fontsize=10)
     column = 0.165   # each prediction's column, as a share of the axes' width
+    rows = [fig.add_subplot(grid[row]) for row in range(1, 1 + len(results))]
+    for ax in rows:
+        ax.axis("off")
+    fig.tight_layout()   # the final widths, before measuring what fits in a column
     renderer = fig.canvas.get_renderer()
-    for row, (method, res) in enumerate(results.items(), start=1):
+    for ax, (method, res) in zip(rows, results.items()):
         scores = res[kind]["scores"][index]
         top_k = np.argsort(-scores, kind="stable")[:k]
-        ax = fig.add_subplot(grid[row])
-        ax.axis("off")
         # the method name in its own left column, so it never sits on the first prediction
         ax.text(0, 0.5, method.replace("_", "\n", 1), fontsize=9, weight="bold", va="center", transform=ax.transAxes)
-        room = column * ax.get_position().width * fig.get_figwidth() * fig.dpi - 6   # pixels
+        room = column * ax.get_window_extent(renderer).width - 6   # pixels
         for j, c in enumerate(top_k):
             bold = c == sample.target
             t = ax.text(0.19 + j * column, 0.5, "", fontsize=9, va="center", transform=ax.transAxes,
