@@ -16,6 +16,7 @@ from matplotlib.container import BarContainer  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 from gadlib.data.videos import Segment  # noqa: E402
+from gadlib.lessons import comparisons as C  # noqa: E402
 from gadlib.lessons import plots as P  # noqa: E402
 
 # every method name the notebooks plot
@@ -228,7 +229,7 @@ def test_error_entropy_legend_beside_the_panels_and_coinciding_nulls_said():
             for s in (0, 1):
                 rows.append({"data": p, "method": m, "seed": s, "error_entropy": 1.4, "error_entropy_mm": 1.7,
                              "error_entropy_matched": 1.3, "null_uniform": 2.2, "null_prior": prior})
-    fig = P.plot_error_entropy(pd.DataFrame(rows), ["a_like", "b_like"], ["generative", "discriminative", "gad"],
+    fig = C.plot_error_entropy(pd.DataFrame(rows), ["a_like", "b_like"], ["generative", "discriminative", "gad"],
                                {"a_like": {"generative": 0.7}})
     a, b = fig.axes
     assert "coincide" not in a.get_title() and "coincide" in b.get_title()
@@ -251,7 +252,7 @@ def test_confusion_vs_pools_sparse_token_groups_and_uses_a_linear_axis():
                              for k, v in rates.items()])
     look = pd.DataFrame([{"data": "x", "method": m, "visual similarity quintile": q, "pairs": 50, "confusion rate (%)": q,
                           "standard error (%)": 0.1} for m in ("gad", "generative") for q in range(1, 6)])
-    fig = P.plot_confusion_vs(pd.concat([table("gad"), table("generative")]), look, ["x"], ["gad", "generative"], min_pairs=20)
+    fig = C.plot_confusion_vs(pd.concat([table("gad"), table("generative")]), look, ["x"], ["gad", "generative"], min_pairs=20)
     top, bottom = fig.axes[:2]
     assert top.get_yscale() == bottom.get_yscale() == "linear"
     assert [t.get_text() for t in top.get_xticklabels()] == ["0", "1", "2", "≥3"]
@@ -268,7 +269,7 @@ def test_confusion_vs_pools_sparse_token_groups_and_uses_a_linear_axis():
 def test_paper_bars_colour_by_method_hatch_by_data_set_legend_below():
     from gadlib.evaluation.paper import OAD_ABLATIONS
     order = ["generative", "discriminative", "gad", "gad_extra_head", "two_stage", "no_cls"]
-    ax = P.plot_paper_bars(OAD_ABLATIONS, order)
+    ax = C.plot_paper_bars(OAD_ABLATIONS, order)
     plain, hatched = [c for c in ax.containers if isinstance(c, BarContainer)][:2]
     for bars in (plain, hatched):
         assert [tuple(np.round(b.get_facecolor()[:3], 4)) for b in bars] == \

@@ -15,7 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from gadlib.lessons.plots import _LANE_PT, KIND_TITLES, class_palette, fit_timeline, plot_timeline, timeline_lanes
+from gadlib.lessons.colors import class_palette
+from gadlib.lessons.plots import KIND_TITLES
+from gadlib.lessons.timelines import _LANE_PT, fit_timeline, plot_timeline, timeline_lanes
 from gadlib.core.prompts import LABEL_SET_OF_KIND
 from gadlib.data.samples import label_names
 
