@@ -52,3 +52,30 @@ def test_explorer_draws_once_per_change_and_clamps_the_sample(monkeypatch):
     assert calls[2:] == [("task", 4)] and index.max == 4
     kind.value = "next"
     assert calls[3:] == [("next", 4)] and index.max == 119
+
+
+def test_sample_figure_long_bold_names_fit_their_columns(dataset, monkeypatch):
+    """A 16-letter class name set in bold ('pour brown sugar', the truth) ran into the next column."""
+    samples = {"step": step_recognition_samples(dataset, "test", num_frames=2)}
+    C = len(label_names(dataset, "steps"))
+    long = ["pour brown sugar", "sand brown sugar", "hammer brown sugar", "pour black pepper", "boil baking soda",
+            "place mayonnaise", "clamp shower head", "chop extension cord"]
+    target = samples["step"][0].target
+    names = [f"class {i}" for i in range(C)]
+    names[target] = long[0]
+    for i, name in zip([c for c in range(C) if c != target], long[1:]):
+        names[i] = name
+    monkeypatch.setattr(widgets, "label_names", lambda ds, kind: names)
+    scores = np.zeros((len(samples["step"]), C))
+    scores[0] = -np.arange(C, dtype=float)   # class order: the long names first
+    scores[0, target] = 1.0   # the truth (bold) first, then the long names
+    fig = widgets.sample_figure(dataset, samples, {"generative_exact": {"step": {"scores": scores}}}, "step", 0)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = fig.axes[1].texts
+    assert texts[1].get_weight() == "bold"
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not boxes[i].overlaps(boxes[j]), (texts[i].get_text(), texts[j].get_text())
+    plt.close(fig)

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gadlib.evaluation.oad import DensePrediction  # noqa: E402
-from gadlib.lessons.widgets import _class_colours, oad_timeline_explorer, oad_timeline_figure  # noqa: E402
+from gadlib.lessons.widgets import oad_timeline_explorer, oad_timeline_figure, timeline_colours  # noqa: E402
 
 
 def _video(video_id, truth, shift):
@@ -15,13 +15,14 @@ def _video(video_id, truth, shift):
                            np.zeros(len(truth), bool))
 
 
-def test_class_colours_are_distinct_and_only_background_is_grey():
+def test_timeline_colours_are_distinct_and_only_background_is_grey():
     for n in (2, 8, 21, 61, 201):
-        c = _class_colours(n)
-        assert c.shape == (n, 4)
-        assert len({tuple(np.round(x, 4)) for x in c}) == n
-        assert np.ptp(c[0, :3]) == 0  # background: grey
-        assert (np.ptp(c[1:, :3], axis=1) > 0.1).all()  # every action: a colour
+        rows = [np.arange(n), np.arange(n)[::-1]]
+        c = timeline_colours(rows)
+        assert sorted(c) == list(range(n))
+        assert len({tuple(np.round(x, 4)) for x in c.values()}) == n   # one colour per class shown
+        assert np.ptp(c[0][:3]) == 0  # background: grey
+        assert all(np.ptp(c[k][:3]) > 0.1 for k in range(1, n))  # every action: a colour
 
 
 def test_timeline_rows_are_truth_then_each_methods_prediction():
@@ -31,9 +32,9 @@ def test_timeline_rows_are_truth_then_each_methods_prediction():
     fig = oad_timeline_figure(preds, names, video=0, start=2, length=6)
     ax = fig.axes[0]
     image = ax.images[0].get_array()
-    colours = _class_colours(len(names))
     expected = [np.asarray(truth)[2:8]] + [p[0].pred[2:8] for p in preds.values()]
-    np.testing.assert_allclose(image, np.stack([colours[r] for r in expected]))
+    colours = timeline_colours(expected)
+    np.testing.assert_allclose(image, np.stack([[colours[c] for c in r] for r in expected]))
     assert [t.get_text() for t in ax.get_yticklabels()] == ["truth", "generative", "discriminative"]
     assert {t.get_text() for t in ax.get_legend().get_texts()} == {"c3", "c5"}  # c7 lies outside frames 2-7
     plt.close(fig)

@@ -6,32 +6,146 @@ from __future__ import annotations
 
 from collections import Counter
 
+import matplotlib.collections as mcoll
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.container import BarContainer
+
+# the colours and timelines live in their own modules; the notebooks import them from here too
+from gadlib.lessons.colors import ALIASES, METHOD_COLORS, class_palette, method_color, method_family  # noqa: F401
+from gadlib.lessons.timelines import fit_timeline, plot_timeline, plot_timelines, timeline_lanes  # noqa: F401
 
 KIND_TITLES = {"step": "step recognition", "next": "step forecasting", "task": "task recognition",
                "oad": "online action detection"}
-# One colour per method in every notebook's figures (seaborn's colour-blind palette).
-METHOD_COLORS = dict(zip(("generative", "discriminative", "gad"), sns.color_palette("colorblind", 3)))
 
 
-def method_color(method: str):
-    """The method's colour; a variant ("gen_rand", "gad_previous_action") takes its family's."""
-    family = "generative" if method.startswith("gen") else method.split("_")[0]
-    return METHOD_COLORS.get(family, "grey")
-
-
-def label_bars(ax, fmt: str = "{:.1f}") -> None:
-    """Write each bar's value at its end; a bar of exactly 0 reads "0 (collapsed)", so that a
-    classifier that never predicts an action is not mistaken for a missing bar."""
-    for container in ax.containers:
-        if not hasattr(container, "orientation"):
+def _data_extent(ax, bar, horizontal: bool) -> tuple[float, float]:
+    """Lowest and highest value of the bar, its error bar and the dots drawn over it (data units)."""
+    x0, x1 = (bar.get_y(), bar.get_y() + bar.get_height()) if horizontal else (bar.get_x(), bar.get_x() + bar.get_width())
+    value = bar.get_width() if horizontal else bar.get_height()
+    base = bar.get_x() if horizontal else bar.get_y()
+    lo, hi = min(base, base + value), max(base, base + value)
+    eps = 1e-9 * max(1.0, abs(x1 - x0))
+    for line in ax.lines:   # seaborn's / matplotlib's error bars and caps: data-coordinate lines over the bar
+        if line.get_transform() is not ax.transData:
             continue
-        sizes = [b.get_width() if container.orientation == "horizontal" else b.get_height() for b in container]
-        ax.bar_label(container, labels=["0 (collapsed)" if v == 0 else fmt.format(v) for v in sizes],
-                     fontsize=7, padding=2)
+        pos, val = (line.get_ydata(), line.get_xdata()) if horizontal else (line.get_xdata(), line.get_ydata())
+        pos, val = np.asarray(pos, float), np.asarray(val, float)
+        ok = np.isfinite(pos) & np.isfinite(val)   # seaborn joins an error bar and its caps with NaN gaps
+        if ok.any() and (pos[ok] >= x0 - eps).all() and (pos[ok] <= x1 + eps).all():
+            lo, hi = min(lo, val[ok].min()), max(hi, val[ok].max())
+    for coll in ax.collections:  # the seeds' dots (scatter / stripplot), not hlines or error LineCollections
+        if not isinstance(coll, mcoll.PathCollection) or coll.get_offset_transform() is not ax.transData:
+            continue
+        off = np.asarray(coll.get_offsets(), float).reshape(-1, 2)
+        pos, val = (off[:, 1], off[:, 0]) if horizontal else (off[:, 0], off[:, 1])
+        inside = (pos >= x0 - eps) & (pos <= x1 + eps) & np.isfinite(val)
+        if inside.any():
+            lo, hi = min(lo, val[inside].min()), max(hi, val[inside].max())
+    for coll in ax.collections:  # matplotlib errorbar(): LineCollection segments along the bar's centre
+        if not isinstance(coll, mcoll.LineCollection) or coll.get_transform() is not ax.transData:
+            continue
+        for seg in coll.get_segments():
+            seg = np.asarray(seg, float)
+            if len(seg) != 2:
+                continue
+            pos, val = (seg[:, 1], seg[:, 0]) if horizontal else (seg[:, 0], seg[:, 1])
+            if (pos >= x0 - eps).all() and (pos <= x1 + eps).all() and abs(pos[0] - pos[1]) <= eps:
+                lo, hi = min(lo, val.min()), max(hi, val.max())
+    return lo, hi
+
+
+def label_bars(ax, fmt: str = "{:.1f}", fontsize: float = 7) -> list:
+    """Write each bar's value just past the far end of whatever is drawn over it: its error bar, its
+    caps and the seeds' dots (call it after those are drawn), so no label is struck through. A bar of
+    exactly 0 reads "0 (collapsed)", so that a classifier that never predicts an action is not mistaken
+    for a missing bar. The value axis grows to keep every label inside the axes. Returns the labels."""
+    texts = []
+    for container in ax.containers:
+        if not isinstance(container, BarContainer) or not hasattr(container, "orientation"):
+            continue
+        horizontal = container.orientation == "horizontal"
+        for bar in container:
+            value = bar.get_width() if horizontal else bar.get_height()
+            if not np.isfinite(value):
+                continue
+            lo, hi = _data_extent(ax, bar, horizontal)
+            negative = value < 0
+            end = lo if negative else hi
+            centre = bar.get_y() + bar.get_height() / 2 if horizontal else bar.get_x() + bar.get_width() / 2
+            label = "0 (collapsed)" if value == 0 else fmt.format(value)
+            sign = -1 if negative else 1
+            if horizontal:
+                t = ax.annotate(label, (end, centre), xytext=(3 * sign, 0), textcoords="offset points",
+                                ha="right" if negative else "left", va="center", fontsize=fontsize)
+            else:
+                t = ax.annotate(label, (centre, end), xytext=(0, 2 * sign), textcoords="offset points",
+                                ha="center", va="top" if negative else "bottom", fontsize=fontsize)
+            t.bar_value_end = end   # where the error bar / dots end (tests read it)
+            texts.append(t)
+    _keep_inside(ax, texts)
+    return texts
+
+
+def _keep_inside(ax, texts, margin: float = 0.02) -> None:
+    """Widen the value axes so that every text lies inside the axes (the texts keep their offsets
+    in points, so a wider axis only moves them inwards)."""
+    if not texts:
+        return
+    fig = ax.figure
+    for _ in range(3):
+        renderer = fig.canvas.get_renderer()
+        inv = ax.transData.inverted()
+        boxes = [inv.transform(t.get_window_extent(renderer)) for t in texts]
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        lo = np.min([b.min(0) for b in boxes], axis=0)
+        hi = np.max([b.max(0) for b in boxes], axis=0)
+        changed = False
+        if ax.get_xscale() == "linear" and (lo[0] < min(x0, x1) or hi[0] > max(x0, x1)):
+            span = max(x1, hi[0]) - min(x0, lo[0])
+            ax.set_xlim(lo[0] - margin * span if lo[0] < x0 else x0, hi[0] + margin * span if hi[0] > x1 else x1)
+            changed = True
+        if ax.get_yscale() == "linear" and not ax.yaxis_inverted() and (lo[1] < y0 or hi[1] > y1):
+            span = max(y1, hi[1]) - min(y0, lo[1])
+            ax.set_ylim(lo[1] - margin * span if lo[1] < y0 else y0, hi[1] + margin * span if hi[1] > y1 else y1)
+            changed = True
+        if not changed:
+            return
+
+
+def method_bars(df: pd.DataFrame, category: str, value: str, order=None, ax=None, horizontal: bool = False,
+                fmt: str = "{:.2f}", color_of=None):
+    """One bar per method (mean over seeds, +/- 1 std error bar), in the method's colour, the seeds as
+    black dots, the value past the error bar's end. df: long table, one row per (method, seed)."""
+    order = list(order) if order is not None else list(dict.fromkeys(df[category]))
+    color_of = color_of or method_color
+    ax = ax or plt.subplots(figsize=(max(4.0, 1.1 * len(order)), 3) if not horizontal else (6, 0.35 * len(order) + 1))[1]
+    stats = df.groupby(category)[value].agg(["mean", "std", "count"]).reindex(order)
+    pos = np.arange(len(order))
+    err = stats["std"].where(stats["count"] > 1).fillna(0).to_numpy()
+    colors = [color_of(m) for m in order]
+    kw = dict(color=colors, capsize=3, error_kw=dict(ecolor="0.2", lw=1.2))
+    if horizontal:
+        ax.barh(pos, stats["mean"], xerr=err, **kw)
+        ax.set_yticks(pos, order)
+        ax.invert_yaxis()
+        ax.set_xlabel(value)
+    else:
+        ax.bar(pos, stats["mean"], yerr=err, **kw)
+        ax.set_xticks(pos, order, rotation=20 if len(order) > 4 else 0, ha="right" if len(order) > 4 else "center")
+        ax.set_ylabel(value)
+    where = {m: i for i, m in enumerate(order)}
+    rows = df[df[category].isin(where)]
+    jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(rows))
+    p = rows[category].map(where).to_numpy() + jitter
+    if horizontal:
+        ax.scatter(rows[value], p, color="k", s=9, zorder=3)
+    else:
+        ax.scatter(p, rows[value], color="k", s=9, zorder=3)
+    label_bars(ax, fmt)
+    return ax
 
 
 def learning_curves(runs) -> pd.DataFrame:
@@ -90,12 +204,12 @@ def per_seed_table(summary: dict, metric: str = "top1") -> pd.DataFrame:
 
 
 def plot_accuracy(summary: dict, metric: str = "top1", ax=None, chance: dict | None = None):
-    """Grouped bars: mean over seeds with +/- 1 std error bars, one group per task."""
+    """Grouped bars: mean over seeds with +/- 1 std error bars, one group per task, one colour per
+    method (`method_color`); each value sits above its error bar and dots; the legend beside the axes."""
     df = per_seed_table(summary, metric)
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
     sns.barplot(df, x="task", y=metric, hue="method", errorbar="sd", capsize=0.1, ax=ax,
                 palette={m: method_color(m) for m in df["method"].unique()})
-    label_bars(ax, "{:.2f}")
     # one black per method: a plain color= with hue is a deprecated gradient palette in seaborn 0.13
     sns.stripplot(df, x="task", y=metric, hue="method", dodge=True, palette=["k"] * df["method"].nunique(),
                   size=3, legend=False, ax=ax)
@@ -103,19 +217,48 @@ def plot_accuracy(summary: dict, metric: str = "top1", ax=None, chance: dict | N
         for i, (task, c) in enumerate(chance.items()):
             ax.hlines(c, i - 0.45, i + 0.45, colors="grey", linestyles=":", label="chance" if i == 0 else None)
     ax.set_ylim(0, 1)
+    label_bars(ax, "{:.2f}")   # after the error bars and dots it must clear; may raise the top past 1
     ax.set_ylabel(f"{metric} accuracy")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))   # beside the bars, never over them
     return ax
 
 
-def plot_latency(timing: dict, ax=None):
-    """Per-sample inference latency at batch 1 and batched, per method."""
-    df = pd.DataFrame([{"method": m, "batch": b, "ms per sample": t[k]}
-                       for m, t in timing.items()
-                       for b, k in (("batch 1", "ms_per_sample_b1"), ("batched", "ms_per_sample_batched"))])
-    ax = ax or plt.subplots(figsize=(6, 3))[1]
-    sns.barplot(df, x="method", y="ms per sample", hue="batch", ax=ax)
-    ax.set_yscale("log")
+def plot_latency(timing: dict, axes=None, batched: int | None = 32):
+    """Per-sample inference latency, one panel per batch size (batch 1 | batched), each on its own
+    linear axis, one bar per method in the method's colour with its value written above it.
+    timing: {method: {"ms_per_sample_b1", "ms_per_sample_batched"}}. Returns the two axes."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    methods = list(timing)
+    for ax, key, title in zip(axes, ("ms_per_sample_b1", "ms_per_sample_batched"),
+                              ("batch 1", f"batched ({batched} per batch)" if batched else "batched")):
+        ax.bar(range(len(methods)), [timing[m][key] for m in methods], color=[method_color(m) for m in methods])
+        ax.set_xticks(range(len(methods)), methods, rotation=15 if len(methods) > 3 else 0,
+                      ha="right" if len(methods) > 3 else "center", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("ms per sample")
+        label_bars(ax, "{:.2f}")
+    axes[0].figure.suptitle("inference latency per sample (each panel its own scale)", fontsize=11)
+    axes[0].figure.tight_layout()
+    return axes
+
+
+def plot_class_frequency(counts, ax=None, title: str = "class frequency (long tail)"):
+    """Training segments per class, classes by rank, on a linear axis, so that classes without a
+    single training segment show (shaded, with their number) instead of falling off a log axis."""
+    counts = np.sort(np.asarray(counts))[::-1]
+    ax = ax or plt.subplots(figsize=(7, 2.4))[1]
+    ax.bar(range(len(counts)), counts, width=1.0, color="0.35")
+    zero = int((counts == 0).sum())
+    if zero:
+        ax.axvspan(len(counts) - zero - 0.5, len(counts) - 0.5, color="0.5", alpha=0.25, hatch="//", lw=0)
+        ax.annotate(f"{zero} classes with\nno training segment", (len(counts) - zero / 2 - 0.5, 0),
+                    xytext=(len(counts) - zero - 0.03 * len(counts), 0.5), textcoords=("data", "axes fraction"),
+                    ha="right", va="center", fontsize=8, arrowprops=dict(arrowstyle="->", lw=0.8, color="0.2"))
+    ax.set_xlim(-0.5, len(counts) - 0.5)
+    ax.set_xlabel("class rank")
+    ax.set_ylabel("train segments")
+    ax.set_title(title)
     return ax
 
 
@@ -156,18 +299,3 @@ def error_sharing(pred, targets, names: list[str]) -> dict:
     same = np.array([[split_label(a)[0] == split_label(b)[0], split_label(a)[1] == split_label(b)[1]]
                      for a, b in errors])
     return {"errors": len(errors), "same_verb": float(same[:, 0].mean()), "same_object": float(same[:, 1].mean())}
-
-
-def plot_timeline(video, step_names: list[str], ax=None, highlight: int | None = None):
-    """One video's step segments on a time axis (frames); background is left blank."""
-    ax = ax or plt.subplots(figsize=(9, 1.6))[1]
-    colors = plt.cm.tab20(np.linspace(0, 1, 20))
-    for i, seg in enumerate(video.segments):
-        ax.barh(0, seg.end - seg.start, left=seg.start, color=colors[seg.label % 20],
-                edgecolor="k" if i == highlight else "none", lw=2)
-        ax.text((seg.start + seg.end) / 2, 0, step_names[seg.label], ha="center", va="center",
-                fontsize=7, rotation=20)
-    ax.set_xlim(0, len(video.features))
-    ax.set_yticks([])
-    ax.set_xlabel("frame")
-    return ax

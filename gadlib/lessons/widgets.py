@@ -13,10 +13,11 @@ import textwrap
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 from IPython.display import Markdown, display
 
-from gadlib.lessons.plots import KIND_TITLES, plot_timeline
+from gadlib.lessons.colors import class_palette
+from gadlib.lessons.plots import KIND_TITLES
+from gadlib.lessons.timelines import _LANE_PT, fit_timeline, plot_timeline, timeline_lanes
 from gadlib.core.prompts import LABEL_SET_OF_KIND
 from gadlib.data.samples import label_names
 
@@ -47,25 +48,36 @@ def sample_figure(dataset, samples_by_kind: dict, results: dict, kind: str, inde
     names = label_names(dataset, LABEL_SET_OF_KIND[kind])
     video = next(v for v in dataset.videos if v.video_id == sample.video_id)
     # 8 inches wide: JupyterLab shows it near full size in a 1024-px window, so 9-pt labels stay readable
-    fig = plt.figure(figsize=(8, 1.6 + 0.8 * len(results)))
-    grid = fig.add_gridspec(1 + len(results), 1, height_ratios=[1.2] + [1] * len(results))
+    lanes = timeline_lanes(video, dataset.step_names, 0.775 * 8)
+    top = 1.2 + lanes * _LANE_PT / 72 / 0.8   # the timeline's row grows with its rows of labels
+    fig = plt.figure(figsize=(8, 0.8 * (top + len(results)) + 0.6))
+    grid = fig.add_gridspec(1 + len(results), 1, height_ratios=[top] + [1] * len(results))
     seg = next((i for i, s in enumerate(video.segments) if s.start == sample.frame), None)
     plot_timeline(video, dataset.step_names, ax=fig.add_subplot(grid[0]), highlight=seg)
     fig.axes[0].set_title(f"{KIND_TITLES[kind]} sample {index} of video {video.video_id}: "
                           f"truth = {names[sample.target]!r}", fontsize=10)
-    for row, (method, res) in enumerate(results.items(), start=1):
-        scores = res[kind]["scores"][index]
-        top = np.argsort(-scores, kind="stable")[:k]
-        ax = fig.add_subplot(grid[row])
+    column = 0.165   # each prediction's column, as a share of the axes' width
+    rows = [fig.add_subplot(grid[row]) for row in range(1, 1 + len(results))]
+    for ax in rows:
         ax.axis("off")
+    fig.tight_layout()   # the final widths, before measuring what fits in a column
+    renderer = fig.canvas.get_renderer()
+    for ax, (method, res) in zip(rows, results.items()):
+        scores = res[kind]["scores"][index]
+        top_k = np.argsort(-scores, kind="stable")[:k]
         # the method name in its own left column, so it never sits on the first prediction
         ax.text(0, 0.5, method.replace("_", "\n", 1), fontsize=9, weight="bold", va="center", transform=ax.transAxes)
-        for j, c in enumerate(top):
-            label = textwrap.fill(names[c], 16, max_lines=2, placeholder="…")
-            ax.text(0.19 + j * 0.165, 0.5, f"{label}\n{scores[c]:.2f}", fontsize=9, va="center", transform=ax.transAxes,
-                    color="green" if c == sample.target else "black",
-                    weight="bold" if c == sample.target else "normal")
+        room = column * ax.get_window_extent(renderer).width - 6   # pixels
+        for j, c in enumerate(top_k):
+            bold = c == sample.target
+            t = ax.text(0.19 + j * column, 0.5, "", fontsize=9, va="center", transform=ax.transAxes,
+                        color="green" if bold else "black", weight="bold" if bold else "normal")
+            for width in (16, 14, 12, 10, 8):   # the widest wrap that fits the column (bold is wider)
+                t.set_text(f"{textwrap.fill(names[c], width, max_lines=2, placeholder='…')}\n{scores[c]:.2f}")
+                if t.get_window_extent(renderer).width <= room:
+                    break
     fig.tight_layout()
+    fit_timeline(fig.axes[0])
     return fig
 
 
@@ -107,18 +119,16 @@ def sample_explorer(dataset, samples_by_kind: dict, results: dict, k: int = 5):
     return w.VBox([kind, index, out])
 
 
-def _class_colours(num_classes: int) -> np.ndarray:
-    """RGBA per class: light grey for background (class 0), a distinct hue for every action.
+BACKGROUND_GREY = (0.88, 0.88, 0.88, 1.0)
 
-    Hues are spread with a stride coprime to the class count, so neighbouring class ids (often
-    steps of the same task) get far-apart colours; no action is grey, so none reads as background.
-    """
-    n = max(num_classes - 1, 1)
-    stride = next(k for k in range(max(2, n // 3), n + 2) if np.gcd(k, n) == 1)
-    hues = sns.husl_palette(n, s=0.85, l=0.6)
-    colours = np.ones((num_classes, 4))
-    colours[1:, :3] = [hues[(i * stride) % n] for i in range(num_classes - 1)]
-    colours[0, :3] = 0.88
+
+def timeline_colours(rows) -> dict:
+    """{class: RGBA} for the classes in `rows` (arrays of class ids): light grey for background (class 0),
+    and for the actions distinct colours (`class_palette`), numbered in order of first appearance
+    (truth first), so that no two classes shown together share a colour."""
+    shown = [int(c) for c in dict.fromkeys(np.concatenate([np.asarray(r).ravel() for r in rows]).tolist()) if c != 0]
+    colours = {0: BACKGROUND_GREY}
+    colours.update({c: (*rgb[:3], 1.0) for c, rgb in zip(shown, class_palette(len(shown)))})
     return colours
 
 
@@ -128,23 +138,25 @@ def oad_timeline_figure(predictions: dict, class_names: list[str], video: int = 
 
     predictions: {method: [DensePrediction, ...]} (`gadlib.evaluation.oad.predict_dense` or `evaluate_oad`
     output), the same videos in the same order for every method. Frames `start .. start+length`.
+    Every class shown gets its own colour, and the legend lists exactly those classes.
     Explained in notebooks/05_online_action_detection.ipynb.
     """
     first = next(iter(predictions.values()))[video]
     end = len(first.truth) if length is None else min(len(first.truth), start + length)
-    rows = {"truth": first.truth[start:end]}
-    rows.update({m: p[video].pred[start:end] for m, p in predictions.items()})
-    colours = _class_colours(len(class_names))
-    fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 0.9))
-    ax.imshow(np.stack([colours[r] for r in rows.values()]), aspect="auto", interpolation="nearest",
+    rows = {"truth": np.asarray(first.truth[start:end])}
+    rows.update({m: np.asarray(p[video].pred[start:end]) for m, p in predictions.items()})
+    colours = timeline_colours(rows.values())
+    shown = [c for c in colours if c != 0]
+    ncol = 1 + (len(shown) - 1) // 12 if shown else 1
+    fig, ax = plt.subplots(figsize=(11 + 1.6 * (ncol - 1), max(0.45 * len(rows) + 0.9, 0.17 * min(len(shown), 12) + 0.6)))
+    ax.imshow(np.stack([[colours[int(c)] for c in r] for r in rows.values()]), aspect="auto", interpolation="nearest",
               extent=(start - 0.5, end - 0.5, len(rows) - 0.5, -0.5))
     ax.set_yticks(range(len(rows)), list(rows))
     ax.set_xlabel("frame")
-    shown = [c for c in np.unique(np.concatenate(list(rows.values()))) if c != 0][:8]
-    for c in shown:  # a small legend: the classes of this stretch (at most 8)
+    for c in shown:  # the legend: every class of this stretch, in order of first appearance
         ax.plot([], [], "s", color=colours[c], label=class_names[c])
     if shown:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=ncol)
     ax.set_title(f"video {first.video_id}, frames {start}-{end - 1} (grey = background)", fontsize=9)
     fig.tight_layout()
     return fig

@@ -1,0 +1,281 @@
+"""The notebooks' figures (gadlib.lessons.plots): one colour per method, value labels clear of the error
+bars, legends off the data, a distinct colour per class shown, timeline labels that never collide."""
+import colorsys
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
+from matplotlib.container import BarContainer  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+from gadlib.data.videos import Segment  # noqa: E402
+from gadlib.lessons import comparisons as C  # noqa: E402
+from gadlib.lessons import plots as P  # noqa: E402
+
+# every method name the notebooks plot
+NAMES = ["generative", "discriminative", "gad", "generative_exact", "gen_text", "gen_text_exact", "gen_rand",
+         "gen_desync", "gen_extend", "gen_extend_exact", "gad_previous_action", "gad_gen_first", "gad_parallel",
+         "gad_label", "gad_lam_0", "gad_lam_0.1", "gad_lam_0.3", "gad_lam_3", "gad_extra_head", "two_stage", "no_cls"]
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def _rgb(c):
+    return np.asarray(to_rgb(c))
+
+
+def test_every_method_has_its_own_colour_and_variants_stay_in_their_family():
+    families = {f: _rgb(P.METHOD_COLORS[f]) for f in ("generative", "discriminative", "gad")}
+    distinct = {}
+    for name in NAMES:
+        assert name in P.METHOD_COLORS, name
+        assert _rgb(P.method_color(name)).tolist() == _rgb(P.METHOD_COLORS[name]).tolist()
+        distinct.setdefault(P.ALIASES.get(name, name), _rgb(P.method_color(name)))
+    for (a, ca), (b, cb) in itertools.combinations(distinct.items(), 2):
+        assert np.linalg.norm(ca - cb) > 0.1, (a, b)   # two methods never share a colour
+    hue = {f: colorsys.rgb_to_hls(*c)[0] for f, c in families.items()}
+    for name in NAMES:
+        family = P.method_family(name)
+        if family is None:   # two_stage: its own colour, far from every family's
+            assert min(np.linalg.norm(_rgb(P.method_color(name)) - c) for c in families.values()) > 0.3
+            continue
+        h = colorsys.rgb_to_hls(*_rgb(P.method_color(name)))[0]
+        assert abs(h - hue[family]) < 0.01, name   # a shade of its family's hue, nobody else's
+        assert all(abs(h - hue[f]) > 0.08 for f in hue if f != family), name
+    assert P.method_color("gen_text") == P.method_color("generative")   # notebook 02's name, the same method
+    assert P.method_family("gad_lam_10") == "gad" and P.method_color("gad_lam_10") == P.METHOD_COLORS["gad"]
+
+
+def test_class_palette_is_distinct_and_never_a_method_colour_or_grey():
+    for n in (3, 12, 39):
+        colours = np.array([c[:3] for c in P.class_palette(n)])
+        assert len(colours) == n
+        assert min(np.linalg.norm(a - b) for a, b in itertools.combinations(colours, 2)) > 0.09
+        assert (np.ptp(colours, axis=1) > 0.1).all()
+        for f in ("generative", "discriminative", "gad", "two_stage"):
+            assert np.linalg.norm(colours - _rgb(P.METHOD_COLORS[f]), axis=1).min() >= 0.2
+    assert len({tuple(np.round(c, 4)) for c in P.class_palette(120)}) == 120
+
+
+def _labels_clear_of_bars(ax, texts, horizontal=False):
+    """Every label's drawn box lies past the end of its bar's error bar and dots, and inside the axes."""
+    fig = ax.figure
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(r)
+    assert texts
+    for t in texts:
+        box = t.get_window_extent(r)
+        end = ax.transData.transform((t.bar_value_end, 0) if horizontal else (0, t.bar_value_end))
+        if horizontal:
+            assert box.x0 >= end[0] - 0.5, t.get_text()
+        else:
+            assert box.y0 >= end[1] - 0.5, t.get_text()
+        assert frame.x0 - 0.5 <= box.x0 and box.x1 <= frame.x1 + 0.5 and frame.y0 - 0.5 <= box.y0 and box.y1 <= frame.y1 + 0.5
+
+
+def _error_tops(ax):
+    """Highest point of every vertical data line (seaborn's error bars and caps)."""
+    tops = []
+    for line in ax.lines:
+        x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        if np.isfinite(y).any():
+            tops.append((np.nanmin(x), np.nanmax(x), np.nanmax(y)))
+    return tops
+
+
+def test_accuracy_labels_sit_above_error_bars_and_dots_and_generative_exact_has_its_own_colour():
+    rng = np.random.default_rng(0)
+    summary = {m: {f"{k}_top1": {"mean": 0, "std": 0, "per_seed": list(rng.uniform(0.3, 0.7, 3))}
+                   for k in ("step", "next", "task")} for m in ("discriminative", "generative", "generative_exact", "gad")}
+    ax = P.plot_accuracy(summary, chance={"step recognition": 0.1, "step forecasting": 0.1, "task recognition": 0.2})
+    texts = [t for t in ax.texts if hasattr(t, "bar_value_end")]
+    assert len(texts) == 12
+    _labels_clear_of_bars(ax, texts)
+    for t in texts:   # the label clears the error bar drawn over its own bar
+        x = t.xy[0]
+        above = [top for lo, hi, top in _error_tops(ax) if lo - 1e-6 <= x <= hi + 1e-6]
+        assert above and t.bar_value_end >= max(above) - 1e-9
+    colours = {tuple(np.round(p.get_facecolor()[:3], 3)) for c in ax.containers for p in c}
+    assert len(colours) == 4   # one per method
+    ax.figure.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1 - 1   # beside the axes, not on the bars
+
+
+def test_method_bars_labels_clear_error_bars_vertical_and_horizontal():
+    rng = np.random.default_rng(1)
+    ms = ["gen_text", "gen_text_exact", "gen_rand", "discriminative"]
+    df = pd.DataFrame([{"method": m, "seed": s, "top-1": 0.4 + rng.normal(0, 0.05)} for m in ms for s in range(3)])
+    ax = P.method_bars(df, "method", "top-1")
+    _labels_clear_of_bars(ax, ax.texts)
+    for t, m in zip(ax.texts, ms):
+        assert t.bar_value_end >= df[df.method == m]["top-1"].max() - 1e-9   # above every seed's dot
+        mine = df[df.method == m]["top-1"]
+        assert t.bar_value_end >= mine.mean() + mine.std() - 1e-9            # and above the error bar
+    bars = next(c for c in ax.containers if isinstance(c, BarContainer))
+    assert [tuple(np.round(p.get_facecolor()[:3], 4)) for p in bars] == \
+        [tuple(np.round(_rgb(P.method_color(m)), 4)) for m in ms]
+    plt.close("all")
+    order = ["generative", "gad", "gad_parallel", "two_stage"]
+    df = pd.DataFrame([{"method": m, "seed": s, "S-F1": 30 + rng.normal(0, 4)} for m in order for s in range(2)])
+    ax = P.method_bars(df, "method", "S-F1", order=order, horizontal=True, fmt="{:.1f}")
+    _labels_clear_of_bars(ax, ax.texts, horizontal=True)
+
+
+def test_label_bars_clears_seaborn_error_bars_as_the_notebooks_draw_them():
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame([{"method": m, "seed": s, "v": rng.uniform(0.3, 0.5)} for m in ("gad", "discriminative") for s in range(3)])
+    ax = sns.barplot(df, x="method", y="v", errorbar="sd", capsize=0.1, hue="method", legend=False,
+                     palette={m: P.method_color(m) for m in df["method"].unique()})
+    sns.stripplot(df, x="method", y="v", color="k", size=3, ax=ax)
+    texts = P.label_bars(ax, "{:.2f}")
+    _labels_clear_of_bars(ax, texts)
+    for t in texts:
+        above = [top for lo, hi, top in _error_tops(ax) if lo - 1e-6 <= t.xy[0] <= hi + 1e-6]
+        assert t.bar_value_end >= max(above) - 1e-9
+
+
+def test_latency_is_two_linear_panels_coloured_by_method():
+    timing = {"discriminative": {"ms_per_sample_b1": 2.4, "ms_per_sample_batched": 0.27},
+              "generative": {"ms_per_sample_b1": 13.0, "ms_per_sample_batched": 1.2},
+              "generative_exact": {"ms_per_sample_b1": 11.5, "ms_per_sample_batched": 6.1},
+              "gad": {"ms_per_sample_b1": 2.5, "ms_per_sample_batched": 0.25}}
+    axes = P.plot_latency(timing)
+    assert len(axes) == 2
+    for ax, key in zip(axes, ("ms_per_sample_b1", "ms_per_sample_batched")):
+        assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
+        bars = list(next(c for c in ax.containers if isinstance(c, BarContainer)))
+        assert [b.get_height() for b in bars] == [timing[m][key] for m in timing]
+        assert [tuple(np.round(b.get_facecolor()[:3], 4)) for b in bars] == \
+            [tuple(np.round(_rgb(P.method_color(m)), 4)) for m in timing]
+        assert ax.get_legend() is None   # no batch-size colours
+        _labels_clear_of_bars(ax, ax.texts)
+
+
+def test_class_frequency_keeps_the_classes_without_a_segment():
+    counts = np.r_[np.arange(30, 0, -1), np.zeros(8, int)]
+    ax = P.plot_class_frequency(counts)
+    assert ax.get_yscale() == "linear"
+    assert len(ax.containers[0]) == len(counts)
+    assert any(t.get_text().startswith("8 classes") for t in ax.texts)
+
+
+def _video(frames, spans):
+    return SimpleNamespace(features=np.zeros((frames, 1, 1)), segments=[Segment(a, b, i) for i, (a, b) in enumerate(spans)])
+
+
+def test_timeline_labels_never_overlap_and_each_class_has_its_own_colour():
+    names = ["fill can", "hammer can", "boil black pepper", "fill fridge", "chop extension cord", "squeeze tyre",
+             "pour shower head", "squeeze cup", "open brown sugar", "attach can", "drill sauce", "bake ginger",
+             "open screwdriver"]
+    spans = [(4, 11), (13, 20), (23, 30), (33, 39), (43, 49), (52, 56), (58, 66), (70, 79), (80, 87), (91, 94),
+             (96, 106), (108, 116), (117, 123)]
+    videos = {"epic_like": (_video(125, spans), names), "short": (_video(58, [(8, 13), (19, 23), (29, 38)]), names)}
+    fig = P.plot_timelines(videos)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    for ax, (video, _) in zip(fig.axes, videos.values()):
+        labels = [t for t in ax.texts if t.get_text() in names]
+        assert len(labels) == len(video.segments)
+        boxes = [t.get_window_extent(r) for t in labels]
+        boxes = [t.get_bbox_patch().get_window_extent(r) if t.get_bbox_patch() else b for t, b in zip(labels, boxes)]
+        for (i, a), (j, b) in itertools.combinations(enumerate(boxes), 2):
+            assert not a.overlaps(b), (labels[i].get_text(), labels[j].get_text())
+        title = ax.title.get_window_extent(r)
+        frame = ax.get_window_extent(r)
+        for t, b in zip(labels, boxes):
+            assert not b.overlaps(title) and frame.y0 <= b.y0 and b.y1 <= frame.y1 + 1, t.get_text()
+        colours = [tuple(np.round(p.get_facecolor()[:3], 4)) for p in ax.patches if p.get_width() > 0 and p.get_height() == 0.8]
+        assert len(colours) == len(video.segments) == len(set(colours))   # a class each, a colour each
+
+
+def test_oad_timeline_legend_lists_exactly_the_classes_shown_each_in_its_own_colour():
+    from gadlib.evaluation.oad import DensePrediction
+    from gadlib.lessons.widgets import oad_timeline_figure
+    truth = np.repeat(np.arange(0, 14) % 13, 4)   # 12 actions and background in 56 frames
+    pred = np.roll(truth, 3)
+    preds = {"gad": [DensePrediction("v", np.zeros((len(truth), 40), np.float32), pred, truth, np.zeros(len(truth), bool))]}
+    names = ["background"] + [f"class {i}" for i in range(1, 40)]
+    fig = oad_timeline_figure(preds, names, start=8, length=30)
+    ax = fig.axes[0]
+    shown = sorted(set(truth[8:38]) | set(pred[8:38]) - {0})
+    legend = ax.get_legend()
+    assert sorted(t.get_text() for t in legend.get_texts()) == sorted(names[c] for c in shown if c)
+    handles = [tuple(np.round(_rgb(h.get_color()), 4)) for h in legend.legend_handles]
+    assert len(set(handles)) == len(handles)
+    image = ax.images[0].get_array().reshape(-1, 4)[:, :3]
+    background = int(0 in set(truth[8:38]) | set(pred[8:38]))
+    assert len({tuple(np.round(c, 4)) for c in image}) == len([c for c in shown if c]) + background
+    fig.canvas.draw()
+    assert legend.get_window_extent().x0 >= ax.get_window_extent().x1 - 1
+
+
+def test_error_entropy_legend_beside_the_panels_and_coinciding_nulls_said():
+    rows = []
+    for p, prior in (("a_like", 2.0), ("b_like", 2.2)):
+        for m in ("generative", "discriminative", "gad"):
+            for s in (0, 1):
+                rows.append({"data": p, "method": m, "seed": s, "error_entropy": 1.4, "error_entropy_mm": 1.7,
+                             "error_entropy_matched": 1.3, "null_uniform": 2.2, "null_prior": prior})
+    fig = C.plot_error_entropy(pd.DataFrame(rows), ["a_like", "b_like"], ["generative", "discriminative", "gad"],
+                               {"a_like": {"generative": 0.7}})
+    a, b = fig.axes
+    assert "coincide" not in a.get_title() and "coincide" in b.get_title()
+    fig.canvas.draw()
+    legend = b.get_legend().get_window_extent()
+    assert legend.x0 >= b.get_window_extent().x1 - 1 and not legend.overlaps(a.get_window_extent())
+    # bars: method colours only (scores are hatching)
+    colours = {tuple(np.round(p.get_facecolor()[:3], 4)) for p in a.patches}
+    assert colours == {tuple(np.round(_rgb(P.method_color(m)), 4)) for m in ("generative", "discriminative", "gad")}
+
+
+def test_confusion_vs_pools_sparse_token_groups_and_uses_a_linear_axis():
+    rng = np.random.default_rng(3)
+    rates = {k: rng.uniform(0, 2, n) for k, n in zip(range(8), (300, 120, 40, 12, 5, 2, 1, 1))}
+
+    def table(method):
+        return pd.DataFrame([{"data": "x", "method": method, "shared label tokens": k, "pairs": len(v),
+                              "confusion rate (%)": v.mean(),
+                              "standard error (%)": v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan}
+                             for k, v in rates.items()])
+    look = pd.DataFrame([{"data": "x", "method": m, "visual similarity quintile": q, "pairs": 50, "confusion rate (%)": q,
+                          "standard error (%)": 0.1} for m in ("gad", "generative") for q in range(1, 6)])
+    fig = C.plot_confusion_vs(pd.concat([table("gad"), table("generative")]), look, ["x"], ["gad", "generative"], min_pairs=20)
+    top, bottom = fig.axes[:2]
+    assert top.get_yscale() == bottom.get_yscale() == "linear"
+    assert [t.get_text() for t in top.get_xticklabels()] == ["0", "1", "2", "≥3"]
+    pooled = np.concatenate([rates[k] for k in range(3, 8)])
+    line = top.get_lines()[0]
+    assert line.get_ydata()[-1] == pytest.approx(pooled.mean())
+    # the pooled standard error: as if computed from the pairs themselves
+    err = [c for c in top.collections if hasattr(c, "get_segments")][0].get_segments()[-1]
+    assert (err[1][1] - err[0][1]) / 2 == pytest.approx(pooled.std(ddof=1) / np.sqrt(len(pooled)))
+    fig.canvas.draw()
+    assert top.get_legend().get_window_extent().x0 >= top.get_window_extent().x1 - 1
+
+
+def test_paper_bars_colour_by_method_hatch_by_data_set_legend_below():
+    from gadlib.evaluation.paper import OAD_ABLATIONS
+    order = ["generative", "discriminative", "gad", "gad_extra_head", "two_stage", "no_cls"]
+    ax = C.plot_paper_bars(OAD_ABLATIONS, order)
+    plain, hatched = [c for c in ax.containers if isinstance(c, BarContainer)][:2]
+    for bars in (plain, hatched):
+        assert [tuple(np.round(b.get_facecolor()[:3], 4)) for b in bars] == \
+            [tuple(np.round(_rgb(P.method_color(m)), 4)) for m in order]
+    assert not any(b.get_hatch() for b in plain) and all(b.get_hatch() for b in hatched)
+    ax.figure.tight_layout()
+    ax.figure.canvas.draw()
+    assert ax.get_legend().get_window_extent().y1 <= ax.get_window_extent().y0 + 1
+    _labels_clear_of_bars(ax, ax.texts, horizontal=True)
