@@ -262,7 +262,7 @@ display(timing_df.round(2))
 
 # %%
 from gadlib.lessons.plots import plot_latency
-plot_latency(timing); plt.title("inference latency per sample (log scale)"); plt.show()
+plot_latency(timing, batched=32); plt.show()
 
 # %% [markdown]
 # ## 5 · Which classes get confused?

@@ -113,10 +113,9 @@ display(token_stats)
 # token per class. The class frequencies follow a long tail, like EPIC-Kitchens:
 
 # %%
+from gadlib.lessons.plots import plot_class_frequency
 counts = np.bincount([s.label for v in data.split("train") for s in v.segments], minlength=len(names))
-plt.figure(figsize=(7, 2.4)); plt.bar(range(len(counts)), np.sort(counts)[::-1], width=1.0)
-plt.yscale("log"); plt.xlabel("class rank"); plt.ylabel("train segments"); plt.title("class frequency (long tail)")
-plt.show()
+plot_class_frequency(counts); plt.show()
 
 # %% [markdown]
 # ## 2 · Part 1: the paper's table, on the EPIC-like benchmark
@@ -165,13 +164,10 @@ display(part1_table)
 # %%
 rows = [{"method": m, "seed": i, "top-1": v} for m, s in part1.items() for i, v in enumerate(s["step_top1"]["per_seed"])]
 df = pd.DataFrame(rows)
+from gadlib.lessons.plots import method_bars
 plt.figure(figsize=(9, 3))
-from gadlib.lessons.plots import label_bars, method_color
-sns.barplot(df, x="method", y="top-1", errorbar="sd", capsize=0.1, hue="method", legend=False,
-            palette={m: method_color(m) for m in df["method"].unique()})   # one colour per method family, in every notebook
-label_bars(plt.gca(), "{:.2f}")
-sns.stripplot(df, x="method", y="top-1", color="k", size=3)
-plt.xticks(rotation=20); plt.title("part 1: step recognition top-1 (mean ± std over seeds)"); plt.show()
+method_bars(df, "method", "top-1", ax=plt.gca())   # one colour per method (its family's shade), values above the error bars
+plt.title("part 1: step recognition top-1 (mean ± std over seeds)"); plt.show()
 
 # %% [markdown]
 # ### Optional aside: what `extend` needs to match the head (skip on a first read)

@@ -270,19 +270,8 @@ display(div.groupby(["data", "method"], sort=False)[shown].mean().round(2))
 
 # %%
 from gadlib.evaluation.paper import ERROR_ENTROPY as PAPER   # quoted (CrossTask / EK100 / Ego4D-GoalStep)
-long = div.melt(id_vars=["data", "method", "seed"], value_vars=["error_entropy", "error_entropy_mm", "error_entropy_matched"],
-                var_name="score", value_name="nats")
-g = sns.catplot(long, x="method", y="nats", hue="score", col="data", kind="bar", errorbar="sd", capsize=0.1,
-                height=3, aspect=1.1, sharey=True)
-for ax, p in zip(g.axes.flat, DATASETS):
-    nulls = div[div.data == p].groupby("method", sort=False)[["null_uniform", "null_prior"]].mean()
-    for i, m in enumerate(METHODS):
-        ax.hlines(nulls.loc[m, "null_uniform"], i - 0.4, i + 0.4, colors="k", linestyles=":", label="null: uniform" if i == 0 else None)
-        ax.hlines(nulls.loc[m, "null_prior"], i - 0.4, i + 0.4, colors="tab:red", linestyles="--", label="null: prior" if i == 0 else None)
-        if p in PAPER and m in PAPER[p]:
-            ax.plot(i, PAPER[p][m], "k*", ms=9, label="paper" if i == 0 else None)
-    ax.legend(fontsize=7, loc="upper right")
-plt.show()
+from gadlib.lessons.comparisons import plot_error_entropy
+plot_error_entropy(div, DATASETS, METHODS, PAPER); plt.show()
 
 # %% [markdown]
 # How much of the raw generative − discriminative difference survives the controls? Each gap is a
@@ -431,7 +420,6 @@ display(Markdown("\n".join(said)))
 
 # %%
 from gadlib.lms.build import load_tokenizer
-from gadlib.lessons.plots import method_color
 from gadlib.core.label_spaces import LabelSpace
 tokenizer = load_tokenizer(BACKBONE)
 
@@ -462,22 +450,8 @@ for p in DATASETS:
         t["visual similarity quintile"] = np.arange(1, len(t) + 1)
         by_look.append(t.assign(data=p, method=method))
 by_tokens, by_look = pd.concat(by_tokens), pd.concat(by_look)
-fig, axes = plt.subplots(2, len(DATASETS), figsize=(3.4 * len(DATASETS), 5.6))
-for col, p in enumerate(DATASETS):
-    for method in METHODS:
-        t = by_tokens[(by_tokens.data == p) & (by_tokens.method == method)]
-        axes[0, col].errorbar(t["shared label tokens"], t["confusion rate (%)"], t["standard error (%)"], marker="o", ms=3, label=method, capsize=2,
-                                   color=method_color(method))
-        t = by_look[(by_look.data == p) & (by_look.method == method)]
-        axes[1, col].errorbar(t["visual similarity quintile"], t["confusion rate (%)"], t["standard error (%)"], marker="o", ms=3, label=method, capsize=2,
-                                   color=method_color(method))
-    axes[0, col].set_title(p, fontsize=9); axes[0, col].set_xlabel("label tokens shared"); axes[1, col].set_xlabel("visual similarity quintile (1 = least alike)")
-    for ax in axes[:, col]:
-        rates = pd.concat([by_tokens, by_look])["confusion rate (%)"]
-        ax.set_yscale("symlog", linthresh=max(rates[rates > 0].min(), 1e-4))   # zero-rate groups stay visible
-        ax.set_ylabel("pair confusion rate (%)", fontsize=8)
-axes[0, 0].legend(fontsize=7)
-plt.tight_layout(); plt.show()
+from gadlib.lessons.comparisons import plot_confusion_vs
+plot_confusion_vs(by_tokens, by_look, DATASETS, METHODS, min_pairs=20); plt.show()   # groups of < 20 pairs pooled
 rise = by_tokens.pivot_table(index=["data", "shared label tokens"], columns="method", values="confusion rate (%)", sort=False)
 display(rise.round(3))
 rise_lines, gen_steepest, compared = [], 0, 0

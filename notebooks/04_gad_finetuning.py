@@ -310,14 +310,13 @@ display(side)
 
 long = pd.DataFrame([{"method": r.method, "seed": r.seed, "S-F1@0.1 (%)": 100 * r.metric("oad", "seg_f1_0.1")}
                      for r in oad_runs])
-fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=False)
-sns.barplot(long, y="method", x="S-F1@0.1 (%)", order=[m for m in ORDER if m != "gad_lam_0"], errorbar="sd",
-            ax=axes[0], hue="method", palette={m: method_color(m) for m in ORDER}, legend=False)
-label_bars(axes[0])
+from gadlib.lessons.plots import method_bars
+from gadlib.lessons.comparisons import plot_paper_bars
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+method_bars(long, "method", "S-F1@0.1 (%)", order=[m for m in ORDER if m != "gad_lam_0"], ax=axes[0],
+            horizontal=True, fmt="{:.1f}")
 axes[0].set_title(f"ours: {P} (mean ± std over seeds {SEEDS})", fontsize=10)
-paper = pd.DataFrame([{"method": m, "data": d, "S-F1@0.1 (%)": v[i]} for m, v in PAPER.items()
-                      for i, d in ((0, "CrossTask"), (2, "EK100"))])
-sns.barplot(paper, y="method", x="S-F1@0.1 (%)", hue="data", order=[m for m in ORDER if m in PAPER], ax=axes[1])
+plot_paper_bars(PAPER, ORDER, ax=axes[1])   # CrossTask plain, EK100 hatched, legend below
 axes[1].set_title("paper: Llama-3.2-1B, real data", fontsize=10)
 plt.tight_layout(); plt.show()
 

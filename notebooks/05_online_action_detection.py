@@ -140,12 +140,8 @@ for p, d in data.items():
 display(pd.DataFrame(rows).T)
 
 # %%
-from gadlib.lessons.plots import plot_timeline
-fig, axes = plt.subplots(len(PRESETS), 1, figsize=(11, 1.1 * len(PRESETS)))
-for ax, p in zip(axes, PRESETS):
-    plot_timeline(data[p].split("test")[0], data[p].step_names, ax=ax)
-    ax.set_title(p, fontsize=9, loc="left")
-plt.tight_layout(); plt.show()
+from gadlib.lessons.plots import plot_timelines
+plot_timelines({p: (data[p].split("test")[0], data[p].step_names) for p in PRESETS}); plt.show()
 
 # %% [markdown]
 # ## 2 · What one prediction sees

@@ -126,7 +126,7 @@ def test_learning_curves_interpolate_seeds_and_mark_the_kept_weights():
     np.testing.assert_allclose(line.get_ydata(), [0.4, (0.2 + 0.4 + 0.4 * 2 / 12) / 2, (0.6 + 0.8) / 2, 0.5])
     assert line.get_color() == method_color("gad") and method_family("gen_rand") == "generative"
     table = convergence_table(runs)
-    assert table.loc["gad", "steps run"] == [30, 20] and table.loc["gad", "best step"] == [20, 20]
+    assert table.loc["gad", "steps run"] == [30, 20] and table.loc["gad", "kept step"] == [20, 20] and table.loc["gad", "converged"] == ["NO", "NO"]
 
 
 

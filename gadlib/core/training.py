@@ -91,7 +91,7 @@ class History:
     # The validation curve (`train(..., validate=...)`): the score after each epoch, at that step.
     val_steps: list[int] = field(default_factory=list)
     val_score: list[float] = field(default_factory=list)
-    best_step: int | None = None   # the step whose weights were kept (the best validation score)
+    best_step: int | None = None   # the step whose weights were kept (its last gain of more than min_delta)
     # True when patience ended the run; False when it ran to its epoch cap (not shown converged)
     stopped_early: bool = False
 

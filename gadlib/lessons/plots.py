@@ -181,13 +181,18 @@ def plot_learning_curves(runs, ax=None, metric: str = "validation score"):
 
 
 def convergence_table(runs) -> pd.DataFrame:
-    """Per method: the optimizer steps each seed ran and the step whose weights were kept."""
+    """Per method, seed by seed: the optimizer steps run, the step whose weights were kept, their
+    validation score, and whether patience stopped the run ("yes") or it reached its epoch cap
+    ("NO": not converged, its comparisons are not testable)."""
     rows = {}
     for r in sorted(runs, key=lambda r: r.seed):
-        row = rows.setdefault(r.method, {"steps run": [], "best step": [], "best validation score": []})
-        row["steps run"].append(r.history.steps)
-        row["best step"].append(r.history.best_step)
-        row["best validation score"].append(round(max(r.history.val_score), 3) if r.history.val_score else None)
+        h = r.history
+        row = rows.setdefault(r.method, {"steps run": [], "kept step": [], "kept validation score": [], "converged": []})
+        row["steps run"].append(h.steps)
+        row["kept step"].append(h.best_step)
+        kept = dict(zip(h.val_steps, h.val_score)).get(h.best_step)
+        row["kept validation score"].append(None if kept is None else round(kept, 3))
+        row["converged"].append("yes" if h.stopped_early else "NO")
     return pd.DataFrame(rows).T
 
 
