@@ -15,3 +15,36 @@ The modules at the top level are the commands: `python -m gadlib.train`, `gadlib
 `gadlib.pretrain`, `gadlib.readme_table`.
 """
 __version__ = "0.1.0"
+
+import os as _os
+import platform as _platform
+
+# One CPU code path for the numbers (benchmarks/code_paths.py measures why, and what it costs): MKL
+# and ATen otherwise pick their kernels by the CPU they find (AVX-512 on recent Intel, other
+# paths on AMD), another summation order changes the last bits, and short trainings drift apart.
+# Read by torch when it loads: `pin_code_path()` before torch is imported (the main job sets it
+# for every kernel; conftest.py for the test kernels; the notebooks' first import is gadlib).
+PINNED_CODE_PATH = {"MKL_CBWR": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
+PIN_ENV = "GADLAB_PIN_CODE_PATH"   # "0": leave the libraries' own choice
+
+
+def _has_avx2() -> bool:
+    if _platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx2" in f.read()
+    except OSError:   # not Linux: leave the choice to the libraries
+        return False
+
+
+def pin_code_path(environ=None) -> dict:
+    """Set PINNED_CODE_PATH in `environ` (default: this process's) where unset, on an x86 CPU with
+    AVX2 (elsewhere the variables mean nothing), unless GADLAB_PIN_CODE_PATH=0. Returns what it set.
+    Has no effect on a torch already imported in this process."""
+    environ = _os.environ if environ is None else environ
+    if environ.get(PIN_ENV, "1") == "0" or not _has_avx2():
+        return {}
+    added = {k: v for k, v in PINNED_CODE_PATH.items() if k not in environ}
+    environ.update(added)
+    return added
