@@ -67,23 +67,30 @@ pd.Series(versions()).to_frame("version").T
 # number of epochs: a fifth of the training videos is held out for validation, the model's top-1 on
 # them is measured every `VAL_EVERY` epochs, training stops once `PATIENCE` epochs have passed
 # without a gain of more than `MIN_DELTA`, and the best validated weights are kept (`MAX_EPOCHS` only
-# caps the budget). On a GPU the profile switches to the larger benchmark; to use
-# a real LM, set `BACKBONE = BackboneConfig(name="meta-llama/Llama-3.2-1B-Instruct")` (LoRA with the
-# paper's r 128 / alpha 256 is applied automatically to a pretrained model) and `LR = 1e-4`.
+# caps the budget). The profile is **"cpu"** on any device (on a GPU the same lesson runs faster);
+# the larger benchmark is a choice: `profile="gpu"` below, or `GADLAB_PROFILE=gpu` in the environment.
+# To use a real LM, set `GADLAB_BACKBONE` to a hub name (`meta-llama/Llama-3.2-1B-Instruct`) or a local
+# folder: LoRA with the paper's r 128 / alpha 256 and its rate, 1e-4, are applied automatically.
+# The cell prints what the choice costs before anything starts.
 
 # %%
 from gadlib.core.backbone import BackboneConfig
 from gadlib.core.training import TrainConfig
 from gadlib.evaluation.experiment import Setup
 
-PROFILE = "gpu" if device.type == "cuda" else "cpu"   # "cpu": the CI/laptop size
+from gadlib.lessons.profile import lesson_profile
+
+LESSON = lesson_profile("01_generative_vs_discriminative", profile=None, device=device)   # profile="gpu": the larger sizes
+PROFILE = LESSON.profile                             # "cpu": the CI/laptop size
 PRESET = "coin_like"                                 # synthetic; mimics COIN's structure, not COIN
 SEEDS = [0, 1, 2]
-BACKBONE = BackboneConfig()                          # the embedded tiny Llama, 2 layers, hidden 128 (README: which one)
-MAX_EPOCHS, LR, BATCH = (60, 1e-3, 64) if PROFILE == "cpu" else (100, 1e-3, 64)
+BACKBONE = LESSON.backbone                           # the embedded tiny Llama, 2 layers, hidden 128 (README: which one)
+MAX_EPOCHS, LR, BATCH = (60, LESSON.lr, 64) if PROFILE == "cpu" else (100, LESSON.lr, 64)   # lr: 1e-3 embedded, 1e-4 LoRA
 PATIENCE, VAL_EVERY, MIN_DELTA = 9, 3, 0.01
 NUM_FRAMES = 4 if PROFILE == "cpu" else 8
 SIZE = dict(videos_per_task=16) if PROFILE == "cpu" else {}   # a smaller COIN-like set: convergence fits the CPU
+if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): the least data, one seed, one epoch
+    SEEDS, MAX_EPOCHS, PATIENCE, VAL_EVERY, SIZE = LESSON.tiny_seeds, 1, 1, 1, LESSON.tiny_data(PRESET)
 
 setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES,
               train=TrainConfig(epochs=MAX_EPOCHS, lr=LR, batch_size=BATCH, patience=PATIENCE,

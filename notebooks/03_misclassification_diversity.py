@@ -79,17 +79,22 @@ from gadlib.core.training import TrainConfig
 from gadlib.evaluation.experiment import Setup
 from gadlib.evaluation.oad import OADConfig
 
-PROFILE = "gpu" if device.type == "cuda" else "cpu"
+from gadlib.lessons.profile import lesson_profile
+
+# "cpu" on any device (faster on a GPU); the larger sizes are a choice: profile="gpu" here or
+# GADLAB_PROFILE=gpu; GADLAB_BACKBONE: a real LM (hub name or local folder). It prints what it costs.
+LESSON = lesson_profile("03_misclassification_diversity", profile=None, device=device)
+PROFILE = LESSON.profile
 PRESETS = ["crosstask_like", "epic_like", "goalstep_like"]   # OAD: the paper's three data sets for this claim (synthetic look-alikes)
 COMPARE = "coin_like"                                      # step recognition, for comparison
 METHODS = ("generative", "discriminative", "gad")
 SEEDS = [0, 1] if PROFILE == "cpu" else [0, 1, 2]           # training to convergence: 2 seeds fit the CPU budget
 COMPARE_SEEDS = SEEDS[:1] if PROFILE == "cpu" else SEEDS     # fewer seeds for the comparison only
-BACKBONE = BackboneConfig()                                 # the embedded tiny Llama (README: which one, and why)
+BACKBONE = LESSON.backbone                                  # the embedded tiny Llama (README: which one, and why)
 # Every model is trained to convergence: validated every VAL_EVERY epochs on a fifth of the training
 # videos (segment F1 for OAD, top-1 for steps), stopped PATIENCE epochs after its last gain of more
 # than 1 point, the best validated weights kept; MAX_EPOCHS only caps the budget.
-MAX_EPOCHS, LR, BATCH = (60, 1e-3, 64) if PROFILE == "cpu" else (100, 1e-3, 64)
+MAX_EPOCHS, LR, BATCH = (60, LESSON.lr, 64) if PROFILE == "cpu" else (100, LESSON.lr, 64)   # lr: 1e-3 embedded, 1e-4 LoRA
 PATIENCE, VAL_EVERY = 12, 3
 OAD = OADConfig(window=6 if PROFILE == "cpu" else 16, stride=8 if PROFILE == "cpu" else 2, background_weight=0.2)   # the paper's range: 0.2-1.0
 SIZE_OVERRIDES = ({"crosstask_like": dict(videos_per_task=10, test_fraction=0.3),
@@ -100,6 +105,11 @@ MIN_ERRORS = 5   # a class is scored when it has at least this many errors
 DRAWS = 20       # repeated draws: matched subsampling and the null baselines
 EXCLUDE = (0,)   # OAD background: neither a scored class nor a destination (a missed action is not a confusion)
 MAP_PRESET = "crosstask_like"                               # section 6: whose seed-0 models are kept
+if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): the least data, one seed, one epoch
+    SEEDS = COMPARE_SEEDS = LESSON.tiny_seeds
+    MAX_EPOCHS, PATIENCE, VAL_EVERY, LR = 2, 2, 1, 1e-2   # a high rate: the models must confuse actions, not only miss them
+    SIZE_OVERRIDES = {p: dict(LESSON.tiny_data(p), test_fraction=0.5) for p in [*PRESETS, COMPARE]}
+    MIN_ERRORS = 2   # few test frames: fewer errors per class
 
 TRAIN = TrainConfig(epochs=MAX_EPOCHS, lr=LR, batch_size=BATCH, patience=PATIENCE, val_every=VAL_EVERY, min_delta=0.01)
 oad_setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TRAIN)

@@ -82,26 +82,30 @@ else:
 
 # %% [markdown]
 # ## Settings: one profile switch
-# * **cpu**: the embedded tiny Llama (2 layers, hidden 128, random init, fully fine-tuned, lr 1e-3),
-#   small synthetic data, short training: the sizes CI can afford.
-# * **gpu**: a pretrained LM with LoRA on q/k/v/o/gate/up/down (+ the LM head when an LM loss is
+# * **cpu** (the default, on **any** device; on a GPU it simply runs faster): the embedded tiny
+#   Llama (2 layers, hidden 128, random init, fully fine-tuned, lr 1e-3), small synthetic data,
+#   short training: the sizes CI can afford.
+# * **gpu** (the paper's scale, opted into: `profile="gpu"` below, or `GADLAB_PROFILE=gpu` in the
+#   environment): a pretrained LM with LoRA on q/k/v/o/gate/up/down (+ the LM head when an LM loss is
 #   trained), lr 1e-4, bf16 (fp16 on a T4), gradient checkpointing, micro-batch and gradient
 #   accumulation sized to the GPU (effective batch 16, the paper's COIN setting), larger data.
-#   Set `LM = "embedded"` to run the GPU sizes with the tiny model instead.
+#   `GADLAB_BACKBONE` picks the LM (a hub name or a local folder); `GADLAB_BACKBONE=embedded-tiny-llama-scratch`
+#   runs the GPU sizes with the tiny model instead.
 #
-# The paper's backbone, `meta-llama/Llama-3.2-1B-Instruct`, is gated: log in (next cell) with a
-# Hugging Face token that was granted access. Without a token the ungated
-# `Qwen/Qwen2.5-0.5B-Instruct` is used instead.
+# The paper's backbone, `meta-llama/Llama-3.2-1B-Instruct`, is gated: log in with a Hugging Face
+# token that was granted access. Without a token the ungated `Qwen/Qwen2.5-0.5B-Instruct` is used
+# instead. The next cell prints what the choice costs (download, time) before anything starts.
 #
 # Every model of sections 3 and 4 is trained once per seed: with a pretrained LM on a GPU that is
 # hours, not minutes (not measured: no GPU was available to us). Set `SEEDS = [0]` for a first pass.
 
 # %%
-# The Hugging Face token the hub library already knows (GPU profile only): `HF_TOKEN` in the
-# environment, the token stored by `hf auth login`, or Colab's Secrets panel (a secret named HF_TOKEN).
-from huggingface_hub import get_token
-PROFILE = "gpu" if device.type == "cuda" else "cpu"
-HF_TOKEN = get_token() if PROFILE == "gpu" else None
+# The profile: "cpu" unless you opt in to the paper scale here (profile="gpu") or with GADLAB_PROFILE=gpu.
+# Its LM needs the Hugging Face token the hub library already knows (paper profile only): `HF_TOKEN`
+# in the environment, the token stored by `hf auth login`, or Colab's Secrets panel (a secret named HF_TOKEN).
+from gadlib.lessons.profile import lesson_profile
+LESSON = lesson_profile("04_gad_finetuning", profile=None, paper_lm=True, device=device)
+PROFILE, HF_TOKEN = LESSON.profile, LESSON.hf_token
 print("profile:", PROFILE, "| Hugging Face token:", "yes" if HF_TOKEN else "no")
 
 # %%
@@ -111,14 +115,14 @@ from gadlib.core.training import TrainConfig
 from gadlib.evaluation.experiment import Setup
 from gadlib.evaluation.oad import OADConfig
 
-LM = "pretrained" if PROFILE == "gpu" else "embedded"   # "embedded" also works on a GPU
+LM = "pretrained" if LESSON.pretrained else "embedded"   # LESSON.backbone: GADLAB_BACKBONE, or the profile's
 SEEDS = [0, 1] if PROFILE == "cpu" else [0, 1, 2]   # training to convergence: 2 seeds fit the CPU budget
 if LM == "pretrained":
-    BACKBONE = BackboneConfig(name="meta-llama/Llama-3.2-1B-Instruct" if HF_TOKEN else "Qwen/Qwen2.5-0.5B-Instruct",
-                              dtype="bfloat16" if torch.cuda.is_bf16_supported(including_emulation=False) else "float16")
+    BACKBONE = dataclasses.replace(LESSON.backbone,
+                                   dtype="bfloat16" if torch.cuda.is_bf16_supported(including_emulation=False) else "float16")
     LR = 1e-4                                              # the paper's rate for LoRA
 else:
-    BACKBONE = BackboneConfig()                            # the embedded tiny Llama (README: which one, and why)
+    BACKBONE = LESSON.backbone                             # the embedded tiny Llama (README: which one, and why)
     LR = 1e-3
 if PROFILE == "gpu":
     # effective batch 16: 16 x 1 on a >= 40 GiB GPU (A100), 4 x 4 on a 16 GiB T4
@@ -135,6 +139,9 @@ else:
     COIN = dict(size="cpu", num_classes=30, num_tasks=6, videos_per_task=16, test_fraction=0.5)
     OAD_DATA = dict(size="cpu", num_classes=30, num_tasks=6, videos_per_task=25, test_fraction=0.8)
     NUM_FRAMES = 4
+if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): the branch above ran; now the least data
+    SEEDS, MAX_EPOCHS, PATIENCE, VAL_EVERY = LESSON.tiny_seeds, 1, 1, 1
+    COIN, OAD_DATA = dict(COIN, **LESSON.tiny_data("coin_like")), dict(OAD_DATA, **LESSON.tiny_data("crosstask_like"))
 # Every model is trained to convergence: validated every VAL_EVERY epochs on a fifth of the training
 # videos (top-1 offline, segment F1 on OAD), stopped PATIENCE epochs after its last gain of more than
 # 1 point, the best validated weights kept; MAX_EPOCHS only caps the budget.
