@@ -140,6 +140,7 @@ if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): t
     MAX_EPOCHS, PATIENCE, VAL_EVERY, LR = 2, 2, 1, 1e-2   # a high rate: the models must confuse actions, not only miss them
     SIZE_OVERRIDES = {p: dict(LESSON.tiny_data(p), test_fraction=0.5) for p in [*PRESETS, COMPARE]}
     MIN_ERRORS = 2   # few test frames: fewer errors per class
+    OAD = dataclasses.replace(OAD, stride=8)   # fewer training windows
 
 TRAIN = TrainConfig(epochs=MAX_EPOCHS, lr=LR, batch_size=BATCH, patience=PATIENCE, val_every=VAL_EVERY, min_delta=0.01)
 oad_setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TRAIN)

@@ -186,7 +186,7 @@ offline_setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES, train=TRAIN)
 oad_setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TRAIN)
 OAD = OADConfig(window=8, background_weight=0.2)
 print(OAD)
-print(f"backbone: {offline_setup.backbone_name}; lr {LR}; batch {BATCH} x {ACCUM}; at most {MAX_EPOCHS} epochs; "
+print(f"backbone: {offline_setup.backbone_name}{f' in {BACKBONE.dtype}' if LM == 'pretrained' else ''}; lr {LR}; batch {BATCH} x {ACCUM}; at most {MAX_EPOCHS} epochs; "
       f"gradient checkpointing {CHECKPOINTING}")
 
 # %% [markdown]

@@ -27,6 +27,10 @@ from test_real_lm import write_model_folder
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 TIMEOUT = 600   # per cell
+# What each rehearsal must show it ran, beyond the profile and the checkpoint (every notebook).
+RAN = {"04_gad_finetuning": ["Hugging Face token: no", "in float16; lr 0.0001; batch 4 x 4",   # no bf16 here: fp16; a T4's split
+                             "gradient checkpointing True",
+                             "reloaded model, identical step-recognition scores on 32 test samples: True"]}
 
 
 @pytest.fixture(scope="module")
@@ -52,4 +56,44 @@ def test_paper_profile_rehearsal(stem, checkpoint, monkeypatch):
     print(f"{stem}: rehearsal of the paper profile took {seconds:.0f} s")
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert f"{stem}: profile 'gpu' (rehearsal size" in text       # lesson_profile said what it runs
-    assert str(checkpoint.resolve()) in text                       # ... with the local checkpoint
+    assert f"{checkpoint.resolve()} (a local folder" in text and "LoRA, lr 1e-4" in text   # ... with the local checkpoint
+    for line in RAN.get(stem, []):
+        assert line in text, line
+
+
+# ---- lesson_profile itself -------------------------------------------------------------------------
+
+def test_lesson_profile_is_cpu_on_any_device_unless_chosen(monkeypatch, capsys):
+    import torch
+    from gadlib.lessons.profile import ProfileError, lesson_profile
+    for var in (PROFILE_ENV, BACKBONE_ENV, SIZE_ENV):
+        monkeypatch.delenv(var, raising=False)
+    lp = lesson_profile("01_generative_vs_discriminative", device=torch.device("cuda"))
+    assert (lp.profile, lp.size, lp.pretrained, lp.lr) == ("cpu", "full", False, 1e-3)
+    assert lp.pick([0, 1], [0, 1, 2], tiny=[0]) == [0, 1]
+    out = capsys.readouterr().out
+    assert "profile 'cpu'" in out and "nothing to download" in out and "GADLAB_PROFILE=gpu" in out
+    monkeypatch.setenv(PROFILE_ENV, "paper")
+    monkeypatch.setenv(SIZE_ENV, "tiny")
+    lp = lesson_profile("01_generative_vs_discriminative", show=False)
+    assert (lp.profile, lp.tiny, lp.pick(1, 2, tiny=3), lp.pick(1, 2)) == ("gpu", True, 3, 2)
+    assert lesson_profile("01_generative_vs_discriminative", profile="cpu", show=False).profile == "cpu"   # the notebook wins
+    monkeypatch.setenv(PROFILE_ENV, "huge")
+    with pytest.raises(ProfileError, match="GADLAB_PROFILE='huge'"):
+        lesson_profile("01_generative_vs_discriminative", show=False)
+
+
+def test_paper_lm_of_notebook_04_is_named_and_costed_before_anything_starts(monkeypatch, capsys):
+    from gadlib.lessons.profile import OPEN_LM, PAPER_LM, lesson_profile
+    monkeypatch.delenv(BACKBONE_ENV, raising=False)
+    monkeypatch.delenv(SIZE_ENV, raising=False)
+    monkeypatch.setenv(PROFILE_ENV, "gpu")
+    import huggingface_hub
+    for token, name in ((None, OPEN_LM), ("hf_x", PAPER_LM)):
+        monkeypatch.setattr(huggingface_hub, "get_token", lambda token=token: token)
+        lp = lesson_profile("04_gad_finetuning", paper_lm=True)
+        out = capsys.readouterr().out
+        assert lp.backbone.name == name and lp.hf_token == token and lp.pretrained and lp.lr == 1e-4
+        assert "downloaded from the Hugging Face hub" in out and "GB" in out and "NOT MEASURED" in out
+    monkeypatch.setenv(BACKBONE_ENV, "embedded-tiny-llama-scratch")   # the GPU sizes with the tiny model
+    assert not lesson_profile("04_gad_finetuning", paper_lm=True, show=False).pretrained
