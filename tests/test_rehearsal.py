@@ -88,9 +88,9 @@ def test_paper_lm_of_notebook_04_is_named_and_costed_before_anything_starts(monk
     monkeypatch.delenv(BACKBONE_ENV, raising=False)
     monkeypatch.delenv(SIZE_ENV, raising=False)
     monkeypatch.setenv(PROFILE_ENV, "gpu")
-    import huggingface_hub
+    from gadlib.lessons import profile
     for token, name in ((None, OPEN_LM), ("hf_x", PAPER_LM)):
-        monkeypatch.setattr(huggingface_hub, "get_token", lambda token=token: token)
+        monkeypatch.setattr(profile, "get_token", lambda token=token: token)
         lp = lesson_profile("04_gad_finetuning", paper_lm=True)
         out = capsys.readouterr().out
         assert lp.backbone.name == name and lp.hf_token == token and lp.pretrained and lp.lr == 1e-4

@@ -20,7 +20,12 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Any
+
+from huggingface_hub import get_token
+
+from gadlib.core.backbone import EMBEDDED_NAMES, BackboneConfig
+from gadlib.core.training import default_lr
+from gadlib.evaluation.results import repo_root
 
 PROFILE_ENV, BACKBONE_ENV, SIZE_ENV = "GADLAB_PROFILE", "GADLAB_BACKBONE", "GADLAB_SIZE"
 PROFILES = {"cpu": "cpu", "gpu": "gpu", "paper": "gpu"}   # accepted spellings -> the profile
@@ -45,7 +50,7 @@ class LessonProfile:
     notebook: str
     profile: str          # "cpu" or "gpu"
     size: str             # "full" or "tiny" (the rehearsal)
-    backbone: Any         # a gadlib.core.backbone.BackboneConfig
+    backbone: BackboneConfig
     hf_token: str | None  # the token the hub library knows (paper profile of notebook 04 only)
     description: str
 
@@ -56,13 +61,11 @@ class LessonProfile:
     @property
     def pretrained(self) -> bool:
         """A real (pretrained) LM, fine-tuned with LoRA; False for the embedded tiny Llama."""
-        from gadlib.core.backbone import EMBEDDED_NAMES
         return self.backbone.name not in EMBEDDED_NAMES
 
     @property
     def lr(self) -> float:
         """The learning rate for this backbone: 1e-3 for the embedded LM, the paper's 1e-4 with LoRA."""
-        from gadlib.core.training import default_lr
         return default_lr(self.backbone.name)
 
     @property
@@ -98,7 +101,6 @@ def _folder_gb(path: Path) -> float:
 
 
 def _last_run_minutes(notebook: str) -> float | None:
-    from gadlib.evaluation.results import repo_root
     path = repo_root() / "results" / f"{notebook}.json"
     try:
         res = json.loads(path.read_text())
@@ -141,16 +143,13 @@ def lesson_profile(notebook: str, profile: str | None = None, backbone: str | No
     (GADLAB_PROFILE, GADLAB_SIZE, GADLAB_BACKBONE), else the defaults: the CPU profile at full size
     with the embedded LM. `paper_lm`: in the paper profile, the notebook's default LM is the paper's
     (notebook 04). Prints what the choice costs (unless show=False) before anything starts."""
-    from gadlib.core.backbone import BackboneConfig
-    from gadlib.core.backbone import EMBEDDED_NAMES
     profile = _choice(profile, PROFILE_ENV, PROFILES, "cpu")
     size = _choice(None, SIZE_ENV, SIZES, "full")
     name = backbone if backbone is not None else (os.environ.get(BACKBONE_ENV, "").strip() or None)
     token = None
     if profile == "gpu" and paper_lm:
         if name is None or not Path(name).expanduser().is_dir():
-            from huggingface_hub import get_token   # HF_TOKEN, `hf auth login`, or Colab's Secrets panel
-            token = get_token()
+            token = get_token()   # HF_TOKEN, `hf auth login`, or Colab's Secrets panel
         if name is None:
             name = PAPER_LM if token else OPEN_LM
     if name is not None and Path(name).expanduser().is_dir():

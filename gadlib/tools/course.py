@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ import nbformat
 from jupytext.cli import jupytext as jupytext_cli
 
 from gadlib.evaluation.results import repo_root
+from gadlib.tools.colab import COLAB_MARK, install_cell
 
 # Where Colab clones the course from: the one place to set it. Every notebook's install cell and
 # Colab badge are generated from these by `python -m gadlib.course build` (docs/instructors.md:
@@ -52,55 +54,12 @@ STUB_CODE, STUB_MD = "# YOUR CODE HERE\nraise NotImplementedError()", "YOUR ANSW
 PAIRING = "ipynb,py:percent"
 NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 
-# The one install cell every notebook opens with (Colab only; elsewhere it does nothing). gadlib is
-# not installed yet when it runs, so the cell holds its own logic: plain Python, no `!` lines, so a
-# failed clone or pip install stops the cell with one error that names the address, the branch and
-# what git / pip said (tests/test_colab.py runs it against a local clone).
-COLAB_MARK = "# Colab only:"
-_COLAB_TEMPLATE = '''{mark} install gadlib and its dependencies from the course's repository, keeping Colab's own torch.
-REPO_URL, REPO_BRANCH = {url!r}, {branch!r}   # set in gadlib/tools/course.py
-
-
-def install_gadlab(url, branch, dest={dest!r}, pip_options={pip!r}):
-    """Clone `branch` of `url` into `dest`, pip-install it with its requirements (less torch and the
-    developer tools), and import it; one clear error if any step fails."""
-    import os, re, subprocess, sys
-
-    def step(what, cmd):
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode:
-            said = (done.stderr.strip() or done.stdout.strip())[-3000:]
-            raise RuntimeError(f"GAD Lab install failed while {{what}} (repository {{url}}, branch {{branch}}).\\n"
-                               f"$ {{' '.join(cmd)}}\\n{{said}}\\nCheck REPO_URL / REPO_BRANCH in this cell "
-                               "(they come from gadlib/tools/course.py) and the session's network.") from None
-        return done.stdout.strip()
-
-    if not os.path.isdir(os.path.join(dest, ".git")):
-        step("cloning", ["git", "clone", "-q", "--depth", "1", "--branch", branch, url, dest])
-    skip = re.compile(r"^({skip})[=<>~ ]")
-    with open(os.path.join(dest, "requirements.txt")) as f:
-        needed = [line for line in f if line.strip() and not skip.match(line)]
-    with open(dest.rstrip("/") + "-requirements.txt", "w") as f:
-        f.writelines(needed)
-    step("installing with pip", [sys.executable, "-m", "pip", "install", "-q", *pip_options,
-                                 "-r", dest.rstrip("/") + "-requirements.txt", "-e", dest])
-    sys.path.insert(0, dest)  # the editable install is picked up by this kernel only after a restart
-    import gadlib
-    commit = step("reading the commit", ["git", "-C", dest, "log", "-1", "--format=%h %cs %s"])
-    print(f"gadlib {{gadlib.__version__}} from {{os.path.dirname(gadlib.__file__)}}: {{url}} branch {{branch}}, commit {{commit}}")
-
-
-import sys
-if "google.colab" in sys.modules:
-    install_gadlab(REPO_URL, REPO_BRANCH)'''
-
-
+# The one install cell every notebook opens with (gadlib/tools/colab.py).
 def colab_cell(url: str = REPO_URL, branch: str = REPO_BRANCH, dest: str = "/content/gad-lab",
                pip_options: tuple[str, ...] = ()) -> str:
     """The install cell for `url` / `branch` (the notebooks' cell: the defaults; tests clone a
     local copy into a temporary `dest` and pass pip options that avoid the network)."""
-    return _COLAB_TEMPLATE.format(mark=COLAB_MARK, url=url, branch=branch, dest=dest, pip=tuple(pip_options),
-                                  skip="|".join(re.escape(n) for n in NOT_ON_COLAB))
+    return install_cell(url, branch, NOT_ON_COLAB, dest, pip_options)
 
 
 COLAB_CELL = colab_cell()
@@ -434,7 +393,6 @@ def write_release(dest: Path, root: Path | None = None) -> list[Path]:
     editions as notebooks/<name>.ipynb (no solution edition, no jupytext sources), gadlib (the
     checkers included), the requirements, configs, the data README, the results files and a
     README for students. Refuses a `dest` that exists and is not empty."""
-    import shutil
     root = root or repo_root()
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
