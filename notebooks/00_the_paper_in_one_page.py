@@ -39,12 +39,42 @@
 # | [takeaway](#takeaway) | and two [questions](#questions) |
 
 # %%
-# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
-import sys, os
-if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
-    # !git clone -q --depth 1 --branch main https://github.com/gad-lab/gad-lab /content/gad-lab
-    # !grep -v -E '^(torch|jupyterlab|jupytext|nbmake|pytest|pytest-xdist)[=<>~ ]' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
-    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
+# Colab only: install gadlib and its dependencies from the course's repository, keeping Colab's own torch.
+REPO_URL, REPO_BRANCH = 'https://github.com/gad-lab/gad-lab', 'main'   # set in gadlib/tools/course.py
+
+
+def install_gadlab(url, branch, dest='/content/gad-lab', pip_options=()):
+    """Clone `branch` of `url` into `dest`, pip-install it with its requirements (less torch and the
+    developer tools), and import it; one clear error if any step fails."""
+    import os, re, subprocess, sys
+
+    def step(what, cmd):
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            said = (done.stderr.strip() or done.stdout.strip())[-3000:]
+            raise RuntimeError(f"GAD Lab install failed while {what} (repository {url}, branch {branch}).\n"
+                               f"$ {' '.join(cmd)}\n{said}\nCheck REPO_URL / REPO_BRANCH in this cell "
+                               "(they come from gadlib/tools/course.py) and the session's network.") from None
+        return done.stdout.strip()
+
+    if not os.path.isdir(os.path.join(dest, ".git")):
+        step("cloning", ["git", "clone", "-q", "--depth", "1", "--branch", branch, url, dest])
+    skip = re.compile(r"^(torch|jupyterlab|jupytext|nbmake|pytest|pytest\-xdist)[=<>~ ]")
+    with open(os.path.join(dest, "requirements.txt")) as f:
+        needed = [line for line in f if line.strip() and not skip.match(line)]
+    with open(dest.rstrip("/") + "-requirements.txt", "w") as f:
+        f.writelines(needed)
+    step("installing with pip", [sys.executable, "-m", "pip", "install", "-q", *pip_options,
+                                 "-r", dest.rstrip("/") + "-requirements.txt", "-e", dest])
+    sys.path.insert(0, dest)  # the editable install is picked up by this kernel only after a restart
+    import gadlib
+    commit = step("reading the commit", ["git", "-C", dest, "log", "-1", "--format=%h %cs %s"])
+    print(f"gadlib {gadlib.__version__} from {os.path.dirname(gadlib.__file__)}: {url} branch {branch}, commit {commit}")
+
+
+import sys
+if "google.colab" in sys.modules:
+    install_gadlab(REPO_URL, REPO_BRANCH)
 
 # %%
 # %matplotlib inline

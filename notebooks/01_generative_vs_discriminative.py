@@ -42,12 +42,42 @@
 # and the README's notebook table; the last code cell prints this run's own time.
 
 # %%
-# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
-import sys, os
-if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
-    # !git clone -q --depth 1 --branch main https://github.com/gad-lab/gad-lab /content/gad-lab
-    # !grep -v -E '^(torch|jupyterlab|jupytext|nbmake|pytest|pytest-xdist)[=<>~ ]' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
-    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
+# Colab only: install gadlib and its dependencies from the course's repository, keeping Colab's own torch.
+REPO_URL, REPO_BRANCH = 'https://github.com/gad-lab/gad-lab', 'main'   # set in gadlib/tools/course.py
+
+
+def install_gadlab(url, branch, dest='/content/gad-lab', pip_options=()):
+    """Clone `branch` of `url` into `dest`, pip-install it with its requirements (less torch and the
+    developer tools), and import it; one clear error if any step fails."""
+    import os, re, subprocess, sys
+
+    def step(what, cmd):
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            said = (done.stderr.strip() or done.stdout.strip())[-3000:]
+            raise RuntimeError(f"GAD Lab install failed while {what} (repository {url}, branch {branch}).\n"
+                               f"$ {' '.join(cmd)}\n{said}\nCheck REPO_URL / REPO_BRANCH in this cell "
+                               "(they come from gadlib/tools/course.py) and the session's network.") from None
+        return done.stdout.strip()
+
+    if not os.path.isdir(os.path.join(dest, ".git")):
+        step("cloning", ["git", "clone", "-q", "--depth", "1", "--branch", branch, url, dest])
+    skip = re.compile(r"^(torch|jupyterlab|jupytext|nbmake|pytest|pytest\-xdist)[=<>~ ]")
+    with open(os.path.join(dest, "requirements.txt")) as f:
+        needed = [line for line in f if line.strip() and not skip.match(line)]
+    with open(dest.rstrip("/") + "-requirements.txt", "w") as f:
+        f.writelines(needed)
+    step("installing with pip", [sys.executable, "-m", "pip", "install", "-q", *pip_options,
+                                 "-r", dest.rstrip("/") + "-requirements.txt", "-e", dest])
+    sys.path.insert(0, dest)  # the editable install is picked up by this kernel only after a restart
+    import gadlib
+    commit = step("reading the commit", ["git", "-C", dest, "log", "-1", "--format=%h %cs %s"])
+    print(f"gadlib {gadlib.__version__} from {os.path.dirname(gadlib.__file__)}: {url} branch {branch}, commit {commit}")
+
+
+import sys
+if "google.colab" in sys.modules:
+    install_gadlab(REPO_URL, REPO_BRANCH)
 
 # %%
 # %matplotlib inline
@@ -67,23 +97,30 @@ pd.Series(versions()).to_frame("version").T
 # number of epochs: a fifth of the training videos is held out for validation, the model's top-1 on
 # them is measured every `VAL_EVERY` epochs, training stops once `PATIENCE` epochs have passed
 # without a gain of more than `MIN_DELTA`, and the best validated weights are kept (`MAX_EPOCHS` only
-# caps the budget). On a GPU the profile switches to the larger benchmark; to use
-# a real LM, set `BACKBONE = BackboneConfig(name="meta-llama/Llama-3.2-1B-Instruct")` ([LoRA](00_the_paper_in_one_page.ipynb#lora) with the
-# paper's r 128 / alpha 256 is applied automatically to a pretrained model) and `LR = 1e-4`.
+# caps the budget). The profile is **"cpu"** on any device (on a GPU the same lesson runs faster);
+# the larger benchmark is a choice: `profile="gpu"` below, or `GADLAB_PROFILE=gpu` in the environment.
+# To use a real LM, set `GADLAB_BACKBONE` to a hub name (`meta-llama/Llama-3.2-1B-Instruct`) or a local
+# folder: [LoRA](00_the_paper_in_one_page.ipynb#lora) with the paper's r 128 / alpha 256 and its rate, 1e-4, are applied automatically.
+# The cell prints what the choice costs before anything starts.
 
 # %%
 from gadlib.core.backbone import BackboneConfig
 from gadlib.core.training import TrainConfig
 from gadlib.evaluation.experiment import Setup
 
-PROFILE = "gpu" if device.type == "cuda" else "cpu"   # "cpu": the CI/laptop size
+from gadlib.lessons.profile import lesson_profile
+
+LESSON = lesson_profile("01_generative_vs_discriminative", profile=None, device=device)   # profile="gpu": the larger sizes
+PROFILE = LESSON.profile                             # "cpu": the CI/laptop size
 PRESET = "coin_like"                                 # synthetic; mimics COIN's structure, not COIN
 SEEDS = [0, 1, 2]
-BACKBONE = BackboneConfig()                          # the embedded tiny Llama, 2 layers, hidden 128 (README: which one)
-MAX_EPOCHS, LR, BATCH = (60, 1e-3, 64) if PROFILE == "cpu" else (100, 1e-3, 64)
+BACKBONE = LESSON.backbone                           # the embedded tiny Llama, 2 layers, hidden 128 (README: which one)
+MAX_EPOCHS, LR, BATCH = (60, LESSON.lr, 64) if PROFILE == "cpu" else (100, LESSON.lr, 64)   # lr: 1e-3 embedded, 1e-4 LoRA
 PATIENCE, VAL_EVERY, MIN_DELTA = 9, 3, 0.01
 NUM_FRAMES = 4 if PROFILE == "cpu" else 8
 SIZE = dict(videos_per_task=16) if PROFILE == "cpu" else {}   # a smaller COIN-like set: convergence fits the CPU
+if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): the least data, one seed, one epoch
+    SEEDS, MAX_EPOCHS, PATIENCE, VAL_EVERY, SIZE = LESSON.tiny_seeds, 1, 1, 1, LESSON.tiny_data(PRESET)
 
 setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES,
               train=TrainConfig(epochs=MAX_EPOCHS, lr=LR, batch_size=BATCH, patience=PATIENCE,

@@ -46,12 +46,42 @@
 # README's notebook table; the last code cell prints this run's own time.
 
 # %%
-# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
-import sys, os
-if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
-    # !git clone -q --depth 1 --branch main https://github.com/gad-lab/gad-lab /content/gad-lab
-    # !grep -v -E '^(torch|jupyterlab|jupytext|nbmake|pytest|pytest-xdist)[=<>~ ]' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
-    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
+# Colab only: install gadlib and its dependencies from the course's repository, keeping Colab's own torch.
+REPO_URL, REPO_BRANCH = 'https://github.com/gad-lab/gad-lab', 'main'   # set in gadlib/tools/course.py
+
+
+def install_gadlab(url, branch, dest='/content/gad-lab', pip_options=()):
+    """Clone `branch` of `url` into `dest`, pip-install it with its requirements (less torch and the
+    developer tools), and import it; one clear error if any step fails."""
+    import os, re, subprocess, sys
+
+    def step(what, cmd):
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            said = (done.stderr.strip() or done.stdout.strip())[-3000:]
+            raise RuntimeError(f"GAD Lab install failed while {what} (repository {url}, branch {branch}).\n"
+                               f"$ {' '.join(cmd)}\n{said}\nCheck REPO_URL / REPO_BRANCH in this cell "
+                               "(they come from gadlib/tools/course.py) and the session's network.") from None
+        return done.stdout.strip()
+
+    if not os.path.isdir(os.path.join(dest, ".git")):
+        step("cloning", ["git", "clone", "-q", "--depth", "1", "--branch", branch, url, dest])
+    skip = re.compile(r"^(torch|jupyterlab|jupytext|nbmake|pytest|pytest\-xdist)[=<>~ ]")
+    with open(os.path.join(dest, "requirements.txt")) as f:
+        needed = [line for line in f if line.strip() and not skip.match(line)]
+    with open(dest.rstrip("/") + "-requirements.txt", "w") as f:
+        f.writelines(needed)
+    step("installing with pip", [sys.executable, "-m", "pip", "install", "-q", *pip_options,
+                                 "-r", dest.rstrip("/") + "-requirements.txt", "-e", dest])
+    sys.path.insert(0, dest)  # the editable install is picked up by this kernel only after a restart
+    import gadlib
+    commit = step("reading the commit", ["git", "-C", dest, "log", "-1", "--format=%h %cs %s"])
+    print(f"gadlib {gadlib.__version__} from {os.path.dirname(gadlib.__file__)}: {url} branch {branch}, commit {commit}")
+
+
+import sys
+if "google.colab" in sys.modules:
+    install_gadlab(REPO_URL, REPO_BRANCH)
 
 # %%
 # %matplotlib inline
@@ -70,20 +100,28 @@ from gadlib.core.backbone import BackboneConfig
 from gadlib.core.training import TrainConfig
 from gadlib.evaluation.experiment import Setup
 
-PROFILE = "gpu" if device.type == "cuda" else "cpu"
+from gadlib.lessons.profile import lesson_profile
+
+# "cpu" on any device (faster on a GPU); the larger sizes are a choice: profile="gpu" here or
+# GADLAB_PROFILE=gpu; GADLAB_BACKBONE: a real LM (hub name or local folder). It prints what it costs.
+LESSON = lesson_profile("02_tokenization_ablations", profile=None, device=device)
+PROFILE = LESSON.profile
 PRESET = "epic_like"            # synthetic; mimics EPIC-Kitchens' label structure, not EPIC-Kitchens
 SEEDS = [0, 1] if PROFILE == "cpu" else [0, 1, 2]   # part 1; training to convergence: 2 seeds fit the CPU budget
 GRID_SEEDS = [0]                # part 2 (one seed per cell on CPU; more on a GPU)
-BACKBONE = BackboneConfig()     # the embedded tiny Llama (README: which one); or a local real LM
+BACKBONE = LESSON.backbone      # the embedded tiny Llama (README: which one); or GADLAB_BACKBONE
 # Every model is trained to convergence: validated every VAL_EVERY epochs on a fifth of the training
 # videos (top-1), stopped PATIENCE epochs after its last gain of more than 1 point, the best
 # validated weights kept; MAX_EPOCHS only caps the budget.
-MAX_EPOCHS, LR = (60, 1e-3) if PROFILE == "cpu" else (100, 1e-3)
+MAX_EPOCHS, LR = (60, LESSON.lr) if PROFILE == "cpu" else (100, LESSON.lr)   # lr: 1e-3 embedded, 1e-4 LoRA
 PATIENCE, VAL_EVERY = 9, 3
 NUM_FRAMES = 4
 SIZE = dict(videos_per_task=3) if PROFILE == "cpu" else {}   # fewer training videos: convergence fits the CPU
 if PROFILE == "gpu":
     GRID_SEEDS = [0, 1, 2]
+if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): the least data, one seed, one epoch
+    SEEDS, GRID_SEEDS, MAX_EPOCHS, PATIENCE, VAL_EVERY = LESSON.tiny_seeds, LESSON.tiny_seeds, 1, 1, 1
+    SIZE = LESSON.tiny_data(PRESET)
 setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES, kinds=("step",),
               train=TrainConfig(epochs=MAX_EPOCHS, lr=LR, batch_size=64, patience=PATIENCE, val_every=VAL_EVERY,
                                 min_delta=0.01))
@@ -292,12 +330,12 @@ print(f"greedy extend (label_eos={ext.label_eos}) emitted a class token in {100 
 
 # %%
 GRID = {"compositionality": [0.0, 1.0], "label_overlap": [0.3, 0.9]}
-GRID_CLASSES = 120 if PROFILE == "cpu" else 1000
+GRID_CLASSES = LESSON.pick(120, 1000, tiny=SIZE.get("num_classes"))
 grid_runs = []
 cells = [(c, o) for c in GRID["compositionality"] for o in GRID["label_overlap"]]
 for c, o in tqdm(cells, desc="grid"):
     cell = ensure_benchmark(PRESET, size=PROFILE, compositionality=c, label_overlap=o,
-                            num_classes=GRID_CLASSES, **SIZE).with_validation(0.2, seed=0)
+                            **{**SIZE, "num_classes": GRID_CLASSES}).with_validation(0.2, seed=0)
     cell_test = offline_samples(cell, "test", NUM_FRAMES, kinds=("step",))
     for seed in GRID_SEEDS:
         for mapping in ("text", "desync"):

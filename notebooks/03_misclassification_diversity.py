@@ -46,12 +46,42 @@
 # last full run is in the README's notebook table; the last code cell prints this run's own time).
 
 # %%
-# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
-import sys, os
-if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
-    # !git clone -q --depth 1 --branch main https://github.com/gad-lab/gad-lab /content/gad-lab
-    # !grep -v -E '^(torch|jupyterlab|jupytext|nbmake|pytest|pytest-xdist)[=<>~ ]' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
-    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
+# Colab only: install gadlib and its dependencies from the course's repository, keeping Colab's own torch.
+REPO_URL, REPO_BRANCH = 'https://github.com/gad-lab/gad-lab', 'main'   # set in gadlib/tools/course.py
+
+
+def install_gadlab(url, branch, dest='/content/gad-lab', pip_options=()):
+    """Clone `branch` of `url` into `dest`, pip-install it with its requirements (less torch and the
+    developer tools), and import it; one clear error if any step fails."""
+    import os, re, subprocess, sys
+
+    def step(what, cmd):
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            said = (done.stderr.strip() or done.stdout.strip())[-3000:]
+            raise RuntimeError(f"GAD Lab install failed while {what} (repository {url}, branch {branch}).\n"
+                               f"$ {' '.join(cmd)}\n{said}\nCheck REPO_URL / REPO_BRANCH in this cell "
+                               "(they come from gadlib/tools/course.py) and the session's network.") from None
+        return done.stdout.strip()
+
+    if not os.path.isdir(os.path.join(dest, ".git")):
+        step("cloning", ["git", "clone", "-q", "--depth", "1", "--branch", branch, url, dest])
+    skip = re.compile(r"^(torch|jupyterlab|jupytext|nbmake|pytest|pytest\-xdist)[=<>~ ]")
+    with open(os.path.join(dest, "requirements.txt")) as f:
+        needed = [line for line in f if line.strip() and not skip.match(line)]
+    with open(dest.rstrip("/") + "-requirements.txt", "w") as f:
+        f.writelines(needed)
+    step("installing with pip", [sys.executable, "-m", "pip", "install", "-q", *pip_options,
+                                 "-r", dest.rstrip("/") + "-requirements.txt", "-e", dest])
+    sys.path.insert(0, dest)  # the editable install is picked up by this kernel only after a restart
+    import gadlib
+    commit = step("reading the commit", ["git", "-C", dest, "log", "-1", "--format=%h %cs %s"])
+    print(f"gadlib {gadlib.__version__} from {os.path.dirname(gadlib.__file__)}: {url} branch {branch}, commit {commit}")
+
+
+import sys
+if "google.colab" in sys.modules:
+    install_gadlab(REPO_URL, REPO_BRANCH)
 
 # %%
 # %matplotlib inline
@@ -82,17 +112,22 @@ from gadlib.core.training import TrainConfig
 from gadlib.evaluation.experiment import Setup
 from gadlib.evaluation.oad import OADConfig
 
-PROFILE = "gpu" if device.type == "cuda" else "cpu"
+from gadlib.lessons.profile import lesson_profile
+
+# "cpu" on any device (faster on a GPU); the larger sizes are a choice: profile="gpu" here or
+# GADLAB_PROFILE=gpu; GADLAB_BACKBONE: a real LM (hub name or local folder). It prints what it costs.
+LESSON = lesson_profile("03_misclassification_diversity", profile=None, device=device)
+PROFILE = LESSON.profile
 PRESETS = ["crosstask_like", "epic_like", "goalstep_like"]   # OAD: the paper's three data sets for this claim (synthetic look-alikes)
 COMPARE = "coin_like"                                      # step recognition, for comparison
 METHODS = ("generative", "discriminative", "gad")
 SEEDS = [0, 1] if PROFILE == "cpu" else [0, 1, 2]           # training to convergence: 2 seeds fit the CPU budget
 COMPARE_SEEDS = SEEDS[:1] if PROFILE == "cpu" else SEEDS     # fewer seeds for the comparison only
-BACKBONE = BackboneConfig()                                 # the embedded tiny Llama (README: which one, and why)
+BACKBONE = LESSON.backbone                                  # the embedded tiny Llama (README: which one, and why)
 # Every model is trained to convergence: validated every VAL_EVERY epochs on a fifth of the training
 # videos (segment F1 for OAD, top-1 for steps), stopped PATIENCE epochs after its last gain of more
 # than 1 point, the best validated weights kept; MAX_EPOCHS only caps the budget.
-MAX_EPOCHS, LR, BATCH = (60, 1e-3, 64) if PROFILE == "cpu" else (100, 1e-3, 64)
+MAX_EPOCHS, LR, BATCH = (60, LESSON.lr, 64) if PROFILE == "cpu" else (100, LESSON.lr, 64)   # lr: 1e-3 embedded, 1e-4 LoRA
 PATIENCE, VAL_EVERY = 12, 3
 OAD = OADConfig(window=6 if PROFILE == "cpu" else 16, stride=8 if PROFILE == "cpu" else 2, background_weight=0.2)   # the paper's range: 0.2-1.0
 SIZE_OVERRIDES = ({"crosstask_like": dict(videos_per_task=10, test_fraction=0.3),
@@ -105,6 +140,12 @@ print(f"OAD windows: {OAD.window} frames at every {OAD.stride}th frame, backgrou
       f"batch {BATCH}, seeds {SEEDS} (coin_like: {COMPARE_SEEDS})")
 EXCLUDE = (0,)   # OAD background: neither a scored class nor a destination (a missed action is not a confusion)
 MAP_PRESET = "crosstask_like"                               # section 6: whose seed-0 models are kept
+if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): the least data, one seed, one epoch
+    SEEDS = COMPARE_SEEDS = LESSON.tiny_seeds
+    MAX_EPOCHS, PATIENCE, VAL_EVERY, LR = 2, 2, 1, 1e-2   # a high rate: the models must confuse actions, not only miss them
+    SIZE_OVERRIDES = {p: dict(LESSON.tiny_data(p), test_fraction=0.5) for p in [*PRESETS, COMPARE]}
+    MIN_ERRORS = 2   # few test frames: fewer errors per class
+    OAD = dataclasses.replace(OAD, stride=8)   # fewer training windows
 
 TRAIN = TrainConfig(epochs=MAX_EPOCHS, lr=LR, batch_size=BATCH, patience=PATIENCE, val_every=VAL_EVERY, min_delta=0.01)
 oad_setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TRAIN)

@@ -48,12 +48,42 @@
 # checkpoints saved locally in bf16 (`tests/test_real_lm.py`, `tests/test_gad_ablations.py`).
 
 # %%
-# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
-import sys, os
-if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
-    # !git clone -q --depth 1 --branch main https://github.com/gad-lab/gad-lab /content/gad-lab
-    # !grep -v -E '^(torch|jupyterlab|jupytext|nbmake|pytest|pytest-xdist)[=<>~ ]' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
-    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
+# Colab only: install gadlib and its dependencies from the course's repository, keeping Colab's own torch.
+REPO_URL, REPO_BRANCH = 'https://github.com/gad-lab/gad-lab', 'main'   # set in gadlib/tools/course.py
+
+
+def install_gadlab(url, branch, dest='/content/gad-lab', pip_options=()):
+    """Clone `branch` of `url` into `dest`, pip-install it with its requirements (less torch and the
+    developer tools), and import it; one clear error if any step fails."""
+    import os, re, subprocess, sys
+
+    def step(what, cmd):
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            said = (done.stderr.strip() or done.stdout.strip())[-3000:]
+            raise RuntimeError(f"GAD Lab install failed while {what} (repository {url}, branch {branch}).\n"
+                               f"$ {' '.join(cmd)}\n{said}\nCheck REPO_URL / REPO_BRANCH in this cell "
+                               "(they come from gadlib/tools/course.py) and the session's network.") from None
+        return done.stdout.strip()
+
+    if not os.path.isdir(os.path.join(dest, ".git")):
+        step("cloning", ["git", "clone", "-q", "--depth", "1", "--branch", branch, url, dest])
+    skip = re.compile(r"^(torch|jupyterlab|jupytext|nbmake|pytest|pytest\-xdist)[=<>~ ]")
+    with open(os.path.join(dest, "requirements.txt")) as f:
+        needed = [line for line in f if line.strip() and not skip.match(line)]
+    with open(dest.rstrip("/") + "-requirements.txt", "w") as f:
+        f.writelines(needed)
+    step("installing with pip", [sys.executable, "-m", "pip", "install", "-q", *pip_options,
+                                 "-r", dest.rstrip("/") + "-requirements.txt", "-e", dest])
+    sys.path.insert(0, dest)  # the editable install is picked up by this kernel only after a restart
+    import gadlib
+    commit = step("reading the commit", ["git", "-C", dest, "log", "-1", "--format=%h %cs %s"])
+    print(f"gadlib {gadlib.__version__} from {os.path.dirname(gadlib.__file__)}: {url} branch {branch}, commit {commit}")
+
+
+import sys
+if "google.colab" in sys.modules:
+    install_gadlab(REPO_URL, REPO_BRANCH)
 
 # %%
 # %matplotlib inline
@@ -85,26 +115,30 @@ else:
 
 # %% [markdown]
 # ## Settings: one profile switch
-# * **cpu**: the embedded tiny Llama (2 layers, hidden 128, random init, fully fine-tuned, lr 1e-3),
-#   small synthetic data, short training: the sizes CI can afford.
-# * **gpu**: a pretrained LM with LoRA on q/k/v/o/gate/up/down (+ the LM head when an LM loss is
+# * **cpu** (the default, on **any** device; on a GPU it simply runs faster): the embedded tiny
+#   Llama (2 layers, hidden 128, random init, fully fine-tuned, lr 1e-3), small synthetic data,
+#   short training: the sizes CI can afford.
+# * **gpu** (the paper's scale, opted into: `profile="gpu"` below, or `GADLAB_PROFILE=gpu` in the
+#   environment): a pretrained LM with LoRA on q/k/v/o/gate/up/down (+ the LM head when an LM loss is
 #   trained), lr 1e-4, bf16 (fp16 on a T4), gradient checkpointing, micro-batch and gradient
 #   accumulation sized to the GPU (effective batch 16, the paper's COIN setting), larger data.
-#   Set `LM = "embedded"` to run the GPU sizes with the tiny model instead.
+#   `GADLAB_BACKBONE` picks the LM (a hub name or a local folder); `GADLAB_BACKBONE=embedded-tiny-llama-scratch`
+#   runs the GPU sizes with the tiny model instead.
 #
-# The paper's backbone, `meta-llama/Llama-3.2-1B-Instruct`, is gated: log in (next cell) with a
-# Hugging Face token that was granted access. Without a token the ungated
-# `Qwen/Qwen2.5-0.5B-Instruct` is used instead.
+# The paper's backbone, `meta-llama/Llama-3.2-1B-Instruct`, is gated: log in with a Hugging Face
+# token that was granted access. Without a token the ungated `Qwen/Qwen2.5-0.5B-Instruct` is used
+# instead. The next cell prints what the choice costs (download, time) before anything starts.
 #
 # Every model of sections 3 and 4 is trained once per seed: with a pretrained LM on a GPU that is
 # hours, not minutes (not measured: no GPU was available to us). Set `SEEDS = [0]` for a first pass.
 
 # %%
-# The Hugging Face token the hub library already knows (GPU profile only): `HF_TOKEN` in the
-# environment, the token stored by `hf auth login`, or Colab's Secrets panel (a secret named HF_TOKEN).
-from huggingface_hub import get_token
-PROFILE = "gpu" if device.type == "cuda" else "cpu"
-HF_TOKEN = get_token() if PROFILE == "gpu" else None
+# The profile: "cpu" unless you opt in to the paper scale here (profile="gpu") or with GADLAB_PROFILE=gpu.
+# Its LM needs the Hugging Face token the hub library already knows (paper profile only): `HF_TOKEN`
+# in the environment, the token stored by `hf auth login`, or Colab's Secrets panel (a secret named HF_TOKEN).
+from gadlib.lessons.profile import lesson_profile
+LESSON = lesson_profile("04_gad_finetuning", profile=None, paper_lm=True, device=device)
+PROFILE, HF_TOKEN = LESSON.profile, LESSON.hf_token
 print("profile:", PROFILE, "| Hugging Face token:", "yes" if HF_TOKEN else "no")
 
 # %%
@@ -114,14 +148,14 @@ from gadlib.core.training import TrainConfig
 from gadlib.evaluation.experiment import Setup
 from gadlib.evaluation.oad import OADConfig
 
-LM = "pretrained" if PROFILE == "gpu" else "embedded"   # "embedded" also works on a GPU
+LM = "pretrained" if LESSON.pretrained else "embedded"   # LESSON.backbone: GADLAB_BACKBONE, or the profile's
 SEEDS = [0, 1] if PROFILE == "cpu" else [0, 1, 2]   # training to convergence: 2 seeds fit the CPU budget
 if LM == "pretrained":
-    BACKBONE = BackboneConfig(name="meta-llama/Llama-3.2-1B-Instruct" if HF_TOKEN else "Qwen/Qwen2.5-0.5B-Instruct",
-                              dtype="bfloat16" if torch.cuda.is_bf16_supported(including_emulation=False) else "float16")
+    BACKBONE = dataclasses.replace(LESSON.backbone,
+                                   dtype="bfloat16" if torch.cuda.is_bf16_supported(including_emulation=False) else "float16")
     LR = 1e-4                                              # the paper's rate for LoRA
 else:
-    BACKBONE = BackboneConfig()                            # the embedded tiny Llama (README: which one, and why)
+    BACKBONE = LESSON.backbone                             # the embedded tiny Llama (README: which one, and why)
     LR = 1e-3
 if PROFILE == "gpu":
     # effective batch 16: 16 x 1 on a >= 40 GiB GPU (A100), 4 x 4 on a 16 GiB T4
@@ -138,6 +172,9 @@ else:
     COIN = dict(size="cpu", num_classes=30, num_tasks=6, videos_per_task=16, test_fraction=0.5)
     OAD_DATA = dict(size="cpu", num_classes=30, num_tasks=6, videos_per_task=25, test_fraction=0.8)
     NUM_FRAMES = 4
+if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): the branch above ran; now the least data
+    SEEDS, MAX_EPOCHS, PATIENCE, VAL_EVERY = LESSON.tiny_seeds, 1, 1, 1
+    COIN, OAD_DATA = dict(COIN, **LESSON.tiny_data("coin_like")), dict(OAD_DATA, **LESSON.tiny_data("crosstask_like"))
 # Every model is trained to convergence: validated every VAL_EVERY epochs on a fifth of the training
 # videos (top-1 offline, segment F1 on OAD), stopped PATIENCE epochs after its last gain of more than
 # 1 point, the best validated weights kept; MAX_EPOCHS only caps the budget.
@@ -152,7 +189,7 @@ offline_setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES, train=TRAIN)
 oad_setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TRAIN)
 OAD = OADConfig(window=8, background_weight=0.2)
 print(OAD)
-print(f"backbone: {offline_setup.backbone_name}; lr {LR}; batch {BATCH} x {ACCUM}; at most {MAX_EPOCHS} epochs; "
+print(f"backbone: {offline_setup.backbone_name}{f' in {BACKBONE.dtype}' if LM == 'pretrained' else ''}; lr {LR}; batch {BATCH} x {ACCUM}; at most {MAX_EPOCHS} epochs; "
       f"gradient checkpointing {CHECKPOINTING}")
 
 # %% [markdown]

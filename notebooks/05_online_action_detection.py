@@ -46,12 +46,42 @@
 # last full run is in the README's notebook table; the last code cell prints this run's own time).
 
 # %%
-# Colab only: install gadlib and its dependencies, keeping Colab's own torch.
-import sys, os
-if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
-    # !git clone -q --depth 1 --branch main https://github.com/gad-lab/gad-lab /content/gad-lab
-    # !grep -v -E '^(torch|jupyterlab|jupytext|nbmake|pytest|pytest-xdist)[=<>~ ]' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
-    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart
+# Colab only: install gadlib and its dependencies from the course's repository, keeping Colab's own torch.
+REPO_URL, REPO_BRANCH = 'https://github.com/gad-lab/gad-lab', 'main'   # set in gadlib/tools/course.py
+
+
+def install_gadlab(url, branch, dest='/content/gad-lab', pip_options=()):
+    """Clone `branch` of `url` into `dest`, pip-install it with its requirements (less torch and the
+    developer tools), and import it; one clear error if any step fails."""
+    import os, re, subprocess, sys
+
+    def step(what, cmd):
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            said = (done.stderr.strip() or done.stdout.strip())[-3000:]
+            raise RuntimeError(f"GAD Lab install failed while {what} (repository {url}, branch {branch}).\n"
+                               f"$ {' '.join(cmd)}\n{said}\nCheck REPO_URL / REPO_BRANCH in this cell "
+                               "(they come from gadlib/tools/course.py) and the session's network.") from None
+        return done.stdout.strip()
+
+    if not os.path.isdir(os.path.join(dest, ".git")):
+        step("cloning", ["git", "clone", "-q", "--depth", "1", "--branch", branch, url, dest])
+    skip = re.compile(r"^(torch|jupyterlab|jupytext|nbmake|pytest|pytest\-xdist)[=<>~ ]")
+    with open(os.path.join(dest, "requirements.txt")) as f:
+        needed = [line for line in f if line.strip() and not skip.match(line)]
+    with open(dest.rstrip("/") + "-requirements.txt", "w") as f:
+        f.writelines(needed)
+    step("installing with pip", [sys.executable, "-m", "pip", "install", "-q", *pip_options,
+                                 "-r", dest.rstrip("/") + "-requirements.txt", "-e", dest])
+    sys.path.insert(0, dest)  # the editable install is picked up by this kernel only after a restart
+    import gadlib
+    commit = step("reading the commit", ["git", "-C", dest, "log", "-1", "--format=%h %cs %s"])
+    print(f"gadlib {gadlib.__version__} from {os.path.dirname(gadlib.__file__)}: {url} branch {branch}, commit {commit}")
+
+
+import sys
+if "google.colab" in sys.modules:
+    install_gadlab(REPO_URL, REPO_BRANCH)
 
 # %%
 # %matplotlib inline
@@ -71,8 +101,10 @@ pd.Series(versions()).to_frame("version").T
 # number of epochs: a fifth of the training videos is held out for validation, the model's segment
 # F1 on them is measured every `VAL_EVERY` epochs, training stops once `PATIENCE` epochs have passed
 # without a gain of more than `MIN_DELTA`, and the best validated weights are kept (`MAX_EPOCHS`
-# only caps the budget). On a GPU the profile switches to the larger benchmarks; to use a real LM,
-# set `BACKBONE = BackboneConfig(name=...)` and `LR = 1e-4`.
+# only caps the budget). The profile is **"cpu"** on any device (on a GPU the same lesson runs
+# faster); the larger benchmarks are a choice: `profile="gpu"` below, or `GADLAB_PROFILE=gpu`. To use
+# a real LM, set `GADLAB_BACKBONE` to a hub name or a local folder (LoRA and lr 1e-4 follow). The cell
+# prints what the choice costs before anything starts.
 
 # %%
 import dataclasses
@@ -81,11 +113,14 @@ from gadlib.core.training import TrainConfig
 from gadlib.evaluation.experiment import Setup
 from gadlib.evaluation.oad import OADConfig
 
-PROFILE = "gpu" if device.type == "cuda" else "cpu"
+from gadlib.lessons.profile import lesson_profile
+
+LESSON = lesson_profile("05_online_action_detection", profile=None, device=device)   # profile="gpu": the larger sizes
+PROFILE = LESSON.profile
 PRESETS = ["thumos_like", "crosstask_like", "epic_like"]   # synthetic; their structure, not their content
 SEEDS = [0, 1] if PROFILE == "cpu" else [0, 1, 2]           # training to convergence: 2 seeds fit the CPU budget
 TOKEN_SEEDS = [0] if PROFILE == "cpu" else [0, 1, 2]        # the tokenization study (part 5)
-BACKBONE = BackboneConfig()                                 # the embedded tiny Llama (README: which one, and why)
+BACKBONE = LESSON.backbone                                  # the embedded tiny Llama (README: which one, and why)
 # The authors' OAD protocol (OADConfig's defaults: training windows every `window` frames at a fresh
 # random offset per video and epoch, shorter windows at a video's start, the loss averaged over the
 # batch) with each data set's background weight and GAD target from their training scripts.
@@ -93,13 +128,17 @@ BACKBONE = BackboneConfig()                                 # the embedded tiny 
 AUTHORS = {"thumos_like": dict(background_weight=1.0, context="current"),   # THUMOS'14: the current label alone
            "crosstask_like": dict(background_weight=0.2), "epic_like": dict(background_weight=0.5)}
 OAD = {p: OADConfig(window=8, **AUTHORS[p]) for p in PRESETS}
-MAX_EPOCHS, LR, BATCH = (60, 1e-3, 64) if PROFILE == "cpu" else (100, 1e-3, 64)
+MAX_EPOCHS, LR, BATCH = (60, LESSON.lr, 64) if PROFILE == "cpu" else (100, LESSON.lr, 64)   # lr: 1e-3 embedded, 1e-4 LoRA
 PATIENCE, VAL_EVERY, MIN_DELTA = 15, 3, 0.01   # 5 validations without a gain of 1 point
 # On CPU: fewer training and more test videos than the presets' defaults, so that the intervals of
 # part 7 are narrow and training to convergence fits a few minutes (the table below counts them).
 SIZE_OVERRIDES = ({"thumos_like": dict(videos_per_task=24, test_fraction=0.4),
                    "crosstask_like": dict(videos_per_task=16, test_fraction=0.3),
                    "epic_like": dict(videos_per_task=3)} if PROFILE == "cpu" else {})
+if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): the least data, one seed, one epoch
+    SEEDS = TOKEN_SEEDS = LESSON.tiny_seeds
+    MAX_EPOCHS, PATIENCE, VAL_EVERY = 1, 1, 1
+    SIZE_OVERRIDES = {p: LESSON.tiny_data(p) for p in PRESETS}
 
 setup = Setup(backbone=BACKBONE, kinds=("oad",),
               train=TrainConfig(epochs=MAX_EPOCHS, lr=LR, batch_size=BATCH, patience=PATIENCE,

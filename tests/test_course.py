@@ -307,13 +307,14 @@ def test_colab_cell_installs_what_the_notebooks_need_and_keeps_colabs_torch():
     import re
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
-    pattern = re.search(r"grep -v -E '([^']+)'", course.COLAB_CELL).group(1)
+    pattern = re.search(r're.compile\(r"([^"]+)"\)', course.COLAB_CELL).group(1)
     lines = [line for line in (root / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
     dropped = {re.split(r"[=<>~ ]", line)[0] for line in lines if re.search(pattern, line)}
     assert dropped == set(course.NOT_ON_COLAB)  # each one named is in requirements.txt, and only those go
     kept = {re.split(r"[=<>~ ]", line)[0] for line in lines} - dropped
     assert {"transformers", "peft", "accelerate", "ipywidgets", "seaborn"} <= kept
-    assert f"https://github.com/{course.REPO}" in course.COLAB_CELL and f"--branch {course.BRANCH}" in course.COLAB_CELL
+    assert f"{course.REPO_URL!r}, {course.REPO_BRANCH!r}" in course.COLAB_CELL
+    assert course.REPO_URL == f"https://github.com/{course.REPO}" and course.BRANCH == course.REPO_BRANCH   # the badges' address
     for stem in course.notebooks(root):  # every notebook opens with exactly this cell
         nb = nbformat.read(root / "notebooks" / f"{stem}.ipynb", as_version=4)
         assert nb.cells[1].source == course.COLAB_CELL, stem

@@ -5,6 +5,7 @@
     python -m gadlib.course student --check    # fail if the committed student editions are out of date
     python -m gadlib.course check              # pairs in sync, link lines right, student editions up to date
     python -m gadlib.course nbgrader DIR       # DIR/source/<name>/<name>.ipynb with nbgrader cell metadata
+    python -m gadlib.course release DIR        # a tree to publish for students: student editions, gadlib, no solutions
 
 Each notebook is authored as a jupytext percent-format script, `notebooks/NN_name.py`, paired with
 `notebooks/NN_name.ipynb` (edit either, in JupyterLab or as text; `jupytext --sync` carries the
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import copy
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -31,12 +33,16 @@ import nbformat
 from jupytext.cli import jupytext as jupytext_cli
 
 from gadlib.evaluation.results import repo_root
+from gadlib.tools.colab import COLAB_MARK, install_cell
 
-# Where the course's source lives on GitHub ("owner/name"): the one place to set it. The Colab
-# badges and every notebook's install cell are generated from it by `python -m gadlib.course build`
-# (docs/instructors.md: "Hosting the course").
-REPO = "gad-lab/gad-lab"
-BRANCH = "main"
+# Where Colab clones the course from: the one place to set it. Every notebook's install cell and
+# Colab badge are generated from these by `python -m gadlib.course build` (docs/instructors.md:
+# "Hosting the course"). Point them at a release tree (`python -m gadlib.course release OUT`,
+# pushed to its own branch or repository) to give students no solutions.
+REPO_URL = "https://github.com/gad-lab/gad-lab"
+REPO_BRANCH = "main"
+REPO = REPO_URL.removeprefix("https://github.com/").removesuffix(".git")   # "owner/name", for the badges
+BRANCH = REPO_BRANCH
 # requirements.txt entries a Colab session does not install: Colab's own torch is kept, and the
 # rest are for developing and testing the course, not for running its notebooks.
 NOT_ON_COLAB = ("torch", "jupyterlab", "jupytext", "nbmake", "pytest", "pytest-xdist")
@@ -51,14 +57,15 @@ STUB_CODE, STUB_MD = "# YOUR CODE HERE\nraise NotImplementedError()", "YOUR ANSW
 PAIRING = "ipynb,py:percent"
 NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 
-# The one install cell every notebook opens with (Colab only; elsewhere it does nothing).
-COLAB_MARK = "# Colab only:"
-COLAB_CELL = f"""{COLAB_MARK} install gadlib and its dependencies, keeping Colab's own torch.
-import sys, os
-if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
-    !git clone -q --depth 1 --branch {BRANCH} https://github.com/{REPO} /content/gad-lab
-    !grep -v -E '^({"|".join(NOT_ON_COLAB)})[=<>~ ]' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
-    sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart"""
+# The one install cell every notebook opens with (gadlib/tools/colab.py).
+def colab_cell(url: str = REPO_URL, branch: str = REPO_BRANCH, dest: str = "/content/gad-lab",
+               pip_options: tuple[str, ...] = ()) -> str:
+    """The install cell for `url` / `branch` (the notebooks' cell: the defaults; tests clone a
+    local copy into a temporary `dest` and pass pip options that avoid the network)."""
+    return install_cell(url, branch, NOT_ON_COLAB, dest, pip_options)
+
+
+COLAB_CELL = colab_cell()
 
 
 class CourseError(RuntimeError):
@@ -361,6 +368,67 @@ def exercise_code(nb, name: str = "notebook") -> list[str]:
     return [c.source for c in nb.cells[exercise_start(nb, name):] if c.cell_type == "code"]
 
 
+# ---- a release tree for students ------------------------------------------------------------------
+
+RELEASE_FILES = ("gadlib", "configs", "requirements.txt", "pyproject.toml", "environment.yml", ".gitignore",
+                 "data/README.md")   # copied as they are; results/NN_*.json too (the notebooks' time estimates)
+RELEASE_README = """# GAD Lab: the student edition
+
+Numbered notebooks on generative vs discriminative multimodal-LLM classifiers and GAD (Pang,
+Chatterjee, Sener, Yao, ICLR 2026), over a small package, `gadlib`. Each notebook keeps the outputs
+of the lesson (figures, tables) and ends with **graded exercises**: write your answer where it says
+`# YOUR CODE HERE` / `YOUR ANSWER HERE`, then run the `check_...` cell below it.
+
+{table}
+
+**Colab:** open a notebook with its badge and run its first code cell: it installs gadlib from
+{url} (branch `{branch}`) and prints what it installed, or stops with one error saying why not.
+**Your machine:** Python 3.11, then `pip install -r requirements.txt -e .` and `jupyter lab notebooks/`.
+
+The notebooks run at the lesson size on any device (a CPU is enough; a GPU is faster). The
+paper-scale sizes are a choice: `GADLAB_PROFILE=gpu`, and `GADLAB_BACKBONE` for a real LM (a hub
+name or a local folder); each notebook prints what its choice costs before it starts.
+"""
+
+
+def write_release(dest: Path, root: Path | None = None) -> list[Path]:
+    """A tree to publish for students (docs/instructors.md: "Hosting the course"): the student
+    editions as notebooks/<name>.ipynb (no solution edition, no jupytext sources), gadlib (the
+    checkers included), the requirements, configs, the data README, the results files and a
+    README for students. Refuses a `dest` that exists and is not empty."""
+    root = root or repo_root()
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise CourseError(f"{dest} is not empty: release into a new folder")
+    stems = course_notebooks(root)
+    if not stems:
+        raise CourseError(f"no notebook with an Exercises section under {root / 'notebooks'}; run this from the repository's folder")
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for name in RELEASE_FILES:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=ignore)
+        elif src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    for res in sorted((root / "results").glob("[0-9][0-9]_*.json")):
+        (dest / "results").mkdir(exist_ok=True)
+        shutil.copy2(res, dest / "results" / res.name)
+    written = []
+    for stem in stems:
+        nb = edition(solution_notebook(stem, root), student=True)   # badges already point at notebooks/<stem>.ipynb
+        path = dest / "notebooks" / f"{stem}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(nbformat.writes(nb) + "\n")
+        if any(BEGIN in c.source for c in nb.cells):
+            raise CourseError(f"{path}: a solution is left in the student edition")
+        written.append(path)
+    table = "\n".join(f"* [{title(s)}](notebooks/{s}.ipynb) {badge(s)}" for s in stems)
+    (dest / "README.md").write_text(RELEASE_README.format(table=table, url=REPO_URL, branch=REPO_BRANCH))
+    return written
+
+
 # ---- command line ------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -372,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="pairs in sync, links right, student editions up to date")
     ng = sub.add_parser("nbgrader", help="write an nbgrader source folder")
     ng.add_argument("dest", type=Path)
+    rel = sub.add_parser("release", help="write a tree to publish for students: student editions, gadlib, no solutions")
+    rel.add_argument("dest", type=Path)
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build":
@@ -394,6 +464,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "nbgrader":
             for p in write_nbgrader_source(args.dest):
                 print(f"wrote {p}")
+        elif args.cmd == "release":
+            written = write_release(args.dest)
+            print(f"wrote {args.dest}: {len(written)} student notebooks, gadlib, requirements; install cells clone "
+                  f"{REPO_URL} branch {REPO_BRANCH} (set REPO_URL / REPO_BRANCH in gadlib/tools/course.py, rebuild)")
     except CourseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
