@@ -3,7 +3,8 @@
 The cell's code runs with a fake `google.colab` module, against a release tree
 (`python -m gadlib.course release`) committed to a local git repository and cloned through a
 `file://` URL; pip installs with `--no-index --no-deps --no-build-isolation` into a throw-away
-`--prefix` (the packages are already here; this Python's environment is left as it is).
+venv that sees this Python's packages (they are already here; this Python's environment, and the
+developer's editable install of gad-lab in it, are left as they are).
 """
 from __future__ import annotations
 
@@ -74,11 +75,18 @@ def test_checkers_work_in_the_release(release):
 
 def test_install_cell_clones_installs_and_says_what(release, tmp_path):
     dest = tmp_path / "content" / "gad-lab"
+    # A throw-away venv (no pip of its own: this Python's pip and setuptools run in it) that sees this
+    # Python's packages: pip installs gad-lab there and leaves the
+    # developer's own (editable) install alone ("not uninstalling ... outside environment"); with
+    # --prefix instead, pip uninstalled it from this environment.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True, capture_output=True)
     cell = course.colab_cell(url=release.as_uri(), branch=BRANCH, dest=str(dest),
-                             pip_options=("--no-index", "--no-deps", "--no-build-isolation", "--prefix", str(tmp_path / "prefix")))
+                             pip_options=("--no-index", "--no-deps", "--no-build-isolation"))
     script = "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')\n" + cell
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     commit = subprocess.run(["git", "log", "-1", "--format=%h"], cwd=release, capture_output=True, text=True).stdout.strip()
     said = done.stdout.strip().splitlines()[-1]
