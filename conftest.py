@@ -25,6 +25,8 @@ import pytest
 
 from gadlib.tools.readme_table import load_all, run_minutes
 from gadlib.evaluation.results import RESULTS_DIR_ENV
+from gadlib import pin_code_path
+from gadlib.lessons.profile import SIZE_ENV
 from gadlib.lessons.widgets import STATIC_ENV
 
 ROOT = Path(__file__).resolve().parent
@@ -50,6 +52,13 @@ def pytest_configure(config):
     # The kernels nbmake starts inherit it: explorers show a note, not widgets (gadlib.lessons.widgets);
     # tests/conftest.py unsets it for the unit tests of the explorers themselves.
     os.environ.setdefault(STATIC_ENV, "1")
+    # `--nbmake` executes every notebook top to bottom at the rehearsal size (GADLAB_SIZE=tiny: every
+    # line of the CPU profile, on minimal data, in about a minute each), so that the whole test run fits
+    # CI's 40 minutes; the full CPU lesson is the main job's, whose results are committed and checked
+    # (tests/test_results_claims.py). GADLAB_SIZE=full runs the full lessons under pytest instead.
+    os.environ.setdefault(SIZE_ENV, "tiny")
+    # One CPU code path for every kernel the tests start (gadlib.PINNED_CODE_PATH)
+    pin_code_path()
     chosen = os.environ.get(RESULTS_DIR_ENV)
     if chosen and Path(chosen).resolve() == ROOT / "results":
         raise pytest.UsageError(f"{RESULTS_DIR_ENV}={chosen} is the committed results folder; tests must not write there")
