@@ -288,7 +288,8 @@ def test_mapping_checkers_reject_each_others_mapping():
 def test_measure_checkers_fail_without_revealing_the_value():
     from gadlib.data.vocabulary import label_overlap_stats
     from gadlib.lessons.exercises.ex01 import OVERLAP_KNOB, coin_like_names
-    from gadlib.lessons.exercises.ex02 import _snap_recovery
+    from gadlib.lessons.exercises.references import reference
+    _snap_recovery = reference("snap_recovery")
     true = {o: label_overlap_stats(coin_like_names(40, o))["classes_per_first_word"] for o in OVERLAP_KNOB}
     off = {o: v + 0.5 for o, v in true.items()}
     msg = _fails(check_overlap_knob, lambda: off, says="does not match a recomputation")

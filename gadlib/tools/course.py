@@ -4,7 +4,8 @@
     python -m gadlib.course student            # notebooks/student/<name>.ipynb: solutions -> raise NotImplementedError
     python -m gadlib.course student --check    # fail if the committed student editions are out of date
     python -m gadlib.course check              # pairs in sync, link lines right, student editions up to date
-    python -m gadlib.course nbgrader DIR       # DIR/source/<name>/<name>.ipynb with nbgrader cell metadata
+    python -m gadlib.course nbgrader DIR       # DIR/source/<name>/<name>.ipynb with nbgrader cell metadata,
+                                               # and DIR/nbgrader_config.py (cell timeout, environment)
 
 Each notebook is authored as a jupytext percent-format script, `notebooks/NN_name.py`, paired with
 `notebooks/NN_name.ipynb` (edit either, in JupyterLab or as text; `jupytext --sync` carries the
@@ -30,7 +31,9 @@ import jupytext
 import nbformat
 from jupytext.cli import jupytext as jupytext_cli
 
-from gadlib.evaluation.results import repo_root
+from gadlib.evaluation.results import RESULTS_DIR_ENV, repo_root
+from gadlib.lessons.exercises.references import blob_module
+from gadlib.lessons.widgets import STATIC_ENV
 
 # Where the course's source lives on GitHub ("owner/name"): the one place to set it. The Colab
 # badges and every notebook's install cell are generated from it by `python -m gadlib.course build`
@@ -56,6 +59,32 @@ if "google.colab" in sys.modules and not os.path.isdir("/content/gad-lab"):
     !git clone -q --depth 1 --branch {BRANCH} https://github.com/{REPO} /content/gad-lab
     !grep -v -E '^({"|".join(NOT_ON_COLAB)})[=<>~ ]' /content/gad-lab/requirements.txt > /tmp/req.txt && pip install -q -r /tmp/req.txt -e /content/gad-lab
     sys.path.insert(0, "/content/gad-lab")  # the editable install is picked up only after a restart"""
+
+
+# The checkers' references (gadlib/lessons/exercises/references.py): written in plain text beside
+# the solution editions, encoded into the package by `build` so that `inspect` cannot show them.
+REFERENCES_SOURCE = Path("notebooks/solutions/checker_references.py")
+REFERENCES_BLOB = Path("gadlib/lessons/exercises/_references_blob.py")
+
+# nbgrader autograde runs every cell of a submission, training cells included, and stops a cell
+# after nbgrader's default of 30 s. The main job records each notebook's wall time
+# (results/<notebook>.json, "seconds"), not each cell's, and no cell runs longer than its notebook:
+# the generated nbgrader_config.py sets the cell timeout to CELL_TIMEOUT_MARGIN x the longest
+# notebook's time there, rounded up to a minute (47 min on the committed results: 3 x 15.6 min,
+# notebook 05). The margin is for a grading machine up to 3 times slower or busier than the main
+# job's (benchmarks/thread_sensitivity.py measured notebook 01's slowest cell on one thread of a
+# busy 2-core machine: results/thread_sensitivity.json, "slowest_cells"). FALLBACK_TIMEOUT_S
+# when no results file has a time.
+CELL_TIMEOUT_MARGIN = 3
+FALLBACK_TIMEOUT_S = 3600
+# What the notebooks' kernels need under nbgrader (what the test suite gives nbmake's kernels,
+# conftest.py): explorers as static notes (no widget front end), a headless matplotlib, the
+# results of a graded run kept out of the course's results/, and the CPU sizes on any device
+# (GADLAB_PROFILE=cpu: a grader with a GPU runs the notebooks at the sizes the students ran, not
+# the paper-scale GPU profile).
+NBGRADER_RESULTS = "autograde_results"
+NBGRADER_ENV = {"GADLAB_PROFILE": "cpu", STATIC_ENV: "1", "MPLBACKEND": "Agg"}
+NBGRADER_MARK = "# Written by `python -m gadlib.course nbgrader`"
 
 
 class CourseError(RuntimeError):
@@ -353,6 +382,75 @@ def write_nbgrader_source(dest: Path, root: Path | None = None) -> list[Path]:
     return written
 
 
+def write_reference_blob(root: Path | None = None, check: bool = False) -> list[str]:
+    """Encode REFERENCES_SOURCE into REFERENCES_BLOB (or, with check=True, compare); returns the
+    stale path. A copy of the course without the solutions (no REFERENCES_SOURCE) keeps its blob."""
+    root = root or repo_root()
+    source = root / REFERENCES_SOURCE
+    if not source.is_file():
+        return []
+    text, path = blob_module(source.read_text()), root / REFERENCES_BLOB
+    if path.is_file() and path.read_text() == text:
+        return []
+    if not check:
+        path.write_text(text)
+    return [str(REFERENCES_BLOB)]
+
+
+def cell_timeout(root: Path | None = None) -> int:
+    """nbgrader's cell timeout in seconds: CELL_TIMEOUT_MARGIN x the longest notebook's wall time in
+    results/ (no cell runs longer than its notebook), rounded up to a minute; FALLBACK_TIMEOUT_S
+    when no results file records a time."""
+    import json
+    import math
+    seconds = []
+    for path in ((root or repo_root()) / "results").glob("[0-9][0-9]_*.json"):
+        try:
+            seconds.append(float(json.loads(path.read_text())["seconds"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    if not seconds:
+        return FALLBACK_TIMEOUT_S
+    return 60 * math.ceil(CELL_TIMEOUT_MARGIN * max(seconds) / 60)
+
+
+def nbgrader_config(root: Path | None = None) -> str:
+    """The text of the course folder's nbgrader_config.py (nbgrader loads it from the folder it runs
+    in): the course root, the cell timeout (`cell_timeout`) and the kernels' environment
+    (NBGRADER_ENV, and GADLAB_RESULTS_DIR inside the course folder)."""
+    timeout = cell_timeout(root)
+    env = "".join(f"os.environ[{k!r}] = {v!r}\n" for k, v in NBGRADER_ENV.items())
+    return f"""{NBGRADER_MARK} (gadlib/tools/course.py); rewritten by it.
+import os
+
+c = get_config()  # noqa: F821 (nbgrader provides it)
+here = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.root = here
+
+# A cell may run {timeout} s = {CELL_TIMEOUT_MARGIN} x the longest notebook's whole run in the course's results/
+# (no cell runs longer than its notebook; nbgrader's default, 30 s, stops the training cells).
+# nbgrader's Execute preprocessor is an ExecutePreprocessor with its own default: set both.
+c.ExecutePreprocessor.timeout = {timeout}
+c.Execute.timeout = {timeout}
+
+# The kernels inherit this process's environment: CPU sizes on any device (a GPU grades faster, at
+# the sizes the students ran), explorers as static notes, no GUI backend, and the results files a
+# graded run writes kept here, not in the course's results/.
+{env}os.environ[{RESULTS_DIR_ENV!r}] = os.path.join(here, {NBGRADER_RESULTS!r})
+"""
+
+
+def write_nbgrader_config(dest: Path, root: Path | None = None) -> Path:
+    """dest/nbgrader_config.py (nbgrader_config); an existing one not written by this command is
+    kept, and the generated text goes to dest/nbgrader_config.gadlab.py beside it."""
+    path = Path(dest) / "nbgrader_config.py"
+    if path.is_file() and not path.read_text().startswith(NBGRADER_MARK):
+        path = path.with_name("nbgrader_config.gadlab.py")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(nbgrader_config(root))
+    return path
+
+
 def exercise_code(nb, name: str = "notebook") -> list[str]:
     """Source of the code cells from the Exercises heading on (what tests execute)."""
     return [c.source for c in nb.cells[exercise_start(nb, name):] if c.cell_type == "code"]
@@ -376,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"links regenerated in {len(changed)} notebook(s); {len(notebooks())} pairs synced")
             stale = write_student_editions()
             print(f"student editions rewritten: {stale or 'none'}")
+            print(f"checker references encoded: {write_reference_blob() or 'unchanged'}")
         elif args.cmd == "student":
             stale = write_student_editions(check=args.check)
             if args.check and stale:
@@ -385,12 +484,19 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "check":
             problems = [p for stem in notebooks() for p in pair_problems(stem)]
             problems += [f"{p}: out of date (python -m gadlib.course student)" for p in write_student_editions(check=True)]
+            problems += [f"{p}: out of date with {REFERENCES_SOURCE} (python -m gadlib.course build)"
+                         for p in write_reference_blob(check=True)]
             print("\n".join(problems) or "all pairs in sync, links right, student editions up to date",
                   file=sys.stderr if problems else sys.stdout)
             return 1 if problems else 0
         elif args.cmd == "nbgrader":
             for p in write_nbgrader_source(args.dest):
                 print(f"wrote {p}")
+            config = write_nbgrader_config(args.dest)
+            print(f"wrote {config} (cell timeout {cell_timeout()} s, GADLAB_PROFILE=cpu)")
+            if config.name != "nbgrader_config.py":
+                print(f"  {args.dest}/nbgrader_config.py was not written by this command and is kept: "
+                      f"merge {config.name} into it", file=sys.stderr)
     except CourseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
