@@ -329,3 +329,33 @@ def test_nbgrader_source_is_written_or_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert course.main(["nbgrader", str(tmp_path / "elsewhere")]) == 1
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_nbgrader_config_fits_the_training_cells_and_sets_the_kernels_environment(tmp_path, monkeypatch):
+    """nbgrader's 30 s default would stop the training cells: the generated config allows
+    CELL_TIMEOUT_MARGIN x the longest notebook's run, runs the CPU sizes on any device, keeps the
+    graded run's results in the course folder, and does not overwrite an instructor's own config."""
+    import json
+    from traitlets.config import Config
+    longest = max(json.loads(p.read_text())["seconds"] for p in (ROOT / "results").glob("0[0-9]_*.json"))
+    timeout = course.cell_timeout()
+    assert timeout >= course.CELL_TIMEOUT_MARGIN * longest and timeout % 60 == 0 and timeout > 30
+    path = course.write_nbgrader_config(tmp_path / "course")
+    c = Config()
+    for key in ("GADLAB_PROFILE", "GADLAB_STATIC_WIDGETS", "MPLBACKEND", "GADLAB_RESULTS_DIR"):
+        monkeypatch.setenv(key, "before")   # the config sets them in os.environ: monkeypatch restores them
+    exec(compile(path.read_text(), str(path), "exec"), {"get_config": lambda: c, "__file__": str(path)})
+    assert c.ExecutePreprocessor.timeout == c.Execute.timeout == timeout
+    assert c.CourseDirectory.root == str(tmp_path / "course")
+    import os
+    assert os.environ["GADLAB_PROFILE"] == "cpu" and os.environ["GADLAB_STATIC_WIDGETS"] == "1"
+    assert os.environ["GADLAB_RESULTS_DIR"] == str(tmp_path / "course" / course.NBGRADER_RESULTS)
+    assert course.write_nbgrader_config(tmp_path / "course") == path          # its own file: rewritten
+    path.write_text("c = get_config()\n")                                     # the instructor's own
+    assert course.write_nbgrader_config(tmp_path / "course").name == "nbgrader_config.gadlab.py"
+    assert path.read_text() == "c = get_config()\n"
+    assert course.cell_timeout(tmp_path) == course.FALLBACK_TIMEOUT_S          # no results: the fallback
+
+
+def test_checker_references_are_encoded_from_their_source():
+    assert course.write_reference_blob(check=True) == []

@@ -187,7 +187,7 @@ class Kind:
         if self.whole and not x.is_integer():
             return f"{x:g} is not a whole number"
         if not self.low <= x <= self.high:
-            return f"{x:g} is outside [{self.low:g}, {self.high:g}]"
+            return f"{x:g} is outside [{self.low:.3g}, {self.high:.3g}]"
         return None
 
 
