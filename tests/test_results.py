@@ -201,6 +201,11 @@ def test_autograde_block_is_made_from_its_benchmark_and_the_notebooks_run_time(t
     assert "of 01_x took **4.5 min**; it scored 3 of 4 auto-graded points, 2 answers" in render_readme(text, tmp_path)
     (tmp_path / "01_x.json").write_text(json.dumps({"run": {"wall_seconds": 240.0}}))
     assert "**4.5 min**; the main job ran it in 4.0 min; it scored" in render_readme(text, tmp_path)
+    res.update(cell_timeout_s=2820, slowest_cells=[{"cell": 17, "first_line": "runs = train()", "seconds": 95.2}])
+    (tmp_path / "nbgrader_autograde.json").write_text(json.dumps(res))
+    out = render_readme(text, tmp_path)
+    assert "before), with the nbgrader_config.py that `python -m gadlib.course nbgrader` writes (cell timeout 2820 s):" in out
+    assert "hand grading. Its slowest cell ran 95 s (`runs = train()`)." in out
 
 
 def test_grid_gap_line_says_how_the_overlap_knob_moves_the_lead():

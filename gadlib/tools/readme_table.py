@@ -298,10 +298,14 @@ def autograde_time(res: dict, results: dict[str, dict]) -> str:
     """`benchmarks/nbgrader_autograde.py`: one submission autograded, beside that notebook's run time."""
     nb = res["assignment"]
     run = f"; the main job ran it in {run_minutes(results[nb]):.1f} min" if nb in results else ""
+    config = (f", with the nbgrader_config.py that `python -m gadlib.course nbgrader` writes (cell timeout "
+              f"{res['cell_timeout_s']} s)" if "cell_timeout_s" in res else "")
+    slowest = res.get("slowest_cells") or []
+    cell = (f" Its slowest cell ran {slowest[0]['seconds']:.0f} s (`{slowest[0]['first_line']}`)." if slowest else "")
     return (f"Measured by `python benchmarks/nbgrader_autograde.py` ({res['date']}, {res['machine']}, load average "
-            f"{res['load_average_before'][0]} before): `nbgrader autograde` of one submission of {nb} took "
+            f"{res['load_average_before'][0]} before){config}: `nbgrader autograde` of one submission of {nb} took "
             f"**{res['seconds'] / 60:.1f} min**{run}; it scored {res['auto_points']:g} of {res['auto_max']:g} "
-            f"auto-graded points, {res['manual_cells']} answers left for hand grading.")
+            f"auto-graded points, {res['manual_cells']} answers left for hand grading.{cell}")
 
 
 def _need(results: dict[str, dict], name: str) -> dict:
