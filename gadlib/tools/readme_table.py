@@ -77,7 +77,7 @@ def notebook_table(old: str, results: dict[str, dict]) -> str:
     """The notebook table as written, with its last column (run time) filled in from results."""
     lines = []
     for line in old.splitlines():
-        m = re.search(r"\(notebooks/(\d\d_\w+)\.ipynb\)", line)
+        m = re.search(r"\((?:\.\./)?notebooks/(\d\d_\w+)\.ipynb\)", line)
         if m and line.startswith("|"):
             res = results.get(m.group(1))
             cells = line.rstrip().rstrip("|").split("|")
@@ -308,6 +308,26 @@ def autograde_time(res: dict, results: dict[str, dict]) -> str:
             f"auto-graded points, {res['manual_cells']} answers left for hand grading.{cell}")
 
 
+def thread_sensitivity(res: dict) -> str:
+    """`benchmarks/thread_sensitivity.py`: which numbers of a notebook move with the thread count."""
+    def change(group: str, value: float) -> str:
+        if group.startswith("metrics"):
+            return f"{value:.3f} ({100 * value:.1f} points)"
+        return f"{value:.3g}"
+    rows = ["| numbers | compared | moved | largest change |", "|---|---|---|---|"]
+    for group, g in res["groups"].items():
+        if g["moved"] or group.startswith(("metrics", "differences", "convergence", "error_sharing")):
+            rows.append(f"| {group} | {g['compared']} | {g['moved']} | {change(group, g['max_abs_change']) if g['moved'] else '0'} |")
+    flips = res.get("verdicts_changed", [])
+    verdicts = ("; ".join(f"{m['key'].split('/')[2]}: {m['committed']} → {m['new']}" for m in flips)
+                if flips else "none")
+    return (f"Measured by `python benchmarks/thread_sensitivity.py` ({res['date']}, {res['machine']}, load average "
+            f"{res['load_average_before'][0]} before): {res['assignment']} rerun with {res['threads']} thread(s) "
+            f"(the committed run had {res['committed_torch_threads']}) took {res['seconds'] / 60:.1f} min; "
+            f"{res['moved']} of its {res['compared']} non-timing numbers moved. Verdicts that changed: {verdicts}.\n\n"
+            + "\n".join(rows))
+
+
 def _need(results: dict[str, dict], name: str) -> dict:
     if name not in results:
         how = (f"python benchmarks/{name}.py" if name in BENCHMARK_RESULTS.values()
@@ -318,7 +338,7 @@ def _need(results: dict[str, dict], name: str) -> dict:
 
 # Blocks made from a benchmark's results file (results/<name>.json), not a notebook's.
 BENCHMARK_RESULTS = {"backbone-pretraining": "backbone_pretraining", "oad-seeds": "oad_seeds_thumos_like",
-                     "autograde-time": "nbgrader_autograde"}
+                     "autograde-time": "nbgrader_autograde", "thread-sensitivity": "thread_sensitivity"}
 # Block name -> how to make it from (its current text, all results).
 BLOCKS = {
     "quickstart-time": lambda old, r: quickstart_time(r),
@@ -333,6 +353,8 @@ BLOCKS = {
     "talking-points": lambda old, r: talking_points(r),
     "oad-seeds": lambda old, r: results_oad_seeds(_need(r, BENCHMARK_RESULTS["oad-seeds"])),
     "autograde-time": lambda old, r: autograde_time(_need(r, BENCHMARK_RESULTS["autograde-time"]), r),
+    "thread-sensitivity": lambda old, r: thread_sensitivity(_need(r, BENCHMARK_RESULTS["thread-sensitivity"])),
+    "lecture-plan": notebook_table,
 }
 # Markdown files with generated blocks, besides the README (rewritten and checked with it).
 GENERATED_DOCS = ("docs/results.md", "docs/hardware.md", "docs/instructors.md")
