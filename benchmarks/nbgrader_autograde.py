@@ -2,7 +2,7 @@
 
 The course folder is the one docs/instructors.md's recipe makes: `python -m gadlib.course nbgrader`
 writes the source notebooks and the nbgrader_config.py that nbgrader reads (its cell timeout, which
-the training cells need, and the kernels' environment: gadlib.tools.course.nbgrader_config); this
+the training cells need, and the kernels' environment: gadlib.tools.grading.nbgrader_config); this
 benchmark uses that config as written, with no timeout of its own. The submission is the solution
 edition (what a student who solved everything hands in), so every check cell should score. Needs nbgrader where it runs (`pip install nbgrader`; not a gadlib
 dependency) and gadlib installed there too (the check cells import `gadlib.lessons.exercises`):
@@ -26,7 +26,8 @@ from pathlib import Path
 
 import nbformat
 
-from gadlib.tools.course import cell_timeout, write_nbgrader_config, write_nbgrader_source
+from gadlib.tools.course import write_nbgrader_source
+from gadlib.tools.grading import cell_timeout, write_nbgrader_config
 from gadlib.evaluation.results import repo_root, save_results
 from gadlib.tools.run_notebooks import machine_description
 

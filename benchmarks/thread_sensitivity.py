@@ -15,7 +15,7 @@ non-timing number of the new results file with the committed one:
 Writes results/thread_sensitivity.json: how many numbers were compared and moved, the largest
 moves (absolute), a summary per group (metrics means, per-seed values, differences and their
 verdicts, convergence steps, error sharing), and the per-cell times of the run (the slowest cells:
-what an nbgrader cell timeout must allow; gadlib.tools.course.CELL_TIMEOUT_S). docs/instructors.md
+what an nbgrader cell timeout must allow; gadlib.tools.grading.cell_timeout). docs/instructors.md
 ("When a student's numbers differ") cites it.
 """
 from __future__ import annotations

@@ -337,10 +337,11 @@ def test_nbgrader_config_fits_the_training_cells_and_sets_the_kernels_environmen
     graded run's results in the course folder, and does not overwrite an instructor's own config."""
     import json
     from traitlets.config import Config
+    from gadlib.tools import grading
     longest = max(json.loads(p.read_text())["seconds"] for p in (ROOT / "results").glob("0[0-9]_*.json"))
-    timeout = course.cell_timeout()
-    assert timeout >= course.CELL_TIMEOUT_MARGIN * longest and timeout % 60 == 0 and timeout > 30
-    path = course.write_nbgrader_config(tmp_path / "course")
+    timeout = grading.cell_timeout()
+    assert timeout >= grading.CELL_TIMEOUT_MARGIN * longest and timeout % 60 == 0 and timeout > 30
+    path = grading.write_nbgrader_config(tmp_path / "course")
     c = Config()
     for key in ("GADLAB_PROFILE", "GADLAB_STATIC_WIDGETS", "MPLBACKEND", "GADLAB_RESULTS_DIR"):
         monkeypatch.setenv(key, "before")   # the config sets them in os.environ: monkeypatch restores them
@@ -349,12 +350,12 @@ def test_nbgrader_config_fits_the_training_cells_and_sets_the_kernels_environmen
     assert c.CourseDirectory.root == str(tmp_path / "course")
     import os
     assert os.environ["GADLAB_PROFILE"] == "cpu" and os.environ["GADLAB_STATIC_WIDGETS"] == "1"
-    assert os.environ["GADLAB_RESULTS_DIR"] == str(tmp_path / "course" / course.NBGRADER_RESULTS)
-    assert course.write_nbgrader_config(tmp_path / "course") == path          # its own file: rewritten
+    assert os.environ["GADLAB_RESULTS_DIR"] == str(tmp_path / "course" / grading.NBGRADER_RESULTS)
+    assert grading.write_nbgrader_config(tmp_path / "course") == path          # its own file: rewritten
     path.write_text("c = get_config()\n")                                     # the instructor's own
-    assert course.write_nbgrader_config(tmp_path / "course").name == "nbgrader_config.gadlab.py"
+    assert grading.write_nbgrader_config(tmp_path / "course").name == "nbgrader_config.gadlab.py"
     assert path.read_text() == "c = get_config()\n"
-    assert course.cell_timeout(tmp_path) == course.FALLBACK_TIMEOUT_S          # no results: the fallback
+    assert grading.cell_timeout(tmp_path) == grading.FALLBACK_TIMEOUT_S          # no results: the fallback
 
 
 def test_checker_references_are_encoded_from_their_source():

@@ -19,6 +19,8 @@ import base64
 import functools
 import zlib
 
+from ._references_blob import BLOB
+
 SOURCE_NAME = "<gadlib exercise references>"
 MODULE = __name__
 
@@ -39,7 +41,6 @@ def blob_module(source: str) -> str:
 
 @functools.cache
 def _namespace() -> dict:
-    from ._references_blob import BLOB
     source = zlib.decompress(base64.b64decode(BLOB)).decode()
     namespace = {"__name__": MODULE}
     exec(compile(source, SOURCE_NAME, "exec"), namespace)
