@@ -10,7 +10,8 @@ MKL_NUM_THREADS, which torch reads at import for its intra-op pool), then compar
 non-timing number of the new results file with the committed one:
 
     nice -n 10 python benchmarks/thread_sensitivity.py               # 01 at 1 thread, ~10-15 min on 2 cores
-    python benchmarks/thread_sensitivity.py --compare-only NEW.json  # compare a results file you already have
+    python benchmarks/thread_sensitivity.py --compare-only NEW.json  # only print the comparison with a results
+                                                                     # file made elsewhere (e.g. on another CPU)
 
 Writes results/thread_sensitivity.json: how many numbers were compared and moved, the largest
 moves (absolute), a summary per group (metrics means, per-seed values, differences and their
@@ -137,15 +138,17 @@ def main() -> None:
     args = ap.parse_args()
     committed = json.loads((repo_root() / "results" / f"{args.notebook}.json").read_text())
     record = {"assignment": args.notebook, "committed_torch_threads": committed.get("run", {}).get("torch_threads")}
+    if args.compare_only:   # printed, not saved: results/thread_sensitivity.json is the thread-count measurement
+        found = compare(committed, json.loads(args.compare_only.read_text()))
+        print(json.dumps({k: found[k] for k in ("compared", "moved", "verdicts_changed", "largest_moves")}, indent=1))
+        return
     with tempfile.TemporaryDirectory(prefix="gadlab-threads-") as tmp:
-        if args.compare_only:
-            new_path, extra = args.compare_only, {}
-        else:
-            new_path, seconds, cells, load = run(args.notebook, args.threads, Path(tmp))
-            extra = {"threads": args.threads, "seconds": round(seconds, 1), "load_average_before": load,
-                     "load_average_after": [round(x, 2) for x in os.getloadavg()],
-                     "slowest_cells": sorted(cells, key=lambda c: -c["seconds"])[:5]}
+        new_path, seconds, cells, load = run(args.notebook, args.threads, Path(tmp))
+        extra = {"threads": args.threads, "seconds": round(seconds, 1), "load_average_before": load,
+                 "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                 "slowest_cells": sorted(cells, key=lambda c: -c["seconds"])[:5]}
         new = json.loads(Path(new_path).read_text())
+        # None: a notebook run outside the main job records no "run" (the threads are the env's, `threads`)
         record.update(extra, new_torch_threads=new.get("run", {}).get("torch_threads"),
                       **compare(committed, new), machine=machine_description(), date=time.strftime("%Y-%m-%d"))
     os.environ.pop(RESULTS_DIR_ENV, None)   # this summary goes to the committed results/

@@ -324,7 +324,9 @@ def thread_sensitivity(res: dict) -> str:
     return (f"Measured by `python benchmarks/thread_sensitivity.py` ({res['date']}, {res['machine']}, load average "
             f"{res['load_average_before'][0]} before): {res['assignment']} rerun with {res['threads']} thread(s) "
             f"(the committed run had {res['committed_torch_threads']}) took {res['seconds'] / 60:.1f} min; "
-            f"{res['moved']} of its {res['compared']} non-timing numbers moved. Verdicts that changed: {verdicts}.\n\n"
+            f"{res['moved']} of its {res['compared']} non-timing numbers moved. Verdicts that changed: {verdicts}."
+            + (f" Its slowest cell ran {res['slowest_cells'][0]['seconds']:.0f} s "
+               f"(`{res['slowest_cells'][0]['first_line']}`)." if res.get("slowest_cells") else "") + "\n\n"
             + "\n".join(rows))
 
 
