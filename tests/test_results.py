@@ -206,6 +206,9 @@ def test_autograde_block_is_made_from_its_benchmark_and_the_notebooks_run_time(t
     out = render_readme(text, tmp_path)
     assert "before), with the nbgrader_config.py that `python -m gadlib.course nbgrader` writes (cell timeout 2820 s):" in out
     assert "hand grading. Its slowest cell ran 95 s (`runs = train()`)." in out
+    res["slowest_cells"][0]["seconds"] = 2820.0
+    (tmp_path / "nbgrader_autograde.json").write_text(json.dumps(res))
+    assert "(`runs = train()`) reached that timeout and was stopped" in render_readme(text, tmp_path)
 
 
 def test_thread_sensitivity_block_is_made_from_its_benchmark(tmp_path):

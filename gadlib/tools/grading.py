@@ -17,8 +17,10 @@ from gadlib.lessons.widgets import STATIC_ENV
 # notebook 05). The margin comes from a measurement: notebook 01's training cell (its slowest, almost
 # all of its run) took 2040 s = 3.7 x the main job's whole 552 s run when rerun with one thread on
 # the same 2-core machine while other jobs kept its load average at 5-7
-# (benchmarks/thread_sensitivity.py, results/thread_sensitivity.json "slowest_cells"); 5 leaves
-# room above that for a slow or shared grader. FALLBACK_TIMEOUT_S when no results file has a time.
+# (benchmarks/thread_sensitivity.py, results/thread_sensitivity.json "slowest_cells"), and an
+# autograde of it with a margin of 3 (2820 s), at a load average of 7.5, was stopped in that cell
+# at the timeout (results/nbgrader_autograde.json); 5 leaves room above both for a slow or shared
+# grader. FALLBACK_TIMEOUT_S when no results file has a time.
 CELL_TIMEOUT_MARGIN = 5
 FALLBACK_TIMEOUT_S = 3600
 # What the notebooks' kernels need under nbgrader (what the test suite gives nbmake's kernels,

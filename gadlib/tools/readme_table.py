@@ -302,6 +302,9 @@ def autograde_time(res: dict, results: dict[str, dict]) -> str:
               f"{res['cell_timeout_s']} s)" if "cell_timeout_s" in res else "")
     slowest = res.get("slowest_cells") or []
     cell = (f" Its slowest cell ran {slowest[0]['seconds']:.0f} s (`{slowest[0]['first_line']}`)." if slowest else "")
+    if slowest and "cell_timeout_s" in res and slowest[0]["seconds"] >= res["cell_timeout_s"] - 1:
+        cell = (f" Its slowest cell (`{slowest[0]['first_line']}`) reached that timeout and was stopped: the "
+                "self-contained exercise cells still scored, but the lesson's outputs were lost.")
     return (f"Measured by `python benchmarks/nbgrader_autograde.py` ({res['date']}, {res['machine']}, load average "
             f"{res['load_average_before'][0]} before){config}: `nbgrader autograde` of one submission of {nb} took "
             f"**{res['seconds'] / 60:.1f} min**{run}; it scored {res['auto_points']:g} of {res['auto_max']:g} "
