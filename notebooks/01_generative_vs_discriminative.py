@@ -541,19 +541,19 @@ print({o: round(v, 2) for o, v in measure_overlap_knob().items()})
 
 # %% [markdown]
 # **Explain** (2-3 sentences): by the paper's argument, how should the accuracy gap between the
-# discriminative and the generative classifier move from overlap 0 to 1, and why? Which cell of
-# notebook 02's part 2 tests it?
+# discriminative and the generative classifier move from overlap 0 to 1, and why? Use the counts
+# your check printed above. Which experiment would test it, and what would you hold fixed?
 #
 # ### BEGIN SOLUTION
-# At overlap 0 every class has its own verb, so the first decoded token already names the class and
-# greedy decoding has little ambiguity; at overlap 1 many classes share each verb (the count printed
-# above), the first tokens say little, and the paper predicts a wider gap. Notebook 02's part 2 grid
-# tests it (`label_overlap` low vs high, at each compositionality; its section 4 prints this run's
-# verdicts). Grade against those verdicts, not against the paper: where a class's look is unrelated
-# to its words (compositionality 0) expect the paper's direction; where a class looks like the sum of
-# its verb and its object (compositionality 1), a shared word also carries shared visual evidence, so
-# the generative model can gain from the overlap and the gap can shrink or reverse. An answer that
-# predicts the paper's direction and names this exception is a full answer.
+# At overlap 0 every class has its own verb (about one class per verb in the counts above), so the
+# first decoded token already names the class and greedy decoding has little ambiguity; at overlap 1
+# many classes share each verb (the printed count grows with the knob), the first tokens say
+# little, and the paper predicts a wider gap. The test is notebook 02's part 2 grid: train both
+# classifiers at low and high `label_overlap` with everything else fixed (compositionality, data
+# size, seeds), several seeds each, and compare the gap's interval, not one seed's verdict. A caveat
+# worth naming: where a class looks like the sum of its verb and its object (compositionality 1), a
+# shared word also carries shared visual evidence, so the generative model can gain from the overlap
+# and the gap may shrink. Grade from this answer's own reasoning and its own printed counts.
 # ### END SOLUTION
 
 # %% [markdown]
@@ -577,7 +577,10 @@ def predict_chance_same_verb() -> dict:
 
 
 # %% [markdown]
-# **Then measure** (your prediction above stays as written: the check compares the two).
+# **Then measure** (your prediction above stays as written: the check takes it first, before it
+# measures, and compares the two). The prediction earns the check's point when it is a valid value
+# of the asked kind and was written before measuring: one that measures, or that changed after the
+# check showed the measurement, fails; how near it came is for the written answer below.
 
 # %%
 def measure_chance_same_verb() -> dict:

@@ -164,10 +164,8 @@ step_setup = Setup(backbone=BACKBONE, kinds=("step",), num_frames=4, train=TRAIN
 # between actions: they are left out of the score (`EXCLUDE`) and reported beside it.
 
 # %%
-import inspect
+# gadlib.evaluation.diversity.error_entropy computes H; writing it is exercise 2, so its source is not shown here
 from gadlib.evaluation import diversity as dv
-print(inspect.getsource(dv.per_class_error_entropy))
-print(inspect.getsource(dv.entropy))
 toy = {"one confuser": [6, 0, 0, 0], "two equal confusers": [3, 3, 0, 0], "four equal confusers": [2, 2, 2, 2],
        "one main, two rare": [4, 1, 1, 0]}
 display(pd.DataFrame({k: {"entropy (nats)": dv.entropy(v), "effective confusers": dv.effective_confusers(dv.entropy(v))}
@@ -852,7 +850,10 @@ def predict_few_vs_many() -> dict:
 
 
 # %% [markdown]
-# **Then measure** (your prediction above stays as written: the check compares the two).
+# **Then measure** (your prediction above stays as written: the check takes it first, before it
+# measures, and compares the two). The prediction earns the check's point when it is a valid value
+# of the asked kind and was written before measuring: one that measures, or that changed after the
+# check showed the measurement, fails; how near it came is for the written answer below.
 
 # %%
 def measure_few_vs_many() -> dict:

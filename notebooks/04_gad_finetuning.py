@@ -747,7 +747,10 @@ def predict_positions() -> dict:
 
 
 # %% [markdown]
-# **Then measure** (your prediction above stays as written: the check compares the two).
+# **Then measure** (your prediction above stays as written: the check takes it first, before it
+# measures, and compares the two). The prediction earns the check's point when it is a valid value
+# of the asked kind and was written before measuring: one that measures, or that changed after the
+# check showed the measurement, fails; how near it came is for the written answer below.
 
 # %%
 def measure_positions() -> dict:

@@ -87,3 +87,13 @@ def trained(names, visual_dim, train_samples):
         return cache[key]
 
     return get
+
+
+@pytest.fixture(autouse=True)
+def fresh_predictions():
+    """Each test is a fresh kernel for the "predict, then check" exercises: no prediction shown yet
+    (gadlib.lessons.exercises.common remembers the ones shown beside their measurement)."""
+    from gadlib.lessons.exercises.common import forget_predictions
+    forget_predictions()
+    yield
+    forget_predictions()

@@ -289,7 +289,8 @@ def test_mapping_checkers_reject_each_others_mapping():
 def test_measure_checkers_fail_without_revealing_the_value():
     from gadlib.data.vocabulary import label_overlap_stats
     from gadlib.lessons.exercises.ex01 import OVERLAP_KNOB, coin_like_names
-    from gadlib.lessons.exercises.ex02 import _snap_recovery
+    from gadlib.lessons.exercises.references import reference
+    _snap_recovery = reference("snap_recovery")
     true = {o: label_overlap_stats(coin_like_names(40, o))["classes_per_first_word"] for o in OVERLAP_KNOB}
     off = {o: v + 0.5 for o, v in true.items()}
     msg = _fails(check_overlap_knob, lambda: off, says="does not match a recomputation")
@@ -330,3 +331,34 @@ def test_nbgrader_source_is_written_or_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert course.main(["nbgrader", str(tmp_path / "elsewhere")]) == 1
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_nbgrader_config_fits_the_training_cells_and_sets_the_kernels_environment(tmp_path, monkeypatch):
+    """nbgrader's 30 s default would stop the training cells: the generated config allows
+    CELL_TIMEOUT_MARGIN x the longest notebook's run, runs the CPU sizes on any device, keeps the
+    graded run's results in the course folder, and does not overwrite an instructor's own config."""
+    import json
+    from traitlets.config import Config
+    from gadlib.tools import grading
+    longest = max(json.loads(p.read_text())["seconds"] for p in (ROOT / "results").glob("0[0-9]_*.json"))
+    timeout = grading.cell_timeout()
+    assert timeout >= grading.CELL_TIMEOUT_MARGIN * longest and timeout % 60 == 0 and timeout > 30
+    path = grading.write_nbgrader_config(tmp_path / "course")
+    c = Config()
+    for key in ("GADLAB_PROFILE", "GADLAB_STATIC_WIDGETS", "MPLBACKEND", "GADLAB_RESULTS_DIR"):
+        monkeypatch.setenv(key, "before")   # the config sets them in os.environ: monkeypatch restores them
+    exec(compile(path.read_text(), str(path), "exec"), {"get_config": lambda: c, "__file__": str(path)})
+    assert c.ExecutePreprocessor.timeout == c.Execute.timeout == timeout
+    assert c.CourseDirectory.root == str(tmp_path / "course")
+    import os
+    assert os.environ["GADLAB_PROFILE"] == "cpu" and os.environ["GADLAB_STATIC_WIDGETS"] == "1"
+    assert os.environ["GADLAB_RESULTS_DIR"] == str(tmp_path / "course" / grading.NBGRADER_RESULTS)
+    assert grading.write_nbgrader_config(tmp_path / "course") == path          # its own file: rewritten
+    path.write_text("c = get_config()\n")                                     # the instructor's own
+    assert grading.write_nbgrader_config(tmp_path / "course").name == "nbgrader_config.gadlab.py"
+    assert path.read_text() == "c = get_config()\n"
+    assert grading.cell_timeout(tmp_path) == grading.FALLBACK_TIMEOUT_S          # no results: the fallback
+
+
+def test_checker_references_are_encoded_from_their_source():
+    assert course.write_reference_blob(check=True) == []

@@ -7,8 +7,9 @@ import torch
 
 import gadlib.evaluation.diversity as dv
 import gadlib.evaluation.metrics as metrics
-from gadlib.lessons.exercises import ex02, ex03, ex04
+from gadlib.lessons.exercises import ex02
 from gadlib.lessons.exercises.common import ExerciseFailed, withheld
+from gadlib.lessons.exercises.references import reference
 from gadlib.lessons.exercises.ex01 import check_cls_readout
 from gadlib.lessons.exercises.ex03 import check_error_counts, check_error_entropy, check_few_vs_many
 from gadlib.lessons.exercises.ex04 import check_gad_loss, check_lm_positions, check_previous_actions
@@ -29,8 +30,8 @@ def _rejected(check, *answers):
                            lambda e, m: dv.matched_error_entropy(e, np.full(len(e), 10**6), min_errors=m)]),
     (check_segments, [metrics.segments, lambda labels: metrics.segments(labels)]),
     (check_segment_f1, [lambda p, t, iou: metrics.segment_f1([p], [t], iou)]),
-    (check_previous_actions, [lambda labels, names: ex04._previous_actions_reference(labels, names)]),
-    (check_gad_loss, [ex04._gad_loss_reference, lambda *a: ex04._gad_loss_reference(*a)]),
+    (check_previous_actions, [lambda labels, names: reference("previous_actions")(labels, names)]),
+    (check_gad_loss, [reference("gad_loss"), lambda *a: reference("gad_loss")(*a)]),
 ])
 def test_an_answer_that_delegates_to_gadlib_fails(check, answers):
     for answer in answers:
@@ -47,15 +48,17 @@ def test_previous_actions_may_not_call_the_library_either():
     _rejected(check_previous_actions, through_samples)
 
 
-@pytest.mark.parametrize("check, reference", [(check_few_vs_many, ex03._few_many_gaps),
-                                              (check_lm_positions, ex04._positions_measurement)])
-def test_a_measurement_that_calls_the_checkers_reference_fails(check, reference):
-    _rejected(check, lambda: {}, reference)
+@pytest.mark.parametrize("check, prediction, measured_by", [
+    (check_few_vs_many, {"raw_gap": 0.1, "miller_madow_gap": 0.0, "matched_gap": 0.0}, reference("few_many_gaps")),
+    (check_lm_positions, dict.fromkeys(("discriminative", "disc_first", "gen_first", "parallel", "disc_first predict"), 10),
+     reference("positions_measurement"))])
+def test_a_measurement_that_calls_the_checkers_reference_fails(check, prediction, measured_by):
+    _rejected(check, lambda: prediction, measured_by)
 
 
 def test_snap_recovery_reference_is_withheld():
     with pytest.raises(ExerciseFailed, match=CALLS_GADLIB):
-        ex02.check_snap_recovery(lambda: {m: ex02._snap_recovery(m) for m in ("text", "rand", "desync")})
+        ex02.check_snap_recovery(lambda: {m: reference("snap_recovery")(m) for m in ("text", "rand", "desync")})
 
 
 def test_withheld_functions_work_again_afterwards():

@@ -8,9 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from gadlib.lessons.exercises.common import ExerciseFailed
-from gadlib.lessons.exercises.ex04 import (_lora_measurement, _positions_measurement, check_gad_loss,
+from gadlib.lessons.exercises.references import reference
+from gadlib.lessons.exercises.ex04 import (check_gad_loss,
                                    check_lm_positions, check_lora_removal, check_previous_actions,
                                    gad_loss_inputs)
+
+_lora_measurement, _positions_measurement = reference("lora_measurement"), reference("positions_measurement")
 from gadlib.evaluation.metrics import segments
 from gadlib.data.samples import NO_PREVIOUS_ACTION
 

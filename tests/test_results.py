@@ -201,6 +201,32 @@ def test_autograde_block_is_made_from_its_benchmark_and_the_notebooks_run_time(t
     assert "of 01_x took **4.5 min**; it scored 3 of 4 auto-graded points, 2 answers" in render_readme(text, tmp_path)
     (tmp_path / "01_x.json").write_text(json.dumps({"run": {"wall_seconds": 240.0}}))
     assert "**4.5 min**; the main job ran it in 4.0 min; it scored" in render_readme(text, tmp_path)
+    res.update(cell_timeout_s=2820, slowest_cells=[{"cell": 17, "first_line": "runs = train()", "seconds": 95.2}])
+    (tmp_path / "nbgrader_autograde.json").write_text(json.dumps(res))
+    out = render_readme(text, tmp_path)
+    assert "before), with the nbgrader_config.py that `python -m gadlib.course nbgrader` writes (cell timeout 2820 s):" in out
+    assert "hand grading. Its slowest cell ran 95 s (`runs = train()`)." in out
+    res["slowest_cells"][0]["seconds"] = 2820.0
+    (tmp_path / "nbgrader_autograde.json").write_text(json.dumps(res))
+    assert "(`runs = train()`) reached that timeout and was stopped" in render_readme(text, tmp_path)
+
+
+def test_thread_sensitivity_block_is_made_from_its_benchmark(tmp_path):
+    from gadlib.tools.readme_table import render_readme
+    res = {"assignment": "01_x", "threads": 1, "committed_torch_threads": 2, "seconds": 600.0, "compared": 10,
+           "moved": 1, "load_average_before": [0.5, 1.0, 1.0], "machine": "toy box", "date": "2026-01-02",
+           "groups": {"metrics (mean)": {"compared": 4, "moved": 1, "max_abs_change": 0.02},
+                      "settings": {"compared": 6, "moved": 0, "max_abs_change": 0.0}},
+           "verdicts_changed": [{"key": "/differences/a − b [x]/verdict", "committed": "holds", "new": "unresolved"}],
+           "slowest_cells": [{"cell": 3, "first_line": "runs = train()", "seconds": 512.3}]}
+    text = "<!-- BEGIN generated:thread-sensitivity -->\n<!-- END generated:thread-sensitivity -->\n"
+    with pytest.raises(FileNotFoundError, match="benchmarks/thread_sensitivity.py"):
+        render_readme(text, tmp_path)
+    (tmp_path / "thread_sensitivity.json").write_text(json.dumps(res))
+    out = render_readme(text, tmp_path)
+    assert "01_x rerun with 1 thread(s) (the committed run had 2) took 10.0 min; 1 of its 10" in out
+    assert "Verdicts that changed: a − b [x]: holds → unresolved. Its slowest cell ran 512 s (`runs = train()`)." in out
+    assert "| metrics (mean) | 4 | 1 | 0.020 (2.0 points) |" in out and "| settings |" not in out
 
 
 def test_grid_gap_line_says_how_the_overlap_knob_moves_the_lead():

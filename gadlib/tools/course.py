@@ -4,7 +4,8 @@
     python -m gadlib.course student            # notebooks/student/<name>.ipynb: solutions -> raise NotImplementedError
     python -m gadlib.course student --check    # fail if the committed student editions are out of date
     python -m gadlib.course check              # pairs in sync, link lines right, student editions up to date
-    python -m gadlib.course nbgrader DIR       # DIR/source/<name>/<name>.ipynb with nbgrader cell metadata
+    python -m gadlib.course nbgrader DIR       # DIR/source/<name>/<name>.ipynb with nbgrader cell metadata,
+                                               # and DIR/nbgrader_config.py (cell timeout, environment)
     python -m gadlib.course release DIR        # a tree to publish for students: student editions, gadlib, no solutions
 
 Each notebook is authored as a jupytext percent-format script, `notebooks/NN_name.py`, paired with
@@ -34,6 +35,8 @@ from jupytext.cli import jupytext as jupytext_cli
 
 from gadlib.evaluation.results import repo_root
 from gadlib.tools.colab import COLAB_MARK, install_cell
+from gadlib.lessons.exercises.references import blob_module
+from gadlib.tools.grading import cell_timeout, write_nbgrader_config
 
 # Where Colab clones the course from: the one place to set it. Every notebook's install cell and
 # Colab badge are generated from these by `python -m gadlib.course build` (docs/instructors.md:
@@ -67,6 +70,11 @@ def colab_cell(url: str = REPO_URL, branch: str = REPO_BRANCH, dest: str = "/con
 
 COLAB_CELL = colab_cell()
 
+
+# The checkers' references (gadlib/lessons/exercises/references.py): written in plain text beside
+# the solution editions, encoded into the package by `build` so that `inspect` cannot show them.
+REFERENCES_SOURCE = Path("notebooks/solutions/checker_references.py")
+REFERENCES_BLOB = Path("gadlib/lessons/exercises/_references_blob.py")
 
 class CourseError(RuntimeError):
     """A notebook source is malformed or out of date; the message names the file and the fix."""
@@ -363,6 +371,21 @@ def write_nbgrader_source(dest: Path, root: Path | None = None) -> list[Path]:
     return written
 
 
+def write_reference_blob(root: Path | None = None, check: bool = False) -> list[str]:
+    """Encode REFERENCES_SOURCE into REFERENCES_BLOB (or, with check=True, compare); returns the
+    stale path. A copy of the course without the solutions (no REFERENCES_SOURCE) keeps its blob."""
+    root = root or repo_root()
+    source = root / REFERENCES_SOURCE
+    if not source.is_file():
+        return []
+    text, path = blob_module(source.read_text()), root / REFERENCES_BLOB
+    if path.is_file() and path.read_text() == text:
+        return []
+    if not check:
+        path.write_text(text)
+    return [str(REFERENCES_BLOB)]
+
+
 def exercise_code(nb, name: str = "notebook") -> list[str]:
     """Source of the code cells from the Exercises heading on (what tests execute)."""
     return [c.source for c in nb.cells[exercise_start(nb, name):] if c.cell_type == "code"]
@@ -449,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"links regenerated in {len(changed)} notebook(s); {len(notebooks())} pairs synced")
             stale = write_student_editions()
             print(f"student editions rewritten: {stale or 'none'}")
+            print(f"checker references encoded: {write_reference_blob() or 'unchanged'}")
         elif args.cmd == "student":
             stale = write_student_editions(check=args.check)
             if args.check and stale:
@@ -458,12 +482,19 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "check":
             problems = [p for stem in notebooks() for p in pair_problems(stem)]
             problems += [f"{p}: out of date (python -m gadlib.course student)" for p in write_student_editions(check=True)]
+            problems += [f"{p}: out of date with {REFERENCES_SOURCE} (python -m gadlib.course build)"
+                         for p in write_reference_blob(check=True)]
             print("\n".join(problems) or "all pairs in sync, links right, student editions up to date",
                   file=sys.stderr if problems else sys.stdout)
             return 1 if problems else 0
         elif args.cmd == "nbgrader":
             for p in write_nbgrader_source(args.dest):
                 print(f"wrote {p}")
+            config = write_nbgrader_config(args.dest)
+            print(f"wrote {config} (cell timeout {cell_timeout()} s, GADLAB_PROFILE=cpu)")
+            if config.name != "nbgrader_config.py":
+                print(f"  {args.dest}/nbgrader_config.py was not written by this command and is kept: "
+                      f"merge {config.name} into it", file=sys.stderr)
         elif args.cmd == "release":
             written = write_release(args.dest)
             print(f"wrote {args.dest}: {len(written)} student notebooks, gadlib, requirements; install cells clone "

@@ -77,7 +77,7 @@ def notebook_table(old: str, results: dict[str, dict]) -> str:
     """The notebook table as written, with its last column (run time) filled in from results."""
     lines = []
     for line in old.splitlines():
-        m = re.search(r"\(notebooks/(\d\d_\w+)\.ipynb\)", line)
+        m = re.search(r"\((?:\.\./)?notebooks/(\d\d_\w+)\.ipynb\)", line)
         if m and line.startswith("|"):
             res = results.get(m.group(1))
             cells = line.rstrip().rstrip("|").split("|")
@@ -321,10 +321,39 @@ def autograde_time(res: dict, results: dict[str, dict]) -> str:
     """`benchmarks/nbgrader_autograde.py`: one submission autograded, beside that notebook's run time."""
     nb = res["assignment"]
     run = f"; the main job ran it in {run_minutes(results[nb]):.1f} min" if nb in results else ""
+    config = (f", with the nbgrader_config.py that `python -m gadlib.course nbgrader` writes (cell timeout "
+              f"{res['cell_timeout_s']} s)" if "cell_timeout_s" in res else "")
+    slowest = res.get("slowest_cells") or []
+    cell = (f" Its slowest cell ran {slowest[0]['seconds']:.0f} s (`{slowest[0]['first_line']}`)." if slowest else "")
+    if slowest and "cell_timeout_s" in res and slowest[0]["seconds"] >= res["cell_timeout_s"] - 1:
+        cell = (f" Its slowest cell (`{slowest[0]['first_line']}`) reached that timeout and was stopped: the "
+                "self-contained exercise cells still scored, but the lesson's outputs were lost.")
     return (f"Measured by `python benchmarks/nbgrader_autograde.py` ({res['date']}, {res['machine']}, load average "
-            f"{res['load_average_before'][0]} before): `nbgrader autograde` of one submission of {nb} took "
+            f"{res['load_average_before'][0]} before){config}: `nbgrader autograde` of one submission of {nb} took "
             f"**{res['seconds'] / 60:.1f} min**{run}; it scored {res['auto_points']:g} of {res['auto_max']:g} "
-            f"auto-graded points, {res['manual_cells']} answers left for hand grading.")
+            f"auto-graded points, {res['manual_cells']} answers left for hand grading.{cell}")
+
+
+def thread_sensitivity(res: dict) -> str:
+    """`benchmarks/thread_sensitivity.py`: which numbers of a notebook move with the thread count."""
+    def change(group: str, value: float) -> str:
+        if group.startswith("metrics"):
+            return f"{value:.3f} ({100 * value:.1f} points)"
+        return f"{value:.3g}"
+    rows = ["| numbers | compared | moved | largest change |", "|---|---|---|---|"]
+    for group, g in res["groups"].items():
+        if g["moved"] or group.startswith(("metrics", "differences", "convergence", "error_sharing")):
+            rows.append(f"| {group} | {g['compared']} | {g['moved']} | {change(group, g['max_abs_change']) if g['moved'] else '0'} |")
+    flips = res.get("verdicts_changed", [])
+    verdicts = ("; ".join(f"{m['key'].split('/')[2]}: {m['committed']} → {m['new']}" for m in flips)
+                if flips else "none")
+    return (f"Measured by `python benchmarks/thread_sensitivity.py` ({res['date']}, {res['machine']}, load average "
+            f"{res['load_average_before'][0]} before): {res['assignment']} rerun with {res['threads']} thread(s) "
+            f"(the committed run had {res['committed_torch_threads']}) took {res['seconds'] / 60:.1f} min; "
+            f"{res['moved']} of its {res['compared']} non-timing numbers moved. Verdicts that changed: {verdicts}."
+            + (f" Its slowest cell ran {res['slowest_cells'][0]['seconds']:.0f} s "
+               f"(`{res['slowest_cells'][0]['first_line']}`)." if res.get("slowest_cells") else "") + "\n\n"
+            + "\n".join(rows))
 
 
 # The paper's four claims, and which comparisons of the results files test each (by their key).
@@ -364,7 +393,7 @@ def _need(results: dict[str, dict], name: str) -> dict:
 
 # Blocks made from a benchmark's results file (results/<name>.json), not a notebook's.
 BENCHMARK_RESULTS = {"backbone-pretraining": "backbone_pretraining", "oad-seeds": "oad_seeds_thumos_like",
-                     "autograde-time": "nbgrader_autograde"}
+                     "autograde-time": "nbgrader_autograde", "thread-sensitivity": "thread_sensitivity"}
 # Block name -> how to make it from (its current text, all results).
 BLOCKS = {
     "quickstart-time": lambda old, r: quickstart_time(r),
@@ -380,6 +409,8 @@ BLOCKS = {
     "talking-points": lambda old, r: talking_points(r),
     "oad-seeds": lambda old, r: results_oad_seeds(_need(r, BENCHMARK_RESULTS["oad-seeds"])),
     "autograde-time": lambda old, r: autograde_time(_need(r, BENCHMARK_RESULTS["autograde-time"]), r),
+    "thread-sensitivity": lambda old, r: thread_sensitivity(_need(r, BENCHMARK_RESULTS["thread-sensitivity"])),
+    "lecture-plan": notebook_table,
 }
 # Markdown files with generated blocks, besides the README (rewritten and checked with it).
 GENERATED_DOCS = ("docs/results.md", "docs/hardware.md", "docs/instructors.md")

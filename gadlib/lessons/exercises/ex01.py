@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from rapidfuzz.distance import Levenshtein
 
 from gadlib.data.benchmark import generate_benchmark, preset
 from gadlib.data.vocabulary import label_overlap_stats
-from gadlib.lessons.plots import error_sharing, split_label
+from gadlib.lessons.plots import error_sharing
 
-from .common import ExerciseFailed, _call, _check_measured, _passed, _report_prediction, python_lines
+from .common import SHARE, ExerciseFailed, _call, _check_measured, _passed, _predicted, _report_prediction, python_lines
+from .references import reference
 
 
 def coin_like_names(num_classes: int = 24, label_overlap: float = 0.6, seed: int = 0) -> list[str]:
@@ -49,11 +49,16 @@ def check_snap(snap) -> None:
     cases = [("", names[:3]), (names[2], names), ("a", ["b", "a", "a"]), ("ab", ["ba", "ab"])]
     cases += [(t, names) for t in _typos(names, rng, 60)]
     cases.sort(key=lambda c: (len(c[1]), len(c[0])))  # report the smallest failing case
+    ref = reference("snap")
     for text, pool in cases:
-        want = int(np.argmin([Levenshtein.distance(text, n) for n in pool]))
-        got = _call(snap, text, list(pool), what=what)
-        if not isinstance(got, (int, np.integer)):
+        want = ref(text, pool)
+        got = _call(snap, text, list(pool), what=what, withheld_functions=(ref,))
+        shown = f"{what}({text!r}, {pool if len(pool) <= 4 else f'<{len(pool)} names>'})"
+        if not isinstance(got, (int, np.integer)) or isinstance(got, bool):
             raise ExerciseFailed(f"{what}: return a class index (an int), got {type(got).__name__} for text {text!r}")
+        if not 0 <= int(got) < len(pool):
+            raise ExerciseFailed(f"{shown} returned {int(got)}, not an index of the list (0 to {len(pool) - 1}): an "
+                                 f"off-by-one? It should return {want} ({pool[want]!r})")
         if int(got) != want:
             raise ExerciseFailed(f"{what}({text!r}, {pool if len(pool) <= 4 else f'<{len(pool)} names>'}) returned "
                                  f"{int(got)} ({pool[int(got)]!r}) but {want} ({pool[want]!r}) is nearer or, "
@@ -74,9 +79,10 @@ def check_cls_readout(cls_readout) -> None:
         for i, n in enumerate(lengths):
             mask[i, :n] = 1
         cases.append((lengths, hidden, mask))
+    ref = reference("cls_readout")
     for lengths, hidden, mask in cases:
-        want = torch.stack([hidden[i, n - 1] for i, n in enumerate(lengths)])  # one row at a time
-        got = _call(cls_readout, hidden.clone(), mask.clone(), what=what)
+        want = ref(hidden, lengths)
+        got = _call(cls_readout, hidden.clone(), mask.clone(), what=what, withheld_functions=(ref,))
         if not isinstance(got, torch.Tensor):
             raise ExerciseFailed(f"{what}: return a torch.Tensor, got {type(got).__name__}")
         if tuple(got.shape) != tuple(want.shape):
@@ -127,13 +133,12 @@ def check_chance_same_verb(predict, measure) -> None:
     chance_predictions(coin_like_names()). Both as {"same_verb": value}."""
     what = "chance level of same-verb errors"
     names = coin_like_names()
+    exact = reference("chance_same_verb")
+    # the prediction first, before anything is measured, and it may not measure
+    guess = _predicted(predict, {"same_verb": SHARE}, what, measuring=(measure, error_sharing, chance_predictions, exact))
     pred, targets = chance_predictions(names)
     want = {"same_verb": error_sharing(pred, targets, names)["same_verb"]}
-    _check_measured(_call(measure, what=what), want, 1e-9, what,
+    _check_measured(_call(measure, what=what, withheld_functions=(exact,)), want, 1e-9, what,
                     "Measure on chance_predictions(coin_like_names()) with error_sharing.")
-    guess = _call(predict, what=what + " (prediction)")
-    # the formula the prediction is judged against: random errors pick any of the C-1 other classes
-    verbs = [split_label(n)[0] for n in names]
-    exact = np.mean([(verbs.count(v) - 1) / (len(names) - 1) for v in verbs])
     _passed(what, "the measurement matches error_sharing")
-    _report_prediction(guess, {"same_verb": exact}, 0.02, what, against="exact")
+    _report_prediction(guess, {"same_verb": exact(names)}, 0.02, what, against="exact")

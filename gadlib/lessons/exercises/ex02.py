@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from gadlib.data.benchmark import generate_benchmark, preset
 from gadlib.core.label_spaces import LabelSpace, excluded_token_ids, token_overlap_stats
 
-from .common import ExerciseFailed, _call, _check_measured, _passed, _report_prediction
+from .common import ExerciseFailed, Kind, _call, _check_measured, _passed, _predicted, _report_prediction
+from .references import reference
+
+# While a mapping answer runs, gadlib's own mappings are withheld: a LabelSpace cannot be built
+# (its constructor draws the rand / desync tokens), so an answer cannot be
+# `LabelSpace(names, tok, "rand", seed=seed).sequences`.
+MAPPING_IMPLEMENTATIONS = (LabelSpace.__init__,)
 
 
 @lru_cache(maxsize=4)
@@ -55,7 +60,7 @@ def _mapping_inputs():
 
 
 def _mapped(answer, text, pool, seed, what):
-    out = _call(answer, [list(s) for s in text], list(pool), seed, what=what)
+    out = _call(answer, [list(s) for s in text], list(pool), seed, what=what, withheld_functions=MAPPING_IMPLEMENTATIONS)
     if not isinstance(out, (list, tuple)) or len(out) != len(text):
         raise ExerciseFailed(f"{what}: return one token list per class ({len(text)} lists), got "
                              f"{type(out).__name__} of length {len(out) if hasattr(out, '__len__') else '?'}")
@@ -68,7 +73,8 @@ def _mapped(answer, text, pool, seed, what):
     if outside:
         raise ExerciseFailed(f"{what}: token ids {outside[:5]} are not in `pool` (special tokens and ids past the "
                              "vocabulary must never be a label token)")
-    again = [[int(t) for t in s] for s in _call(answer, [list(s) for s in text], list(pool), seed, what=what)]
+    again = [[int(t) for t in s] for s in _call(answer, [list(s) for s in text], list(pool), seed, what=what,
+                                                withheld_functions=MAPPING_IMPLEMENTATIONS)]
     if again != out:
         raise ExerciseFailed(f"{what}: two calls with the same seed gave different sequences; draw from "
                              "np.random.default_rng(seed)")
@@ -101,13 +107,17 @@ def check_rand_mapping(rand_mapping) -> None:
 
 def check_desync_mapping(desync_mapping) -> None:
     """Notebook 02, exercise 2. desync_mapping(text_sequences, pool, seed) -> the `desync`
-    sequences: same lengths as the text labels, random tokens of `pool`, no token used by two
-    classes."""
+    sequences: same lengths as the text labels, random tokens of `pool`, every label position its
+    own token (none used twice, in one label or in two)."""
     what = "desync_mapping"
     names, _, text, pool = _mapping_inputs()
     out = _mapped(desync_mapping, text, pool, 0, what)
     owner: dict[int, int] = {}
     for i, s in enumerate(out):
+        repeated = sorted({t for t in s if s.count(t) > 1})
+        if repeated:
+            raise ExerciseFailed(f"{what}: class {i} ({names[i]!r}) repeats token {repeated[0]} in its own label "
+                                 f"{s}; desync gives every position of every label its own token")
         for t in s:
             j = owner.setdefault(t, i)
             if j != i:
@@ -121,26 +131,14 @@ def check_desync_mapping(desync_mapping) -> None:
     _passed(what, f"{sum(map(len, out))} tokens, none shared between the {len(out)} classes")
 
 
-def _snap_recovery(mapping: str) -> float:
-    """The measurement of notebook 02's exercise 3, as gadlib computes it (used by the checker)."""
-    names = epic_like_names()
-    tok = word_tokenizer(names)
-    space = LabelSpace(names, tok, mapping, seed=0)
-    seqs = space.sequences
-    hits = 0
-    for i, s in enumerate(seqs):
-        wrong = [seqs[(i + 1) % len(seqs)][0]] + list(s[1:])
-        hits += int(np.argmin(space.snap(wrong, tok)) == i)
-    return hits / len(seqs)
-
-
 def check_snap_recovery(measure) -> None:
     """Notebook 02, exercise 3. measure() -> {mapping: share of classes snapped back to
     themselves after the first token is replaced by the next class's first token}, for text,
     rand and desync, on epic_like_names() with word_tokenizer (LabelSpace(..., seed=0).snap)."""
     what = "snap recovery"
-    want = {m: _snap_recovery(m) for m in ("text", "rand", "desync")}
-    _check_measured(_call(measure, what=what, withheld_functions=(_snap_recovery,)), want, 1e-9, what,
+    ref = reference("snap_recovery")
+    want = {m: ref(m) for m in ("text", "rand", "desync")}
+    _check_measured(_call(measure, what=what, withheld_functions=(ref,)), want, 1e-9, what,
                     "Class i's corrupted sequence is [first token of class (i + 1) % C] + its own tokens after the "
                     "first; snap it with the same LabelSpace and count argmin == i.")
     _passed(what, "all three shares match LabelSpace.snap")
@@ -153,9 +151,13 @@ def check_distinct_tokens(predict, measure) -> None:
     what = "distinct tokens per mapping"
     names = epic_like_names()
     tok = word_tokenizer(names)
-    want = {m: float(LabelSpace(names, tok, m, seed=0).overlap_stats()["distinct_tokens"])
-            for m in ("text", "rand", "desync", "extend")}
+    count = Kind(f"a count of token ids: a whole number from 1 to {len(tok) + len(names)} (the vocabulary, plus "
+                 "one new token per class for extend)", 1, len(tok) + len(names), whole=True)
+    mappings = ("text", "rand", "desync", "extend")
+    # the prediction first, from the text sequences alone: the other label spaces are not built yet
+    guess = _predicted(predict, {m: count for m in mappings}, what,
+                       measuring=(measure, LabelSpace.__init__, LabelSpace.overlap_stats, token_overlap_stats))
+    want = {m: float(LabelSpace(names, tok, m, seed=0).overlap_stats()["distinct_tokens"]) for m in mappings}
     _check_measured(_call(measure, what=what), want, 0, what, "Count distinct ids with LabelSpace(...).overlap_stats().")
-    guess = _call(predict, what=what + " (prediction)")
     _passed(what, "the counts match LabelSpace")
     _report_prediction(guess, want, 0, what)

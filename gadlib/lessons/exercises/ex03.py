@@ -7,9 +7,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from gadlib.evaluation.diversity import error_counts, error_entropy, matched_counts, matched_error_entropy
+import math
 
-from .common import ExerciseFailed, _call, _check_measured, _close, _passed, _report_prediction, _same_keys
+from gadlib.evaluation import diversity
+from gadlib.evaluation.diversity import error_counts, error_entropy
+
+from .common import ExerciseFailed, Kind, _call, _check_measured, _close, _passed, _predicted, _report_prediction, _same_keys
+from .references import reference
+
+# gadlib's implementations of the misclassification entropy, withheld while exercise 2's answer
+# runs: the score itself, the per-class entropies it averages (`np.nanmean` of
+# per_class_error_entropy would be the answer), one row's entropy (`entropy` per row), the
+# vectorised rows behind them, and the scores built on them.
+ENTROPY_IMPLEMENTATIONS = (diversity.error_entropy, diversity.per_class_error_entropy, diversity.entropy,
+                           diversity._entropies, diversity.matched_error_entropy, diversity.null_error_entropy)
 
 
 def _random_label_pairs(rng: np.random.Generator):
@@ -65,8 +76,7 @@ def check_error_entropy(my_error_entropy) -> None:
             cases.append((errors, int(rng.integers(1, 8))))
     for errors, min_errors in cases:
         want = error_entropy(errors, min_errors)
-        got = _call(my_error_entropy, errors.copy(), min_errors, what=what,
-                    withheld_functions=(error_entropy, matched_error_entropy))
+        got = _call(my_error_entropy, errors.copy(), min_errors, what=what, withheld_functions=ENTROPY_IMPLEMENTATIONS)
         try:
             got = float(got)
         except (TypeError, ValueError):
@@ -132,13 +142,10 @@ def few_and_many_errors(classes: int = 20, confusers: int = 3, few: int = 6, man
     return out
 
 
-def _few_many_gaps() -> dict:
-    errs = few_and_many_errors()
-    n = matched_counts(errs)
-    return {"raw_gap": error_entropy(errs["many"]) - error_entropy(errs["few"]),
-            "miller_madow_gap": error_entropy(errs["many"], estimator="miller_madow")
-            - error_entropy(errs["few"], estimator="miller_madow"),
-            "matched_gap": matched_error_entropy(errs["many"], n) - matched_error_entropy(errs["few"], n)}
+# A gap of two scores of errors spread over 3 confusers: each plug-in score lies in [0, ln 3], and
+# Miller-Madow adds at most (3 - 1) / (2 * 6) with 6 errors per class.
+GAP = Kind(f"a gap in nats between two such scores, in [-{math.log(3) + 1 / 6:.2f}, {math.log(3) + 1 / 6:.2f}]",
+           -(math.log(3) + 1 / 6), math.log(3) + 1 / 6)
 
 
 def check_few_vs_many(predict, measure) -> None:
@@ -147,9 +154,12 @@ def check_few_vs_many(predict, measure) -> None:
     "miller_madow_gap": estimator="miller_madow", "matched_gap": matched_error_entropy at
     matched_counts}; predict() gives your values before measuring."""
     what = "few vs many errors"
-    want = _few_many_gaps()
-    _check_measured(_call(measure, what=what, withheld_functions=(_few_many_gaps,)), want, 1e-9, what,
+    ref = reference("few_many_gaps")
+    keys = ("raw_gap", "miller_madow_gap", "matched_gap")
+    # the prediction first, from the bias formula: the scores are withheld while it runs
+    guess = _predicted(predict, {k: GAP for k in keys}, what, measuring=(measure, ref, *ENTROPY_IMPLEMENTATIONS))
+    want = ref()
+    _check_measured(_call(measure, what=what, withheld_functions=(ref,)), want, 1e-9, what,
                     "Default min_errors (5), draws (20) and seed (0); n_per_class = matched_counts(errs) for both.")
-    guess = _call(predict, what=what + " (prediction)")
     _passed(what, "the three gaps match gadlib.evaluation.diversity")
     _report_prediction(guess, want, 0.05, what)

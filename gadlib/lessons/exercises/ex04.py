@@ -7,28 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from accelerate.utils import set_seed
 
 from gadlib.core.backbone import BackboneConfig
-from gadlib.lms.build import load_language_model, build_classifier
-from gadlib.core.checkpoint import remove_lora
+from gadlib.lms.build import build_classifier
 from gadlib.core.classifier import collate
-from gadlib.data.videos import Segment, Video, VideoDataset
 from gadlib.data.datasets import ensure_benchmark
-from gadlib.evaluation.metrics import segments
 from gadlib.data.samples import _previous_actions, step_recognition_samples
 
-from .common import (ExerciseFailed, _call, _check_measured, _close, _passed, _report_prediction,
+from .common import (ExerciseFailed, Kind, _call, _check_measured, _close, _passed, _predicted, _report_prediction,
                      _short_sequences)
+from .references import reference
 from .ex01 import coin_like_names
-
-
-def _previous_actions_reference(labels: np.ndarray, step_names: list[str]) -> list[str]:
-    """gadlib's own per-frame OAD context (samples._previous_actions) for one label sequence."""
-    segs = [Segment(s, e, label - 1) for label, s, e in segments(labels)]
-    video = Video("exercise", np.zeros((len(labels), 1, 1), np.float32), segs, None, "train")
-    return _previous_actions(VideoDataset("exercise", [video], list(step_names), [], 1.0), video)
 
 
 def check_previous_actions(previous_actions) -> None:
@@ -38,11 +27,11 @@ def check_previous_actions(previous_actions) -> None:
     GAD's generation target for online action detection."""
     what = "previous_actions"
     step_names = ["add sugar", "add salt", "stir"]
-    cases = 0
+    cases, ref = 0, reference("previous_actions")
     for labels in _short_sequences(6, labels=(0, 1, 2, 3)):
-        want = _previous_actions_reference(labels, step_names)
+        want = ref(labels, step_names)
         got = _call(previous_actions, labels.copy(), list(step_names), what=what,
-                    withheld_functions=(_previous_actions, _previous_actions_reference))
+                    withheld_functions=(_previous_actions, ref))
         if not isinstance(got, (list, tuple)) or len(got) != len(labels):
             raise ExerciseFailed(f"{what}({labels.tolist()}, ...): return one name per frame ({len(labels)}), got "
                                  f"{type(got).__name__} of length {len(got) if hasattr(got, '__len__') else '?'}")
@@ -66,12 +55,6 @@ def gad_loss_inputs(seed: int = 0):
             torch.randn(B, T, V, generator=gen), token_targets)
 
 
-def _gad_loss_reference(class_logits, targets, weights, token_logits, token_targets, lam):
-    cls = (F.cross_entropy(class_logits, targets, reduction="none") * weights).sum() / weights.sum()
-    gen = F.cross_entropy(token_logits.flatten(0, 1), token_targets.flatten(), ignore_index=-100)
-    return cls + lam * gen
-
-
 def check_gad_loss(gad_loss) -> None:
     """Notebook 04, exercise 2. gad_loss(class_logits, targets, weights, token_logits,
     token_targets, lam) -> L_cls + lam * L_gen: L_cls the weighted mean cross-entropy over the
@@ -79,11 +62,11 @@ def check_gad_loss(gad_loss) -> None:
     batch (-100 = padding), as GADClassifier.loss computes it."""
     what = "gad_loss"
     cases = [(seed, lam) for seed in range(3) for lam in (0.0, 1.0, 0.3)]
+    ref = reference("gad_loss")
     for seed, lam in sorted(cases, key=lambda c: c[1]):
         inputs = gad_loss_inputs(seed)
-        want = float(_gad_loss_reference(*inputs, lam))
-        got = _call(gad_loss, *(x.clone() for x in inputs), lam, what=what,
-                    withheld_functions=(_gad_loss_reference,))
+        want = float(ref(*inputs, lam))
+        got = _call(gad_loss, *(x.clone() for x in inputs), lam, what=what, withheld_functions=(ref,))
         if isinstance(got, torch.Tensor):
             if got.numel() != 1:
                 raise ExerciseFailed(f"{what}: return one scalar (the batch's loss), got a tensor of shape {tuple(got.shape)}")
@@ -120,28 +103,14 @@ def simulate_finetuning(model, seed: int = 0, scale: float = 0.5) -> None:
                 p.copy_(scale * torch.randn(p.shape, generator=gen) / p.shape[-1] ** 0.5)
 
 
-def _lora_measurement() -> dict:
-
-    model, backbone, ids = lora_exercise_model()
-    set_seed(0)
-    original, _ = load_language_model(backbone)
-    with torch.no_grad():
-        want = original.eval()(input_ids=ids).logits
-        diff = lambda lm: float((lm(input_ids=ids).logits - want).abs().max())
-        out = {"fresh_adapter": diff(model.mllm.lm)}
-        simulate_finetuning(model)
-        out["finetuned_adapter"] = diff(model.mllm.lm)
-        out["adapter_removed"] = diff(remove_lora(model).eval())
-    return out
-
-
 def check_lora_removal(measure) -> None:
     """Notebook 04, exercise 3. measure() -> {"fresh_adapter", "finetuned_adapter",
     "adapter_removed"}: the max |logit difference| to the original LM on lora_exercise_model()'s
     prompt, for the LoRA model as built, after simulate_finetuning(model), and after remove_lora."""
     what = "LoRA removal"
-    want = _lora_measurement()
-    _check_measured(_call(measure, what=what, withheld_functions=(_lora_measurement,)), want, 1e-5, what,
+    ref = reference("lora_measurement")
+    want = ref()
+    _check_measured(_call(measure, what=what, withheld_functions=(ref,)), want, 1e-5, what,
                     "Build the original LM with set_seed(0); load_language_model(backbone); compare "
                     "`.logits` on the same ids, max of the absolute difference.")
     _passed(what, "the three differences match a recomputation")
@@ -182,27 +151,20 @@ def count_lm_positions(model, fn) -> int:
     return count[0]
 
 
-def _positions_measurement() -> dict:
-    batch, names, dim = positions_batch()
-    out = {}
-    for order in ORDERS_04:
-        model = positions_model(order, names, dim)
-        out[order] = count_lm_positions(model, lambda: model.loss(batch))
-        if order == "disc_first":
-            out["disc_first predict"] = count_lm_positions(model, lambda: model.predict(batch))
-    return out
-
-
 def check_lm_positions(predict, measure) -> None:
     """Notebook 04, exercise 4 (predict, then check). {order: LM positions one training loss
     processes on positions_batch()} for each order in ORDERS_04, plus "disc_first predict" (one
     prediction of the GAD model), measured with count_lm_positions on a fresh positions_model per
     order; predict() from the prefix and context token counts alone."""
     what = "LM positions per order"
-    want = _positions_measurement()
-    _check_measured(_call(measure, what=what, withheld_functions=(_positions_measurement,)), want, 0, what,
+    ref = reference("positions_measurement")
+    positions = Kind("a whole number of positions, at least 1", 1, 10**6, whole=True)
+    # the prediction first, from the token counts alone: counting positions is withheld while it runs
+    guess = _predicted(predict, {k: positions for k in (*ORDERS_04, "disc_first predict")}, what,
+                       measuring=(measure, ref, count_lm_positions))
+    want = ref()
+    _check_measured(_call(measure, what=what, withheld_functions=(ref,)), want, 0, what,
                     "Count with count_lm_positions(model, lambda: model.loss(batch)) (and model.predict(batch) "
                     "for 'disc_first predict'), one fresh positions_model per order.")
-    guess = _call(predict, what=what + " (prediction)")
     _passed(what, "the counts match count_lm_positions")
     _report_prediction(guess, want, 0, what)
