@@ -57,7 +57,7 @@ def pytest_configure(config):
     # CI's 40 minutes; the full CPU lesson is the main job's, whose results are committed and checked
     # (tests/test_results_claims.py). GADLAB_SIZE=full runs the full lessons under pytest instead.
     os.environ.setdefault(SIZE_ENV, "tiny")
-    # One CPU code path for every kernel the tests start (gadlib.PINNED_CODE_PATH)
+    # One CPU code path for every kernel the tests start, where GADLAB_PIN_CODE_PATH=1 asks for it
     pin_code_path()
     chosen = os.environ.get(RESULTS_DIR_ENV)
     if chosen and Path(chosen).resolve() == ROOT / "results":

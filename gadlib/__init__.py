@@ -19,13 +19,15 @@ __version__ = "0.1.0"
 import os as _os
 import platform as _platform
 
-# One CPU code path for the numbers (benchmarks/code_paths.py measures why, and what it costs): MKL
-# and ATen otherwise pick their kernels by the CPU they find (AVX-512 on recent Intel, other
-# paths on AMD), another summation order changes the last bits, and short trainings drift apart.
-# Read by torch when it loads: `pin_code_path()` before torch is imported (the main job sets it
-# for every kernel; conftest.py for the test kernels; the notebooks' first import is gadlib).
+# One CPU code path for the numbers, opt-in (benchmarks/code_paths.py measures why, and what it
+# costs): MKL and ATen pick their kernels by the CPU they find (AVX-512 on recent Intel, other paths
+# on AMD), another summation order changes the last bits, and a training drifts. Pinned, every x86
+# CPU with AVX2 takes the same kernels; measured here it cost about 10 % per training step, and no
+# second CPU was at hand to show the gain, so the committed runs use the libraries' own choice.
+# Read by torch when it loads: `pin_code_path()` must run before torch is imported (the main job
+# calls it for its kernels).
 PINNED_CODE_PATH = {"MKL_CBWR": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}
-PIN_ENV = "GADLAB_PIN_CODE_PATH"   # "0": leave the libraries' own choice
+PIN_ENV = "GADLAB_PIN_CODE_PATH"   # "1": pin (on an x86 CPU with AVX2)
 
 
 def _has_avx2() -> bool:
@@ -39,11 +41,11 @@ def _has_avx2() -> bool:
 
 
 def pin_code_path(environ=None) -> dict:
-    """Set PINNED_CODE_PATH in `environ` (default: this process's) where unset, on an x86 CPU with
-    AVX2 (elsewhere the variables mean nothing), unless GADLAB_PIN_CODE_PATH=0. Returns what it set.
-    Has no effect on a torch already imported in this process."""
+    """With GADLAB_PIN_CODE_PATH=1 in `environ` (default: this process's) and an x86 CPU with AVX2
+    (elsewhere the variables mean nothing), set PINNED_CODE_PATH where unset. Returns what it set.
+    Has no effect on a torch already imported in the process that reads `environ`."""
     environ = _os.environ if environ is None else environ
-    if environ.get(PIN_ENV, "1") == "0" or not _has_avx2():
+    if environ.get(PIN_ENV, "0") != "1" or not _has_avx2():
         return {}
     added = {k: v for k, v in PINNED_CODE_PATH.items() if k not in environ}
     environ.update(added)

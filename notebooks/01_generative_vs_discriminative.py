@@ -177,7 +177,7 @@ from gadlib.core.discriminative import DiscriminativeClassifier
 from gadlib.core.backbone import MLLM
 from gadlib.core.generative import GenerativeClassifier
 print(inspect.getsource(DiscriminativeClassifier.readout_state))
-print(inspect.getsource(MLLM.last_states))
+# (MLLM.last_states, which finds each sample's last real position, is exercise 2 below: write it yourself)
 print(inspect.getsource(DiscriminativeClassifier.predict))
 
 # %% [markdown]

@@ -35,8 +35,7 @@ from jupytext.cli import jupytext as jupytext_cli
 
 from gadlib.evaluation.results import repo_root
 from gadlib.tools.colab import COLAB_MARK, install_cell
-from gadlib.lessons.exercises.references import blob_module
-from gadlib.tools.grading import cell_timeout, write_nbgrader_config
+from gadlib.tools.grading import REFERENCES_BLOB, REFERENCES_SOURCE, cell_timeout, write_nbgrader_config, write_reference_blob
 
 # Where Colab clones the course from: the one place to set it. Every notebook's install cell and
 # Colab badge are generated from these by `python -m gadlib.course build` (docs/instructors.md:
@@ -71,10 +70,6 @@ def colab_cell(url: str = REPO_URL, branch: str = REPO_BRANCH, dest: str = "/con
 COLAB_CELL = colab_cell()
 
 
-# The checkers' references (gadlib/lessons/exercises/references.py): written in plain text beside
-# the solution editions, encoded into the package by `build` so that `inspect` cannot show them.
-REFERENCES_SOURCE = Path("notebooks/solutions/checker_references.py")
-REFERENCES_BLOB = Path("gadlib/lessons/exercises/_references_blob.py")
 
 class CourseError(RuntimeError):
     """A notebook source is malformed or out of date; the message names the file and the fix."""
@@ -369,21 +364,6 @@ def write_nbgrader_source(dest: Path, root: Path | None = None) -> list[Path]:
         nbformat.write(edition(solution_notebook(stem, root), student=False), path)
         written.append(path)
     return written
-
-
-def write_reference_blob(root: Path | None = None, check: bool = False) -> list[str]:
-    """Encode REFERENCES_SOURCE into REFERENCES_BLOB (or, with check=True, compare); returns the
-    stale path. A copy of the course without the solutions (no REFERENCES_SOURCE) keeps its blob."""
-    root = root or repo_root()
-    source = root / REFERENCES_SOURCE
-    if not source.is_file():
-        return []
-    text, path = blob_module(source.read_text()), root / REFERENCES_BLOB
-    if path.is_file() and path.read_text() == text:
-        return []
-    if not check:
-        path.write_text(text)
-    return [str(REFERENCES_BLOB)]
 
 
 def exercise_code(nb, name: str = "notebook") -> list[str]:

@@ -7,7 +7,13 @@ import math
 from pathlib import Path
 
 from gadlib.evaluation.results import RESULTS_DIR_ENV, repo_root
+from gadlib.lessons.exercises.references import blob_module
 from gadlib.lessons.widgets import STATIC_ENV
+
+# The checkers' references (gadlib/lessons/exercises/references.py): written in plain text beside
+# the solution editions, encoded into the package by `build` so that `inspect` cannot show them.
+REFERENCES_SOURCE = Path("notebooks/solutions/checker_references.py")
+REFERENCES_BLOB = Path("gadlib/lessons/exercises/_references_blob.py")
 
 # nbgrader autograde runs every cell of a submission, training cells included, and stops a cell
 # after nbgrader's default of 30 s. The main job records each notebook's wall time
@@ -84,3 +90,18 @@ def write_nbgrader_config(dest: Path, root: Path | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(nbgrader_config(root))
     return path
+
+
+def write_reference_blob(root: Path | None = None, check: bool = False) -> list[str]:
+    """Encode REFERENCES_SOURCE into REFERENCES_BLOB (or, with check=True, compare); returns the
+    stale path. A copy of the course without the solutions (no REFERENCES_SOURCE) keeps its blob."""
+    root = root or repo_root()
+    source = root / REFERENCES_SOURCE
+    if not source.is_file():
+        return []
+    text, path = blob_module(source.read_text()), root / REFERENCES_BLOB
+    if path.is_file() and path.read_text() == text:
+        return []
+    if not check:
+        path.write_text(text)
+    return [str(REFERENCES_BLOB)]

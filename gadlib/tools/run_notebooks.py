@@ -43,6 +43,8 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from tqdm.auto import tqdm
 from traitlets.config import Config
 
+from gadlib import PINNED_CODE_PATH, pin_code_path
+from gadlib.lessons.profile import SIZE_ENV
 from gadlib.tools.course import pair_problems, write_student_editions
 from gadlib.tools.readme_table import generated_files, render_readme, results_table, run_minutes
 from gadlib.evaluation.results import load_results, record_run, repo_root, results_dir
@@ -80,7 +82,8 @@ def machine_facts() -> dict:
     blas = re.search(r"BLAS_INFO=(\w+)", config)
     return {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "blas": blas.group(1) if blas else "unknown", "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "load_before": round(os.getloadavg()[0], 2)}
+            "torch_threads": torch.get_num_threads(), "load_before": round(os.getloadavg()[0], 2),
+            "code_path": {k: os.environ.get(k, "library's choice") for k in PINNED_CODE_PATH}}
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -240,6 +243,12 @@ class _Run:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault(STATIC_ENV, "1")  # the kernels inherit it: explorers show a note (gadlib.lessons.widgets)
+    # The committed results are the full lessons': a GADLAB_SIZE=tiny left in the shell (the test
+    # size) must not become them.
+    if os.environ.get(SIZE_ENV, "full") != "full":
+        print(f"{SIZE_ENV}={os.environ[SIZE_ENV]} ignored: the main job runs the full lessons", file=sys.stderr)
+    os.environ[SIZE_ENV] = "full"
+    pin_code_path()   # only with GADLAB_PIN_CODE_PATH=1 (gadlib.PINNED_CODE_PATH)
     root = repo_root()
     notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if argv:
