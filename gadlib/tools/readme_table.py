@@ -383,6 +383,16 @@ def claims_table(results: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
+def code_paths(res: dict) -> str:
+    """`benchmarks/code_paths.py`: the same short trainings under each CPU code path, against the default."""
+    rows = [f"Measured by `python benchmarks/code_paths.py` ({res['date']}, {res['cpu']}, {res['cpu_capability']}, "
+            f"{res['blas']}, load average {res['load_before']} before): the same short trainings (3 epochs, "
+            "5 runs) in a fresh interpreter per setting.", "",
+            "| setting | runs bit-identical to the default | wall time |", "|---|---|---|"]
+    rows += [f"| {name} | {v['bit_identical_to_default']} | {v['seconds']:.0f} s |" for name, v in res["settings"].items()]
+    return "\n".join(rows)
+
+
 def _need(results: dict[str, dict], name: str) -> dict:
     if name not in results:
         how = (f"python benchmarks/{name}.py" if name in BENCHMARK_RESULTS.values()
@@ -393,7 +403,8 @@ def _need(results: dict[str, dict], name: str) -> dict:
 
 # Blocks made from a benchmark's results file (results/<name>.json), not a notebook's.
 BENCHMARK_RESULTS = {"backbone-pretraining": "backbone_pretraining", "oad-seeds": "oad_seeds_thumos_like",
-                     "autograde-time": "nbgrader_autograde", "thread-sensitivity": "thread_sensitivity"}
+                     "autograde-time": "nbgrader_autograde", "thread-sensitivity": "thread_sensitivity",
+                     "code-paths": "code_paths"}
 # Block name -> how to make it from (its current text, all results).
 BLOCKS = {
     "quickstart-time": lambda old, r: quickstart_time(r),
@@ -411,6 +422,7 @@ BLOCKS = {
     "autograde-time": lambda old, r: autograde_time(_need(r, BENCHMARK_RESULTS["autograde-time"]), r),
     "thread-sensitivity": lambda old, r: thread_sensitivity(_need(r, BENCHMARK_RESULTS["thread-sensitivity"])),
     "lecture-plan": notebook_table,
+    "code-paths": lambda old, r: code_paths(_need(r, BENCHMARK_RESULTS["code-paths"])),
 }
 # Markdown files with generated blocks, besides the README (rewritten and checked with it).
 GENERATED_DOCS = ("docs/results.md", "docs/hardware.md", "docs/instructors.md")
