@@ -76,3 +76,11 @@ def test_takeaway_table_rows():
     assert "+2.0 [-2.0, +4.0] pt | 2 | **unresolved**" in table[2]
     assert "**equivalent**" in table[3] and "[+0.01, +0.20] nats" in table[4]
     assert meaning(judge(iv(0.5, 4.0), +1, paper_effect=2.0)).startswith("reproduced; the paper's +2.0 lies inside")
+
+
+def test_enough_seeds_but_unresolved_says_the_test_set_keeps_it_wide():
+    # per-seed differences 1.0 and 1.2: s = 0.141; effect 1: n = (2.80 * 0.141)^2 = 0.16 -> 2 seeds,
+    # which the run has, yet the interval (test units resampled) still holds 0
+    d = judge(iv(-1.0, 3.0, per_seed=(1.0, 1.2)), +1, paper_effect=1.0)
+    assert d["verdict"] == "unresolved" and d["seeds_needed"] == 2
+    assert "the test set, not the number of seeds" in d["meaning"] and "seeds would resolve" not in d["meaning"]

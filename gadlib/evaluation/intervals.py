@@ -297,7 +297,12 @@ def meaning(judged: dict) -> str:
     """One plain sentence on what a `judge`d comparison says about the paper's claim."""
     v, effect, unit = judged["verdict"], judged.get("paper_effect"), judged.get("unit", "points")
     paper = None if effect is None else f"the paper's {effect:+.1f}"
-    need = f"; about {judged['seeds_needed']} seeds would resolve it" if judged.get("seeds_needed") else ""
+    need = ""
+    if judged.get("seeds_needed"):
+        # from the seeds' spread alone: when that says the run already has enough seeds, the finite
+        # test set (the same for every seed) is what keeps the interval wide
+        need = (f"; about {judged['seeds_needed']} seeds would resolve it" if judged["seeds_needed"] > judged["seeds"]
+                else "; the seeds agree: the test set, not the number of seeds, keeps the interval wide")
     if v == ONE_SEED:
         return "one seed: no verdict (the interval resamples test units only, not seeds)"
     if v == "not testable":
