@@ -22,8 +22,8 @@
 # Pang, Chatterjee, Sener, Yao. *On Discriminative vs. Generative classifiers: Rethinking MLLMs for
 # Action Understanding.* ICLR 2026, [arXiv:2603.02546](https://arxiv.org/abs/2603.02546).
 #
-# Read this first. It trains nothing and runs in well under a minute: every word the later
-# notebooks use is defined here once, with a tiny example computed by `gadlib`, and each section
+# Read this first. It trains nothing and runs in well under a minute: the paper's terms the later
+# notebooks use are defined here once, with a tiny example computed by `gadlib`, and each section
 # has a fixed anchor the other notebooks link to.
 #
 # | section | terms |
@@ -129,7 +129,8 @@ pd.set_option("display.max_colwidth", 80)
 #
 # The paper trains the three jointly in one model, one head for steps (shared by recognition and
 # forecasting) and one for tasks, each with its own question. Below: one synthetic COIN-like video,
-# and the three kinds of samples it gives.
+# and the three kinds of samples it gives. (The synthetic benchmark draws its step names at random
+# from a kitchen-and-workshop vocabulary: a task's steps share structure, not a recipe's meaning.)
 
 # %%
 from gadlib.data.benchmark import PRESETS, generate_benchmark, preset
@@ -178,8 +179,9 @@ plt.show()
 #
 # The paper's data sets are large video collections; their features cannot be downloaded here and
 # would not train on a laptop. `gadlib.data.benchmark` generates a **seeded synthetic benchmark**
-# instead, with one **preset** per data set that mimics its *structure* (number of classes, how
-# much the label words overlap, long tail, label length, frame rate), never its content. First, the
+# instead, with one **preset** per data set that mimics the *kind* of its structure, scaled down to
+# CPU size (many or few classes, how much the label words overlap, label length, frame rate), never
+# its content: class counts and label texts are the preset's own (below). First, the
 # real data sets (facts from the paper; label examples are written in each data set's style, not
 # quoted from its files):
 
@@ -226,11 +228,12 @@ pd.DataFrame(presets).T
 
 # %% [markdown]
 # `coin_like` and `crosstask_like` have the same class count and word overlap at `cpu` size, so the
-# same seed gives them the same class names; their videos differ (COIN-like: several visual tokens
-# per frame and a task per video for task recognition; CrossTask-like: one token per frame, streams
-# for OAD). `thumos_like` labels share no first word (THUMOS'14's classes are distinct sports),
-# `epic_like` crowds many classes onto few verbs and nouns with a long tail, and `goalstep_like` has
-# long descriptive labels.
+# same seed gives them the same class names; their videos differ (COIN-like: a few visual tokens
+# per frame, the paper's COIN features have 10, and a task per video for task recognition;
+# CrossTask-like: one token per frame, streams for OAD). `thumos_like` labels share no first word,
+# as THUMOS'14's distinct sports do (its words come from the same synthetic vocabulary, so they do
+# not read as sports), `epic_like` crowds many classes onto each verb (the table's classes per first
+# word), and `goalstep_like` has long descriptive labels.
 
 # %% [markdown]
 # <a id="metrics" name="metrics"></a>
@@ -310,7 +313,7 @@ print(f"P-F1@1s = {point_f1([pred], [truth], fps=FPS, seconds=1.0):.2f}   "
 #
 # ### Per-frame mAP
 #
-# The older OAD convention (MAT / TeSTra): it uses the model's **scores**, not its argmax. For each
+# The older OAD convention (of MAT and TeSTra, earlier online-action-detection models): it uses the model's **scores**, not its argmax. For each
 # action class, rank all frames by that class's score and compute the average precision (AP) of the
 # ranking against the frames that truly show the class; mAP is the mean over classes, background
 # excluded. It does not care about segments at all: a score that flickers around the argmax
@@ -335,7 +338,9 @@ pd.DataFrame(oad_metrics([pred], [truth], [scores], fps=FPS), index=["this examp
 #
 # ## 5 · Three classifiers on one MLLM
 #
-# All three read the same input: visual tokens, then the question. They differ in what comes after.
+# All three read the same input: visual tokens, then the question, wrapped in the LM's **chat
+# template** (the few "chat tokens" that mark a user turn and the assistant's answer). They differ
+# in what comes after.
 
 # %%
 from gadlib.lessons.diagrams import plot_classifiers
@@ -351,7 +356,8 @@ plt.show()
 # then the text is **snapped** to the nearest class name by edit distance (the number of character
 # insertions, deletions and substitutions), since free text may not be a class name exactly.
 # Training: next-token cross-entropy on the label's tokens. Cost: one forward pass for the input
-# plus one per generated token, so longer labels are slower. In OAD the paper's generative model
+# plus one per generated token, so longer labels are slower (each of those reads only the new token:
+# the **KV cache** keeps the keys and values of every position already read). In OAD the paper's generative model
 # decides **background** at its first generated token. (Notebook 01 also tries *exact class
 # scoring*, the likelihood of every class name, which removes decoding errors; not in the paper.)
 
@@ -454,8 +460,8 @@ display(pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: v for n, v in p
 # LM exactly (the paper's remedy for the open-world ability that fine-tuning erodes). The paper
 # uses r 128, α 256 and trains the connector, the heads and the `[CLS]` embedding fully.
 #
-# The CPU lessons use an **embedded tiny Llama** (`BackboneConfig()`: a couple of layers, a small
-# hidden size, printed below; randomly initialised and trained in each notebook) and **fine-tune it
+# The CPU lessons use an **embedded tiny Llama** (`BackboneConfig()`: a couple of layers and a small
+# hidden size, the latter printed below; randomly initialised and trained in each notebook) and **fine-tune it
 # fully**: at that size a rank-128 adapter would hold more weights than the matrix itself. Notebook 04
 # runs the LoRA path on a pretrained LM on a GPU.
 
@@ -526,8 +532,10 @@ print(f"A − B per seed: {np.round(iv.per_seed, 1)} points; mean {iv.mean:+.1f}
 # <a id="seeds-needed" name="seeds-needed"></a>
 #
 # **seeds_needed**: from the per-seed differences' spread, about how many seeds this scale would
-# need before its interval would usually clear 0 for an effect as large as the paper's: a rough
-# planning number (`seeds_needed`'s docstring gives the formula).
+# need before its interval would usually clear 0 for an effect as large as the paper's (for an "≈"
+# claim: as large as its margin): a rough planning number, computed for any judged comparison with
+# two seeds or more, whatever its verdict (`seeds_needed`'s docstring gives the formula). When it is
+# no more than the seeds the run has, the seeds agree and the finite test set keeps the interval wide.
 #
 # The notebooks end with a table like this one (`takeaway`); here each verdict on made-up data:
 
@@ -557,8 +565,9 @@ pd.DataFrame({claim: {"verdict": d["verdict"], "paper inside the interval": d["p
 #   labels share tokens and make the generated first tokens ambiguous; **GAD** adds a generation
 #   loss in training only and keeps the head's cost.
 # * Offline tasks (step recognition, step forecasting, task recognition) are scored by **top-1**;
-#   online action detection by **segment F1 at IoU 0.1** and **point F1 within 1 s**, which punish
-#   flicker and late starts that frame accuracy and per-frame mAP overlook.
+#   online action detection by **segment F1 at IoU 0.1** and **point F1 within 1 s**, which count
+#   events (segments, action starts) rather than frames: a one-frame flicker splits a segment, a late
+#   start misses its point, each in its own way (the worked example above).
 # * The look-alikes copy the data sets' structure, not their videos, and the CPU model is tiny:
 #   read every result as a **paired difference with a 95 % interval and a verdict**, and compare
 #   its direction with the paper, not its size.

@@ -37,7 +37,7 @@
 # latency; see whether the generative model's errors stay inside shared label words; and compare the
 # direction of the effects with the paper's COIN numbers.
 #
-# **Run time:** a few minutes on a laptop CPU at the default settings, no GPU needed. The measured
+# **Run time:** several minutes on a 2-core CPU at the default settings, no GPU needed. The measured
 # time of the last full run, and the machine, are in `results/01_generative_vs_discriminative.json`
 # and the README's notebook table; the last code cell prints this run's own time.
 
@@ -94,7 +94,7 @@ pd.Series(versions()).to_frame("version").T
 # %% [markdown]
 # ## Settings
 # Everything the three methods share. Every model is **trained to convergence**, not for a fixed
-# number of epochs: a fifth of the training videos is held out for validation, the model's top-1 on
+# number of epochs: about a fifth of each task's training videos (rounded per task) is held out for validation, the model's top-1 on
 # them is measured every `VAL_EVERY` epochs, training stops once `PATIENCE` epochs have passed
 # without a gain of more than `MIN_DELTA`, and the best validated weights are kept (`MAX_EPOCHS` only
 # caps the budget). The profile is **"cpu"** on any device (on a GPU the same lesson runs faster);
@@ -191,7 +191,9 @@ print(inspect.getsource(GenerativeClassifier.predict_prefixes))
 # %% [markdown]
 # **Cost model.** Both read the same prefix (chat tokens + visual tokens + question). The
 # discriminative classifier then needs one more position (`[CLS]`) in the *same* forward pass; the
-# generative one needs one extra forward per label token, plus the end-of-sequence token.
+# generative one reads its first label token off that same forward and needs one more one-token
+# forward (with the KV cache: the keys and values of the positions already read are kept) per
+# further label token and for the end-of-sequence token.
 
 # %%
 from gadlib.core.backbone import prompt_ids
@@ -200,7 +202,8 @@ prefix_len = len(before) + NUM_FRAMES * data.tokens_per_frame + len(after)
 label_tokens = steps_space.overlap_stats()["tokens_per_label"]
 print(f"prefix ≈ {prefix_len} positions; labels average {label_tokens:.2f} tokens")
 print(f"discriminative: 1 forward over {prefix_len + 1} positions")
-print(f"generative:     1 forward over {prefix_len} positions + ~{label_tokens + 1:.1f} one-token forwards (KV cache)")
+print(f"generative:     1 forward over {prefix_len} positions + ~{label_tokens:.1f} one-token forwards (KV cache: the "
+      f"first label token comes from the prefix's forward; then the other tokens and end-of-sequence)")
 
 # %% [markdown]
 # ## 3 · Train all three to convergence, same backbone and data, 3 seeds
@@ -246,8 +249,9 @@ plt.title("top-1 accuracy (bars: mean ± std over seeds; dots: seeds)"); plt.sho
 
 # %% [markdown]
 # ### Learning curves: learns faster, or ends higher?
-# Validation top-1 (averaged over the three problems) against optimizer steps: the mean over seeds
-# with the seeds' min-max band, and a dot where each seed's kept weights are. (The training losses
+# Validation top-1 (averaged over the three problems) against optimizer steps: the mean over the
+# seeds still training at each step, with their min-max band (where one seed trains on alone, the
+# line is that seed's), and a dot where each seed's kept weights are. (The training losses
 # are not comparable across methods: token cross-entropy, class cross-entropy, and their sum for
 # GAD; the validation score is the same measure for all three.) **Learns faster** and **ends
 # higher** are two different claims: the first reads along the x-axis, the second is judged on the
@@ -276,7 +280,8 @@ display(table(summary, ("balanced_top1",)))
 
 # %% [markdown]
 # ## 4 · Speed: latency per sample and training cost
-# Same inputs for every method (the first 64 test step-recognition samples), untouched trained
+# Same inputs for every method (the first 16 test step-recognition samples at batch 1, the first 64
+# in batches of 32), untouched trained
 # models of the first seed. GAD predicts through exactly the discriminative path, so its latency
 # should match the discriminative one. Timing one method after the other would let a first call's
 # lazy set-up or a slow spell of the machine land on one method only, so every method is warmed
@@ -308,7 +313,8 @@ plot_latency(timing, batched=32); plt.show()
 # that share the verb (the first words decoded) more often than discriminative errors do. Both
 # directions are counted (an error can keep the verb, the object, or neither), each beside its
 # **chance rate**: the share expected if the error went to a random wrong class
-# (`gadlib.evaluation.diversity`; notebook 03 studies where errors go in depth).
+# (`gadlib.evaluation.diversity`; notebook 03 studies where errors go in depth). The shares, averaged
+# over seeds, test the claim; the tables under them list one seed's most confused pairs, as examples.
 
 # %%
 from gadlib.lessons.plots import confused_pairs
@@ -349,8 +355,9 @@ sample_explorer(data, samples_by_kind, explored)
 # %% [markdown]
 # ## 7 · Side by side with the paper (different data, different scale)
 # The paper's numbers are COIN with Llama-3.2-1B (quoted from Pang et al., ICLR 2026, arXiv:2603.02546); ours are a
-# synthetic COIN-like benchmark with a 2-layer tiny Llama (Settings). Compare the **direction and size of
-# the differences**, not the absolute numbers. The paper reports no generative COIN row for the 1B
+# synthetic COIN-like benchmark with a 2-layer tiny Llama (Settings). Compare the **direction of the
+# differences** (and, in section 8, whether the paper's difference lies inside our interval), not the
+# absolute numbers. The paper reports no generative COIN row for the 1B
 # model, so only discriminative vs GAD can be compared there.
 
 # %%
@@ -371,8 +378,8 @@ display(pd.DataFrame(rows).set_index("task").round(1))
 # seed), judged by `judge` ([the verdicts](00_the_paper_in_one_page.ipynb#statistics)): a ">" claim
 # **holds** when the interval excludes 0 in its direction, is **opposite** when it excludes 0 the
 # other way and **unresolved** when it contains 0; an "≈" claim is **equivalent** when the interval
-# lies inside a stated margin. Beside each: the paper's own difference where it published one,
-# whether our interval holds it, and about how many seeds this scale would need to resolve it.
+# lies inside a stated margin. Where the paper published the difference: its value, whether our
+# interval holds it, and about how many seeds this scale would need to resolve it.
 
 # %%
 from gadlib.evaluation.experiment import converged
@@ -419,10 +426,12 @@ lift = {m: {part: sharing[m][f"same_{part}"] / sharing[m][f"chance_same_{part}"]
         for m in ("generative", "discriminative")}
 lines.append(f"  Times chance: generative verb {lift['generative']['verb']:.1f}x, object {lift['generative']['object']:.1f}x; "
              f"discriminative verb {lift['discriminative']['verb']:.1f}x, object {lift['discriminative']['object']:.1f}x. "
-             + ("Generative errors keep the verb more often than discriminative ones, relative to chance: the verb-bound "
-                "errors the paper's explanation predicts (a shared first word)."
+             + (f"In these {len(SEEDS)}-seed means (no interval: notebook 03 tests this with one), generative errors keep the "
+                "verb more often than discriminative ones, relative to chance: the kind of verb-bound error the paper's "
+                "explanation describes (a shared first word)."
                 if lift["generative"]["verb"] > lift["discriminative"]["verb"] else
-                "Generative errors do not keep the verb more often than discriminative ones, relative to chance."))
+                f"In these {len(SEEDS)}-seed means, generative errors do not keep the verb more often than discriminative "
+                "ones, relative to chance."))
 display(Markdown("\n".join(lines)))
 
 # %%
@@ -444,7 +453,7 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 
 # %%
 from gadlib.evaluation.intervals import takeaway
-paper_says = {"discriminative − generative": "discriminative beats generative on COIN {} (the paper has no 1B generative COIN row)",
+paper_says = {"discriminative − generative": "discriminative beats generative (claim 1), here on {}: the paper's COIN table has no 1B generative row to compare",
               "gad − discriminative": "GAD beats discriminative on COIN {} ({:+.1f})",
               "generative_exact − generative": "(this notebook's question) exact scoring ≈ greedy decoding, step recognition"}
 claims = []
@@ -593,7 +602,6 @@ def measure_chance_same_verb() -> dict:
 
 # %%
 check_chance_same_verb(predict_chance_same_verb, measure_chance_same_verb)
-print(f"chance level: {measure_chance_same_verb()['same_verb']:.3f} of random errors keep the verb")
 
 # %% [markdown]
 # **Explain**: compare the chance level with section 5's shares (note they were measured on the
