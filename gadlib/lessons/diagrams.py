@@ -92,7 +92,9 @@ def plot_strips(rows: dict[str, np.ndarray], names: list[str], ax=None, fps: flo
         first, last = window
         n = max(len(v) for v in rows.values())
         ax.add_patch(plt.Rectangle((first, 0.02), last + 1 - first, len(rows) - 0.04, fill=False, ec="k", lw=2, zorder=3))
-        ax.add_patch(plt.Rectangle((last + 1, 0), n - last - 1, len(rows), fc="white", alpha=0.75, lw=0, zorder=3))
+        # grey and hatched, not white: background frames are white already and must read as unseen too
+        ax.add_patch(plt.Rectangle((last + 1, 0), n - last - 1, len(rows), fc="0.85", ec="0.5", hatch="//",
+                                   alpha=0.8, lw=0, zorder=3))
         ax.text(last + 1, len(rows) + 0.05, "← what a prediction at frame %d sees | future: unseen" % last, ha="center", va="bottom", fontsize=8)
     n = max(len(v) for v in rows.values())
     ax.set_xlim(0, n)
