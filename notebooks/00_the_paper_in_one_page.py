@@ -533,7 +533,7 @@ print(f"A − B per seed: {np.round(iv.per_seed, 1)} points; mean {iv.mean:+.1f}
 #
 # **seeds_needed**: from the per-seed differences' spread, about how many seeds this scale would
 # need before its interval would usually clear 0 for an effect as large as the paper's (for an "≈"
-# claim: as large as its margin): a rough planning number, computed for any judged comparison with
+# claim: the seeds for its interval to fit inside ±margin if the two were truly equal): a rough planning number, computed for any judged comparison with
 # two seeds or more, whatever its verdict (`seeds_needed`'s docstring gives the formula). When it is
 # no more than the seeds the run has, the seeds agree and the finite test set keeps the interval wide.
 #

@@ -37,11 +37,12 @@
 # LoRA, the verdicts)? [00 · the paper in one page](00_the_paper_in_one_page.ipynb) introduces each in a few lines.
 #
 # **You will:** (1) rerun that table on a synthetic EPIC-Kitchens-like benchmark (hundreds of
-# verb-noun classes, long tail), several seeds (`SEEDS` in the settings); (2) then do what the paper could not: vary the data on
+# verb-noun classes, long tail), two seeds or more (`SEEDS` in the settings; the grid and one probe
+# use one); (2) then do what the paper could not: vary the data on
 # purpose (how much a class's look follows its words × how much the labels share words) and watch
 # where the paper's ordering holds and where it flips.
 #
-# **Run time:** a few minutes on a laptop CPU at the default settings, no GPU needed. The measured
+# **Run time:** several minutes on a 2-core CPU at the default settings, no GPU needed. The measured
 # time of the last full run, and the machine, are in `results/02_tokenization_ablations.json` and the
 # README's notebook table; the last code cell prints this run's own time.
 
@@ -161,8 +162,11 @@ plot_class_frequency(counts); plt.show()
 # trained to convergence.
 # Every generative model is evaluated with greedy decoding + snapping (the paper's protocol); `text`
 # and `extend` also with exact class scoring (`_exact` rows: every class ranked by its label's
-# log-likelihood), which costs one label-length forward per class and is skipped for rand/desync
-# to keep the CPU budget.
+# log-likelihood, scored over a prefix tree of the labels so that shared prefixes are computed
+# once: its cost grows with the label space, not with one decode), skipped for rand/desync to keep
+# the CPU budget. In the tables, *balanced top-1* is the mean per-class recall (every class weighs
+# the same) and *b1* means batch size 1; *BPE* (byte-pair encoding) is how the tokenizer splits words
+# into frequent sub-words.
 
 # %%
 from gadlib.evaluation.experiment import run, summarize, offline_samples
@@ -311,20 +315,24 @@ print(f"greedy extend (label_eos={ext.label_eos}) emitted a class token in {100 
 
 # %% [markdown]
 # **Open questions.** *Why* the EOS term interferes inside the LM is not known. AdamW's slow
-# second-moment memory is one hypothesis; the probe `L0+adam_beta2_0.99` in the table tests it.
+# second-moment memory is one hypothesis; the probe `L0+adam_beta2_0.99` in the table tests it
+# (compare its row with `L0_extend`'s: if it does not close the gap, the hypothesis is not supported).
 # "EOS takes half the gradient" cannot be the reason: AdamW divides each update by a running RMS
 # of that parameter's own gradient, so a constant factor on the loss cancels. Whether the gap is
-# speed or a ceiling: the 3x-budget line printed under the table. Real pretrained backbones (LoRA,
+# speed or a ceiling: compare the 3x-budget line printed under the table with the discriminative row
+# (one seed). Real pretrained backbones (LoRA,
 # tied embeddings) are not measured here.
 
 # %% [markdown]
 # ## 3 · Part 2: the controlled experiment
-# Two knobs of the benchmark, everything else fixed (classes, tail, noise, budget):
+# Two knobs of the benchmark, everything else fixed (tail, noise, budget; `GRID_CLASSES` classes per
+# cell, fewer than part 1's, to fit the CPU):
 #
 # * **visual compositionality**: 0 = every class has its own look, unrelated to its words;
 #   1 = a class looks like the sum of its verb's look and its object's look (label words match
 #   the visual structure);
-# * **label overlap**: how many classes share a verb or an object.
+# * **label overlap**: a share from 0 to 1, how strongly class names are made to share a verb or an
+#   object (the benchmark's `label_overlap`; notebook 01's exercise 3 measures what it does).
 #
 # For each cell: text (greedy and exact), desync (greedy) and the discriminative classifier.
 
@@ -431,8 +439,8 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 # %% [markdown]
 # ## Takeaway
 # Generated from part 1 of this run (the grid has one seed per cell, so no verdicts): the paper's
-# tokenization claims, each with the paper's EK100 difference, this run's top-1 difference, its
-# verdict and what it means.
+# tokenization claims, each with the paper's two EK100 S-F1 values, this run's top-1 difference,
+# its verdict and what it means.
 
 # %%
 from gadlib.evaluation.intervals import takeaway

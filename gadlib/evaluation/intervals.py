@@ -263,7 +263,7 @@ def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = Non
       ±margin, "differs" when it lies wholly outside, "unresolved" otherwise (never "opposite");
     - `paper_effect` (the paper's A − B, or None) and `paper_inside` (is it inside ci95);
     - `half_width` and `seeds_needed` (`seeds_needed` of the paper's effect, or of the margin for an
-      equality claim);
+      equality claim: about the seeds for the interval to fit inside ±margin were the two truly equal);
     - no verdict on one seed (ONE_SEED) or when a run did not converge (`converged` False);
     - `meaning`: one plain sentence (`meaning`).
     """
