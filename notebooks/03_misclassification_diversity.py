@@ -28,7 +28,8 @@
 #
 # A raw entropy over errors is easy to misread: **a classifier that errs more gets a higher
 # entropy by sampling alone.** This notebook defines the score, measures it with that bias
-# controlled, places it between "always the same confuser" and "random", and then asks *why* the
+# controlled, compares it with "always the same confuser" (0) and with errors sent at random (a null
+# baseline; a method can score above it), and then asks *why* the
 # errors go where they go.
 #
 # New to the paper's terms (the tasks, the five data sets, S-F1 / P-F1 / mAP, the three classifiers,
@@ -42,7 +43,7 @@
 # similarity; look at what each model's decision state separates; pick a class and see where its
 # errors go.
 #
-# **Run time:** a few minutes on a 2-core CPU at the default settings (the measured time of the
+# **Run time:** over ten minutes on a 2-core CPU at the default settings (the measured time of the
 # last full run is in the README's notebook table; the last code cell prints this run's own time).
 
 # %%
@@ -172,7 +173,7 @@ display(pd.DataFrame({k: {"entropy (nats)": dv.entropy(v), "effective confusers"
                       for k, v in toy.items()}).T.round(2))
 
 # %% [markdown]
-# **The trap.** The plug-in entropy of $n$ errors is biased low, by about $(K-1)/2n$ for $K$
+# **The trap.** The plug-in entropy (computed from the observed shares, section 1's $H$) of $n$ errors is biased low, by about $(K-1)/2n$ for $K$
 # destinations: with few errors a class *looks* concentrated even when its errors could go
 # anywhere. Below, errors drawn uniformly from 10 classes: the plug-in estimate climbs towards
 # $\ln 10$ only as $n$ grows. A classifier with more errors per class therefore scores higher by
@@ -275,7 +276,9 @@ allowed = {p: ~np.isin(np.arange(len(names[p])), excluded(p)) for p in DATASETS}
 # it, `DRAWS` draws; classes where a method has fewer than `MIN_ERRORS` errors drop out). Beside
 # them, two **null baselines** with each method's own error counts: the same errors sent to random
 # wrong classes, uniformly or following the class prior. 0 = one confuser per class; the null =
-# as spread out as chance.
+# as spread out as chance would make them (a score can exceed it when errors spread more evenly than
+# chance; the null lines are plug-in and matched scores: compare them with those bars, not with
+# Miller-Madow's, which corrects upwards).
 
 # %%
 def diversity_row(p, method, seed, matched):
@@ -452,10 +455,11 @@ display(Markdown("\n".join(said)))
 # grouped by the number of **label tokens** the two share under the backbone's tokenizer (what a
 # generative classifier decodes), and by how alike the two classes **look** (cosine similarity of
 # their mean training features, in quintiles). Errors and frames are pooled over seeds. In this
-# synthetic data, classes that share a word also look alike (compositionality 0.5), so the two
-# views overlap: the question is which method's confusions rise faster with token overlap
-# (answered under the figure, from the table). The y axis is logarithmic above a small linear
-# band at 0, so a group with no confusion at all still shows, at 0.
+# synthetic data, classes that share a word also look alike (the presets' *compositionality*, how
+# much a class's look follows its words, is 0.5: notebook 02 varies it), so the two views overlap:
+# the question is how each method's confusion rate changes with token overlap (answered under the
+# figure, from the table). Groups with fewer pairs are pooled with their neighbours; the axes are
+# linear.
 
 # %%
 from gadlib.lms.build import load_tokenizer
@@ -822,7 +826,7 @@ for model, m in measure_background().items():
 # ### BEGIN SOLUTION
 # The cautious model's score drops sharply when background is kept: most of every action's errors
 # go to one destination, background, so its rows look like "one dominant confuser" (the confused
-# model's score rises a little instead: background is one more random destination). That low entropy does not
+# model's score rises instead: background is one more random destination). That low entropy does not
 # mean its errors between actions are concentrated (excluded, both models score about the same);
 # it means the model misses actions, a detection failure the score would hide, which is why the
 # notebook excludes background and reports the share of action frames called background beside it.
@@ -880,14 +884,14 @@ check_few_vs_many(predict_few_vs_many, measure_few_vs_many)
 # the first-order bias (K - 1) / (2n) with K = 3 confusers predicts a gap of 2/12 - 2/120 = 0.15 nats
 # by hand; the checker's measurement is somewhat larger (the formula is only first order and n = 6 is small). Miller-Madow removes most but not all of it, and matching removes it up
 # to draw noise. A method that errs more therefore looks more "diverse" by sampling alone, whichever
-# method it is (section 3's `errors` column says which one errs more on each preset here; it is not
-# always the generative one); only a matched or bias-corrected comparison supports the claim.
+# method it is (section 3's `errors` column says which one errs more on each preset in your run);
+# only a matched or bias-corrected comparison supports the claim.
 # ### END SOLUTION
 
 # %% [markdown]
 # ### Going further (open, ungraded: they retrain or rerun the notebook above)
-# * **Background as a destination, for real.** Set `EXCLUDE = ()` and rerun from section 2's second cell
-#   (keep `runs`): which method's score moves most?
+# * **Background as a destination, for real.** Set `EXCLUDE = ()` and rerun from the cell after the
+#   training cell (the one defining `labels_of`; `runs` stays as trained): which method's score moves most?
 # * **Frames are not independent.** Count errors per *segment* (`gadlib.evaluation.metrics.segments` on the truth,
 #   majority prediction per segment): does the generative − discriminative gap change?
 # * **Minimum errors.** `MIN_ERRORS = 2` and `10`: which score (raw, Miller-Madow, matched) is most stable?
