@@ -410,8 +410,8 @@ for c, o in cells:
     lines.append(f"- {where}: {compare(mine, 'discriminative', 'gen_text', '>', where)}; "
                  f"{compare(mine, 'gen_desync', 'gen_text', '>', where)}")
 lines.append(grid_gap_line(sweep))
-part1 = {k: d for k, d in differences.items() if k.startswith("part 1")}
-if part1["part 1: gen_desync − gen_text"]["verdict"] != "holds":
+part1_claims = {k: d for k, d in differences.items() if k.startswith("part 1")}   # not `part1`: the metrics
+if part1_claims["part 1: gen_desync − gen_text"]["verdict"] != "holds":
     lines.append("- In part 1, desync did not beat text with an interval above 0: the paper's central signature "
                  "(removing shared tokens closes the gap) did not appear at this scale. Candidates for what produces it on real "
                  "data: a pretrained LM's priors over the label words, real visual structure, far more training. "
@@ -446,7 +446,7 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 from gadlib.evaluation.intervals import takeaway
 from gadlib.evaluation.paper import TOKENIZATION
 claims = []
-for key, d in part1.items():
+for key, d in part1_claims.items():
     a, b = key.removeprefix("part 1: ").split(" − ")
     paper_pair = f"{TOKENIZATION[a][0]} vs {TOKENIZATION[b][0]} S-F1"
     claims.append((f"{a} {d['relation']} {b} ({paper_pair})", d))
