@@ -202,9 +202,9 @@ print(f"backbone: {offline_setup.backbone_name}{f' in {BACKBONE.dtype}' if LM ==
 # - GAD's OAD target names the most recent other action in the window (`oad_other: recent`); the
 #   authors dedupe the window by first occurrence first (`dedup_last`).
 # - The COIN-like data use gadlib's frame rule and task spans (`coin_frames: round`, `coin_task_span:
-#   steps`); real COIN spans, merged class names and the 1,200-frame cap only matter on real data.
-# - Weight decay 0.01 and this notebook's CPU batch, not the authors' 0 and micro-batch 1 × 8 × 2
-#   GPUs: a CPU lesson's budget.
+#   steps`); real COIN spans, merged class names and the cap on long spans only matter on real data.
+# - gadlib's weight decay and this notebook's CPU batch, not the authors' (no weight decay; a
+#   micro-batch of one with gradient accumulation over two GPUs): a CPU lesson's budget.
 
 # %% [markdown]
 # ## 1 · The data
@@ -364,7 +364,7 @@ plt.tight_layout(); plt.show()
 # while this notebook shrinks the stream to the sizes printed in section 1 and keeps most videos for
 # testing, so that thirteen models per seed fit the CPU budget. GAD − discriminative on the two need
 # not agree: an auxiliary loss can matter more when training data is scarce, and at these interval
-# widths a small effect (the paper's +1.5) can land on either side in either notebook. Which of
+# widths a small effect (the paper's, printed in section 7) can land on either side in either notebook. Which of
 # the two holds is not measured here; *Going further* below measures it.
 
 # %% [markdown]
@@ -796,7 +796,7 @@ print(measure_positions())
 # * **GAD and data size.** Rerun section 4's discriminative and GAD models on
 #   `ensure_benchmark("crosstask_like", size="cpu")` (notebook 05's size) and on this notebook's
 #   `OAD_DATA`, same seeds: does GAD − discriminative change sign with the training data, and do both
-#   intervals hold the paper's +1.5?
+#   intervals hold the paper's difference?
 # * **λ on a log scale.** Extend `LAMBDAS` to 10 and 30. Where does the generation loss start to
 #   crowd out classification?
 # * **Two-stage, unfrozen.** In `gadlib.evaluation.ablations.freeze_generative_model` leave the connector

@@ -40,7 +40,7 @@ from gadlib.data.recipe import ambiguous_as_class, exclude_videos
 from gadlib.evaluation.predictions import PREDICTIONS_FILE, save_predictions, table
 from gadlib.core.prompts import LABEL_SET_OF_KIND
 from gadlib.evaluation.results import _write_json
-from gadlib.tools.run_config import (ALIASES, COIN_FRAMES, DataConfig, EvalConfig, RunConfig,  # noqa: F401
+from gadlib.tools.run_config import (ALIASES, COIN_FRAMES, DATA_SET, DataConfig, EvalConfig, RunConfig,  # noqa: F401
                                     classifier_options, config_help, frame_rule, load_config, oad_config,
                                     parse_overrides, run_key, validate_config)
 from gadlib.data.samples import Sample, label_names
@@ -178,7 +178,10 @@ def checkpoint_spec(folder: str | Path, cfg: RunConfig) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"--checkpoint {folder}: no spec.json (a folder written by python -m gadlib.train)")
     spec = json.loads(path.read_text())
-    if (spec["method"], spec["method_kwargs"]) != (cfg.method, cfg.method_kwargs):
+    # the spec also records the options the config sets outside method_kwargs (DATA_SET: loss
+    # weighting, GAD's loss norm, decoding), which the config's own sections carry
+    own = {k: v for k, v in spec["method_kwargs"].items() if k not in DATA_SET}
+    if (spec["method"], own) != (cfg.method, cfg.method_kwargs):
         raise ValueError(f"--checkpoint {folder} holds method {spec['method']!r} with method_kwargs "
                          f"{spec['method_kwargs']}, the config {cfg.method!r} with {cfg.method_kwargs}: "
                          "pass the config it was trained with (or --method / --method_kwargs)")
@@ -248,9 +251,9 @@ def run(cfg: RunConfig, overwrite: bool = False, checkpoint: str | Path | None =
     for seed in seeds:
         if spec is not None:
             classifier, history = load_classifier(checkpoint), History()
-            for key in ("oad_new_tokens", "snap_set", "snap_ties"):  # inference options: the config's
-                if key in extra:
-                    setattr(classifier, key, extra[key])
+            for option in ("oad_new_tokens", "snap_set", "snap_ties"):  # inference options: the config's
+                if option in extra:
+                    setattr(classifier, option, extra[option])
         else:
             folder = out / ("checkpoint" if len(seeds) == 1 else f"checkpoint-seed{seed}")
             classifier = build_classifier(cfg.method, names, dataset.feature_dim, backbone, seed=seed,
