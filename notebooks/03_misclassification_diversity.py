@@ -129,11 +129,11 @@ BACKBONE = LESSON.backbone                                  # the embedded tiny 
 # videos (segment F1 for OAD, top-1 for steps), stopped PATIENCE epochs after its last gain of more
 # than 1 point, the best validated weights kept; MAX_EPOCHS only caps the budget.
 MAX_EPOCHS, LR, BATCH = (60, LESSON.lr, 64) if PROFILE == "cpu" else (100, LESSON.lr, 64)   # lr: 1e-3 embedded, 1e-4 LoRA
-PATIENCE, VAL_EVERY = 12, 3
+PATIENCE, VAL_EVERY = 9, 3
 OAD = OADConfig(window=6 if PROFILE == "cpu" else 16, stride=8 if PROFILE == "cpu" else 2, background_weight=0.2)   # the paper's range: 0.2-1.0
-SIZE_OVERRIDES = ({"crosstask_like": dict(videos_per_task=10, test_fraction=0.3),
-                   "epic_like": dict(videos_per_task=3, test_fraction=0.34),
-                   "goalstep_like": dict(videos_per_task=8, test_fraction=0.25),
+SIZE_OVERRIDES = ({"crosstask_like": dict(videos_per_task=8, test_fraction=0.5),
+                   "epic_like": dict(videos_per_task=3, test_fraction=0.34, steps_per_task=(10, 16)),
+                   "goalstep_like": dict(videos_per_task=6, test_fraction=0.5),
                    "coin_like": dict(videos_per_task=10, test_fraction=0.5)} if PROFILE == "cpu" else {})
 MIN_ERRORS = 5   # a class is scored when it has at least this many errors
 DRAWS = 20       # repeated draws: matched subsampling and the null baselines

@@ -166,11 +166,11 @@ if PROFILE == "gpu":
     NUM_FRAMES = 8
 else:
     BATCH, ACCUM, CHECKPOINTING = 32, 1, False   # small data: batch 32 gives enough optimizer steps
-    MAX_EPOCHS, PATIENCE, VAL_EVERY = 60, 15, 3
+    MAX_EPOCHS, PATIENCE, VAL_EVERY = 60, 9, 3
     # Most videos are test videos: training data stays small (the CPU budget) while the ablations'
     # intervals get enough test videos; evaluation is cheap next to training.
     COIN = dict(size="cpu", num_classes=30, num_tasks=6, videos_per_task=16, test_fraction=0.5)
-    OAD_DATA = dict(size="cpu", num_classes=30, num_tasks=6, videos_per_task=25, test_fraction=0.8)
+    OAD_DATA = dict(size="cpu", num_classes=30, num_tasks=6, videos_per_task=20, test_fraction=0.8)
     NUM_FRAMES = 4
 if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): the branch above ran; now the least data
     SEEDS, MAX_EPOCHS, PATIENCE, VAL_EVERY = LESSON.tiny_seeds, 1, 1, 1
