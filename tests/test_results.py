@@ -149,6 +149,11 @@ def test_main_job_records_wall_time_and_regenerates_the_readme(tmp_path, monkeyp
     assert {k: res["run"][k] for k in ("cpu", "cpu_capability", "blas", "torch")} == \
         {k: facts[k] for k in ("cpu", "cpu_capability", "blas", "torch")}
     assert res["run"]["load_before"] >= 0 and res["run"]["torch_threads"] >= 1
+    # where the time went: kernel start, then per cell (the one cell here is the slowest)
+    assert 0 < res["run"]["kernel_start_s"] < wall
+    (slowest,) = res["run"]["slowest_cells"]
+    assert slowest["cell"] == 0 and slowest["first_line"].startswith("from gadlib.evaluation.results import")
+    assert 0 < slowest["seconds"] == pytest.approx(res["run"]["cells_s"], abs=0.05) and slowest["seconds"] < wall
     executed = nbformat.read(tmp_path / "notebooks" / "01_fake.ipynb", as_version=4)  # outputs written back
     assert executed.cells[0].execution_count == 1
     readme = (tmp_path / "README.md").read_text()

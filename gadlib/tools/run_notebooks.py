@@ -187,6 +187,8 @@ class _Run:
     def __init__(self, path: Path, expected: float | None):
         self.path, self.cell, self.count = path, None, 0
         self.started, self.first_line = time.perf_counter(), ""
+        self.kernel_start_s: float | None = None   # execute() to the first cell: kernel start and connect
+        self.cell_seconds: list[tuple[int, str, float]] = []   # (cell index, first line, seconds) per executed cell
         self.last = f"last run {expected / 60:.1f} min" if expected is not None else "first timed run"
         self._stop = threading.Event()
         self.nb = nbformat.read(path, as_version=4)
@@ -203,11 +205,22 @@ class _Run:
     def _started(self, cell, cell_index):
         lines = cell.source.strip().splitlines()
         self.cell, self.count = cell_index, self.count + 1
+        if self.kernel_start_s is None:
+            self.kernel_start_s = time.perf_counter() - self._t0
         self.started, self.first_line = time.perf_counter(), (lines[0] if lines else "")[:48]
         self._show()
 
     def _finished(self, cell, cell_index, execute_reply):
+        self.cell_seconds.append((cell_index, self.first_line, round(time.perf_counter() - self.started, 2)))
         self.bar.update()
+
+    def profile(self, top: int = 5) -> dict:
+        """Where the notebook's time went: kernel start, the slowest cells, and the sum over cells
+        (what the results file records next to the wall time)."""
+        slowest = sorted(self.cell_seconds, key=lambda c: -c[2])[:top]
+        return {"kernel_start_s": None if self.kernel_start_s is None else round(self.kernel_start_s, 2),
+                "cells_s": round(sum(c[2] for c in self.cell_seconds), 1),
+                "slowest_cells": [{"cell": i, "first_line": line, "seconds": sec} for i, line, sec in slowest]}
 
     def _show(self) -> None:
         """The bar's postfix: the cell in flight (index, first line, seconds in it), the last run's time."""
@@ -221,6 +234,7 @@ class _Run:
 
     def execute(self) -> Failure | None:
         """Run every cell; a Failure when one raised, timed out or killed the kernel."""
+        self._t0 = time.perf_counter()
         beat = threading.Thread(target=self._heartbeat, daemon=True)
         if not self.bar.disable:
             beat.start()
@@ -293,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             times[path.name] = elapsed
             bars = progress_bars_as_text(run.nb)
             nbformat.write(run.nb, path)
-            record_run(path.stem, elapsed, machine, facts)
+            record_run(path.stem, elapsed, machine, {**facts, **run.profile()})
             tqdm.write(f"{path.name} done in {elapsed / 60:.1f} min -> notebooks/{path.name} "
                        f"({path.stat().st_size / 1e6:.1f} MB, {bars} progress bars stored as text)", file=sys.stdout)
     print(f"\nwall time per notebook ({machine}):")
