@@ -33,7 +33,7 @@
 # the answer, then the task goal, e.g. "<step>. <task>.").
 #
 # **You will:** train the three on the same synthetic COIN-like procedural videos, the same tiny
-# backbone, each trained to convergence, over 3 seeds; watch their learning curves; measure top-1 per task and inference
+# backbone, each trained to convergence, over 2 seeds (3 in the GPU profile); watch their learning curves; measure top-1 per task and inference
 # latency; see whether the generative model's errors stay inside shared label words; and compare the
 # direction of the effects with the paper's COIN numbers.
 #
@@ -206,7 +206,7 @@ print(f"generative:     1 forward over {prefix_len} positions + ~{label_tokens:.
       f"first label token comes from the prefix's forward; then the other tokens and end-of-sequence)")
 
 # %% [markdown]
-# ## 3 · Train all three to convergence, same backbone and data, 3 seeds
+# ## 3 · Train all three to convergence, same backbone and data, 2 seeds (`SEEDS`)
 # Each model is trained jointly on step recognition, step forecasting and task recognition (one
 # step head shared by recognition and forecasting, one task head). The generative model is
 # evaluated twice: with the paper's protocol (greedy + snapping) and with **exact class scoring**
