@@ -208,8 +208,8 @@ rows = [{"method": m, "seed": i, "top-1": v} for m, s in part1.items() for i, v 
 df = pd.DataFrame(rows)
 from gadlib.lessons.plots import method_bars
 plt.figure(figsize=(9, 3))
-method_bars(df, "method", "top-1", ax=plt.gca())   # one colour per method (its family's shade), values above the error bars
-plt.title("part 1: step recognition top-1 (mean ± std over seeds)"); plt.show()
+method_bars(df, "method", "top-1", ax=plt.gca(), percent=True)   # in %, as the table; one colour per method (its family's shade, exact decoding hatched), values above the error bars
+plt.title("part 1: step recognition top-1 % (mean ± std over seeds)"); plt.show()
 
 # %% [markdown]
 # ### Optional aside: what `extend` needs to match the head (skip on a first read)
@@ -361,15 +361,11 @@ for c, o in cells:
                   "metrics": summarize(mine, kinds=("step",))})
 grid_df = pd.DataFrame([{"compositionality": p["compositionality"], "overlap": p["overlap"], "method": m,
                          "top-1": s["step_top1"]["mean"]} for p in sweep for m, s in p["metrics"].items()])
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
-pivot = lambda m: grid_df[grid_df.method == m].pivot(index="compositionality", columns="overlap", values="top-1")
-for ax, (title, values) in zip(axes, [("discriminative", pivot("discriminative")),
-                                      ("discriminative − gen_text", pivot("discriminative") - pivot("gen_text")),
-                                      ("gen_desync − gen_text", pivot("gen_desync") - pivot("gen_text"))]):
-    sns.heatmap(100 * values, annot=True, fmt=".1f", cmap="RdBu_r" if "−" in title else "viridis",
-                center=0 if "−" in title else None, ax=ax)
-    ax.set_title(title + " (points)" if "−" in title else title + " top-1 %")
-plt.tight_layout(); plt.show()
+from gadlib.lessons.plots import plot_grid_heatmaps
+# top: top-1 % per method, one shared scale; bottom: differences in points, one scale symmetric about 0
+fig = plot_grid_heatmaps(grid_df, ["discriminative", "gen_text", "gen_desync"],
+                         [("discriminative", "gen_text"), ("gen_desync", "gen_text")])
+fig.suptitle("part 2: top-1 over the compositionality × overlap grid", fontsize=10); plt.show()
 display(grid_df.pivot_table(index=["compositionality", "overlap"], columns="method", values="top-1").mul(100).round(1))
 
 # %% [markdown]

@@ -411,13 +411,9 @@ display((view[["share_same_verb_only", "share_same_object_only", "share_both", "
         .join(view[["verb lift (x chance)", "object lift (x chance)"]].round(1)))
 
 # %%
-long = anat.melt(id_vars=["data", "method", "seed"], value_vars=["share_same_verb", "share_same_object"], var_name="shares", value_name="share")
-g = sns.catplot(long, x="method", y="share", hue="shares", col="data", kind="bar", errorbar="sd", height=3, aspect=1.1)
-for ax, p in zip(g.axes.flat, DATASETS):
-    ch = anat[anat.data == p][["chance_same_verb", "chance_same_object"]].mean()
-    ax.axhline(ch["chance_same_verb"], color="tab:blue", ls=":", lw=1)
-    ax.axhline(ch["chance_same_object"], color="tab:orange", ls=":", lw=1)
-g.fig.suptitle("share of errors that keep the verb / the object (dotted: uniform chance)", y=1.03, fontsize=9)
+from gadlib.lessons.comparisons import plot_shares_vs_chance
+fig = plot_shares_vs_chance(anat, DATASETS, METHODS)   # bar colour: method; verb plain, object hatched
+fig.suptitle("share of errors that keep the verb / the object (black ticks beside the bars: uniform chance)", y=1.03, fontsize=9)
 plt.show()
 
 # %% [markdown]

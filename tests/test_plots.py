@@ -4,6 +4,7 @@ import colorsys
 import itertools
 
 import matplotlib
+import matplotlib.collections
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -279,3 +280,106 @@ def test_paper_bars_colour_by_method_hatch_by_data_set_legend_below():
     ax.figure.canvas.draw()
     assert ax.get_legend().get_window_extent().y1 <= ax.get_window_extent().y0 + 1
     _labels_clear_of_bars(ax, ax.texts, horizontal=True)
+
+
+def test_generative_variants_are_clearly_distinct_shades_and_exact_decoding_is_hatched():
+    gen = ["generative", "generative_exact", "gen_rand", "gen_desync", "gen_extend", "gen_extend_exact"]
+    light = sorted(colorsys.rgb_to_hls(*_rgb(P.method_color(m)))[1] for m in gen)
+    assert min(b - a for a, b in zip(light, light[1:])) >= 0.09   # notebook 02 shows all six side by side
+    for a, b in itertools.combinations(gen, 2):
+        assert np.linalg.norm(_rgb(P.method_color(a)) - _rgb(P.method_color(b))) > 0.2, (a, b)
+    df = pd.DataFrame([{"method": m, "seed": s, "top-1": 0.3 + 0.01 * s} for m in ["gen_text", "gen_text_exact"] for s in (0, 1)])
+    ax = P.method_bars(df, "method", "top-1")
+    bars = [b for c in ax.containers if isinstance(c, BarContainer) for b in c]
+    assert [bool(b.get_hatch()) for b in bars] == [False, True]
+
+
+def test_method_bars_in_percent():
+    df = pd.DataFrame([{"method": m, "seed": s, "top-1": v + 0.02 * s} for m, v in (("gen_text", 0.31), ("discriminative", 0.52))
+                       for s in (0, 1)])
+    ax = P.method_bars(df, "method", "top-1", percent=True)
+    heights = [b.get_height() for c in ax.containers if isinstance(c, BarContainer) for b in c]
+    assert np.allclose(heights, [32.0, 53.0])
+    assert "%" in ax.get_ylabel()
+    assert sorted(t.get_text() for t in ax.texts) == ["32.0", "53.0"]
+    dots = [c for c in ax.collections if isinstance(c, matplotlib.collections.PathCollection)]
+    assert dots and dots[0].get_offsets()[:, 1].min() > 1   # the seeds' dots in % too
+
+
+def test_grid_heatmaps_share_one_scale_per_quantity_and_differences_are_symmetric_about_0():
+    rows = [{"compositionality": c, "overlap": o, "method": m, "top-1": v + 0.1 * c + 0.05 * o}
+            for c in (0.0, 1.0) for o in (0.3, 0.9) for m, v in (("discriminative", 0.6), ("gen_text", 0.2), ("gen_desync", 0.5))]
+    fig = P.plot_grid_heatmaps(pd.DataFrame(rows), ["discriminative", "gen_text", "gen_desync"],
+                               [("discriminative", "gen_text"), ("gen_desync", "gen_text")])
+    meshes = [ax.collections[0] for ax in fig.axes if ax.collections and ax.get_title()]
+    absolute, diffs = meshes[:3], meshes[3:]
+    assert len(diffs) == 2
+    assert len({m.get_clim() for m in absolute}) == 1 and len({m.get_clim() for m in diffs}) == 1
+    lo, hi = absolute[0].get_clim()
+    assert lo == pytest.approx(20 + 1.5) and hi == pytest.approx(60 + 10 + 4.5)   # in %, all panels' range
+    dlo, dhi = diffs[0].get_clim()
+    assert dlo == pytest.approx(-dhi) and dhi == pytest.approx(40.0)
+    cbars = [ax for ax in fig.axes if not ax.get_title() and ax.get_label() == "<colorbar>"]
+    assert len(cbars) == 2   # one colorbar per quantity, not one per panel
+
+
+def _entropy_rows(prior_b=2.2):
+    rows = []
+    for p, prior in (("a_like", 2.0), ("b_like", prior_b)):
+        for m in ("generative", "discriminative", "gad"):
+            for s in (0, 1):
+                rows.append({"data": p, "method": m, "seed": s, "error_entropy": 1.4, "error_entropy_mm": 2.1,
+                             "error_entropy_matched": 1.3, "null_uniform": 2.2, "null_prior": prior})
+    return pd.DataFrame(rows)
+
+
+def test_error_entropy_nulls_sit_beside_the_bars_never_over_them_and_coinciding_ones_both_show():
+    fig = C.plot_error_entropy(_entropy_rows(), ["a_like", "b_like"], ["generative", "discriminative", "gad"])
+    b = fig.axes[1]
+    spans = [(p.get_x(), p.get_x() + p.get_width()) for p in b.patches]
+    markers = [ln for ln in b.lines if ln.get_marker() in (">", "<")]
+    assert len(markers) == 6
+    for ln in markers:
+        x = ln.get_xdata()[0]
+        assert not any(lo <= x <= hi for lo, hi in spans)   # no null drawn over a bar
+        assert ln.get_zorder() > max(p.get_zorder() for p in b.patches)
+    for coll in b.collections:   # the ticks (hlines) too
+        for seg in coll.get_segments():
+            if len(seg) == 2 and seg[0][1] == seg[1][1] and seg[0][0] != seg[1][0]:
+                assert not any(lo < seg[:, 0].max() and seg[:, 0].min() < hi for lo, hi in spans)
+    # b_like: uniform = prior = 2.2, both markers at 2.2 at different x, and the title says they coincide
+    at = sorted((ln.get_xdata()[0], ln.get_marker()) for ln in markers if np.isclose(ln.get_ydata()[0], 2.2))
+    assert len(at) == 6 and len({x for x, _ in at}) == 6 and "coincide" in b.get_title()
+
+
+def test_shares_vs_chance_in_percent_with_chance_visible_beside_the_bars():
+    rows = [{"data": p, "method": m, "seed": s, "share_same_verb": 0.2, "share_same_object": 0.3,
+             "chance_same_verb": 0.14, "chance_same_object": cobj}
+            for p, cobj in (("a_like", 0.14), ("b_like", 0.5)) for m in ("generative", "gad") for s in (0, 1)]
+    fig = C.plot_shares_vs_chance(pd.DataFrame(rows), ["a_like", "b_like"], ["generative", "gad"])
+    a, b = fig.axes
+    assert {round(p.get_height(), 6) for p in a.patches} == {20.0, 30.0}
+    assert "coincide" in a.get_title() and "coincide" not in b.get_title()
+    assert b.get_ylim()[1] >= 50   # the chance rate above every bar is inside the axes
+    spans = [(p.get_x(), p.get_x() + p.get_width()) for p in b.patches]
+    ticks = [ln for ln in b.lines if ln.get_marker() in (">", "<")]
+    assert {round(ln.get_ydata()[0], 6) for ln in ticks} == {14.0, 50.0}
+    assert all(not any(lo <= ln.get_xdata()[0] <= hi for lo, hi in spans) for ln in ticks)
+    assert b.get_legend() is not None and any("chance" in t.get_text() for t in b.get_legend().get_texts())
+    colours = {tuple(np.round(p.get_facecolor()[:3], 4)) for p in a.patches}
+    assert colours == {tuple(np.round(_rgb(P.method_color(m)), 4)) for m in ("generative", "gad")}
+
+
+def test_confusion_vs_coinciding_curves_are_nudged_apart_styled_apart_and_said():
+    tok = pd.DataFrame([{"data": "x", "method": m, "shared label tokens": g, "pairs": 30, "confusion rate (%)": 10.0,
+                         "standard error (%)": 1.0} for m in ("discriminative", "gad") for g in (0, 1)])
+    look = pd.DataFrame([{"data": "x", "method": m, "visual similarity quintile": q, "pairs": 50,
+                          "confusion rate (%)": float(q), "standard error (%)": 0.1} for m in ("discriminative", "gad")
+                         for q in range(1, 6)])
+    fig = C.plot_confusion_vs(tok, look, ["x"], ["discriminative", "gad"])
+    for ax in fig.axes[:2]:
+        lines = [ln for ln in ax.lines if ln.get_linestyle() != "None"]
+        assert len(lines) == 2
+        assert not np.allclose(np.asarray(lines[0].get_xdata(), float), np.asarray(lines[1].get_xdata(), float))
+        assert lines[0].get_marker() != lines[1].get_marker() and lines[0].get_linestyle() != lines[1].get_linestyle()
+        assert "coincide" in ax.get_title()

@@ -18,8 +18,10 @@ import seaborn as sns
 # other palettes (`class_palette` avoids them).
 _FAMILY = dict(zip(("generative", "discriminative", "gad"), sns.color_palette("colorblind", 3)))
 _SHADES = {  # variant -> (family, lightness); the family colour itself has lightness ~0.35 / 0.45 / 0.31
-    "generative_exact": ("generative", 0.20), "gen_rand": ("generative", 0.50), "gen_desync": ("generative", 0.62),
-    "gen_extend": ("generative", 0.27), "gen_extend_exact": ("generative", 0.13),
+    # notebook 02 shows all six generative variants side by side: their lightness spans 0.14-0.73 in steps
+    # of >= 0.1, so no two look alike (exact decoding is also hatched: `method_hatch`)
+    "generative_exact": ("generative", 0.24), "gen_rand": ("generative", 0.60), "gen_desync": ("generative", 0.73),
+    "gen_extend": ("generative", 0.48), "gen_extend_exact": ("generative", 0.14),
     "gad_previous_action": ("gad", 0.20), "gad_gen_first": ("gad", 0.41), "gad_parallel": ("gad", 0.13),
     "gad_label": ("gad", 0.25), "gad_lam_0": ("gad", 0.78), "gad_lam_0.1": ("gad", 0.70), "gad_lam_0.3": ("gad", 0.62),
     "gad_lam_3": ("gad", 0.54), "gad_extra_head": ("gad", 0.47), "no_cls": ("gad", 0.36),
@@ -62,6 +64,12 @@ def method_color(method: str):
         return METHOD_COLORS[method]
     family = method_family(method)
     return _FAMILY[family] if family else UNKNOWN_METHOD_COLOR
+
+
+def method_hatch(method: str) -> str:
+    """The hatching of a method's bars where variants sit side by side: "//" for exact decoding (a
+    variant that scores every class), none otherwise."""
+    return "//" if method.endswith("_exact") else ""
 
 
 def class_palette(n: int) -> list:

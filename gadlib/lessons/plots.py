@@ -14,7 +14,8 @@ import seaborn as sns
 from matplotlib.container import BarContainer
 
 # the colours and timelines live in their own modules; the notebooks import them from here too
-from gadlib.lessons.colors import ALIASES, METHOD_COLORS, class_palette, method_color, method_family  # noqa: F401
+from gadlib.lessons.colors import (ALIASES, METHOD_COLORS, class_palette, method_color, method_family,  # noqa: F401
+                                   method_hatch)
 from gadlib.lessons.timelines import fit_timeline, plot_timeline, plot_timelines, timeline_lanes  # noqa: F401
 
 KIND_TITLES = {"step": "step recognition", "next": "step forecasting", "task": "task recognition",
@@ -116,26 +117,33 @@ def _keep_inside(ax, texts, margin: float = 0.02) -> None:
 
 
 def method_bars(df: pd.DataFrame, category: str, value: str, order=None, ax=None, horizontal: bool = False,
-                fmt: str = "{:.2f}", color_of=None):
-    """One bar per method (mean over seeds, +/- 1 std error bar), in the method's colour, the seeds as
-    black dots, the value past the error bar's end. df: long table, one row per (method, seed)."""
+                fmt: str | None = None, color_of=None, percent: bool = False):
+    """One bar per method (mean over seeds, +/- 1 std error bar), in the method's colour (exact decoding
+    hatched, `method_hatch`), the seeds as black dots, the value past the error bar's end. df: long
+    table, one row per (method, seed). percent=True: the values are fractions, shown in % (axis "(%)",
+    labels with one decimal), as the tables show them."""
     order = list(order) if order is not None else list(dict.fromkeys(df[category]))
     color_of = color_of or method_color
+    fmt = fmt or ("{:.1f}" if percent else "{:.2f}")
+    if percent:
+        df = df.assign(**{value: 100 * df[value]})
     ax = ax or plt.subplots(figsize=(max(4.0, 1.1 * len(order)), 3) if not horizontal else (6, 0.35 * len(order) + 1))[1]
     stats = df.groupby(category)[value].agg(["mean", "std", "count"]).reindex(order)
     pos = np.arange(len(order))
     err = stats["std"].where(stats["count"] > 1).fillna(0).to_numpy()
     colors = [color_of(m) for m in order]
-    kw = dict(color=colors, capsize=3, error_kw=dict(ecolor="0.2", lw=1.2))
+    kw = dict(color=colors, capsize=3, error_kw=dict(ecolor="0.2", lw=1.2), edgecolor="white", linewidth=0)
+    bars = (ax.barh(pos, stats["mean"], xerr=err, **kw) if horizontal else ax.bar(pos, stats["mean"], yerr=err, **kw))
+    for bar, m in zip(bars, order):
+        bar.set_hatch(method_hatch(m) or None)
+    label = f"{value} (%)" if percent else value
     if horizontal:
-        ax.barh(pos, stats["mean"], xerr=err, **kw)
         ax.set_yticks(pos, order)
         ax.invert_yaxis()
-        ax.set_xlabel(value)
+        ax.set_xlabel(label)
     else:
-        ax.bar(pos, stats["mean"], yerr=err, **kw)
         ax.set_xticks(pos, order, rotation=20 if len(order) > 4 else 0, ha="right" if len(order) > 4 else "center")
-        ax.set_ylabel(value)
+        ax.set_ylabel(label)
     where = {m: i for i, m in enumerate(order)}
     rows = df[df[category].isin(where)]
     jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(rows))
@@ -146,6 +154,43 @@ def method_bars(df: pd.DataFrame, category: str, value: str, order=None, ax=None
         ax.scatter(p, rows[value], color="k", s=9, zorder=3)
     label_bars(ax, fmt)
     return ax
+
+
+def _shared_heatmaps(fig, panels: dict, ncols: int, cmap: str, vmin: float, vmax: float, label: str) -> list:
+    """One heatmap per panel, all on the same colour scale (vmin..vmax), one colorbar for the row."""
+    axes = list(fig.subplots(1, ncols, squeeze=False)[0])
+    for ax in axes[len(panels):]:
+        ax.set_axis_off()
+    for ax, (title, values) in zip(axes, panels.items()):
+        sns.heatmap(values, annot=True, fmt=".1f", cmap=cmap, vmin=vmin, vmax=vmax, cbar=False, ax=ax)
+        ax.set_title(title, fontsize=9)
+    used = axes[:len(panels)]
+    fig.colorbar(used[0].collections[0], ax=used, label=label, shrink=0.9)
+    return used
+
+
+def plot_grid_heatmaps(grid: pd.DataFrame, methods, differences, value: str = "top-1", row: str = "compositionality",
+                       col: str = "overlap", unit: str = "top-1 %"):
+    """A sweep over two settings as heatmaps, in %: top row one panel per method, all on one shared scale
+    (equal colours = equal numbers) with one colorbar; bottom row one panel per difference a − b (points),
+    on one diverging scale symmetric about 0 (white = no difference). grid: long table, one row per
+    (row, col, method) with `value` a fraction. Returns the figure."""
+    def pct(m):
+        return 100 * grid[grid["method"] == m].pivot(index=row, columns=col, values=value)
+    table = {m: pct(m) for m in methods}
+    diffs = {f"{a} − {b}": pct(a) - pct(b) for a, b in differences}
+    n = max(len(table), len(diffs), 1)
+    fig = plt.figure(figsize=(3.4 * n + 1.2, 6.2), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, hspace=0.06)
+    values = np.concatenate([t.to_numpy(float).ravel() for t in table.values()] or [np.zeros(1)])
+    lo, hi = (np.nanmin(values), np.nanmax(values)) if np.isfinite(values).any() else (0.0, 100.0)
+    _shared_heatmaps(top, table, n, "viridis", lo, hi if hi > lo else lo + 1, unit)
+    if diffs:
+        gaps = np.concatenate([d.to_numpy(float).ravel() for d in diffs.values()])
+        reach = float(np.nanmax(np.abs(gaps))) if np.isfinite(gaps).any() else 0.0
+        reach = reach if reach > 0 else 1.0
+        _shared_heatmaps(bottom, diffs, n, "RdBu_r", -reach, reach, f"difference ({unit.split()[0]} points)")
+    return fig
 
 
 def learning_curves(runs) -> pd.DataFrame:
