@@ -114,6 +114,7 @@ def test_equivalent_is_reproduced_only_for_a_paper_claim():
     paper = judge(iv(-1.0, 2.0), 0, margin=3.0, paper_effect=0.1)   # e.g. rand ≈ text, the paper's +0.1
     assert paper["paper_claim"] is True and paper["meaning"] == "reproduced: the two agree within ±3 points"
     assert judge(iv(-1.0, 2.0), 0, margin=3.0, paper_claim=True)["meaning"].startswith("reproduced")
+    assert judge(iv(-0.5, 0.6), 0, margin=1.0)["meaning"] == "equal within ±1 point: the two agree at this scale"
     assert "paper" not in judge(iv(3.5, 6.2), 0, margin=3.25)["meaning"]
     assert "the paper has the two about equal" in judge(iv(3.5, 6.2), 0, margin=3.25, paper_effect=0.2)["meaning"]
     # a direction claim is the paper's by default (01's claim 1 has no published number), unless told

@@ -320,7 +320,7 @@ def meaning(judged: dict) -> str:
     if v == "not testable":
         return f"{judged['not_testable']}: this run's numbers do not speak for the method"
     if judged["claim"] == "equal":
-        m = f"±{judged['margin']:g} {unit}"
+        m = f"±{judged['margin']:g} {unit.removesuffix('s') if judged['margin'] == 1 else unit}"
         if v == "equivalent":
             return f"reproduced: the two agree within {m}" if paper_claim else f"equal within {m}: the two agree at this scale"
         if v == "differs":
