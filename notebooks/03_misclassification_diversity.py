@@ -619,6 +619,7 @@ error_destinations_explorer(summed, names[p])
 # Generated from this run's numbers: paired differences over seeds (same seed, same data), in nats.
 
 # %%
+from gadlib.evaluation.results import fmt_percent, matched_vs_raw_line
 SAID = {"holds": "more spread out (the paper's direction; the interval excludes 0)",
         "opposite": "less spread out (the interval excludes 0 the other way)",
         "unresolved": "not distinguishable (the interval contains 0)"}
@@ -641,13 +642,13 @@ for p in DATASETS:
                  f"At equal error counts the generative errors are {said(matched)}.")
     g = differences[f"{p}: gad − discriminative (matched)"]
     lines.append(f"  GAD − discriminative, matched: {shown(g)} ({g['verdict']}: {g['meaning']}).")
-    if raw["verdict"] == "holds" and raw["mean"] > 0:
-        lines.append(f"  Of the raw difference, {100 * matched['mean'] / raw['mean']:.0f}% survives matching.")
+    if raw["verdict"] == "holds" and raw["mean"] > 0 and np.isfinite(matched["mean"]):
+        lines.append("  " + matched_vs_raw_line(raw["mean"], matched["mean"]))
     row = view.loc[p]
     for m in METHODS:
         r = row.loc[m]
-        lines.append(f"  {m}: {100 * r.share_same_verb:.0f}% of errors keep the verb (chance {100 * r.chance_same_verb:.0f}%), "
-                     f"{100 * r.share_same_object:.0f}% keep the object (chance {100 * r.chance_same_object:.0f}%)"
+        lines.append(f"  {m}: {100 * r.share_same_verb:.0f}% of errors keep the verb (chance {fmt_percent(r.chance_same_verb)}%), "
+                     f"{100 * r.share_same_object:.0f}% keep the object (chance {fmt_percent(r.chance_same_object)}%)"
                      + (f"; {100 * div[(div.data == p) & (div.method == m)].missed_as_background.mean():.0f}% of action frames called background."
                         if p in PRESETS else "."))
     more_verb = row.share_same_verb.idxmax()

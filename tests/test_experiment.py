@@ -54,7 +54,7 @@ def test_save_results_writes_plain_json_atomically(tmp_path, monkeypatch):
     data = json.loads(path.read_text())
     assert data["notebook"] == "99_test" and data["metrics"]["disc"]["step_top1"]["per_seed"] == [0.5]
     assert list((tmp_path / "results").iterdir()) == [path]  # no temp file left behind
-    assert "| 99_test | disc | step 50.0 ± 0.0 | cpu | 1.0 min |" in results_table()
+    assert "| 99_test | disc | step 50.0 (1 seed) | cpu | 1.0 min |" in results_table()
     with pytest.raises(FileNotFoundError, match="98_missing"):
         results_mod.load_results("98_missing")
 

@@ -25,8 +25,19 @@ def _summary(per_seed):
 def test_fmt_mean_std_hand_cases():
     assert fmt_mean_std({"mean": 0.62775, "std": 0.03303}) == "62.8 ± 3.3"
     assert fmt_mean_std({"mean": 1.5, "std": 0.25}, scale=1, digits=2) == "1.50 ± 0.25"
+    # one seed: no "± 0.0" (decided from the seeds, not from std == 0: two equal seeds keep theirs)
+    assert fmt_mean_std({"mean": 0.628, "std": 0.0, "per_seed": [0.628]}) == "62.8 (1 seed)"
+    assert fmt_mean_std({"mean": 0.628, "std": 0.0, "seeds": [3]}) == "62.8 (1 seed)"
+    assert fmt_mean_std({"mean": 0.628, "std": 0.0, "per_seed": [0.628, 0.628]}) == "62.8 ± 0.0"
+    assert fmt_mean_std({"mean": 0.628, "std": float("nan"), "per_seed": [0.628]}) == "62.8 (1 seed)"
     with pytest.raises(ValueError, match="'mean' and 'std'"):
         fmt_mean_std({"mean": 0.5})
+
+
+def test_fmt_percent_keeps_small_shares_readable():
+    from gadlib.evaluation.results import fmt_percent
+    assert fmt_percent(0.0243) == "2.4" and fmt_percent(0.123) == "12.3" and fmt_percent(0.5) == "50.0"
+    assert fmt_percent(0.0042) == "0.42" and fmt_percent(0.0) == "0.0"
 
 
 def test_paired_difference_matches_a_recomputation():
@@ -234,15 +245,48 @@ def test_thread_sensitivity_block_is_made_from_its_benchmark(tmp_path):
     assert "| metrics (mean) | 4 | 1 | 0.020 (2.0 points) |" in out and "| settings |" not in out
 
 
-def test_grid_gap_line_says_how_the_overlap_knob_moves_the_lead():
-    from gadlib.evaluation.results import grid_gap_line
+def _cell(c, o, disc, text, seeds=1):
+    def summary(x):
+        return {"mean": x, "std": 0.0, "per_seed": [x] * seeds}
+    return {"compositionality": c, "overlap": o, "metrics": {"discriminative": {"step_top1": summary(disc)},
+                                                            "gen_text": {"step_top1": summary(text)}}}
 
-    def cell(c, o, disc, text):
-        return {"compositionality": c, "overlap": o, "metrics": {"discriminative": {"step_top1": {"mean": disc}},
-                                                                "gen_text": {"step_top1": {"mean": text}}}}
-    text = grid_gap_line([cell(0.0, 0.3, 0.50, 0.49), cell(0.0, 0.9, 0.50, 0.40),
-                          cell(1.0, 0.3, 0.50, 0.49), cell(1.0, 0.9, 0.50, 0.60)])
-    assert "smallest at compositionality=1.0, overlap=0.9 (-10.0 points)" in text
-    assert "At compositionality=0.0, the lead widens from +1.0 (overlap=0.3) to +10.0 (overlap=0.9) points: the paper's direction" in text
-    assert "At compositionality=1.0, the lead narrows from +1.0 (overlap=0.3) to -10.0 (overlap=0.9) points: against" in text
-    assert "shared visual evidence" in text
+
+def test_grid_gap_line_describes_the_cells_without_reading_causes_into_one_seed():
+    from gadlib.evaluation.results import grid_gap_line
+    text = grid_gap_line([_cell(0.0, 0.3, 0.50, 0.49), _cell(0.0, 0.9, 0.50, 0.40),
+                          _cell(1.0, 0.3, 0.50, 0.49), _cell(1.0, 0.9, 0.50, 0.60)])
+    assert "one seed per cell: these describe one run, with no verdict" in text
+    assert "smallest at compositionality=1.0, overlap=0.9 (-10.0)" in text
+    # same sign (+1.0, +10.0): the lead widens
+    assert ("At compositionality=0.0: +1.0 at overlap 0.3, +10.0 at overlap 0.9: discriminative's lead widens "
+            "with overlap; higher at more overlap") in text
+    # +1.0 then -10.0: the sign flips, never "narrows"
+    assert "At compositionality=1.0: +1.0 at overlap 0.3, -10.0 at overlap 0.9: the sign flips; lower at more overlap" in text
+    assert "narrows" not in text and not any(w in text for w in ("because", "makes", "shared visual evidence"))
+    three = grid_gap_line([_cell(0.0, 0.3, 0.50, 0.40, seeds=3), _cell(0.0, 0.9, 0.50, 0.45, seeds=3)])
+    assert "means over 3 seeds per cell" in three and "+10.0 at overlap 0.3, +5.0 at overlap 0.9: discriminative's lead narrows" in three
+
+
+def test_gap_row_line_by_hand():
+    from gadlib.evaluation.results import gap_row_line
+    assert gap_row_line([(0.9, -1.5), (0.3, 2.0)]) == "+2.0 at overlap 0.3, -1.5 at overlap 0.9: the sign flips"
+    assert gap_row_line([(0.3, -2.0), (0.9, -4.0)], a="disc", b="text").endswith("text's lead widens with overlap")
+    assert gap_row_line([(0.3, -2.0), (0.9, -1.0)]).endswith("B's lead narrows with overlap")
+    # +0.04 is shown as +0.0: no lead there, not a flip
+    assert gap_row_line([(0.3, 0.04), (0.9, 1.0)]) == "+0.0 at overlap 0.3, +1.0 at overlap 0.9: A ahead except at overlap 0.3"
+    assert gap_row_line([(0.3, 1.0), (0.6, -1.0), (0.9, 2.0)]).endswith("the sign changes along the row")
+    assert gap_row_line([(0.3, 1.0)]) == "+1.0 at overlap 0.3"
+
+
+
+def test_matched_vs_raw_line_is_a_ratio_never_a_share_above_100_percent():
+    from gadlib.evaluation.results import matched_vs_raw_line
+    more = matched_vs_raw_line(0.10, 0.147)            # 0.147 / 0.10 = 1.47
+    assert "1.47 × the raw one" in more and "does not shrink" in more and "%" not in more
+    assert more.startswith("At matched error counts the difference is +0.15 nats against the raw +0.10")
+    half = matched_vs_raw_line(0.20, 0.10)
+    assert "0.50 × the raw one (50 % of it remains after matching)" in half
+    assert "none of the raw difference remains" in matched_vs_raw_line(0.20, -0.05)
+    with pytest.raises(ValueError):
+        matched_vs_raw_line(-0.1, 0.1)

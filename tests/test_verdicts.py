@@ -59,7 +59,7 @@ def test_equality_claims_get_equivalence_verdicts_never_opposite():
 
 def test_no_verdict_on_one_seed_or_without_convergence():
     d = judge(iv(1.0, 3.0, per_seed=(2.0,)), +1, paper_effect=1.0)
-    assert d["verdict"] == ONE_SEED and d["seeds_needed"] is None and "one seed" in d["meaning"]
+    assert d["verdict"] == ONE_SEED and d["seeds_needed"] is None and "more seeds" in d["meaning"]
     assert judge(iv(1.0, 3.0, per_seed=(2.0,)), 0, margin=5.0)["verdict"] == ONE_SEED
     d = judge(iv(1.0, 3.0), +1, converged=False)
     assert d["verdict"] == "not testable" and "epoch cap" in d["not_testable"]
@@ -72,7 +72,7 @@ def test_takeaway_table_rows():
             ("rand ≈ text", judge(iv(-1.0, 2.0), 0, margin=3.25)),
             ("entropy", judge(iv(0.01, 0.2), +1, unit="nats"))]
     table = takeaway(rows).splitlines()
-    assert len(table) == 5 and table[0].startswith("| the paper says")
+    assert len(table) == 5 and table[0].startswith("| claim (the paper's number where it has one) |")
     assert "+2.0 [-2.0, +4.0] pt | 2 | **unresolved**" in table[2]
     assert "**equivalent**" in table[3] and "[+0.01, +0.20] nats" in table[4]
     assert meaning(judge(iv(0.5, 4.0), +1, paper_effect=2.0)).startswith("reproduced; the paper's +2.0 lies inside")
@@ -84,3 +84,39 @@ def test_enough_seeds_but_unresolved_says_the_test_set_keeps_it_wide():
     d = judge(iv(-1.0, 3.0, per_seed=(1.0, 1.2)), +1, paper_effect=1.0)
     assert d["verdict"] == "unresolved" and d["seeds_needed"] == 2
     assert "the test set, not the number of seeds" in d["meaning"] and "seeds would resolve" not in d["meaning"]
+
+
+def test_one_seed_meaning_adds_to_the_verdict():
+    # one seed, interval [+1, +3]: the paper's +1.0 is inside it, +6.5 outside
+    d = judge(iv(1.0, 3.0, per_seed=(2.0,)), +1, paper_effect=1.0)
+    assert d["verdict"] == ONE_SEED and not d["meaning"].startswith("one seed")
+    assert "test units only, not seeds" in d["meaning"] and "more seeds" in d["meaning"]
+    assert d["meaning"].endswith("the paper's +1.0 lies inside this one-seed interval")
+    assert judge(iv(1.0, 3.0, per_seed=(2.0,)), +1, paper_effect=6.5)["meaning"].endswith("lies outside this one-seed interval")
+    assert "paper" not in judge(iv(1.0, 3.0, per_seed=(2.0,)), +1)["meaning"]
+
+
+def test_no_meaning_repeats_its_verdict():
+    cases = [judge(iv(1.0, 3.0, per_seed=(2.0,)), +1), judge(iv(1.0, 3.0), +1, converged=False),
+             judge(iv(-2.0, 4.0), +1), judge(iv(-2.0, 4.0), +1, paper_effect=0.9), judge(iv(-4.0, -0.5), +1),
+             judge(iv(-1.0, 2.0), 0, margin=3.0), judge(iv(3.5, 6.2), 0, margin=3.25),
+             judge(iv(0.5, 6.2), 0, margin=3.25)]
+    for d in cases:
+        assert not d["meaning"].lower().startswith(d["verdict"].lower()), d["meaning"]
+    assert judge(iv(1.0, 3.0), +1, converged=False)["meaning"].startswith("a run stopped at its epoch cap")
+
+
+def test_equivalent_is_reproduced_only_for_a_paper_claim():
+    # interval [-1, +2] inside ±3: equivalent either way
+    own = judge(iv(-1.0, 2.0), 0, margin=3.0)                      # no paper effect: the notebook's question
+    assert own["verdict"] == "equivalent" and own["paper_claim"] is False
+    assert own["meaning"] == "equal within ±3 points: the two agree at this scale"
+    paper = judge(iv(-1.0, 2.0), 0, margin=3.0, paper_effect=0.1)   # e.g. rand ≈ text, the paper's +0.1
+    assert paper["paper_claim"] is True and paper["meaning"] == "reproduced: the two agree within ±3 points"
+    assert judge(iv(-1.0, 2.0), 0, margin=3.0, paper_claim=True)["meaning"].startswith("reproduced")
+    assert judge(iv(-0.5, 0.6), 0, margin=1.0)["meaning"] == "equal within ±1 point: the two agree at this scale"
+    assert "paper" not in judge(iv(3.5, 6.2), 0, margin=3.25)["meaning"]
+    assert "the paper has the two about equal" in judge(iv(3.5, 6.2), 0, margin=3.25, paper_effect=0.2)["meaning"]
+    # a direction claim is the paper's by default (01's claim 1 has no published number), unless told
+    assert judge(iv(0.5, 4.0), +1)["meaning"] == "reproduced"
+    assert judge(iv(0.5, 4.0), +1, paper_claim=False)["meaning"] == "the interval excludes 0 in the claimed direction"

@@ -88,7 +88,7 @@ def wide_table(long: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataF
     for metric in chosen:
         part = long[long["metric"] == metric].set_index(["config", "method"])
         s = _scale(metric)
-        out[metric] = part.apply(lambda r: fmt_mean_std({"mean": r["mean"], "std": r["std"]}, s), axis=1)
+        out[metric] = part.apply(lambda r: fmt_mean_std({"mean": r["mean"], "std": r["std"], "seeds": int(r["seeds"])}, s), axis=1)
         if part["paper"].notna().any():
             out[f"{metric} (paper)"] = part["paper"].map(lambda v: "" if math.isnan(v) else f"{s * v:.1f}")
     rows = list(dict.fromkeys(zip(long["config"], long["method"])))

@@ -255,7 +255,7 @@ def seeds_needed(per_seed: list[float], effect: float | None) -> int | None:
 
 
 def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = None, margin: float | None = None,
-          converged: bool = True, unit: str = "points") -> dict:
+          converged: bool = True, unit: str = "points", paper_claim: bool | None = None) -> dict:
     """A comparison that mirrors a paper claim, as the results files store it: `iv.as_dict()` and
 
     - claim "direction" (expect +1 / -1, "A > B" / "A < B") with `PairedInterval.verdict`, or claim
@@ -265,6 +265,11 @@ def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = Non
     - `half_width` and `seeds_needed` (`seeds_needed` of the paper's effect, or of the margin for an
       equality claim: about the seeds for the interval to fit inside ±margin were the two truly equal);
     - no verdict on one seed (ONE_SEED) or when a run did not converge (`converged` False);
+    - `paper_claim`: does the comparison mirror a claim of the paper (only then can it be
+      "reproduced")? By default every direction claim does (notebooks 01-05 test the paper's
+      directions, some where the paper prints no number) and an equality claim does when the paper
+      gives its effect (its "≈" claims: rand ≈ text, extend ≈ discriminative, desync ≈ extend, ...);
+      an "≈" without one is the notebook's own question (01's exact ≈ greedy, 03's GAD ≈ discriminative);
     - `meaning`: one plain sentence (`meaning`).
     """
     equal = expect == 0
@@ -283,7 +288,9 @@ def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = Non
                    "differs" if lo > margin or hi < -margin else "unresolved")
     else:
         verdict = iv.verdict(expect)
-    out.update(verdict=verdict, paper_effect=paper_effect,
+    if paper_claim is None:
+        paper_claim = not equal or paper_effect is not None
+    out.update(verdict=verdict, paper_effect=paper_effect, paper_claim=bool(paper_claim),
                paper_inside=None if paper_effect is None else bool(lo <= paper_effect <= hi),
                half_width=iv.half_width, seeds=len(iv.per_seed),
                seeds_needed=seeds_needed(iv.per_seed, margin if equal else paper_effect))
@@ -294,9 +301,11 @@ def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = Non
 
 
 def meaning(judged: dict) -> str:
-    """One plain sentence on what a `judge`d comparison says about the paper's claim."""
+    """One plain sentence on what a `judge`d comparison says, beyond its verdict: about the paper's
+    claim where it mirrors one (`paper_claim`), else about the two methods at this scale."""
     v, effect, unit = judged["verdict"], judged.get("paper_effect"), judged.get("unit", "points")
-    paper = None if effect is None else f"the paper's {effect:+.1f}"
+    paper_claim = judged.get("paper_claim", judged["claim"] == "direction" or effect is not None)
+    paper = None if effect is None else f"the paper's {effect:+.{2 if unit == 'nats' else 1}f}"
     need = ""
     if judged.get("seeds_needed"):
         # from the seeds' spread alone: when that says the run already has enough seeds, the finite
@@ -304,31 +313,41 @@ def meaning(judged: dict) -> str:
         need = (f"; about {judged['seeds_needed']} seeds would resolve it" if judged["seeds_needed"] > judged["seeds"]
                 else "; the seeds agree: the test set, not the number of seeds, keeps the interval wide")
     if v == ONE_SEED:
-        return "one seed: no verdict (the interval resamples test units only, not seeds)"
+        where = "" if paper is None else (f"; {paper} lies {'inside' if judged['paper_inside'] else 'outside'} "
+                                          "this one-seed interval")
+        return ("the interval resamples test units only, not seeds, so it misses the seed-to-seed spread: "
+                f"run more seeds for a verdict{where}")
     if v == "not testable":
-        return f"not testable: {judged['not_testable']}"
+        return f"{judged['not_testable']}: this run's numbers do not speak for the method"
     if judged["claim"] == "equal":
-        m = f"±{judged['margin']:g} {unit}"
-        return {"equivalent": f"reproduced: the two agree within {m}",
-                "differs": f"differs from the paper here: the two differ by more than {m}"}.get(
-            v, f"neither shown equal (within {m}) nor different at this scale{need}")
+        m = f"±{judged['margin']:g} {unit.removesuffix('s') if judged['margin'] == 1 else unit}"
+        if v == "equivalent":
+            return f"reproduced: the two agree within {m}" if paper_claim else f"equal within {m}: the two agree at this scale"
+        if v == "differs":
+            return (f"the paper has the two about equal; here they differ by more than {m}" if paper_claim
+                    else f"the two differ by more than {m} at this scale")
+        return f"neither shown equal (within {m}) nor different at this scale{need}"
     if v == "holds":
+        if not paper_claim:
+            return "the interval excludes 0 in the claimed direction"
         size = "" if paper is None else (f"; {paper} lies inside the interval" if judged["paper_inside"]
                                          else f"; {paper} lies outside the interval (a different size here)")
         return "reproduced" + size
     if v == "opposite":
-        return "differs from the paper here: the interval excludes 0 on the other side"
+        return ("the paper's direction is reversed here: the interval excludes 0 on the other side" if paper_claim
+                else "the interval excludes 0 on the other side of the claim")
     if paper is None:
-        return f"unresolved: this run cannot tell the two apart{need}"
+        return f"this run cannot tell the two apart{need}"
     if judged["paper_inside"]:
         return f"consistent with {paper}, but this scale cannot resolve it{need}"
     return f"{paper} lies outside the interval: no difference of that size at this scale, and none shown either way"
 
 
 def takeaway(claims: list[tuple[str, dict]]) -> str:
-    """The table that ends a notebook: per claim, the paper's statement (with its number), this
-    run's mean and 95 % interval, the verdict and what it means. claims: (statement, `judge` dict)."""
-    rows = ["| the paper says | this run: A − B [95 % interval] | seeds | verdict | what it means |",
+    """The table that ends a notebook: per claim (the paper's, with its number where it has one, or
+    the notebook's own question), this run's mean and 95 % interval, the verdict and what it means.
+    claims: (statement, `judge` dict)."""
+    rows = ["| claim (the paper's number where it has one) | this run: A − B [95 % interval] | seeds | verdict | what it means |",
             "|---|---|---|---|---|"]
     for statement, d in claims:
         unit = "nats" if d.get("unit") == "nats" else "pt"

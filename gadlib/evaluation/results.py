@@ -101,14 +101,52 @@ def record_run(notebook: str, wall_seconds: float, machine: str, facts: dict | N
     return path
 
 
-def fmt_mean_std(stats: dict, scale: float = 100.0, digits: int = 1) -> str:
+def seed_count(stats: dict) -> int | None:
+    """How many seeds a {"mean", "std", ...} summary holds: its "per_seed" list, else a "seeds" count
+    or list; None when it does not say (std alone cannot tell: two equal seeds also give 0)."""
+    if isinstance(stats.get("per_seed"), (list, tuple, np.ndarray)):
+        return len(stats["per_seed"])
+    seeds = stats.get("seeds")
+    if isinstance(seeds, (list, tuple)):
+        return len(seeds)
+    return int(seeds) if isinstance(seeds, (int, np.integer)) else None
+
+
+def fmt_mean_std(stats: dict, scale: float = 100.0, digits: int = 1, one_seed: str = " (1 seed)") -> str:
     """'62.8 ± 3.3' from a {"mean", "std", ...} summary (accuracies are stored as fractions and
-    shown in %: scale=100)."""
+    shown in %: scale=100); '62.8 (1 seed)' when it holds one seed (`seed_count`): one seed has no
+    spread to show, and '± 0.0' would read as a measured one (`one_seed`: the mark, e.g. "" where a
+    table's header already names the seeds)."""
     try:
         mean, std = stats["mean"], stats["std"]
     except (KeyError, TypeError) as e:
         raise ValueError(f"expected a summary with 'mean' and 'std', got {stats!r}") from e
+    if seed_count(stats) == 1:
+        return f"{scale * mean:.{digits}f}{one_seed}"
     return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+
+
+def fmt_percent(share: float) -> str:
+    """A share (a fraction) in %, with enough digits for a small one: one decimal from 1 % up
+    ('12.3'), two significant digits below ('0.42'), so a chance rate of 2.4 % never reads '2'."""
+    value = 100 * float(share)
+    return f"{value:.1f}" if abs(value) >= 1 or value == 0 else f"{value:.2g}"
+
+
+def matched_vs_raw_line(raw: float, matched: float, unit: str = "nats") -> str:
+    """Notebook 03: a positive raw generative − discriminative entropy difference beside the one at
+    matched error counts, as the ratio matched / raw (not a share: matching can leave a larger
+    difference than the raw one). E.g. raw +0.20, matched +0.10 -> '... 0.50 × the raw one (50 % of
+    it remains after matching)'; raw +0.10, matched +0.147 -> '1.47 × the raw one ...'."""
+    if not (np.isfinite(raw) and np.isfinite(matched)) or raw <= 0:
+        raise ValueError(f"matched_vs_raw_line: needs a positive raw difference and a finite matched one, got {raw}, {matched}")
+    ratio = matched / raw
+    head = f"At matched error counts the difference is {matched:+.2f} {unit} against the raw {raw:+.2f}"
+    if round(ratio, 2) >= 1:
+        return f"{head}: {ratio:.2f} × the raw one; matching error counts does not shrink it."
+    if ratio > 0:
+        return f"{head}: {ratio:.2f} × the raw one ({100 * ratio:.0f} % of it remains after matching)."
+    return f"{head}: none of the raw difference remains after matching."
 
 
 @dataclass(frozen=True)
@@ -169,25 +207,55 @@ def claim_line(metrics: dict, a: str, b: str, relation: str, key: str = "step_to
             f"{'holds' if holds else 'does not hold'} here.")
 
 
+def gap_row_line(cells: list[tuple[float, float]], knob: str = "overlap", a: str = "A", b: str = "B") -> str:
+    """What one row of a grid shows: cells (knob value, a − b in points), e.g. [(0.3, 2.0), (0.9, -1.5)]
+    -> '+2.0 at overlap 0.3, -1.5 at overlap 0.9: the sign flips'. "widens" / "narrows" (the lead
+    of whichever side is ahead, from the first to the last cell) only when every cell, rounded as
+    shown, has the same sign; no word on why."""
+    cells = sorted(cells)
+    shown = ", ".join(f"{g:+.1f} at {knob} {o:g}" for o, g in cells)
+    if len(cells) < 2:
+        return shown
+    signs = {np.sign(round(g, 1)) for _, g in cells} - {0}
+    zeros = [f"{o:g}" for o, g in cells if round(g, 1) == 0]
+    first, last = round(cells[0][1], 1), round(cells[-1][1], 1)
+    if len(signs) > 1:
+        return f"{shown}: the sign {'flips' if len(cells) == 2 else 'changes along the row'}"
+    if not signs:
+        return f"{shown}: no difference (as shown) in any cell"
+    side = a if signs == {1} else b
+    if zeros:
+        return f"{shown}: {side} ahead except at {knob} {', '.join(zeros)}"
+    if abs(last) == abs(first):
+        return f"{shown}: {side}'s lead the same at both ends"
+    return f"{shown}: {side}'s lead {'widens' if abs(last) > abs(first) else 'narrows'} with {knob}"
+
+
 def grid_gap_line(sweep: list[dict], key: str = "step_top1") -> str:
-    """Where in notebook 02's compositionality × overlap grid the discriminative lead over
-    text-label generation is smallest and largest."""
+    """What notebook 02's compositionality × overlap grid shows of discriminative − text-label
+    generation (top-1 points): its smallest and largest cell, and along overlap at each
+    compositionality (`gap_row_line`). With one seed per cell these describe one run, no verdict."""
     gaps = {(p["compositionality"], p["overlap"]): 100 * (p["metrics"]["discriminative"][key]["mean"]
                                                           - p["metrics"]["gen_text"][key]["mean"]) for p in sweep}
+    counts = [seed_count(p["metrics"][m][key]) for p in sweep for m in ("discriminative", "gen_text")]
+    n = min((c for c in counts if c is not None), default=None)
+    seeds = ("one seed per cell: these describe one run, with no verdict" if n == 1 else
+             f"means over {n} seeds per cell, judged by the intervals of each cell" if n else "means per cell")
     lo, hi = min(gaps, key=gaps.get), max(gaps, key=gaps.get)
-    lines = [f"- The discriminative lead over text is smallest at compositionality={lo[0]}, overlap={lo[1]} "
-             f"({gaps[lo]:+.1f} points) and largest at compositionality={hi[0]}, overlap={hi[1]} ({gaps[hi]:+.1f})."]
-    # what the overlap knob does at each compositionality: the paper predicts a wider lead with more
-    # shared words; where a class looks like its words, a shared word is also shared visual evidence
+    lines = [f"- Grid, discriminative − text (top-1 points; {seeds}): smallest at compositionality={lo[0]}, "
+             f"overlap={lo[1]} ({gaps[lo]:+.1f}), largest at compositionality={hi[0]}, overlap={hi[1]} "
+             f"({gaps[hi]:+.1f})."]
+    # along overlap at each compositionality; the paper's expectation: a wider discriminative lead
+    # with more shared words (its text-label generation shares first tokens between classes)
     for c in sorted({c for c, _ in gaps}):
         row = sorted((o, g) for (cc, o), g in gaps.items() if cc == c)
         if len(row) < 2:
             continue
-        (o_lo, g_lo), (o_hi, g_hi) = row[0], row[-1]
-        moved = "widens" if g_hi > g_lo else "narrows"
-        why = ("the paper's direction: more shared first words, more ambiguous decoding" if g_hi > g_lo else
-               "against the paper's direction" + (": where a class looks like the sum of its words, a shared word "
-                                                  "is shared visual evidence that text generation can use" if c > 0 else ""))
-        lines.append(f"- At compositionality={c}, the lead {moved} from {g_lo:+.1f} (overlap={o_lo}) to {g_hi:+.1f} "
-                     f"(overlap={o_hi}) points: {why}.")
+        rise = round(row[-1][1], 1) - round(row[0][1], 1)
+        line = gap_row_line(row, "overlap", "discriminative", "text")
+        expected = ("" if rise == 0 else
+                    "; higher at more overlap, the direction the paper's explanation predicts" if rise > 0 else
+                    "; lower at more overlap, against the paper's explanation (a wider discriminative lead with "
+                    "more shared words)")
+        lines.append(f"- At compositionality={c}: {line}{expected}.")
     return "\n".join(lines)

@@ -133,7 +133,7 @@ def results_02(res: dict) -> str:
     else:
         rows += [claim_line(m, a, b, rel) for a, b, rel in TOKENIZATION_CLAIMS]
     if res.get("overlap_sweep"):
-        rows.append(grid_gap_line(res["overlap_sweep"]) + f" Grid: {len(res.get('grid_seeds', []))} seed(s) per cell.")
+        rows.append(grid_gap_line(res["overlap_sweep"]))   # it says how many seeds a cell has
     return "\n".join(rows)
 
 
@@ -235,9 +235,10 @@ def results_03(res: dict) -> str:
     for p in datasets:
         for method in ("generative", "discriminative", "gad"):
             s = m[method]
-            cells = [fmt_mean_std(s[f"{p}_{k}"], scale=1, digits=2) for k in
+            # a one-seed data set's cells: the mean alone (the header names its seeds)
+            cells = [fmt_mean_std(s[f"{p}_{k}"], scale=1, digits=2, one_seed="") for k in
                      ("error_entropy", "error_entropy_mm", "error_entropy_matched", "effective_confusers")]
-            cells += [f"{fmt_mean_std(s[f'{p}_share_{k}'])} ({100 * s[f'{p}_chance_{k}']['mean']:.1f})"
+            cells += [f"{fmt_mean_std(s[f'{p}_share_{k}'], one_seed='')} ({100 * s[f'{p}_chance_{k}']['mean']:.1f})"
                       for k in ("same_verb", "same_object")]
             rows.append(f"| {p} | {method} | " + " | ".join(cells) + " |")
     rows.append("")
