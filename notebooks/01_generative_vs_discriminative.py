@@ -230,7 +230,7 @@ summary = summarize(runs)
 print(f"trained {len(SEEDS) * 3} models in {time.perf_counter() - T0:.0f} s since the start of the notebook")
 
 # %%
-from gadlib.evaluation.results import fmt_mean_std
+from gadlib.evaluation.results import fmt_mean_std, fmt_percent
 
 def table(summary, metrics):
     # 'mean ± std' in % for the chosen metrics, one row per method
@@ -420,8 +420,8 @@ lines.append(f"- At batch 1, generative inference took {speed:.2f}x the discrimi
              f"GAD: {timing['gad']['ms_per_sample_b1']:.1f} ms.")
 g, d = sharing["generative"], sharing["discriminative"]
 for part, word in (("verb", "kept the true verb"), ("object", "kept the true object")):
-    lines.append(f"- {100 * g[f'same_{part}']:.0f}% of generative step errors {word} (chance {100 * g[f'chance_same_{part}']:.0f}%) "
-                 f"vs {100 * d[f'same_{part}']:.0f}% of discriminative errors (chance {100 * d[f'chance_same_{part}']:.0f}%).")
+    lines.append(f"- {100 * g[f'same_{part}']:.0f}% of generative step errors {word} (chance {fmt_percent(g[f'chance_same_{part}'])}%) "
+                 f"vs {100 * d[f'same_{part}']:.0f}% of discriminative errors (chance {fmt_percent(d[f'chance_same_{part}'])}%).")
 lift = {m: {part: sharing[m][f"same_{part}"] / sharing[m][f"chance_same_{part}"] for part in ("verb", "object")}
         for m in ("generative", "discriminative")}
 lines.append(f"  Times chance: generative verb {lift['generative']['verb']:.1f}x, object {lift['generative']['object']:.1f}x; "
