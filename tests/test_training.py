@@ -381,6 +381,30 @@ def test_a_run_that_reaches_its_epoch_cap_is_not_converged():
     assert not history.stopped_early and history.best_step == history.steps
 
 
+def test_patience_waits_for_the_first_score_above_zero():
+    # An OAD model that still calls every frame background scores 0: patience must not stop it on
+    # that starting plateau (the collapsed runs of a first 03 rerun), and such a run is no result.
+    from gadlib.data.benchmark import generate_benchmark, preset
+    from gadlib.evaluation.experiment import has_converged, offline_samples
+    from gadlib.lms.build import build_classifier
+    data = generate_benchmark(preset("coin_like", videos_per_task=3, num_tasks=2, num_classes=6, feature_dim=16))
+    samples = offline_samples(data, "train", 2, ("step",))
+
+    def fit(scores, **kw):
+        clf = build_classifier("discriminative", {"steps": list(data.step_names)}, data.feature_dim, seed=0)
+        it = iter(scores)
+        return train(clf, samples, TrainConfig(epochs=len(scores), batch_size=8, progress=False, patience=3,
+                                               min_delta=0.01, **kw), validate=lambda model: next(it))
+
+    plateau = [0.0, 0.0, 0.0, 0.0, 0.0, 0.3, 0.3, 0.3, 0.3, 0.9]
+    h = fit(plateau)   # starts at epoch 5; stops 3 epochs after its last gain there
+    assert h.val_score == plateau[:9] and h.stopped_early and h.best_step == h.val_steps[5] and has_converged(h)
+    h = fit(plateau, patience_from_score=None)   # counted from the first validation: stopped on the plateau
+    assert h.val_score == plateau[:4] and h.stopped_early and not has_converged(h)   # collapsed: never above 0
+    h = fit([0.0] * 4)   # never starts: runs to its cap, not converged
+    assert len(h.val_score) == 4 and not h.stopped_early and not has_converged(h)
+
+
 def test_with_validation_holds_out_training_videos_per_task():
     from gadlib.data.benchmark import generate_benchmark, preset
     data = generate_benchmark(preset("coin_like", videos_per_task=5, num_tasks=3, num_classes=6, feature_dim=8))

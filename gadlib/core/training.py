@@ -75,6 +75,12 @@ class TrainConfig:
     # Patience counts from the last epoch that beat the kept weights' score by more than this, and
     # those are the weights kept: a curve that only creeps up on a plateau has converged.
     min_delta: float = 0.0
+    # Patience counts only from the first validation that scores above this: a model still on its
+    # starting plateau (an OAD model that calls every frame background scores segment F1 0) has not
+    # begun to learn, and stopping it there keeps a collapsed model (Keras' `start_from_epoch` fixes
+    # the warm-up in epochs instead; a plateau's length in epochs changes with the data's size).
+    # None: count from the first validation.
+    patience_from_score: float | None = 0.0
 
 
 @dataclass
@@ -254,7 +260,12 @@ def validate_epoch(run: TrainingRun, validate: Callable[[ActionClassifier], floa
     if "score" not in best or score > best["score"] + run.config.min_delta:
         best.update(improved=epoch, score=score, step=history.steps,
                     weights={n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad})
-    return run.config.patience is not None and epoch - best["improved"] >= run.config.patience
+    floor = run.config.patience_from_score
+    if "started" not in best and (floor is None or score > floor):
+        best["started"] = epoch
+    if run.config.patience is None or "started" not in best:
+        return False
+    return epoch - max(best["improved"], best["started"]) >= run.config.patience
 
 
 def epoch_steps(train_data, config: TrainConfig, num_processes: int) -> list[int]:

@@ -112,17 +112,24 @@ def summarize(runs: list[Run], kinds=OFFLINE_KINDS, metrics=("top1", "top5", "ba
 def convergence(runs: list[Run]) -> dict:
     """{"<method> seed <seed>": {steps_run, best_step, converged, val_steps, val_score}}: each run's
     training to convergence as the results files store it (`gadlib.lessons.plots.plot_learning_curves`
-    draws it). converged: patience stopped the run; a run that reached its epoch cap is not shown
-    converged, and its comparisons are "not testable" (`gadlib.evaluation.intervals.judge`)."""
+    draws it). converged: patience stopped the run after it had scored above zero; a run that
+    reached its epoch cap, or never left zero (collapsed), is not shown converged, and its
+    comparisons are "not testable" (`gadlib.evaluation.intervals.judge`)."""
     return {f"{r.method} seed {r.seed}": {"steps_run": r.history.steps, "best_step": r.history.best_step,
-                                          "converged": r.history.stopped_early,
+                                          "converged": has_converged(r.history),
                                           "val_steps": list(r.history.val_steps), "val_score": list(r.history.val_score)}
             for r in runs}
 
 
+def has_converged(history: History) -> bool:
+    """Patience stopped the run, not its epoch cap, and it scored above zero on validation (a run
+    whose every validation scored zero never started to learn: a collapsed model, not a result)."""
+    return history.stopped_early and max(history.val_score, default=0.0) > 0
+
+
 def converged(runs: list[Run], *methods: str) -> bool:
-    """Did every run of `methods` (all runs when none is named) stop by patience, not at its cap?"""
-    return all(r.history.stopped_early for r in runs if not methods or r.method in methods)
+    """Did every run of `methods` (all runs when none is named) converge (`has_converged`)?"""
+    return all(has_converged(r.history) for r in runs if not methods or r.method in methods)
 
 
 def steps_to_reach(history: History, target: float) -> int | None:

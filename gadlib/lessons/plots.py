@@ -17,6 +17,7 @@ from matplotlib.container import BarContainer
 from gadlib.lessons.colors import (ALIASES, METHOD_COLORS, class_palette, method_color, method_family,  # noqa: F401
                                    method_hatch)
 from gadlib.lessons.timelines import fit_timeline, plot_timeline, plot_timelines, timeline_lanes  # noqa: F401
+from gadlib.evaluation.experiment import has_converged
 
 KIND_TITLES = {"step": "step recognition", "next": "step forecasting", "task": "task recognition",
                "oad": "online action detection"}
@@ -237,7 +238,7 @@ def convergence_table(runs) -> pd.DataFrame:
         row["kept step"].append(h.best_step)
         kept = dict(zip(h.val_steps, h.val_score)).get(h.best_step)
         row["kept validation score"].append(None if kept is None else round(kept, 3))
-        row["converged"].append("yes" if h.stopped_early else "NO")
+        row["converged"].append("yes" if has_converged(h) else "NO")
     return pd.DataFrame(rows).T
 
 
