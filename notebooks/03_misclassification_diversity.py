@@ -43,7 +43,7 @@
 # similarity; look at what each model's decision state separates; pick a class and see where its
 # errors go.
 #
-# **Run time:** over ten minutes on a 2-core CPU at the default settings (the measured time of the
+# **Run time:** several minutes on a 2-core CPU at the default settings (the measured time of the
 # last full run is in the README's notebook table; the last code cell prints this run's own time).
 
 # %%

@@ -75,7 +75,7 @@ def test_takeaway_table_rows():
     assert len(table) == 5 and table[0].startswith("| claim (the paper's number where it has one) |")
     assert "+2.0 [-2.0, +4.0] pt | 2 | **unresolved**" in table[2]
     assert "**equivalent**" in table[3] and "[+0.01, +0.20] nats" in table[4]
-    assert meaning(judge(iv(0.5, 4.0), +1, paper_effect=2.0)).startswith("reproduced; the paper's +2.0 lies inside")
+    assert meaning(judge(iv(0.5, 4.0), +1, paper_effect=2.0)).startswith("direction reproduced; the paper's +2.0 lies inside")
 
 
 def test_enough_seeds_but_unresolved_says_the_test_set_keeps_it_wide():
@@ -118,5 +118,5 @@ def test_equivalent_is_reproduced_only_for_a_paper_claim():
     assert "paper" not in judge(iv(3.5, 6.2), 0, margin=3.25)["meaning"]
     assert "the paper has the two about equal" in judge(iv(3.5, 6.2), 0, margin=3.25, paper_effect=0.2)["meaning"]
     # a direction claim is the paper's by default (01's claim 1 has no published number), unless told
-    assert judge(iv(0.5, 4.0), +1)["meaning"] == "reproduced"
+    assert judge(iv(0.5, 4.0), +1)["meaning"] == "direction reproduced"
     assert judge(iv(0.5, 4.0), +1, paper_claim=False)["meaning"] == "the interval excludes 0 in the claimed direction"

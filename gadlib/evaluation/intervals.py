@@ -326,13 +326,18 @@ def meaning(judged: dict) -> str:
         if v == "differs":
             return (f"the paper has the two about equal; here they differ by more than {m}" if paper_claim
                     else f"the two differ by more than {m} at this scale")
+        lo, hi = judged["ci95"]
+        if lo > 0 or hi < 0:   # a real difference, of a size not shown to exceed the margin
+            return (f"a difference (the interval excludes 0), but not shown to exceed {m}: "
+                    f"neither equal within {m} nor beyond it{need}")
         return f"neither shown equal (within {m}) nor different at this scale{need}"
     if v == "holds":
         if not paper_claim:
             return "the interval excludes 0 in the claimed direction"
         size = "" if paper is None else (f"; {paper} lies inside the interval" if judged["paper_inside"]
                                          else f"; {paper} lies outside the interval (a different size here)")
-        return "reproduced" + size
+        # the paper's numbers are from other data (and often another metric): what reproduces is the direction
+        return "direction reproduced" + size
     if v == "opposite":
         return ("the paper's direction is reversed here: the interval excludes 0 on the other side" if paper_claim
                 else "the interval excludes 0 on the other side of the claim")

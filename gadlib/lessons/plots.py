@@ -306,7 +306,7 @@ def plot_class_frequency(counts, ax=None, title: str = "class frequency (long ta
         ax.annotate(f"{zero} classes with\nno training segment", (len(counts) - zero / 2 - 0.5, 0),
                     xytext=(len(counts) - zero - 0.03 * len(counts), 0.5), textcoords=("data", "axes fraction"),
                     ha="right", va="center", fontsize=8, arrowprops=dict(arrowstyle="->", lw=0.8, color="0.2"))
-    ax.set_xlim(-0.5, len(counts) - 0.5)
+    ax.set_xlim(-1.5, len(counts) - 0.5)   # a margin: the tallest (first) bar must not merge with the axis line
     ax.set_xlabel("class rank")
     ax.set_ylabel("train segments")
     ax.set_title(title)
