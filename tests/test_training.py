@@ -403,6 +403,11 @@ def test_patience_waits_for_the_first_score_above_zero():
     assert h.val_score == plateau[:4] and h.stopped_early and not has_converged(h)   # collapsed: never above 0
     h = fit([0.0] * 4)   # never starts: runs to its cap, not converged
     assert len(h.val_score) == 4 and not h.stopped_early and not has_converged(h)
+    lucky = [0.03, 0.0, 0.0, 0.0, 0.0, 0.2, 0.2, 0.2, 0.2, 0.9]   # a first lucky segment, then the plateau
+    h = fit(lucky)
+    assert h.val_score == lucky[:9] and h.stopped_early and h.best_step == h.val_steps[5]
+    h = fit([0.0] * 4)
+    assert len(h.val_score) == 4 and not h.stopped_early and not has_converged(h)
 
 
 def test_with_validation_holds_out_training_videos_per_task():

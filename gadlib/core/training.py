@@ -75,11 +75,12 @@ class TrainConfig:
     # Patience counts from the last epoch that beat the kept weights' score by more than this, and
     # those are the weights kept: a curve that only creeps up on a plateau has converged.
     min_delta: float = 0.0
-    # Patience counts only from the first validation that scores above this: a model still on its
-    # starting plateau (an OAD model that calls every frame background scores segment F1 0) has not
-    # begun to learn, and stopping it there keeps a collapsed model (Keras' `start_from_epoch` fixes
-    # the warm-up in epochs instead; a plateau's length in epochs changes with the data's size).
-    # None: count from the first validation.
+    # Patience never ends a run on a validation that scores at or below this: a model on its starting
+    # plateau (an OAD model that calls every frame background scores segment F1 0, sometimes after a
+    # first lucky segment) has not begun to learn, and stopping it there keeps a collapsed model
+    # (Keras' `start_from_epoch` fixes a warm-up in epochs instead; a plateau's length in epochs
+    # changes with the data's size). Such a run goes on until it leaves the floor, or to its cap
+    # (then not converged). None: patience alone decides.
     patience_from_score: float | None = 0.0
 
 
@@ -261,11 +262,9 @@ def validate_epoch(run: TrainingRun, validate: Callable[[ActionClassifier], floa
         best.update(improved=epoch, score=score, step=history.steps,
                     weights={n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad})
     floor = run.config.patience_from_score
-    if "started" not in best and (floor is None or score > floor):
-        best["started"] = epoch
-    if run.config.patience is None or "started" not in best:
-        return False
-    return epoch - max(best["improved"], best["started"]) >= run.config.patience
+    if run.config.patience is None or (floor is not None and score <= floor):
+        return False   # never stop on a validation at the floor: the model is (back) on its starting plateau
+    return epoch - best["improved"] >= run.config.patience
 
 
 def epoch_steps(train_data, config: TrainConfig, num_processes: int) -> list[int]:
