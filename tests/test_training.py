@@ -406,6 +406,9 @@ def test_patience_waits_for_the_first_score_above_zero():
     lucky = [0.03, 0.0, 0.0, 0.0, 0.0, 0.2, 0.2, 0.2, 0.2, 0.9]   # a first lucky segment, then the plateau
     h = fit(lucky)
     assert h.val_score == lucky[:9] and h.stopped_early and h.best_step == h.val_steps[5]
+    slow = [0.025, 0.0, 0.0, 0.0, 0.034, 0.03, 0.03, 0.03, 0.9]   # leaves the floor by less than min_delta over the lucky first
+    h = fit(slow)   # patience counts from the last floor visit (epoch 3): stops after epoch 6, not epoch 4
+    assert h.val_score == slow[:7] and h.stopped_early
     h = fit([0.0] * 4)
     assert len(h.val_score) == 4 and not h.stopped_early and not has_converged(h)
 

@@ -79,8 +79,9 @@ class TrainConfig:
     # plateau (an OAD model that calls every frame background scores segment F1 0, sometimes after a
     # first lucky segment) has not begun to learn, and stopping it there keeps a collapsed model
     # (Keras' `start_from_epoch` fixes a warm-up in epochs instead; a plateau's length in epochs
-    # changes with the data's size). Such a run goes on until it leaves the floor, or to its cap
-    # (then not converged). None: patience alone decides.
+    # changes with the data's size). Patience counts from the later of the last gain and the last
+    # validation at the floor; a run that never leaves it ends at its cap (then not converged).
+    # None: patience alone decides.
     patience_from_score: float | None = 0.0
 
 
@@ -262,9 +263,11 @@ def validate_epoch(run: TrainingRun, validate: Callable[[ActionClassifier], floa
         best.update(improved=epoch, score=score, step=history.steps,
                     weights={n: p.detach().clone() for n, p in net.named_parameters() if p.requires_grad})
     floor = run.config.patience_from_score
-    if run.config.patience is None or (floor is not None and score <= floor):
-        return False   # never stop on a validation at the floor: the model is (back) on its starting plateau
-    return epoch - best["improved"] >= run.config.patience
+    if floor is not None and score <= floor:
+        best["floor"] = epoch   # (back) on the starting plateau: patience restarts from here
+    if run.config.patience is None:
+        return False
+    return epoch - max(best["improved"], best.get("floor", -1)) >= run.config.patience
 
 
 def epoch_steps(train_data, config: TrainConfig, num_processes: int) -> list[int]:
