@@ -169,7 +169,8 @@ from gadlib.lessons.diagrams import plot_strips
 NAMES = ["background", "pour", "stir"]            # a hand-made stream: class 0 is background
 truth = np.array([0, 1, 1, 1, 0, 2, 2, 2, 2, 0])   # ten frames, one label each
 plot_strips({"truth": truth}, NAMES, fps=1, window=(2, 5))
-plt.title("OAD: the prediction for frame 5 sees a window of past frames only; its target is frame 5's label")
+plt.title("OAD: the prediction for frame 5 sees a window of past frames only; its target is frame 5's label\n"
+          "(future labels shown faded)", fontsize=10)
 plt.show()
 
 # %% [markdown]
@@ -183,7 +184,10 @@ plt.show()
 # CPU size (many or few classes, how much the label words overlap, label length, frame rate), never
 # its content: class counts and label texts are the preset's own (below). First, the
 # real data sets (facts from the paper; label examples are written in each data set's style, not
-# quoted from its files):
+# quoted from its files). The paper trains on pre-extracted features, not pixels; the "features"
+# column names the **frozen image/video feature extractor** that made them and its frame rate:
+# SigLIP and DINOv2 are pretrained image encoders applied frame by frame; "TeSTra features" are the
+# RGB and optical-flow features released with TeSTra, an earlier online-action-detection model.
 
 # %%
 REAL = pd.DataFrame([
@@ -203,7 +207,7 @@ REAL = pd.DataFrame([
      "511 steps + background", "long descriptions: “add the chopped onions to the pan”",
      "OAD", "DINOv2, 1 fps", "goalstep_like"),
 ], columns=["data set", "what it films", "classes (paper)", "label style (examples)", "tasks in the paper",
-            "features (paper)", "gadlib preset"]).set_index("data set")
+            "features (paper): frozen extractor, frame rate", "gadlib preset"]).set_index("data set")
 REAL
 
 # %% [markdown]
@@ -251,8 +255,8 @@ FPS = 1.0
 pred = np.array([0, 0, 0, 1, 1, 2, 2, 0, 2, 0])
 plot_strips({"truth": truth, "prediction": pred}, NAMES, fps=FPS)
 plt.show()
-print("true segments      (class, first frame, end):", segments(truth))
-print("predicted segments (class, first frame, end):", segments(pred))
+print("true segments      (class, first frame, end, exclusive):", segments(truth))
+print("predicted segments (class, first frame, end, exclusive):", segments(pred))
 
 # %% [markdown]
 # <a id="top-1" name="top-1"></a>
@@ -295,9 +299,10 @@ print(f"S-F1@0.1 = {segment_f1([pred], [truth], iou=0.1):.2f}   "
 #
 # ### Point F1 on action starts within 1 s (P-F1)
 #
-# Only the **start** of each segment counts. A predicted start is a TP when the nearest true start
-# has the same class, is at most 1 s away and was not matched before; F1 as above (the paper also
-# reports 2 s). It rewards detecting an action *early*, which is what an online system is for: a
+# Only the **start** of each segment counts. Each predicted start takes the nearest true start of
+# any class (equidistant: the earlier true start counts); it is a TP when that true start has the
+# same class, is at most 1 s away and was not matched before, else an FP. True starts never matched
+# are FNs; F1 as above (the paper also reports 2 s). It rewards detecting an action *early*, which is what an online system is for: a
 # model that is always late keeps its segment F1 and loses its point F1.
 
 # %%
@@ -305,8 +310,9 @@ print(f"P-F1@1s = {point_f1([pred], [truth], fps=FPS, seconds=1.0):.2f}   "
       f"P-F1@2s = {point_f1([pred], [truth], fps=FPS, seconds=2.0):.2f}")
 
 # %% [markdown]
-# "pour" starts two seconds late: a miss at 1 s, a hit at 2 s. "stir" starts on time; its second
-# piece's start is an FP at both tolerances.
+# "pour" starts two seconds late, at frame 3: equidistant from the true "pour" start (frame 1) and
+# the true "stir" start (frame 5), it takes the earlier one, "pour", so it is a miss at 1 s and a
+# hit at 2 s. "stir" starts on time; its second piece's start is an FP at both tolerances.
 
 # %% [markdown]
 # <a id="per-frame-map" name="per-frame-map"></a>
@@ -341,6 +347,9 @@ pd.DataFrame(oad_metrics([pred], [truth], [scores], fps=FPS), index=["this examp
 # All three read the same input: visual tokens, then the question, wrapped in the LM's **chat
 # template** (the few "chat tokens" that mark a user turn and the assistant's answer). They differ
 # in what comes after.
+#
+# In the figure: `<eos>` is the end-of-sequence token the LM generates to stop decoding; `[CLS]` a
+# learned query token and λ · L_gen GAD's weighted generation loss, both defined below.
 
 # %%
 from gadlib.lessons.diagrams import plot_classifiers
@@ -406,7 +415,7 @@ print("The first word alone (“add”) fits three classes: the overlap the pape
 # * **desync** (random, independent): the same sub-word in different labels gets different random
 #   tokens: overlap removed, multi-token labels kept;
 # * **extend**: one new vocabulary token per label: single-step generation, a discriminative head
-#   merged into the LM head.
+#   merged into the LM head (the LM's output layer over the vocabulary).
 #
 # rand ≈ text and desync ≈ extend ≈ discriminative: shared tokens, not meaning, make the gap.
 #
@@ -414,7 +423,7 @@ print("The first word alone (“add”) fits three classes: the overlap the pape
 #
 # ### Misclassification diversity
 #
-# For each class, take its wrong predictions and compute the **entropy** (in nats) of which classes
+# For each class, take its wrong predictions and compute the **entropy** (in nats: natural-log units) of which classes
 # they went to; average over classes. Low: a class's errors go to one or two confusers. High: they
 # spread over many. The paper reports higher entropy for generative models (errors driven by shared
 # words: "add sugar" mistaken for "add meat", "add spices") but does not publish its formula;
@@ -429,6 +438,10 @@ print("The first word alone (“add”) fits three classes: the overlap the pape
 # look-alikes are not the real data sets and the CPU model is tiny, so compare **directions** (who
 # is ahead), never values. The paper's Ego4D-GoalStep OAD row is not quoted there: no notebook
 # reproduces it (notebook 03 uses that data set's entropy numbers).
+#
+# **Streaming FPS** (the OAD rows) is a speed: frames the model predicts per second at inference,
+# one frame at a time (batch 1) as the stream arrives. It is not a data set's frame rate, the "fps"
+# of the features in section 3.
 
 # %%
 from gadlib.evaluation import paper
@@ -440,12 +453,14 @@ oad = pd.DataFrame({method: {name: f"{fmt(sf1)} / {fmt(pf1)} ({fmt(fps)} FPS)"
 oad.index = [f"{REAL.index[REAL['gadlib preset'] == n][0]} OAD: S-F1 / P-F1 (streaming FPS)" for n in oad.index]
 coin_rows = pd.DataFrame({m: {"COIN top-1 (Llama-3.2-1B): step / next / task": " / ".join(fmt(v) for v in paper.COIN[m].values())}
                           for m in paper.COIN})
-display(Markdown(f"**Main tables** ({paper.CITATION}; no FPS printed for GAD: it infers as discriminative does):"))
-display(pd.concat([oad, coin_rows]).fillna(""))
+display(Markdown(f"**Main tables** ({paper.CITATION}; –: not published. No FPS for GAD: it infers "
+                 "as discriminative does. No generative COIN top-1: the paper publishes none with Llama-3.2-1B):"))
+display(pd.concat([oad, coin_rows]).fillna("–"))
 display(Markdown("**Tokenization study** (EPIC-Kitchens-100 OAD, S-F1 / P-F1) and **misclassification "
                  "entropy** (nats):"))
-display(pd.DataFrame({k.removeprefix("gen_"): [f"{fmt(a)} / {fmt(b)}"] for k, (a, b) in paper.TOKENIZATION.items()},
-                     index=["generative, by label mapping: S-F1 / P-F1"]))
+tok = {(("generative, by label mapping", k.removeprefix("gen_")) if k.startswith("gen_")
+        else ("reference (no label mapping)", k)): [f"{fmt(a)} / {fmt(b)}"] for k, (a, b) in paper.TOKENIZATION.items()}
+display(pd.DataFrame(tok, index=["EPIC-Kitchens-100 OAD: S-F1 / P-F1"]))
 display(pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: v for n, v in paper.ERROR_ENTROPY.items()}))
 
 # %% [markdown]
@@ -468,10 +483,14 @@ display(pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: v for n, v in p
 # %%
 from gadlib.core.backbone import BackboneConfig
 
-tiny = BackboneConfig()   # the CPU lessons' LM
-for what, d in [("Llama-3.2-1B projection, hidden size 2048", 2048), (f"embedded tiny LM, hidden size {tiny.hidden_size}", tiny.hidden_size)]:
-    full, lora = d * d, tiny.lora_r * (d + d)
-    print(f"{what}: full matrix {full:,} weights, LoRA r={tiny.lora_r}: {lora:,} ({lora / full:.0%} of the matrix)")
+tiny = BackboneConfig()   # the CPU lessons' LM (as many key/value heads as query heads: every projection square)
+hidden, kv_heads, head_dim = 2048, 8, 64   # Llama-3.2-1B: 32 query heads of 64, 8 key/value heads (grouped-query attention)
+for what, d_in, d_out in [("Llama-3.2-1B q/o projection", hidden, hidden),
+                          ("Llama-3.2-1B k/v projection", hidden, kv_heads * head_dim),
+                          ("embedded tiny LM q/k/v/o projection", tiny.hidden_size, tiny.hidden_size)]:
+    full, lora = d_in * d_out, tiny.lora_r * (d_in + d_out)
+    print(f"{what} ({d_in} × {d_out}): full matrix {full:,} weights, LoRA r={tiny.lora_r}: {lora:,} "
+          f"({lora / full:.0%} of the matrix)")
 
 # %% [markdown]
 # <a id="statistics" name="statistics"></a>

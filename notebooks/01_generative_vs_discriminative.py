@@ -154,7 +154,8 @@ plt.show()
 
 # %% [markdown]
 # How much do the labels overlap? Word level (the benchmark's own statistics) and token level
-# (under the backbone's tokenizer; what a generative classifier actually decodes).
+# (under the backbone's tokenizer; what a generative classifier actually decodes). In the printed
+# tokens, "Ġ" marks a token that starts with a space (byte-level BPE).
 
 # %%
 from gadlib.lms.build import load_tokenizer
@@ -182,7 +183,11 @@ print(inspect.getsource(DiscriminativeClassifier.predict))
 
 # %% [markdown]
 # The **generative** path (the paper's protocol): greedy decoding with transformers' `generate`
-# (KV cache), then the nearest class name by edit distance (rapidfuzz).
+# (KV cache: the keys and values of positions already read, kept so each new token costs one
+# position; [notebook 00](00_the_paper_in_one_page.ipynb#generative)), then the nearest class name by
+# edit distance (rapidfuzz). The first-token branch (`first_token_rule`, `first_token_scores`,
+# `snap_set`) is for online action detection (notebook 05); here only snapping to the nearest class
+# name runs (`snap_ties`: which class wins a tie).
 
 # %%
 print(inspect.getsource(MLLM.generate_greedy))
@@ -451,7 +456,8 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 # ## Takeaway
 # Generated from this run: for each accuracy claim this notebook tests, what the paper says,
 # this run's difference with its interval and verdict, and what that means at this scale; the speed
-# half of claim 1 follows the table.
+# half of [claim 1](00_the_paper_in_one_page.ipynb#the-question) (the paper's claims as numbered in
+# notebook 00) follows the table.
 
 # %%
 from gadlib.evaluation.intervals import takeaway

@@ -31,7 +31,9 @@
 # | **extend**: one new vocabulary token per class | single-step generation | 23.3 |
 # | discriminative (for comparison) | | 23.2 |
 #
-# Their reading: meaning does not matter, **tokens shared between classes** do.
+# Their reading: meaning does not matter, **tokens shared between classes** do. This notebook
+# measures offline step-recognition top-1, not online-detection S-F1: the task and metric differ, so
+# only directions are compared (hence the verdict "direction reproduced", never a value).
 #
 # New to the paper's terms (the tasks, the five data sets, S-F1 / P-F1 / mAP, the three classifiers,
 # LoRA, the verdicts)? [00 · the paper in one page](00_the_paper_in_one_page.ipynb) introduces each in a few lines.
@@ -149,7 +151,9 @@ display(token_stats)
 # %% [markdown]
 # Read the table: **rand** has exactly text's overlap (the same sub-word gets the same random token);
 # **desync** has none (no token is shared by two classes) but the same lengths; **extend** is one
-# token per class. The class frequencies follow a long tail, like EPIC-Kitchens:
+# token per class. `share_first_token_shared` / `share_any_token_shared`: the share of classes whose
+# first token / any token also appears in another class's label. The class frequencies follow a
+# long tail, like EPIC-Kitchens:
 
 # %%
 from gadlib.lessons.plots import plot_class_frequency
@@ -166,7 +170,8 @@ plot_class_frequency(counts); plt.show()
 # once: its cost grows with the label space, not with one decode), skipped for rand/desync to keep
 # the CPU budget. In the tables, *balanced top-1* is the mean per-class recall (every class weighs
 # the same) and *b1* means batch size 1; *BPE* (byte-pair encoding) is how the tokenizer splits words
-# into frequent sub-words.
+# into frequent sub-words; *decoding steps* is the mean label length in tokens plus, where the model
+# uses one, the EOS (EOS: the end-of-sequence token that ends a label).
 
 # %%
 from gadlib.evaluation.experiment import run, summarize, offline_samples
@@ -218,6 +223,7 @@ plt.title("part 1: step recognition top-1 % (mean ± std over seeds; dots: one s
 # `extend` trails the head. A ladder of controlled changes (`experiments/extend_puzzle.py`, write-up
 # in `experiments/extend_puzzle.md`) walks from one to the other one difference at a time; every
 # rung and probe the text below cites is in this table, read from `results/extend_puzzle.json`.
+# (*kaiming* in the `change` column: `nn.Linear`'s default uniform init, scaled by fan-in.)
 
 # %%
 from gadlib.evaluation.results import fmt_mean_std, paired_difference, read_results_file, repo_root
@@ -327,7 +333,7 @@ print(f"greedy extend (label_eos={ext.label_eos}) emitted a class token in {100 
 # of that parameter's own gradient, so a constant factor on the loss cancels. Whether the gap is
 # speed or a ceiling: compare the 3x-budget line printed under the table with the discriminative row
 # (one seed). Real pretrained backbones (LoRA,
-# tied embeddings) are not measured here.
+# tied embeddings: the output layer reuses the input embedding matrix) are not measured here.
 
 # %% [markdown]
 # ## 3 · Part 2: the controlled experiment

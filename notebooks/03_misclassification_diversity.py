@@ -40,7 +40,8 @@
 # GoalStep-like OAD streams and COIN-like step recognition; compare the raw score, a
 # bias-corrected estimator and a score at **equal error counts**; check the errors' anatomy (same
 # verb? same object?) against chance, and confusion against shared label tokens and visual
-# similarity; look at what each model's decision state separates; pick a class and see where its
+# similarity; look at what each model's decision state (the hidden state its classifier reads,
+# section 6) separates; pick a class and see where its
 # errors go.
 #
 # **Run time:** several minutes on a 2-core CPU at the default settings (the measured time of the
@@ -99,7 +100,8 @@ pd.Series(versions()).to_frame("version").T
 # %% [markdown]
 # ## Settings
 # Everything the compared methods share is set below and printed under the cell (`OAD`: window,
-# stride, background weight). Background is down-weighted to 0.2 on every data set (the low end of
+# stride, background weight: the loss on background frames is multiplied by this weight).
+# Background is down-weighted to 0.2 on every data set (the low end of
 # the paper's range; notebook 05 follows the authors' weight per data set): a generative model that
 # calls action frames "background" makes few confusions between actions to study (section 3 reports
 # how often each method does). The **test splits are larger** than the presets' (errors are what
@@ -524,7 +526,8 @@ display(Markdown("Which method's confusions rise fastest with token overlap:\n" 
 # state for the discriminative and GAD classifiers (what the linear head reads), the last hidden
 # state before the label for the generative one (what the LM head reads to pick the label's first
 # token). Test frames of a group of classes that **share a verb**, seed-0 models on `MAP_PRESET`,
-# mapped to 2-D with PCA and t-SNE (scikit-learn). Below: the confusion block of those classes
+# mapped to 2-D with PCA and t-SNE (scikit-learn; 2-D projections of the hidden states: PCA keeps the
+# directions of largest variance, t-SNE keeps neighbours, not distances). Below: the confusion block of those classes
 # (rows: truth; share of the class's frames; the last column: any class outside the group).
 
 # %%

@@ -210,8 +210,8 @@ print(f"backbone: {offline_setup.backbone_name}{f' in {BACKBONE.dtype}' if LM ==
 # ## 1 · The data
 # Two synthetic benchmarks (their structure, not their content): COIN-like procedures for the three
 # offline tasks (step recognition, step forecasting, task recognition, trained jointly) and a
-# CrossTask-like stream for online action detection (the paper's ablations are CrossTask and EK100
-# OAD). The CPU profile shrinks both to fit the time budget.
+# CrossTask-like stream for online action detection (the paper's ablations are CrossTask and EK100,
+# i.e. EPIC-Kitchens-100, OAD). The CPU profile shrinks both to fit the time budget.
 
 # %%
 from gadlib.data.datasets import ensure_benchmark
@@ -251,7 +251,8 @@ pd.DataFrame(rows)
 
 # %% [markdown]
 # ## 3 · GAD on the three offline tasks
-# Generative, discriminative and GAD, plus the honest generate-first GAD, on the same backbone and
+# Generative, discriminative and GAD, plus the honest generate-first GAD (honest: the context it
+# generates before `[CLS]` leaves out the answer), on the same backbone and
 # data, each trained to convergence; top-1 % over seeds.
 
 # %%
@@ -333,8 +334,8 @@ print(f"online action detection ({P}):"); display(convergence_table(oad_runs))
 # The paper's numbers are real CrossTask and EK100 with Llama-3.2-1B; ours are a small synthetic
 # CrossTask-like stream with a tiny random-init LM (CPU profile). Compare **directions**, not values.
 # The paper reports the ordering, the label and λ ablations in words only ("discriminate first beat
-# generate-first and parallel", "generating the label itself helps little", λ = 1): those rows have
-# no paper number.
+# generate-first and parallel", "generating the label itself helps little", λ = 1): those rows, and
+# gadlib's own `gad_previous_action`, have no paper number.
 
 # %%
 from gadlib.evaluation.paper import OAD_ABLATIONS as PAPER   # S-F1@0.1 / P-F1@1s, CrossTask | EK100, quoted
@@ -360,7 +361,7 @@ plt.tight_layout(); plt.show()
 # %% [markdown]
 # ### Notebook 05 trains the same preset: why the two can disagree
 # Notebook 05's main table trains `crosstask_like` too, with the same window, background weight and
-# GAD target, but on the preset's full class set and with most of its videos for training (batch 64),
+# GAD target, but on the preset's full class set and with half of its videos for training (batch 64),
 # while this notebook shrinks the stream to the sizes printed in section 1 and keeps most videos for
 # testing, so that thirteen models per seed fit the CPU budget. GAD − discriminative on the two need
 # not agree: an auxiliary loss can matter more when training data is scarce, and at these interval
@@ -408,10 +409,11 @@ display(latency)
 # ## 6 · Save, reload, and take the LoRA out
 # A checkpoint holds only what was trained: the LoRA adapter (or, for the embedded tiny LM, its full
 # weights), the connector, the `[CLS]` query and the heads, in **safetensors**, plus the recipe
-# (`spec.json`) to rebuild the untrained model. Reloaded into a fresh model, it predicts
+# (`spec.json`) to rebuild the untrained model, and the tokenizer. Reloaded into a fresh model, it predicts
 # identically.
 #
-# The paper's note on open-world ability: fine-tuning erodes what the LM could do before, and
+# The paper's note on open-world ability: fine-tuning erodes what the LM could do before (here we
+# only show that it changes the LM's outputs), and
 # removing the LoRA adapter restores it. Shown here with a LoRA model (on the CPU profile the
 # embedded LM with a small LoRA adapter stands in for a pretrained one: its random init plays the
 # "pretrained" weights).
@@ -468,7 +470,8 @@ assert torch.equal(restored, want)
 # The paper's claim **holds** when the interval excludes 0 in its direction, is **opposite** when it
 # excludes 0 the other way, **unresolved** when it contains 0, and **not testable** when a side
 # collapsed (one class on ≥ 95 % of its predictions) or a run stopped at its epoch cap. Beside each:
-# the paper's own difference where it published one, and about how many seeds would resolve it.
+# the paper's own difference where it published one, and (where the paper gives a difference) about how
+# many seeds would resolve it.
 
 # %%
 from gadlib.evaluation.experiment import converged
@@ -800,7 +803,8 @@ print(measure_positions())
 # * **λ on a log scale.** Extend `LAMBDAS` to 10 and 30. Where does the generation loss start to
 #   crowd out classification?
 # * **Two-stage, unfrozen.** In `gadlib.evaluation.ablations.freeze_generative_model` leave the connector
-#   trainable. Does the collapse come from the LM or from the connector?
+#   trainable. Does the paper's collapse (compare this run's `two_stage` row above) come from the LM or
+#   from the connector?
 # * **On a GPU.** Run the notebook on a Colab T4 with the pretrained LM, then with
 #   `LM = "embedded"`: compare the peak GPU memory and the GAD / discriminative step-time ratio.
 

@@ -100,7 +100,7 @@ pd.Series(versions()).to_frame("version").T
 # Everything the compared methods share. Every model is **trained to convergence**, not for a fixed
 # number of epochs: a fifth of the training videos is held out for validation, the model's segment
 # F1 on them is measured every `VAL_EVERY` epochs, training stops once `PATIENCE` epochs have passed
-# without a gain of more than `MIN_DELTA`, and the best validated weights are kept (`MAX_EPOCHS`
+# without a gain of more than `MIN_DELTA`, and the weights of the last such gain are kept (`MAX_EPOCHS`
 # only caps the budget). The profile is **"cpu"** on any device (on a GPU the same lesson runs
 # faster); the larger benchmarks are a choice: `profile="gpu"` below, or `GADLAB_PROFILE=gpu`. To use
 # a real LM, set `GADLAB_BACKBONE` to a hub name or a local folder (LoRA and lr 1e-4 follow). The cell
@@ -211,8 +211,8 @@ print(inspect.getsource(oad.predict_dense))
 # %% [markdown]
 # ## 3 · Generative vs discriminative vs GAD on three OAD benchmarks
 # Same backbone, data and windows for every method, each trained to convergence on the validation
-# videos (Settings); background windows are down-weighted
-# in every method's classification loss (the generative one included, where "background" is an
+# videos (Settings); background windows are down-weighted (where the
+# preset's weight is below 1; THUMOS-like keeps 1) in every method's classification loss (the generative one included, where "background" is an
 # ordinary word to decode; GAD's auxiliary generation is not weighted).
 #
 # Read **mAP** with care for the generative row: greedy decoding gives each frame one label and a
@@ -223,10 +223,10 @@ print(inspect.getsource(oad.predict_dense))
 # (how we score a recorded video), for every model. **Streaming FPS**, the paper's protocol: every
 # frame of the whole test set predicted on its own at batch 1, its window rebuilt each time, the
 # whole loop's wall time (`gadlib.evaluation.streaming.streaming_fps`); the generative classifier
-# decides background at its first generated token (one prefill) and decodes at most 8 tokens on an
+# decides background at its first generated token (one prefill: one forward pass over the prompt) and decodes at most 8 tokens on an
 # action frame. Streaming every test frame of every model would cost minutes on a CPU, so it is
-# measured for the seed-`SEEDS[0]` models on `STREAM_PRESET` only, the data set with the longest
-# labels (where the paper's speed gap is largest).
+# measured for the seed-`SEEDS[0]` models on `STREAM_PRESET` only, the data set
+# where the paper's speed gap is largest.
 
 # %%
 from tqdm.auto import tqdm
@@ -291,8 +291,9 @@ g.set_axis_labels("", "%"); plt.show()
 
 # %% [markdown]
 # Read the figure with the first thing to check when a row trails: how often each model calls a
-# frame background, against the truth. A model that stays silent loses whole action segments,
-# one that never does fragments background; both show here before any interval (part 7).
+# frame background, against the truth. A model above the truth's share stays silent too often and
+# loses action segments; one below it fragments background. Either shows here before any interval
+# (part 7).
 
 # %%
 said = []

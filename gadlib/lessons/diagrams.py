@@ -77,8 +77,9 @@ def plot_classifiers(ax=None, label: str = "add sugar", goal: str = "make tea"):
 
 def plot_strips(rows: dict[str, np.ndarray], names: list[str], ax=None, fps: float | None = None,
                 window: tuple[int, int] | None = None):
-    """Per-frame label sequences, one strip each (background blank, a class's name on its run);
-    `window` (first, last) frame shades what one online prediction may see: frames up to `last`."""
+    """Per-frame label sequences, one strip each (background: a white box marked "·", keyed in a
+    legend; a class's name on its run); `window` (first, last) frame outlines what one online
+    prediction may see (frames `first`..`last`) and hatches the unseen future frames after `last`."""
     ax = ax or plt.subplots(figsize=(9, 0.55 * len(rows) + 0.6))[1]
     colors = plt.cm.tab10(np.arange(10))
     for r, (title, labels) in enumerate(rows.items()):
@@ -95,8 +96,17 @@ def plot_strips(rows: dict[str, np.ndarray], names: list[str], ax=None, fps: flo
         # grey and hatched, not white: background frames are white already and must read as unseen too
         ax.add_patch(plt.Rectangle((last + 1, 0), n - last - 1, len(rows), fc="0.85", ec="0.5", hatch="//",
                                    alpha=0.8, lw=0, zorder=3))
-        ax.text(last + 1, len(rows) + 0.05, "← what a prediction at frame %d sees | future: unseen" % last, ha="center", va="bottom", fontsize=8)
+        # two labels: one over the window box, one over the hatched future frames
+        ax.text((first + last + 1) / 2, len(rows) + 0.05, f"what a prediction at frame {last} sees",
+                ha="center", va="bottom", fontsize=8)
+        if last + 1 < n:
+            ax.text((last + 1 + n) / 2, len(rows) + 0.05, "future: unseen", ha="center", va="bottom", fontsize=8)
     n = max(len(v) for v in rows.values())
+    if any((np.asarray(v) == 0).any() for v in rows.values()):
+        # background frames are white boxes marked "·": say so beside the strips
+        key = plt.Rectangle((0, 0), 1, 1, fc="white", ec="0.6", lw=0.5)
+        ax.legend([key], ["· = background"], loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+                  frameon=False, handlelength=1.2, handleheight=1.2)
     ax.set_xlim(0, n)
     ax.set_ylim(0, len(rows) + 0.4)
     ax.set_yticks([])
