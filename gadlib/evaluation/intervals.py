@@ -289,7 +289,7 @@ def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = Non
     else:
         verdict = iv.verdict(expect)
     if paper_claim is None:
-        paper_claim = not equal or paper_effect is not None
+        paper_claim = _mirrors_paper("equal" if equal else "direction", paper_effect)
     out.update(verdict=verdict, paper_effect=paper_effect, paper_claim=bool(paper_claim),
                paper_inside=None if paper_effect is None else bool(lo <= paper_effect <= hi),
                half_width=iv.half_width, seeds=len(iv.per_seed),
@@ -300,11 +300,17 @@ def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = Non
     return out
 
 
+def _mirrors_paper(claim: str, paper_effect: float | None) -> bool:
+    """`judge`'s default `paper_claim` (also for dicts stored without one): every direction claim,
+    and an equality claim where the paper gives its effect."""
+    return claim != "equal" or paper_effect is not None
+
+
 def meaning(judged: dict) -> str:
     """One plain sentence on what a `judge`d comparison says, beyond its verdict: about the paper's
     claim where it mirrors one (`paper_claim`), else about the two methods at this scale."""
     v, effect, unit = judged["verdict"], judged.get("paper_effect"), judged.get("unit", "points")
-    paper_claim = judged.get("paper_claim", judged["claim"] == "direction" or effect is not None)
+    paper_claim = judged.get("paper_claim", _mirrors_paper(judged["claim"], effect))
     paper = None if effect is None else f"the paper's {effect:+.{2 if unit == 'nats' else 1}f}"
     need = ""
     if judged.get("seeds_needed"):

@@ -187,6 +187,7 @@ class _Run:
     def __init__(self, path: Path, expected: float | None):
         self.path, self.cell, self.count = path, None, 0
         self.started, self.first_line = time.perf_counter(), ""
+        self._t0 = time.perf_counter()             # reset when execute() starts
         self.kernel_start_s: float | None = None   # execute() to the first cell: kernel start and connect
         self.cell_seconds: list[tuple[int, str, float]] = []   # (cell index, first line, seconds) per executed cell
         self.last = f"last run {expected / 60:.1f} min" if expected is not None else "first timed run"
