@@ -347,9 +347,12 @@ for method in ("generative", "discriminative", "gad"):
 # %% [markdown]
 # ## 6 · Explore single predictions
 # Pick a problem (step recognition, step forecasting or task recognition) and a test sample: its
-# place in the video, the truth, and each method's top-5
-# classes with their scores (each on its method's own scale). A static figure of the first sample
-# is drawn first, so the notebook reads the same without a live kernel.
+# place in the video, the truth (boxed), and each method's top-5
+# classes with their scores. Each method scores on its own scale, written under its name: minus
+# the edit distance for greedy decoding (so several classes can tie), the label's log-probability
+# for exact scoring, the head's log-softmax for discriminative and GAD. Compare ranks, not scores
+# across rows. A static figure of the first sample is drawn first, so the notebook reads the same
+# without a live kernel.
 
 # %%
 from gadlib.lessons.widgets import sample_figure, sample_explorer

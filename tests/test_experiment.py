@@ -118,13 +118,18 @@ def test_learning_curves_interpolate_seeds_and_mark_the_kept_weights():
     runs = [Run("gad", 0, a, {}), Run("gad", 1, b, {})]
     df = learning_curves(runs)
     assert len(df) == 5 and df["best"].sum() == 2
-    ax = plot_learning_curves(runs)
+    ax = plot_learning_curves(runs, percent=False)
     line = ax.get_lines()[0]
     # grid 8, 10, 20, 30: seed 0 first validated at step 10 and seed 1 stopped at 20, so steps 8
     # and 30 are one seed each
     assert list(line.get_xdata()) == [8, 10, 20, 30]
     np.testing.assert_allclose(line.get_ydata(), [0.4, (0.2 + 0.4 + 0.4 * 2 / 12) / 2, (0.6 + 0.8) / 2, 0.5])
     assert line.get_color() == method_color("gad") and method_family("gen_rand") == "generative"
+    # in % by default; each family its own dash, so a curve on top of another leaves it visible
+    runs += [Run("discriminative", 0, a, {})]
+    lines = {ln.get_label(): ln for ln in plot_learning_curves(runs).get_lines()}
+    np.testing.assert_allclose(lines["gad"].get_ydata(), 100 * line.get_ydata())
+    assert lines["gad"].get_linestyle() != lines["discriminative"].get_linestyle()
     table = convergence_table(runs)
     assert table.loc["gad", "steps run"] == [30, 20] and table.loc["gad", "kept step"] == [20, 20] and table.loc["gad", "converged"] == ["NO", "NO"]
 

@@ -22,13 +22,14 @@ def test_sample_figure_method_names_do_not_overlap_the_predictions(dataset):
     assert fig.get_figwidth() <= 8.5  # shown near full size (readable) in a 1024-px JupyterLab window
     for ax, method in zip(fig.axes[1:], results):
         texts = ax.texts
-        name, predictions = texts[0], texts[1:]
+        name, scale, predictions = texts[0], texts[1], texts[2:]
         assert name.get_text().replace("\n", "_") == method and len(predictions) == 5
+        assert name.get_color() == widgets.method_color(method) and scale.get_text() == widgets.score_scale(method).replace(": ", ":\n")
         boxes = [t.get_window_extent(renderer) for t in texts]
         for i in range(len(boxes)):
             for j in range(i + 1, len(boxes)):
                 assert not boxes[i].overlaps(boxes[j]), (method, texts[i].get_text(), texts[j].get_text())
-        assert min(t.get_fontsize() for t in texts) >= 9
+        assert min(t.get_fontsize() for t in (name, *predictions)) >= 9 and scale.get_fontsize() >= 7
     plt.close(fig)
 
 
@@ -73,9 +74,27 @@ def test_sample_figure_long_bold_names_fit_their_columns(dataset, monkeypatch):
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     texts = fig.axes[1].texts
-    assert texts[1].get_weight() == "bold"
+    # the truth: bold and boxed, in black (green would read as GAD's colour)
+    assert texts[2].get_weight() == "bold" and texts[2].get_bbox_patch() is not None
+    assert texts[2].get_color() == "black" and texts[3].get_bbox_patch() is None
     boxes = [t.get_window_extent(renderer) for t in texts]
     for i in range(len(boxes)):
         for j in range(i + 1, len(boxes)):
             assert not boxes[i].overlaps(boxes[j]), (texts[i].get_text(), texts[j].get_text())
+    plt.close(fig)
+
+
+def test_sample_figure_says_each_score_scale_and_prints_greedy_edit_distances_as_integers(dataset):
+    """Greedy decoding scores minus an edit distance: the decoded class scored -0.0 and read "-0.00"."""
+    samples = {"step": step_recognition_samples(dataset, "test", num_frames=2)}
+    C = len(label_names(dataset, "steps"))
+    greedy = -np.tile(np.arange(C, dtype=float), (len(samples["step"]), 1))   # 0 (shown as -0.0), -1, -2, ...
+    results = {"generative": {"step": {"scores": greedy}},
+               "discriminative": {"step": {"scores": np.log(np.full((len(samples["step"]), C), 1 / C))}}}
+    fig = widgets.sample_figure(dataset, samples, results, "step", 0)
+    gen, disc = fig.axes[1].texts, fig.axes[2].texts
+    assert gen[1].get_text() == "score:\n− edit distance" and disc[1].get_text() == "score:\nlog softmax"
+    assert [t.get_text().rsplit("\n", 1)[1] for t in gen[2:]] == ["0", "-1", "-2", "-3", "-4"]
+    assert disc[2].get_text().rsplit("\n", 1)[1] == f"{np.log(1 / C):.2f}"
+    assert widgets.score_scale("generative_exact") == "score: log p(label)" and widgets.score_scale("gad") == "score: log softmax"
     plt.close(fig)

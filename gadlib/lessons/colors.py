@@ -72,6 +72,16 @@ def method_hatch(method: str) -> str:
     return "//" if method.endswith("_exact") else ""
 
 
+# Where methods are drawn as lines that may run on top of each other (learning curves), each family
+# also has its own dash and marker, so the lower line shows through the upper one.
+_LINES = {"generative": ("-", "o"), "discriminative": ("--", "s"), "gad": (":", "^")}
+
+
+def method_line(method: str) -> tuple[str, str]:
+    """(line style, marker) of a method's family; solid and a circle for anything else."""
+    return _LINES.get(method_family(method), ("-", "o"))
+
+
 def class_palette(n: int) -> list:
     """`n` distinct colours for classes: tab20 / tab20b / tab20c without the ones that look like a method's
     family colour or like grey (background, chance lines); husl hues beyond that."""

@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.container import BarContainer
 
 # the colours and timelines live in their own modules; the notebooks import them from here too
-from gadlib.lessons.colors import (ALIASES, METHOD_COLORS, class_palette, method_color, method_family,  # noqa: F401
+from gadlib.lessons.colors import (ALIASES, METHOD_COLORS, class_palette, method_color, method_family, method_line,  # noqa: F401
                                    method_hatch)
 from gadlib.lessons.timelines import fit_timeline, plot_timeline, plot_timelines, timeline_lanes  # noqa: F401
 from gadlib.evaluation.experiment import has_converged
@@ -202,27 +202,34 @@ def learning_curves(runs) -> pd.DataFrame:
                          for r in runs for step, score in zip(r.history.val_steps, r.history.val_score)])
 
 
-def plot_learning_curves(runs, ax=None, metric: str = "validation score"):
+def plot_learning_curves(runs, ax=None, metric: str = "validation score", percent: bool = True):
     """Validation score against optimizer steps, one colour per method: the mean over seeds
     (each seed's curve interpolated onto the steps any seed validated at, between its own first
-    and last validation) with the seeds' min-max band, and a dot where each seed's kept weights are.
-    "Learns faster" reads off the x-axis, "ends higher" off the dots."""
+    and last validation) with the seeds' min-max band, and a marker where each seed's kept weights are.
+    "Learns faster" reads off the x-axis, "ends higher" off the markers. Each method also has its own
+    line style and marker (`method_line`), so a curve that runs on top of another stays visible.
+    percent: scores (fractions) drawn in %."""
     df = learning_curves(runs)
+    scale = 100 if percent else 1
     ax = ax or plt.subplots(figsize=(6, 3))[1]
     for method, mine in df.groupby("method", sort=False):
         color = method_color(method)
+        style, marker = method_line(method)
         grid = np.unique(mine["step"])
         curves = np.full((mine["seed"].nunique(), len(grid)), np.nan)
         for i, (_, seed) in enumerate(mine.groupby("seed")):
             inside = (grid >= seed["step"].min()) & (grid <= seed["step"].max())
-            curves[i, inside] = np.interp(grid[inside], seed["step"], seed["score"])
-        ax.plot(grid, np.nanmean(curves, axis=0), color=color, lw=1.5, label=method)
-        ax.fill_between(grid, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=color, alpha=0.2, lw=0)
+            curves[i, inside] = scale * np.interp(grid[inside], seed["step"], seed["score"])
+        ax.plot(grid, np.nanmean(curves, axis=0), color=color, lw=1.5, ls=style, marker=marker, ms=4,
+                markevery=[len(grid) - 1], label=method)
+        ax.fill_between(grid, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=color, alpha=0.15, lw=0)
         best = mine[mine["best"]]
-        ax.scatter(best["step"], best["score"], color=color, s=14, zorder=3, edgecolor="k", lw=0.5)
+        ax.scatter(best["step"], scale * best["score"], color=color, marker=marker, s=30, zorder=3, edgecolor="k", lw=0.6)
+    ax.scatter([], [], color="w", marker="o", s=30, edgecolor="k", lw=0.6, label="kept weights (one per seed)")
     ax.set_xlabel("optimizer step")
-    ax.set_ylabel(metric)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_ylabel(f"{metric} (%)" if percent else metric)
+    # beside the axes: inside, the legend sat on the curves' early steps
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 
@@ -254,22 +261,26 @@ def per_seed_table(summary: dict, metric: str = "top1") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_accuracy(summary: dict, metric: str = "top1", ax=None, chance: dict | None = None):
-    """Grouped bars: mean over seeds with +/- 1 std error bars, one group per task, one colour per
-    method (`method_color`); each value sits above its error bar and dots; the legend beside the axes."""
-    df = per_seed_table(summary, metric)
+def plot_accuracy(summary: dict, metric: str = "top1", ax=None, chance: dict | None = None, percent: bool = True):
+    """Grouped bars: mean over seeds with +/- 1 std error bars, one group per prediction problem, one
+    colour per method (`method_color`); each value sits above its error bar and dots; the legend beside
+    the axes. percent: accuracies (fractions) drawn in %."""
+    df = per_seed_table(summary, metric).rename(columns={"task": "problem"})
+    scale = 100 if percent else 1
+    df[metric] = scale * df[metric]
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
-    sns.barplot(df, x="task", y=metric, hue="method", errorbar="sd", capsize=0.1, ax=ax,
+    sns.barplot(df, x="problem", y=metric, hue="method", errorbar="sd", capsize=0.1, ax=ax,
                 palette={m: method_color(m) for m in df["method"].unique()})
     # one black per method: a plain color= with hue is a deprecated gradient palette in seaborn 0.13
-    sns.stripplot(df, x="task", y=metric, hue="method", dodge=True, palette=["k"] * df["method"].nunique(),
+    sns.stripplot(df, x="problem", y=metric, hue="method", dodge=True, palette=["k"] * df["method"].nunique(),
                   size=3, legend=False, ax=ax)
     if chance:
-        for i, (task, c) in enumerate(chance.items()):
-            ax.hlines(c, i - 0.45, i + 0.45, colors="grey", linestyles=":", label="chance" if i == 0 else None)
-    ax.set_ylim(0, 1)
-    label_bars(ax, "{:.2f}")   # after the error bars and dots it must clear; may raise the top past 1
-    ax.set_ylabel(f"{metric} accuracy")
+        for i, (problem, c) in enumerate(chance.items()):
+            ax.hlines(scale * c, i - 0.45, i + 0.45, colors="grey", linestyles=":", label="chance" if i == 0 else None)
+    ax.scatter([], [], color="k", s=9, label="one seed")
+    ax.set_ylim(0, scale)
+    label_bars(ax, "{:.1f}" if percent else "{:.2f}")   # after the error bars and dots it must clear
+    ax.set_ylabel(f"{metric.replace('top1', 'top-1')} accuracy" + (" (%)" if percent else ""))
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))   # beside the bars, never over them
     return ax
 

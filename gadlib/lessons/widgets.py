@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from gadlib.lessons.colors import class_palette
+from gadlib.lessons.colors import class_palette, method_color, method_family
 from gadlib.lessons.plots import KIND_TITLES
 from gadlib.lessons.timelines import _LANE_PT, fit_timeline, plot_timeline, timeline_lanes
 from gadlib.core.prompts import LABEL_SET_OF_KIND
@@ -37,12 +37,25 @@ def _static_note(name: str) -> Markdown | None:
                     "above is its static view.*")
 
 
+GREEDY_SCALE = "score: − edit distance"
+
+
+def score_scale(method: str) -> str:
+    """What a method's class scores are: minus the edit distance of the decoded text to the class name
+    for greedy decoding, the label's log-probability (summed over its tokens) for exact scoring, the
+    head's log-softmax for the discriminative and GAD classifiers."""
+    if method_family(method) == "generative":
+        return "score: log p(label)" if method.endswith("_exact") else GREEDY_SCALE
+    return "score: log softmax"
+
+
 def sample_figure(dataset, samples_by_kind: dict, results: dict, kind: str, index: int, k: int = 5):
     """One test sample: where it sits in its video, and each method's top-k classes.
 
-    results: {method: evaluate() output}. Scores are on each method's own scale (log-prob for
-    the discriminative head and exact scoring, minus edit distance for greedy decoding), so the
-    figure shows ranks, with the score printed beside each class.
+    results: {method: evaluate() output}. Scores are on each method's own scale (`score_scale`,
+    written under the method's name), so the figure shows ranks, with the score printed beside each
+    class. The truth is boxed, not coloured: colours mean methods (`method_color`), and a method's name
+    is written in its colour.
     """
     sample = samples_by_kind[kind][index]
     names = label_names(dataset, LABEL_SET_OF_KIND[kind])
@@ -55,7 +68,7 @@ def sample_figure(dataset, samples_by_kind: dict, results: dict, kind: str, inde
     seg = next((i for i, s in enumerate(video.segments) if s.start == sample.frame), None)
     plot_timeline(video, dataset.step_names, ax=fig.add_subplot(grid[0]), highlight=seg)
     fig.axes[0].set_title(f"{KIND_TITLES[kind]} sample {index} of video {video.video_id}: "
-                          f"truth = {names[sample.target]!r}", fontsize=10)
+                          f"truth = {names[sample.target]!r} (boxed below)", fontsize=10)
     column = 0.165   # each prediction's column, as a share of the axes' width
     rows = [fig.add_subplot(grid[row]) for row in range(1, 1 + len(results))]
     for ax in rows:
@@ -66,14 +79,21 @@ def sample_figure(dataset, samples_by_kind: dict, results: dict, kind: str, inde
         scores = res[kind]["scores"][index]
         top_k = np.argsort(-scores, kind="stable")[:k]
         # the method name in its own left column, so it never sits on the first prediction
-        ax.text(0, 0.5, method.replace("_", "\n", 1), fontsize=9, weight="bold", va="center", transform=ax.transAxes)
+        ax.text(0, 0.5, method.replace("_", "\n", 1), fontsize=9, weight="bold", va="bottom", transform=ax.transAxes,
+                color=method_color(method))
+        ax.text(0, 0.42, score_scale(method).replace(": ", ":\n"), fontsize=7, va="top", transform=ax.transAxes,
+                color="0.3")
+        greedy = score_scale(method) == GREEDY_SCALE
         room = column * ax.get_window_extent(renderer).width - 6   # pixels
         for j, c in enumerate(top_k):
             bold = c == sample.target
             t = ax.text(0.19 + j * column, 0.5, "", fontsize=9, va="center", transform=ax.transAxes,
-                        color="green" if bold else "black", weight="bold" if bold else "normal")
+                        weight="bold" if bold else "normal",
+                        bbox=dict(boxstyle="round,pad=0.25", fc="none", ec="k", lw=1.2) if bold else None)
+            # + 0.0 turns a -0.0 (an edit distance of 0, negated) into 0
+            score = f"{scores[c] + 0.0:.0f}" if greedy else f"{scores[c] + 0.0:.2f}"
             for width in (16, 14, 12, 10, 8):   # the widest wrap that fits the column (bold is wider)
-                t.set_text(f"{textwrap.fill(names[c], width, max_lines=2, placeholder='…')}\n{scores[c]:.2f}")
+                t.set_text(f"{textwrap.fill(names[c], width, max_lines=2, placeholder='…')}\n{score}")
                 if t.get_window_extent(renderer).width <= room:
                     break
     fig.tight_layout()
