@@ -246,6 +246,8 @@ chance = {"step recognition": 1 / len(data.step_names), "step forecasting": 1 / 
           "task recognition": 1 / len(data.task_names)}
 print(f"accuracy in %, mean ± std over seeds {SEEDS}; chance: {len(data.step_names)} steps, {len(data.task_names)} tasks")
 display(table(summary, ("top1", "top5")))
+from gadlib.lessons.widgets import GREEDY_TOPK_NOTE
+print(f"generative (greedy) top-5: {GREEDY_TOPK_NOTE}")
 
 # %%
 from gadlib.lessons.plots import plot_accuracy
@@ -256,7 +258,8 @@ plt.title("top-1 accuracy (bars: mean ± std over seeds; dots: seeds)"); plt.sho
 # ### Learning curves: learns faster, or ends higher?
 # Validation top-1 (averaged over the three problems) against optimizer steps: the mean over the
 # seeds still training at each step, with their min-max band (where one seed trains on alone, the
-# line is that seed's), and a dot where each seed's kept weights are. (The training losses
+# line is that seed's), and a marker where each seed's kept weights are; each method has its own
+# colour, dash and marker, so a curve running on top of another leaves it visible. (The training losses
 # are not comparable across methods: token cross-entropy, class cross-entropy, and their sum for
 # GAD; the validation score is the same measure for all three.) **Learns faster** and **ends
 # higher** are two different claims: the first reads along the x-axis, the second is judged on the
