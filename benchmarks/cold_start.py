@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.readme_blocks import write_block  # noqa: E402
 from gadlib.tools.run_notebooks import machine_description, machine_facts  # noqa: E402
 
 IMPORTS = "import gadlib.evaluation.experiment, gadlib.evaluation.oad, gadlib.lms.build"
@@ -61,7 +62,28 @@ def kernel_first_cell() -> dict:
             "torch_threads_in_kernel": int(nb.cells[0].outputs[0]["text"].strip())}
 
 
+BLOCK = "cold-start"
+
+
+def readme_block(result: dict) -> str:
+    """benchmarks/README.md's summary, from results/cold_start.json."""
+    data = result["data_s"]
+    cold = max(d["cold (written)"] for d in data.values())
+    warm = max(d["warm (read)"] for d in data.values())
+    pretrained = result.get("pretrained_embedded_lm_s")
+    return (f"Measured {result['date']} on {result['cpu']} ({result['machine']}), load {result['load_before']} before: "
+            f"the training stack's imports {result['import_s']['cold']:.1f} s with an empty bytecode cache vs "
+            f"{result['import_s']['warm']:.1f} s warm; each preset's data at most {cold:.2f} s cold (written) and "
+            f"{warm:.2f} s warm (read); a kernel's start with its first cell {result['kernel_start_and_first_cell_s']:.1f} s, "
+            f"with {result['torch_threads_in_kernel']} torch threads in the kernel"
+            + (f"; the embedded LM pretrained {pretrained['cold (pretrained)']:.0f} s, loaded {pretrained['warm (loaded)']:.0f} s"
+               if pretrained else "") + ".")
+
+
 def main() -> None:
+    if "--readme-only" in sys.argv[1:]:
+        write_block(BLOCK, readme_block(json.loads((REPO / "results" / "cold_start.json").read_text())))
+        return
     facts = machine_facts()
     out = {"benchmark": "cold_start", "date": time.strftime("%Y-%m-%d"), "machine": machine_description(), **facts}
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,6 +101,7 @@ def main() -> None:
     out["load_after"] = round(os.getloadavg()[0], 2)
     path = REPO / "results" / "cold_start.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
+    write_block(BLOCK, readme_block(out))
     print(json.dumps(out, indent=1))
     print(f"wrote {path.relative_to(REPO)}")
 

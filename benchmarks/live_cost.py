@@ -62,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # speed.py, beside thi
 if str(REPO) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO))
 
+from benchmarks.readme_blocks import markers, write_block  # noqa: E402
 from gadlib.data.datasets import ensure_benchmark  # noqa: E402
 from gadlib.lms.build import build_classifier  # noqa: E402
 from gadlib.evaluation.oad import OADConfig, OADWindows, training_windows  # noqa: E402
@@ -597,7 +598,7 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
-BEGIN, END = "<!-- BEGIN generated:live-cost -->", "<!-- END generated:live-cost -->"
+BEGIN, END = markers("live-cost")
 
 
 def readme_block(result: dict) -> str:
@@ -632,12 +633,8 @@ def readme_block(result: dict) -> str:
            f"made it):", "", *profile_tables(prof)] if (prof := result.get("profile")) else [])])
 
 
-def write_readme(result: dict, path: Path = REPO / "benchmarks" / "README.md") -> None:
-    text = path.read_text()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{path} has no {BEGIN} ... {END} block")
-    head, rest = text.split(BEGIN, 1)
-    path.write_text(head + BEGIN + "\n" + readme_block(result) + "\n" + END + rest.split(END, 1)[1])
+def write_readme(result: dict) -> None:
+    write_block("live-cost", readme_block(result))
 
 
 def main(argv=None) -> int:
