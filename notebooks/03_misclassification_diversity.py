@@ -276,11 +276,13 @@ allowed = {p: ~np.isin(np.arange(len(names[p])), excluded(p)) for p in DATASETS}
 # Per data set and seed: the raw plug-in score, the Miller-Madow score, and the **matched**
 # score (each class's errors subsampled to the smallest count any of the three methods has for
 # it, `DRAWS` draws; classes where a method has fewer than `MIN_ERRORS` errors drop out). Beside
-# them, two **null baselines** with each method's own error counts: the same errors sent to random
-# wrong classes, uniformly or following the class prior. 0 = one confuser per class; the null =
-# as spread out as chance would make them (a score can exceed it when errors spread more evenly than
-# chance; the null lines are plug-in and matched scores: compare them with those bars, not with
-# Miller-Madow's, which corrects upwards).
+# them, **null baselines**: the same errors sent to random wrong classes. The plug-in score's two
+# nulls use each method's own error counts, sent uniformly or following the class prior (in the
+# figure: ticks left of each method's bars); the matched score's null uses the matched counts, sent
+# uniformly (`null_uniform_matched`; a hollow tick right of the bars). 0 = one confuser per class;
+# the null = as spread out as chance would make them (a score can exceed it when errors spread more
+# evenly than chance). Miller-Madow has no null of its own: it corrects upwards the bias the
+# plug-in nulls share with the plug-in bars, so compare it with the other methods' Miller-Madow bars.
 
 # %%
 def diversity_row(p, method, seed, matched):
@@ -309,8 +311,18 @@ for p in DATASETS:
 div = pd.DataFrame(div)
 shown = ["error_entropy", "error_entropy_mm", "error_entropy_matched", "null_uniform_matched", "effective_confusers",
          "null_uniform", "null_prior", "errors", "classes_scored", "classes_matched", "missed_as_background"]
+from gadlib.lessons.plots import seed_means
 print(f"mean over seeds (OAD: {SEEDS}; {COMPARE}: {COMPARE_SEEDS}); entropies in nats")
-display(div.groupby(["data", "method"], sort=False)[shown].mean().round(2))
+# a value undefined on a seed (no class with enough errors; background on step recognition) is never a silent NaN
+WHY_UNDEFINED = {"missed_as_background": "OAD only: step recognition has no background class to miss into",
+                 **dict.fromkeys(["error_entropy", "error_entropy_mm", "effective_confusers", "null_uniform", "null_prior"],
+                                 f"no class with {MIN_ERRORS} or more errors on those seeds"),
+                 **dict.fromkeys(["error_entropy_matched", "null_uniform_matched"],
+                                 f"no class in which every method has {MIN_ERRORS} or more errors on those seeds")}
+table, notes = seed_means(div, ["data", "method"], shown, why=WHY_UNDEFINED)
+display(table)
+for note in notes:
+    print(note)
 
 # %%
 from gadlib.evaluation.paper import ERROR_ENTROPY as PAPER   # quoted (CrossTask / EK100 / Ego4D-GoalStep)
@@ -408,9 +420,14 @@ view = anat.groupby(["data", "method"], sort=False).mean(numeric_only=True).drop
 view["verb lift (x chance)"] = view["share_same_verb"] / view["chance_same_verb"]
 view["object lift (x chance)"] = view["share_same_object"] / view["chance_same_object"]
 print("shares of errors (mean over seeds); chance: a random wrong class, uniform / following the prior")
-display((view[["share_same_verb_only", "share_same_object_only", "share_both", "share_neither", "chance_neither", "share_same_verb", "chance_same_verb",
-               "prior_chance_same_verb", "share_same_object", "chance_same_object", "prior_chance_same_object"]] * 100).round(1)
-        .join(view[["verb lift (x chance)", "object lift (x chance)"]].round(1)))
+table, notes = seed_means(anat, ["data", "method"], ["share_same_verb_only", "share_same_object_only", "share_both",
+                          "share_neither", "chance_neither", "share_same_verb", "chance_same_verb", "prior_chance_same_verb",
+                          "share_same_object", "chance_same_object", "prior_chance_same_object"], digits=1, scale=100,
+                          why=dict.fromkeys(["share_same_verb_only", "share_same_object_only", "share_both", "share_neither",
+                                             "share_same_verb", "share_same_object"], "no error between actions on those seeds"))
+display(table.join(view[["verb lift (x chance)", "object lift (x chance)"]].round(1)))
+for note in notes:
+    print(note)
 
 # %%
 from gadlib.lessons.comparisons import plot_shares_vs_chance
@@ -456,8 +473,9 @@ display(Markdown("\n".join(said)))
 # synthetic data, classes that share a word also look alike (the presets' *compositionality*, how
 # much a class's look follows its words, is 0.5: notebook 02 varies it), so the two views overlap:
 # the question is how each method's confusion rate changes with token overlap (answered under the
-# figure, from the table). Groups with fewer pairs are pooled with their neighbours; the axes are
-# linear.
+# figure, from the table). Token groups with few class pairs are pooled with their neighbours, in
+# the figure and in the table under it alike (the table gives each group's pairs, each method's
+# rate and its standard error); the axes are linear.
 
 # %%
 from gadlib.lms.build import load_tokenizer
@@ -491,31 +509,29 @@ for p in DATASETS:
         t["visual similarity quintile"] = np.arange(1, len(t) + 1)
         by_look.append(t.assign(data=p, method=method))
 by_tokens, by_look = pd.concat(by_tokens), pd.concat(by_look)
-from gadlib.lessons.comparisons import plot_confusion_vs
+from gadlib.lessons.comparisons import plot_confusion_vs, pooled_token_groups
 plot_confusion_vs(by_tokens, by_look, DATASETS, METHODS, min_pairs=20); plt.show()   # groups of < 20 pairs pooled
-rise = by_tokens.pivot_table(index=["data", "shared label tokens"], columns="method", values="confusion rate (%)", sort=False)
-display(rise.round(3))
+# the figure's top row as a table: the same pooled groups, their class pairs, each method's rate (%) and standard error
+rise = pooled_token_groups(by_tokens, DATASETS, METHODS, min_pairs=20)
+display(rise.round(2))
 rise_lines, gen_steepest, compared = [], 0, 0
 for p in DATASETS:
-    lift = {}
-    fewest = by_tokens[by_tokens.data == p]["shared label tokens"].min()   # 0, unless every pair shares a word
-    for m in METHODS:
-        t = by_tokens[(by_tokens.data == p) & (by_tokens.method == m)]
-        base, more = t[t["shared label tokens"] == fewest], t[t["shared label tokens"] > fewest]
-        # pairs sharing more tokens, pooled by their number (a sparse group must not dominate), vs the fewest
-        rate = np.average(more["confusion rate (%)"], weights=more["pairs"]) if len(more) else np.nan
-        lift[m] = rate / base["confusion rate (%)"].iloc[0] if base["confusion rate (%)"].iloc[0] > 0 else np.nan
+    groups = rise.loc[p]
+    first, more = groups.iloc[0], groups.iloc[1:]
+    # pairs sharing more tokens than the lowest group, weighted by their pairs (a sparse group must not dominate)
+    lift = {m: (np.average(more[m], weights=more["pairs"]) / first[m] if len(more) and first[m] > 0 else np.nan)
+            for m in METHODS}
     if any(np.isnan(v) for v in lift.values()):
-        why = ("every pair shares the same number of tokens" if by_tokens[by_tokens.data == p]["shared label tokens"].nunique() == 1
-               else f"a method never confuses pairs sharing {fewest} tokens")
+        why = ("all pairs fall in one group" if len(more) == 0
+               else f"a method never confuses pairs in the lowest group ({groups.index[0]} shared tokens)")
         rise_lines.append(f"- {p}: {why}: no ratio to compare.")
         continue
     steepest = max(METHODS, key=lift.get)
     gen_steepest += steepest == "generative"
     compared += 1
-    rise_lines.append(f"- {p}: a pair sharing more than {fewest} label tokens is confused "
+    rise_lines.append(f"- {p}: a pair sharing more label tokens than the lowest group ({groups.index[0]}) is confused "
                       + ", ".join(f"{lift[m]:.1f}x ({m})" for m in METHODS)
-                      + f" as often as a pair sharing {fewest}; steepest: {steepest}.")
+                      + f" as often as a pair in it; steepest: {steepest}.")
 rise_lines.append(f"The paper's explanation predicts the generative classifier's confusions rise fastest with shared "
                   f"tokens: here it does on {gen_steepest} of the {compared} data sets compared.")
 display(Markdown("Which method's confusions rise fastest with token overlap:\n" + "\n".join(rise_lines)))
@@ -528,7 +544,9 @@ display(Markdown("Which method's confusions rise fastest with token overlap:\n" 
 # token). Test frames of a group of classes that **share a verb**, seed-0 models on `MAP_PRESET`,
 # mapped to 2-D with PCA and t-SNE (scikit-learn; 2-D projections of the hidden states: PCA keeps the
 # directions of largest variance, t-SNE keeps neighbours, not distances). Below: the confusion block of those classes
-# (rows: truth; share of the class's frames; the last column: any class outside the group).
+# (rows: truth; share of the class's frames; the last column: any class outside the group). Only the
+# within-verb confusions are shaded (one scale for the three panels): the diagonal (correct) and the
+# last column are annotated on grey, off that scale, so they do not wash the small confusions out.
 
 # %%
 from collections import Counter
@@ -536,6 +554,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics import confusion_matrix
 from gadlib.evaluation.oad import OADWindows
+from gadlib.lessons.colors import class_palette
 
 p = MAP_PRESET
 verb, _ = parts(p)
@@ -558,24 +577,22 @@ for col, m in enumerate(METHODS):
     for row, (title, xy) in enumerate((("PCA", PCA(2, random_state=0).fit_transform(states[m])),
                                        ("t-SNE", TSNE(2, perplexity=20, init="pca", max_iter=500, random_state=0).fit_transform(states[m])))):
         ax = axes[row, col]
-        for c in group:
-            ax.scatter(*xy[target == c].T, s=6, label=names[p][c])
+        for c, colour in zip(group, class_palette(len(group))):   # class colours never look like a method's
+            ax.scatter(*xy[target == c].T, s=6, color=colour, label=names[p][c])
         ax.set_title(f"{m}: {title}", fontsize=9); ax.set_xticks([]); ax.set_yticks([])
 axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1), markerscale=2)
 plt.tight_layout(); plt.show()
 
 # %%
-fig, axes = plt.subplots(1, len(METHODS), figsize=(4.3 * len(METHODS), 3.6))
-short = [names[p][c] for c in group] + ["other / background"]
-for ax, m in zip(axes, METHODS):
+from gadlib.lessons.comparisons import plot_group_confusions
+block = {}
+for m in METHODS:
     pred, truth = preds[(p, m, SEEDS[0])]
     mine = np.isin(truth, group)
-    shown_pred = np.where(np.isin(pred[mine], group), pred[mine], -1)
+    shown_pred = np.where(np.isin(pred[mine], group), pred[mine], -1)   # -1: any class outside the group, background included
     cm = confusion_matrix(truth[mine], shown_pred, labels=group + [-1])[:len(group)]
-    sns.heatmap(cm / cm.sum(1, keepdims=True), ax=ax, annot=True, fmt=".2f", cbar=False, cmap="Blues",
-                xticklabels=short, yticklabels=short[:-1] if ax is axes[0] else False, annot_kws={"fontsize": 6})
-    ax.set_title(m, fontsize=9); ax.tick_params(labelsize=7)
-plt.tight_layout(); plt.show()
+    block[m] = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+plot_group_confusions(block, [names[p][c] for c in group], "other / background"); plt.show()
 
 # %% [markdown]
 # Measured: how well each method's decision state separates the classes of one verb (silhouette

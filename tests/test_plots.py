@@ -383,3 +383,73 @@ def test_confusion_vs_coinciding_curves_are_nudged_apart_styled_apart_and_said()
         assert not np.allclose(np.asarray(lines[0].get_xdata(), float), np.asarray(lines[1].get_xdata(), float))
         assert lines[0].get_marker() != lines[1].get_marker() and lines[0].get_linestyle() != lines[1].get_linestyle()
         assert "coincide" in ax.get_title()
+
+
+def test_error_entropy_matched_bars_get_their_own_null_beside_them_and_the_legend_says_whose_each_is():
+    rows = _entropy_rows().assign(null_uniform_matched=1.9)
+    fig = C.plot_error_entropy(rows, ["a_like", "b_like"], ["generative", "discriminative", "gad"])
+    b = fig.axes[1]
+    spans = [(p.get_x(), p.get_x() + p.get_width()) for p in b.patches]
+    hollow = [ln for ln in b.lines if ln.get_marker() == "<" and ln.get_markerfacecolor() == "white"]
+    assert len(hollow) == 3 and all(np.isclose(ln.get_ydata()[0], 1.9) for ln in hollow)
+    for ln in hollow:   # right of its group, next to the matched (rightmost) bar, never over a bar
+        x = ln.get_xdata()[0]
+        assert not any(lo <= x <= hi for lo, hi in spans)
+        right = max(hi for lo, hi in spans if hi < x + 0.5 and lo > x - 0.7)
+        assert 0 < x - right < 0.1
+    texts = [t.get_text() for t in b.get_legend().get_texts()]
+    assert any("matched bar" in t for t in texts) and any("plug-in bar" in t for t in texts)
+    assert any("Miller-Madow: no null" in t for t in texts)
+
+
+def test_pooled_token_table_is_the_figures_top_row_and_y_limits_hold_every_error_bar():
+    rng = np.random.default_rng(3)
+    rates = {k: rng.uniform(0, 2, n) for k, n in zip(range(8), (300, 120, 40, 12, 5, 2, 1, 1))}
+    tok = pd.DataFrame([{"data": "x", "method": m, "shared label tokens": k, "pairs": len(v),
+                         "confusion rate (%)": v.mean(), "standard error (%)": v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan}
+                        for m in ("gad", "generative") for k, v in rates.items()])
+    look = pd.DataFrame([{"data": "x", "method": m, "visual similarity quintile": q, "pairs": 50,
+                          "confusion rate (%)": [0.0, 0.1, 1, 2, 3][q - 1], "standard error (%)": [0, 0.5, 0.2, 0.2, 0.4][q - 1]}
+                         # a point at 0, and an error bar reaching below 0
+                         for m in ("gad", "generative") for q in range(1, 6)])
+    table = C.pooled_token_groups(tok, ["x"], ["gad", "generative"], min_pairs=20)
+    assert list(table.loc["x"].index) == ["0", "1", "2", "≥3"]
+    assert list(table.loc["x", "pairs"]) == [300, 120, 40, 21]
+    fig = C.plot_confusion_vs(tok, look, ["x"], ["gad", "generative"], min_pairs=20)
+    top, bottom = fig.axes[:2]
+    assert [t.get_text() for t in top.get_xticklabels()] == list(table.loc["x"].index)
+    line = [ln for ln in top.get_lines() if ln.get_linestyle() != "None"][0]
+    assert np.allclose(line.get_ydata(), table.loc["x", "gad"])
+    for ax in (top, bottom):
+        lo, hi = ax.get_ylim()
+        for coll in ax.collections:
+            for seg in coll.get_segments():
+                assert lo < seg[:, 1].min() and seg[:, 1].max() < hi   # every error bar inside the axes
+        for ln in ax.get_lines():
+            y = np.asarray(ln.get_ydata(), float)
+            assert (lo < y[np.isfinite(y)]).all() and (y[np.isfinite(y)] < hi).all()   # a point at 0 is not cut in half
+
+
+def test_group_confusions_shade_only_within_group_confusions_on_one_shared_scale():
+    g = np.array([[0.5, 0.06, 0.44], [0.0, 0.3, 0.7]])
+    d = np.array([[0.9, 0.0, 0.1], [0.02, 0.2, 0.78]])
+    fig = C.plot_group_confusions({"generative": g, "discriminative": d}, ["a", "b"])
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == 2
+    for ax, v in zip(panels, (g, d)):
+        grey, shaded = ax.collections[:2]
+        assert shaded.get_clim() == pytest.approx((0, 0.06))   # the largest within-group confusion of all panels
+        assert len(shaded.get_array().compressed()) == 2   # only the two off-diagonal cells inside the group
+        assert len([t for t in ax.texts]) == v.size   # every cell still annotated
+    assert sum(ax.get_label() == "<colorbar>" for ax in fig.axes) == 1
+
+
+def test_seed_means_never_show_a_silent_nan():
+    frame = pd.DataFrame([{"data": p, "method": m, "seed": s, "h": (np.nan if (p, m, s) == ("a", "g", 1) else 1.0 + s),
+                           "miss": np.nan if p == "b" else 0.2} for p in ("a", "b") for m in ("g", "d") for s in (0, 1)])
+    table, notes = P.seed_means(frame, ["data", "method"], ["h", "miss"], why={"miss": "OAD only"})
+    assert table.loc[("a", "g"), "h"] == "1.00 (1 of 2 seeds)" and table.loc[("a", "d"), "h"] == 1.5
+    assert table.loc[("b", "g"), "miss"] == "n/a" and table.loc[("a", "g"), "miss"] == 0.2
+    assert len(notes) == 2 and "a / g" in notes[0] and "b (all)" in notes[1] and "OAD only" in notes[1]
+    clean, none = P.seed_means(frame[frame.data == "a"].fillna(0.0), ["data", "method"], ["h"])
+    assert none == [] and clean.dtypes["h"] == float

@@ -1,6 +1,6 @@
 """Figures that compare the methods with each other and with the paper (notebooks 03 and 04): error
-entropy against its null baselines, confusion rate against shared tokens / visual similarity, the
-paper's ablation numbers. Methods keep their colours; what else differs is hatched.
+entropy against its null baselines, confusion rate against shared tokens / visual similarity (and
+its pooled table), a group's confusion block, the paper's ablation numbers. Methods keep their colours; what else differs is hatched.
 """
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import itertools
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -27,34 +30,48 @@ ENTROPY_SCORES = (("error_entropy", "plug-in", ""), ("error_entropy_mm", "Miller
                   ("error_entropy_matched", "matched", "..."))
 
 
-# the null baselines and chance rates: short ticks just beside a bar group, never over the bars (the
-# uniform one left, pointing right; the prior one right, pointing left), so that both stay visible
-# where they coincide and no bar is hidden
+# the null baselines and chance rates: short ticks just beside a bar group, never over the bars. In the
+# entropy figure each null sits on the side of the bars it belongs to: the plug-in nulls (uniform inner,
+# prior outer, pointing right) left of the group, beside its plug-in bar; the matched null (hollow,
+# pointing left) right of it, beside the matched bar; so both plug-in nulls stay visible where they coincide
 _UNIFORM = dict(color="k", marker=">", ms=6, ls="", zorder=4)
-_PRIOR = dict(color="0.55", marker="<", ms=6, ls="", zorder=4)
+_PRIOR = dict(color="0.55", marker=">", ms=6, ls="", zorder=4)
+_MATCHED = dict(color="k", marker="<", ms=6, mfc="white", ls="", zorder=4)
 
 
-def _ticks_beside(ax, left: float, right: float, uniform: float, prior: float | None = None, gap: float = 0.05):
-    """The uniform value as a black tick left of [left, right], the prior one as a grey tick right of it."""
-    ax.hlines(uniform, left - 2 * gap, left - gap / 3, colors="k", lw=1.5, zorder=4)
-    ax.plot(left - gap, uniform, **_UNIFORM)
+def _tick(ax, x: float, y: float, style: dict, gap: float, ls: str = "-"):
+    """A short horizontal tick centred on x with its marker (the null's value)."""
+    ax.hlines(y, x - gap * 5 / 6, x + gap * 5 / 6, colors=style["color"], lw=1.5, linestyles=ls, zorder=4)
+    ax.plot(x, y, **style)
+
+
+def _nulls_beside(ax, left: float, right: float, uniform: float, prior: float | None = None,
+                  matched: float | None = None, gap: float = 0.05):
+    """The plug-in nulls left of [left, right] (uniform next to the bars, prior further out), the matched
+    null right of it."""
+    _tick(ax, left - gap, uniform, _UNIFORM, gap)
     if prior is not None:
-        ax.hlines(prior, right + gap / 3, right + 2 * gap, colors="0.55", lw=1.5, zorder=4)
-        ax.plot(right + gap, prior, **_PRIOR)
+        _tick(ax, left - 3 * gap, prior, _PRIOR, gap)
+    if matched is not None and np.isfinite(matched):
+        _tick(ax, right + gap, matched, _MATCHED, gap, ls=":")
 
 
 def plot_error_entropy(div: pd.DataFrame, datasets, methods, paper: dict | None = None, scores=ENTROPY_SCORES):
     """Error entropy per data set (panels) and method (bar colour), one bar per score (hatching), mean
-    +/- std over seeds; each method's two null baselines as ticks beside its bars, never over them: the
-    uniform null a black tick on the left, the prior null a grey tick on the right (where they coincide
-    both still show, and the panel title says so); the paper's number as a star. The legend sits beside
-    the last panel. div: one row per (data, method, seed) with the score columns and null_uniform / null_prior."""
+    +/- std over seeds; beside each method's bars, never over them, the null baseline of each bar that
+    has one: left of the group the plug-in bar's nulls (uniform a black tick next to the bars, prior a
+    grey tick further out; where they coincide both still show, and the panel title says so), right of
+    the group the matched bar's null (uniform at the matched counts, a hollow tick), when div has
+    null_uniform_matched. Miller-Madow has no null: it corrects upwards what the nulls leave biased (the
+    legend says so). The paper's number as a star; the legend beside the last panel. div: one row per
+    (data, method, seed) with the score columns and null_uniform / null_prior (/ null_uniform_matched)."""
     datasets, methods = list(datasets), list(methods)
-    fig, axes = plt.subplots(1, len(datasets), figsize=(3.4 * len(datasets) + 1.8, 3.3), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(3.4 * len(datasets) + 2.6, 3.3), sharey=True, squeeze=False)
     axes = axes[0]
-    group = 0.66
+    group = 0.6
     width = group / len(scores)
     top = 0.0
+    has_matched = "null_uniform_matched" in div.columns
     for ax, p in zip(axes, datasets):
         mine = div[div["data"] == p]
         same = True
@@ -65,22 +82,26 @@ def plot_error_entropy(div: pd.DataFrame, datasets, methods, paper: dict | None 
                 sd = rows[col].std() if len(rows) > 1 else 0.0
                 _hatched(ax, x, rows[col].mean(), width, method_color(m), hatch, yerr=sd if np.isfinite(sd) else 0,
                          error_kw=dict(ecolor="0.2", lw=1, capsize=2), zorder=2)
-                top = max(top, rows[col].mean() + (sd if np.isfinite(sd) else 0))
+                top = max(top, np.nan_to_num(rows[col].mean()) + (sd if np.isfinite(sd) else 0))
             uniform, prior = rows["null_uniform"].mean(), rows["null_prior"].mean()
+            matched = rows["null_uniform_matched"].mean() if has_matched else None
             same &= bool(np.isclose(uniform, prior, atol=0.01))
-            _ticks_beside(ax, i - group / 2, i + group / 2, uniform, prior)
-            top = max(top, uniform, prior)
+            _nulls_beside(ax, i - group / 2, i + group / 2, uniform, prior, matched)
+            top = max(top, *np.nan_to_num([uniform, prior, matched if has_matched else 0.0]))
             if paper and p in paper and m in paper[p]:
                 ax.plot(i, paper[p][m], "k*", ms=9, mec="white", mew=0.6, zorder=5)
                 top = max(top, paper[p][m])
         ax.set_xticks(range(len(methods)), methods, fontsize=8)
         ax.set_title(p + ("\n(uniform and prior nulls coincide)" if same else ""), fontsize=9)
-        ax.set_xlim(-0.5, len(methods) - 0.5)
+        ax.set_xlim(-0.58, len(methods) - 0.5)
     axes[0].set_ylabel("nats")
     axes[0].set_ylim(0, 1.08 * top)
     handles = [Patch(facecolor="0.45", edgecolor="white", hatch=h or None, label=name) for _, name, h in scores]
-    handles += [Line2D([], [], **_UNIFORM, label="null: uniform (left tick)"),
-                Line2D([], [], **_PRIOR, label="null: prior (right tick)")]
+    handles += [Line2D([], [], **_UNIFORM, label="plug-in bar's null: uniform\n(left, next to the bars)"),
+                Line2D([], [], **_PRIOR, label="plug-in bar's null: prior\n(left, further out)")]
+    if has_matched:
+        handles.append(Line2D([], [], **_MATCHED, label="matched bar's null: uniform\nat matched counts (right)"))
+    handles.append(Line2D([], [], ls="", label="Miller-Madow: no null\n(it corrects upwards)"))
     if paper:
         handles.append(Line2D([], [], color="k", marker="*", ls="", ms=9, label="paper"))
     axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False,
@@ -162,49 +183,112 @@ def _pooled(rows: pd.DataFrame) -> tuple[float, float, int]:
     return pooled, float(np.sqrt(ss / (total - 1) / total)) if total > 1 else np.nan, int(total)
 
 
-def plot_confusion_vs(by_tokens: pd.DataFrame, by_look: pd.DataFrame, datasets, methods, min_pairs: int = 20):
-    """Pair confusion rate (%) against shared label tokens (top row) and visual similarity quintile
-    (bottom row), one panel per data set, one colour per method, mean +/- standard error over pairs,
-    on a linear axis; each method its own marker and dash style, nudged sideways, and curves that coincide
-    said so in their panel. Token groups with fewer than `min_pairs` class pairs (for any method) are pooled
-    with their neighbours ("5-9", ">=5"): a group of one pair is a single 0 or a single spike.
-    by_tokens / by_look: `confusion_vs` tables with data / method columns and "shared label tokens" /
-    "visual similarity quintile"."""
-    datasets, methods = list(datasets), list(methods)
-    fig, axes = plt.subplots(2, len(datasets), figsize=(3.4 * len(datasets) + 1.2, 5.6), squeeze=False)
-    for col, p in enumerate(datasets):
+def _group_label(bins: list[list], b: list) -> str:
+    """A pooled token group's label: "2", "2-4", or "≥5" for the top one."""
+    return str(b[0]) if len(b) == 1 else (f"≥{b[0]}" if b is bins[-1] else f"{b[0]}-{b[-1]}")
+
+
+def pooled_token_groups(by_tokens: pd.DataFrame, datasets, methods, min_pairs: int = 20) -> pd.DataFrame:
+    """The confusion-vs-shared-tokens table as `plot_confusion_vs` draws it: per data set, token groups
+    with fewer than `min_pairs` class pairs (for any method) pooled with their neighbours ("2-4", "≥5"),
+    each method's pooled mean rate (%) and standard error (%) over the group's pairs. Index (data,
+    shared label tokens); columns: pairs (the fewest any method has), one rate column per method and
+    "<method> s.e." beside it. by_tokens: `confusion_vs` rows with data / method / "shared label tokens"."""
+    frames = {}
+    for p in datasets:
         tok = by_tokens[by_tokens["data"] == p]
         fewest = tok.groupby("shared label tokens")["pairs"].min()
         bins = _pool_groups(list(fewest.index), list(fewest.to_numpy()), min_pairs)
-        ticks = [str(b[0]) if len(b) == 1 else (f"≥{b[0]}" if b is bins[-1] else f"{b[0]}-{b[-1]}") for b in bins]
-        curves = ({}, {})
+        rows = {}
+        for b in bins:
+            stats = {m: _pooled(tok[(tok["method"] == m) & tok["shared label tokens"].isin(b)]) for m in methods}
+            rows[_group_label(bins, b)] = {"pairs": min(s[2] for s in stats.values()),
+                                           **{k: v for m, s in stats.items() for k, v in ((m, s[0]), (f"{m} s.e.", s[1]))}}
+        frames[p] = pd.DataFrame(rows).T.rename_axis("shared label tokens")
+    out = pd.concat(frames, names=["data"])
+    out["pairs"] = out["pairs"].astype(int)
+    return out
+
+
+def plot_confusion_vs(by_tokens: pd.DataFrame, by_look: pd.DataFrame, datasets, methods, min_pairs: int = 20):
+    """Pair confusion rate (%) against shared label tokens (top row) and visual similarity quintile
+    (bottom row), one panel per data set, one colour per method, mean +/- standard error over pairs,
+    on a linear axis whose limits hold every point and error bar; each method its own marker and dash
+    style, nudged sideways, and curves that coincide said so in their panel. Token groups with fewer than
+    `min_pairs` class pairs (for any method) are pooled with their neighbours ("5-9", ">=5"), as in
+    `pooled_token_groups` (the table to show beside it): a group of one pair is a single 0 or a single spike.
+    by_tokens / by_look: `confusion_vs` tables with data / method columns and "shared label tokens" /
+    "visual similarity quintile"."""
+    datasets, methods = list(datasets), list(methods)
+    pooled = pooled_token_groups(by_tokens, datasets, methods, min_pairs)
+    fig, axes = plt.subplots(2, len(datasets), figsize=(3.4 * len(datasets) + 1.2, 5.6), squeeze=False)
+    for col, p in enumerate(datasets):
+        groups = pooled.loc[p]
+        curves, reach = ({}, {}), ([0.0], [0.0])   # reach: every plotted value and error-bar end, per row
         for j, method in enumerate(methods):
             # each method its own marker and dash, nudged sideways: curves that coincide all stay visible
             dodge = (j - (len(methods) - 1) / 2) * 0.06
             style = dict(marker=_MARKERS[j % len(_MARKERS)], ls=_DASHES[j % len(_DASHES)], ms=4, capsize=2,
                          color=method_color(method), label=method)
-            t = tok[tok["method"] == method]
-            stats = [_pooled(t[t["shared label tokens"].isin(b)]) for b in bins]
-            curves[0][method] = [s[0] for s in stats]
-            axes[0, col].errorbar(np.arange(len(bins)) + dodge, curves[0][method], [s[1] for s in stats], **style)
             t = by_look[(by_look["data"] == p) & (by_look["method"] == method)]
-            curves[1][method] = list(t["visual similarity quintile"]) + list(t["confusion rate (%)"])
-            axes[1, col].errorbar(t["visual similarity quintile"] + dodge, t["confusion rate (%)"], t["standard error (%)"],
-                                  **style)
-        for ax, drawn, title in zip(axes[:, col], curves, (p, "")):
+            for row, (x, y, err) in enumerate(((np.arange(len(groups)), groups[method], groups[f"{method} s.e."]),
+                                               (t["visual similarity quintile"], t["confusion rate (%)"],
+                                                t["standard error (%)"]))):
+                y, err = np.asarray(y, float), np.nan_to_num(np.asarray(err, float))
+                axes[row, col].errorbar(np.asarray(x, float) + dodge, y, err, **style)
+                reach[row].extend(v for v in (*(y - err), *(y + err)) if np.isfinite(v))
+                curves[row][method] = list(x) + list(y) if row else list(y)
+        for ax, drawn, title, values in zip(axes[:, col], curves, (p, ""), reach):
             same = [f"{a} = {b}" for a, b in itertools.combinations(methods, 2)
                     if len(drawn[a]) == len(drawn[b]) and np.allclose(drawn[a], drawn[b], atol=0.05, equal_nan=True)]
             # said in the title: the curves are nudged apart, their numbers are the same
             note = f"({', '.join(same)}: curves coincide, nudged apart)" if same else ""
             ax.set_title("\n".join(t for t in (title, note) if t), fontsize=9 if not note else 7.5)
-        axes[0, col].set_xticks(range(len(bins)), ticks)
+            # a rate is >= 0, but a standard error bar may reach below it, and a point at 0 is a whole
+            # marker: the axis holds every point and bar end with a margin
+            lo, hi = min(values), max(values)
+            pad = 0.05 * (hi - lo) if hi > lo else 1.0
+            ax.set_ylim(lo - pad, hi + pad)
+            ax.set_ylabel("pair confusion rate (%)", fontsize=8)
+        axes[0, col].set_xticks(range(len(groups)), list(groups.index))
+        axes[0, col].set_xlim(-0.5, len(groups) - 0.5)
         axes[0, col].set_xlabel(f"label tokens shared (groups of ≥{min_pairs} pairs)", fontsize=8)
         axes[1, col].set_xlabel("visual similarity quintile (1 = least alike)", fontsize=8)
-        for ax in axes[:, col]:
-            ax.set_ylim(bottom=0)
-            ax.set_ylabel("pair confusion rate (%)", fontsize=8)
     axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
     fig.tight_layout()
+    return fig
+
+
+def plot_group_confusions(shares: dict, labels: list[str], other: str = "other / background", cmap: str = "Reds"):
+    """The confusion block of a group of classes, one panel per method: rows the true class, columns the
+    predicted one (the group's classes, then `other`: anything outside the group), each row a share of
+    the class's frames, every cell annotated. Only the within-group confusions (off the diagonal, inside
+    the group) are shaded, on one scale for all panels with one colorbar, so that small confusions between
+    the group's classes are readable; the diagonal (correct) and the `other` column, which would dominate
+    the scale, are annotated on light grey, off the scale. shares: method -> [G, G + 1] array."""
+    G = len(labels)
+    inside = np.zeros((G, G + 1), dtype=bool)
+    inside[:, :G] = ~np.eye(G, dtype=bool)
+    peak = max((np.nanmax(np.where(inside, v, np.nan)) for v in shares.values()), default=0.0)
+    vmax = peak if np.isfinite(peak) and peak > 0 else 1.0
+    fig, axes = plt.subplots(1, len(shares), figsize=(4.3 * len(shares) + 0.8, 3.8), squeeze=False, layout="constrained")
+    axes = axes[0]
+    ticks = list(labels) + [other]
+    for ax, (m, v) in zip(axes, shares.items()):
+        # two layers: the grey one holds the cells off the scale, the coloured one the within-group confusions
+        sns.heatmap(v, mask=inside, cmap=ListedColormap(["0.9"]), annot=True, fmt=".2f", cbar=False, ax=ax,
+                    annot_kws={"fontsize": 6, "color": "0.15"}, xticklabels=ticks, yticklabels=labels)
+        sns.heatmap(v, mask=~inside, cmap=cmap, vmin=0, vmax=vmax, annot=True, fmt=".2f", cbar=False, ax=ax,
+                    annot_kws={"fontsize": 6}, xticklabels=ticks, yticklabels=labels if ax is axes[0] else False)
+        ax.axvline(G, color="k", lw=1)   # the group ends here; the last column is everything else
+        ax.set_title(m, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.tick_params(axis="y", labelrotation=0)
+        ax.set_xlabel("predicted", fontsize=8)
+    axes[0].set_ylabel("true class", fontsize=8)
+    bar = fig.colorbar(ScalarMappable(Normalize(0, vmax), cmap), ax=list(axes), shrink=0.85)
+    bar.set_label("share of the class's frames\n(within-group confusions;\ngrey cells: off this scale)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     return fig
 
 

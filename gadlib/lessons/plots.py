@@ -261,6 +261,46 @@ def per_seed_table(summary: dict, metric: str = "top1") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def seed_means(frame: pd.DataFrame, by, columns, digits: int = 2, scale: float = 1.0,
+               why: dict | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Mean over seeds of `columns` per `by` group, rounded, and never a silent NaN: a value undefined
+    (NaN) for some seeds is the mean over the seeds where it is defined, shown as "0.42 (1 of 2 seeds)";
+    one undefined for every seed is "n/a". Returns (table, notes): one note per column with such cells,
+    saying where and why (`why`: column -> reason; default: undefined on those seeds). frame: one row
+    per (group, seed)."""
+    groups = frame.groupby(by, sort=False)
+    means = (groups[list(columns)].mean() * scale).round(digits)   # pandas skips NaN: the finite seeds
+    defined, total = groups[list(columns)].count(), groups.size()
+    if (defined.to_numpy() == total.to_numpy()[:, None]).all():
+        return means, []
+    table, notes = means.astype(object), []
+    for col in columns:
+        short = defined[col] < total
+        for key in defined.index[short]:
+            k, n = int(defined.at[key, col]), int(total[key])
+            table.at[key, col] = "n/a" if k == 0 else f"{means.at[key, col]:.{digits}f} ({k} of {n} seeds)"
+        if short.any():
+            none = bool((defined[col][short] == 0).all())
+            notes.append(f"{col}: {(why or {}).get(col, 'undefined on some seeds')} ({_where(short)}); "
+                         + ("shown as n/a" if none else "n/a where undefined on every seed, else the mean over the "
+                                                        "seeds where it is defined, with their count"))
+    return table, notes
+
+
+def _where(short: pd.Series) -> str:
+    """The rows flagged in `short`, a first index level named once when all its rows are flagged
+    ("coin_like (all)") rather than row by row."""
+    if short.index.nlevels == 1:
+        return ", ".join(map(str, short.index[short]))
+    parts = []
+    for first, flags in short.groupby(level=0, sort=False):
+        if flags.all():
+            parts.append(f"{first} (all)")
+        elif flags.any():
+            parts += [" / ".join(map(str, key)) for key in flags.index[flags]]
+    return ", ".join(parts)
+
+
 def plot_accuracy(summary: dict, metric: str = "top1", ax=None, chance: dict | None = None, percent: bool = True):
     """Grouped bars: mean over seeds with +/- 1 std error bars, one group per prediction problem, one
     colour per method (`method_color`); each value sits above its error bar and dots; the legend beside
