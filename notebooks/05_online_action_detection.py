@@ -151,11 +151,18 @@ display(pd.DataFrame({p: dataclasses.asdict(c) for p, c in OAD.items()}).T)
 # - Windows of 8 frames, no long context, and smaller data than the authors' (above): the CPU budget.
 # - The synthetic presets have no THUMOS'14 "Ambiguous" frames, so `thumos_ambiguous` has nothing to
 #   do here (the authors train Ambiguous as a 22nd class).
-# - Generative decoding keeps gadlib's rules (`oad_new_tokens: in_all`, `snap_set: actions`,
-#   `snap_ties: index`): the authors allow 1 + 8 tokens, snap over every name including background,
-#   and break ties alphabetically.
-# - Prompts use the chat layout and GAD's loss the token mean (`prompt: chat`, `gen_loss_norm:
-#   token`), as in notebooks 01–04; GAD's target names the most recent other action (`oad_other: recent`).
+# - Generative decoding keeps gadlib's rules, three settings of how a generated text becomes a class:
+#   - `oad_new_tokens`, how many tokens the generative model may generate for one frame (`in_all`: 8 in
+#     all, and no more than the longest class name needs; the authors': the first token, then up to 8 more);
+#   - `snap_set`, the names a generated text that is no class name is snapped to by edit distance
+#     (`actions`: the action names only, so an action frame never snaps to background; the authors':
+#     every name, background included);
+#   - `snap_ties`, which of several equally near names wins (`index`: the lowest class index; the
+#     authors': the alphabetically first).
+# - Prompts use the chat layout (`prompt: chat`), as in notebooks 01–04. `gen_loss_norm` is how GAD's
+#   generation loss averages over target tokens: here `token`, the mean over every target token of the
+#   batch; the authors' `sample`, each sample's own token mean, then the batch mean (a short target
+#   weighs as much as a long one). GAD's target names the most recent other action (`oad_other: recent`).
 # - Streaming FPS follows the paper's protocol but is measured on one data set and one seed (section 3).
 
 # %% [markdown]
@@ -173,10 +180,10 @@ data = {p: ensure_benchmark(p, size=PROFILE, **SIZE_OVERRIDES.get(p, {})).with_v
 rows = {}
 for p, d in data.items():
     labels = np.concatenate([v.frame_labels() for v in d.videos])
-    rows[p] = {"classes (+ background)": len(d.step_names), "train videos": len(d.split("train")),
+    rows[p] = {"action classes (background not counted)": len(d.step_names), "train videos": len(d.split("train")),
                "validation videos": len(d.split("val")), "test videos": len(d.split("test")), "frames": len(labels),
-               "background share": (labels == 0).mean().round(2), "fps": d.fps}
-display(pd.DataFrame(rows).T)
+               "background (% of frames)": round(100 * (labels == 0).mean()), "frames per second": d.fps}
+display(pd.DataFrame.from_dict(rows, orient="index"))   # orient="index" keeps each column's type: counts stay integers
 
 # %%
 from gadlib.lessons.plots import plot_timelines
@@ -271,23 +278,31 @@ for p in PRESETS:
 for method, fps in fps_streaming.items():
     summary[method][f"{STREAM_PRESET}_streaming_fps"] = mean_std([fps])
 
-table = pd.DataFrame({(p, m): {k: (fmt_mean_std(summary[m][f"{p}_{k}"], scale=1, digits=0) if k.endswith("_per_s")
-                                   else fmt_mean_std(summary[m][f"{p}_{k}"]))
-                               for k in ("seg_f1_0.1", "point_f1_1s", "map", "batched_frames_per_s")}
+HEADERS = {"seg_f1_0.1": "S-F1@0.1 (%)", "point_f1_1s": "P-F1@1s (%)", "map": "mAP (%)",
+           "batched_frames_per_s": "batched frames/s"}
+table = pd.DataFrame({(p, m): {HEADERS[k]: (fmt_mean_std(summary[m][f"{p}_{k}"], scale=1, digits=0) if k.endswith("_per_s")
+                                            else fmt_mean_std(summary[m][f"{p}_{k}"]))
+                               for k in HEADERS}
                       for p in PRESETS for m in METHODS}).T
-print(f"% (batched frames/s: dense evaluation, many windows per pass), mean ± std over seeds {SEEDS}")
+print(f"mean ± std over the seeds {SEEDS}; batched frames/s: test frames scored per second in dense "
+      "evaluation (many windows per forward pass)")
 display(table)
 n_frames = sum(len(v.features) for v in data[STREAM_PRESET].split("test"))
 print(f"streaming FPS (the paper's protocol: all {n_frames} test frames of {STREAM_PRESET}, batch 1, seed {SEEDS[0]}): "
       + ", ".join(f"{m} {fps_streaming[m]:.0f}" for m in METHODS))
 
 # %%
-long = pd.DataFrame([{"preset": p, "method": r.method, "seed": r.seed, "metric": k, "value": 100 * r.results["oad"]["metrics"][k]}
-                     for p in PRESETS for r in runs[p] for k in ("seg_f1_0.1", "point_f1_1s")])
+TITLES = {"seg_f1_0.1": "segment F1 at IoU 0.1", "point_f1_1s": "point F1 at 1 s"}
+long = pd.DataFrame([{"data set": p, "method": r.method, "seed": r.seed, "metric": TITLES[k],
+                      "value": 100 * r.results["oad"]["metrics"][k]}
+                     for p in PRESETS for r in runs[p] for k in TITLES])
 from gadlib.lessons.plots import method_color
-g = sns.catplot(long, x="preset", y="value", hue="method", col="metric", kind="bar", errorbar="sd",
+g = sns.catplot(long, x="data set", y="value", hue="method", col="metric", kind="bar", errorbar="sd",
                 height=3, aspect=1.5, capsize=0.1, palette={m: method_color(m) for m in METHODS})
-g.set_axis_labels("", "%"); plt.show()
+g.set_titles("{col_name}"); g.set_axis_labels("", "score (%)")
+g.figure.suptitle(f"bars: mean over {len(SEEDS)} seeds; whiskers: ± sd over the seeds" if len(SEEDS) > 1
+                  else "one seed: no spread over seeds to show", fontsize=9, y=1.04)
+plt.show()
 
 # %% [markdown]
 # Read the figure with the first thing to check when a row trails: how often each model calls a
@@ -320,11 +335,14 @@ for ax, p in zip(axes, PRESETS):
     plot_learning_curves(runs[p], ax=ax, metric="validation S-F1@0.1")
     ax.set_title(p, fontsize=9)
 plt.tight_layout(); plt.show()
-display(pd.concat({p: convergence_table(runs[p]) for p in PRESETS}))
+display(pd.concat({p: convergence_table(runs[p]) for p in PRESETS}).rename(columns={
+    "steps run": "optimizer steps run", "kept step": "kept weights' step",
+    "kept validation score": "kept validation S-F1@0.1 (0-1)"}))
 
 # %% [markdown]
-# "Learns faster", measured: for each seed, the target is 80 % of the lower of the two models' best
-# validation scores (a score both reach); count the optimizer steps each needs to first reach it.
+# "Learns faster", measured: for each seed, the target is 80 % of the lower of the two runs' **kept**
+# validation scores (the score of the weights each run kept, so both runs reached the target by their
+# kept step at the latest); count the optimizer steps each needs to first reach it.
 
 # %%
 from gadlib.evaluation.experiment import convergence, learning_speed
@@ -335,8 +353,11 @@ for p in PRESETS:
     convergence_of[p] = {"runs": convergence(runs[p]), "steps_to_target": rows}
     faster = sum(r["discriminative"] < r["generative"] for r in rows)
     slower = sum(r["discriminative"] > r["generative"] for r in rows)
-    speed_lines.append(f"- {p}: steps to reach the target (discriminative / generative, per seed): "
-                       + ", ".join(f"{r['discriminative']} / {r['generative']} (target {r['target']:.2f})" for r in rows)
+    speed_lines.append(f"- {p}: optimizer steps to first reach {100 * rows[0]['share']:.0f} % of the lower kept validation "
+                       "S-F1@0.1 (discriminative / generative): "
+                       + ", ".join(f"seed {r['seed']}: {r['discriminative']} / {r['generative']} (kept "
+                                   f"{r['kept']['discriminative']:.2f} / {r['kept']['generative']:.2f}, target {r['target']:.2f})"
+                                   for r in rows)
                        + f"; discriminative learns faster in {faster} of {len(rows)} seeds, slower in {slower}.")
 display(Markdown("\n".join(speed_lines)))
 
@@ -371,7 +392,7 @@ for seed in tqdm(TOKEN_SEEDS, desc="seeds"):
                               mapping=m, validate_on="val").values()
     token_runs += [r for r in runs["epic_like"] if r.method == "discriminative" and r.seed == seed]
 token_summary = preset_summary(token_runs, "epic_like")
-display(pd.DataFrame({m: {k: fmt_mean_std(s[f"epic_like_{k}"]) for k in ("seg_f1_0.1", "point_f1_1s", "map")}
+display(pd.DataFrame({m: {HEADERS[k]: fmt_mean_std(s[f"epic_like_{k}"]) for k in ("seg_f1_0.1", "point_f1_1s", "map")}
                       for m, s in token_summary.items()}).T)
 
 # %% [markdown]
@@ -387,13 +408,17 @@ rows = []
 for p in PRESETS:
     for m in METHODS:
         s = summary[m]
-        rows.append({"data": p, "method": m, "paper S-F1": PAPER[p][m][0], "ours S-F1": 100 * s[f"{p}_seg_f1_0.1"]["mean"],
-                     "paper P-F1": PAPER[p][m][1], "ours P-F1": 100 * s[f"{p}_point_f1_1s"]["mean"],
-                     "paper streaming FPS": PAPER[p][m][2],
-                     "ours streaming FPS": s[f"{p}_streaming_fps"]["mean"] if p == STREAM_PRESET else None})
+        paper_fps = PAPER[p][m][2]
+        rows.append({"data": p, "method": m, "paper S-F1 (%)": PAPER[p][m][0], "ours S-F1 (%)": 100 * s[f"{p}_seg_f1_0.1"]["mean"],
+                     "paper P-F1 (%)": PAPER[p][m][1], "ours P-F1 (%)": 100 * s[f"{p}_point_f1_1s"]["mean"],
+                     # text, not NaN: "none reported" and "not measured" are two different blanks
+                     "paper streaming FPS (frames/s)": "n/a" if paper_fps is None else f"{paper_fps:.1f}",
+                     "ours streaming FPS (frames/s)": f"{s[f'{p}_streaming_fps']['mean']:.1f}" if p == STREAM_PRESET else "–"})
 display(pd.DataFrame(rows).set_index(["data", "method"]).round(1))
-display(pd.DataFrame({m: {"paper S-F1 (EK100)": PAPER_TOKENS[m][0], "ours S-F1 (epic_like)": 100 * token_summary[m]["epic_like_seg_f1_0.1"]["mean"],
-                          "paper P-F1 (EK100)": PAPER_TOKENS[m][1], "ours P-F1 (epic_like)": 100 * token_summary[m]["epic_like_point_f1_1s"]["mean"]}
+print(f"n/a: the paper reports no streaming FPS for this row; –: not measured here (streaming FPS on {STREAM_PRESET} "
+      f"only, seed {SEEDS[0]})")
+display(pd.DataFrame({m: {"paper S-F1 (%, EK100)": PAPER_TOKENS[m][0], "ours S-F1 (%, epic_like)": 100 * token_summary[m]["epic_like_seg_f1_0.1"]["mean"],
+                          "paper P-F1 (%, EK100)": PAPER_TOKENS[m][1], "ours P-F1 (%, epic_like)": 100 * token_summary[m]["epic_like_point_f1_1s"]["mean"]}
                       for m in PAPER_TOKENS}).T.round(1))
 
 # %% [markdown]
@@ -453,12 +478,28 @@ lines.append(f"- tokenization (epic_like, S-F1@0.1, {len(TOKEN_SEEDS)} seed(s); 
 widths = [d["ci95"][1] - d["ci95"][0] for d in differences.values()]
 lines.append(f"- interval half-widths: {min(widths) / 2:.1f} to {max(widths) / 2:.1f} points (test videos per seed: "
              + ", ".join(f"{p} {len(data[p].split('test'))}" for p in PRESETS) + f"; seeds {SEEDS}).")
-split = [k for k, d in differences.items() if d["verdict"] == "unresolved" and min(d["per_seed"]) < 0 < max(d["per_seed"])]
-if split:
-    lines.append("- the seeds disagree in sign on " + "; ".join(
-        f"{k} (per seed: {', '.join(f'{x:+.1f}' for x in differences[k]['per_seed'])})" for k in split)
-        + ": there the spread between seeds, not the test videos, sets the interval; more seeds, not more "
-        "test data, would narrow it.")
+# What sets an interval's width: the seeds' spread (max − min of the per-seed differences) against its
+# half-width. Two seeds resampled with replacement alone give a half-width of about 0.7 × their range, so
+# a range under half the half-width leaves the seeds a small share of the variance (the test videos set
+# the width), and a range of at least the half-width most of it (the seeds set it).
+SOURCES = {"test videos": "the seeds' spread is under half the half-width, so the test videos set the width "
+                          "(more test videos, not more seeds, would narrow it)",
+           "both": "the seeds' spread is between half the half-width and the half-width: seeds and test videos "
+                   "both count",
+           "seeds": "the seeds' spread is at least the half-width, so the seeds set the width (more seeds, not "
+                    "more test videos, would narrow it)"}
+source_of = {}
+for k, d in differences.items():
+    if len(d["per_seed"]) > 1:
+        spread, half = max(d["per_seed"]) - min(d["per_seed"]), (d["ci95"][1] - d["ci95"][0]) / 2
+        which = "test videos" if spread < half / 2 else "seeds" if spread >= half else "both"
+        sign = ", the seeds disagree in sign" if min(d["per_seed"]) < 0 < max(d["per_seed"]) else ""
+        source_of.setdefault(which, []).append(f"{k} (seed spread {spread:.1f} vs half-width {half:.1f} points{sign})")
+if source_of:
+    lines.append("- what sets each interval's width (seed spread: max − min of the per-seed differences):")
+    lines += [f"  - {SOURCES[w]}: " + "; ".join(source_of[w]) + "." for w in SOURCES if w in source_of]
+else:
+    lines.append("- one seed per comparison: how much of each interval the seeds' spread sets cannot be measured.")
 lines.append("- learns faster (the learning curves above) is a separate claim from ends higher (the intervals):")
 lines += ["  " + line for line in speed_lines]
 display(Markdown("\n".join(lines)))

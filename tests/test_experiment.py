@@ -140,9 +140,15 @@ def test_learning_speed_counts_steps_to_a_target_both_reach():
     fast = History(steps=30, val_steps=[10, 20, 30], val_score=[0.5, 0.6, 0.6], best_step=20)
     slow = History(steps=40, val_steps=[10, 20, 30, 40], val_score=[0.0, 0.3, 0.7, 0.8], best_step=40)
     runs = [Run("discriminative", 0, fast, {}), Run("generative", 0, slow, {})]
-    # target 0.8 * min(0.6, 0.8) = 0.48: reached at step 10 and at step 30
+    # target 0.8 * min(0.6, 0.8) = 0.48 (the kept scores): reached at step 10 and at step 30
     assert learning_speed(runs, "discriminative", "generative") == [
-        {"seed": 0, "target": pytest.approx(0.48), "discriminative": 10, "generative": 30}]
+        {"seed": 0, "target": pytest.approx(0.48), "share": 0.8, "kept": {"discriminative": 0.6, "generative": 0.8},
+         "discriminative": 10, "generative": 30}]
+    # a later score above the kept one (a gain under min_delta) does not raise the target: the kept
+    # weights (0.3 at step 20) are the run's result, and they reach 0.8 * 0.3
+    late = History(steps=30, val_steps=[10, 20, 30], val_score=[0.1, 0.3, 0.305], best_step=20)
+    race = learning_speed([Run("discriminative", 0, fast, {}), Run("generative", 0, late, {})], "discriminative", "generative")
+    assert race[0]["target"] == pytest.approx(0.24) and race[0]["generative"] == 20 <= late.best_step
     assert steps_to_reach(slow, 0.9) is None
     assert convergence(runs)["generative seed 0"] == {"steps_run": 40, "best_step": 40, "converged": False,
                                                       "val_steps": [10, 20, 30, 40], "val_score": [0.0, 0.3, 0.7, 0.8]}

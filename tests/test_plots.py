@@ -67,6 +67,11 @@ def test_class_palette_is_distinct_and_never_a_method_colour_or_grey():
         for f in ("generative", "discriminative", "gad", "two_stage"):
             assert np.linalg.norm(colours - _rgb(P.METHOD_COLORS[f]), axis=1).min() >= 0.2
     assert len({tuple(np.round(c, 4)) for c in P.class_palette(120)}) == 120
+    # not even a shade of a method: every class hue is at least 20 degrees from each method's hue
+    method_hues = [colorsys.rgb_to_hls(*P.METHOD_COLORS[f][:3])[0] for f in ("generative", "discriminative", "gad", "two_stage")]
+    for c in P.class_palette(201):
+        h = colorsys.rgb_to_hls(*c[:3])[0]
+        assert min(min(abs(h - m), 1 - abs(h - m)) for m in method_hues) * 360 >= 20, c
 
 
 def _labels_clear_of_bars(ax, texts, horizontal=False):

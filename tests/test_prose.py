@@ -46,7 +46,7 @@ SETTINGS = {
     "03:120": "2/120: the bias formula evaluated on exercise 4's input",
     "03:0.15": "2/12 - 2/120: the bias formula on exercise 4's input, computed in the text",
     "04:30": "a going-further λ to try: a setting",
-    "05:80 %": "the learning-speed target (80 % of the lower best score): a definition",
+    "05:80 %": "the learning-speed target (80 % of the lower kept validation score): a definition",
 }
 
 _STRUCTURAL = re.compile(

@@ -137,14 +137,23 @@ def steps_to_reach(history: History, target: float) -> int | None:
     return next((step for step, score in zip(history.val_steps, history.val_score) if score >= target), None)
 
 
+def kept_score(history: History) -> float:
+    """The validation score of the kept weights (at `best_step`); the best score when none is marked.
+    The kept weights are the run's result, so a target taken from them is one the run reached."""
+    scores = dict(zip(history.val_steps, history.val_score))
+    return scores.get(history.best_step, max(history.val_score, default=0.0))
+
+
 def learning_speed(runs: list[Run], a: str, b: str, share: float = 0.8) -> list[dict]:
-    """"Learns faster", measured per seed: the target is `share` of the lower of the two methods'
-    best validation scores (a score both reach); the steps each needed to first reach it.
-    Returns [{"seed", "target", a: steps, b: steps}] in seed order."""
+    """"Learns faster", measured per seed: the target is `share` of the lower of the two runs' kept
+    validation scores (`kept_score`), so each reached it by its kept step at the latest; the steps
+    each needed to first reach it. Returns [{"seed", "target", "share", "kept": {a: score, b: score},
+    a: steps, b: steps}] in seed order."""
     out = []
     for seed in sorted({r.seed for r in runs if r.method == a}):
         ra, rb = (next(r for r in runs if r.method == m and r.seed == seed) for m in (a, b))
-        target = share * min(max(ra.history.val_score), max(rb.history.val_score))
-        out.append({"seed": seed, "target": target, a: steps_to_reach(ra.history, target),
-                    b: steps_to_reach(rb.history, target)})
+        kept = {a: kept_score(ra.history), b: kept_score(rb.history)}
+        target = share * min(kept.values())
+        out.append({"seed": seed, "target": target, "share": share, "kept": kept,
+                    a: steps_to_reach(ra.history, target), b: steps_to_reach(rb.history, target)})
     return out

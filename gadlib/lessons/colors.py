@@ -82,18 +82,31 @@ def method_line(method: str) -> tuple[str, str]:
     return _LINES.get(method_family(method), ("-", "o"))
 
 
+# Class colours take only hues far from every method's (blue ~200 deg, orange ~40, green ~160, the two-stage
+# pink ~310): reds, yellows and violets, each in several lightnesses. A pale blue, a light orange or a
+# green would read as "the generative / discriminative / GAD model" in a figure that shows both.
+_CLASS_HUES = (0, 60, 270, 342, 79, 288)                    # degrees, in the order classes take them
+_CLASS_LIGHTNESS = (0.5, 0.32, 0.68, 0.41, 0.59, 0.23, 0.77)  # the first six classes differ in hue, then in lightness
+_CLASS_BANDS = ((332, 368), (56, 84), (262, 290))             # the hues allowed; 368 = 8 past 360 (the reds wrap)
+
+
+def _class_colour(hue_deg: float, lightness: float) -> tuple:
+    return colorsys.hls_to_rgb((hue_deg % 360) / 360, lightness, 0.9)
+
+
 def class_palette(n: int) -> list:
-    """`n` distinct colours for classes: tab20 / tab20b / tab20c without the ones that look like a method's
-    family colour or like grey (background, chance lines); husl hues beyond that."""
-    method_rgb = np.array([c[:3] for c in (*_FAMILY.values(), METHOD_COLORS["two_stage"])])
-    pool = []
-    for cmap in ("tab20", "tab20b", "tab20c"):
-        for c in plt.get_cmap(cmap).colors:
-            c = np.asarray(c[:3])
-            if np.ptp(c) < 0.12 or np.linalg.norm(method_rgb - c, axis=1).min() < 0.2:
-                continue
-            if all(np.linalg.norm(c - p) > 0.1 for p in pool):
-                pool.append(c)
-    if n <= len(pool):
-        return [tuple(c) for c in pool[:n]]
-    return [tuple(c) for c in sns.husl_palette(n, s=0.85, l=0.6)]
+    """`n` distinct colours for classes, none with a method's hue nor grey (background, chance lines):
+    six hues (`_CLASS_HUES`) at seven lightnesses first (42 colours), then further hues inside the
+    allowed bands at the same lightnesses."""
+    base = [tuple(np.round(_class_colour(h, lit), 4)) for lit in _CLASS_LIGHTNESS for h in _CLASS_HUES]
+    if n <= len(base):
+        return base[:n]
+    more = []
+    for step in range(2, 64):   # ever finer hue grids inside the bands until there are enough
+        for lo, hi in _CLASS_BANDS:
+            for hue in np.linspace(lo, hi, step + 1)[1:-1]:
+                more += [_class_colour(hue, lit) for lit in _CLASS_LIGHTNESS]
+        pool = list(dict.fromkeys(base + [tuple(np.round(c, 4)) for c in more]))
+        if len(pool) >= n:
+            return pool[:n]
+    raise ValueError(f"class_palette: {n} classes is more than it can colour apart")
