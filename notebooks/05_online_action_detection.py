@@ -322,8 +322,8 @@ display(Markdown("\n".join(said)))
 
 # %% [markdown]
 # ### Learning curves: learns faster, or ends higher?
-# Validation segment F1 at IoU 0.1 against optimizer steps: the mean over seeds with the seeds'
-# min-max band, and a dot where each seed's kept weights are. These are two different claims:
+# Validation segment F1 at IoU 0.1 (in %) against optimizer steps: the mean over seeds with the seeds'
+# min-max band, and a marker where each seed's kept weights are (each method its own dash and marker). These are two different claims:
 # **learns faster** (reaches a given score in fewer steps; read it along the x-axis) and **ends
 # higher** (a better model once each has converged; judged on the test videos in part 7). A model
 # compared after a small fixed budget can lose only because it learns slower.
@@ -356,7 +356,8 @@ for p in PRESETS:
     speed_lines.append(f"- {p}: optimizer steps to first reach {100 * rows[0]['share']:.0f} % of the lower kept validation "
                        "S-F1@0.1 (discriminative / generative): "
                        + ", ".join(f"seed {r['seed']}: {r['discriminative']} / {r['generative']} (kept "
-                                   f"{r['kept']['discriminative']:.2f} / {r['kept']['generative']:.2f}, target {r['target']:.2f})"
+                                   f"{100 * r['kept']['discriminative']:.1f} / {100 * r['kept']['generative']:.1f} %, "
+                                   f"target {100 * r['target']:.1f} %)"
                                    for r in rows)
                        + f"; discriminative learns faster in {faster} of {len(rows)} seeds, slower in {slower}.")
 display(Markdown("\n".join(speed_lines)))
