@@ -167,17 +167,20 @@ if PROFILE == "gpu":
 else:
     BATCH, ACCUM, CHECKPOINTING = 32, 1, False   # small data: batch 32 gives enough optimizer steps
     MAX_EPOCHS, PATIENCE, VAL_EVERY = 60, 9, 3
-    # Most videos are test videos: training data stays small (the CPU budget) while the ablations'
-    # intervals get enough test videos; evaluation is cheap next to training.
+    # Many test videos, few training ones: test_fraction puts half of the COIN-like videos and four in
+    # five of the stream's in the test split (section 1 prints the split), so training fits the CPU
+    # budget while the ablations' intervals get enough test videos; evaluation is cheap next to training.
     COIN = dict(size="cpu", num_classes=30, num_tasks=6, videos_per_task=16, test_fraction=0.5)
     OAD_DATA = dict(size="cpu", num_classes=30, num_tasks=6, videos_per_task=20, test_fraction=0.8)
     NUM_FRAMES = 4
 if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): the branch above ran; now the least data
     SEEDS, MAX_EPOCHS, PATIENCE, VAL_EVERY = LESSON.tiny_seeds, 1, 1, 1
     COIN, OAD_DATA = dict(COIN, **LESSON.tiny_data("coin_like")), dict(OAD_DATA, **LESSON.tiny_data("crosstask_like"))
-# Every model is trained to convergence: validated every VAL_EVERY epochs on a fifth of the training
-# videos (top-1 offline, segment F1 on OAD), stopped PATIENCE epochs after its last gain of more than
-# 1 point, the best validated weights kept; MAX_EPOCHS only caps the budget.
+# Every model is trained to convergence: validated every VAL_EVERY epochs on videos held out of the
+# training split (`with_validation(0.2)` in section 1: a fifth of each task's training videos, rounded
+# per task, so the share actually held out differs; section 1 prints it), scored by top-1 offline and
+# segment F1 on OAD, stopped PATIENCE epochs after its last gain of more than 1 point, the best
+# validated weights kept; MAX_EPOCHS only caps the budget.
 TRAIN = TrainConfig(epochs=MAX_EPOCHS, lr=LR, batch_size=BATCH, grad_accum=ACCUM, patience=PATIENCE,
                     val_every=VAL_EVERY, min_delta=0.01,
                     gradient_checkpointing=CHECKPOINTING, progress=False)
@@ -217,9 +220,14 @@ print(f"backbone: {offline_setup.backbone_name}{f' in {BACKBONE.dtype}' if LM ==
 from gadlib.data.datasets import ensure_benchmark
 coin = ensure_benchmark("coin_like", **COIN).with_validation(0.2, seed=0)
 stream = ensure_benchmark("crosstask_like", **OAD_DATA).with_validation(0.2, seed=0)
-pd.DataFrame({d.name: {"step classes": len(d.step_names), "tasks": len(d.task_names), "train videos": len(d.split("train")),
-                       "validation videos": len(d.split("val")), "test videos": len(d.split("test")), "frames": sum(len(v.features) for v in d.videos)}
-              for d in (coin, stream)}).T
+display(pd.DataFrame({d.name: {"step classes": len(d.step_names), "tasks": len(d.task_names), "train videos": len(d.split("train")),
+                               "validation videos": len(d.split("val")), "test videos": len(d.split("test")),
+                               "frames": sum(len(v.features) for v in d.videos)}
+                      for d in (coin, stream)}).T)
+for d in (coin, stream):   # the shares the settings' comments speak of, from the split itself
+    n_train, n_val, n_test = (len(d.split(part)) for part in ("train", "val", "test"))
+    print(f"{d.name}: {100 * n_test / len(d.videos):.0f}% of the videos are test videos; validation holds "
+          f"{100 * n_val / (n_train + n_val):.0f}% of the videos not in test")
 
 # %% [markdown]
 # ## 2 · What GAD generates, and where
@@ -336,6 +344,10 @@ print(f"online action detection ({P}):"); display(convergence_table(oad_runs))
 # The paper reports the ordering, the label and λ ablations in words only ("discriminate first beat
 # generate-first and parallel", "generating the label itself helps little", λ = 1): those rows, and
 # gadlib's own `gad_previous_action`, have no paper number.
+#
+# Colours: GAD's green is the paper's GAD only; each variant has a colour of its own, one hue per kind
+# of ablation (ordering purple, generated target olive / yellow, λ red from light to dark as λ grows,
+# the readout brown), and the same colour in every figure.
 
 # %%
 from gadlib.evaluation.paper import OAD_ABLATIONS as PAPER   # S-F1@0.1 / P-F1@1s, CrossTask | EK100, quoted
@@ -370,8 +382,14 @@ plt.tight_layout(); plt.show()
 
 # %% [markdown]
 # ## 5 · What it costs
-# Training: milliseconds per optimizer step, from each run's own history (the same batches for every
-# method; on a shared CPU these are inflated, compare ratios). GAD pays for the longer sequence
+# Training: each run's **median** milliseconds per optimizer step, from its own history
+# (`History.step_seconds`: a step's forward, backward and update only), so a first step's warm-up, a
+# slow spell of the shared machine or the validation between epochs cannot inflate it; the table gives
+# the mean ± std of those medians over seeds and their ratio to the discriminative one (the same
+# batches for every method; on a shared CPU the times are inflated, compare ratios), and each run's
+# whole training time in seconds (validation included). `two_stage`'s own run is stage 2 only (the
+# head on the frozen model): the row **two_stage (stages 1 + 2)** adds stage 1, that seed's
+# generative run, for the ablation's whole cost. GAD pays for the longer sequence
 # (`[CLS]` + context tokens) and for LM logits at the context positions only, never over the whole
 # sequence. `benchmarks/speed.py` measures the same split on a fixed batch (`gad_training` in
 # `results/speed.json`). Peak GPU memory is recorded on CUDA.
@@ -381,15 +399,50 @@ plt.tight_layout(); plt.show()
 
 # %%
 from gadlib.evaluation.metrics import mean_std
-train_ms = {m: mean_std([r.history.ms_per_step for r in oad_runs if r.method == m]) for m in ORDER if m != "gad_lam_0"}
-train_ms.update({f"offline_{m}": mean_std([r.history.ms_per_step for r in offline_runs if r.method == m]) for m in OFFLINE})
-peak = {m: max((r.history.peak_gpu_memory_gib or 0) for r in oad_runs if r.method == m) * 1024 for m in train_ms if m in ORDER}
-cost = pd.DataFrame({m: {"train ms / step": f"{s['mean']:.0f} ± {s['std']:.0f}",
-                         "/ discriminative": round(s["mean"] / train_ms["offline_discriminative" if m.startswith("offline_") else "discriminative"]["mean"], 2)}
-                     for m, s in train_ms.items()}).T
+
+
+def runs_of(runs, method):
+    return sorted((r for r in runs if r.method == method), key=lambda r: r.seed)
+
+
+def per_method(runs, methods, of, prefix=""):
+    return {prefix + m: mean_std([of(r.history) for r in runs_of(runs, m)]) for m in methods}
+
+
+# per run its median step (History.median_ms_per_step), then mean ± std of the medians over seeds
+oad_methods = [m for m in ORDER if m != "gad_lam_0"]
+train_ms = {**per_method(oad_runs, oad_methods, lambda h: h.median_ms_per_step),
+            **per_method(offline_runs, OFFLINE, lambda h: h.median_ms_per_step, "offline_")}
+train_s = {**per_method(oad_runs, oad_methods, lambda h: h.train_seconds),
+           **per_method(offline_runs, OFFLINE, lambda h: h.train_seconds, "offline_")}
+# two_stage's history is stage 2's alone: with its seed's generative run (stage 1) it is the whole cost
+stages = list(zip(runs_of(oad_runs, "generative"), runs_of(oad_runs, "two_stage")))
+assert [g.seed for g, _ in stages] == [t.seed for _, t in stages] == SEEDS
+two_stage_total = {"ms": mean_std([1000 * np.median(g.history.step_seconds + t.history.step_seconds) for g, t in stages]),
+                   "s": mean_std([g.history.train_seconds + t.history.train_seconds for g, t in stages])}
+peak = {m: max((r.history.peak_gpu_memory_gib or 0) for r in oad_runs if r.method == m) * 1024 for m in oad_methods}
+SHOWN = {"two_stage": "two_stage (stage 2 only)"}
+
+
+def cost_row(ms, sec, base):
+    return {"median train ms / step": f"{ms['mean']:.0f} ± {ms['std']:.0f}", "/ discriminative": round(ms["mean"] / base, 2),
+            "train s / run": f"{sec['mean']:.0f} ± {sec['std']:.0f}"}
+
+
+rows = {}
+for m, ms in train_ms.items():
+    base = train_ms["offline_discriminative" if m.startswith("offline_") else "discriminative"]["mean"]
+    rows[SHOWN.get(m, m)] = cost_row(ms, train_s[m], base)
+    if m == "two_stage":
+        rows["two_stage (stages 1 + 2)"] = cost_row(two_stage_total["ms"], two_stage_total["s"], base)
+cost = pd.DataFrame(rows).T
 if device.type == "cuda":
-    cost["peak GPU MiB"] = pd.Series(peak)
+    cost["peak GPU MiB"] = pd.Series({SHOWN.get(m, m): mib for m, mib in peak.items()}
+                                     | {"two_stage (stages 1 + 2)": max(peak["generative"], peak["two_stage"])})
 display(cost)
+print(f"two_stage in all: {two_stage_total['s']['mean']:.0f} s of training per seed, stage 1 (the generative run) "
+      f"{train_s['generative']['mean']:.0f} s + stage 2 {train_s['two_stage']['mean']:.0f} s; "
+      f"the discriminative model: {train_s['discriminative']['mean']:.0f} s")
 
 # %%
 from gadlib.evaluation.timing import batches_of, compare_latency
@@ -476,7 +529,7 @@ assert torch.equal(restored, want)
 # %%
 from gadlib.evaluation.experiment import converged
 from gadlib.evaluation.intervals import accuracy_interval, judge, oad_interval
-from gadlib.evaluation.paper import ablation_effect, coin_effect
+from gadlib.evaluation.paper import COIN as PAPER_COIN, OAD_METRICS, ablation_effect, coin_effect
 
 def interval(a, b, key):
     if key.startswith(P):   # OAD: test videos resampled within seeds
@@ -485,41 +538,64 @@ def interval(a, b, key):
     runs_of = lambda m: [r for r in offline_runs if r.method == m]   # offline: test samples
     return accuracy_interval(runs_of(a), runs_of(b), key.removesuffix("_top1"))
 
+
+def paper_difference(a, b, key):
+    """The paper's A − B for this pair, in the run's order and sign, with the two numbers it comes from
+    ("CrossTask +2.1 = 50.3 − 48.2"); "in words only" where the paper prints no number."""
+    parts = []
+    if key.startswith(P):
+        metric = key[len(P) + 1:]
+        for name, data, column in (("CrossTask", "crosstask_like", 0), ("EK100", "epic_like", 2)):
+            effect = ablation_effect(a, b, data, metric)
+            if effect is not None:   # PAPER's tuple: CrossTask S-F1, P-F1, then EK100's
+                i = column + OAD_METRICS[metric]
+                parts.append(f"{name} {effect:+.1f} = {PAPER[a][i]} − {PAPER[b][i]}")
+    else:
+        kind = key.removesuffix("_top1")
+        effect = coin_effect(a, b, kind)
+        if effect is not None:
+            parts.append(f"COIN {effect:+.1f} = {PAPER_COIN[a][kind]} − {PAPER_COIN[b][kind]}")
+    return ", ".join(parts) or "in words only"
+
+
 differences = {}
 
 def verdict(a, b, key, metrics, expect):
     # expect: +1 (a ahead in the paper), -1 (a behind); the paper's own A − B where it has one
     iv = interval(a, b, key)
     if key.startswith(P):
-        effect = ablation_effect(a, b, P, key[len(P) + 1:])
+        effect, where = ablation_effect(a, b, P, key[len(P) + 1:]), "CrossTask"
         pair_runs = oad_runs
     else:
-        effect = coin_effect(a, b, key.removesuffix("_top1"))
+        effect, where = coin_effect(a, b, key.removesuffix("_top1")), "COIN"
         pair_runs = offline_runs
     same = lambda m: "discriminative" if m == "gad_lam_0" else m
-    d = judge(iv, expect, paper_effect=effect, converged=converged(pair_runs, same(a), same(b)))
+    d = judge(iv, expect, paper_effect=effect, converged=converged(pair_runs, same(a), same(b)),
+              pair=f"{a} − {b} on {where}")
     differences[f"{a} − {b} [{key}]"] = d
-    return f"{a} − {b}: {iv} points: **{d['verdict']}** ({d['meaning']})", d["verdict"] == "holds"
+    return f"this run {a} − {b} = {iv} points: **{d['verdict']}** ({d['meaning']})", d["verdict"] == "holds"
 
 S = f"{P}_seg_f1_0.1"
-CLAIMS = [  # (a, b, key, metrics, expected sign, the paper's claim)
-    ("gad", "discriminative", S, oad, +1, "GAD beats discriminative (CrossTask +1.5, EK100 +0.9 S-F1)"),
+CLAIMS = [  # (a, b, key, metrics, expected sign of a − b, the paper's claim; its numbers come from gadlib.evaluation.paper)
+    ("gad", "discriminative", S, oad, +1, "GAD beats discriminative"),
     ("gad", "gad_gen_first", S, oad, +1, "discriminate first beats generate first"),
     ("gad", "gad_parallel", S, oad, +1, "discriminate first beats parallel"),
     ("gad", "gad_label", S, oad, +1, "generating the context beats generating the label"),
-    ("gad", "gad_extra_head", S, oad, +1, "an extra head for the context instead of generating it hurts (CrossTask −2.1)"),
-    ("gad", "no_cls", S, oad, +1, "no [CLS] hurts (CrossTask −1.1, EK100 −3.4)"),
-    ("discriminative", "two_stage", S, oad, +1, "two-stage collapses (CrossTask −7.0, EK100 −13.9 vs disc)"),
+    ("gad", "gad_extra_head", S, oad, +1, "an extra head for the context instead of generating it hurts"),
+    ("gad", "no_cls", S, oad, +1, "no [CLS] hurts"),
+    ("discriminative", "two_stage", S, oad, +1, "two-stage collapses"),
     ("discriminative", "generative", S, oad, +1, "discriminative beats generative"),
-    ("gad", "discriminative", "step_top1", offline, +1, "COIN step: GAD 65.3 vs disc 64.1"),
-    ("gad", "discriminative", "next_top1", offline, +1, "COIN next: GAD 51.4 vs disc 50.1"),
-    ("gad", "discriminative", "task_top1", offline, +1, "COIN task: GAD 93.5 vs disc 92.8"),
+    ("gad", "discriminative", "step_top1", offline, +1, "GAD beats discriminative on COIN step recognition"),
+    ("gad", "discriminative", "next_top1", offline, +1, "GAD beats discriminative on COIN step forecasting"),
+    ("gad", "discriminative", "task_top1", offline, +1, "GAD beats discriminative on COIN task recognition"),
 ]
+# each claim with its pair as A − B and the paper's difference in that same order and sign
+STATEMENT = {(a, b, key): f"{claim}: {a} − {b} (paper: {paper_difference(a, b, key)})" for a, b, key, _, _, claim in CLAIMS}
 lines, reproduced = [], 0
 for a, b, key, metrics, expect, claim in CLAIMS:
     text, ok = verdict(a, b, key, metrics, expect)
     reproduced += ok
-    lines.append(f"- {claim} [{key}]: {text}")
+    lines.append(f"- {STATEMENT[a, b, key]} [{key}]; {text}")
 # λ: the best mean per metric (one metric alone can pick another λ than the rest)
 lam_of = {lam: oad["gad" if lam == 1 else f"gad_lam_{lam:g}"] for lam in sorted({0, *LAMBDAS, 1})}
 best_lam = {k: max(lam_of, key=lambda lam: lam_of[lam][f"{P}_{k}"]["mean"]) for k in METRICS}
@@ -533,7 +609,7 @@ lines.append(f"- 'background' predicted on {', '.join(f'{100 * b:.0f}% ({m})' fo
              f"(truth: {100 * is_bg:.0f}%)" + (": the stage-1 generative model itself learned little but background here, "
              "so the two-stage collapse is partly inherited from it." if said_bg["generative"] > 0.9 else "."))
 gd = train_ms["gad"]["mean"] / train_ms["discriminative"]["mean"]
-lines.append(f"- cost: a GAD training step took {gd:.2f}x a discriminative one on this stream "
+lines.append(f"- cost: a GAD training step took {gd:.2f}x a discriminative one on this stream (median steps) "
              f"({train_ms['offline_gad']['mean'] / train_ms['offline_discriminative']['mean']:.2f}x offline); "
              f"inference at batch 1: GAD {latency.loc['gad', 'b1 / discriminative']:.2f}x, generate-first "
              f"{latency.loc['gad_gen_first', 'b1 / discriminative']:.2f}x the discriminative latency.")
@@ -547,9 +623,11 @@ from gadlib.evaluation.results import save_results
 metrics = {m: dict(offline.get(m, {})) for m in dict.fromkeys([*OFFLINE, *ORDER])}
 for m in ORDER:
     metrics[m].update(oad[m])
-for m, s in train_ms.items():
+for m, s in train_ms.items():   # each run's median step, then over seeds (two_stage: stage 2 only)
     if not m.startswith("offline_"):
-        metrics[m]["train_ms_per_step"] = s
+        metrics[m].update(train_ms_per_step=s, train_seconds=train_s[m])
+metrics["two_stage"].update(train_ms_per_step_stages_1_and_2=two_stage_total["ms"],
+                            train_seconds_stages_1_and_2=two_stage_total["s"])
 if device.type == "cuda":
     for m, mib in peak.items():
         metrics[m]["peak_memory_mb"] = mib
@@ -576,7 +654,7 @@ print(f"saved {path.name}; notebook run time {elapsed / 60:.1f} min on {device}"
 
 # %%
 from gadlib.evaluation.intervals import takeaway
-display(Markdown(takeaway([(claim, differences[f"{a} − {b} [{key}]"]) for a, b, key, _, _, claim in CLAIMS])))
+display(Markdown(takeaway([(STATEMENT[a, b, key], differences[f"{a} − {b} [{key}]"]) for a, b, key, *_ in CLAIMS])))
 
 # %% [markdown]
 # ## Exercises

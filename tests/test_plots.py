@@ -48,14 +48,20 @@ def test_every_method_has_its_own_colour_and_variants_stay_in_their_family():
     hue = {f: colorsys.rgb_to_hls(*c)[0] for f, c in families.items()}
     for name in NAMES:
         family = P.method_family(name)
-        if family is None:   # two_stage: its own colour, far from every family's
-            assert min(np.linalg.norm(_rgb(P.method_color(name)) - c) for c in families.values()) > 0.3
+        if family is None or name in P.GAD_VARIANT_COLORS:
+            # two_stage, and GAD's variants (too many for shades of one green): their own colours, far
+            # from every family's and from each other
+            assert min(np.linalg.norm(_rgb(P.method_color(name)) - c) for c in families.values()) > 0.3, name
             continue
         h = colorsys.rgb_to_hls(*_rgb(P.method_color(name)))[0]
         assert abs(h - hue[family]) < 0.01, name   # a shade of its family's hue, nobody else's
         assert all(abs(h - hue[f]) > 0.08 for f in hue if f != family), name
     assert P.method_color("gen_text") == P.method_color("generative")   # notebook 02's name, the same method
     assert P.method_family("gad_lam_10") == "gad" and P.method_color("gad_lam_10") == P.METHOD_COLORS["gad"]
+    variants = [_rgb(c) for c in P.GAD_VARIANT_COLORS.values()] + [_rgb(P.METHOD_COLORS["two_stage"])]
+    for ca, cb in itertools.combinations(variants, 2):
+        assert np.linalg.norm(ca - cb) > 0.18   # told apart side by side in notebook 04's ablation figure
+    assert all(P.method_family(m) == "gad" for m in P.GAD_VARIANT_COLORS)
 
 
 def test_class_palette_is_distinct_and_never_a_method_colour_or_grey():

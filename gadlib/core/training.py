@@ -93,7 +93,11 @@ class History:
     # Micro-batch losses of the epoch in progress: saved with a checkpoint, so the mean of an
     # epoch interrupted and resumed still covers all of its batches.
     batch_loss: list[float] = field(default_factory=list)
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0   # wall time of the whole run: validation and data loading included
+    # Each optimizer step's own seconds (its micro-batches' forward, backward and the update), so a
+    # step time can be summarised by its median: a first call's warm-up or a slow spell of a shared
+    # machine then moves it little, and the validation between epochs does not count.
+    step_seconds: list[float] = field(default_factory=list)
     steps: int = 0
     peak_gpu_memory_gib: float | None = None  # torch.cuda.max_memory_allocated while training; None on CPU
     # The validation curve (`train(..., validate=...)`): the score after each epoch, at that step.
@@ -106,6 +110,11 @@ class History:
     @property
     def ms_per_step(self) -> float:
         return 1000 * self.train_seconds / max(self.steps, 1)
+
+    @property
+    def median_ms_per_step(self) -> float:
+        """The median of `step_seconds` in ms (`ms_per_step` for a history recorded without them)."""
+        return 1000 * float(np.median(self.step_seconds)) if self.step_seconds else self.ms_per_step
 
 
 def default_lr(backbone_name: str) -> float:
@@ -217,6 +226,8 @@ def train_one_epoch(run: TrainingRun, samples: Sequence[Sample], epoch: int, ski
         loader = acc.skip_first_batches(loader, skip)
     step_losses = []
     for batch in loader:
+        if not step_losses:   # the first micro-batch of an optimizer step
+            step_start = time.perf_counter()
         with acc.accumulate(run.model):
             loss = run.model(batch)  # forward() is loss(): DDP must see the call
             acc.backward(loss)
@@ -230,6 +241,7 @@ def train_one_epoch(run: TrainingRun, samples: Sequence[Sample], epoch: int, ski
         if not acc.sync_gradients:
             continue
         history.steps += 1
+        history.step_seconds.append(time.perf_counter() - step_start)
         history.loss.append(float(np.mean(step_losses)))
         history.lr.append(float(run.scheduler.get_last_lr()[0]))
         acc.log({"epoch": epoch, "loss": history.loss[-1], "lr": history.lr[-1]}, step=history.steps)

@@ -255,7 +255,8 @@ def seeds_needed(per_seed: list[float], effect: float | None) -> int | None:
 
 
 def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = None, margin: float | None = None,
-          converged: bool = True, unit: str = "points", paper_claim: bool | None = None) -> dict:
+          converged: bool = True, unit: str = "points", paper_claim: bool | None = None,
+          pair: str | None = None) -> dict:
     """A comparison that mirrors a paper claim, as the results files store it: `iv.as_dict()` and
 
     - claim "direction" (expect +1 / -1, "A > B" / "A < B") with `PairedInterval.verdict`, or claim
@@ -270,6 +271,8 @@ def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = Non
       directions, some where the paper prints no number) and an equality claim does when the paper
       gives its effect (its "≈" claims: rand ≈ text, extend ≈ discriminative, desync ≈ extend, ...);
       an "≈" without one is the notebook's own question (01's exact ≈ greedy, 03's GAD ≈ discriminative);
+    - `pair`: the comparison's "A − B" in words ("gad − no_cls"), stored and named in `meaning`, so
+      the paper's difference is read in the same order and sign as this run's interval;
     - `meaning`: one plain sentence (`meaning`).
     """
     equal = expect == 0
@@ -296,6 +299,8 @@ def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = Non
                seeds_needed=seeds_needed(iv.per_seed, margin if equal else paper_effect))
     if equal:
         out["margin"] = margin
+    if pair:
+        out["pair"] = pair
     out["meaning"] = meaning(out)
     return out
 
@@ -311,7 +316,9 @@ def meaning(judged: dict) -> str:
     claim where it mirrors one (`paper_claim`), else about the two methods at this scale."""
     v, effect, unit = judged["verdict"], judged.get("paper_effect"), judged.get("unit", "points")
     paper_claim = judged.get("paper_claim", _mirrors_paper(judged["claim"], effect))
-    paper = None if effect is None else f"the paper's {effect:+.{2 if unit == 'nats' else 1}f}"
+    # with the pair named, the paper's difference reads "A − B = +2.1": one order and sign with the run's
+    pair = f"{judged['pair']} = " if judged.get("pair") else ""
+    paper = None if effect is None else f"the paper's {pair}{effect:+.{2 if unit == 'nats' else 1}f}"
     need = ""
     if judged.get("seeds_needed"):
         # from the seeds' spread alone: when that says the run already has enough seeds, the finite

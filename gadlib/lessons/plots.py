@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.container import BarContainer
+from matplotlib.lines import Line2D
 
 # the colours and timelines live in their own modules; the notebooks import them from here too
-from gadlib.lessons.colors import (ALIASES, METHOD_COLORS, class_palette, method_color, method_family, method_line,  # noqa: F401
-                                   method_hatch)
+from gadlib.lessons.colors import (ALIASES, GAD_VARIANT_COLORS, METHOD_COLORS, class_palette,  # noqa: F401
+                                   method_color, method_family, method_hatch, method_line)
 from gadlib.lessons.timelines import fit_timeline, plot_timeline, plot_timelines, timeline_lanes  # noqa: F401
 from gadlib.evaluation.experiment import has_converged
 
@@ -79,8 +80,10 @@ def label_bars(ax, fmt: str = "{:.1f}", fontsize: float = 7) -> list:
             centre = bar.get_y() + bar.get_height() / 2 if horizontal else bar.get_x() + bar.get_width() / 2
             label = "0 (collapsed)" if value == 0 else fmt.format(value)
             sign = -1 if negative else 1
+            # offsets from the far dot's centre: past its radius (`method_bars`' dots, about 1.7 points); above a
+            # vertical bar the text box's own descent space adds the gap
             if horizontal:
-                t = ax.annotate(label, (end, centre), xytext=(3 * sign, 0), textcoords="offset points",
+                t = ax.annotate(label, (end, centre), xytext=(5 * sign, 0), textcoords="offset points",
                                 ha="right" if negative else "left", va="center", fontsize=fontsize)
             else:
                 t = ax.annotate(label, (centre, end), xytext=(0, 2 * sign), textcoords="offset points",
@@ -120,7 +123,8 @@ def _keep_inside(ax, texts, margin: float = 0.02) -> None:
 def method_bars(df: pd.DataFrame, category: str, value: str, order=None, ax=None, horizontal: bool = False,
                 fmt: str | None = None, color_of=None, percent: bool = False):
     """One bar per method (mean over seeds, +/- 1 std error bar), in the method's colour (exact decoding
-    hatched, `method_hatch`), the seeds as black dots, the value past the error bar's end. df: long
+    hatched, `method_hatch`), the seeds as black dots, the value past the error bar's and the dots' end,
+    a key to the dots and the error bar off the axes (below horizontal bars, beside vertical ones). df: long
     table, one row per (method, seed). percent=True: the values are fractions, shown in % (axis "(%)",
     labels with one decimal), as the tables show them."""
     order = list(order) if order is not None else list(dict.fromkeys(df[category]))
@@ -153,7 +157,17 @@ def method_bars(df: pd.DataFrame, category: str, value: str, order=None, ax=None
         ax.scatter(rows[value], p, color="k", s=9, zorder=3)
     else:
         ax.scatter(p, rows[value], color="k", s=9, zorder=3)
-    label_bars(ax, fmt)
+    label_bars(ax, fmt)   # after the error bars and dots: each value sits past both
+    # A key, since unexplained dots read as outliers or as the error bar's ends; off the axes, so it
+    # covers no bar: below a horizontal chart (under the axis label), beside a vertical one (whose
+    # rotated names fill the space below).
+    key = [Line2D([], [], ls="", marker="o", color="k", markersize=3.5, label="dots: seeds"),
+           Line2D([], [], color="0.2", lw=1.2, marker="|" if horizontal else "_", markersize=6,
+                  label="line: ± 1 std over seeds")]
+    if horizontal:
+        ax.legend(handles=key, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
+    else:
+        ax.legend(handles=key, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     return ax
 
 
