@@ -17,7 +17,9 @@ import seaborn as sns
 # shades of one green to be told apart, so GAD's green is the paper's GAD alone and each variant has a
 # colour of its own, off every family's hue, one hue per kind of ablation (`GAD_VARIANT_COLORS`).
 # These colours mean methods and nothing else: batch sizes, scores, data sets and classes are told
-# apart by hatching, panels or other palettes (`class_palette` avoids the families' colours).
+# apart by hatching, panels or other palettes (`class_palette` avoids the families' colours and
+# two_stage's, which notebooks that draw classes show beside them; GAD's variants are drawn only in
+# notebook 04, which draws no classes, so their hues may recur as class colours elsewhere).
 _FAMILY = dict(zip(("generative", "discriminative", "gad"), sns.color_palette("colorblind", 3)))
 _SHADES = {  # variant -> (family, lightness); the family colour itself has lightness ~0.35
     # lightness spans 0.14-0.73 in steps of >= 0.1, so no two look alike (exact decoding is also
