@@ -203,7 +203,7 @@ def results_04(res: dict) -> str:
     m, p = res["metrics"], res["oad_preset"]
     rows = [f"**04 · GAD ablations**, data: {res['dataset']}, backbone: {res['backbone']}, {res['profile']} profile; "
             f"%, mean ± std over seeds {res['seeds']}; paper: CrossTask | EK100 with Llama-3.2-1B:", "",
-            "| method | S-F1@0.1 | P-F1@1s | paper S-F1 / P-F1 | train ms / step |", "|---|---|---|---|---|"]
+            "| method | S-F1@0.1 | P-F1@1s | paper S-F1 / P-F1 | train ms / step (median) |", "|---|---|---|---|---|"]
     for method, s in m.items():
         if f"{p}_seg_f1_0.1" not in s:
             continue
