@@ -161,7 +161,8 @@ pd.DataFrame(rows, columns=["sample", "question (the prompt)", "the model sees",
 # (plus, in the paper, up to 128 earlier frames of long context); its target is the label of frame
 # *t*. Collecting the predictions of every frame gives a per-frame label sequence, which the
 # [OAD metrics](#metrics) compare with the truth. The paper runs OAD on THUMOS'14, CrossTask,
-# EPIC-Kitchens-100 and Ego4D-GoalStep; notebooks 03 and 05 run it on their look-alikes.
+# EPIC-Kitchens-100 and Ego4D-GoalStep (the [data sets](#datasets) below); notebooks 03, 04 and 05
+# run it on their look-alikes.
 
 # %%
 from gadlib.lessons.diagrams import plot_strips
@@ -169,7 +170,7 @@ from gadlib.lessons.diagrams import plot_strips
 NAMES = ["background", "pour", "stir"]            # a hand-made stream: class 0 is background
 truth = np.array([0, 1, 1, 1, 0, 2, 2, 2, 2, 0])   # ten frames, one label each
 plot_strips({"truth": truth}, NAMES, fps=1, window=(2, 5))
-plt.title("OAD: the prediction for frame 5 sees a window of past frames only; its target is frame 5's label\n"
+plt.title("OAD: the prediction for frame 5 sees only frames up to 5 (a window); its target is frame 5's label\n"
           "(future labels shown faded)", fontsize=10)
 plt.show()
 
@@ -212,7 +213,7 @@ REAL
 
 # %% [markdown]
 # And the presets: each generated here at its `cpu` size (the notebooks' default on a laptop; a
-# GPU run uses the larger `gpu` size), with four of its class names and its word overlap
+# GPU run uses the `gpu` size, larger for every preset but `thumos_like`), with four of its class names and its word overlap
 # (`label_overlap_stats`: mean words per label, and how many classes share a class's first word,
 # itself included: the overlap that makes a generative classifier's first token ambiguous).
 
@@ -303,7 +304,7 @@ print(f"S-F1@0.1 = {segment_f1([pred], [truth], iou=0.1):.2f}   "
 # any class (equidistant: the earlier true start counts); it is a TP when that true start has the
 # same class, is at most 1 s away and was not matched before, else an FP. True starts never matched
 # are FNs; F1 as above (the paper also reports 2 s). It rewards detecting an action *early*, which is what an online system is for: a
-# model that is always late keeps its segment F1 and loses its point F1.
+# model that is always a little late keeps its segment F1 at a loose IoU (0.1) and loses its point F1.
 
 # %%
 print(f"P-F1@1s = {point_f1([pred], [truth], fps=FPS, seconds=1.0):.2f}   "
@@ -321,10 +322,12 @@ print(f"P-F1@1s = {point_f1([pred], [truth], fps=FPS, seconds=1.0):.2f}   "
 #
 # The older OAD convention (of MAT and TeSTra, earlier online-action-detection models): it uses the model's **scores**, not its argmax. For each
 # action class, rank all frames by that class's score and compute the average precision (AP) of the
-# ranking against the frames that truly show the class; mAP is the mean over classes, background
-# excluded. It does not care about segments at all: a score that flickers around the argmax
+# ranking against the frames that truly show the class (AP: the precision at the rank of each true
+# frame, averaged over the true frames; perfect when every true frame ranks above every other frame);
+# mAP is the mean over classes, background excluded. It does not care about segments at all: a score that flickers around the argmax
 # threshold costs nothing if the ranking is good. Below, hand-made scores whose argmax is the
-# prediction above.
+# prediction above, then every OAD metric at once (`oad_metrics`); its `cap` column is calibrated
+# AP, a variant of mAP that does not depend on how much background a data set has.
 
 # %%
 scores = np.array([  # [frame, class]: background, pour, stir
@@ -335,8 +338,7 @@ print(f"per-frame mAP = {per_frame_map([scores], [truth]):.2f}")
 pd.DataFrame(oad_metrics([pred], [truth], [scores], fps=FPS), index=["this example"]).round(2)
 
 # %% [markdown]
-# `oad_metrics` computes them all at once, as notebooks 03-05 do (`cap`: calibrated AP, a variant
-# of mAP that does not depend on how much background a data set has). On real data the per-video
+# Notebooks 03–05 compute these metrics the same way (`gadlib.evaluation.oad` calls `oad_metrics`). On real data the per-video
 # counts (TP, FP, FN) are **summed over all test videos** before F1 is computed.
 
 # %% [markdown]
@@ -348,8 +350,9 @@ pd.DataFrame(oad_metrics([pred], [truth], [scores], fps=FPS), index=["this examp
 # template** (the few "chat tokens" that mark a user turn and the assistant's answer). They differ
 # in what comes after.
 #
-# In the figure: `<eos>` is the end-of-sequence token the LM generates to stop decoding; `[CLS]` a
-# learned query token and λ · L_gen GAD's weighted generation loss, both defined below.
+# In the figure: v1 v2 v3 are the visual tokens (the video's features after the connector); the
+# chat tokens are left out; `<eos>` is the end-of-sequence token the LM generates to stop decoding;
+# `[CLS]` a learned query token and λ · L_gen GAD's weighted generation loss, both defined below.
 
 # %%
 from gadlib.lessons.diagrams import plot_classifiers
@@ -395,7 +398,8 @@ print("The first word alone (“add”) fits three classes: the overlap the pape
 # ### GAD: Generation-Assisted Discriminative
 #
 # The discriminative model, plus, **during training only**, an LM loss on **context text generated
-# after `[CLS]`**: L = L_cls + λ · L_gen with λ = 1. The head still decides; the generation task
+# after `[CLS]`**: L = L_cls + λ · L_gen with λ = 1 (L_cls: the head's cross-entropy over the
+# classes). The head still decides; the generation task
 # shapes what the LM's states encode. What is generated matters: the task goal for the COIN steps
 # (target "<step>. <task>.", the last column of the [tasks](#offline-tasks) table above), the
 # previous action for OAD ("<current action>, <last other action in the window>"). The order is
@@ -434,7 +438,7 @@ print("The first word alone (“add”) fits three classes: the overlap the pape
 #
 # ## 6 · The paper's headline numbers
 #
-# Quoted once, in `gadlib.evaluation.paper`; every notebook sets its own results beside these. The
+# Quoted once, in `gadlib.evaluation.paper`; notebooks 01–05 set their own results beside these. The
 # look-alikes are not the real data sets and the CPU model is tiny, so compare **directions** (who
 # is ahead), never values. The paper's Ego4D-GoalStep OAD row is not quoted there: no notebook
 # reproduces it (notebook 03 uses that data set's entropy numbers).
@@ -472,13 +476,18 @@ display(pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: v for n, v in p
 # each chosen weight matrix W of the LM (here: the attention projections q, k, v, o and the MLP's
 # gate, up, down) and learns a low-rank update beside it: W x + (α / r) · B A x, with A of shape
 # r × d_in and B of shape d_out × r. Only A and B train, and removing them restores the original
-# LM exactly (the paper's remedy for the open-world ability that fine-tuning erodes). The paper
+# LM exactly (the paper's remedy for the open-world ability, answering beyond a fixed class list,
+# that fine-tuning erodes). The paper
 # uses r 128, α 256 and trains the connector, the heads and the `[CLS]` embedding fully.
 #
 # The CPU lessons use an **embedded tiny Llama** (`BackboneConfig()`: a couple of layers and a small
 # hidden size, the latter printed below; randomly initialised and trained in each notebook) and **fine-tune it
 # fully**: at that size a rank-128 adapter would hold more weights than the matrix itself. Notebook 04
 # runs the LoRA path on a pretrained LM on a GPU.
+#
+# Below, the weights one adapter adds per projection. In Llama-3.2-1B's attention, four query heads
+# share one key/value head (*grouped-query attention*), so its k and v projections are narrower than
+# its q and o projections.
 
 # %%
 from gadlib.core.backbone import BackboneConfig
@@ -553,8 +562,9 @@ print(f"A − B per seed: {np.round(iv.per_seed, 1)} points; mean {iv.mean:+.1f}
 # **seeds_needed**: from the per-seed differences' spread, about how many seeds this scale would
 # need before its interval would usually clear 0 for an effect as large as the paper's (for an "≈"
 # claim: the seeds for its interval to fit inside ±margin if the two were truly equal): a rough planning number, computed for any judged comparison with
-# two seeds or more, whatever its verdict (`seeds_needed`'s docstring gives the formula). When it is
-# no more than the seeds the run has, the seeds agree and the finite test set keeps the interval wide.
+# two seeds or more, whatever its verdict (`seeds_needed`'s docstring gives the formula). For an
+# **unresolved** comparison whose seeds_needed is no more than the seeds it has, the seeds agree and
+# the finite test set keeps the interval wide: more test videos, not more seeds, would resolve it.
 #
 # The notebooks end with a table like this one (`takeaway`); here each verdict on made-up data:
 
