@@ -234,8 +234,9 @@ for seed in tqdm(SEEDS, desc="seeds"):
                 kept[method] = out[method].classifier
 print(f"trained {len(runs)} models in {time.perf_counter() - T0:.0f} s since the start of the notebook")
 # each model trained to convergence: the steps it ran and the step whose weights it kept
-from gadlib.lessons.plots import convergence_table
+from gadlib.lessons.plots import CONVERGED_MEANS, convergence_table
 display(pd.concat({p: convergence_table([r for (q, m, seed), r in runs.items() if q == p]) for p in DATASETS}))
+print(CONVERGED_MEANS)
 
 
 # %% [markdown]

@@ -333,9 +333,10 @@ ORDER = ["generative", "discriminative", "gad", "gad_previous_action", "gad_gen_
          *[f"gad_lam_{lam:g}" for lam in LAMBDAS], "gad_extra_head", "two_stage", "no_cls"]
 display(pd.DataFrame({m: {k: fmt_mean_std(oad[m][f"{P}_{k}"]) for k in METRICS} for m in ORDER}).T)
 # every model trained to convergence: the steps it ran and the step whose weights it kept
-from gadlib.lessons.plots import convergence_table, label_bars, method_color
+from gadlib.lessons.plots import CONVERGED_MEANS, convergence_table, label_bars, method_color
 print("offline (COIN-like):"); display(convergence_table(offline_runs))
 print(f"online action detection ({P}):"); display(convergence_table(oad_runs))
+print(CONVERGED_MEANS)
 
 # %% [markdown]
 # ### Side by side with the paper

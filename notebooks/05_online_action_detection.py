@@ -329,15 +329,16 @@ display(Markdown("\n".join(said)))
 # compared after a small fixed budget can lose only because it learns slower.
 
 # %%
-from gadlib.lessons.plots import convergence_table, plot_learning_curves
-fig, axes = plt.subplots(1, len(PRESETS), figsize=(4.2 * len(PRESETS), 3))
+from gadlib.lessons.plots import CONVERGED_MEANS, convergence_table, plot_learning_curves
+fig, axes = plt.subplots(1, len(PRESETS), figsize=(4.2 * len(PRESETS) + 1.5, 3))
 for ax, p in zip(axes, PRESETS):
-    plot_learning_curves(runs[p], ax=ax, metric="validation S-F1@0.1")
+    plot_learning_curves(runs[p], ax=ax, metric="validation S-F1@0.1", legend=ax is axes[-1])   # one legend, beside the last panel
     ax.set_title(p, fontsize=9)
 plt.tight_layout(); plt.show()
 display(pd.concat({p: convergence_table(runs[p]) for p in PRESETS}).rename(columns={
     "steps run": "optimizer steps run", "kept step": "kept weights' step",
     "kept validation score": "kept validation S-F1@0.1 (0-1)"}))
+print(CONVERGED_MEANS)
 
 # %% [markdown]
 # "Learns faster", measured: for each seed, the target is 80 % of the lower of the two runs' **kept**

@@ -130,6 +130,13 @@ def test_learning_curves_interpolate_seeds_and_mark_the_kept_weights():
     lines = {ln.get_label(): ln for ln in plot_learning_curves(runs).get_lines()}
     np.testing.assert_allclose(lines["gad"].get_ydata(), 100 * line.get_ydata())
     assert lines["gad"].get_linestyle() != lines["discriminative"].get_linestyle()
+    ax = plot_learning_curves(runs)
+    # no marker on the curves themselves (a marker means kept weights); the legend shows each method's
+    # line with its kept-weights marker
+    assert all(ln.get_marker() in ("None", None, "") for ln in ax.get_lines())
+    legend = {t.get_text(): h for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)}
+    assert legend["gad"].get_marker() == "^" and legend["discriminative"].get_marker() == "s"
+    assert plot_learning_curves(runs, legend=False).get_legend() is None
     table = convergence_table(runs)
     assert table.loc["gad", "steps run"] == [30, 20] and table.loc["gad", "kept step"] == [20, 20] and table.loc["gad", "converged"] == ["NO", "NO"]
 

@@ -120,3 +120,16 @@ def test_equivalent_is_reproduced_only_for_a_paper_claim():
     # a direction claim is the paper's by default (01's claim 1 has no published number), unless told
     assert judge(iv(0.5, 4.0), +1)["meaning"] == "direction reproduced"
     assert judge(iv(0.5, 4.0), +1, paper_claim=False)["meaning"] == "the interval excludes 0 in the claimed direction"
+
+
+def test_seeds_needed_says_what_it_would_resolve():
+    # per-seed differences +1 and +3 (s = 1.41): an effect of 1.0 needs 16 seeds
+    d = judge(iv(-2.0, 4.0), +1, paper_effect=1.0)
+    assert d["meaning"].endswith("; about 16 seeds would resolve an effect as large as the paper's")
+    # this run's mean (-1.0) points away from the paper's +1.0: said, not hidden behind "resolve it"
+    d = judge(iv(-4.0, 2.0, per_seed=(-2.0, 0.0)), +1, paper_effect=1.0)
+    assert d["meaning"].endswith("about 16 seeds would resolve an effect as large as the paper's; "
+                                 "this run's mean has the opposite sign")
+    # an equality claim: the seeds to show equality within the margin
+    d = judge(iv(-4.0, 6.0), 0, margin=1.0)
+    assert d["meaning"].endswith("; about 16 seeds would show the two equal within ±1, if they are")

@@ -323,8 +323,15 @@ def meaning(judged: dict) -> str:
     if judged.get("seeds_needed"):
         # from the seeds' spread alone: when that says the run already has enough seeds, the finite
         # test set (the same for every seed) is what keeps the interval wide
-        need = (f"; about {judged['seeds_needed']} seeds would resolve it" if judged["seeds_needed"] > judged["seeds"]
-                else "; the seeds agree: the test set, not the number of seeds, keeps the interval wide")
+        if judged["seeds_needed"] <= judged["seeds"]:
+            need = "; the seeds agree: the test set, not the number of seeds, keeps the interval wide"
+        elif judged["claim"] == "equal":
+            need = (f"; about {judged['seeds_needed']} seeds would show the two equal within "
+                    f"±{judged['margin']:g}, if they are")
+        else:
+            # say what "it" is: the paper's effect, which this run's mean may not even point towards
+            against = "; this run's mean has the opposite sign" if effect and judged["mean"] * effect < 0 else ""
+            need = f"; about {judged['seeds_needed']} seeds would resolve an effect as large as the paper's{against}"
     if v == ONE_SEED:
         where = "" if paper is None else (f"; {paper} lies {'inside' if judged['paper_inside'] else 'outside'} "
                                           "this one-seed interval")

@@ -216,13 +216,13 @@ def learning_curves(runs) -> pd.DataFrame:
                          for r in runs for step, score in zip(r.history.val_steps, r.history.val_score)])
 
 
-def plot_learning_curves(runs, ax=None, metric: str = "validation score", percent: bool = True):
+def plot_learning_curves(runs, ax=None, metric: str = "validation score", percent: bool = True, legend: bool = True):
     """Validation score against optimizer steps, one colour per method: the mean over seeds
     (each seed's curve interpolated onto the steps any seed validated at, between its own first
     and last validation) with the seeds' min-max band, and a marker where each seed's kept weights are.
     "Learns faster" reads off the x-axis, "ends higher" off the markers. Each method also has its own
     line style and marker (`method_line`), so a curve that runs on top of another stays visible.
-    percent: scores (fractions) drawn in %."""
+    percent: scores (fractions) drawn in %. legend: beside the axes (off for all but one panel of a row)."""
     df = learning_curves(runs)
     scale = 100 if percent else 1
     ax = ax or plt.subplots(figsize=(6, 3))[1]
@@ -234,17 +234,29 @@ def plot_learning_curves(runs, ax=None, metric: str = "validation score", percen
         for i, (_, seed) in enumerate(mine.groupby("seed")):
             inside = (grid >= seed["step"].min()) & (grid <= seed["step"].max())
             curves[i, inside] = scale * np.interp(grid[inside], seed["step"], seed["score"])
-        ax.plot(grid, np.nanmean(curves, axis=0), color=color, lw=1.5, ls=style, marker=marker, ms=4,
-                markevery=[len(grid) - 1], label=method)
+        ax.plot(grid, np.nanmean(curves, axis=0), color=color, lw=1.5, ls=style, label=method)
         ax.fill_between(grid, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=color, alpha=0.15, lw=0)
         best = mine[mine["best"]]
-        ax.scatter(best["step"], scale * best["score"], color=color, marker=marker, s=30, zorder=3, edgecolor="k", lw=0.6)
-    ax.scatter([], [], color="w", marker="o", s=30, edgecolor="k", lw=0.6, label="kept weights (one per seed)")
+        # the discriminative square drawn larger and underneath: a GAD triangle kept at the same step
+        # and score sits inside it instead of hiding it
+        big = method_family(method) == "discriminative"
+        ax.scatter(best["step"], scale * best["score"], color=color, marker=marker, s=60 if big else 32,
+                   zorder=3 if big else 4, edgecolor="k", lw=0.6)
+    # the legend shows each method's line with its kept-weights marker
+    handles = [Line2D([], [], color=method_color(m), ls=method_line(m)[0], marker=method_line(m)[1], ms=6,
+                      markeredgecolor="k", markeredgewidth=0.6, label=m) for m in df["method"].unique()]
     ax.set_xlabel("optimizer step")
     ax.set_ylabel(f"{metric} (%)" if percent else metric)
     # beside the axes: inside, the legend sat on the curves' early steps
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    if legend:
+        ax.legend(handles=handles, title="markers: kept weights\n(one per seed)", title_fontsize=7, fontsize=8,
+                  loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
+
+
+CONVERGED_MEANS = ("converged: \"yes\" when patience stopped the run (no gain of more than MIN_DELTA for PATIENCE "
+                   "epochs) before MAX_EPOCHS, with a validation score above 0; \"NO\" when it reached the epoch cap "
+                   "or never scored (its comparisons are then not testable).")
 
 
 def convergence_table(runs) -> pd.DataFrame:
@@ -323,15 +335,20 @@ def plot_accuracy(summary: dict, metric: str = "top1", ax=None, chance: dict | N
     scale = 100 if percent else 1
     df[metric] = scale * df[metric]
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
+    # error bars and dots in a mid grey edged in white: visible on the darkest (navy) and lightest bars
     sns.barplot(df, x="problem", y=metric, hue="method", errorbar="sd", capsize=0.1, ax=ax,
+                err_kws={"color": "0.45", "linewidth": 1.6},
                 palette={m: method_color(m) for m in df["method"].unique()})
-    # one black per method: a plain color= with hue is a deprecated gradient palette in seaborn 0.13
+    # one colour for every method's dots: a plain color= with hue is a deprecated gradient palette in seaborn 0.13
     sns.stripplot(df, x="problem", y=metric, hue="method", dodge=True, palette=["k"] * df["method"].nunique(),
-                  size=3, legend=False, ax=ax)
+                  size=4, linewidth=0.8, edgecolor="w", legend=False, ax=ax)
     if chance:
         for i, (problem, c) in enumerate(chance.items()):
-            ax.hlines(scale * c, i - 0.45, i + 0.45, colors="grey", linestyles=":", label="chance" if i == 0 else None)
-    ax.scatter([], [], color="k", s=9, label="one seed")
+            ax.hlines(scale * c, i - 0.45, i + 0.45, colors="grey", linestyles=":")
+        # the levels in the legend: a chance of 1-2 % sits on the x-axis, where a dotted line is hard to see
+        ax.plot([], [], color="grey", ls=":", label="chance:\n" + "\n".join(
+            f"{p} {scale * c:.1f}{' %' if percent else ''}" for p, c in chance.items()))
+    ax.scatter([], [], color="k", s=16, edgecolor="w", lw=0.8, label="one seed")
     ax.set_ylim(0, scale)
     label_bars(ax, "{:.1f}" if percent else "{:.2f}")   # after the error bars and dots it must clear
     ax.set_ylabel(f"{metric.replace('top1', 'top-1')} accuracy" + (" (%)" if percent else ""))

@@ -1,15 +1,12 @@
-"""Video timelines: step segments on a frame axis, each class its own colour, labels that never collide.
+"""Video timelines: labelled step segments on a frame axis (one neutral grey), labels that never collide.
 
 Explained in notebooks/01_generative_vs_discriminative.ipynb and 05_online_action_detection.ipynb.
 """
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.font_manager import FontProperties
-
-from gadlib.lessons.colors import class_palette
 
 _LANE_PT = 12.0      # one row of labels above a timeline (7-pt text in a padded box), in points
 _TEXT_RENDERER = None
@@ -62,12 +59,16 @@ def timeline_lanes(video, step_names: list[str], axes_width_in: float, fontsize:
     return max((lane for lane, _ in layout), default=0)
 
 
+SEGMENT_FILL, SEGMENT_EDGE = "0.86", "0.35"
+
+
 def plot_timeline(video, step_names: list[str], ax=None, highlight: int | None = None, fontsize: float = 7):
     """One video's step segments on a time axis (frames); background is left blank.
 
-    Each class its own colour (`class_palette`, over the classes of this video). A label sits in its
-    segment where it fits, else in a box of the segment's colour in the lowest row above the bar where
-    it overlaps no other label."""
+    Every segment the same light grey with a dark edge: each is labelled, and colours by position in
+    one video would give a class a different colour in the next figure (and could read as a method's
+    colour). A label sits in its segment where it fits, else in a box in the lowest row above the bar
+    where it overlaps no other label."""
     frames = len(video.features)
     labels = [step_names[s.label] for s in video.segments]
     if ax is None:
@@ -76,19 +77,15 @@ def plot_timeline(video, step_names: list[str], ax=None, highlight: int | None =
         ax = plt.subplots(figsize=(width, 1.3 + lanes * _LANE_PT / 72))[1]
     fig = ax.figure
     layout = _timeline_layout(video.segments, labels, frames, ax.get_position().width * fig.get_figwidth() * 72, fontsize)
-    classes = list(dict.fromkeys(s.label for s in video.segments))
-    colours = dict(zip(classes, class_palette(len(classes))))
     for i, (seg, label, (lane, x)) in enumerate(zip(video.segments, labels, layout)):
-        colour = colours[seg.label]
-        ax.barh(0, seg.end - seg.start, left=seg.start, height=0.8, color=colour,
-                edgecolor="k" if i == highlight else "none", lw=2)
+        ax.barh(0, seg.end - seg.start, left=seg.start, height=0.8, color=SEGMENT_FILL,
+                edgecolor="k" if i == highlight else SEGMENT_EDGE, lw=2 if i == highlight else 0.8)
         if lane == 0:
             ax.text((seg.start + seg.end) / 2, 0, label, ha="center", va="center", fontsize=fontsize)
         else:
-            pale = tuple(0.55 * np.asarray(colour[:3]) + 0.45)
             ax.annotate(label, (x, 0.4), xytext=(0, 3 + (lane - 1) * _LANE_PT), textcoords="offset points",
                         ha="center", va="bottom", fontsize=fontsize, annotation_clip=False,
-                        bbox=dict(boxstyle="round,pad=0.15", fc=pale, ec=colour, lw=0.8))
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec=SEGMENT_EDGE, lw=0.8))
     ax.timeline_lanes = max((lane for lane, _ in layout), default=0)
     ax.set_xlim(0, frames)
     fit_timeline(ax)
