@@ -201,7 +201,7 @@ REAL = pd.DataFrame([
     ("CrossTask", "instructional videos (cooking, car care)",
      "105 steps + background", "“add flour”, “whisk mixture”, “pour milk”, “jack up car”",
      "OAD", "DINOv2, 1 fps", "crosstask_like"),
-    ("EPIC-Kitchens-100", "first-person (head-mounted) video of unscripted kitchen work",
+    ("EPIC-Kitchens-100 (EK100)", "first-person (head-mounted) video of unscripted kitchen work",
      "~3800 verb-noun actions + background", "“take plate”, “open fridge”, “wash knife”, “turn-on tap”",
      "OAD", "TeSTra features, 4 fps", "epic_like"),
     ("Ego4D-GoalStep", "long first-person videos of goal-directed procedures",

@@ -153,15 +153,17 @@ def method_bars(df: pd.DataFrame, category: str, value: str, order=None, ax=None
     rows = df[df[category].isin(where)]
     jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(rows))
     p = rows[category].map(where).to_numpy() + jitter
+    # black dots edged in white: visible on the darkest (navy, hatched) bars as on the lightest
+    dots = dict(color="k", s=16, zorder=3, edgecolor="w", linewidth=0.7)
     if horizontal:
-        ax.scatter(rows[value], p, color="k", s=9, zorder=3)
+        ax.scatter(rows[value], p, **dots)
     else:
-        ax.scatter(p, rows[value], color="k", s=9, zorder=3)
+        ax.scatter(p, rows[value], **dots)
     label_bars(ax, fmt)   # after the error bars and dots: each value sits past both
     # A key, since unexplained dots read as outliers or as the error bar's ends; off the axes, so it
     # covers no bar: below a horizontal chart (under the axis label), beside a vertical one (whose
     # rotated names fill the space below).
-    key = [Line2D([], [], ls="", marker="o", color="k", markersize=3.5, label="dots: seeds"),
+    key = [Line2D([], [], ls="", marker="o", color="k", markeredgecolor="w", markersize=4.5, label="dots: seeds"),
            Line2D([], [], color="0.2", lw=1.2, marker="|" if horizontal else "_", markersize=6,
                   label="line: ± 1 std over seeds")]
     if horizontal:

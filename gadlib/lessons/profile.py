@@ -127,7 +127,8 @@ def _describe(notebook: str, profile: str, size: str, backbone, pretrained: bool
     if size == "tiny":
         lines.append("  time: about a minute on a CPU")
     elif profile == "cpu":
-        measured = (f"the previous recorded run took {minutes:.0f} min (2 CPU cores; this run prints its own time at the end)"
+        measured = (f"the previous recorded run took {minutes:.0f} min (2 CPU cores; it varies with the machine and "
+                    "its load; this run prints its own time at the end)"
                     if minutes else "not measured yet")
         lines.append(f"  time: {measured}; faster on a GPU. Paper scale: GADLAB_PROFILE=gpu (or profile=\"gpu\" here)")
     else:

@@ -40,8 +40,9 @@ def _static_note(name: str) -> Markdown | None:
 GREEDY_SCALE = "score: − edit distance"
 # Printed under every table with a greedy top-5: greedy decoding outputs one text, so its "top-5" is a
 # ranking of that text's neighbours by spelling, full of ties, not the model's own ranking.
-GREEDY_TOPK_NOTE = ("Greedy decoding outputs one label. Its top-5 ranks every class name by edit distance to that "
-                    "one text, ties going to the lowest class index: a ranking by spelling, not the model's own. "
+GREEDY_TOPK_NOTE = ("Greedy decoding outputs one label. Its top-5 ranks every class by edit distance to that one "
+                    "output (of the characters for text labels, of the tokens for the rand, desync and extend "
+                    "mappings), ties going to the lowest class index: a ranking by spelling, not the model's own. "
                     "The model's own top-5 is exact scoring's (the label's log-probability for every class).")
 
 
