@@ -228,6 +228,9 @@ for d in (coin, stream):   # the shares the settings' comments speak of, from th
     n_train, n_val, n_test = (len(d.split(part)) for part in ("train", "val", "test"))
     print(f"{d.name}: {100 * n_test / len(d.videos):.0f}% of the videos are test videos; validation holds "
           f"{100 * n_val / (n_train + n_val):.0f}% of the videos not in test")
+if not stream.task_names:   # OAD's layout (as THUMOS'14 and CrossTask publish theirs) has per-frame labels only
+    print(f"{stream.name}: tasks 0: an online-detection stream keeps no task labels, only each frame's class; "
+          "the settings' num_tasks shaped how its videos were generated")
 
 # %% [markdown]
 # ## 2 · What GAD generates, and where
@@ -347,8 +350,10 @@ print(CONVERGED_MEANS)
 # gadlib's own `gad_previous_action`, have no paper number.
 #
 # Colours: GAD's green is the paper's GAD only; each variant has a colour of its own, one hue per kind
-# of ablation (ordering purple, generated target olive / yellow, λ red from light to dark as λ grows,
-# the readout brown), and the same colour in every figure.
+# of ablation (ordering purple; what the context does, olive / yellow: the generated target and the
+# extra head that replaces generation; λ red from light to dark as λ grows; the readout without
+# `[CLS]` tan), `two_stage` (a frozen generative model, then a classifier) its own pink, and the same
+# colour in every figure.
 
 # %%
 from gadlib.evaluation.paper import OAD_ABLATIONS as PAPER   # S-F1@0.1 / P-F1@1s, CrossTask | EK100, quoted
@@ -524,8 +529,8 @@ assert torch.equal(restored, want)
 # The paper's claim **holds** when the interval excludes 0 in its direction, is **opposite** when it
 # excludes 0 the other way, **unresolved** when it contains 0, and **not testable** when a side
 # collapsed (one class on ≥ 95 % of its predictions) or a run stopped at its epoch cap. Beside each:
-# the paper's own difference where it published one, and (where the paper gives a difference) about how
-# many seeds would resolve it.
+# the paper's own difference where it published one, and, where that difference lies inside this
+# run's interval, about how many seeds would resolve an effect of its size.
 
 # %%
 from gadlib.evaluation.experiment import converged
@@ -610,7 +615,10 @@ lines.append(f"- 'background' predicted on {', '.join(f'{100 * b:.0f}% ({m})' fo
              f"(truth: {100 * is_bg:.0f}%)" + (": the stage-1 generative model itself learned little but background here, "
              "so the two-stage collapse is partly inherited from it." if said_bg["generative"] > 0.9 else "."))
 gd = train_ms["gad"]["mean"] / train_ms["discriminative"]["mean"]
-lines.append(f"- cost: a GAD training step took {gd:.2f}x a discriminative one on this stream (median steps) "
+# the λ runs do exactly GAD's compute: their ratios show how much of the figure is the machine's noise
+same = [train_ms[f"gad_lam_{lam:g}"]["mean"] / train_ms["discriminative"]["mean"] for lam in LAMBDAS if lam != 0]
+lines.append(f"- cost: a GAD training step took {gd:.2f}x a discriminative one on this stream (median steps; "
+             f"the λ runs, same compute: {min(same):.2f}x to {max(same):.2f}x) "
              f"({train_ms['offline_gad']['mean'] / train_ms['offline_discriminative']['mean']:.2f}x offline); "
              f"inference at batch 1: GAD {latency.loc['gad', 'b1 / discriminative']:.2f}x, generate-first "
              f"{latency.loc['gad_gen_first', 'b1 / discriminative']:.2f}x the discriminative latency.")
@@ -854,8 +862,8 @@ print(measure_positions())
 
 # %% [markdown]
 # **Explain** (2-3 sentences): which ordering is the cheapest GAD to train, and why does the
-# training overhead of GAD over discriminative shrink as the prompt grows (more frames, 10 visual
-# tokens per frame on COIN)? Why does the disc-first GAD model cost exactly the discriminative
+# training overhead of GAD over discriminative shrink as the prompt grows (more frames, or the
+# paper's visual tokens per frame on COIN: [notebook 00's data-set table](00_the_paper_in_one_page.ipynb#datasets))? Why does the disc-first GAD model cost exactly the discriminative
 # model at inference, and which ordering would not?
 #
 # ### BEGIN SOLUTION
@@ -882,8 +890,8 @@ print(measure_positions())
 # * **λ on a log scale.** Extend `LAMBDAS` to 10 and 30. Where does the generation loss start to
 #   crowd out classification?
 # * **Two-stage, unfrozen.** In `gadlib.evaluation.ablations.freeze_generative_model` leave the connector
-#   trainable. Does the paper's collapse (compare this run's `two_stage` row above) come from the LM or
-#   from the connector?
+#   trainable. Does a collapse like the paper's appear at all here (compare this run's `two_stage`
+#   row above), and if so, does it come from the LM or from the connector?
 # * **On a GPU.** Run the notebook on a Colab T4 with the pretrained LM, then with
 #   `LM = "embedded"`: compare the peak GPU memory and the GAD / discriminative step-time ratio.
 

@@ -138,7 +138,7 @@ def test_learning_curves_interpolate_seeds_and_mark_the_kept_weights():
     assert legend["gad"].get_marker() == "^" and legend["discriminative"].get_marker() == "s"
     assert plot_learning_curves(runs, legend=False).get_legend() is None
     table = convergence_table(runs)
-    assert table.loc["gad", "steps run"] == [30, 20] and table.loc["gad", "kept step"] == [20, 20] and table.loc["gad", "converged"] == ["NO", "NO"]
+    assert table.loc["gad", "optimizer steps run"] == [30, 20] and table.loc["gad", "kept weights' step"] == [20, 20] and table.loc["gad", "converged"] == ["NO", "NO"]
 
 
 

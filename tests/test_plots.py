@@ -472,3 +472,42 @@ def test_seed_means_never_show_a_silent_nan():
     assert len(notes) == 2 and "a / g" in notes[0] and "b (all)" in notes[1] and "OAD only" in notes[1]
     clean, none = P.seed_means(frame[frame.data == "a"].fillna(0.0), ["data", "method"], ["h"])
     assert none == [] and clean.dtypes["h"] == float
+
+
+def test_class_palette_first_colours_read_on_white():
+    # the first two lightness rows (12 classes): WCAG contrast with white of at least 1.8, yellows included
+    def luminance(c):
+        lin = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c[:3]]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    for c in P.class_palette(12):
+        assert 1.05 / (luminance(c) + 0.05) >= 1.8, c
+
+
+def test_error_entropy_paper_star_beside_its_group_never_in_a_bar():
+    fig = C.plot_error_entropy(_entropy_rows().assign(null_uniform_matched=1.9), ["a_like", "b_like"],
+                               ["generative", "discriminative", "gad"], {"a_like": {"generative": 1.35, "gad": 1.3}})
+    a = fig.axes[0]
+    spans = [(p.get_x(), p.get_x() + p.get_width()) for p in a.patches]
+    stars = [ln for ln in a.lines if ln.get_marker() == "*"]
+    assert len(stars) == 2
+    for ln, i in zip(stars, (0, 2)):
+        x = ln.get_xdata()[0]
+        assert not any(lo <= x <= hi for lo, hi in spans)
+        assert i < x < i + 0.5 and x > max(hi for lo, hi in spans if lo < i + 0.5) + 0.1   # right of its group's bars
+        assert ln.get_markeredgecolor() == "white"
+    texts = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert any("unpublished" in t for t in texts)
+
+
+def test_token_lift_pools_by_pairs_and_steepest_calls_ties():
+    groups = pd.DataFrame({"pairs": [100, 30, 10], "a": [1.0, 3.0, 1.0], "a s.e.": [0.1, 0.2, 0.4],
+                           "b": [1.0, 2.9, 1.2], "b s.e.": [0.1, 0.3, 0.5], "c": [1.0, 1.0, 1.0], "c s.e.": [0.05, 0.05, 0.05]},
+                          index=["0", "1", "≥2"])
+    lift = C.token_lift(groups, ["a", "b", "c"])
+    assert lift.loc["a", "lift"] == pytest.approx((30 * 3.0 + 10 * 1.0) / 40 / 1.0)
+    pooled_se = np.sqrt((0.75 * 0.2) ** 2 + (0.25 * 0.4) ** 2)
+    assert lift.loc["a", "s.e."] == pytest.approx(lift.loc["a", "lift"] * np.hypot(pooled_se / 2.5, 0.1))
+    assert C.steepest(lift) == ("a", "b", False)                  # a and b within their standard errors: a tie
+    assert C.steepest(lift.drop(index="b")) == ("a", "c", True)   # a clearly above c
+    zero = C.token_lift(groups.assign(c=[0.0, 1.0, 1.0]), ["c"])
+    assert np.isnan(zero.loc["c", "lift"])

@@ -28,14 +28,15 @@ _SHADES = {  # variant -> (family, lightness); the family colour itself has ligh
     "gen_extend": ("generative", 0.48), "gen_extend_exact": ("generative", 0.14),
 }
 # GAD's variants, by kind of ablation: ordering in purples, the generated target in olive / yellow,
-# λ as a light-to-dark red ramp (small to large λ), the readout ([CLS] replaced) in browns; every two
+# λ as a light-to-dark red ramp (small to large λ), the extra head (no generation) olive too, the
+# readout ([CLS] replaced) tan; every two
 # at least 0.19 apart in RGB, and none near a family's colour or two_stage's.
 GAD_VARIANT_COLORS = {
     "gad_gen_first": (0.36, 0.22, 0.60), "gad_parallel": (0.70, 0.62, 0.88),
     "gad_previous_action": (0.42, 0.45, 0.05), "gad_label": (0.86, 0.82, 0.28),
     "gad_lam_0": (0.98, 0.85, 0.82), "gad_lam_0.1": (0.94, 0.58, 0.52), "gad_lam_0.3": (0.76, 0.22, 0.20),
     "gad_lam_3": (0.42, 0.04, 0.06),
-    "gad_extra_head": (0.52, 0.33, 0.18), "no_cls": (0.76, 0.64, 0.50),
+    "gad_extra_head": (0.60, 0.60, 0.30), "no_cls": (0.76, 0.64, 0.50),
 }
 ALIASES = {"gen_text": "generative", "gen_text_exact": "generative_exact"}  # notebook 02's names of the same methods
 
@@ -96,22 +97,49 @@ def method_line(method: str) -> tuple[str, str]:
 
 
 # Class colours take only hues far from every method's (blue ~200 deg, orange ~40, green ~160, the two-stage
-# pink ~310): reds, yellows and violets, each in several lightnesses. A pale blue, a light orange or a
-# green would read as "the generative / discriminative / GAD model" in a figure that shows both.
+# pink ~310): reds, yellows (darkened, `_class_colour`) and violets, each in several lightnesses. A pale
+# blue, a light orange or a green would read as "the generative / discriminative / GAD model" in a figure
+# that shows both.
 _CLASS_HUES = (0, 60, 270, 342, 79, 288)                    # degrees, in the order classes take them
 _CLASS_LIGHTNESS = (0.5, 0.32, 0.68, 0.41, 0.59, 0.23, 0.77)  # the first six classes differ in hue, then in lightness
 _CLASS_BANDS = ((332, 368), (56, 84), (262, 290))             # the hues allowed; 368 = 8 past 360 (the reds wrap)
 
 
+_YELLOWS = (45, 100)   # hues (degrees) whose full-strength shades are too pale to read on white
+
+
 def _class_colour(hue_deg: float, lightness: float) -> tuple:
+    # a yellow looks far lighter than a red or violet of the same HLS lightness: its lightnesses are
+    # compressed into a darker range (mustard to olive), still 0.05 apart, so it reads on white
+    if _YELLOWS[0] <= hue_deg % 360 <= _YELLOWS[1]:
+        lightness = 0.06 + 0.55 * lightness
     return colorsys.hls_to_rgb((hue_deg % 360) / 360, lightness, 0.9)
+
+
+def _contrast_on_white(c) -> float:
+    """WCAG contrast ratio of colour `c` against white."""
+    lin = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c[:3]]
+    return 1.05 / (0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] + 0.05)
+
+
+def _spread(colours: list) -> list:
+    """The colours reordered so that each next one is the farthest (RGB) from all before it, among those
+    that read on white first: a figure with a handful of classes gets the most distinct ones (with only
+    three hue bands free of the methods' hues, two reds or two violets of one lightness looked alike)."""
+    readable = [c for c in colours if _contrast_on_white(c) >= 1.8]
+    order, rest = [readable[0]], readable[1:]
+    while rest:
+        far = max(rest, key=lambda c: min(np.linalg.norm(np.subtract(c, o)) for o in order))
+        order.append(far)
+        rest.remove(far)
+    return order + [c for c in colours if c not in order]
 
 
 def class_palette(n: int) -> list:
     """`n` distinct colours for classes, none with a method's hue nor grey (background, chance lines):
     six hues (`_CLASS_HUES`) at seven lightnesses first (42 colours), then further hues inside the
     allowed bands at the same lightnesses."""
-    base = [tuple(np.round(_class_colour(h, lit), 4)) for lit in _CLASS_LIGHTNESS for h in _CLASS_HUES]
+    base = _spread([tuple(np.round(_class_colour(h, lit), 4)) for lit in _CLASS_LIGHTNESS for h in _CLASS_HUES])
     if n <= len(base):
         return base[:n]
     more = []

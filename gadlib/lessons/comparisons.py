@@ -1,6 +1,6 @@
 """Figures that compare the methods with each other and with the paper (notebooks 03 and 04): error
 entropy against its null baselines, confusion rate against shared tokens / visual similarity (and
-its pooled table), a group's confusion block, the paper's ablation numbers. Methods keep their colours; what else differs is hatched.
+its pooled table and lift), a group's confusion block, the paper's ablation numbers. Methods keep their colours; what else differs is hatched.
 """
 from __future__ import annotations
 
@@ -63,12 +63,14 @@ def plot_error_entropy(div: pd.DataFrame, datasets, methods, paper: dict | None 
     grey tick further out; where they coincide both still show, and the panel title says so), right of
     the group the matched bar's null (uniform at the matched counts, a hollow tick), when div has
     null_uniform_matched. Miller-Madow has no null: it corrects upwards what the nulls leave biased (the
-    legend says so). The paper's number as a star; the legend beside the last panel. div: one row per
+    legend says so). The paper's number as a white-edged star just right of the method's group (beside the
+    matched null, before the next group's nulls), never inside a bar: the paper does not say which estimator it
+    used; the legend beside the last panel. div: one row per
     (data, method, seed) with the score columns and null_uniform / null_prior (/ null_uniform_matched)."""
     datasets, methods = list(datasets), list(methods)
     fig, axes = plt.subplots(1, len(datasets), figsize=(3.4 * len(datasets) + 2.6, 3.3), sharey=True, squeeze=False)
     axes = axes[0]
-    group = 0.6
+    group = 0.5   # leaves room between groups for the nulls and the paper's star
     width = group / len(scores)
     top = 0.0
     has_matched = "null_uniform_matched" in div.columns
@@ -89,11 +91,11 @@ def plot_error_entropy(div: pd.DataFrame, datasets, methods, paper: dict | None 
             _nulls_beside(ax, i - group / 2, i + group / 2, uniform, prior, matched)
             top = max(top, *np.nan_to_num([uniform, prior, matched if has_matched else 0.0]))
             if paper and p in paper and m in paper[p]:
-                ax.plot(i, paper[p][m], "k*", ms=9, mec="white", mew=0.6, zorder=5)
+                ax.plot(i + group / 2 + 0.16, paper[p][m], "k*", ms=12, mec="white", mew=0.8, zorder=5)
                 top = max(top, paper[p][m])
         ax.set_xticks(range(len(methods)), methods, fontsize=8)
         ax.set_title(p + ("\n(uniform and prior nulls coincide)" if same else ""), fontsize=9)
-        ax.set_xlim(-0.58, len(methods) - 0.5)
+        ax.set_xlim(-0.52, len(methods) - 0.42)
     axes[0].set_ylabel("nats")
     axes[0].set_ylim(0, 1.08 * top)
     handles = [Patch(facecolor="0.45", edgecolor="white", hatch=h or None, label=name) for _, name, h in scores]
@@ -103,7 +105,8 @@ def plot_error_entropy(div: pd.DataFrame, datasets, methods, paper: dict | None 
         handles.append(Line2D([], [], **_MATCHED, label="matched bar's null: uniform\nat matched counts (right)"))
     handles.append(Line2D([], [], ls="", label="Miller-Madow: no null\n(it corrects upwards)"))
     if paper:
-        handles.append(Line2D([], [], color="k", marker="*", ls="", ms=9, label="paper"))
+        handles.append(Line2D([], [], color="k", marker="*", ls="", ms=12, mec="white", mew=0.8,
+                              label="paper (right of the bars;\nits estimator unpublished)"))
     axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False,
                     title="bar colour: method", title_fontsize=8)
     fig.tight_layout()
@@ -210,6 +213,36 @@ def pooled_token_groups(by_tokens: pd.DataFrame, datasets, methods, min_pairs: i
     return out
 
 
+def token_lift(groups: pd.DataFrame, methods) -> pd.DataFrame:
+    """How many times as often each method confuses a pair sharing more label tokens than the lowest
+    group as a pair in it: the rate pooled over the higher groups (weighted by their pairs, so a sparse
+    group does not dominate) over the lowest group's rate, with a delta-method standard error from the
+    groups' standard errors (taken as independent). groups: one data set's `pooled_token_groups` rows.
+    Index: methods; columns "lift", "s.e."; NaN where there is one group or the lowest rate is 0."""
+    first, more = groups.iloc[0], groups.iloc[1:]
+    w = (more["pairs"] / more["pairs"].sum()).to_numpy(float) if len(more) else np.zeros(0)
+    out = {}
+    for m in methods:
+        pooled = float((w * more[m].to_numpy(float)).sum())
+        pooled_se = float(np.sqrt((w ** 2 * np.nan_to_num(more[f"{m} s.e."].to_numpy(float)) ** 2).sum()))
+        if not len(more) or not first[m] > 0:
+            out[m] = {"lift": np.nan, "s.e.": np.nan}
+            continue
+        lift = pooled / first[m]
+        rel = np.hypot(pooled_se / pooled if pooled > 0 else 0.0, np.nan_to_num(first[f"{m} s.e."]) / first[m])
+        out[m] = {"lift": lift, "s.e.": lift * rel}
+    return pd.DataFrame(out).T
+
+
+def steepest(lift: pd.DataFrame) -> tuple[str, str, bool]:
+    """(largest, next, resolved) of a `token_lift` table: resolved only when the largest lift exceeds
+    the next by more than their combined standard error; otherwise the two are a tie."""
+    ranked = lift["lift"].sort_values(ascending=False)
+    top, nxt = ranked.index[:2]
+    gap = lift.loc[top, "lift"] - lift.loc[nxt, "lift"]
+    return top, nxt, bool(gap > np.hypot(lift.loc[top, "s.e."], lift.loc[nxt, "s.e."]))
+
+
 def plot_confusion_vs(by_tokens: pd.DataFrame, by_look: pd.DataFrame, datasets, methods, min_pairs: int = 20):
     """Pair confusion rate (%) against shared label tokens (top row) and visual similarity quintile
     (bottom row), one panel per data set, one colour per method, mean +/- standard error over pairs,
@@ -227,9 +260,10 @@ def plot_confusion_vs(by_tokens: pd.DataFrame, by_look: pd.DataFrame, datasets, 
         curves, reach = ({}, {}), ([0.0], [0.0])   # reach: every plotted value and error-bar end, per row
         for j, method in enumerate(methods):
             # each method its own marker and dash, nudged sideways: curves that coincide all stay visible
-            dodge = (j - (len(methods) - 1) / 2) * 0.06
-            style = dict(marker=_MARKERS[j % len(_MARKERS)], ls=_DASHES[j % len(_DASHES)], ms=4, capsize=2,
-                         color=method_color(method), label=method)
+            # (thin error bars, so that overlapping ones still show the line and marker under them)
+            dodge = (j - (len(methods) - 1) / 2) * 0.15
+            style = dict(marker=_MARKERS[j % len(_MARKERS)], ls=_DASHES[j % len(_DASHES)], ms=4, capsize=1.5,
+                         elinewidth=0.7, color=method_color(method), label=method)
             t = by_look[(by_look["data"] == p) & (by_look["method"] == method)]
             for row, (x, y, err) in enumerate(((np.arange(len(groups)), groups[method], groups[f"{method} s.e."]),
                                                (t["visual similarity quintile"], t["confusion rate (%)"],

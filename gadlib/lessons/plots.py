@@ -268,11 +268,13 @@ def convergence_table(runs) -> pd.DataFrame:
     rows = {}
     for r in sorted(runs, key=lambda r: r.seed):
         h = r.history
-        row = rows.setdefault(r.method, {"steps run": [], "kept step": [], "kept validation score": [], "converged": []})
-        row["steps run"].append(h.steps)
-        row["kept step"].append(h.best_step)
+        # "optimizer steps": the lessons' other "step" is a procedure's step (step recognition)
+        row = rows.setdefault(r.method, {"optimizer steps run": [], "kept weights' step": [], "kept validation score (%)": [],
+                                         "converged": []})
+        row["optimizer steps run"].append(h.steps)
+        row["kept weights' step"].append(h.best_step)
         kept = dict(zip(h.val_steps, h.val_score)).get(h.best_step)
-        row["kept validation score"].append(None if kept is None else round(kept, 3))
+        row["kept validation score (%)"].append(None if kept is None else round(100 * kept, 1))   # in %, as the curves
         row["converged"].append("yes" if has_converged(h) else "NO")
     return pd.DataFrame(rows).T
 
