@@ -91,8 +91,8 @@ pd.set_option("display.max_colwidth", 80)
 # ## 1 · The question
 #
 # A **multimodal LLM (MLLM)** here is: pre-extracted visual features of the video frames → a small
-# **connector** (an MLP) that maps each visual token into the LM's embedding space → a **causal
-# language model** (the paper: Llama-3.2-1B-Instruct) that reads those tokens followed by a
+# **connector** (an MLP) that maps each visual token (one feature vector of a frame) into the
+# embedding space of a **causal language model (LM)** (the paper: Llama-3.2-1B-Instruct) that reads those tokens followed by a
 # question ("What is the action in the video?"). Used as a **closed-set classifier**, it must
 # output one of a fixed list of class names. It can do that in two ways: *generate* the class name
 # as text, or *discriminate* with a classification head. The paper's four claims, and the notebook
@@ -171,7 +171,7 @@ NAMES = ["background", "pour", "stir"]            # a hand-made stream: class 0 
 truth = np.array([0, 1, 1, 1, 0, 2, 2, 2, 2, 0])   # ten frames, one label each
 plot_strips({"truth": truth}, NAMES, fps=1, window=(2, 5))
 plt.title("OAD: the prediction for frame 5 sees only frames up to 5 (a window); its target is frame 5's label\n"
-          "(future labels shown faded)", fontsize=10)
+          "(future labels faded; frames before the window reach it only as the paper's long context)", fontsize=10)
 plt.show()
 
 # %% [markdown]
@@ -225,17 +225,19 @@ for data_set, name in REAL["gadlib preset"].items():
     d = generate_benchmark(preset(name, videos_per_task=1, test_fraction=0.0))
     stats = label_overlap_stats(d.step_names)
     presets[name] = {"mimics": data_set, "classes (cpu / gpu size)": f"{len(d.step_names)} / {preset(name, 'gpu').num_classes}",
-                     "fps": d.fps, "four generated class names": ", ".join(f"“{n}”" for n in d.step_names[:4]),
+                     "fps": d.fps, "visual tokens per frame (cpu / gpu)": f"{d.tokens_per_frame} / {preset(name, 'gpu').tokens_per_frame}",
+                     "four generated class names": ", ".join(f"“{n}”" for n in d.step_names[:4]),
                      "words per label": round(stats["mean_words"], 1),
                      "classes per first word": round(stats["classes_per_first_word"], 1)}
 assert set(presets) == set(PRESETS)   # every preset gadlib has is in the table
-pd.DataFrame(presets).T
+with pd.option_context("display.max_colwidth", None):   # the long labels the next cell speaks of, whole
+    display(pd.DataFrame(presets).T)
 
 # %% [markdown]
 # `coin_like` and `crosstask_like` have the same class count and word overlap at `cpu` size, so the
-# same seed gives them the same class names; their videos differ (COIN-like: a few visual tokens
-# per frame, the paper's COIN features have 10, and a task per video for task recognition;
-# CrossTask-like: one token per frame, streams for OAD). `thumos_like` labels share no first word,
+# same seed gives them the same class names; their videos differ (COIN-like: more visual tokens
+# per frame, as the paper's COIN features have, and a task per video for task recognition;
+# CrossTask-like: streams for OAD; the table's tokens column). `thumos_like` labels share no first word,
 # as THUMOS'14's distinct sports do (its words come from the same synthetic vocabulary, so they do
 # not read as sports), `epic_like` crowds many classes onto each verb (the table's classes per first
 # word), and `goalstep_like` has long descriptive labels.
@@ -465,7 +467,8 @@ display(Markdown("**Tokenization study** (EPIC-Kitchens-100 OAD, S-F1 / P-F1) an
 tok = {(("generative, by label mapping", k.removeprefix("gen_")) if k.startswith("gen_")
         else ("reference (no label mapping)", k)): [f"{fmt(a)} / {fmt(b)}"] for k, (a, b) in paper.TOKENIZATION.items()}
 display(pd.DataFrame(tok, index=["EPIC-Kitchens-100 OAD: S-F1 / P-F1"]))
-display(pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: v for n, v in paper.ERROR_ENTROPY.items()}))
+display(pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: {m: f"{x:g}" for m, x in v.items()}   # as the paper prints them
+                      for n, v in paper.ERROR_ENTROPY.items()}))
 
 # %% [markdown]
 # <a id="lora" name="lora"></a>
@@ -474,7 +477,7 @@ display(pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: v for n, v in p
 #
 # Fine-tuning every weight of a 1B-parameter LM is costly. **LoRA** (low-rank adaptation) freezes
 # each chosen weight matrix W of the LM (here: the attention projections q, k, v, o and the MLP's
-# gate, up, down) and learns a low-rank update beside it: W x + (α / r) · B A x, with A of shape
+# gate, up, down: the three weight matrices of its feed-forward block) and learns a low-rank update beside it: W x + (α / r) · B A x, with A of shape
 # r × d_in and B of shape d_out × r. Only A and B train, and removing them restores the original
 # LM exactly (the paper's remedy for the open-world ability, answering beyond a fixed class list,
 # that fine-tuning erodes). The paper
@@ -566,7 +569,9 @@ print(f"A − B per seed: {np.round(iv.per_seed, 1)} points; mean {iv.mean:+.1f}
 # **unresolved** comparison whose seeds_needed is no more than the seeds it has, the seeds agree and
 # the finite test set keeps the interval wide: more test videos, not more seeds, would resolve it.
 #
-# The notebooks end with a table like this one (`takeaway`); here each verdict on made-up data:
+# The notebooks end with a table like this one (`takeaway`); here each verdict on made-up data. In
+# the table after it, None means "does not apply": the "≈" rows have no paper effect, and one seed
+# has no seed spread to size seeds_needed from.
 
 # %%
 cases = [
@@ -612,8 +617,9 @@ pd.DataFrame({claim: {"verdict": d["verdict"], "paper inside the interval": d["p
 #    S-F1@0.1, P-F1@1s and mAP change, and in which direction; then check with `oad_metrics`.
 # 2. **Where should generation hurt most?** Using the preset table (words per label, classes per
 #    first word), rank the five look-alikes by how much you expect a generative classifier to trail
-#    a discriminative one, and say which number drives your ranking. Does Ego4D-GoalStep's long,
-#    distinctive labels make the gap larger or smaller (think of the paper's stated limitations)?
+#    a discriminative one, and say which number drives your ranking. Do Ego4D-GoalStep's long labels
+#    make the gap larger or smaller? (The paper states as a limitation that its benefit shrinks when
+#    labels are long and distinctive; are the look-alike's labels distinctive at the first word?)
 #
 # <details><summary>Hints</summary>
 #

@@ -247,6 +247,13 @@ for seed in tqdm(SEEDS, desc="seeds"):
 summary = summarize(runs)
 print(f"trained {len(SEEDS) * 3} models in {time.perf_counter() - T0:.0f} s since the start of the notebook")
 
+# %% [markdown]
+# The tables name the three problems by their sample kinds: **step** = step recognition, **next** =
+# step forecasting, **task** = task recognition. `generative_exact` is the generative model read out
+# another way (exact scoring), not a model trained on its own: its training cost in section 4 is
+# the generative one. The label mappings the note under the table names (rand, desync, extend) are
+# the subject of [notebook 02](02_tokenization_ablations.ipynb).
+
 # %%
 from gadlib.evaluation.results import fmt_mean_std, fmt_percent
 
@@ -391,7 +398,8 @@ sample_explorer(data, samples_by_kind, explored)
 # synthetic COIN-like benchmark with a 2-layer tiny Llama trained from random weights (Settings). Compare the **direction of the
 # differences** (and, in section 8, whether the paper's difference lies inside our interval), not the
 # absolute numbers. The paper reports no generative COIN row for the 1B
-# model, so only discriminative vs GAD can be compared there.
+# model, so only discriminative vs GAD can be compared there. The differences are computed from
+# unrounded means, so they can differ in the last digit from the rounded table above.
 
 # %%
 from gadlib.evaluation.paper import COIN as paper   # quoted once in gadlib.evaluation.paper (COIN, Llama-3.2-1B)
@@ -412,7 +420,9 @@ display(pd.DataFrame(rows).set_index("task").round(1))
 # **holds** when the interval excludes 0 in its direction, is **opposite** when it excludes 0 the
 # other way and **unresolved** when it contains 0; an "≈" claim is **equivalent** when the interval
 # lies inside a stated margin, **differs** when it lies wholly outside it, else **unresolved**. Where the paper published the difference: its value, whether our
-# interval holds it, and about how many seeds this scale would need to resolve it.
+# interval holds it, and about how many seeds this scale would need to resolve it, or, when the
+# per-seed differences already agree ("the seeds agree"), that the test set and not the seed count
+# keeps the interval wide.
 
 # %%
 from gadlib.evaluation.experiment import converged

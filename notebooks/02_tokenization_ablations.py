@@ -25,7 +25,7 @@
 #
 # | mapping | what it keeps | paper, EPIC-Kitchens-100 (EK100) [S-F1](00_the_paper_in_one_page.ipynb#segment-f1) |
 # |---|---|---|
-# | **text**: the tokenizer's sub-words | meaning and overlap | 16.7 |
+# | **text**: the tokenizer's sub-words (byte-pair encoding, BPE: frequent letter sequences merged into tokens) | meaning and overlap | 16.7 |
 # | **rand**: each sub-word → a random token, the same one in every label | overlap, not meaning | 16.8 |
 # | **desync**: the same sub-word in different labels → different random tokens | neither (no token shared between classes) | 23.0 |
 # | **extend**: one new vocabulary token per class | single-step generation | 23.3 |
@@ -224,10 +224,11 @@ plt.title("part 1: step recognition top-1 % (mean ± std over seeds; dots: one s
 # %% [markdown]
 # ### Optional aside: what `extend` needs to match the head (skip on a first read)
 # One new vocabulary token per class, read out by the LM head, is the *same kind* of linear readout
-# as the `[CLS]` head (the paper: "a discriminative head merged into the LM head"), yet after the
-# ladder's fixed short budget a naive `extend` trails the head (trained to convergence on this
-# notebook's data, the gap is smaller: see the end of this aside). A ladder of controlled changes (`experiments/extend_puzzle.py`, write-up
-# in `experiments/extend_puzzle.md`) walks from one to the other one difference at a time; every
+# as the `[CLS]` head (the paper: "a discriminative head merged into the LM head"). A ladder of
+# controlled changes (`experiments/extend_puzzle.py`, write-up in `experiments/extend_puzzle.md`),
+# each trained for one fixed short budget, shows a naive `extend` trailing the head there (trained to
+# convergence on this notebook's data, the gap's estimate is smaller, though its interval does not
+# show it to be: see the end of this aside and part 1). The ladder walks from one to the other one difference at a time; every
 # rung and probe the text below cites is in this table, read from `results/extend_puzzle.json`.
 # (*kaiming* in the `change` column: `nn.Linear`'s default uniform init, scaled by fan-in.)
 
@@ -274,7 +275,8 @@ print("3x the budget (15 epochs, seed " + ", ".join(map(str, rungs["disc@15ep"][
 
 # %% [markdown]
 # How to read the ladder: each Δ is one change against the rung it names. The changes that move
-# top-1 are all in the *training signal* of the class rows, not in what the readout can represent:
+# top-1 are all in the *training signal* (the EOS term, which the probe below shows acts through the
+# trunk; the init and the softmax of the class rows), none in what the readout can represent:
 #
 # 1. **The EOS term of the loss** (`L1_noeos`): an extend label is one token, and ending it with EOS
 #    adds a loss term at which every class token is a wrong answer. The probe `L0+eos_spares_trunk`
@@ -337,8 +339,8 @@ print(f"greedy extend (label_eos={ext.label_eos}) emitted a class token in {100 
 # (compare its row with `L0_extend`'s: if it does not close the gap, the hypothesis is not supported).
 # "EOS takes half the gradient" cannot be the reason: AdamW divides each update by a running RMS
 # of that parameter's own gradient, so a constant factor on the loss cancels. Whether the gap is
-# speed or a ceiling: compare the 3x-budget line printed under the table with the discriminative row
-# (one seed). Real pretrained backbones (LoRA,
+# speed or a ceiling: compare, within the 3x-budget line printed under the table, the extend rungs
+# with `disc` in the same line (one seed). Real pretrained backbones (LoRA,
 # tied embeddings: the output layer reuses the input embedding matrix) are not measured here.
 
 # %% [markdown]

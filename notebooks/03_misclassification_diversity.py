@@ -284,6 +284,8 @@ allowed = {p: ~np.isin(np.arange(len(names[p])), excluded(p)) for p in DATASETS}
 # the null = as spread out as chance would make them (a score can exceed it when errors spread more
 # evenly than chance). Miller-Madow has no null of its own: it corrects upwards the bias the
 # plug-in nulls share with the plug-in bars, so compare it with the other methods' Miller-Madow bars.
+# The bars' error bars: ± one standard deviation over the seeds (none for a one-seed data set), not
+# the bootstrap intervals of the table after the figure.
 
 # %%
 def diversity_row(p, method, seed, matched):
@@ -342,8 +344,10 @@ plot_error_entropy(div, DATASETS, METHODS, PAPER); plt.show()
 # the same error counts. The paper's claim (generative errors more spread out) **holds** when the
 # generative − discriminative interval is above 0, is **opposite** when it is below 0, and
 # **unresolved** when it contains 0. GAD − discriminative is judged as "≈" within half the paper's
-# generative − discriminative gap ([verdicts](00_the_paper_in_one_page.ipynb#statistics)); a one-seed
-# row (coin_like) gets no verdict.
+# generative − discriminative gap ([verdicts](00_the_paper_in_one_page.ipynb#statistics)):
+# **equivalent** when the interval lies inside ±margin, **differs** when it lies wholly outside it,
+# and otherwise **unresolved**, even when the interval leaves out 0 (a difference, not shown to
+# exceed the margin); a one-seed row (coin_like) gets no verdict.
 
 # %%
 from gadlib.evaluation.metrics import mean_std
@@ -404,6 +408,8 @@ display(gaps)
 # means little without the **chance rate**:
 # the same share if each error went to a random wrong class (uniformly, or following the class
 # prior). Both directions are reported: a classifier may confuse verbs more, objects more, or both.
+# In the figure, the error bars are ± one standard deviation over the seeds; each chance tick sits
+# beside its own bar (▶ left of the verb bar, ◀ right of the hatched object bar).
 
 # %%
 def parts(p):
@@ -485,7 +491,8 @@ display(Markdown("\n".join(said)))
 # independent by construction: the question is how each method's confusion rate changes with token overlap (answered under the
 # figure, from the table). Token groups with few class pairs are pooled with their neighbours, in
 # the figure and in the table under it alike (the table gives each group's pairs, each method's
-# rate and its standard error); the axes are linear.
+# rate and its standard error; the figure's bars are ± one standard error). The y axes are linear;
+# the x axis lists the pooled token groups as categories, evenly spaced.
 
 # %%
 from gadlib.lms.build import load_tokenizer

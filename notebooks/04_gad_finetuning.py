@@ -25,7 +25,7 @@
 # `L = L_cls + λ · L_gen`. The context, as the authors write it: the **answer, then the task goal**
 # for [COIN](00_the_paper_in_one_page.ipynb#datasets) samples ("<step>. <task>.", "<next step>. <task>.", "<task>.") and **"<current action>,
 # <most recent other action in the window>"** for online action detection. At inference the
-# generation branch is dropped: GAD costs exactly what the discriminative classifier costs.
+# generation branch is dropped: GAD runs exactly the discriminative classifier's computation.
 #
 # This is the notebook for a **GPU kernel** (Colab, or any CUDA Jupyter): there it fine-tunes a
 # real pretrained LM the paper's way (Llama-3.2-1B-Instruct, [LoRA](00_the_paper_in_one_page.ipynb#lora) r 128 / α 256, bf16, lr 1e-4).
@@ -41,8 +41,8 @@
 # GAD costs in training and inference; save the adapter, reload it and get identical predictions;
 # and take the LoRA out again to get the original LM back.
 #
-# **Run time:** a few minutes on a 2-core CPU at the CPU profile (the measured time of the last
-# full run is in the README's notebook table; the last code cell prints this run's own time).
+# **Run time:** several minutes on a 2-core CPU at the CPU profile (the measured time of the last
+# full run is in the README's notebook table; section 7's save cell prints this run's own time).
 # **GPU:** the GPU profile has not been executed by the authors of this notebook (no GPU was
 # available to us); the pretrained-LM path it uses is tested on CPU with tiny Llama / Qwen2
 # checkpoints saved locally in bf16 (`tests/test_real_lm.py`, `tests/test_gad_ablations.py`).
@@ -179,8 +179,9 @@ if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): t
 # Every model is trained to convergence: validated every VAL_EVERY epochs on videos held out of the
 # training split (`with_validation(0.2)` in section 1: a fifth of each task's training videos, rounded
 # per task, so the share actually held out differs; section 1 prints it), scored by top-1 offline and
-# segment F1 on OAD, stopped PATIENCE epochs after its last gain of more than 1 point, the best
-# validated weights kept; MAX_EPOCHS only caps the budget.
+# segment F1 on OAD, stopped PATIENCE epochs after its last gain of more than 1 point (min_delta,
+# the MIN_DELTA of the convergence tables' note), the best validated weights kept; MAX_EPOCHS only
+# caps the budget.
 TRAIN = TrainConfig(epochs=MAX_EPOCHS, lr=LR, batch_size=BATCH, grad_accum=ACCUM, patience=PATIENCE,
                     val_every=VAL_EVERY, min_delta=0.01,
                     gradient_checkpointing=CHECKPOINTING, progress=False)
@@ -350,8 +351,8 @@ print(CONVERGED_MEANS)
 # gadlib's own `gad_previous_action`, have no paper number.
 #
 # Colours: GAD's green is the paper's GAD only; each variant has a colour of its own, one hue per kind
-# of ablation (ordering purple; what the context does, olive / yellow: the generated target and the
-# extra head that replaces generation; λ red from light to dark as λ grows; the readout without
+# of ablation (ordering purple; what the context does, olive / yellow: `gad_label` yellow,
+# `gad_previous_action` dark olive, `gad_extra_head` (no generation, an extra head) khaki; λ red from light to dark as λ grows; the readout without
 # `[CLS]` tan), `two_stage` (a frozen generative model, then a classifier) its own pink, and the same
 # colour in every figure.
 
@@ -384,7 +385,9 @@ plt.tight_layout(); plt.show()
 # testing, so that thirteen models per seed fit the CPU budget. GAD − discriminative on the two need
 # not agree: an auxiliary loss can matter more when training data is scarce, and at these interval
 # widths a small effect (the paper's, printed in section 7) can land on either side in either notebook. Which of
-# the two holds is not measured here; *Going further* below measures it.
+# the two holds is not measured in this notebook: `benchmarks/crosstask_04_vs_05.py` trains both
+# settings and their crossings (its table is in `benchmarks/README.md`), and *Going further* below
+# suggests how to try it here.
 
 # %% [markdown]
 # ## 5 · What it costs
@@ -400,8 +403,10 @@ plt.tight_layout(); plt.show()
 # sequence. `benchmarks/speed.py` measures the same split on a fixed batch (`gad_training` in
 # `results/speed.json`). Peak GPU memory is recorded on CUDA.
 #
-# Inference: GAD predicts through the discriminative path, so its latency *is* the discriminative
-# latency; generate-first must first write its context, which is the extra cost measured here.
+# Inference: GAD predicts through the discriminative path, so it does the discriminative
+# computation; a batch-1 timing of a few milliseconds can still differ between the two by the
+# machine's noise (compare the batched column). Generate-first must first write its context, which
+# is the extra cost measured here.
 
 # %%
 from gadlib.evaluation.metrics import mean_std
@@ -725,7 +730,8 @@ check_previous_actions(previous_actions)
 # Write `gad_loss(class_logits, targets, weights, token_logits, token_targets, lam)` =
 # `L_cls + lam · L_gen`, as `GADClassifier.loss` computes it:
 # * `L_cls`: the cross-entropy of `class_logits` `[B, C]` against `targets` `[B]`, a **weighted mean**
-#   over the samples with `weights` `[B]` (OAD background samples count less);
+#   over the samples with `weights` `[B]` (OAD background samples count less; that is the default
+#   `loss_norm='weights'`, while section 4's OAD runs use `'batch'`: the weighted losses averaged over the batch);
 # * `L_gen`: the next-token cross-entropy of `token_logits` `[B, T, V]` (the LM's logits at the context
 #   positions) against `token_targets` `[B, T]`, averaged over **every real token of the batch**;
 #   `-100` marks padding (contexts have different lengths).
@@ -892,8 +898,9 @@ print(measure_positions())
 # * **Two-stage, unfrozen.** In `gadlib.evaluation.ablations.freeze_generative_model` leave the connector
 #   trainable. Does a collapse like the paper's appear at all here (compare this run's `two_stage`
 #   row above), and if so, does it come from the LM or from the connector?
-# * **On a GPU.** Run the notebook on a Colab T4 with the pretrained LM, then with
-#   `LM = "embedded"`: compare the peak GPU memory and the GAD / discriminative step-time ratio.
+# * **On a GPU.** Run the notebook on a Colab T4 with the pretrained LM, then with the environment
+#   variable `GADLAB_BACKBONE=embedded-tiny-llama-scratch`: compare the peak GPU memory and the GAD /
+#   discriminative step-time ratio.
 
 # %% [markdown]
 # ---

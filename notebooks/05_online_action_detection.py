@@ -104,7 +104,9 @@ pd.Series(versions()).to_frame("version").T
 # only caps the budget). The profile is **"cpu"** on any device (on a GPU the same lesson runs
 # faster); the larger benchmarks are a choice: `profile="gpu"` below, or `GADLAB_PROFILE=gpu`. To use
 # a real LM, set `GADLAB_BACKBONE` to a hub name or a local folder (LoRA and lr 1e-4 follow). The cell
-# prints what the choice costs before anything starts.
+# prints what the choice costs before anything starts. Each data set's **background weight** scales
+# the classification loss of windows whose frame is background (below one, background counts less;
+# the authors' value for each data set).
 
 # %%
 import dataclasses
@@ -185,6 +187,12 @@ for p, d in data.items():
                "validation videos": len(d.split("val")), "test videos": len(d.split("test")), "frames": len(labels),
                "background (% of frames)": round(100 * (labels == 0).mean()), "frames per second": d.fps}
 display(pd.DataFrame.from_dict(rows, orient="index"))   # orient="index" keeps each column's type: counts stay integers
+
+# %% [markdown]
+# Below, the first test video of each preset: each action segment a labelled grey box, background
+# left blank (in the predictions' timelines further down, grey is background instead: there the
+# actions have colours). The axis counts frames, whose rate differs per preset (the table's frames
+# per second).
 
 # %%
 from gadlib.lessons.plots import plot_timelines
@@ -329,8 +337,10 @@ display(Markdown("\n".join(said)))
 
 # %% [markdown]
 # ### Learning curves: learns faster, or ends higher?
-# Validation segment F1 at IoU 0.1 (in %) against optimizer steps: the mean over seeds with the seeds'
-# min-max band, and a marker where each seed's kept weights are (each method its own dash and marker). These are two different claims:
+# Validation segment F1 at IoU 0.1 (in %) against optimizer steps: the mean over the seeds still
+# training at each step with their min-max band (where one seed trains on alone, the line is that
+# seed's and the band closes), and a marker where each seed's kept weights are (each method its own
+# dash and marker; two seeds kept at the same step and score show as one marker). These are two different claims:
 # **learns faster** (reaches a given score in fewer steps; read it along the x-axis) and **ends
 # higher** (a better model once each has converged; judged on the test videos in part 7). A model
 # compared after a small fixed budget can lose only because it learns slower.
@@ -441,7 +451,8 @@ display(pd.DataFrame({m: {"paper S-F1 (%, EK100)": PAPER_TOKENS[m][0], "ours S-F
 # **equivalent** when the interval lies inside ±margin (half the paper's EK100 discriminative −
 # generative gap), **differs** when it lies wholly outside, **unresolved** otherwise. A one-seed
 # study gets no verdict. Beside each: the paper's own difference, whether our interval holds it, and,
-# where it does, about how many seeds this scale would need to resolve an effect of its size.
+# where it does and the verdict is unresolved with more than one seed, about how many seeds this
+# scale would need to resolve an effect of its size.
 
 # %%
 from gadlib.evaluation.experiment import converged

@@ -53,7 +53,7 @@ def plot_classifiers(ax=None, label: str = "add sugar", goal: str = "make tea"):
                 x, mid = _box(ax, x + 0.1, y, 0.75, w, "generated")
             _arrow(ax, x + 0.05, mid, x + 1.35, mid, "snap to the nearest\nclass name")
             _box(ax, x + 1.4, y, 1.7, f"class “{label}”", "output")
-            ax.text(x - 1.3, y - 0.1, "decoded token by token:\none forward pass each", ha="center", va="top",
+            ax.text(x - 1.3, y - 0.1, "one forward pass for the input,\nthen one per generated token", ha="center", va="top",
                     fontsize=7, color="0.3")
             continue
         cx, mid = _box(ax, x + 0.1, y, 0.7, "[CLS]", "cls")
