@@ -176,7 +176,10 @@ overlap["what it counts"] = pd.Series({
     "distinct_tokens": "distinct tokens over all labels",
     "share_first_token_shared": "share of classes whose first token starts another class",
     "share_any_token_shared": "share of classes sharing any token with another class"})
-display(overlap.round(2).astype(object).where(overlap.notna(), "–"))
+# word-level rows first, then token-level ones; the glosses whole (pandas cuts text at 50 characters)
+overlap = overlap.sort_values(["words", "tokens"], key=lambda c: c.isna(), kind="stable")
+with pd.option_context("display.max_colwidth", None):
+    display(overlap.round(2).astype(object).where(overlap.notna(), "–"))
 for name in data.step_names[:4]:
     print(f"{name!r:>24} -> {tokenizer.tokenize(name)}")
 

@@ -541,13 +541,17 @@ def versus(groups, m):
     where = "above" if d > band else ("below" if d < -band else "not distinguishable from")
     return f"{m} {top[m]:.2f} % ({where} its {low[m]:.2f} %)"
 
+def tokens(group):
+    # "1 token", "2-4 tokens"
+    return f"{group} token" if str(group) == "1" else f"{group} tokens"
+
 rise_lines, gen_steepest, resolved, ties = [], 0, 0, 0
 for p in DATASETS:
     groups = rise.loc[p]
     first, more = groups.iloc[0], groups.iloc[1:]
     if len(more) == 0 or any(first[m] <= 0 for m in METHODS):
         why = ("all pairs fall in one group" if len(more) == 0
-               else f"a method never confuses pairs in the lowest group ({groups.index[0]} shared tokens)")
+               else f"a method never confuses pairs in the lowest group ({tokens(groups.index[0])} shared)")
         rise_lines.append(f"- {p}: {why}: no ratio to compare.")
         continue
     # the lift (pooled by pairs) and its delta-method standard error; the steepest is called only when
@@ -561,12 +565,12 @@ for p in DATASETS:
     near = 100 * more["pairs"].iloc[0] / more["pairs"].sum()   # the share of the pooled pairs just above the lowest
     rise_lines.append(f"- {p}: a pair sharing more label tokens than the lowest group ({groups.index[0]}) is confused "
                       + ", ".join(f"{lift[m]:.1f}x ± {se[m]:.1f} ({m})" for m in METHODS)
-                      + f" as often as a pair in it ({near:.0f} % of those pairs share {groups.index[1]} tokens); steepest: "
+                      + f" as often as a pair in it ({near:.0f} % of those pairs share {tokens(groups.index[1])}); steepest: "
                       + (top if clear else f"tie ({top} and {nxt} within their standard errors)") + ".")
     # does the rate keep rising at the most overlap? the highest group against the lowest, per method
-    rise_lines.append(f"  At the most overlap ({groups.index[-1]} shared tokens) against the lowest group: "
+    rise_lines.append(f"  At the most overlap ({tokens(groups.index[-1])} shared) against the lowest group: "
                       + ", ".join(versus(groups, m) for m in METHODS) + "; highest rate at "
-                      + ", ".join(f"{groups[m].idxmax()} tokens ({m})" for m in METHODS) + ".")
+                      + ", ".join(f"{tokens(groups[m].idxmax())} ({m})" for m in METHODS) + ".")
 rise_lines.append(f"The paper's explanation predicts the generative classifier's confusions rise fastest with shared "
                   f"tokens. Measured as this ratio (pooled by pairs, so weighted towards the group just above the "
                   f"lowest: its share is given per data set), the "

@@ -149,7 +149,9 @@ def plot_shares_vs_chance(anat: pd.DataFrame, datasets, methods, shares=(("same_
     axes[0].set_ylabel("share of errors (%)")
     axes[0].set_ylim(0, 1.1 * top if top > 0 else 1)
     handles = [Patch(facecolor="0.45", edgecolor="white", hatch=h or None, label=name) for _, name, h in shares]
-    handles += [Line2D([], [], **_UNIFORM, label="uniform chance (tick\nbeside its bar)")]
+    # both tick directions: ▶ left of the verb bar, ◀ right of the object bar
+    handles += [Line2D([], [], **_UNIFORM, label=f"uniform chance, {shares[0][1]}\n(tick left of its bar)"),
+                Line2D([], [], **{**_UNIFORM, "marker": "<"}, label=f"uniform chance, {shares[-1][1]}\n(tick right of its bar)")]
     axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False,
                     title="bar colour: method", title_fontsize=8)
     fig.tight_layout()
@@ -311,9 +313,9 @@ def plot_group_confusions(shares: dict, labels: list[str], other: str = "other /
     for ax, (m, v) in zip(axes, shares.items()):
         # two layers: the grey one holds the cells off the scale, the coloured one the within-group confusions
         sns.heatmap(v, mask=inside, cmap=ListedColormap(["0.9"]), annot=True, fmt=".2f", cbar=False, ax=ax,
-                    annot_kws={"fontsize": 6, "color": "0.15"}, xticklabels=ticks, yticklabels=labels)
+                    annot_kws={"fontsize": 8, "color": "0.15"}, xticklabels=ticks, yticklabels=labels)
         sns.heatmap(v, mask=~inside, cmap=cmap, vmin=0, vmax=vmax, annot=True, fmt=".2f", cbar=False, ax=ax,
-                    annot_kws={"fontsize": 6}, xticklabels=ticks, yticklabels=labels if ax is axes[0] else False)
+                    annot_kws={"fontsize": 8}, xticklabels=ticks, yticklabels=labels if ax is axes[0] else False)
         ax.axvline(G, color="k", lw=1)   # the group ends here; the last column is everything else
         ax.set_title(m, fontsize=9)
         ax.tick_params(labelsize=7)
