@@ -564,10 +564,13 @@ print(f"A − B per seed: {np.round(iv.per_seed, 1)} points; mean {iv.mean:+.1f}
 #
 # **seeds_needed**: from the per-seed differences' spread, about how many seeds this scale would
 # need before its interval would usually clear 0 for an effect as large as the paper's (for an "≈"
-# claim: the seeds for its interval to fit inside ±margin if the two were truly equal): a rough planning number, computed for any judged comparison with
+# claim: the seeds for its interval to fit inside ±margin if the two were truly equal, or, when
+# this run's mean already lies beyond the margin, the seeds for its interval to clear the margin if
+# that mean is right): a rough planning number, computed for any judged comparison with
 # two seeds or more, whatever its verdict (`seeds_needed`'s docstring gives the formula). For an
-# **unresolved** comparison whose seeds_needed is no more than the seeds it has, the seeds agree and
-# the finite test set keeps the interval wide: more test videos, not more seeds, would resolve it.
+# **unresolved** comparison whose seeds_needed is no more than the seeds it has, the per-seed
+# differences agree and the finite test set keeps the interval wide: more test videos, not more
+# seeds, would resolve it.
 #
 # The notebooks end with a table like this one (`takeaway`); here each verdict on made-up data. In
 # the table after it, None means "does not apply": the "≈" rows have no paper effect, and one seed

@@ -253,8 +253,8 @@ print(f"trained {len(SEEDS) * 3} models in {time.perf_counter() - T0:.0f} s sinc
 # %% [markdown]
 # The tables name the three problems by their sample kinds: **step** = step recognition, **next** =
 # step forecasting, **task** = task recognition. `generative_exact` is the generative model read out
-# another way (exact scoring), not a model trained on its own: its training cost in section 4 is
-# the generative one. The label mappings the note under the table names (rand, desync, extend) are
+# another way (exact scoring), not a model trained on its own: section 4 gives it no training cost
+# ("–"; it is the generative one). The label mappings the note under the table names (rand, desync, extend) are
 # the subject of [notebook 02](02_tokenization_ablations.ipynb).
 
 # %%
@@ -332,14 +332,16 @@ predictors = {method: partial(r.classifier.eval().predict, **({"decoding": "exac
               for method, r in kept.items()}
 b1 = compare_latency(predictors, batches_of(probe[:16], 1), repeats=5, warmup=2, device=device)
 batched = compare_latency(predictors, batches_of(probe, 32), repeats=5, warmup=2, device=device)
+# a run's median optimizer step (History.step_seconds: forward, backward, update; no validation), mean
+# over seeds; none for generative_exact, a read-out of the generative model, not a training run
 timing = {method: {"ms_per_sample_b1": b1[method], "ms_per_sample_batched": batched[method],
-                   "train_ms_per_step": float(np.mean([x.history.median_ms_per_step for x in runs if x.method == method]))}
+                   "train_ms_per_step": None if method == "generative_exact" else
+                   float(np.mean([x.history.median_ms_per_step for x in runs if x.method == method]))}
           for method in kept}
-timing_df = pd.DataFrame(timing).T
+timing_df = pd.DataFrame(timing).T.astype(float)
 timing_df["latency ÷ discriminative (b1)"] = timing_df["ms_per_sample_b1"] / timing["discriminative"]["ms_per_sample_b1"]
-# a run's median optimizer step (History.step_seconds: forward, backward, update; no validation), mean over seeds
 display(timing_df.rename(columns={"ms_per_sample_b1": "ms / sample (batch 1)", "ms_per_sample_batched": "ms / sample (batch 32)",
-                                  "train_ms_per_step": "train ms / step (median)"}).round(2))
+                                  "train_ms_per_step": "train ms / step (median)"}).round(2).fillna("–"))
 
 # %%
 from gadlib.lessons.plots import plot_latency
@@ -424,7 +426,7 @@ display(pd.DataFrame(rows).set_index("task").round(1))
 # other way and **unresolved** when it contains 0; an "≈" claim is **equivalent** when the interval
 # lies inside a stated margin, **differs** when it lies wholly outside it, else **unresolved**. Where the paper published the difference: its value, whether our
 # interval holds it, and about how many seeds this scale would need to resolve it, or, when the
-# per-seed differences already agree ("the seeds agree"), that the test set and not the seed count
+# per-seed differences already agree, that the test set and not the seed count
 # keeps the interval wide.
 
 # %%

@@ -267,8 +267,9 @@ display(ladder)
 rows = puzzle["self_checks"]["row_std"]
 print(f"std of the new output rows at init: resize {rows['new_rows_normal']:.4f}, nn.Linear's init "
       f"{rows['new_rows_linear']:.4f}, the [CLS] head's weights {rows['disc_head_weight']:.4f}; "
-      f"the ladder's {sum(len(r['seeds']) for r in rungs.values())} models trained in "
-      f"{sum(t['total'] for t in puzzle['timings_s'].values()) / 60:.0f} min")
+      f"the experiment script trained {sum(len(r['seeds']) for r in rungs.values())} models over {len(rungs)} rungs "
+      f"in {sum(t['total'] for t in puzzle['timings_s'].values()) / 60:.0f} min (the table shows {len(LADDER)} of the "
+      f"rungs; results/extend_puzzle.json holds them all)")
 longer = [n for n in ("disc@15ep", "L0_extend@15ep", "L1_noeos@15ep", "L2_classes@15ep", "L3_linear_init@15ep")]
 print("3x the budget (15 epochs, seed " + ", ".join(map(str, rungs["disc@15ep"]["seeds"])) + " only): "
       + "; ".join(f"{n.removesuffix('@15ep')} {100 * rungs[n]['top1']['mean']:.1f}" for n in longer))

@@ -394,9 +394,10 @@ plt.tight_layout(); plt.show()
 # Training: each run's **median** milliseconds per optimizer step, from its own history
 # (`History.step_seconds`: a step's forward, backward and update only), so a first step's warm-up, a
 # slow spell of the shared machine or the validation between epochs cannot inflate it; the table gives
-# the mean ± std of those medians over seeds and their ratio to the discriminative one (the same
-# batches for every method; on a shared CPU the times are inflated, compare ratios), and each run's
-# whole training time in seconds (validation included). `two_stage`'s own run is stage 2 only (the
+# the mean ± std of those medians over seeds and their ratio to the discriminative one ("step /
+# discriminative"; the same batches for every method; on a shared CPU the times are inflated, compare
+# ratios), and each run's whole training time in seconds (validation included) with its ratio ("run /
+# discriminative": a run that costs the same per step but takes more steps is longer). `two_stage`'s own run is stage 2 only (the
 # head on the frozen model): the row **two_stage (stages 1 + 2)** adds stage 1, that seed's
 # generative run, for the ablation's whole cost. GAD pays for the longer sequence
 # (`[CLS]` + context tokens) and for LM logits at the context positions only, never over the whole
@@ -435,25 +436,28 @@ peak = {m: max((r.history.peak_gpu_memory_gib or 0) for r in oad_runs if r.metho
 SHOWN = {"two_stage": "two_stage (stage 2 only)"}
 
 
-def cost_row(ms, sec, base):
-    return {"median train ms / step": f"{ms['mean']:.0f} ± {ms['std']:.0f}", "/ discriminative": round(ms["mean"] / base, 2),
-            "train s / run": f"{sec['mean']:.0f} ± {sec['std']:.0f}"}
+def cost_row(ms, sec, base_ms, base_s):
+    # per step and per run: a run can cost the same per step and still take longer (more steps)
+    return {"median train ms / step": f"{ms['mean']:.0f} ± {ms['std']:.0f}", "step / discriminative": round(ms["mean"] / base_ms, 2),
+            "train s / run": f"{sec['mean']:.1f} ± {sec['std']:.1f}", "run / discriminative": round(sec["mean"] / base_s, 2)}
 
 
 rows = {}
 for m, ms in train_ms.items():
-    base = train_ms["offline_discriminative" if m.startswith("offline_") else "discriminative"]["mean"]
-    rows[SHOWN.get(m, m)] = cost_row(ms, train_s[m], base)
+    base = "offline_discriminative" if m.startswith("offline_") else "discriminative"
+    rows[SHOWN.get(m, m)] = cost_row(ms, train_s[m], train_ms[base]["mean"], train_s[base]["mean"])
     if m == "two_stage":
-        rows["two_stage (stages 1 + 2)"] = cost_row(two_stage_total["ms"], two_stage_total["s"], base)
+        rows["two_stage (stages 1 + 2)"] = cost_row(two_stage_total["ms"], two_stage_total["s"],
+                                                    train_ms[base]["mean"], train_s[base]["mean"])
 cost = pd.DataFrame(rows).T
 if device.type == "cuda":
     cost["peak GPU MiB"] = pd.Series({SHOWN.get(m, m): mib for m, mib in peak.items()}
                                      | {"two_stage (stages 1 + 2)": max(peak["generative"], peak["two_stage"])})
 display(cost)
-print(f"two_stage in all: {two_stage_total['s']['mean']:.0f} s of training per seed, stage 1 (the generative run) "
-      f"{train_s['generative']['mean']:.0f} s + stage 2 {train_s['two_stage']['mean']:.0f} s; "
-      f"the discriminative model: {train_s['discriminative']['mean']:.0f} s")
+# the parts rounded as shown, and their sum from those: the printed numbers add up
+s1, s2 = round(train_s["generative"]["mean"], 1), round(train_s["two_stage"]["mean"], 1)
+print(f"two_stage in all: stage 1 (the generative run) {s1:.1f} s + stage 2 {s2:.1f} s = {s1 + s2:.1f} s of "
+      f"training per seed (mean over seeds); the discriminative model: {train_s['discriminative']['mean']:.1f} s")
 
 # %%
 from gadlib.evaluation.timing import batches_of, compare_latency

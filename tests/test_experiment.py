@@ -137,6 +137,10 @@ def test_learning_curves_interpolate_seeds_and_mark_the_kept_weights():
     legend = {t.get_text(): h for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)}
     assert legend["gad"].get_marker() == "^" and legend["discriminative"].get_marker() == "s"
     assert plot_learning_curves(runs, legend=False).get_legend() is None
+    # gad and discriminative both kept step 20: the legend says why a marker sits inside another
+    assert "kept at the same step" in ax.get_legend().get_title().get_text()
+    solo = plot_learning_curves(runs[:2]).get_legend().get_title().get_text()
+    assert "same step" not in solo
     table = convergence_table(runs)
     assert table.loc["gad", "optimizer steps run"] == [30, 20] and table.loc["gad", "kept weights' step"] == [20, 20] and table.loc["gad", "converged"] == ["NO", "NO"]
 

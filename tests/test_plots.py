@@ -232,7 +232,7 @@ def test_oad_timeline_legend_lists_exactly_the_classes_shown_each_in_its_own_col
     ax = fig.axes[0]
     shown = sorted(set(truth[8:38]) | set(pred[8:38]) - {0})
     legend = ax.get_legend()
-    assert sorted(t.get_text() for t in legend.get_texts()) == sorted(names[c] for c in shown if c)
+    assert sorted(t.get_text().split(" · ")[1] for t in legend.get_texts()) == sorted(names[c] for c in shown if c)
     handles = [tuple(np.round(_rgb(h.get_color()), 4)) for h in legend.legend_handles]
     assert len(set(handles)) == len(handles)
     image = ax.images[0].get_array().reshape(-1, 4)[:, :3]
@@ -511,3 +511,18 @@ def test_token_lift_pools_by_pairs_and_steepest_calls_ties():
     assert C.steepest(lift.drop(index="b")) == ("a", "c", True)   # a clearly above c
     zero = C.token_lift(groups.assign(c=[0.0, 1.0, 1.0]), ["c"])
     assert np.isnan(zero.loc["c", "lift"])
+
+
+def test_method_bars_put_each_seed_at_the_same_offset_in_every_bar():
+    # rows shuffled on purpose: the offset follows the seed, not the row order
+    df = pd.DataFrame([{"method": m, "seed": s, "top-1": 0.3 + 0.01 * s} for m, s in
+                       (("gen_text", 1), ("gen_text", 0), ("discriminative", 0), ("discriminative", 1))])
+    ax = P.method_bars(df, "method", "top-1")
+    dots = next(c for c in ax.collections if isinstance(c, matplotlib.collections.PathCollection))
+    x, y = dots.get_offsets()[:, 0], dots.get_offsets()[:, 1]
+    offsets = x - np.round(x)
+    seed = np.round(100 * (y - 0.3)).astype(int)
+    assert np.allclose(offsets[seed == 0], -0.12) and np.allclose(offsets[seed == 1], 0.12)
+    key = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert key[0] == "dots: seeds\n(left to right: 0, 1)"
+    plt.close("all")

@@ -260,23 +260,23 @@ def test_grid_gap_line_describes_the_cells_without_reading_causes_into_one_seed(
     assert "one seed per cell: these describe one run, with no verdict" in text
     assert "smallest at compositionality=1.0, overlap=0.9 (-10.0)" in text
     # same sign (+1.0, +10.0): the lead widens
-    assert ("At compositionality=0.0: +1.0 at overlap 0.3, +10.0 at overlap 0.9: discriminative's lead widens "
+    assert ("At compositionality=0.0: +1.0 at overlap 0.3, +10.0 at overlap 0.9: discriminative's estimated lead widens "
             "with overlap; higher at more overlap") in text
     # +1.0 then -10.0: the sign flips, never "narrows"
-    assert "At compositionality=1.0: +1.0 at overlap 0.3, -10.0 at overlap 0.9: the sign flips; lower at more overlap" in text
+    assert "At compositionality=1.0: +1.0 at overlap 0.3, -10.0 at overlap 0.9: the estimates' sign flips; lower at more overlap" in text
     assert "narrows" not in text and not any(w in text for w in ("because", "makes", "shared visual evidence"))
     three = grid_gap_line([_cell(0.0, 0.3, 0.50, 0.40, seeds=3), _cell(0.0, 0.9, 0.50, 0.45, seeds=3)])
-    assert "means over 3 seeds per cell" in three and "+10.0 at overlap 0.3, +5.0 at overlap 0.9: discriminative's lead narrows" in three
+    assert "means over 3 seeds per cell" in three and "+10.0 at overlap 0.3, +5.0 at overlap 0.9: discriminative's estimated lead narrows" in three
 
 
 def test_gap_row_line_by_hand():
     from gadlib.evaluation.results import gap_row_line
-    assert gap_row_line([(0.9, -1.5), (0.3, 2.0)]) == "+2.0 at overlap 0.3, -1.5 at overlap 0.9: the sign flips"
-    assert gap_row_line([(0.3, -2.0), (0.9, -4.0)], a="disc", b="text").endswith("text's lead widens with overlap")
-    assert gap_row_line([(0.3, -2.0), (0.9, -1.0)]).endswith("B's lead narrows with overlap")
+    assert gap_row_line([(0.9, -1.5), (0.3, 2.0)]) == "+2.0 at overlap 0.3, -1.5 at overlap 0.9: the estimates' sign flips"
+    assert gap_row_line([(0.3, -2.0), (0.9, -4.0)], a="disc", b="text").endswith("text's estimated lead widens with overlap")
+    assert gap_row_line([(0.3, -2.0), (0.9, -1.0)]).endswith("B's estimated lead narrows with overlap")
     # +0.04 is shown as +0.0: no lead there, not a flip
     assert gap_row_line([(0.3, 0.04), (0.9, 1.0)]) == "+0.0 at overlap 0.3, +1.0 at overlap 0.9: A ahead except at overlap 0.3"
-    assert gap_row_line([(0.3, 1.0), (0.6, -1.0), (0.9, 2.0)]).endswith("the sign changes along the row")
+    assert gap_row_line([(0.3, 1.0), (0.6, -1.0), (0.9, 2.0)]).endswith("the estimates' sign changes along the row")
     assert gap_row_line([(0.3, 1.0)]) == "+1.0 at overlap 0.3"
 
 

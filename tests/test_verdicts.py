@@ -50,7 +50,7 @@ def test_equality_claims_get_equivalence_verdicts_never_opposite():
     d = judge(iv(-1.0, 2.0), 0, margin=3.0)
     assert d["claim"] == "equal" and d["margin"] == 3.0 and "within ±3 points" in d["meaning"]
     # seeds for an effect the size of the margin
-    assert judge(iv(-1.0, 2.0, per_seed=(1.0, 3.0)), 0, margin=1.0)["seeds_needed"] == 16
+    assert judge(iv(-1.0, 2.0, per_seed=(-1.0, 1.0)), 0, margin=1.0)["seeds_needed"] == 16
     for lo, hi in [(-9, -5), (-5, 5), (5, 9), (-1, 1)]:
         assert judge(iv(lo, hi), 0, margin=2.0)["verdict"] != "opposite"
     with pytest.raises(ValueError, match="margin"):
@@ -130,6 +130,16 @@ def test_seeds_needed_says_what_it_would_resolve():
     d = judge(iv(-4.0, 2.0, per_seed=(-2.0, 0.0)), +1, paper_effect=1.0)
     assert d["meaning"].endswith("about 16 seeds would resolve an effect as large as the paper's; "
                                  "this run's mean has the opposite sign")
-    # an equality claim: the seeds to show equality within the margin
-    d = judge(iv(-4.0, 6.0), 0, margin=1.0)
+    # an equality claim, this run's mean (0) inside the margin: the seeds to show equality within it
+    d = judge(iv(-4.0, 4.0, per_seed=(-1.0, 1.0)), 0, margin=1.0)
+    assert d["seeds_needed_for"] == "equal"
     assert d["meaning"].endswith("; about 16 seeds would show the two equal within ±1, if they are")
+    # the mean (+2) lies beyond the margin (1): sized to show "differs", from the distance 2 - 1 = 1
+    d = judge(iv(-4.0, 6.0), 0, margin=1.0)
+    assert d["seeds_needed_for"] == "differs" and d["seeds_needed"] == 16
+    assert d["meaning"].endswith("; about 16 seeds would show them differ by more than ±1, "
+                                 "if this run's mean is right")
+    # mean +4, margin 1: distance 3, n = (2.80 * 1.41 / 3)^2 = 1.7 -> 2, which the run has
+    d = judge(iv(-1.0, 9.0, per_seed=(3.0, 5.0)), 0, margin=1.0)
+    assert d["seeds_needed"] == 2 and d["meaning"].endswith(
+        "; the per-seed differences agree: the test set, not the number of seeds, keeps the interval wide")

@@ -263,8 +263,11 @@ def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = Non
       "equal" (expect 0, "A ≈ B") with a `margin` > 0: "equivalent" when the interval lies inside
       ±margin, "differs" when it lies wholly outside, "unresolved" otherwise (never "opposite");
     - `paper_effect` (the paper's A − B, or None) and `paper_inside` (is it inside ci95);
-    - `half_width` and `seeds_needed` (`seeds_needed` of the paper's effect, or of the margin for an
-      equality claim: about the seeds for the interval to fit inside ±margin were the two truly equal);
+    - `half_width` and `seeds_needed`, with what they are sized for in `seeds_needed_for`: the
+      paper's effect ("paper_effect") for a direction claim; for an equality claim the margin
+      ("equal": the interval to fit inside ±margin, were the two truly equal) while this run's mean
+      lies inside ±margin, else the mean's distance beyond it ("differs": the interval to clear the
+      margin, were this run's mean the truth);
     - no verdict on one seed (ONE_SEED) or when a run did not converge (`converged` False);
     - `paper_claim`: does the comparison mirror a claim of the paper (only then can it be
       "reproduced")? By default every direction claim does (notebooks 01-05 test the paper's
@@ -295,10 +298,16 @@ def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = Non
         paper_claim = _mirrors_paper("equal" if equal else "direction", paper_effect)
     out.update(verdict=verdict, paper_effect=paper_effect, paper_claim=bool(paper_claim),
                paper_inside=None if paper_effect is None else bool(lo <= paper_effect <= hi),
-               half_width=iv.half_width, seeds=len(iv.per_seed),
-               seeds_needed=seeds_needed(iv.per_seed, margin if equal else paper_effect))
+               half_width=iv.half_width, seeds=len(iv.per_seed))
     if equal:
-        out["margin"] = margin
+        # size the seeds for the outcome this run points to: "equal" while the mean lies inside
+        # ±margin, else "differs" (an interval wholly beyond the margin: its half-width must shrink
+        # below the distance from the mean to the margin)
+        beyond = abs(iv.mean) - margin
+        out.update(margin=margin, seeds_needed_for="differs" if beyond > 0 else "equal",
+                   seeds_needed=seeds_needed(iv.per_seed, beyond if beyond > 0 else margin))
+    else:
+        out.update(seeds_needed_for="paper_effect", seeds_needed=seeds_needed(iv.per_seed, paper_effect))
     if pair:
         out["pair"] = pair
     out["meaning"] = meaning(out)
@@ -324,7 +333,11 @@ def meaning(judged: dict) -> str:
         # from the seeds' spread alone: when that says the run already has enough seeds, the finite
         # test set (the same for every seed) is what keeps the interval wide
         if judged["seeds_needed"] <= judged["seeds"]:
-            need = "; the seeds agree: the test set, not the number of seeds, keeps the interval wide"
+            need = ("; the per-seed differences agree: the test set, not the number of seeds, "
+                    "keeps the interval wide")
+        elif judged["claim"] == "equal" and judged.get("seeds_needed_for") == "differs":
+            need = (f"; about {judged['seeds_needed']} seeds would show them differ by more than "
+                    f"±{judged['margin']:g}, if this run's mean is right")
         elif judged["claim"] == "equal":
             need = (f"; about {judged['seeds_needed']} seeds would show the two equal within "
                     f"±{judged['margin']:g}, if they are")

@@ -209,9 +209,10 @@ def claim_line(metrics: dict, a: str, b: str, relation: str, key: str = "step_to
 
 def gap_row_line(cells: list[tuple[float, float]], knob: str = "overlap", a: str = "A", b: str = "B") -> str:
     """What one row of a grid shows: cells (knob value, a − b in points), e.g. [(0.3, 2.0), (0.9, -1.5)]
-    -> '+2.0 at overlap 0.3, -1.5 at overlap 0.9: the sign flips'. "widens" / "narrows" (the lead
-    of whichever side is ahead, from the first to the last cell) only when every cell, rounded as
-    shown, has the same sign; no word on why."""
+    -> '+2.0 at overlap 0.3, -1.5 at overlap 0.9: the estimates' sign flips'. "widens" / "narrows"
+    (the estimated lead of whichever side is ahead, from the first to the last cell) only when every
+    cell, rounded as shown, has the same sign; no word on why. Every word is about the point
+    estimates: a cell's interval may hold 0, so none of this is a tested change."""
     cells = sorted(cells)
     shown = ", ".join(f"{g:+.1f} at {knob} {o:g}" for o, g in cells)
     if len(cells) < 2:
@@ -220,15 +221,15 @@ def gap_row_line(cells: list[tuple[float, float]], knob: str = "overlap", a: str
     zeros = [f"{o:g}" for o, g in cells if round(g, 1) == 0]
     first, last = round(cells[0][1], 1), round(cells[-1][1], 1)
     if len(signs) > 1:
-        return f"{shown}: the sign {'flips' if len(cells) == 2 else 'changes along the row'}"
+        return f"{shown}: the estimates' sign {'flips' if len(cells) == 2 else 'changes along the row'}"
     if not signs:
         return f"{shown}: no difference (as shown) in any cell"
     side = a if signs == {1} else b
     if zeros:
         return f"{shown}: {side} ahead except at {knob} {', '.join(zeros)}"
     if abs(last) == abs(first):
-        return f"{shown}: {side}'s lead the same at both ends"
-    return f"{shown}: {side}'s lead {'widens' if abs(last) > abs(first) else 'narrows'} with {knob}"
+        return f"{shown}: {side}'s estimated lead the same at both ends"
+    return f"{shown}: {side}'s estimated lead {'widens' if abs(last) > abs(first) else 'narrows'} with {knob}"
 
 
 def grid_gap_line(sweep: list[dict], key: str = "step_top1") -> str:

@@ -151,8 +151,14 @@ def method_bars(df: pd.DataFrame, category: str, value: str, order=None, ax=None
         ax.set_ylabel(label)
     where = {m: i for i, m in enumerate(order)}
     rows = df[df[category].isin(where)]
-    jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(rows))
-    p = rows[category].map(where).to_numpy() + jitter
+    # each seed at a fixed offset across its bar, the same in every bar (seed order, lowest first), so
+    # a seed reads across bars; without a seed column, the rows' order within each bar
+    rank = (rows["seed"].rank(method="dense").astype(int) - 1 if "seed" in rows
+            else rows.groupby(category).cumcount())
+    last = int(rank.max()) if len(rows) else 0
+    offset = (rank.to_numpy() / last - 0.5) * 0.24 if last else np.zeros(len(rows))
+    p = rows[category].map(where).to_numpy() + offset
+    seeds = sorted(rows["seed"].unique()) if "seed" in rows else []
     # black dots edged in white: visible on the darkest (navy, hatched) bars as on the lightest
     dots = dict(color="k", s=16, zorder=3, edgecolor="w", linewidth=0.7)
     if horizontal:
@@ -163,7 +169,10 @@ def method_bars(df: pd.DataFrame, category: str, value: str, order=None, ax=None
     # A key, since unexplained dots read as outliers or as the error bar's ends; off the axes, so it
     # covers no bar: below a horizontal chart (under the axis label), beside a vertical one (whose
     # rotated names fill the space below).
-    key = [Line2D([], [], ls="", marker="o", color="k", markeredgecolor="w", markersize=4.5, label="dots: seeds"),
+    order_of_dots = ("" if len(seeds) < 2 else
+                     f"\n({'top to bottom' if horizontal else 'left to right'}: {', '.join(map(str, seeds))})")
+    key = [Line2D([], [], ls="", marker="o", color="k", markeredgecolor="w", markersize=4.5,
+                  label="dots: seeds" + order_of_dots),
            Line2D([], [], color="0.2", lw=1.2, marker="|" if horizontal else "_", markersize=6,
                   label="line: ± 1 std over seeds")]
     if horizontal:
@@ -251,7 +260,12 @@ def plot_learning_curves(runs, ax=None, metric: str = "validation score", percen
     ax.set_ylabel(f"{metric} (%)" if percent else metric)
     # beside the axes: inside, the legend sat on the curves' early steps
     if legend:
-        ax.legend(handles=handles, title="markers: kept weights\n(one per seed)", title_fontsize=7, fontsize=8,
+        # two methods' seeds kept at one step draw one marker inside the other: say so, not leave a puzzle
+        kept = df[df["best"]]
+        shared = kept.groupby("step")["method"].nunique().gt(1).any()
+        title = "markers: kept weights\n(one per seed)" + ("\na marker inside another:\nkept at the same step"
+                                                             if shared else "")
+        ax.legend(handles=handles, title=title, title_fontsize=7, fontsize=8,
                   loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 

@@ -158,13 +158,21 @@ def timeline_colours(rows) -> dict:
     return colours
 
 
+def _runs(row: np.ndarray) -> list[tuple[int, int, int]]:
+    """(first, last, class) of each run of equal values in `row`."""
+    cuts = np.flatnonzero(np.diff(row)) + 1
+    return [(int(a), int(b) - 1, int(row[a])) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(row)])]
+
+
 def oad_timeline_figure(predictions: dict, class_names: list[str], video: int = 0, start: int = 0,
-                        length: int | None = None):
+                        length: int | None = None, seed: int | None = None):
     """Truth and each method's per-frame prediction for one test video, as coloured strips.
 
     predictions: {method: [DensePrediction, ...]} (`gadlib.evaluation.oad.predict_dense` or `evaluate_oad`
     output), the same videos in the same order for every method. Frames `start .. start+length`.
-    Every class shown gets its own colour, and the legend lists exactly those classes.
+    Every class shown gets its own colour and a number, in order of first appearance: the legend
+    lists exactly those classes ("3 · name"), and every segment wide enough carries its number, since
+    with a couple of dozen classes two colours can look alike. seed: the models' seed, for the title.
     Explained in notebooks/05_online_action_detection.ipynb.
     """
     first = next(iter(predictions.values()))[video]
@@ -179,16 +187,24 @@ def oad_timeline_figure(predictions: dict, class_names: list[str], video: int = 
               extent=(start - 0.5, end - 0.5, len(rows) - 0.5, -0.5))
     ax.set_yticks(range(len(rows)), list(rows))
     ax.set_xlabel("frame")
+    number = {c: i + 1 for i, c in enumerate(shown)}
     for c in shown:  # the legend: every class of this stretch, in order of first appearance
-        ax.plot([], [], "s", color=colours[c], label=class_names[c])
+        ax.plot([], [], "s", color=colours[c], label=f"{number[c]} · {class_names[c]}")
     if shown:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=ncol)
-    ax.set_title(f"video {first.video_id}, frames {start}-{end - 1} (grey = background)", fontsize=9)
+    wide = max(2, (end - start) // 40)   # a number fits a segment of about 1/40 of the strip
+    for y, row in enumerate(rows.values()):
+        for a, b, c in _runs(row):
+            if c != 0 and b - a + 1 >= wide:
+                ink = "k" if sum(colours[c][:3]) > 1.6 else "w"   # dark numbers on light colours
+                ax.text(start + (a + b) / 2, y, str(number[c]), ha="center", va="center", fontsize=7, fontweight="bold", color=ink)
+    which = f"test video {video} ({first.video_id})" + ("" if seed is None else f", seed {seed}")
+    ax.set_title(f"{which}, frames {start}-{end - 1} (grey = background; numbers: the legend's classes)", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def oad_timeline_explorer(predictions: dict, class_names: list[str], window: int = 120):
+def oad_timeline_explorer(predictions: dict, class_names: list[str], window: int = 120, seed: int | None = None):
     """Scrub through the test videos: pick a video and move a `window`-frame view along it."""
     if (note := _static_note("oad_timeline_explorer")) is not None:
         return note
@@ -198,7 +214,7 @@ def oad_timeline_explorer(predictions: dict, class_names: list[str], window: int
     video.observe(lambda change: setattr(start, "max", max(0, len(videos[change["new"]].truth) - 1)), "value")
 
     def draw(video, start):
-        fig = oad_timeline_figure(predictions, class_names, video, start, window)
+        fig = oad_timeline_figure(predictions, class_names, video, start, window, seed=seed)
         display(fig)
         plt.close(fig)
 
