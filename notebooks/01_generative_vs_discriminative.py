@@ -39,7 +39,7 @@
 #
 # **Run time:** several minutes on a 2-core CPU at the default settings, no GPU needed. The measured
 # time of the last full run, and the machine, are in `results/01_generative_vs_discriminative.json`
-# and the README's notebook table; the last code cell prints this run's own time.
+# and the README's notebook table; the cell that saves the results (section 8) prints this run's own time.
 
 # %%
 # Colab only: install gadlib and its dependencies from the course's repository, keeping Colab's own torch.
@@ -228,8 +228,9 @@ print(f"generative:     1 forward over {prefix_len} positions + ~{label_tokens:.
 
 # %% [markdown]
 # ## 3 · Train all three to convergence, same backbone and data, 2 seeds (`SEEDS`)
-# Each model is trained jointly on step recognition, step forecasting and task recognition (one
-# step head shared by recognition and forecasting, one task head). The generative model is
+# Each model is trained jointly on step recognition, step forecasting and task recognition (the
+# discriminative and GAD models: one step head shared by recognition and forecasting, one task head;
+# the generative model writes every answer as text, each problem with its own question). The generative model is
 # evaluated twice: with the paper's protocol (greedy + snapping) and with **exact class scoring**
 # (every class ranked by the log-likelihood of its label: not in the paper; it tells decoding
 # error apart from what the model has learned).
@@ -267,10 +268,12 @@ def table(summary, metrics):
 
 chance = {"step recognition": 1 / len(data.step_names), "step forecasting": 1 / len(data.step_names),
           "task recognition": 1 / len(data.task_names)}
-print(f"accuracy in %, mean ± std over seeds {SEEDS}; chance: {len(data.step_names)} steps, {len(data.task_names)} tasks")
+print(f"accuracy in %, mean ± std over seeds {SEEDS}; chance top-1: {100 * chance['step recognition']:.1f} % for steps "
+      f"(1 of {len(data.step_names)}), {100 * chance['task recognition']:.1f} % for tasks (1 of {len(data.task_names)})")
 display(table(summary, ("top1", "top5")))
 from gadlib.lessons.widgets import GREEDY_TOPK_NOTE
-print(f"generative (greedy) top-5: {GREEDY_TOPK_NOTE}")
+print(f"generative (greedy) top-5: {GREEDY_TOPK_NOTE} (This notebook's generative model writes text labels; rand, "
+      "desync and extend, other ways of writing a class as tokens, are notebook 02's subject.)")
 
 # %%
 from gadlib.lessons.plots import plot_accuracy
@@ -290,13 +293,13 @@ plt.title("top-1 accuracy (bars: mean ± std over seeds; dots: seeds)"); plt.sho
 # end higher.
 
 # %%
-from gadlib.lessons.plots import CONVERGED_MEANS, convergence_table, plot_learning_curves
+from gadlib.lessons.plots import converged_means, convergence_table, plot_learning_curves
 from gadlib.evaluation.experiment import convergence, learning_speed
 greedy_runs = [r for r in runs if not r.method.endswith("_exact")]   # "_exact" shares its model's history
 plot_learning_curves(greedy_runs, metric="validation top-1")
 plt.title(f"validation top-1, seeds {SEEDS}"); plt.show()
-display(convergence_table(greedy_runs))
-print(CONVERGED_MEANS)
+display(convergence_table(greedy_runs, score="validation top-1"))
+print(converged_means(setup.train))
 race = learning_speed(greedy_runs, "discriminative", "generative")
 display(Markdown(f"Optimizer steps to first reach {100 * race[0]['share']:.0f} % of the lower kept validation top-1 "
                  "(discriminative / generative): "
@@ -341,7 +344,7 @@ timing = {method: {"ms_per_sample_b1": b1[method], "ms_per_sample_batched": batc
 timing_df = pd.DataFrame(timing).T.astype(float)
 timing_df["latency ÷ discriminative (b1)"] = timing_df["ms_per_sample_b1"] / timing["discriminative"]["ms_per_sample_b1"]
 display(timing_df.rename(columns={"ms_per_sample_b1": "ms / sample (batch 1)", "ms_per_sample_batched": "ms / sample (batch 32)",
-                                  "train_ms_per_step": "train ms / step (median)"}).round(2).fillna("–"))
+                                  "train_ms_per_step": "train ms / step (median)"}).round(2).astype(object).fillna("–"))
 
 # %%
 from gadlib.lessons.plots import plot_latency
@@ -352,7 +355,7 @@ plot_latency(timing, batched=32); plt.show()
 # The paper blames the generative classifier's deficit (on its data) on **semantic overlap in the output space**: labels share
 # sub-words, so early decoding steps are ambiguous. If so, generative errors should land on classes
 # that share the verb (the first words decoded) more often than discriminative errors do. Both
-# directions are counted (an error can keep the verb, the object, or neither), each beside its
+# label parts are counted (an error can keep the verb, the object, or neither), each beside its
 # **chance rate**: the share expected if the error went to a random wrong class
 # (`gadlib.evaluation.diversity`; notebook 03 studies where errors go in depth). The shares, averaged
 # over seeds, show the pattern (notebook 03 tests it with an interval); the tables under them list one seed's most confused pairs: a handful
@@ -411,10 +414,10 @@ from gadlib.evaluation.paper import COIN as paper   # quoted once in gadlib.eval
 rows = []
 for kind in ("step", "next", "task"):
     ours = {m: 100 * summary[m][f"{kind}_top1"]["mean"] for m in ("generative", "discriminative", "gad")}
-    rows.append({"task": kind, "paper: GAD − disc": paper["gad"][kind] - paper["discriminative"][kind],
+    rows.append({"problem": kind, "paper: GAD − disc": paper["gad"][kind] - paper["discriminative"][kind],
                  "ours: GAD − disc": ours["gad"] - ours["discriminative"],
                  "ours: disc − generative": ours["discriminative"] - ours["generative"]})
-display(pd.DataFrame(rows).set_index("task").round(1))
+display(pd.DataFrame(rows).set_index("problem").round(1))
 
 # %% [markdown]
 # ## 8 · What this run shows
@@ -425,9 +428,9 @@ display(pd.DataFrame(rows).set_index("task").round(1))
 # **holds** when the interval excludes 0 in its direction, is **opposite** when it excludes 0 the
 # other way and **unresolved** when it contains 0; an "≈" claim is **equivalent** when the interval
 # lies inside a stated margin, **differs** when it lies wholly outside it, else **unresolved**. Where the paper published the difference: its value, whether our
-# interval holds it, and about how many seeds this scale would need to resolve it, or, when the
-# per-seed differences already agree, that the test set and not the seed count
-# keeps the interval wide.
+# interval holds it, and about how many seeds this scale would need to resolve it on these test
+# samples, or that no number would, when the test samples' part of the interval is already too
+# wide ([seeds_needed](00_the_paper_in_one_page.ipynb#seeds-needed)).
 
 # %%
 from gadlib.evaluation.experiment import converged
@@ -677,9 +680,13 @@ check_chance_same_verb(predict_chance_same_verb, measure_chance_same_verb)
 # ### Going further (open, ungraded)
 # * **Overlap and the gap.** Rebuild the data with `ensure_benchmark(PRESET, size=PROFILE, label_overlap=0.0)`
 #   and `1.0` and rerun section 3: does the gap move as you explained in exercise 3?
-# * **Shorter labels.** `run("generative", ..., mapping="extend")`: accuracy and latency?
-# * **GAD ablations.** `run("gad", ..., order="gen_first")` or `generate="label"`.
-# * **Visual compositionality.** `compositionality=0.0`: predict, then measure, the generative classifier.
+# * **Shorter labels.** `run("generative", ..., mapping="extend")` (each class becomes one new token
+#   added to the vocabulary; [notebook 02](02_tokenization_ablations.ipynb)): accuracy and latency?
+# * **GAD ablations.** `run("gad", ..., order="gen_first")` (generate the context before `[CLS]`, so
+#   inference must decode it too) or `generate="label"` (generate the class label itself instead of the context);
+#   [notebook 04](04_gad_finetuning.ipynb) runs both.
+# * **Visual compositionality.** `compositionality=0.0` (a class's look no longer follows its words):
+#   predict, then measure, the generative classifier.
 
 # %% [markdown]
 # ---

@@ -191,6 +191,10 @@ for seed in tqdm(SEEDS, desc="seeds"):
     runs += out.values(); kept.update(out if seed == SEEDS[0] else {})
 part1 = summarize(runs, kinds=("step",))
 print(f"part 1: {len(SEEDS) * 5} models in {time.perf_counter() - T0:.0f} s")
+from gadlib.evaluation.experiment import has_converged
+trained = [r for r in runs if not r.method.endswith("_exact")]   # an _exact row reads out a greedy row's model
+print(f"converged (stopped by patience before MAX_EPOCHS={MAX_EPOCHS}): {sum(has_converged(r.history) for r in trained)} "
+      f"of {len(trained)} models")
 
 # %%
 from gadlib.evaluation.timing import ms_per_sample
@@ -226,9 +230,8 @@ plt.title("part 1: step recognition top-1 % (mean ± std over seeds; dots: one s
 # One new vocabulary token per class, read out by the LM head, is the *same kind* of linear readout
 # as the `[CLS]` head (the paper: "a discriminative head merged into the LM head"). A ladder of
 # controlled changes (`experiments/extend_puzzle.py`, write-up in `experiments/extend_puzzle.md`),
-# each trained for one fixed short budget, shows a naive `extend` trailing the head there (trained to
-# convergence on this notebook's data, the gap's estimate is smaller, though its interval does not
-# show it to be: see the end of this aside and part 1). The ladder walks from one to the other one difference at a time; every
+# each trained for one fixed short budget, shows a naive `extend` trailing the head there (the end of
+# this aside measures the same gap on this notebook's data, trained to convergence, one seed). The ladder walks from one to the other one difference at a time; every
 # rung and probe the text below cites is in this table, read from `results/extend_puzzle.json`.
 # (*kaiming* in the `change` column: `nn.Linear`'s default uniform init, scaled by fan-in.)
 
@@ -270,6 +273,12 @@ print(f"std of the new output rows at init: resize {rows['new_rows_normal']:.4f}
       f"the experiment script trained {sum(len(r['seeds']) for r in rungs.values())} models over {len(rungs)} rungs "
       f"in {sum(t['total'] for t in puzzle['timings_s'].values()) / 60:.0f} min (the table shows {len(LADDER)} of the "
       f"rungs; results/extend_puzzle.json holds them all)")
+# the open question below: does lowering AdamW's β2 win back what removing the EOS term wins?
+beta2, eos = paired_vs("L0+adam_beta2_0.99", "L0_extend"), paired_vs("L1_noeos", "L0_extend")
+closes = beta2.mean >= eos.mean / 2
+print(f"β2 probe: L0+adam_beta2_0.99 − L0_extend = {beta2}, against L1_noeos − L0_extend = {eos} (what dropping "
+      f"the EOS term gains): it {'closes' if closes else 'does not close'} half of that gap, so the β2 hypothesis is "
+      f"{'supported' if closes else 'not supported'} at this budget")
 longer = [n for n in ("disc@15ep", "L0_extend@15ep", "L1_noeos@15ep", "L2_classes@15ep", "L3_linear_init@15ep")]
 print("3x the budget (15 epochs, seed " + ", ".join(map(str, rungs["disc@15ep"]["seeds"])) + " only): "
       + "; ".join(f"{n.removesuffix('@15ep')} {100 * rungs[n]['top1']['mean']:.1f}" for n in longer))
@@ -277,7 +286,8 @@ print("3x the budget (15 epochs, seed " + ", ".join(map(str, rungs["disc@15ep"][
 # %% [markdown]
 # How to read the ladder: each Δ is one change against the rung it names. The changes that move
 # top-1 are all in the *training signal* (the EOS term, which the probe below shows acts through the
-# trunk; the init and the softmax of the class rows), none in what the readout can represent:
+# trunk, the LM's transformer layers below its output layer; the init and the softmax of the class
+# rows), none in what the readout can represent:
 #
 # 1. **The EOS term of the loss** (`L1_noeos`): an extend label is one token, and ending it with EOS
 #    adds a loss term at which every class token is a wrong answer. The probe `L0+eos_spares_trunk`
@@ -303,21 +313,27 @@ for seed in tqdm(SEEDS[:1], desc="extend as it was"):   # one seed: the CPU budg
     fix_runs += out.values()
 fix = summarize(fix_runs, kinds=("step",))
 both = {**{k: part1[k] for k in ("gen_extend", "gen_extend_exact", "discriminative")}, **fix}
-display(pd.DataFrame({m: {"top-1 %": fmt_mean_std(s["step_top1"]),
+# seed 0 beside the mean: the as-was rows ran seed 0 only, so only that column compares like with like
+display(pd.DataFrame({m: {f"top-1 %, seed {SEEDS[0]}": f"{100 * s['step_top1']['per_seed'][0]:.1f}",
+                          "top-1 %, mean over its seeds": fmt_mean_std(s["step_top1"]),
                           "balanced top-1 %": fmt_mean_std(s["step_balanced_top1"])} for m, s in both.items()}).T)
 from gadlib.evaluation.intervals import accuracy_interval
 first = [r for r in runs + fix_runs if r.seed == SEEDS[0]]
 print(f"seed {SEEDS[0]}, paired on the same test samples (points, 95 % interval):")
+pairs = {}
 for a, b in [("gen_extend", "gen_extend_as_was"), ("gen_extend_exact", "gen_extend_as_was_exact"),
-             ("discriminative", "gen_extend"), ("discriminative", "gen_extend_exact")]:
-    iv = accuracy_interval([r for r in first if r.method == a], [r for r in first if r.method == b], "step")
-    print(f"  {a} − {b} = {iv}")
-    if (a, b) == ("gen_extend", "gen_extend_as_was"):
-        fixes = iv
+             ("discriminative", "gen_extend_as_was"), ("discriminative", "gen_extend"), ("discriminative", "gen_extend_exact")]:
+    pairs[a, b] = accuracy_interval([r for r in first if r.method == a], [r for r in first if r.method == b], "step")
+    print(f"  {a} − {b} = {pairs[a, b]}")
+fixes, naive = pairs["gen_extend", "gen_extend_as_was"], pairs["discriminative", "gen_extend_as_was"]
 gain = "the fixes gain here too" if fixes.ci95[0] > 0 else (
     "extend as it was does better here" if fixes.ci95[1] < 0 else "no gain from the fixes is shown here")
-print(f"The ladder measured its gains after a fixed short budget (extend_puzzle.json); trained to convergence on "
-      f"this notebook's data, one seed: gen_extend − gen_extend_as_was = {fixes}: {gain} (one seed: no verdict).")
+trail = ("extend as it was trails the head here too" if naive.ci95[0] > 0 else
+         "extend as it was is ahead of the head here" if naive.ci95[1] < 0 else
+         f"the head's lead over extend as it was is {naive.mean:+.1f} points, an interval that holds 0")
+print(f"The ladder measured its gaps after a fixed short budget (extend_puzzle.json). Trained to convergence on "
+      f"this notebook's data, seed {SEEDS[0]}: {trail}; gen_extend − gen_extend_as_was = {fixes}: {gain} "
+      "(one seed: no verdict).")
 
 # %% [markdown]
 # Greedy decoding still takes its argmax over the whole vocabulary; exact scoring ranks only the
@@ -336,8 +352,10 @@ print(f"greedy extend (label_eos={ext.label_eos}) emitted a class token in {100 
 
 # %% [markdown]
 # **Open questions.** *Why* the EOS term interferes inside the LM is not known. AdamW's slow
-# second-moment memory is one hypothesis; the probe `L0+adam_beta2_0.99` in the table tests it
-# (compare its row with `L0_extend`'s: if it does not close the gap, the hypothesis is not supported).
+# second-moment memory (β2, the decay of its running average of squared gradients: the closer to 1,
+# the longer it remembers; the probe lowers it) is one hypothesis; the probe `L0+adam_beta2_0.99` in the
+# table tests it (its result is printed under the table: if it does not close the gap, the
+# hypothesis is not supported).
 # "EOS takes half the gradient" cannot be the reason: AdamW divides each update by a running RMS
 # of that parameter's own gradient, so a constant factor on the loss cancels. Whether the gap is
 # speed or a ceiling: compare, within the 3x-budget line printed under the table, the extend rungs
@@ -387,7 +405,8 @@ from gadlib.lessons.plots import plot_grid_heatmaps
 # top: top-1 % per method, one shared scale; bottom: differences in points, one scale symmetric about 0
 fig = plot_grid_heatmaps(grid_df, ["discriminative", "gen_text", "gen_desync"],
                          [("discriminative", "gen_text"), ("gen_desync", "gen_text")])
-fig.suptitle("part 2: top-1 over the compositionality × overlap grid", fontsize=10); plt.show()
+fig.suptitle("part 2: top-1 (top row) and differences in top-1 (bottom row) over the compositionality × overlap grid",
+             fontsize=10); plt.show()
 display(grid_df.pivot_table(index=["compositionality", "overlap"], columns="method", values="top-1").mul(100).round(1))
 
 # %% [markdown]

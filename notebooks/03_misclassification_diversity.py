@@ -234,9 +234,10 @@ for seed in tqdm(SEEDS, desc="seeds"):
                 kept[method] = out[method].classifier
 print(f"trained {len(runs)} models in {time.perf_counter() - T0:.0f} s since the start of the notebook")
 # each model trained to convergence: the steps it ran and the step whose weights it kept
-from gadlib.lessons.plots import CONVERGED_MEANS, convergence_table
-display(pd.concat({p: convergence_table([r for (q, m, seed), r in runs.items() if q == p]) for p in DATASETS}))
-print(CONVERGED_MEANS)
+from gadlib.lessons.plots import converged_means, convergence_table
+display(pd.concat({p: convergence_table([r for (q, m, seed), r in runs.items() if q == p],
+                                        score=f"validation score: top-1 ({COMPARE}), S-F1@0.1 (OAD)") for p in DATASETS}))
+print(converged_means(TRAIN))
 
 
 # %% [markdown]
@@ -324,7 +325,7 @@ WHY_UNDEFINED = {"missed_as_background": "OAD only: step recognition has no back
                                  f"no class in which every method has {MIN_ERRORS} or more errors on those seeds")}
 table, notes = seed_means(div, ["data", "method"], shown, why=WHY_UNDEFINED)
 print("columns: error_entropy = the plug-in score, error_entropy_mm = the Miller-Madow score, error_entropy_matched = "
-      "the score at matched error counts (its null beside it); effective_confusers = e^(plug-in score); null_uniform / "
+      "the score at matched error counts (its null beside it); effective_confusers = the mean over seeds of e^(each seed's plug-in score), so not e^(the mean shown); null_uniform / "
       "null_prior = the plug-in score's nulls (errors sent uniformly / following the class prior)")
 display(table)
 for note in notes:
@@ -431,7 +432,8 @@ anat = pd.DataFrame(anat)
 view = anat.groupby(["data", "method"], sort=False).mean(numeric_only=True).drop(columns="seed")
 view["verb lift (x chance)"] = view["share_same_verb"] / view["chance_same_verb"]
 view["object lift (x chance)"] = view["share_same_object"] / view["chance_same_object"]
-print("shares of errors (mean over seeds); chance: a random wrong class, uniform / following the prior")
+print("shares of errors in % (mean over seeds); chance (%): a random wrong class, uniform / following the prior; "
+      "lifts: share ÷ uniform chance")
 table, notes = seed_means(anat, ["data", "method"], ["share_same_verb_only", "share_same_object_only",
                           "share_neither", "chance_neither", "share_same_verb", "chance_same_verb", "prior_chance_same_verb",
                           "share_same_object", "chance_same_object", "prior_chance_same_object"], digits=1, scale=100,

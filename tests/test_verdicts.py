@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from gadlib.evaluation.intervals import ONE_SEED, PairedInterval, judge, meaning, seeds_needed, takeaway
+from gadlib.evaluation.intervals import (ONE_SEED, PairedInterval, judge, meaning, seeds_needed, takeaway,
+                                        shared_test_variance)
 
 
 def iv(lo, hi, per_seed=(1.0, 3.0), mean=None, why=None):
@@ -37,7 +38,21 @@ def test_seeds_needed_by_hand():
     assert seeds_needed([1.0, 3.0], None) is None and seeds_needed([1.0, 3.0], 0.0) is None
     s = math.sqrt(((0 - 2) ** 2 + (2 - 2) ** 2 + (4 - 2) ** 2) / 2)  # 2.0
     assert seeds_needed([0.0, 2.0, 4.0], 2.0) == math.ceil((2.801585 * s / 2.0) ** 2)  # 7.85 -> 8
-    assert judge(iv(-2.0, 4.0), +1, paper_effect=1.0)["seeds_needed"] == 16
+    # with the shared test set's variance v, n = s² / ((effect / 2.80)² - v): v = 0.0274 leaves
+    # 0.127408 - 0.0274 = 0.100008, so 2 / 0.100008 -> 20 seeds; past (effect / 2.80)², none will do
+    assert seeds_needed([1.0, 3.0], 1.0, test_variance=0.0274) == 20
+    assert seeds_needed([1.0, 3.0], 1.0, test_variance=0.2) == math.inf
+    # the test set's variance: (half-width / 1.96)² less s² / k = 2 / 2
+    assert shared_test_variance([1.0, 3.0], 3.0) == pytest.approx((3.0 / 1.959964) ** 2 - 1.0)
+    assert shared_test_variance([1.0, 3.0], 1.5) == 0.0 and shared_test_variance([2.0], 3.0) == 0.0
+    # half-width 1.9 < 1.96 · s / √k = 1.96: all of it from the seeds, so 16 as above
+    assert judge(iv(-1.9, 1.9, per_seed=(-1.0, 1.0)), +1, paper_effect=1.0)["seeds_needed"] == 16
+    # half-width 3: v = 1.34 > (1 / 2.80)² = 0.127: no number of seeds would do on this test set
+    d = judge(iv(-2.0, 4.0), +1, paper_effect=1.0)
+    assert d["seeds_needed"] is None and d["seeds_limited_by"] == "the test set"
+    assert d["meaning"].endswith("; no number of seeds would show an effect as large as the paper's on this test "
+                                 "set: the part of the interval that comes from the test videos (the same for "
+                                 "every seed) is already too wide; more test videos would")
 
 
 def test_equality_claims_get_equivalence_verdicts_never_opposite():
@@ -78,12 +93,17 @@ def test_takeaway_table_rows():
     assert meaning(judge(iv(0.5, 4.0), +1, paper_effect=2.0)).startswith("direction reproduced; the paper's +2.0 lies inside")
 
 
-def test_enough_seeds_but_unresolved_says_the_test_set_keeps_it_wide():
-    # per-seed differences 1.0 and 1.2: s = 0.141; effect 1: n = (2.80 * 0.141)^2 = 0.16 -> 2 seeds,
-    # which the run has, yet the interval (test units resampled) still holds 0
+def test_enough_seeds_but_unresolved_says_the_runs_own_difference_is_smaller():
+    # per-seed differences 0.1 and 0.3 (s = 0.141), half-width 0.3: v = (0.3 / 1.96)² - 0.01 = 0.0134;
+    # the paper's 0.45: n = 0.02 / ((0.45 / 2.80)² - 0.0134) = 1.6 -> 2 seeds, which the run has, yet
+    # the interval holds 0: this run's difference (0.2) is the smaller one
+    d = judge(iv(-0.1, 0.5, per_seed=(0.1, 0.3)), +1, paper_effect=0.45)
+    assert d["verdict"] == "unresolved" and d["seeds_needed"] == 2 and d["seeds_limited_by"] is None
+    assert d["meaning"].endswith("; its seeds and test videos would already show an effect as large as the "
+                                 "paper's in most runs: this run's own difference is smaller than the paper's")
+    # per-seed 1.0 and 1.2 with a half-width of 2: the test videos' part alone is too wide for 1.0
     d = judge(iv(-1.0, 3.0, per_seed=(1.0, 1.2)), +1, paper_effect=1.0)
-    assert d["verdict"] == "unresolved" and d["seeds_needed"] == 2
-    assert "the test set, not the number of seeds" in d["meaning"] and "seeds would resolve" not in d["meaning"]
+    assert d["seeds_needed"] is None and "more test videos would" in d["meaning"]
 
 
 def test_one_seed_meaning_adds_to_the_verdict():
@@ -123,23 +143,39 @@ def test_equivalent_is_reproduced_only_for_a_paper_claim():
 
 
 def test_seeds_needed_says_what_it_would_resolve():
-    # per-seed differences +1 and +3 (s = 1.41): an effect of 1.0 needs 16 seeds
-    d = judge(iv(-2.0, 4.0), +1, paper_effect=1.0)
+    # per-seed differences -1 and +1 (s = 1.41), half-width 1.9 (no test-set part): an effect of 1.0 needs 16 seeds
+    d = judge(iv(-1.9, 1.9, per_seed=(-1.0, 1.0)), +1, paper_effect=1.0)
     assert d["meaning"].endswith("; about 16 seeds would resolve an effect as large as the paper's")
-    # this run's mean (-1.0) points away from the paper's +1.0: said, not hidden behind "resolve it"
-    d = judge(iv(-4.0, 2.0, per_seed=(-2.0, 0.0)), +1, paper_effect=1.0)
+    # this run's mean (-0.4) points away from the paper's +1.0: said, not hidden behind "resolve it"
+    d = judge(iv(-2.3, 1.5, per_seed=(-1.4, 0.6)), +1, paper_effect=1.0)
     assert d["meaning"].endswith("about 16 seeds would resolve an effect as large as the paper's; "
                                  "this run's mean has the opposite sign")
     # an equality claim, this run's mean (0) inside the margin: the seeds to show equality within it
-    d = judge(iv(-4.0, 4.0, per_seed=(-1.0, 1.0)), 0, margin=1.0)
+    d = judge(iv(-1.9, 1.9, per_seed=(-1.0, 1.0)), 0, margin=1.0)
     assert d["seeds_needed_for"] == "equal"
     assert d["meaning"].endswith("; about 16 seeds would show the two equal within ±1, if they are")
     # the mean (+2) lies beyond the margin (1): sized to show "differs", from the distance 2 - 1 = 1
-    d = judge(iv(-4.0, 6.0), 0, margin=1.0)
+    d = judge(iv(0.1, 3.9), 0, margin=1.0)
     assert d["seeds_needed_for"] == "differs" and d["seeds_needed"] == 16
     assert d["meaning"].endswith("; about 16 seeds would show them differ by more than ±1, "
                                  "if this run's mean is right")
     # mean +4, margin 1: distance 3, n = (2.80 * 1.41 / 3)^2 = 1.7 -> 2, which the run has
+    d = judge(iv(2.1, 5.9, per_seed=(3.0, 5.0)), 0, margin=1.0)
+    assert d["seeds_needed"] == 2 and d["verdict"] == "differs"
+    # the same mean with a half-width of 5: v = 5.5 > (3 / 2.80)²: the test set limits it
     d = judge(iv(-1.0, 9.0, per_seed=(3.0, 5.0)), 0, margin=1.0)
-    assert d["seeds_needed"] == 2 and d["meaning"].endswith(
-        "; the per-seed differences agree: the test set, not the number of seeds, keeps the interval wide")
+    assert d["seeds_limited_by"] == "the test set" and d["meaning"].endswith(
+        "; no number of seeds would show them differ by more than ±1 on this test set: the part of the interval "
+        "that comes from the test videos (the same for every seed) is already too wide; more test videos would")
+
+
+def test_seeds_needed_past_the_cap_reads_out_of_reach():
+    # mean 3.27 against a margin of 3.25: a hair past it, s = 1.41 -> about 39,000 seeds
+    d = judge(iv(1.37, 5.17, per_seed=(2.27, 4.27)), 0, margin=3.25)
+    assert d["seeds_needed_for"] == "differs" and d["seeds_needed"] > 1000
+    assert d["meaning"].endswith("; more than 1,000 seeds would show them differ by more than ±3.25, if this "
+                                 "run's mean is right: it lies almost on the margin")
+    # a paper effect of 0.05 points with s = 1.41: out of reach
+    d = judge(iv(-1.9, 1.9, per_seed=(-1.0, 1.0)), +1, paper_effect=0.05)
+    assert d["meaning"].endswith("; more than 1,000 seeds would resolve an effect as large as the paper's: "
+                                 "out of reach at this scale")

@@ -239,19 +239,40 @@ def _nonzero(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return where, flat[where]
 
 
-def seeds_needed(per_seed: list[float], effect: float | None) -> int | None:
+SEEDS_NEEDED_CAP = 1000   # `meaning` says "more than this many seeds" past it, not the count
+
+
+def shared_test_variance(per_seed: list[float], half_width: float) -> float:
+    """The part of an interval's variance that more seeds cannot shrink: every seed is tested on the
+    same test videos, so their sampling error is shared, and averaging seeds leaves it in place. From
+    the hierarchical bootstrap's standard error (half_width / 1.96)², less the seeds' own share
+    s² / k (s: the per-seed differences' standard deviation, k seeds); 0 when the seeds' share
+    explains it all, or when it cannot be estimated."""
+    if len(per_seed) < 2 or not np.isfinite(half_width):
+        return 0.0
+    s = float(np.std(per_seed, ddof=1))
+    return max(0.0, (half_width / 1.959964) ** 2 - s ** 2 / len(per_seed)) if np.isfinite(s) else 0.0
+
+
+def seeds_needed(per_seed: list[float], effect: float | None, test_variance: float = 0.0) -> int | None:
     """About how many seeds this scale needs to resolve an effect of size `effect` (same units as
-    `per_seed`). The per-seed differences' standard deviation s (ddof 1; each seed's difference is
-    measured on the finite test set, so s holds both sources of noise) gives the mean over n seeds a
-    standard error s / √n; n = ((z_0.975 + z_0.8) · s / |effect|)² seeds put the interval clear of 0
-    in about 80 % of runs when the true difference is `effect`. A rough guide (s from a few seeds is
-    itself noisy); None when it cannot be estimated: no effect, fewer than 2 seeds, or s = 0."""
+    `per_seed`), on the same test set. The mean over n seeds has a variance s² / n (s: the per-seed
+    differences' standard deviation, ddof 1) plus `test_variance`, the shared test set's part
+    (`shared_test_variance`), which no number of seeds shrinks; the interval clears 0 in about 80 % of
+    runs when the true difference is `effect` once (z_0.975 + z_0.8) · √(s² / n + test_variance) ≤
+    |effect|, so n = s² / ((|effect| / (z_0.975 + z_0.8))² − test_variance); with no test part,
+    n = ((z_0.975 + z_0.8) · s / |effect|)². A rough guide (s from a few seeds is itself noisy).
+    math.inf when the test set's part alone is too wide (more test videos, not seeds, would do);
+    None when it cannot be estimated: no effect, fewer than 2 seeds, or s = 0."""
     if effect is None or effect == 0 or len(per_seed) < 2:
         return None
     s = float(np.std(per_seed, ddof=1))
     if not np.isfinite(s) or s == 0:
         return None
-    return max(2, math.ceil((POWER_Z * s / abs(effect)) ** 2))
+    room = (abs(effect) / POWER_Z) ** 2 - test_variance
+    if room <= 0:
+        return math.inf
+    return max(2, math.ceil(s ** 2 / room))
 
 
 def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = None, margin: float | None = None,
@@ -299,15 +320,20 @@ def judge(iv: PairedInterval, expect: int = +1, paper_effect: float | None = Non
     out.update(verdict=verdict, paper_effect=paper_effect, paper_claim=bool(paper_claim),
                paper_inside=None if paper_effect is None else bool(lo <= paper_effect <= hi),
                half_width=iv.half_width, seeds=len(iv.per_seed))
+    test_var = shared_test_variance(iv.per_seed, iv.half_width)
     if equal:
         # size the seeds for the outcome this run points to: "equal" while the mean lies inside
         # ±margin, else "differs" (an interval wholly beyond the margin: its half-width must shrink
         # below the distance from the mean to the margin)
         beyond = abs(iv.mean) - margin
-        out.update(margin=margin, seeds_needed_for="differs" if beyond > 0 else "equal",
-                   seeds_needed=seeds_needed(iv.per_seed, beyond if beyond > 0 else margin))
+        out.update(margin=margin, seeds_needed_for="differs" if beyond > 0 else "equal")
+        n = seeds_needed(iv.per_seed, beyond if beyond > 0 else margin, test_var)
     else:
-        out.update(seeds_needed_for="paper_effect", seeds_needed=seeds_needed(iv.per_seed, paper_effect))
+        out["seeds_needed_for"] = "paper_effect"
+        n = seeds_needed(iv.per_seed, paper_effect, test_var)
+    # "the test set" when its shared part alone is too wide: no number of seeds would do (stored as
+    # None, not infinity, which JSON has no word for)
+    out.update(seeds_needed=None if n == math.inf else n, seeds_limited_by="the test set" if n == math.inf else None)
     if pair:
         out["pair"] = pair
     out["meaning"] = meaning(out)
@@ -329,22 +355,33 @@ def meaning(judged: dict) -> str:
     pair = f"{judged['pair']} = " if judged.get("pair") else ""
     paper = None if effect is None else f"the paper's {pair}{effect:+.{2 if unit == 'nats' else 1}f}"
     need = ""
-    if judged.get("seeds_needed"):
-        # from the seeds' spread alone: when that says the run already has enough seeds, the finite
-        # test set (the same for every seed) is what keeps the interval wide
-        if judged["seeds_needed"] <= judged["seeds"]:
-            need = ("; the per-seed differences agree: the test set, not the number of seeds, "
-                    "keeps the interval wide")
+    what = {"differs": f"them differ by more than ±{judged.get('margin', 0):g}",
+            "equal": f"the two equal within ±{judged.get('margin', 0):g}"}.get(
+        judged.get("seeds_needed_for"), "an effect as large as the paper's")
+    if judged.get("seeds_limited_by") == "the test set":
+        need = (f"; no number of seeds would show {what} on this test set: the part of the interval that comes "
+                "from the test videos (the same for every seed) is already too wide; more test videos would")
+    elif n := judged.get("seeds_needed"):
+        # past SEEDS_NEEDED_CAP the count says only "out of reach" (a tiny effect, or a mean a hair
+        # past the margin, gives six-digit counts whose digits mean nothing)
+        count = f"about {n}" if n <= SEEDS_NEEDED_CAP else f"more than {SEEDS_NEEDED_CAP:,}"
+        far = ": out of reach at this scale" if n > SEEDS_NEEDED_CAP else ""
+        if n <= judged["seeds"]:
+            # this many seeds on this test set already give an interval narrow enough for what is
+            # sized: what keeps the verdict open is this run's own mean
+            why = {"equal": "this run's mean lies too far from 0 for that",
+                   "differs": "this run's mean lies too near the margin for that"}.get(
+                judged.get("seeds_needed_for"), "this run's own difference is smaller than the paper's")
+            need = f"; its seeds and test videos would already show {what} in most runs: {why}"
         elif judged["claim"] == "equal" and judged.get("seeds_needed_for") == "differs":
-            need = (f"; about {judged['seeds_needed']} seeds would show them differ by more than "
-                    f"±{judged['margin']:g}, if this run's mean is right")
+            need = (f"; {count} seeds would show them differ by more than ±{judged['margin']:g}, if this run's "
+                    f"mean is right{far and ': it lies almost on the margin'}")
         elif judged["claim"] == "equal":
-            need = (f"; about {judged['seeds_needed']} seeds would show the two equal within "
-                    f"±{judged['margin']:g}, if they are")
+            need = f"; {count} seeds would show the two equal within ±{judged['margin']:g}, if they are{far}"
         else:
             # say what "it" is: the paper's effect, which this run's mean may not even point towards
             against = "; this run's mean has the opposite sign" if effect and judged["mean"] * effect < 0 else ""
-            need = f"; about {judged['seeds_needed']} seeds would resolve an effect as large as the paper's{against}"
+            need = f"; {count} seeds would resolve an effect as large as the paper's{far}{against}"
     if v == ONE_SEED:
         where = "" if paper is None else (f"; {paper} lies {'inside' if judged['paper_inside'] else 'outside'} "
                                           "this one-seed interval")

@@ -28,15 +28,15 @@ _SHADES = {  # variant -> (family, lightness); the family colour itself has ligh
     "gen_extend": ("generative", 0.48), "gen_extend_exact": ("generative", 0.14),
 }
 # GAD's variants, by kind of ablation: ordering in purples, the generated target in olive / yellow,
-# λ as a light-to-dark red ramp (small to large λ), the extra head (no generation) olive too, the
+# λ as a light-to-dark red ramp (small to large λ), the extra head (no generation) slate, the
 # readout ([CLS] replaced) tan; every two
 # at least 0.19 apart in RGB, and none near a family's colour or two_stage's.
 GAD_VARIANT_COLORS = {
     "gad_gen_first": (0.36, 0.22, 0.60), "gad_parallel": (0.70, 0.62, 0.88),
     "gad_previous_action": (0.42, 0.45, 0.05), "gad_label": (0.86, 0.82, 0.28),
-    "gad_lam_0": (0.98, 0.85, 0.82), "gad_lam_0.1": (0.94, 0.58, 0.52), "gad_lam_0.3": (0.76, 0.22, 0.20),
+    "gad_lam_0": (0.98, 0.85, 0.82), "gad_lam_0.1": (0.97, 0.70, 0.62), "gad_lam_0.3": (0.76, 0.22, 0.20),
     "gad_lam_3": (0.42, 0.04, 0.06),
-    "gad_extra_head": (0.60, 0.60, 0.30), "no_cls": (0.76, 0.64, 0.50),
+    "gad_extra_head": (0.45, 0.50, 0.62), "no_cls": (0.76, 0.64, 0.50),
 }
 ALIASES = {"gen_text": "generative", "gen_text_exact": "generative_exact"}  # notebook 02's names of the same methods
 

@@ -25,6 +25,12 @@ def _hatched(ax, x, height, width, color, hatch, horizontal=False, **kw):
     return draw(x, height, width, color=color, hatch=hatch or None, edgecolor="white", linewidth=0, **kw)
 
 
+def _spread_bar(sd: float, seeds: int) -> dict:
+    """The error bar of a bar over `seeds` seeds: ± sd, and none at all for one seed (a zero-length
+    bar still draws its caps, which read as a spread that does not exist)."""
+    return dict(yerr=sd, error_kw=dict(ecolor="0.2", lw=1, capsize=2)) if seeds > 1 else {}
+
+
 _MARKERS, _DASHES = ("o", "s", "^", "D", "v"), ("-", "--", ":", "-.")
 ENTROPY_SCORES = (("error_entropy", "plug-in", ""), ("error_entropy_mm", "Miller-Madow", "///"),
                   ("error_entropy_matched", "matched", "..."))
@@ -82,8 +88,8 @@ def plot_error_entropy(div: pd.DataFrame, datasets, methods, paper: dict | None 
             for k, (col, _, hatch) in enumerate(scores):
                 x = i + (k - (len(scores) - 1) / 2) * width
                 sd = rows[col].std() if len(rows) > 1 else 0.0
-                _hatched(ax, x, rows[col].mean(), width, method_color(m), hatch, yerr=sd if np.isfinite(sd) else 0,
-                         error_kw=dict(ecolor="0.2", lw=1, capsize=2), zorder=2)
+                sd = sd if np.isfinite(sd) else 0.0
+                _hatched(ax, x, rows[col].mean(), width, method_color(m), hatch, zorder=2, **_spread_bar(sd, len(rows)))
                 top = max(top, np.nan_to_num(rows[col].mean()) + (sd if np.isfinite(sd) else 0))
             uniform, prior = rows["null_uniform"].mean(), rows["null_prior"].mean()
             matched = rows["null_uniform_matched"].mean() if has_matched else None
@@ -133,8 +139,7 @@ def plot_shares_vs_chance(anat: pd.DataFrame, datasets, methods, shares=(("same_
                 x = i + (k - (len(shares) - 1) / 2) * width
                 v = 100 * rows[f"share_{key}"]
                 sd = v.std() if len(v) > 1 and np.isfinite(v.std()) else 0.0
-                _hatched(ax, x, v.mean(), width, method_color(m), hatch, yerr=sd, error_kw=dict(ecolor="0.2", lw=1, capsize=2),
-                         zorder=2)
+                _hatched(ax, x, v.mean(), width, method_color(m), hatch, zorder=2, **_spread_bar(sd, len(v)))
                 chance.append(100 * rows[f"chance_{key}"].mean())
                 top = max(top, np.nan_to_num(v.mean()) + sd, np.nan_to_num(chance[-1]))
             left, right = i - len(shares) * width / 2, i + len(shares) * width / 2
@@ -263,7 +268,7 @@ def plot_confusion_vs(by_tokens: pd.DataFrame, by_look: pd.DataFrame, datasets, 
         for j, method in enumerate(methods):
             # each method its own marker and dash, nudged sideways: curves that coincide all stay visible
             # (thin error bars, so that overlapping ones still show the line and marker under them)
-            dodge = (j - (len(methods) - 1) / 2) * 0.15
+            dodge = (j - (len(methods) - 1) / 2) * 0.22
             style = dict(marker=_MARKERS[j % len(_MARKERS)], ls=_DASHES[j % len(_DASHES)], ms=4, capsize=1.5,
                          elinewidth=0.7, color=method_color(method), label=method)
             t = by_look[(by_look["data"] == p) & (by_look["method"] == method)]

@@ -63,7 +63,10 @@ def plot_classifiers(ax=None, label: str = "add sugar", goal: str = "make tea"):
         hx, hmid = _box(ax, c_mid - 0.55, y - 1.2, 1.1, "linear head", "head")
         _arrow(ax, hx + 0.05, hmid, hx + 0.85, hmid, "argmax")
         _box(ax, hx + 0.9, y - 1.2, 1.7, f"class “{label}”", "output")
-        ax.text(x - 1.5, y - 0.1, "one forward pass", ha="center", va="top", fontsize=7, color="0.3")
+        # under the whole input, video tokens to [CLS]: the one pass reads all of it
+        ax.annotate("", (0.05, y - 0.08), (cx, y - 0.08), arrowprops=dict(arrowstyle="|-|", color="0.5", lw=0.8,
+                                                                          mutation_scale=3))
+        ax.text((0.05 + cx) / 2 - 0.5, y - 0.12, "one forward pass over all of it", ha="center", va="top", fontsize=7, color="0.3")
         if name == "GAD":
             for w in f"{label}. {goal}.".split():
                 cx, gmid = _box(ax, cx + 0.1, y, 0.75, w, "train_only", dashed=True)
@@ -94,8 +97,9 @@ def plot_strips(rows: dict[str, np.ndarray], names: list[str], ax=None, fps: flo
         n = max(len(v) for v in rows.values())
         ax.add_patch(plt.Rectangle((first, 0.02), last + 1 - first, len(rows) - 0.04, fill=False, ec="k", lw=2, zorder=3))
         # grey and hatched, not white: background frames are white already and must read as unseen too
+        # translucent: the future frames' labels (and "·") stay legible under it
         ax.add_patch(plt.Rectangle((last + 1, 0), n - last - 1, len(rows), fc="0.85", ec="0.5", hatch="//",
-                                   alpha=0.8, lw=0, zorder=3))
+                                   alpha=0.45, lw=0, zorder=3))
         # two labels: one over the window box, one over the hatched future frames
         ax.text((first + last + 1) / 2, len(rows) + 0.05, f"what a prediction at frame {last} sees",
                 ha="center", va="bottom", fontsize=8)

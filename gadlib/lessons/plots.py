@@ -248,14 +248,15 @@ def plot_learning_curves(runs, ax=None, metric: str = "validation score", percen
         ax.plot(grid, np.nanmean(curves, axis=0), color=color, lw=1.5, ls=style, label=method)
         ax.fill_between(grid, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=color, alpha=0.15, lw=0)
         best = mine[mine["best"]]
-        # the discriminative square drawn larger and underneath: a GAD triangle kept at the same step
-        # and score sits inside it instead of hiding it
+        # hollow, in the method's colour: markers kept at nearby steps and scores overlap without
+        # hiding one another; the discriminative square drawn larger, so a GAD triangle kept at the
+        # same step and score sits inside it
         big = method_family(method) == "discriminative"
-        ax.scatter(best["step"], scale * best["score"], color=color, marker=marker, s=60 if big else 32,
-                   zorder=3 if big else 4, edgecolor="k", lw=0.6)
+        ax.scatter(best["step"], scale * best["score"], facecolors="none", edgecolors=color, marker=marker,
+                   s=70 if big else 40, zorder=3 if big else 4, lw=1.6)
     # the legend shows each method's line with its kept-weights marker
     handles = [Line2D([], [], color=method_color(m), ls=method_line(m)[0], marker=method_line(m)[1], ms=6,
-                      markeredgecolor="k", markeredgewidth=0.6, label=m) for m in df["method"].unique()]
+                      markerfacecolor="none", markeredgewidth=1.4, label=m) for m in df["method"].unique()]
     ax.set_xlabel("optimizer step")
     ax.set_ylabel(f"{metric} (%)" if percent else metric)
     # beside the axes: inside, the legend sat on the curves' early steps
@@ -270,25 +271,30 @@ def plot_learning_curves(runs, ax=None, metric: str = "validation score", percen
     return ax
 
 
-CONVERGED_MEANS = ("converged: \"yes\" when patience stopped the run (no gain of more than MIN_DELTA for PATIENCE "
-                   "epochs) before MAX_EPOCHS, with a validation score above 0; \"NO\" when it reached the epoch cap "
-                   "or never scored (its comparisons are then not testable).")
+def converged_means(train) -> str:
+    """What a convergence table's "converged" column means, with the numbers of `train` (a
+    `TrainConfig`): printed under every such table."""
+    return (f"converged: \"yes\" when patience stopped the run (no gain of more than {100 * train.min_delta:g} points "
+            f"of the validation score for {train.patience} epochs) before the epoch cap of {train.epochs} epochs, "
+            "with a validation score above 0; \"NO\" when it reached the epoch cap or never scored (its comparisons "
+            "are then not testable).")
 
 
-def convergence_table(runs) -> pd.DataFrame:
+def convergence_table(runs, score: str = "validation score") -> pd.DataFrame:
     """Per method, seed by seed: the optimizer steps run, the step whose weights were kept, their
-    validation score, and whether patience stopped the run ("yes") or it reached its epoch cap
-    ("NO": not converged, its comparisons are not testable)."""
+    validation score (`score` names it in the header), and whether patience stopped the run ("yes")
+    or it reached its epoch cap ("NO": not converged, its comparisons are not testable)."""
+    kept_col = f"kept {score} (%)"
     rows = {}
     for r in sorted(runs, key=lambda r: r.seed):
         h = r.history
         # "optimizer steps": the lessons' other "step" is a procedure's step (step recognition)
-        row = rows.setdefault(r.method, {"optimizer steps run": [], "kept weights' step": [], "kept validation score (%)": [],
+        row = rows.setdefault(r.method, {"optimizer steps run": [], "kept weights' step": [], kept_col: [],
                                          "converged": []})
         row["optimizer steps run"].append(h.steps)
         row["kept weights' step"].append(h.best_step)
         kept = dict(zip(h.val_steps, h.val_score)).get(h.best_step)
-        row["kept validation score (%)"].append(None if kept is None else round(100 * kept, 1))   # in %, as the curves
+        row[kept_col].append(None if kept is None else round(100 * kept, 1))   # in %, as the curves
         row["converged"].append("yes" if has_converged(h) else "NO")
     return pd.DataFrame(rows).T
 
@@ -389,6 +395,7 @@ def plot_latency(timing: dict, axes=None, batched: int | None = 32):
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("ms per sample")
         label_bars(ax, "{:.2f}")
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.1)   # headroom: the tallest bar's label clear of the frame
     axes[0].figure.suptitle("inference latency per sample (each panel its own scale)", fontsize=11)
     axes[0].figure.tight_layout()
     return axes

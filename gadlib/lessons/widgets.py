@@ -74,7 +74,8 @@ def sample_figure(dataset, samples_by_kind: dict, results: dict, kind: str, inde
     seg = next((i for i, s in enumerate(video.segments) if s.start == sample.frame), None)
     plot_timeline(video, dataset.step_names, ax=fig.add_subplot(grid[0]), highlight=seg)
     fig.axes[0].set_title(f"{KIND_TITLES[kind]} sample {index} of video {video.video_id}: "
-                          f"truth = {names[sample.target]!r} (boxed below)", fontsize=10)
+                          f"truth = {names[sample.target]!r}\n(its segment: the thick outline; boxed where a method "
+                          "ranks it; the small label boxes only name short segments)", fontsize=10)
     column = 0.165   # each prediction's column, as a share of the axes' width
     rows = [fig.add_subplot(grid[row]) for row in range(1, 1 + len(results))]
     for ax in rows:
@@ -224,7 +225,7 @@ def oad_timeline_explorer(predictions: dict, class_names: list[str], window: int
 
 def error_destinations_figure(errors_by_method: dict, class_names: list[str], cls: int, top: int = 6):
     """Where the errors of true class `cls` go, one panel per method: the `top` most frequent
-    predicted classes, as shares of that class's errors (count beside each bar).
+    predicted classes, as shares of that class's errors (the count of errors beside each bar).
 
     errors_by_method: {method: [C, C] error counts} (`gadlib.evaluation.diversity.error_counts`, e.g. summed
     over seeds). Explained in notebooks/03_misclassification_diversity.ipynb.
@@ -242,9 +243,9 @@ def error_destinations_figure(errors_by_method: dict, class_names: list[str], cl
                                                  for c in dest])
         ax.set_yticks(range(len(dest)), [class_names[c] for c in dest], fontsize=8)
         for y, c in enumerate(dest):
-            ax.text(shares[y], y, f" {row[c]}", va="center", fontsize=7)
+            ax.text(shares[y], y, f" {row[c]} errors", va="center", fontsize=7)   # the count; the bar is the share
         ax.invert_yaxis()
-        ax.set_xlim(0, 1.15)
+        ax.set_xlim(0, min(1.15, 1.45 * max(shares, default=1.0) + 0.08))   # room for the counts, bars not squeezed
         ax.set_xlabel("share of this class's errors", fontsize=8)
         ax.set_title(f"{method}: {total} errors", fontsize=9)
     fig.suptitle(f"true class {class_names[cls]!r} (red: the prediction shares a word with it)", fontsize=9)
