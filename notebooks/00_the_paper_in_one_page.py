@@ -92,7 +92,8 @@ pd.set_option("display.max_colwidth", 80)
 #
 # A **multimodal LLM (MLLM)** here is: pre-extracted visual features of the video frames → a small
 # **connector** (an MLP) that maps each visual token (one feature vector of a frame) into the
-# embedding space of a **causal language model (LM)** (the paper: Llama-3.2-1B-Instruct) that reads those tokens followed by a
+# embedding space of a **causal language model (LM)** (causal: each token sees only the tokens
+# before it; the paper: Llama-3.2-1B-Instruct) that reads those tokens followed by a
 # question ("What is the action in the video?"). Used as a **closed-set classifier**, it must
 # output one of a fixed list of class names. It can do that in two ways: *generate* the class name
 # as text, or *discriminate* with a [classification head](#discriminative) (a linear layer with one output per
@@ -100,7 +101,7 @@ pd.set_option("display.max_colwidth", 80)
 # that tests each at laptop scale:
 #
 # 1. **Discriminative beats generative**, in accuracy and in speed. The cause is **semantic overlap
-#    in the output space**: short action labels share words and sub-word tokens across classes
+#    in the output space**: short action labels share words and sub-word [tokens](#tokenization) across classes
 #    ("add sugar", "add salt", "add meat"), so the first tokens a generative model decodes are
 #    ambiguous. → [notebook 01](01_generative_vs_discriminative.ipynb), [notebook 05](05_online_action_detection.ipynb)
 # 2. **Shared tokens, not meaning, cause the gap** (the [tokenization study](#tokenization)).
@@ -465,13 +466,16 @@ coin_rows = pd.DataFrame({m: {"COIN top-1 (Llama-3.2-1B): step / next / task": "
 display(Markdown(f"**Main tables** ({paper.CITATION}; –: not published. No FPS for GAD: it infers "
                  "as discriminative does. No generative COIN top-1: the paper publishes none with Llama-3.2-1B):"))
 display(pd.concat([oad, coin_rows]).fillna("–"))
-display(Markdown("**Tokenization study** (EPIC-Kitchens-100 OAD, S-F1 / P-F1) and **misclassification "
-                 "entropy** (nats):"))
+display(Markdown("**Tokenization study** (EPIC-Kitchens-100 OAD, S-F1 / P-F1), then **misclassification "
+                 "entropy** (the paper's numbers as it prints them; it gives no formula, so their log base is "
+                 "not stated; gadlib's scores are in nats):"))
 tok = {(("generative, by label mapping", k.removeprefix("gen_")) if k.startswith("gen_")
         else ("reference (no label mapping)", k)): [f"{fmt(a)} / {fmt(b)}"] for k, (a, b) in paper.TOKENIZATION.items()}
 display(pd.DataFrame(tok, index=["EPIC-Kitchens-100 OAD: S-F1 / P-F1"]))
-display(pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: {m: f"{x:g}" for m, x in v.items()}   # as the paper prints them
-                      for n, v in paper.ERROR_ENTROPY.items()}))
+entropy = pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: {m: f"{x:g}" for m, x in v.items()}   # as the paper prints them
+                        for n, v in paper.ERROR_ENTROPY.items()})
+entropy.index = [f"misclassification entropy (paper): {m}" for m in entropy.index]
+display(entropy)
 
 # %% [markdown]
 # <a id="lora" name="lora"></a>
@@ -562,7 +566,8 @@ print(f"A − B per seed: {np.round(iv.per_seed, 1)} points; mean {iv.mean:+.1f}
 # * **one seed: no verdict**: with a single seed the interval resamples test units only and misses
 #   the seed-to-seed spread, so it is shown but not judged;
 # * **not testable**: a side **collapsed** (predicts one class on ≥ 95 % of its outputs), or a run
-#   stopped at its epoch cap without **converging** (the notebooks train each model until a held-out
+#   stopped at its epoch cap (the most passes over the training data it may make) without
+#   **converging** (the notebooks train each model until a held-out
 #   validation score stops improving); a defect of the run, not a finding.
 #
 # <a id="seeds-needed" name="seeds-needed"></a>
@@ -575,14 +580,14 @@ print(f"A − B per seed: {np.round(iv.per_seed, 1)} points; mean {iv.mean:+.1f}
 # whatever its verdict (`seeds_needed`'s docstring gives the formula). An interval has two parts:
 # the seeds' spread, which more seeds average away, and the test videos' sampling error, which every
 # seed shares and no number of seeds removes. When the test videos' part alone is too wide for
-# the effect, seeds_needed is None and the sentence says "more test videos would". When
+# the effect, seeds_needed is None and the sentence says "a larger test set would". When
 # seeds_needed is no more than the seeds a run has, its interval is already narrow enough, so an
 # **unresolved** verdict says this run's own difference is smaller than the paper's.
 #
 # The notebooks end with a table like this one (`takeaway`); here each verdict on made-up data. In
-# the table after it, None means "does not apply" (the "≈" rows have no paper effect, one seed has
-# no seed spread to size seeds_needed from, a converged run is not limited by anything) or, for
-# seeds_needed, that the test set limits it (the column beside it says so).
+# the table after it, None means "does not apply": the "≈" rows have no paper effect, one seed has
+# no seed spread to size seeds_needed from; a seeds_needed of None beside "the test set" in
+# seeds_limited_by means the test set limits it, and a seeds_limited_by of None that it does not.
 
 # %%
 cases = [

@@ -186,7 +186,8 @@ for name in data.step_names[:4]:
 # %% [markdown]
 # ## 2 · Two ways to read a class out of an MLLM
 # The **discriminative** path: the `[CLS]` query is appended after video + prompt, and its last-layer
-# hidden state is all the head sees.
+# hidden state is all the head sees. (The code's other readout, `"last_token"`, reads the prompt's
+# last token instead of a `[CLS]` query: notebook 04's `no_cls` ablation; not used here.)
 
 # %%
 import inspect
@@ -202,15 +203,18 @@ print(inspect.getsource(DiscriminativeClassifier.predict))
 # (KV cache: the keys and values of positions already read, kept so each new token costs one
 # position; [notebook 00](00_the_paper_in_one_page.ipynb#generative)), then the nearest class name by
 # edit distance (rapidfuzz). The first-token branch (`first_token_rule`, `first_token_scores`,
-# `snap_set`) is for online action detection (notebook 05); here only snapping to the nearest class
-# name runs (`snap_ties`: which class wins a tie).
+# `snap_set`) is for online action detection (notebook 05); here snapping to the nearest class
+# name runs (`snap_ties`: which class wins a tie), the paper's protocol, plus **exact scoring**
+# (`decoding == "exact"`: every class ranked by its label's log-likelihood; introduced in section 3)
+# as a diagnostic.
 
 # %%
 print(inspect.getsource(MLLM.generate_greedy))
 print(inspect.getsource(GenerativeClassifier.predict_prefixes))
 
 # %% [markdown]
-# **Cost model.** Both read the same prefix (chat tokens + visual tokens + question). The
+# **Cost model.** Both read the same prefix (chat tokens, the chat template's role markers around
+# the prompt, + visual tokens + question). The
 # discriminative classifier then needs one more position (`[CLS]`) in the *same* forward pass; the
 # generative one reads its first label token off that same forward and needs one more one-token
 # forward (with the KV cache: the keys and values of the positions already read are kept) per

@@ -233,7 +233,10 @@ plt.title("part 1: step recognition top-1 % (mean ± std over seeds; dots: one s
 # each trained for one fixed short budget, shows a naive `extend` trailing the head there (the end of
 # this aside measures the same gap on this notebook's data, trained to convergence, one seed). The ladder walks from one to the other one difference at a time; every
 # rung and probe the text below cites is in this table, read from `results/extend_puzzle.json`.
-# (*kaiming* in the `change` column: `nn.Linear`'s default uniform init, scaled by fan-in.)
+# (*kaiming* in the `change` column: `nn.Linear`'s default uniform init, scaled by fan-in, the
+# layer's number of inputs; *resize*: transformers' `resize_token_embeddings`, which adds the new
+# class rows; the *trunk*: the LM's transformer layers below its output layer; *β2*: the decay of
+# AdamW's running average of squared gradients, the closer to 1 the longer its memory.)
 
 # %%
 from gadlib.evaluation.results import fmt_mean_std, paired_difference, read_results_file, repo_root
@@ -284,8 +287,8 @@ print("3x the budget (15 epochs, seed " + ", ".join(map(str, rungs["disc@15ep"][
       + "; ".join(f"{n.removesuffix('@15ep')} {100 * rungs[n]['top1']['mean']:.1f}" for n in longer))
 
 # %% [markdown]
-# How to read the ladder: each Δ is one change against the rung it names. The changes that move
-# top-1 are all in the *training signal* (the EOS term, which the probe below shows acts through the
+# How to read the ladder: each Δ is one change against the rung it names. At the ladder's fixed
+# short budget, the changes that move top-1 are all in the *training signal* (the EOS term, which the probe below shows acts through the
 # trunk, the LM's transformer layers below its output layer; the init and the softmax of the class
 # rows), none in what the readout can represent:
 #
@@ -330,10 +333,13 @@ gain = "the fixes gain here too" if fixes.ci95[0] > 0 else (
     "extend as it was does better here" if fixes.ci95[1] < 0 else "no gain from the fixes is shown here")
 trail = ("extend as it was trails the head here too" if naive.ci95[0] > 0 else
          "extend as it was is ahead of the head here" if naive.ci95[1] < 0 else
-         f"the head's lead over extend as it was is {naive.mean:+.1f} points, an interval that holds 0")
-print(f"The ladder measured its gaps after a fixed short budget (extend_puzzle.json). Trained to convergence on "
-      f"this notebook's data, seed {SEEDS[0]}: {trail}; gen_extend − gen_extend_as_was = {fixes}: {gain} "
-      "(one seed: no verdict).")
+         f"discriminative − gen_extend_as_was = {naive}, an interval that holds 0: neither is shown ahead")
+print(f"The ladder measured its gaps after a fixed short budget (extend_puzzle.json: {st['train_samples_per_epoch']} "
+      f"train / {st['test_samples']} test samples); this notebook's part 1 has "
+      f"{len(offline_samples(data, 'train', NUM_FRAMES, kinds=('step',)))} train / {len(test)} test samples. "
+      f"Trained to convergence on this notebook's data, seed {SEEDS[0]} (gen_extend_as_was converged: "
+      f"{'yes' if all(has_converged(r.history) for r in fix_runs) else 'NO'}): {trail}; "
+      f"gen_extend − gen_extend_as_was = {fixes}: {gain} (one seed: no verdict).")
 
 # %% [markdown]
 # Greedy decoding still takes its argmax over the whole vocabulary; exact scoring ranks only the

@@ -24,7 +24,7 @@
 # during fine-tuning only, adds an LM loss on *context text generated after `[CLS]`*:
 # `L = L_cls + λ · L_gen`. The context, as the authors write it: the **answer, then the task goal**
 # for [COIN](00_the_paper_in_one_page.ipynb#datasets) samples ("<step>. <task>.", "<next step>. <task>.", "<task>.") and **"<current action>,
-# <another action in the window>"** for online action detection (the authors pick that other action
+# <another action in the window>"** for online action detection (OAD; the authors pick that other action
 # after deduplicating the window; this notebook takes the most recent one: see its departures below). At inference the
 # generation branch is dropped: GAD runs exactly the discriminative classifier's computation.
 #
@@ -180,17 +180,19 @@ if LESSON.tiny:   # the rehearsal (GADLAB_SIZE=tiny, tests/test_rehearsal.py): t
 # Every model is trained to convergence: validated every VAL_EVERY epochs on videos held out of the
 # training split (`with_validation(0.2)` in section 1: a fifth of each task's training videos, rounded
 # per task, so the share actually held out differs; section 1 prints it), scored by top-1 offline and
-# segment F1 on OAD, stopped PATIENCE epochs after its last gain of more than 1 point (min_delta,
-# the MIN_DELTA of the convergence tables' note), the best validated weights kept; MAX_EPOCHS only
+# segment F1 on OAD, stopped PATIENCE epochs after its last gain of more than 1 point (min_delta=0.01,
+# the convergence tables' note gives it in points), the best validated weights kept; MAX_EPOCHS only
 # caps the budget.
 TRAIN = TrainConfig(epochs=MAX_EPOCHS, lr=LR, batch_size=BATCH, grad_accum=ACCUM, patience=PATIENCE,
                     val_every=VAL_EVERY, min_delta=0.01,
                     gradient_checkpointing=CHECKPOINTING, progress=False)
 offline_setup = Setup(backbone=BACKBONE, num_frames=NUM_FRAMES, train=TRAIN)
-# The authors' OAD protocol (gadlib.evaluation.oad.OADConfig's defaults): training windows every `window`
-# frames at a fresh random offset per video and epoch, shorter windows at a video's start, GAD's
-# target "<current>, <last other action in the window>", the loss averaged over the batch, and
-# CrossTask's background weight 0.2. The window is 8 frames, not the authors' 20, to fit the CPU.
+# The OAD protocol (gadlib.evaluation.oad.OADConfig's defaults: the authors', except where the next
+# cell says): training windows every `window` frames at a fresh random offset per video and epoch,
+# shorter windows at a video's start, GAD's target "<current>, <another action in the window>" (the
+# most recent one here), the loss averaged over the batch, and CrossTask's background weight 0.2
+# (class 0, background, is "no action"; its windows count 0.2 in the loss). The window is 8 frames,
+# not the authors' 20, and there is no long context (the authors': 128 earlier frames), to fit the CPU.
 oad_setup = Setup(backbone=BACKBONE, kinds=("oad",), train=TRAIN)
 OAD = OADConfig(window=8, background_weight=0.2)
 print(OAD)
@@ -210,11 +212,14 @@ print(f"backbone: {offline_setup.backbone_name}{f' in {BACKBONE.dtype}' if LM ==
 #   steps`); real COIN spans, merged class names and the cap on long spans only matter on real data.
 # - gadlib's weight decay and this notebook's CPU batch, not the authors' (no weight decay; a
 #   micro-batch of one with gradient accumulation over two GPUs): a CPU lesson's budget.
+# - OAD windows of 8 frames and no long context (`long_context: 0`), not the authors' 20 frames and
+#   128 earlier frames: a CPU lesson's budget.
 
 # %% [markdown]
 # ## 1 · The data
 # Two synthetic benchmarks (their structure, not their content): COIN-like procedures for the three
-# offline tasks (step recognition, step forecasting, task recognition, trained jointly) and a
+# offline tasks (step recognition, step forecasting, task recognition, trained jointly; their keys
+# in the tables: `step`, `next` = step forecasting, `task`) and a
 # CrossTask-like stream for online action detection (the paper's ablations are CrossTask and EK100,
 # i.e. EPIC-Kitchens-100, OAD). The CPU profile shrinks both to fit the time budget.
 
@@ -296,7 +301,7 @@ print(f"{time.perf_counter() - T0:.0f} s since the start")
 #
 # | key | what changes |
 # |---|---|
-# | `gad` | the paper's GAD: discriminate first, generate "<current>, <last other action in the window>", λ = 1 |
+# | `gad` | GAD as run here: discriminate first, generate "<current>, <most recent other action in the window>" (the authors' target, but for which other action), λ = 1 |
 # | `gad_previous_action` | generate gadlib's earlier target instead: the previous action at any distance (or "none") |
 # | `gad_gen_first`, `gad_parallel` | ordering: write the context before `[CLS]` / in a second pass |
 # | `gad_label` | generate the class label itself instead of the context |
@@ -354,8 +359,8 @@ print(converged_means(TRAIN))
 # generate-first and parallel", "generating the label itself helps little", λ = 1): those rows, and
 # gadlib's own `gad_previous_action`, have no paper number.
 #
-# Colours: GAD's green is the paper's GAD only; each variant has a colour of its own, one hue per kind
-# of ablation (ordering purple; what the context does, olive / yellow: `gad_label` yellow,
+# Colours: GAD's green is the paper's GAD only; each variant has a colour of its own, one colour
+# family per kind of ablation (ordering purple; what the context does: `gad_label` yellow,
 # `gad_previous_action` dark olive, `gad_extra_head` (no generation, an extra head) slate; λ red from light to dark as λ grows; the readout without
 # `[CLS]` tan), `two_stage` (a frozen generative model, then a classifier) its own pink, and the same
 # colour in every figure.
@@ -364,8 +369,9 @@ print(converged_means(TRAIN))
 from gadlib.evaluation.paper import OAD_ABLATIONS as PAPER   # S-F1@0.1 / P-F1@1s, CrossTask | EK100, quoted
 side = pd.DataFrame([{"method": m, "ours S-F1@0.1": 100 * oad[m][f"{P}_seg_f1_0.1"]["mean"],
                       "ours P-F1@1s": 100 * oad[m][f"{P}_point_f1_1s"]["mean"],
-                      "paper CrossTask S-F1": PAPER.get(m, (None,) * 4)[0], "paper CrossTask P-F1": PAPER.get(m, (None,) * 4)[1],
-                      "paper EK100 S-F1": PAPER.get(m, (None,) * 4)[2], "paper EK100 P-F1": PAPER.get(m, (None,) * 4)[3]}
+                      # gad_lam_0 is the discriminative run (λ = 0): the paper's discriminative numbers
+                      **dict(zip(("paper CrossTask S-F1", "paper CrossTask P-F1", "paper EK100 S-F1", "paper EK100 P-F1"),
+                                 PAPER.get("discriminative" if m == "gad_lam_0" else m, (None,) * 4)))}
                      for m in ORDER]).set_index("method").round(1)
 display(side)
 
@@ -378,6 +384,9 @@ method_bars(long, "method", "S-F1@0.1 (%)", order=[m for m in ORDER if m != "gad
             horizontal=True, fmt="{:.1f}")
 axes[0].set_title(f"ours: {P} (mean ± std over seeds {SEEDS})", fontsize=10)
 plot_paper_bars(PAPER, ORDER, ax=axes[1])   # CrossTask plain, EK100 hatched, legend below
+right = max(ax.get_xlim()[1] for ax in axes)   # one x-scale for both panels: equal scores, equal bars
+for ax in axes:
+    ax.set_xlim(0, right)
 axes[1].set_title("paper: Llama-3.2-1B, real data", fontsize=10)
 plt.tight_layout(); plt.show()
 
@@ -404,7 +413,7 @@ plt.tight_layout(); plt.show()
 # discriminative": a run that costs the same per step but takes more steps is longer). `two_stage`'s own run is stage 2 only (the
 # head on the frozen model): the row **two_stage (stages 1 + 2)** adds stage 1, that seed's
 # generative run, for the ablation's whole cost. GAD pays for the longer sequence
-# (`[CLS]` + context tokens) and for LM logits at the context positions only, never over the whole
+# (the context tokens and their end-of-sequence token after `[CLS]`) and for LM logits at the context positions only, never over the whole
 # sequence. `benchmarks/speed.py` measures the same split on a fixed batch (`gad_training` in
 # `results/speed.json`). Peak GPU memory is recorded on CUDA.
 #
@@ -475,7 +484,7 @@ models = {m: build_classifier("gad" if m != "discriminative" else m, oad_names, 
           for m, kw in {"discriminative": {}, "gad": {}, "gad_gen_first": {"order": "gen_first", "max_context_tokens": 8}}.items()}
 latency = {f"b{b}": compare_latency(models, batches_of(probe[:max(b, 8)], b), repeats=5, warmup=1, device=device) for b in (1, 32)}
 latency = pd.DataFrame(latency).round(3)
-latency["b1 / discriminative"] = latency["b1"] / latency.loc["discriminative", "b1"]
+latency["b1 / discriminative"] = (latency["b1"] / latency.loc["discriminative", "b1"]).round(2)
 print("inference, ms per sample (untrained weights; gen-first decodes up to 8 context tokens):")
 display(latency)
 
@@ -715,7 +724,7 @@ print("GAD objective inputs (class logits, targets, weights, token logits, token
 # %% [markdown]
 # ### Exercise 1 · The previous action, per frame (implement, ★)
 # The `gad_previous_action` ablation generates the **previous action** after `[CLS]` (gadlib's
-# earlier OAD target; the authors' is "<current>, <last other action in the window>"). Write
+# earlier OAD target; the authors' is "<current>, <another action in the window>"). Write
 # `previous_actions(labels, step_names)`: for each frame `t` of a per-frame label sequence (0 =
 # background, `k ≥ 1` = `step_names[k - 1]`), the name of the **last action segment that ended at or
 # before `t`** (a segment is a run of one non-background label); `NO_PREVIOUS_ACTION` (`"none"`)

@@ -241,8 +241,8 @@ print(inspect.getsource(oad.predict_dense))
 # whole loop's wall time (`gadlib.evaluation.streaming.streaming_fps`); the generative classifier
 # decides background at its first generated token (one prefill: one forward pass over the prompt) and decodes at most 8 tokens on an
 # action frame. Streaming every test frame of every model would cost minutes on a CPU, so it is
-# measured for the seed-`SEEDS[0]` models on `STREAM_PRESET` only, the data set
-# where the paper's speed gap is largest.
+# measured for the first seed's models on epic_like only (`STREAM_PRESET`, set in the next cell),
+# the data set where the paper's speed gap is largest.
 
 # %%
 from tqdm.auto import tqdm
@@ -343,8 +343,9 @@ display(Markdown("\n".join(said)))
 # Validation segment F1 at IoU 0.1 (in %) against optimizer steps: the mean over the seeds still
 # training at each step with their min-max band (where one seed trains on alone, the line is that
 # seed's and the band closes), and a marker where each seed's kept weights are (each method its own
-# dash and a hollow marker, so markers at nearby steps and scores overlap without hiding one
-# another; two seeds kept at exactly the same step and score still show as one marker). These are two different claims:
+# dash and a hollow marker, so overlapping markers still show their outlines; markers at one step
+# with scores a point or so apart can still merge into one, and the convergence table under the
+# figure lists every seed's kept step and score). These are two different claims:
 # **learns faster** (reaches a given score in fewer steps; read it along the x-axis) and **ends
 # higher** (a better model once each has converged; judged on the test videos in part 7). A model
 # compared after a small fixed budget can lose only because it learns slower.
@@ -385,15 +386,15 @@ display(Markdown("\n".join(speed_lines)))
 # %% [markdown]
 # ## 4 · Scrub through a test video
 # Truth (top) and each method's per-frame prediction, seed 0. Colours are classes (grey is
-# background); every segment of a few frames or more also carries its legend number, since some
-# of the many classes' colours look alike. A static figure of the video's start first, then a
-# slider to move along the whole video.
+# background); every segment wide enough for its digits also carries its legend number, since some
+# of the many classes' colours look alike. A static figure of the video's start first (its title
+# gives the frames shown: the whole video when it is short), then a slider to move along it.
 
 # %%
 from gadlib.lessons.widgets import oad_timeline_figure, oad_timeline_explorer
 p = "crosstask_like"
 preds = {m: kept[(p, m)].results["oad"]["videos"] for m in METHODS}
-# the first 120 frames: fewer classes, wider segments, each with room for its number
+# up to the first 120 frames (the whole video if shorter): segments wide enough for their numbers
 fig = oad_timeline_figure(preds, label_names(data[p], "oad"), video=0, length=120, seed=SEEDS[0]); plt.show()
 oad_timeline_explorer(preds, label_names(data[p], "oad"), seed=SEEDS[0])
 
@@ -759,7 +760,10 @@ check_late_predictions(predict_late, measure_late)
 # * **Background weight.** `OADConfig(background_weight=1.0)` and `0.2`: which metric moves most?
 # * **Long context.** `long_context=32, long_tokens=8`: does GAD's advantage grow?
 # * **Point F1 tolerance.** `point_f1_1s` vs `point_f1_2s` in the results: whose starts are late rather than wrong?
-# * **GoalStep-like.** Add `"goalstep_like"` to `PRESETS` and measure the FPS ratio as labels get longer.
+# * **GoalStep-like.** Measure the FPS ratio as labels get longer: add `"goalstep_like"` to `PRESETS`,
+#   give it an entry in `AUTHORS` (for instance `dict(background_weight=0.5)`), set
+#   `STREAM_PRESET = "goalstep_like"`, and skip the paper rows of sections 6 and 7 for it (the paper
+#   publishes no GoalStep OAD row).
 
 # %% [markdown]
 # ---

@@ -15,7 +15,7 @@ TRUTH = np.array([0, 1, 1, 1, 0, 2, 2, 2, 2, 0])
 def test_window_labels_sit_over_the_window_and_the_future():
     ax = plot_strips({"truth": TRUTH}, NAMES, fps=1, window=(2, 5))
     texts = {t.get_text(): t.get_position()[0] for t in ax.texts}
-    assert 2 <= texts["what a prediction at frame 5 sees"] <= 6   # over frames 2..5
+    assert 2 <= texts["the window: recent frames seen at frame 5"] <= 6   # over frames 2..5
     assert 6 <= texts["future: unseen"] <= 10                      # over frames 6..9
     plt.close("all")
 

@@ -261,9 +261,9 @@ def test_grid_gap_line_describes_the_cells_without_reading_causes_into_one_seed(
     assert "smallest at compositionality=1.0, overlap=0.9 (-10.0)" in text
     # same sign (+1.0, +10.0): the lead widens
     assert ("At compositionality=0.0: +1.0 at overlap 0.3, +10.0 at overlap 0.9: discriminative's estimated lead widens "
-            "with overlap; higher at more overlap") in text
+            "with overlap; higher at more overlap in this one run") in text
     # +1.0 then -10.0: the sign flips, never "narrows"
-    assert "At compositionality=1.0: +1.0 at overlap 0.3, -10.0 at overlap 0.9: the estimates' sign flips; lower at more overlap" in text
+    assert "At compositionality=1.0: +1.0 at overlap 0.3, -10.0 at overlap 0.9: the estimates' sign flips; lower at more overlap in this one run" in text
     assert "narrows" not in text and not any(w in text for w in ("because", "makes", "shared visual evidence"))
     three = grid_gap_line([_cell(0.0, 0.3, 0.50, 0.40, seeds=3), _cell(0.0, 0.9, 0.50, 0.45, seeds=3)])
     assert "means over 3 seeds per cell" in three and "+10.0 at overlap 0.3, +5.0 at overlap 0.9: discriminative's estimated lead narrows" in three

@@ -51,8 +51,8 @@ def test_seeds_needed_by_hand():
     d = judge(iv(-2.0, 4.0), +1, paper_effect=1.0)
     assert d["seeds_needed"] is None and d["seeds_limited_by"] == "the test set"
     assert d["meaning"].endswith("; no number of seeds would show an effect as large as the paper's on this test "
-                                 "set: the part of the interval that comes from the test videos (the same for "
-                                 "every seed) is already too wide; more test videos would")
+                                 "set: the part of the interval that comes from the test set (the same test "
+                                 "samples or videos for every seed) is already too wide; a larger test set would")
 
 
 def test_equality_claims_get_equivalence_verdicts_never_opposite():
@@ -99,11 +99,16 @@ def test_enough_seeds_but_unresolved_says_the_runs_own_difference_is_smaller():
     # the interval holds 0: this run's difference (0.2) is the smaller one
     d = judge(iv(-0.1, 0.5, per_seed=(0.1, 0.3)), +1, paper_effect=0.45)
     assert d["verdict"] == "unresolved" and d["seeds_needed"] == 2 and d["seeds_limited_by"] is None
-    assert d["meaning"].endswith("; its seeds and test videos would already show an effect as large as the "
-                                 "paper's in most runs: this run's own difference is smaller than the paper's")
+    assert d["meaning"].endswith("; were the true difference the paper's, its seeds and test set would usually "
+                                 "resolve it; this run's own difference (+0.20) is smaller")
+    # an "≈" claim with enough seeds: the interval's end past the margin, one digit more than usual
+    d = judge(iv(-0.155, 0.045, per_seed=(-0.06, -0.04), mean=-0.05), 0, margin=0.15, unit="nats")
+    assert d["verdict"] == "unresolved" and d["seeds_needed"] == 2
+    assert d["meaning"].endswith("; were the true gap 0, its seeds and test set would usually show the two equal "
+                                 "within ±0.15; this run's mean (-0.050) puts the interval's end at -0.155, past the margin")
     # per-seed 1.0 and 1.2 with a half-width of 2: the test videos' part alone is too wide for 1.0
     d = judge(iv(-1.0, 3.0, per_seed=(1.0, 1.2)), +1, paper_effect=1.0)
-    assert d["seeds_needed"] is None and "more test videos would" in d["meaning"]
+    assert d["seeds_needed"] is None and "a larger test set would" in d["meaning"]
 
 
 def test_one_seed_meaning_adds_to_the_verdict():
@@ -166,7 +171,8 @@ def test_seeds_needed_says_what_it_would_resolve():
     d = judge(iv(-1.0, 9.0, per_seed=(3.0, 5.0)), 0, margin=1.0)
     assert d["seeds_limited_by"] == "the test set" and d["meaning"].endswith(
         "; no number of seeds would show them differ by more than ±1 on this test set: the part of the interval "
-        "that comes from the test videos (the same for every seed) is already too wide; more test videos would")
+        "that comes from the test set (the same test samples or videos for every seed) is already too wide; a "
+        "larger test set would")
 
 
 def test_seeds_needed_past_the_cap_reads_out_of_reach():

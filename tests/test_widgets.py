@@ -37,10 +37,10 @@ def test_timeline_rows_are_truth_then_each_methods_prediction():
     np.testing.assert_allclose(image, np.stack([[colours[c] for c in r] for r in expected]))
     assert [t.get_text() for t in ax.get_yticklabels()] == ["truth", "generative", "discriminative"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["1 · c3", "2 · c5"]  # c7 lies outside frames 2-7
-    # each segment of 2 frames or more carries its legend number, at its centre: truth c3 (frames
-    # 2-4), c5 (6-7); generative (shift 1) c3 (3-5), its c5 one frame; discriminative (shift 2) c3 (4-6)
+    # on a 6-frame strip every segment has room for its legend number, at its centre: truth c3
+    # (frames 2-4), c5 (6-7); generative (shift 1) c3 (3-5), c5 (7); discriminative (shift 2) c3 (4-6)
     assert sorted((t.get_text(), t.get_position()) for t in ax.texts) == sorted(
-        [("1", (3.0, 0)), ("2", (6.5, 0)), ("1", (4.0, 1)), ("1", (5.0, 2))])
+        [("1", (3.0, 0)), ("2", (6.5, 0)), ("1", (4.0, 1)), ("2", (7.0, 1)), ("1", (5.0, 2))])
     assert ax.get_title().startswith("test video 0 (a), frames 2-7")
     assert "seed 4" in oad_timeline_figure(preds, names, seed=4).axes[0].get_title()
     plt.close(fig)

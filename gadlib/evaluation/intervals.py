@@ -360,7 +360,8 @@ def meaning(judged: dict) -> str:
         judged.get("seeds_needed_for"), "an effect as large as the paper's")
     if judged.get("seeds_limited_by") == "the test set":
         need = (f"; no number of seeds would show {what} on this test set: the part of the interval that comes "
-                "from the test videos (the same for every seed) is already too wide; more test videos would")
+                "from the test set (the same test samples or videos for every seed) is already too wide; a larger "
+                "test set would")
     elif n := judged.get("seeds_needed"):
         # past SEEDS_NEEDED_CAP the count says only "out of reach" (a tiny effect, or a mean a hair
         # past the margin, gives six-digit counts whose digits mean nothing)
@@ -368,11 +369,22 @@ def meaning(judged: dict) -> str:
         far = ": out of reach at this scale" if n > SEEDS_NEEDED_CAP else ""
         if n <= judged["seeds"]:
             # this many seeds on this test set already give an interval narrow enough for what is
-            # sized: what keeps the verdict open is this run's own mean
-            why = {"equal": "this run's mean lies too far from 0 for that",
-                   "differs": "this run's mean lies too near the margin for that"}.get(
-                judged.get("seeds_needed_for"), "this run's own difference is smaller than the paper's")
-            need = f"; its seeds and test videos would already show {what} in most runs: {why}"
+            # sized: what keeps the verdict open is this run's own mean, said with the interval's end
+            # that crosses the margin (one digit more: "-0.15" hides a bound of -0.155)
+            digits = 3 if unit == "nats" else 2
+            lo, hi = judged["ci95"]
+            end = lo if abs(lo) > abs(hi) else hi
+            mean = f"{judged['mean']:+.{digits}f}"
+            why = {"equal": f"were the true gap 0, its seeds and test set would usually show the two equal within "
+                            f"±{judged.get('margin', 0):g}; this run's mean ({mean}) puts the interval's end at "
+                            f"{end:+.{digits}f}, past the margin",
+                   "differs": f"were this run's mean the truth, its seeds and test set would usually show them differ "
+                              f"by more than ±{judged.get('margin', 0):g}; its mean ({mean}) lies too near the margin "
+                              "for this one interval"}.get(
+                judged.get("seeds_needed_for"),
+                f"were the true difference the paper's, its seeds and test set would usually resolve it; this "
+                f"run's own difference ({mean}) is smaller")
+            need = f"; {why}"
         elif judged["claim"] == "equal" and judged.get("seeds_needed_for") == "differs":
             need = (f"; {count} seeds would show them differ by more than ±{judged['margin']:g}, if this run's "
                     f"mean is right{far and ': it lies almost on the margin'}")

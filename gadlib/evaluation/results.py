@@ -248,6 +248,7 @@ def grid_gap_line(sweep: list[dict], key: str = "step_top1") -> str:
              f"({gaps[hi]:+.1f})."]
     # along overlap at each compositionality; the paper's expectation: a wider discriminative lead
     # with more shared words (its text-label generation shares first tokens between classes)
+    one_run = " in this one run" if n == 1 else ""
     for c in sorted({c for c, _ in gaps}):
         row = sorted((o, g) for (cc, o), g in gaps.items() if cc == c)
         if len(row) < 2:
@@ -255,8 +256,8 @@ def grid_gap_line(sweep: list[dict], key: str = "step_top1") -> str:
         rise = round(row[-1][1], 1) - round(row[0][1], 1)
         line = gap_row_line(row, "overlap", "discriminative", "text")
         expected = ("" if rise == 0 else
-                    "; higher at more overlap, the direction the paper's explanation predicts" if rise > 0 else
-                    "; lower at more overlap, against the paper's explanation (a wider discriminative lead with "
+                    f"; higher at more overlap{one_run}, the direction the paper's explanation predicts" if rise > 0 else
+                    f"; lower at more overlap{one_run}, against the paper's explanation (a wider discriminative lead with "
                     "more shared words)")
         lines.append(f"- At compositionality={c}: {line}{expected}.")
     return "\n".join(lines)

@@ -101,7 +101,7 @@ def plot_strips(rows: dict[str, np.ndarray], names: list[str], ax=None, fps: flo
         ax.add_patch(plt.Rectangle((last + 1, 0), n - last - 1, len(rows), fc="0.85", ec="0.5", hatch="//",
                                    alpha=0.45, lw=0, zorder=3))
         # two labels: one over the window box, one over the hatched future frames
-        ax.text((first + last + 1) / 2, len(rows) + 0.05, f"what a prediction at frame {last} sees",
+        ax.text((first + last + 1) / 2, len(rows) + 0.05, f"the window: recent frames seen at frame {last}",
                 ha="center", va="bottom", fontsize=8)
         if last + 1 < n:
             ax.text((last + 1 + n) / 2, len(rows) + 0.05, "future: unseen", ha="center", va="bottom", fontsize=8)

@@ -274,7 +274,8 @@ def plot_learning_curves(runs, ax=None, metric: str = "validation score", percen
 def converged_means(train) -> str:
     """What a convergence table's "converged" column means, with the numbers of `train` (a
     `TrainConfig`): printed under every such table."""
-    return (f"converged: \"yes\" when patience stopped the run (no gain of more than {100 * train.min_delta:g} points "
+    points = 100 * train.min_delta
+    return (f"converged: \"yes\" when patience stopped the run (no gain of more than {points:g} point{'' if points == 1 else 's'} "
             f"of the validation score for {train.patience} epochs) before the epoch cap of {train.epochs} epochs, "
             "with a validation score above 0; \"NO\" when it reached the epoch cap or never scored (its comparisons "
             "are then not testable).")

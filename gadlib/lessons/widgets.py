@@ -193,7 +193,8 @@ def oad_timeline_figure(predictions: dict, class_names: list[str], video: int = 
         ax.plot([], [], "s", color=colours[c], label=f"{number[c]} · {class_names[c]}")
     if shown:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False, ncol=ncol)
-    wide = max(2, (end - start) // 40)   # a number fits a segment of about 1/40 of the strip
+    # the frames a number needs: two bold 7-pt digits (~0.11 in) on a strip about 8.8 in wide
+    wide = max(1, int(np.ceil(0.11 / (8.8 / (end - start)))))
     for y, row in enumerate(rows.values()):
         for a, b, c in _runs(row):
             if c != 0 and b - a + 1 >= wide:
@@ -233,6 +234,7 @@ def error_destinations_figure(errors_by_method: dict, class_names: list[str], cl
     fig, axes = plt.subplots(1, len(errors_by_method), figsize=(3.9 * len(errors_by_method), 0.3 * top + 1.3),
                              squeeze=False)
     truth_words = set(class_names[cls].split())
+    right = 0.0
     for ax, (method, errors) in zip(axes[0], errors_by_method.items()):
         row = np.asarray(errors)[cls]
         total = int(row.sum())
@@ -245,9 +247,11 @@ def error_destinations_figure(errors_by_method: dict, class_names: list[str], cl
         for y, c in enumerate(dest):
             ax.text(shares[y], y, f" {row[c]} errors", va="center", fontsize=7)   # the count; the bar is the share
         ax.invert_yaxis()
-        ax.set_xlim(0, min(1.15, 1.45 * max(shares, default=1.0) + 0.08))   # room for the counts, bars not squeezed
+        right = max(right, min(1.15, 1.45 * max(shares, default=1.0) + 0.08))   # room for the counts
         ax.set_xlabel("share of this class's errors", fontsize=8)
         ax.set_title(f"{method}: {total} errors", fontsize=9)
+    for ax in axes[0]:   # one x-scale for every panel: equal shares, equal bars
+        ax.set_xlim(0, right)
     fig.suptitle(f"true class {class_names[cls]!r} (red: the prediction shares a word with it)", fontsize=9)
     fig.tight_layout()
     return fig
