@@ -184,8 +184,9 @@ plt.show()
 # The paper's data sets are large video collections; their features cannot be downloaded here and
 # would not train on a laptop. `gadlib.data.benchmark` generates a **seeded synthetic benchmark**
 # instead, with one **preset** per data set that mimics the *kind* of its structure, scaled down to
-# CPU size (many or few classes, how much the label words overlap, label length, frame rate), never
-# its content: class counts and label texts are the preset's own (below). First, the
+# CPU size (many or few classes, how much the label words overlap, frame rate), never its content:
+# class counts and label texts are the preset's own (below; `thumos_like`, for one, copies THUMOS'14's
+# distinct first words, not its one-word names). First, the
 # real data sets (facts from the paper; label examples are written in each data set's style, not
 # quoted from its files). The paper trains on pre-extracted features, not pixels; the "features"
 # column names the **frozen image/video feature extractor** that made them and its frame rate:
@@ -215,7 +216,7 @@ REAL
 
 # %% [markdown]
 # And the presets: each generated here at its `cpu` size (the notebooks' default on a laptop; a
-# GPU run uses the `gpu` size, larger for every preset but `thumos_like`), with four of its class names and its word overlap
+# GPU run uses the `gpu` size, with more classes for every preset but `thumos_like`), with four of its class names and its word overlap
 # (`label_overlap_stats`: mean words per label, and how many classes share a class's first word,
 # itself included: the overlap that makes a generative classifier's first token ambiguous).
 
@@ -259,6 +260,7 @@ from gadlib.evaluation.metrics import oad_metrics, per_frame_map, point_f1, segm
 FPS = 1.0
 pred = np.array([0, 0, 0, 1, 1, 2, 2, 0, 2, 0])
 plot_strips({"truth": truth, "prediction": pred}, NAMES, fps=FPS)
+plt.title("the worked example: the truth (top) and one prediction (bottom)", fontsize=10)
 plt.show()
 print("true segments      (class, first frame, end, exclusive):", segments(truth))
 print("predicted segments (class, first frame, end, exclusive):", segments(pred))
@@ -445,8 +447,8 @@ print("The first word alone (“add”) fits three classes: the overlap the pape
 #
 # Quoted once, in `gadlib.evaluation.paper`; notebooks 01–05 set their own results beside these. The
 # look-alikes are not the real data sets and the CPU model is tiny, so compare **directions** (who
-# is ahead) first; whether the paper's difference lies inside our interval is a second check (the
-# verdicts below report it), and the scores themselves are not comparable. The paper's Ego4D-GoalStep OAD row is not quoted there: no notebook
+# is ahead) first; whether the paper's difference lies inside our [interval](#bootstrap-interval) is a
+# second check (the [verdicts](#verdicts) below report it), and the scores themselves are not comparable. The paper's Ego4D-GoalStep OAD row is not quoted there: no notebook
 # reproduces it (notebook 03 uses that data set's entropy numbers).
 #
 # **Streaming FPS** (the OAD rows) is a speed: frames the model predicts per second at inference,
@@ -469,8 +471,8 @@ display(pd.concat([oad, coin_rows]).fillna("–"))
 display(Markdown("**Tokenization study** (EPIC-Kitchens-100 OAD, S-F1 / P-F1), then **misclassification "
                  "entropy** (the paper's numbers as it prints them; it gives no formula, so their log base is "
                  "not stated; gadlib's scores are in nats):"))
-tok = {(("generative, by label mapping", k.removeprefix("gen_")) if k.startswith("gen_")
-        else ("reference (no label mapping)", k)): [f"{fmt(a)} / {fmt(b)}"] for k, (a, b) in paper.TOKENIZATION.items()}
+tok = {(("generative, by way of writing labels as tokens", k.removeprefix("gen_")) if k.startswith("gen_")
+        else ("reference (a classification head)", k)): [f"{fmt(a)} / {fmt(b)}"] for k, (a, b) in paper.TOKENIZATION.items()}
 display(pd.DataFrame(tok, index=["EPIC-Kitchens-100 OAD: S-F1 / P-F1"]))
 entropy = pd.DataFrame({REAL.index[REAL["gadlib preset"] == n][0]: {m: f"{x:g}" for m, x in v.items()}   # as the paper prints them
                         for n, v in paper.ERROR_ENTROPY.items()})
@@ -483,8 +485,9 @@ display(entropy)
 # ## 7 · LoRA, and what the CPU lessons do instead
 #
 # Fine-tuning every weight of a 1B-parameter LM is costly. **LoRA** (low-rank adaptation) freezes
-# each chosen weight matrix W of the LM (here: the attention projections q, k, v, o and the MLP's
-# gate, up, down: the three weight matrices of its feed-forward block) and learns a low-rank update beside it: W x + (α / r) · B A x, with A of shape
+# each chosen weight matrix W of the LM (here: the attention projections query, key, value and
+# output, q, k, v, o, and the MLP's gate, up, down: the three weight matrices of its feed-forward
+# block) and learns a low-rank update beside it (r: its rank; α: a fixed scale on the update): W x + (α / r) · B A x, with A of shape
 # r × d_in and B of shape d_out × r. Only A and B train, and removing them restores the original
 # LM exactly (the paper's remedy for the open-world ability, answering beyond a fixed class list,
 # that fine-tuning erodes). The paper
@@ -576,8 +579,10 @@ print(f"A − B per seed: {np.round(iv.per_seed, 1)} points; mean {iv.mean:+.1f}
 # interval would usually clear 0 for an effect as large as the paper's (for an "≈" claim: the seeds
 # for its interval to fit inside ±margin if the two were truly equal, or, when this run's mean
 # already lies beyond the margin, the seeds for its interval to clear the margin if that mean is
-# right): a rough planning number, computed for any judged comparison with two seeds or more,
-# whatever its verdict (`seeds_needed`'s docstring gives the formula). An interval has two parts:
+# right), sized so that the interval clears in most repeat runs (the docstring gives the power), so
+# it can exceed the seeds of a run whose interval already cleared: a rough planning number, computed for any judged
+# comparison with two seeds or more, whatever its verdict (`seeds_needed`'s docstring gives the
+# formula). The table's **half width** is half the interval's width. An interval has two parts:
 # the seeds' spread, which more seeds average away, and the test videos' sampling error, which every
 # seed shares and no number of seeds removes. When the test videos' part alone is too wide for
 # the effect, seeds_needed is None and the sentence says "a larger test set would". When

@@ -139,7 +139,7 @@ from gadlib.data.datasets import ensure_benchmark
 from gadlib.data.vocabulary import label_overlap_stats
 from gadlib.core.label_spaces import LabelSpace
 
-# with_validation: a fifth of each task's training videos become the validation split
+# with_validation: about a fifth of each task's training videos (rounded per task) become the validation split
 data = ensure_benchmark(PRESET, size=PROFILE, **SIZE).with_validation(0.2, seed=0)
 train_videos, test_videos = data.split("train"), data.split("test")
 print(f"{len(data.step_names)} step classes, {len(data.task_names)} tasks, "
@@ -151,7 +151,8 @@ for v in train_videos[:3]:
 # %%
 from gadlib.lessons.plots import plot_timeline
 plot_timeline(train_videos[0], data.step_names)
-plt.title(f"video {train_videos[0].video_id} ({data.task_names[train_videos[0].task]}): steps over time, gaps = background")
+plt.title(f"video {train_videos[0].video_id} ({data.task_names[train_videos[0].task]}): steps over time, gaps = background\n"
+          "(a label in a small box above the strip names a segment too short to hold it)", fontsize=10)
 plt.show()
 
 # %% [markdown]
@@ -203,7 +204,7 @@ print(inspect.getsource(DiscriminativeClassifier.predict))
 # (KV cache: the keys and values of positions already read, kept so each new token costs one
 # position; [notebook 00](00_the_paper_in_one_page.ipynb#generative)), then the nearest class name by
 # edit distance (rapidfuzz). The first-token branch (`first_token_rule`, `first_token_scores`,
-# `snap_set`) is for online action detection (notebook 05); here snapping to the nearest class
+# `snap_set`) is for [online action detection](00_the_paper_in_one_page.ipynb#oad) (notebook 05); here snapping to the nearest class
 # name runs (`snap_ties`: which class wins a tie), the paper's protocol, plus **exact scoring**
 # (`decoding == "exact"`: every class ranked by its label's log-likelihood; introduced in section 3)
 # as a diagnostic.
@@ -456,8 +457,8 @@ for kind, title in TITLES.items():
     lines.append(f"- {title}: discriminative − generative (greedy) {dg['mean']:+.1f} [{dg['ci95'][0]:+.1f}, {dg['ci95'][1]:+.1f}]: "
                  f"**{dg['verdict']}** ({dg['meaning']}); GAD − discriminative {gd['mean']:+.1f} "
                  f"[{gd['ci95'][0]:+.1f}, {gd['ci95'][1]:+.1f}]: **{gd['verdict']}** ({gd['meaning']}).")
-# "≈" with a stated margin: 1 point, below the smallest COIN difference the paper reports as a
-# win (GAD − discriminative, +0.7 to +1.3)
+# "≈" with a stated margin: 1 point, about the size of the COIN differences the paper reports as
+# wins (GAD − discriminative, +0.7 to +1.3)
 EXACT_MARGIN = 1.0
 e = compare("generative_exact", "generative", "step", expect=0, margin=EXACT_MARGIN)
 lines.append(f"- Exact class scoring − greedy decoding (step recognition): {e['mean']:+.1f} [{e['ci95'][0]:+.1f}, {e['ci95'][1]:+.1f}]: "
@@ -471,8 +472,8 @@ lines.append(f"- learns faster vs ends higher: discriminative reached the common
              "the intervals above compare the converged models.")
 speed = timing["generative"]["ms_per_sample_b1"] / timing["discriminative"]["ms_per_sample_b1"]
 lines.append(f"- At batch 1, generative inference took {speed:.2f}x the discriminative latency "
-             f"({timing['generative']['ms_per_sample_b1']:.1f} vs {timing['discriminative']['ms_per_sample_b1']:.1f} ms per sample); "
-             f"GAD: {timing['gad']['ms_per_sample_b1']:.1f} ms.")
+             f"({timing['generative']['ms_per_sample_b1']:.2f} vs {timing['discriminative']['ms_per_sample_b1']:.2f} ms per sample); "
+             f"GAD: {timing['gad']['ms_per_sample_b1']:.2f} ms.")
 g, d = sharing["generative"], sharing["discriminative"]
 for part, word in (("verb", "kept the true verb"), ("object", "kept the true object")):
     lines.append(f"- {100 * g[f'same_{part}']:.0f}% of generative step errors {word} (chance {fmt_percent(g[f'chance_same_{part}'])}%) "

@@ -231,7 +231,7 @@ plt.title("part 1: step recognition top-1 % (mean ± std over seeds; dots: one s
 # as the `[CLS]` head (the paper: "a discriminative head merged into the LM head"). A ladder of
 # controlled changes (`experiments/extend_puzzle.py`, write-up in `experiments/extend_puzzle.md`),
 # each trained for one fixed short budget, shows a naive `extend` trailing the head there (the end of
-# this aside measures the same gap on this notebook's data, trained to convergence, one seed). The ladder walks from one to the other one difference at a time; every
+# this aside tests whether that gap appears on this notebook's data, trained to convergence, one seed). The ladder walks from one to the other one difference at a time; every
 # rung and probe the text below cites is in this table, read from `results/extend_puzzle.json`.
 # (*kaiming* in the `change` column: `nn.Linear`'s default uniform init, scaled by fan-in, the
 # layer's number of inputs; *resize*: transformers' `resize_token_embeddings`, which adds the new
@@ -288,8 +288,9 @@ print("3x the budget (15 epochs, seed " + ", ".join(map(str, rungs["disc@15ep"][
 
 # %% [markdown]
 # How to read the ladder: each Δ is one change against the rung it names. At the ladder's fixed
-# short budget, the changes that move top-1 are all in the *training signal* (the EOS term, which the probe below shows acts through the
-# trunk, the LM's transformer layers below its output layer; the init and the softmax of the class
+# short budget, the changes that move top-1 are all in the *training signal* (the EOS term, which the probe
+# `L0+eos_spares_trunk` in the table above shows acts through the trunk, the LM's transformer layers
+# below its output layer: detaching the EOS position's hidden state recovers about what dropping EOS does; the init and the softmax of the class
 # rows), none in what the readout can represent:
 #
 # 1. **The EOS term of the loss** (`L1_noeos`): an extend label is one token, and ending it with EOS

@@ -104,7 +104,8 @@ pd.Series(versions()).to_frame("version").T
 # Background is down-weighted to 0.2 on every data set (the low end of
 # the paper's range; notebook 05 follows the authors' weight per data set): a generative model that
 # calls action frames "background" makes few confusions between actions to study (section 3 reports
-# how often each method does). The **test splits are larger** than the presets' (errors are what
+# how often each method does). The **test splits are larger** than the synthetic data sets' default
+# (preset) sizes (errors are what
 # this notebook studies), and COIN-like
 # (for comparison only) uses one seed on CPU.
 
@@ -177,7 +178,8 @@ display(pd.DataFrame({k: {"entropy (nats)": dv.entropy(v), "effective confusers"
 
 # %% [markdown]
 # **The trap.** The plug-in entropy (computed from the observed shares, section 1's $H$) of $n$ errors is biased low, by about $(K-1)/2n$ for $K$
-# destinations: with few errors a class *looks* concentrated even when its errors could go
+# destinations once $n$ is well above $K$ (with fewer errors the formula overstates the bias; the
+# figure's smallest $n$ shows it): with few errors a class *looks* concentrated even when its errors could go
 # anywhere. Below, errors drawn uniformly from 10 classes: the plug-in estimate climbs towards
 # $\ln 10$ only as $n$ grows. A classifier with more errors per class therefore scores higher by
 # sampling alone. Two controls: the **Miller-Madow** estimator adds $(K_{\text{seen}}-1)/2n$ (the
@@ -586,7 +588,7 @@ display(Markdown("How much each method's confusions rise when a pair shares more
 
 # %% [markdown]
 # ## 6 · What the model sees
-# The state each classifier decides from (`gadlib.evaluation.diversity.decision_states`): the `[CLS]` hidden
+# The state each classifier decides from (`gadlib.evaluation.diversity.decision_states`): the [`[CLS]`](00_the_paper_in_one_page.ipynb#discriminative) hidden
 # state for the discriminative and GAD classifiers (what the linear head reads), the last hidden
 # state before the label for the generative one (what the LM head reads to pick the label's first
 # token). Test frames of a group of classes that **share a verb**, seed-0 models on `MAP_PRESET`,

@@ -208,8 +208,10 @@ print(f"backbone: {offline_setup.backbone_name}{f' in {BACKBONE.dtype}' if LM ==
 #   per sample then over the batch (`sample`, the authors' OAD setting).
 # - GAD's OAD target names the most recent other action in the window (`oad_other: recent`); the
 #   authors dedupe the window by first occurrence first (`dedup_last`).
-# - The COIN-like data use gadlib's frame rule and task spans (`coin_frames: round`, `coin_task_span:
-#   steps`); real COIN spans, merged class names and the cap on long spans only matter on real data.
+# - The COIN-like data use gadlib's frame rule (which frames a step's start and end times cover:
+#   `coin_frames: round`) and task spans (a task sample runs from the first step's start to the last
+#   step's end: `coin_task_span: steps`); real COIN spans, merged class names and the cap on long
+#   spans only matter on real data ([configs/README.md](../configs/README.md) explains each).
 # - gadlib's weight decay and this notebook's CPU batch, not the authors' (no weight decay; a
 #   micro-batch of one with gradient accumulation over two GPUs): a CPU lesson's budget.
 # - OAD windows of 8 frames and no long context (`long_context: 0`), not the authors' 20 frames and
@@ -357,7 +359,8 @@ print(converged_means(TRAIN))
 # CrossTask-like stream with a tiny random-init LM (CPU profile). Compare **directions**, not values.
 # The paper reports the ordering, the label and λ ablations in words only ("discriminate first beat
 # generate-first and parallel", "generating the label itself helps little", λ = 1): those rows, and
-# gadlib's own `gad_previous_action`, have no paper number.
+# gadlib's own `gad_previous_action`, have no paper number (`gad_lam_0` repeats the paper's
+# discriminative numbers: λ = 0 is the discriminative model).
 #
 # Colours: GAD's green is the paper's GAD only; each variant has a colour of its own, one colour
 # family per kind of ablation (ordering purple; what the context does: `gad_label` yellow,
@@ -896,9 +899,9 @@ print(measure_positions())
 # model at inference, and which ordering would not?
 #
 # ### BEGIN SOLUTION
-# Disc-first and generate-first add only the context tokens to one pass (`n + 1` per sample;
-# generate-first's honest context is shorter because it drops the step name), parallel runs the
-# prefix twice. The overhead is `n + 1` positions on top of `P + 1`, so its share falls as `P`
+# Generate-first is the cheapest to train: disc-first and generate-first add only the context tokens
+# to one pass (`n + 1` per sample), and generate-first's honest context is shorter because it drops
+# the step name (the positions counted above); parallel runs the prefix twice. The overhead is `n + 1` positions on top of `P + 1`, so its share falls as `P`
 # grows. At inference disc-first drops the generation branch and reads `[CLS]` after the prefix
 # (`P + 1`, the discriminative cost); generate-first must first decode its context token by token
 # before it can read `[CLS]`.

@@ -43,7 +43,8 @@
 # extend) with the paper's own metrics.
 #
 # **Run time:** several minutes on a 2-core CPU at the default settings (the measured time of the
-# last full run is in the README's notebook table; the last code cell prints this run's own time).
+# last full run is in the README's notebook table; the cell that saves the results, at the end of
+# section 7, prints this run's own time).
 
 # %%
 # Colab only: install gadlib and its dependencies from the course's repository, keeping Colab's own torch.
@@ -149,6 +150,10 @@ setup = Setup(backbone=BACKBONE, kinds=("oad",),
 display(pd.DataFrame({p: dataclasses.asdict(c) for p, c in OAD.items()}).T)
 
 # %% [markdown]
+# The settings' columns: `stride`, the frames between training windows; `start`, how the first
+# windows of a video are cut (`short`: shorter windows at its start); `long_context` / `long_tokens`,
+# the earlier frames the long context covers and the tokens they are compressed into.
+#
 # **Where this notebook departs from the authors' recipe, and why** ([configs/README.md](../configs/README.md)
 # lists every item with its config key; the `paper_*` configs select the authors' choices):
 # - Windows of 8 frames, no long context, and smaller data than the authors' (above): the CPU budget.
@@ -215,7 +220,8 @@ for s in [windows[i] for i in (0, 1, 2, 20, 21, 22, 23, 24, 25)]:
     print(f"video {s.video_id} frame {s.frame:3d}: {len(s.visual)} visual tokens → target {names[s.target]!r:28} GAD context: {s.context!r}")
 
 # %% [markdown]
-# At test time every frame of every test video gets a prediction: **dense streaming evaluation**.
+# At test time every frame of every test video gets a prediction: **dense (batched) evaluation**,
+# many windows per forward pass (not the streaming protocol of section 3, one frame at a time).
 # `predict_dense` builds all windows of a batch of frames lazily and runs them as one batch;
 # `predict_dense_reference` is the plain per-frame loop it is tested against.
 
@@ -464,7 +470,9 @@ if TOKEN_SEEDS != SEEDS:
 # ## 7 · What this run shows
 # Every comparison is a paired difference A − B (same seeds, same test videos) with a **95 %
 # interval from a hierarchical bootstrap** (`gadlib.evaluation.intervals`): resample the seeds, then the test
-# videos within each seed, and recompute segment F1 from the resampled videos' counts. `judge` sets
+# videos within each seed, and recompute segment F1 from the resampled videos' counts (so an
+# interval's centre, segment F1 from counts pooled over the test videos, can differ from the
+# difference of the table's means by a few tenths). `judge` sets
 # it beside the paper ([verdicts](00_the_paper_in_one_page.ipynb#statistics)): a ">" claim **holds**
 # when the interval excludes 0 in its direction, is **opposite** when it excludes 0 the other way,
 # **unresolved** when it contains 0, and **not testable** when a side collapsed (one class on ≥ 95 %
