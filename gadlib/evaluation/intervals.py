@@ -39,7 +39,8 @@ VERDICTS = ("holds", "opposite", "unresolved", "not testable")
 EQUALITY_VERDICTS = ("equivalent", "differs", "unresolved", "not testable")
 ONE_SEED, NOT_CONVERGED = "one seed: no verdict", "not testable"
 # seeds_needed: a two-sided 5 % test with 80 % power, z_0.975 + z_0.8.
-POWER_Z = 1.959964 + 0.841621
+Z_95 = 1.959964
+POWER_Z = Z_95 + 0.841621
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ def shared_test_variance(per_seed: list[float], half_width: float) -> float:
     if len(per_seed) < 2 or not np.isfinite(half_width):
         return 0.0
     s = float(np.std(per_seed, ddof=1))
-    return max(0.0, (half_width / 1.959964) ** 2 - s ** 2 / len(per_seed)) if np.isfinite(s) else 0.0
+    return max(0.0, (half_width / Z_95) ** 2 - s ** 2 / len(per_seed)) if np.isfinite(s) else 0.0
 
 
 def seeds_needed(per_seed: list[float], effect: float | None, test_variance: float = 0.0) -> int | None:
@@ -386,14 +387,13 @@ def meaning(judged: dict) -> str:
                 f"run's own difference ({mean}) is smaller")
             need = f"; {why}"
         elif judged["claim"] == "equal" and judged.get("seeds_needed_for") == "differs":
-            need = (f"; {count} seeds would show them differ by more than ±{judged['margin']:g}, if this run's "
-                    f"mean is right{far and ': it lies almost on the margin'}")
+            need = f"; {count} seeds would show {what}, if this run's mean is right{far and ': it lies almost on the margin'}"
         elif judged["claim"] == "equal":
-            need = f"; {count} seeds would show the two equal within ±{judged['margin']:g}, if they are{far}"
+            need = f"; {count} seeds would show {what}, if they are{far}"
         else:
             # say what "it" is: the paper's effect, which this run's mean may not even point towards
             against = "; this run's mean has the opposite sign" if effect and judged["mean"] * effect < 0 else ""
-            need = f"; {count} seeds would resolve an effect as large as the paper's{far}{against}"
+            need = f"; {count} seeds would resolve {what}{far}{against}"
     if v == ONE_SEED:
         where = "" if paper is None else (f"; {paper} lies {'inside' if judged['paper_inside'] else 'outside'} "
                                           "this one-seed interval")

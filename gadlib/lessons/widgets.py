@@ -20,6 +20,7 @@ from gadlib.lessons.plots import KIND_TITLES
 from gadlib.lessons.timelines import _LANE_PT, fit_timeline, plot_timeline, timeline_lanes
 from gadlib.core.prompts import LABEL_SET_OF_KIND
 from gadlib.data.samples import label_names
+from gadlib.evaluation.metrics import segments
 
 # Headless runs (`pytest --nbmake`, the main job `gadlib.tools.run_notebooks`) set this variable: there an
 # explorer shows a note instead of its widgets. nobody can move a slider there, the static figure
@@ -159,12 +160,6 @@ def timeline_colours(rows) -> dict:
     return colours
 
 
-def _runs(row: np.ndarray) -> list[tuple[int, int, int]]:
-    """(first, last, class) of each run of equal values in `row`."""
-    cuts = np.flatnonzero(np.diff(row)) + 1
-    return [(int(a), int(b) - 1, int(row[a])) for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(row)])]
-
-
 def oad_timeline_figure(predictions: dict, class_names: list[str], video: int = 0, start: int = 0,
                         length: int | None = None, seed: int | None = None):
     """Truth and each method's per-frame prediction for one test video, as coloured strips.
@@ -196,10 +191,11 @@ def oad_timeline_figure(predictions: dict, class_names: list[str], video: int = 
     # the frames a number needs: two bold 7-pt digits (~0.11 in) on a strip about 8.8 in wide
     wide = max(1, int(np.ceil(0.11 / (8.8 / (end - start)))))
     for y, row in enumerate(rows.values()):
-        for a, b, c in _runs(row):
-            if c != 0 and b - a + 1 >= wide:
+        for c, a, end_excl in segments(row):   # background runs dropped
+            if end_excl - a >= wide:
                 ink = "k" if sum(colours[c][:3]) > 1.6 else "w"   # dark numbers on light colours
-                ax.text(start + (a + b) / 2, y, str(number[c]), ha="center", va="center", fontsize=7, fontweight="bold", color=ink)
+                ax.text(start + (a + end_excl - 1) / 2, y, str(number[c]), ha="center", va="center", fontsize=7,
+                        fontweight="bold", color=ink)
     which = f"test video {video} ({first.video_id})" + ("" if seed is None else f", seed {seed}")
     ax.set_title(f"{which}, frames {start}-{end - 1} (grey = background; numbers: the legend's classes)", fontsize=9)
     fig.tight_layout()
